@@ -1,0 +1,218 @@
+//! The server-side adapters generated code calls, one per streaming pattern. Each builds the
+//! call's context and guards and runs the handler under them.
+
+use crate::context::{CallContext, EndReason};
+use crate::deadline::call_deadline;
+use crate::inbound::{InboundLimits, RequestStream};
+use crate::sink::{Outbound, ResponseSink, ResponseStream, outbound};
+use futures_util::FutureExt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tonic::{Request, Response, Status, Streaming};
+
+/// Per-method settings of the guards: outbound buffer, inbound limits, default deadline.
+///
+/// Generated code builds one per method from the proto's `rust_stream` options, and users
+/// can override them on the generated service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallConfig {
+    /// Responses buffered between a streaming handler and the network before `send` waits.
+    pub buffer: usize,
+    /// Limits on what the client streams in.
+    pub limits: InboundLimits,
+    /// Deadline applied when the client sends none (a client's shorter one still wins).
+    pub default_deadline: Option<Duration>,
+}
+
+impl CallConfig {
+    /// Buffer of 32 responses, [`InboundLimits::DEFAULT`], no default deadline.
+    ///
+    /// 32 keeps a producer a few frames ahead of the socket (enough to batch writes) while
+    /// bounding the work wasted when a client cancels.
+    pub const DEFAULT: CallConfig = CallConfig {
+        buffer: 32,
+        limits: InboundLimits::DEFAULT,
+        default_deadline: None,
+    };
+
+    /// Sets [`CallConfig::buffer`] (at least 1).
+    pub const fn with_buffer(mut self, buffer: usize) -> Self {
+        self.buffer = if buffer == 0 { 1 } else { buffer };
+        self
+    }
+
+    /// Sets [`CallConfig::limits`].
+    pub const fn with_limits(mut self, limits: InboundLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets [`CallConfig::default_deadline`].
+    pub const fn with_default_deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.default_deadline = deadline;
+        self
+    }
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Serves a unary call: `handler` runs under the deadline and panic guard.
+pub async fn unary<Req, Res, Fut>(
+    method: &'static str,
+    config: &CallConfig,
+    request: Request<Req>,
+    handler: impl FnOnce(CallContext, Req) -> Fut,
+) -> Result<Response<Res>, Status>
+where
+    Fut: Future<Output = Result<Res, Status>>,
+{
+    let (ctx, message) = begin(method, config, request);
+    respond_once(ctx.clone(), handler(ctx, message)).await
+}
+
+/// Serves a client-streaming call: the handler reads a [`RequestStream`] with the
+/// configured limits, under the deadline and panic guard.
+pub async fn client_streaming<Req, Res, Fut>(
+    method: &'static str,
+    config: &CallConfig,
+    request: Request<Streaming<Req>>,
+    handler: impl FnOnce(CallContext, RequestStream<Req>) -> Fut,
+) -> Result<Response<Res>, Status>
+where
+    Req: prost::Message,
+    Fut: Future<Output = Result<Res, Status>>,
+{
+    let (ctx, streaming) = begin(method, config, request);
+    let requests = RequestStream::new(streaming, config.limits, ctx.clone());
+    respond_once(ctx.clone(), handler(ctx, requests)).await
+}
+
+/// Serves a server-streaming call: the handler runs in its own task writing to a bounded
+/// [`ResponseSink`]; it is dropped as soon as the client goes away or the deadline passes.
+pub fn server_streaming<Req, Res, Fut>(
+    method: &'static str,
+    config: &CallConfig,
+    request: Request<Req>,
+    handler: impl FnOnce(CallContext, Req, ResponseSink<Res>) -> Fut,
+) -> Result<Response<ResponseStream<Res>>, Status>
+where
+    Res: Send + 'static,
+    Fut: Future<Output = Result<(), Status>> + Send + 'static,
+{
+    let (ctx, message) = begin(method, config, request);
+    let out = outbound(&ctx, config.buffer);
+    let handler = handler(ctx.clone(), message, out.sink.clone());
+    Ok(Response::new(spawn_streaming(ctx, handler, out)))
+}
+
+/// Serves a bidirectional call: as [`server_streaming`], with the inbound side a
+/// [`RequestStream`]. The two directions are independent: the handler may send before,
+/// while or after it reads.
+pub fn bidi_streaming<Req, Res, Fut>(
+    method: &'static str,
+    config: &CallConfig,
+    request: Request<Streaming<Req>>,
+    handler: impl FnOnce(CallContext, RequestStream<Req>, ResponseSink<Res>) -> Fut,
+) -> Result<Response<ResponseStream<Res>>, Status>
+where
+    Req: prost::Message,
+    Res: Send + 'static,
+    Fut: Future<Output = Result<(), Status>> + Send + 'static,
+{
+    let (ctx, streaming) = begin(method, config, request);
+    let requests = RequestStream::new(streaming, config.limits, ctx.clone());
+    let out = outbound(&ctx, config.buffer);
+    let handler = handler(ctx.clone(), requests, out.sink.clone());
+    Ok(Response::new(spawn_streaming(ctx, handler, out)))
+}
+
+fn begin<M>(method: &'static str, config: &CallConfig, request: Request<M>) -> (CallContext, M) {
+    let start = Instant::now();
+    let remote_addr = request.remote_addr();
+    let (metadata, _extensions, message) = request.into_parts();
+    let deadline = call_deadline(&metadata, config.default_deadline, start);
+    (
+        CallContext::new(method, metadata, remote_addr, deadline),
+        message,
+    )
+}
+
+/// Runs a handler that answers once. tonic drops this future when the client resets the
+/// stream or disconnects; the guard then marks the context so tasks the handler spawned
+/// with it stop too.
+async fn respond_once<Res>(
+    ctx: CallContext,
+    handler: impl Future<Output = Result<Res, Status>>,
+) -> Result<Response<Res>, Status> {
+    let _end_on_drop = ctx.end_on_drop();
+    let outcome = guarded(&ctx, handler).await;
+    ctx.end(EndReason::Finished);
+    outcome.unwrap_or_else(Err).map(Response::new)
+}
+
+/// Runs a streaming handler in its own task, so it makes progress while tonic waits on the
+/// network, and returns the body that carries what it sends.
+fn spawn_streaming<Res: Send + 'static>(
+    ctx: CallContext,
+    handler: impl Future<Output = Result<(), Status>> + Send + 'static,
+    out: Outbound<Res>,
+) -> ResponseStream<Res> {
+    let Outbound {
+        sink,
+        stream,
+        abort,
+    } = out;
+    tokio::spawn(async move {
+        let outcome = tokio::select! {
+            biased;
+            // Client gone: dropping the handler here is what stops a handler that never
+            // checks `is_active`.
+            () = ctx.cancelled() => return,
+            outcome = guarded(&ctx, handler) => outcome,
+        };
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(status)) => sink.finish_with(status).await,
+            Err(aborted) => abort_with(abort, aborted),
+        }
+        ctx.end(EndReason::Finished);
+    });
+    stream
+}
+
+fn abort_with(abort: oneshot::Sender<Status>, status: Status) {
+    // The body may already be gone with the client; nobody is left to tell then.
+    let _ = abort.send(status);
+}
+
+/// Runs `handler` under the call's deadline and catches its panic. The outer error is the
+/// runtime's own verdict (deadline, panic), which ends a stream ahead of buffered items; the
+/// inner result is the handler's.
+async fn guarded<T>(
+    ctx: &CallContext,
+    handler: impl Future<Output = Result<T, Status>>,
+) -> Result<Result<T, Status>, Status> {
+    let caught = AssertUnwindSafe(handler).catch_unwind();
+    let outcome = match ctx.deadline() {
+        Some(deadline) => match tokio::time::timeout_at(deadline, caught).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                ctx.end(EndReason::DeadlineExceeded);
+                return Err(Status::deadline_exceeded("deadline exceeded"));
+            }
+        },
+        None => caught.await,
+    };
+    outcome.map_err(|_panic| {
+        // The panic message went to the server's panic hook; the client learns only that
+        // the call failed, not the server's internals.
+        Status::internal(format!("the handler for {} panicked", ctx.method()))
+    })
+}

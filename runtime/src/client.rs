@@ -1,0 +1,178 @@
+//! Client-side helpers: consuming server streams and starting bidirectional calls that
+//! never deadlock against servers that send headers late.
+
+use futures_util::Stream;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Response, Status, Streaming};
+
+/// Responses of a server-streaming or bidirectional call.
+///
+/// Read with [`Responses::message`] or as a [`Stream`]. Dropping it cancels the call (the
+/// server sees the stream reset), which is how a client stops a stream part-way.
+pub struct Responses<T> {
+    state: State<T>,
+}
+
+enum State<T> {
+    /// The call is still starting in its own task (bidi).
+    Starting(JoinHandle<Result<Response<Streaming<T>>, Status>>),
+    Open(Box<Streaming<T>>),
+    Done,
+}
+
+impl<T> fmt::Debug for Responses<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Starting(_) => "starting",
+            State::Open(_) => "open",
+            State::Done => "done",
+        };
+        f.debug_struct("Responses").field("state", &state).finish()
+    }
+}
+
+impl<T> From<Streaming<T>> for Responses<T> {
+    fn from(streaming: Streaming<T>) -> Self {
+        Responses {
+            state: State::Open(Box::new(streaming)),
+        }
+    }
+}
+
+impl<T> Drop for Responses<T> {
+    fn drop(&mut self) {
+        if let State::Starting(task) = &self.state {
+            task.abort();
+        }
+    }
+}
+
+impl<T> Responses<T> {
+    /// The next response, `Ok(None)` when the server finished, or the call's error status.
+    pub async fn message(&mut self) -> Result<Option<T>, Status> {
+        std::future::poll_fn(|cx| self.poll_message(cx)).await
+    }
+
+    /// Reads every remaining response into a vector, failing with `RESOURCE_EXHAUSTED`
+    /// (and cancelling the call) if there are more than `max`.
+    pub async fn collect_at_most(mut self, max: usize) -> Result<Vec<T>, Status> {
+        let mut all = Vec::new();
+        while let Some(item) = self.message().await? {
+            if all.len() == max {
+                return Err(Status::resource_exhausted(format!(
+                    "the server sent more than {max} responses"
+                )));
+            }
+            all.push(item);
+        }
+        Ok(all)
+    }
+
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+        loop {
+            match &mut self.state {
+                State::Starting(task) => {
+                    let started = ready!(Pin::new(task).poll(cx));
+                    self.state = match started {
+                        Ok(Ok(response)) => State::Open(Box::new(response.into_inner())),
+                        Ok(Err(status)) => {
+                            self.state = State::Done;
+                            return Poll::Ready(Err(status));
+                        }
+                        Err(join) => {
+                            self.state = State::Done;
+                            return Poll::Ready(Err(Status::cancelled(format!(
+                                "the call's task ended: {join}"
+                            ))));
+                        }
+                    };
+                }
+                State::Open(streaming) => {
+                    let next = ready!(Pin::new(streaming.as_mut()).poll_next(cx)).transpose();
+                    if !matches!(next, Ok(Some(_))) {
+                        self.state = State::Done;
+                    }
+                    return Poll::Ready(next);
+                }
+                State::Done => return Poll::Ready(Ok(None)),
+            }
+        }
+    }
+}
+
+impl<T> Stream for Responses<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_message(cx).map(Result::transpose)
+    }
+}
+
+impl<T> Unpin for Responses<T> {}
+
+/// The sending half of a bidirectional call started with [`bidi`].
+///
+/// Dropping every clone finishes the request stream (half-close); the responses go on.
+pub struct Requests<T> {
+    tx: mpsc::Sender<T>,
+}
+
+impl<T> Clone for Requests<T> {
+    fn clone(&self) -> Self {
+        Requests {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Requests<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Requests")
+            .field("closed", &self.tx.is_closed())
+            .finish()
+    }
+}
+
+impl<T> Requests<T> {
+    /// Sends one request, waiting while the buffer is full. Fails once the call has ended.
+    pub async fn send(&self, item: T) -> Result<(), Status> {
+        self.tx
+            .send(item)
+            .await
+            .map_err(|_| Status::cancelled("the call has ended"))
+    }
+
+    /// `true` while the call can still take requests.
+    pub fn is_active(&self) -> bool {
+        !self.tx.is_closed()
+    }
+}
+
+/// Starts a bidirectional call and returns at once with both halves.
+///
+/// `start` receives the request stream and performs the call (`client.chat(stream)`). It
+/// runs in its own task, so requests can be sent before the server has answered with
+/// headers: grpcio sends its headers only with the first response, and a client that
+/// awaited the call before sending would wait forever.
+pub fn bidi<Req, Res, F, Fut>(buffer: usize, start: F) -> (Requests<Req>, Responses<Res>)
+where
+    Req: Send + 'static,
+    Res: Send + 'static,
+    F: FnOnce(ReceiverStream<Req>) -> Fut,
+    Fut: Future<Output = Result<Response<Streaming<Res>>, Status>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(buffer.max(1));
+    let task = tokio::spawn(start(ReceiverStream::new(rx)));
+    (
+        Requests { tx },
+        Responses {
+            state: State::Starting(task),
+        },
+    )
+}

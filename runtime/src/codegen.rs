@@ -1,0 +1,18 @@
+//! The whole surface generated code may use. Everything generated refers to the runtime
+//! through this module, so the rest of the runtime can change without breaking generated
+//! files.
+
+pub use crate::call::{CallConfig, bidi_streaming, client_streaming, server_streaming, unary};
+pub use crate::chunk::{Chunk, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
+pub use crate::client::{Requests, Responses, bidi};
+pub use crate::context::CallContext;
+pub use crate::inbound::{InboundLimits, RequestStream};
+pub use crate::sink::{ResponseSink, ResponseStream};
+pub use crate::tuning::Tuning;
+pub use bytes::Bytes;
+pub use tokio::io::AsyncRead;
+pub use tokio_stream::wrappers::ReceiverStream;
+pub use {prost, tonic};
+
+/// A boxed, sendable stream, as upload helpers hand to tonic clients.
+pub type BoxStream<T> = std::pin::Pin<Box<dyn futures_util::Stream<Item = T> + Send>>;

@@ -1,0 +1,154 @@
+//! The per-call context handed to every handler, the Rust counterpart of grpcio's `context`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tonic::metadata::MetadataMap;
+
+/// Why a call stopped being active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The client cancelled the call, reset the stream or closed the connection.
+    ClientGone,
+    /// The call's deadline passed.
+    DeadlineExceeded,
+    /// The handler finished (returned or failed) and the call is complete.
+    Finished,
+}
+
+/// What a handler knows about its call: whether the client is still there, how much time
+/// is left, the request metadata and the peer's address.
+///
+/// Cloning is cheap (one `Arc`). Every clone observes the same cancellation, so a task the
+/// handler spawns can hold a clone and stop when the call ends.
+#[derive(Clone, Debug)]
+pub struct CallContext {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    token: CancellationToken,
+    reason: std::sync::OnceLock<EndReason>,
+    deadline: Option<Instant>,
+    metadata: MetadataMap,
+    remote_addr: Option<SocketAddr>,
+    method: &'static str,
+}
+
+impl CallContext {
+    pub(crate) fn new(
+        method: &'static str,
+        metadata: MetadataMap,
+        remote_addr: Option<SocketAddr>,
+        deadline: Option<Instant>,
+    ) -> Self {
+        CallContext {
+            inner: Arc::new(Inner {
+                token: CancellationToken::new(),
+                reason: std::sync::OnceLock::new(),
+                deadline,
+                metadata,
+                remote_addr,
+                method,
+            }),
+        }
+    }
+
+    /// A context for code that runs outside a server call, such as unit tests of a handler:
+    /// no deadline, empty metadata, no peer, active until [`CallContext::end`] is called.
+    pub fn detached(method: &'static str) -> Self {
+        Self::new(method, MetadataMap::new(), None, None)
+    }
+
+    /// `true` while the client is connected, the deadline has not passed and the call has not
+    /// finished. One atomic load: cheap enough to check on every item of a stream.
+    pub fn is_active(&self) -> bool {
+        !self.inner.token.is_cancelled()
+    }
+
+    /// Resolves once the call is no longer active. Use it in `tokio::select!` to stop
+    /// long-running work the moment the client goes away.
+    pub async fn cancelled(&self) {
+        self.inner.token.cancelled().await;
+    }
+
+    /// Why the call ended, or `None` while it is active.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.inner.reason.get().copied()
+    }
+
+    /// The instant the call must be finished by, if the client or the service set one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.inner.deadline
+    }
+
+    /// Time left until the deadline; `None` when there is no deadline, zero once it passed.
+    pub fn time_remaining(&self) -> Option<Duration> {
+        self.inner
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// The request's custom metadata (gRPC headers).
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.inner.metadata
+    }
+
+    /// The peer's socket address, when the transport knows it (TCP does).
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.inner.remote_addr
+    }
+
+    /// The full gRPC method path, for example `/streaming.StreamingExamples/ListEvents`.
+    pub fn method(&self) -> &'static str {
+        self.inner.method
+    }
+
+    /// Ends the call with `reason`; the first reason recorded wins.
+    ///
+    /// The runtime calls this when the client goes away, the deadline passes or the handler
+    /// finishes; tests of handlers may call it to simulate a client leaving.
+    pub fn end(&self, reason: EndReason) {
+        let _ = self.inner.reason.set(reason);
+        self.inner.token.cancel();
+    }
+
+    /// A guard that ends the call as [`EndReason::ClientGone`] when dropped, unless the call
+    /// already ended for another reason. The response body or the handler future holds it,
+    /// so that hyper dropping either (client reset or disconnect) is observed at once.
+    pub(crate) fn end_on_drop(&self) -> EndOnDrop {
+        EndOnDrop(self.clone())
+    }
+}
+
+/// Ends its call as [`EndReason::ClientGone`] when dropped.
+#[derive(Debug)]
+pub(crate) struct EndOnDrop(CallContext);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.end(EndReason::ClientGone);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_end_reason_wins_and_guard_marks_client_gone() {
+        let ctx = CallContext::detached("/t/M");
+        assert!(ctx.is_active());
+        ctx.end(EndReason::DeadlineExceeded);
+        drop(ctx.end_on_drop());
+        assert!(!ctx.is_active());
+        assert_eq!(ctx.end_reason(), Some(EndReason::DeadlineExceeded));
+
+        let ctx = CallContext::detached("/t/M");
+        drop(ctx.end_on_drop());
+        assert_eq!(ctx.end_reason(), Some(EndReason::ClientGone));
+    }
+}

@@ -1,0 +1,35 @@
+//! The run-time half of rust-stream: what generated services and their handlers use.
+//!
+//! - [`CallContext`]: the guide's `context`: [`is_active`](CallContext::is_active),
+//!   [`cancelled`](CallContext::cancelled), time remaining, metadata, peer address.
+//! - [`ResponseSink`]: bounded outbound stream for server-streaming and bidi handlers whose
+//!   `send` fails promptly once the client is gone or the deadline passed.
+//! - [`RequestStream`]: inbound stream with byte / message / idle limits and counters, and
+//!   for chunk-shaped messages ([`Chunk`]) a bridge to `AsyncRead` / `AsyncWrite`.
+//! - [`Tuning`]: one type with presets that configures both the client [`tonic::transport::Endpoint`] and
+//!   the [`tonic::transport::Server`], with safe server limits.
+//! - Client helpers: [`upload`] from any `AsyncRead` in 64 KiB chunks with progress,
+//!   [`Responses`] for server streams, [`bidi`] for deadlock-free bidirectional calls.
+//!
+//! Handlers are run by the adapters in [`codegen`] (what generated code calls): they enforce
+//! `grpc-timeout` for the whole call with `DEADLINE_EXCEEDED`, drop a streaming handler as
+//! soon as its client goes away, and turn a handler panic into `INTERNAL` for that call only.
+
+mod call;
+mod chunk;
+mod client;
+pub mod codegen;
+mod context;
+mod deadline;
+mod inbound;
+mod sink;
+mod tuning;
+
+pub use call::CallConfig;
+pub use chunk::{Chunk, ChunkReader, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
+pub use client::{Requests, Responses, bidi};
+pub use context::{CallContext, EndReason};
+pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
+pub use inbound::{InboundLimits, RequestStream};
+pub use sink::{ResponseSink, ResponseStream, SendError};
+pub use tuning::Tuning;

@@ -1,0 +1,204 @@
+//! The outbound half of server-streaming and bidirectional calls: a bounded sink the
+//! handler writes to, and the response body stream tonic reads from.
+
+use crate::context::{CallContext, EndOnDrop, EndReason};
+use futures_util::Stream;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::sync::{mpsc, oneshot};
+use tonic::Status;
+
+/// Where a streaming handler sends its responses.
+///
+/// The buffer between the handler and the network is bounded (see
+/// [`CallConfig::buffer`](crate::CallConfig::buffer)), so a fast producer waits for a slow
+/// client instead of filling memory. Every send fails as soon as the call has ended
+/// (client cancelled or disconnected, deadline passed), so `sink.send(item).await?` is all a
+/// handler needs to stop promptly.
+pub struct ResponseSink<T> {
+    tx: mpsc::Sender<Result<T, Status>>,
+    ctx: CallContext,
+}
+
+impl<T> Clone for ResponseSink<T> {
+    fn clone(&self) -> Self {
+        ResponseSink {
+            tx: self.tx.clone(),
+            ctx: self.ctx.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for ResponseSink<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseSink")
+            .field("method", &self.ctx.method())
+            .field("active", &self.is_active())
+            .field("capacity", &self.tx.capacity())
+            .finish()
+    }
+}
+
+/// A send that failed because the call is over; the item was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendError {
+    /// Why the call ended.
+    pub reason: EndReason,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.reason {
+            EndReason::ClientGone => f.write_str("the client cancelled or disconnected"),
+            EndReason::DeadlineExceeded => f.write_str("the call's deadline passed"),
+            EndReason::Finished => f.write_str("the call already finished"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+impl From<SendError> for Status {
+    /// Lets a handler write `sink.send(item).await?`: the status is what the call ends with
+    /// (the client never sees it when it has gone).
+    fn from(err: SendError) -> Status {
+        match err.reason {
+            EndReason::DeadlineExceeded => Status::deadline_exceeded(err.to_string()),
+            EndReason::ClientGone | EndReason::Finished => Status::cancelled(err.to_string()),
+        }
+    }
+}
+
+impl<T> ResponseSink<T> {
+    /// Sends one response, waiting while the buffer is full (backpressure).
+    ///
+    /// Fails without sending once the call has ended, including while waiting: a producer
+    /// blocked on a slow client is released the moment that client goes away.
+    pub async fn send(&self, item: T) -> Result<(), SendError> {
+        self.check()?;
+        // Fast path: no future, no timer, when the buffer has room.
+        let item = match self.tx.try_send(Ok(item)) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Full(item)) => item,
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(self.ended()),
+        };
+        tokio::select! {
+            biased;
+            () = self.ctx.cancelled() => Err(self.ended()),
+            sent = self.tx.send(item) => sent.map_err(|_| self.ended()),
+        }
+    }
+
+    /// `true` while the client can still receive; the guide's `context.is_active()`.
+    pub fn is_active(&self) -> bool {
+        self.ctx.is_active() && !self.tx.is_closed()
+    }
+
+    /// Resolves once the call has ended, for use in `tokio::select!`.
+    pub async fn cancelled(&self) {
+        tokio::select! {
+            () = self.ctx.cancelled() => {}
+            () = self.tx.closed() => {}
+        }
+    }
+
+    /// The call this sink belongs to.
+    pub fn context(&self) -> &CallContext {
+        &self.ctx
+    }
+
+    /// How many more items fit in the buffer right now without waiting.
+    pub fn capacity(&self) -> usize {
+        self.tx.capacity()
+    }
+
+    /// Sends the handler's final error after everything it sent before, waiting for room
+    /// like any item, unless the call ends first.
+    pub(crate) async fn finish_with(self, status: Status) {
+        tokio::select! {
+            biased;
+            () = self.ctx.cancelled() => {}
+            _ = self.tx.send(Err(status)) => {}
+        }
+    }
+
+    fn check(&self) -> Result<(), SendError> {
+        if self.is_active() {
+            Ok(())
+        } else {
+            Err(self.ended())
+        }
+    }
+
+    fn ended(&self) -> SendError {
+        SendError {
+            reason: self.ctx.end_reason().unwrap_or(EndReason::ClientGone),
+        }
+    }
+}
+
+/// The response body of a streaming call, as tonic's server trait wants it.
+///
+/// Yields what the handler sent, then the handler's error if it failed. A deadline or a
+/// handler panic ends the stream at once with its status, ahead of anything still buffered.
+/// Dropping it (hyper does so when the client resets the stream or disconnects) ends the
+/// call, which stops the handler.
+pub struct ResponseStream<T> {
+    rx: mpsc::Receiver<Result<T, Status>>,
+    abort: Option<oneshot::Receiver<Status>>,
+    _end_on_drop: EndOnDrop,
+}
+
+impl<T> fmt::Debug for ResponseStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseStream").finish_non_exhaustive()
+    }
+}
+
+impl<T> Stream for ResponseStream<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(abort) = self.abort.as_mut() {
+            match Pin::new(abort).poll(cx) {
+                Poll::Ready(Ok(status)) => {
+                    self.abort = None;
+                    self.rx.close();
+                    // Discard what is buffered: the call ends with this status now.
+                    while self.rx.try_recv().is_ok() {}
+                    return Poll::Ready(Some(Err(status)));
+                }
+                Poll::Ready(Err(_)) => self.abort = None,
+                Poll::Pending => {}
+            }
+        }
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// The three ends of one streaming response: the handler's sink, the body for tonic, and
+/// the sender that aborts the body with a status.
+pub(crate) struct Outbound<T> {
+    pub(crate) sink: ResponseSink<T>,
+    pub(crate) stream: ResponseStream<T>,
+    pub(crate) abort: oneshot::Sender<Status>,
+}
+
+pub(crate) fn outbound<T>(ctx: &CallContext, buffer: usize) -> Outbound<T> {
+    let (tx, rx) = mpsc::channel(buffer.max(1));
+    let (abort_tx, abort_rx) = oneshot::channel();
+    Outbound {
+        sink: ResponseSink {
+            tx,
+            ctx: ctx.clone(),
+        },
+        stream: ResponseStream {
+            rx,
+            abort: Some(abort_rx),
+            _end_on_drop: ctx.end_on_drop(),
+        },
+        abort: abort_tx,
+    }
+}
