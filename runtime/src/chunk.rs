@@ -173,7 +173,10 @@ where
     let (error_tx, mut error_rx) = tokio::sync::oneshot::channel::<io::Error>();
     let state = ChunkSource {
         reader,
-        done: Progress { bytes: 0, chunks: 0 },
+        done: Progress {
+            bytes: 0,
+            chunks: 0,
+        },
         error_tx: Some(error_tx),
         progress,
     };

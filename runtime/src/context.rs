@@ -1,7 +1,8 @@
 //! The per-call context handed to every handler, the Rust counterpart of grpcio's `context`.
 
+use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +29,6 @@ pub struct CallContext {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     token: CancellationToken,
     reason: std::sync::OnceLock<EndReason>,
@@ -36,6 +36,21 @@ struct Inner {
     metadata: MetadataMap,
     remote_addr: Option<SocketAddr>,
     method: &'static str,
+    on_end: Mutex<Vec<EndCallback>>,
+}
+
+type EndCallback = Box<dyn FnOnce(EndReason) + Send>;
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallContext")
+            .field("method", &self.method)
+            .field("active", &!self.token.is_cancelled())
+            .field("reason", &self.reason.get())
+            .field("deadline", &self.deadline)
+            .field("remote_addr", &self.remote_addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CallContext {
@@ -53,6 +68,7 @@ impl CallContext {
                 metadata,
                 remote_addr,
                 method,
+                on_end: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -114,6 +130,30 @@ impl CallContext {
     pub fn end(&self, reason: EndReason) {
         let _ = self.inner.reason.set(reason);
         self.inner.token.cancel();
+        let callbacks = std::mem::take(&mut *lock(&self.inner.on_end));
+        let reason = self.end_reason().unwrap_or(reason);
+        for callback in callbacks {
+            callback(reason);
+        }
+    }
+
+    /// Runs `callback` synchronously at the moment the call ends (at once if it already
+    /// has), with the reason. Useful to record exactly when the server learned of a cancel,
+    /// or to release a resource without spawning a task; keep it short, it runs inside the
+    /// runtime.
+    pub fn on_end(&self, callback: impl FnOnce(EndReason) + Send + 'static) {
+        let mut callbacks = lock(&self.inner.on_end);
+        // Checked under the lock: `end` takes the list under the same lock after cancelling,
+        // so a callback is either run by `end` or here, exactly once.
+        if let Some(reason) = self
+            .end_reason()
+            .filter(|_| self.inner.token.is_cancelled())
+        {
+            drop(callbacks);
+            callback(reason);
+        } else {
+            callbacks.push(Box::new(callback));
+        }
     }
 
     /// A guard that ends the call as [`EndReason::ClientGone`] when dropped, unless the call
@@ -122,6 +162,14 @@ impl CallContext {
     pub(crate) fn end_on_drop(&self) -> EndOnDrop {
         EndOnDrop(self.clone())
     }
+}
+
+/// Locks the callback list; a callback that panicked cannot leave it inconsistent (it was
+/// taken out of the list before running), so poisoning is ignored.
+fn lock(callbacks: &Mutex<Vec<EndCallback>>) -> MutexGuard<'_, Vec<EndCallback>> {
+    callbacks
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Ends its call as [`EndReason::ClientGone`] when dropped.
@@ -150,5 +198,26 @@ mod tests {
         let ctx = CallContext::detached("/t/M");
         drop(ctx.end_on_drop());
         assert_eq!(ctx.end_reason(), Some(EndReason::ClientGone));
+    }
+
+    #[test]
+    fn end_callbacks_run_once_whether_registered_before_or_after_the_end() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let runs = Arc::new(AtomicUsize::new(0));
+        let ctx = CallContext::detached("/t/M");
+        let counted = |runs: &Arc<AtomicUsize>, want: EndReason| {
+            let runs = Arc::clone(runs);
+            move |reason| {
+                assert_eq!(reason, want);
+                runs.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        ctx.on_end(counted(&runs, EndReason::DeadlineExceeded));
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+        ctx.end(EndReason::DeadlineExceeded);
+        ctx.end(EndReason::ClientGone);
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        ctx.on_end(counted(&runs, EndReason::DeadlineExceeded));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 }

@@ -96,7 +96,10 @@ mod tests {
         md.insert(GRPC_TIMEOUT_HEADER, "2S".parse().unwrap());
         let client = start + Duration::from_secs(2) - TONIC_TIMER_MARGIN;
         assert_eq!(call_deadline(&md, None, start), Some(client));
-        assert_eq!(call_deadline(&md, Some(Duration::from_secs(5)), start), Some(client));
+        assert_eq!(
+            call_deadline(&md, Some(Duration::from_secs(5)), start),
+            Some(client)
+        );
         assert_eq!(
             call_deadline(&md, Some(Duration::from_secs(1)), start),
             Some(start + Duration::from_secs(1))

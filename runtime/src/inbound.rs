@@ -81,9 +81,7 @@ impl<T> fmt::Debug for RequestStream<T> {
 
 impl<T: prost::Message> RequestStream<T> {
     pub(crate) fn new(inner: Streaming<T>, limits: InboundLimits, ctx: CallContext) -> Self {
-        let idle = limits
-            .idle_timeout
-            .map(|t| Box::pin(tokio::time::sleep(t)));
+        let idle = limits.idle_timeout.map(|t| Box::pin(tokio::time::sleep(t)));
         RequestStream {
             inner: Some(inner),
             limits,
@@ -149,7 +147,11 @@ impl<T: prost::Message> RequestStream<T> {
                 }
             }
         };
-        Poll::Ready(outcome.map(Some).inspect_err(|status| self.fail(status.clone())))
+        Poll::Ready(
+            outcome
+                .map(Some)
+                .inspect_err(|status| self.fail(status.clone())),
+        )
     }
 
     fn admit(&mut self, message: T) -> Result<T, Status> {
@@ -187,8 +189,7 @@ impl<T: prost::Message> RequestStream<T> {
 /// tonic reports an oversized message as `OUT_OF_RANGE`; gRPC (and every other
 /// implementation) says `RESOURCE_EXHAUSTED`, which is what clients retry and alert on.
 fn map_decode_status(status: Status) -> Status {
-    if status.code() == Code::OutOfRange && status.message().contains("message length too large")
-    {
+    if status.code() == Code::OutOfRange && status.message().contains("message length too large") {
         Status::resource_exhausted(status.message().to_owned())
     } else {
         status

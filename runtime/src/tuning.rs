@@ -126,7 +126,10 @@ impl Tuning {
     }
 
     /// Connects a [`Channel`] to `uri` with these settings.
-    pub async fn connect(&self, uri: impl Into<String>) -> Result<Channel, tonic::transport::Error> {
+    pub async fn connect(
+        &self,
+        uri: impl Into<String>,
+    ) -> Result<Channel, tonic::transport::Error> {
         self.endpoint(uri)?.connect().await
     }
 
@@ -179,7 +182,10 @@ mod tests {
     fn presets_are_found_by_name_and_respect_http2_bounds() {
         for (name, tuning) in &Tuning::PRESETS {
             assert_eq!(Tuning::preset(name).as_ref(), Some(tuning));
-            assert!((16 * KIB..16 * MIB).contains(&tuning.max_frame_size), "{name}");
+            assert!(
+                (16 * KIB..16 * MIB).contains(&tuning.max_frame_size),
+                "{name}"
+            );
             assert!(tuning.stream_window <= i32::MAX as u32, "{name}");
             assert!(tuning.connection_window >= tuning.stream_window, "{name}");
             assert!(tuning.keepalive_interval.unwrap() >= Duration::from_secs(10));
