@@ -222,6 +222,7 @@ impl codegen::Chunk for pb::Chunk {
 #[derive(Clone, Debug)]
 pub struct StreamingExamplesStreamClient {
     inner: StreamingExamplesClient<Channel>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl StreamingExamplesStreamClient {
@@ -236,7 +237,15 @@ impl StreamingExamplesStreamClient {
             inner: StreamingExamplesClient::new(channel)
                 .max_decoding_message_size(TUNING.max_message_size)
                 .max_encoding_message_size(TUNING.max_message_size),
+            timeout: None,
         }
+    }
+
+    /// Gives every call made through the helpers a deadline of `timeout` from its start,
+    /// sent to the server as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// The plain tonic client underneath, for calls with custom metadata or deadlines.
@@ -246,7 +255,9 @@ impl StreamingExamplesStreamClient {
 
     /// Unary `GetUser`.
     pub async fn get_user(&mut self, request: pb::UserRequest) -> Result<pb::UserResponse, Status> {
-        Ok(self.inner.get_user(request).await?.into_inner())
+        let request = codegen::request(request, self.timeout);
+        let response = self.inner.get_user(request).await;
+        Ok(response.map_err(codegen::client_status)?.into_inner())
     }
 
     /// Server-streaming `ListEvents`: read with `message()`; drop the result to cancel.
@@ -254,7 +265,12 @@ impl StreamingExamplesStreamClient {
         &mut self,
         request: pb::EventFilter,
     ) -> Result<Responses<pb::Event>, Status> {
-        Ok(self.inner.list_events(request).await?.into_inner().into())
+        let request = codegen::request(request, self.timeout);
+        let response = self.inner.list_events(request).await;
+        Ok(response
+            .map_err(codegen::client_status)?
+            .into_inner()
+            .into())
     }
 
     /// Client-streaming `UploadChunks` from any reader, in chunks of `chunk_size` bytes
@@ -278,8 +294,9 @@ impl StreamingExamplesStreamClient {
     /// Bidirectional `Chat`: returns at once; send on the first half, read the second.
     pub fn chat(&self) -> (Requests<pb::Message>, Responses<pb::Message>) {
         let mut inner = self.inner.clone();
+        let timeout = self.timeout;
         codegen::bidi(TUNING_BIDI_BUFFER, move |requests| async move {
-            inner.chat(requests).await
+            inner.chat(codegen::request(requests, timeout)).await
         })
     }
 }

@@ -38,6 +38,8 @@ pub struct Stats {
     pub last_feed: watch::Sender<Option<FeedReport>>,
     /// Uploads stored completely.
     pub uploads_stored: AtomicU64,
+    /// `UploadChunks` calls still running (finished, failed or dropped ones are not).
+    pub uploads_running: watch::Sender<u64>,
 }
 
 impl Default for Stats {
@@ -46,6 +48,7 @@ impl Default for Stats {
             feeds_running: watch::Sender::new(0),
             last_feed: watch::Sender::new(None),
             uploads_stored: AtomicU64::new(0),
+            uploads_running: watch::Sender::new(0),
         }
     }
 }
@@ -109,11 +112,12 @@ impl Drop for FeedGuard {
 /// An upload being written. Dropping it removes the file: a failed upload, or one whose
 /// client vanished (tonic then drops the handler mid-write), leaves nothing behind. After a
 /// successful rename there is nothing left to remove.
-struct PartialUpload(PathBuf);
+struct PartialUpload(PathBuf, Arc<Stats>);
 
 impl Drop for PartialUpload {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        self.1.uploads_running.send_modify(|n| *n -= 1);
     }
 }
 
@@ -171,7 +175,8 @@ impl StreamingExamplesHandler for GuideServer {
     ) -> Result<pb::UploadResult, Status> {
         let n = self.upload_seq.fetch_add(1, Ordering::SeqCst) + 1;
         let path = self.upload_path(n);
-        let partial = PartialUpload(path.with_extension("partial"));
+        self.stats.uploads_running.send_modify(|n| *n += 1);
+        let partial = PartialUpload(path.with_extension("partial"), self.stats());
         let io =
             |err: std::io::Error| Status::internal(format!("storing the upload failed: {err}"));
         let stored = async {

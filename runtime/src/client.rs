@@ -9,7 +9,31 @@ use std::task::{Context, Poll, ready};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Response, Status, Streaming};
+use tokio_util::sync::{CancellationToken, DropGuard, WaitForCancellationFutureOwned};
+use tonic::{Code, Response, Status, Streaming};
+
+/// A tonic request carrying `message`, with `timeout` (if any) sent as `grpc-timeout`.
+pub fn request<T>(message: T, timeout: Option<std::time::Duration>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(timeout) = timeout {
+        request.set_timeout(timeout);
+    }
+    request
+}
+
+/// Normalises a status a tonic client returned.
+///
+/// tonic's own client-side timer (from `Request::set_timeout` or `Endpoint::timeout`)
+/// reports an expired deadline as `CANCELLED` "Timeout expired"; gRPC says
+/// `DEADLINE_EXCEEDED`, which is what the server answers when its timer wins the race.
+/// Generated client helpers pass every error through this, so callers see one code.
+pub fn client_status(status: Status) -> Status {
+    if status.code() == Code::Cancelled && status.message() == "Timeout expired" {
+        Status::deadline_exceeded("deadline exceeded (client timer)")
+    } else {
+        status
+    }
+}
 
 /// Responses of a server-streaming or bidirectional call.
 ///
@@ -17,6 +41,9 @@ use tonic::{Response, Status, Streaming};
 /// server sees the stream reset), which is how a client stops a stream part-way.
 pub struct Responses<T> {
     state: State<T>,
+    /// For bidi calls: ends the request stream when the responses are dropped, so the
+    /// call is reset rather than left half-open.
+    _close_requests: Option<DropGuard>,
 }
 
 enum State<T> {
@@ -41,6 +68,7 @@ impl<T> From<Streaming<T>> for Responses<T> {
     fn from(streaming: Streaming<T>) -> Self {
         Responses {
             state: State::Open(Box::new(streaming)),
+            _close_requests: None,
         }
     }
 }
@@ -83,7 +111,7 @@ impl<T> Responses<T> {
                         Ok(Ok(response)) => State::Open(Box::new(response.into_inner())),
                         Ok(Err(status)) => {
                             self.state = State::Done;
-                            return Poll::Ready(Err(status));
+                            return Poll::Ready(Err(client_status(status)));
                         }
                         Err(join) => {
                             self.state = State::Done;
@@ -94,7 +122,9 @@ impl<T> Responses<T> {
                     };
                 }
                 State::Open(streaming) => {
-                    let next = ready!(Pin::new(streaming.as_mut()).poll_next(cx)).transpose();
+                    let next = ready!(Pin::new(streaming.as_mut()).poll_next(cx))
+                        .transpose()
+                        .map_err(client_status);
                     if !matches!(next, Ok(Some(_))) {
                         self.state = State::Done;
                     }
@@ -154,25 +184,59 @@ impl<T> Requests<T> {
     }
 }
 
+/// The request stream of a bidirectional call, as handed to the tonic client: what is sent on
+/// [`Requests`], ending when every `Requests` is dropped (half-close) or when the
+/// [`Responses`] are dropped (which then resets the call).
+pub struct OutgoingRequests<T> {
+    rx: ReceiverStream<T>,
+    closed: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl<T> fmt::Debug for OutgoingRequests<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutgoingRequests").finish_non_exhaustive()
+    }
+}
+
+impl<T> Stream for OutgoingRequests<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if self.closed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Pin::new(&mut self.rx).poll_next(cx)
+    }
+}
+
 /// Starts a bidirectional call and returns at once with both halves.
 ///
 /// `start` receives the request stream and performs the call (`client.chat(stream)`). It
 /// runs in its own task, so requests can be sent before the server has answered with
 /// headers: grpcio sends its headers only with the first response, and a client that
 /// awaited the call before sending would wait forever.
+///
+/// Dropping the [`Responses`] cancels the call (the server sees it reset) even while
+/// [`Requests`] are still held.
 pub fn bidi<Req, Res, F, Fut>(buffer: usize, start: F) -> (Requests<Req>, Responses<Res>)
 where
     Req: Send + 'static,
     Res: Send + 'static,
-    F: FnOnce(ReceiverStream<Req>) -> Fut,
+    F: FnOnce(OutgoingRequests<Req>) -> Fut,
     Fut: Future<Output = Result<Response<Streaming<Res>>, Status>> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(buffer.max(1));
-    let task = tokio::spawn(start(ReceiverStream::new(rx)));
+    let close = CancellationToken::new();
+    let outgoing = OutgoingRequests {
+        rx: ReceiverStream::new(rx),
+        closed: Box::pin(close.clone().cancelled_owned()),
+    };
+    let task = tokio::spawn(start(outgoing));
     (
         Requests { tx },
         Responses {
             state: State::Starting(task),
+            _close_requests: Some(close.drop_guard()),
         },
     )
 }

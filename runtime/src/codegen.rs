@@ -4,14 +4,13 @@
 
 pub use crate::call::{CallConfig, bidi_streaming, client_streaming, server_streaming, unary};
 pub use crate::chunk::{Chunk, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
-pub use crate::client::{Requests, Responses, bidi};
+pub use crate::client::{OutgoingRequests, Requests, Responses, bidi, client_status, request};
 pub use crate::context::CallContext;
 pub use crate::inbound::{InboundLimits, RequestStream};
 pub use crate::sink::{ResponseSink, ResponseStream};
 pub use crate::tuning::Tuning;
 pub use bytes::Bytes;
 pub use tokio::io::AsyncRead;
-pub use tokio_stream::wrappers::ReceiverStream;
 pub use {prost, tonic};
 
 /// A boxed, sendable stream, as upload helpers hand to tonic clients.

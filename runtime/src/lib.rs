@@ -27,7 +27,7 @@ mod tuning;
 
 pub use call::CallConfig;
 pub use chunk::{Chunk, ChunkReader, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
-pub use client::{Requests, Responses, bidi};
+pub use client::{OutgoingRequests, Requests, Responses, bidi, client_status, request};
 pub use context::{CallContext, EndReason};
 pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};

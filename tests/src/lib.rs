@@ -1,1 +1,109 @@
-//! placeholder
+//! Shared support for rust-stream's integration tests: servers on loopback sockets bound to
+//! port 0, tuned clients, and a bound on every wait so a broken guard fails instead of
+//! hanging.
+
+use rust_stream::{CallConfig, Tuning};
+use rust_stream_examples::adapter::{
+    StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService,
+    StreamingExamplesStreamClient,
+};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// The longest any single wait in a test may take: generous, so a loaded 2-core machine
+/// passes, yet finite, so a guard that never fires fails the test.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Awaits `future`, failing the test with `what` if it takes longer than [`PATIENCE`].
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(PATIENCE, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {PATIENCE:?} waiting for {what}"),
+    }
+}
+
+/// A server running on `127.0.0.1:<free port>`; stops when dropped.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+impl TestServer {
+    /// The `http://` URI of the server.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A client connected with `tuning`.
+    pub async fn client_with(&self, tuning: &Tuning) -> StreamingExamplesStreamClient {
+        let channel = within("connect", tuning.connect(self.uri()))
+            .await
+            .expect("connect to the test server");
+        StreamingExamplesStreamClient::from_channel(channel)
+    }
+
+    /// A client connected with the service's own tuning.
+    pub async fn client(&self) -> StreamingExamplesStreamClient {
+        within(
+            "connect",
+            StreamingExamplesStreamClient::connect(self.uri()),
+        )
+        .await
+        .expect("connect to the test server")
+    }
+}
+
+/// Serves `handler` with every method configured as `config`.
+pub async fn serve<H: StreamingExamplesHandler>(handler: Arc<H>, config: CallConfig) -> TestServer {
+    let service =
+        StreamingExamplesService::from_arc(handler).with_config(StreamingExamplesConfig {
+            get_user: config,
+            list_events: config,
+            upload_chunks: config,
+            chat: config,
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(
+        Tuning::BALANCED
+            .server()
+            .add_service(service.into_server())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = stopped.await;
+            }),
+    );
+    TestServer { addr, _stop: stop }
+}
+
+/// Waits until the watched value satisfies `ready`.
+pub async fn wait_for<T>(
+    what: &str,
+    watched: &tokio::sync::watch::Sender<T>,
+    ready: impl FnMut(&T) -> bool,
+) {
+    let mut rx = watched.subscribe();
+    within(what, rx.wait_for(ready))
+        .await
+        .expect("the watched value's sender lives as long as the server");
+}
+
+/// `n` bytes of deterministic pseudo-random data (xorshift), different for each `seed`.
+pub fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
