@@ -2,9 +2,14 @@
 //!
 //! Prints `listening on <addr>` once bound (use `--addr 127.0.0.1:0` for a free port), and a
 //! line per finished `ListEvents` call with the producer's counters.
+//!
+//! `--max-upload-bytes` and `--max-message-bytes` tighten the service's limits (the interop
+//! tests use them to check the statuses a client gets when it goes over).
 
 use clap::Parser;
-use rust_stream_examples::adapter::{StreamingExamplesService, server_builder};
+use rust_stream_examples::adapter::{
+    StreamingExamplesConfig, StreamingExamplesService, server_builder,
+};
 use rust_stream_examples::guide::GuideServer;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +24,14 @@ struct Args {
     /// Directory where uploads are stored.
     #[arg(long, default_value_os_t = std::env::temp_dir().join("rust-stream-uploads"))]
     store_dir: PathBuf,
+    /// Most payload bytes one `UploadChunks` call may carry; beyond it the upload fails with
+    /// `RESOURCE_EXHAUSTED`. Default: the runtime's (1 GiB).
+    #[arg(long)]
+    max_upload_bytes: Option<u64>,
+    /// Largest single request message accepted, in bytes. Default: the service's tuning
+    /// (16 MiB).
+    #[arg(long)]
+    max_message_bytes: Option<usize>,
 }
 
 #[tokio::main]
@@ -43,8 +56,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
+    let mut config = StreamingExamplesConfig::DEFAULT;
+    if let Some(max) = args.max_upload_bytes {
+        config.upload_chunks.limits.max_total_bytes = Some(max);
+    }
+    let mut service = StreamingExamplesService::new(guide)
+        .with_config(config)
+        .into_server();
+    if let Some(max) = args.max_message_bytes {
+        service = service.max_decoding_message_size(max);
+    }
+
     server_builder()
-        .add_service(StreamingExamplesService::new(guide).into_server())
+        .add_service(service)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
             let _ = tokio::signal::ctrl_c().await;
         })
