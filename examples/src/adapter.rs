@@ -142,7 +142,7 @@ impl<H: StreamingExamplesHandler> StreamingExamplesService<H> {
 }
 
 /// A tonic server builder with [`TUNING`] applied, ready for `add_service`.
-pub fn server_builder() -> tonic::transport::Server {
+pub fn server_builder() -> codegen::TunedServer {
     TUNING.server()
 }
 

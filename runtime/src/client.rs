@@ -26,12 +26,14 @@ pub fn request<T>(message: T, timeout: Option<std::time::Duration>) -> tonic::Re
 /// tonic's own client-side timer (from `Request::set_timeout` or `Endpoint::timeout`)
 /// reports an expired deadline as `CANCELLED` "Timeout expired"; gRPC says
 /// `DEADLINE_EXCEEDED`, which is what the server answers when its timer wins the race.
-/// Generated client helpers pass every error through this, so callers see one code.
+/// Likewise a message over the size limit, which tonic reports as `OUT_OF_RANGE`, becomes
+/// `RESOURCE_EXHAUSTED` as in every other gRPC implementation. Generated client helpers pass
+/// every error through this, so callers see the codes the gRPC spec names.
 pub fn client_status(status: Status) -> Status {
     if status.code() == Code::Cancelled && status.message() == "Timeout expired" {
         Status::deadline_exceeded("deadline exceeded (client timer)")
     } else {
-        status
+        crate::inbound::map_decode_status(status)
     }
 }
 

@@ -8,7 +8,7 @@ pub use crate::client::{OutgoingRequests, Requests, Responses, bidi, client_stat
 pub use crate::context::CallContext;
 pub use crate::inbound::{InboundLimits, RequestStream};
 pub use crate::sink::{ResponseSink, ResponseStream};
-pub use crate::tuning::Tuning;
+pub use crate::tuning::{TunedServer, Tuning};
 pub use bytes::Bytes;
 pub use tokio::io::AsyncRead;
 pub use {prost, tonic};

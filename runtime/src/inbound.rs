@@ -188,7 +188,7 @@ impl<T: prost::Message> RequestStream<T> {
 
 /// tonic reports an oversized message as `OUT_OF_RANGE`; gRPC (and every other
 /// implementation) says `RESOURCE_EXHAUSTED`, which is what clients retry and alert on.
-fn map_decode_status(status: Status) -> Status {
+pub(crate) fn map_decode_status(status: Status) -> Status {
     if status.code() == Code::OutOfRange && status.message().contains("message length too large") {
         Status::resource_exhausted(status.message().to_owned())
     } else {

@@ -23,6 +23,7 @@ mod context;
 mod deadline;
 mod inbound;
 mod sink;
+mod status_layer;
 mod tuning;
 
 pub use call::CallConfig;
@@ -32,4 +33,5 @@ pub use context::{CallContext, EndReason};
 pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};
 pub use sink::{ResponseSink, ResponseStream, SendError};
-pub use tuning::Tuning;
+pub use status_layer::{GrpcStatusLayer, GrpcStatusService};
+pub use tuning::{TunedServer, Tuning};

@@ -1,7 +1,12 @@
 //! HTTP/2 tuning for channels and servers from one type, with named presets.
 
+use crate::status_layer::GrpcStatusLayer;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint, Server};
+use tower_layer::{Identity, Stack};
+
+/// The server builder [`Tuning::server`] returns: tonic's, with [`GrpcStatusLayer`].
+pub type TunedServer = Server<Stack<GrpcStatusLayer, Identity>>;
 
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * 1024;
@@ -133,11 +138,12 @@ impl Tuning {
         self.endpoint(uri)?.connect().await
     }
 
-    /// A tonic [`Server`] builder with these settings and the safety limits above.
+    /// A tonic [`Server`] builder with these settings, the safety limits above and
+    /// [`GrpcStatusLayer`] (oversized requests answer `RESOURCE_EXHAUSTED`).
     ///
     /// It sets no `timeout`: deadlines are enforced per call by the generated adapters,
     /// which answer `DEADLINE_EXCEEDED` (tonic's own timer answers `CANCELLED`).
-    pub fn server(&self) -> Server {
+    pub fn server(&self) -> TunedServer {
         Server::builder()
             .initial_stream_window_size(self.stream_window)
             .initial_connection_window_size(self.connection_window)
@@ -149,6 +155,7 @@ impl Tuning {
             .max_concurrent_streams(self.max_concurrent_streams)
             .http2_max_pending_accept_reset_streams(Some(self.max_pending_accept_reset_streams))
             .http2_max_local_error_reset_streams(Some(self.max_local_error_reset_streams))
+            .layer(GrpcStatusLayer)
     }
 
     /// The preset called `name` (`balanced`, `low_latency`, `bulk_transfer`), as proto
