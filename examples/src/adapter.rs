@@ -210,11 +210,11 @@ impl<H: StreamingExamplesHandler> StreamingExamples for StreamingExamplesService
 /// `Chunk` carries one `bytes` field, so uploads can be streamed from any reader.
 impl codegen::Chunk for pb::Chunk {
     fn from_bytes(data: Bytes) -> Self {
-        pb::Chunk { data: data.into() }
+        pb::Chunk { data }
     }
 
     fn into_bytes(self) -> Bytes {
-        self.data.into()
+        self.data
     }
 }
 
