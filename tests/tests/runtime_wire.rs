@@ -890,7 +890,7 @@ impl StreamingExamplesHandler for RunAhead {
             let ahead = *self.produced.borrow() - self.received.load(Ordering::SeqCst);
             self.most_ahead.fetch_max(ahead, Ordering::SeqCst);
             sink.send(pb::Event {
-                data: vec![0; 64].into(),
+                data: vec![0; 64],
                 ..Default::default()
             })
             .await?;
