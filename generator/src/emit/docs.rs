@@ -1,0 +1,259 @@
+//! Proto comments as rustdoc that never becomes a doctest and never trips a rustdoc lint.
+//!
+//! Applied to every doc attribute of a generated file (prost's, tonic's and ours), one
+//! item's doc block at a time: code fences become `text` fences, deeply indented lines
+//! (indented code blocks) lose their extra indentation, and outside inline code `[`, `]`
+//! and `<` are escaped (no broken intra-doc links or unknown HTML tags) and bare URLs are
+//! wrapped in `<...>`.
+
+use syn::visit_mut::VisitMut;
+use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Meta};
+
+/// Rewrites the lines of one doc block.
+pub fn sanitize(lines: &[String]) -> Vec<String> {
+    let min_indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| indent_of(l))
+        .min()
+        .unwrap_or(0);
+    let mut out = Vec::with_capacity(lines.len() + 1);
+    let mut fence: Option<String> = None;
+    for line in lines {
+        let line = line.replace('\t', "    ");
+        let trimmed = line.trim_start();
+        let marker: String = trimmed
+            .chars()
+            .take_while(|&c| c == '`' || c == '~')
+            .collect();
+        let is_fence =
+            marker.len() >= 3 && marker.chars().all(|c| c == marker.as_bytes()[0] as char);
+        match &fence {
+            Some(open) => {
+                if is_fence
+                    && marker.starts_with(open.as_str())
+                    && trimmed[marker.len()..].trim().is_empty()
+                {
+                    fence = None;
+                }
+                out.push(line.clone());
+            }
+            None if is_fence => {
+                let indent = &line[..line.len() - trimmed.len()];
+                out.push(format!(
+                    "{}{marker}text",
+                    &indent[..indent.len().min(min_indent + 3)]
+                ));
+                fence = Some(marker);
+            }
+            None => {
+                let indent = indent_of(&line);
+                let keep = if indent >= min_indent + 4 {
+                    min_indent + 2
+                } else {
+                    indent
+                };
+                out.push(format!("{}{}", " ".repeat(keep), escape(trimmed)));
+            }
+        }
+    }
+    if let Some(open) = fence {
+        out.push(format!(" {open}"));
+    }
+    out
+}
+
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+/// Escapes markdown outside inline code spans.
+fn escape(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    for (i, segment) in line.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        if !i.is_multiple_of(2) && line.matches('`').count().is_multiple_of(2) {
+            out.push_str(segment);
+        } else {
+            escape_text(segment, &mut out);
+        }
+    }
+    out
+}
+
+fn escape_text(text: &str, out: &mut String) {
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let escaped = i > 0 && chars[i - 1] == '\\';
+        match c {
+            '[' | ']' if !escaped => {
+                // Keep inline links `[text](url)`.
+                if c == '['
+                    && let Some(close) = chars[i..].iter().position(|&c| c == ']')
+                    && chars.get(i + close + 1) == Some(&'(')
+                {
+                    out.extend(&chars[i..=i + close]);
+                    i += close + 1;
+                    continue;
+                }
+                out.push('\\');
+                out.push(c);
+            }
+            '<' if !escaped => {
+                let rest: String = chars[i + 1..].iter().collect();
+                if (rest.starts_with("http://") || rest.starts_with("https://"))
+                    && rest.contains('>')
+                {
+                    out.push('<');
+                } else {
+                    out.push_str("&lt;");
+                }
+            }
+            'h' if !escaped && (i == 0 || !matches!(chars[i - 1], '<' | '(')) => {
+                let rest: String = chars[i..].iter().collect();
+                if rest.starts_with("http://") || rest.starts_with("https://") {
+                    let len = rest
+                        .find(|c: char| c.is_whitespace() || c == ')' || c == '>')
+                        .unwrap_or(rest.len());
+                    out.push('<');
+                    out.push_str(&rest[..len]);
+                    out.push('>');
+                    i += rest[..len].chars().count();
+                    continue;
+                }
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+}
+
+/// Rewrites the doc attributes of every item in a file.
+pub fn sanitize_file(file: &mut syn::File) {
+    Docs.visit_file_mut(file);
+}
+
+struct Docs;
+
+fn fix(attrs: &mut [Attribute]) {
+    let mut docs: Vec<(usize, String)> = Vec::new();
+    for (i, attr) in attrs.iter().enumerate() {
+        if let Meta::NameValue(nv) = &attr.meta
+            && nv.path.is_ident("doc")
+            && let Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) = &nv.value
+        {
+            docs.push((i, s.value()));
+        }
+    }
+    if docs.is_empty() {
+        return;
+    }
+    let lines: Vec<String> = docs.iter().map(|(_, s)| s.clone()).collect();
+    let mut fixed = sanitize(&lines);
+    // An unclosed fence got a closing line: put it on the last doc attribute.
+    if fixed.len() > lines.len() {
+        let extra = fixed.split_off(lines.len());
+        if let Some(last) = fixed.last_mut() {
+            for line in extra {
+                last.push('\n');
+                last.push_str(&line);
+            }
+        }
+    }
+    for ((index, _), text) in docs.iter().zip(fixed) {
+        if let Meta::NameValue(nv) = &mut attrs[*index].meta
+            && let Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) = &mut nv.value
+        {
+            *s = LitStr::new(&text, s.span());
+        }
+    }
+}
+
+macro_rules! visit_attrs {
+    ($($method:ident: $ty:ty,)*) => {
+        impl VisitMut for Docs {
+            $(
+                fn $method(&mut self, node: &mut $ty) {
+                    fix(&mut node.attrs);
+                    syn::visit_mut::$method(self, node);
+                }
+            )*
+        }
+    };
+}
+
+visit_attrs! {
+    visit_item_struct_mut: syn::ItemStruct,
+    visit_item_enum_mut: syn::ItemEnum,
+    visit_item_mod_mut: syn::ItemMod,
+    visit_item_fn_mut: syn::ItemFn,
+    visit_item_trait_mut: syn::ItemTrait,
+    visit_item_impl_mut: syn::ItemImpl,
+    visit_item_const_mut: syn::ItemConst,
+    visit_item_type_mut: syn::ItemType,
+    visit_item_use_mut: syn::ItemUse,
+    visit_field_mut: syn::Field,
+    visit_variant_mut: syn::Variant,
+    visit_impl_item_fn_mut: syn::ImplItemFn,
+    visit_impl_item_type_mut: syn::ImplItemType,
+    visit_impl_item_const_mut: syn::ImplItemConst,
+    visit_trait_item_fn_mut: syn::TraitItemFn,
+    visit_trait_item_type_mut: syn::TraitItemType,
+    visit_trait_item_const_mut: syn::TraitItemConst,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(lines: &[&str]) -> Vec<String> {
+        sanitize(&lines.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn fences_become_text() {
+        assert_eq!(
+            run(&[" Example:", " ```", " let x = 1;", " ```"]),
+            [" Example:", " ```text", " let x = 1;", " ```"]
+        );
+        assert_eq!(run(&[" ```rust", " x"]), [" ```text", " x", " ```"]);
+        assert_eq!(run(&[" ~~~", " [x]", " ~~~"]), [" ~~~text", " [x]", " ~~~"]);
+    }
+
+    #[test]
+    fn indented_code_is_unindented() {
+        assert_eq!(run(&[" a", "", "     code()"]), [" a", "", "   code()"]);
+    }
+
+    #[test]
+    fn brackets_html_and_urls_are_escaped_outside_code() {
+        assert_eq!(
+            run(&[" see [foo] and `[bar]`"]),
+            [" see \\[foo\\] and `[bar]`"]
+        );
+        assert_eq!(run(&[" a [link](http://x.y)"]), [" a [link](http://x.y)"]);
+        assert_eq!(run(&[" Vec<u8> <b>"]), [" Vec&lt;u8> &lt;b>"]);
+        assert_eq!(
+            run(&[" go to https://a.b/c now"]),
+            [" go to <https://a.b/c> now"]
+        );
+        assert_eq!(run(&[" go to <https://a.b/c>"]), [" go to <https://a.b/c>"]);
+        assert_eq!(run(&[" already \\[x\\]"]), [" already \\[x\\]"]);
+    }
+
+    #[test]
+    fn idempotent() {
+        let once = run(&[" [a] <b> https://c ```", " ```", " x"]);
+        let refs: Vec<&str> = once.iter().map(String::as_str).collect();
+        assert_eq!(run(&refs), once);
+    }
+}

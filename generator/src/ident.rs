@@ -1,0 +1,199 @@
+//! Every naming rule of the generator, in one place.
+//!
+//! Case conversion uses heck (as prost-build does) so that names we derive agree with the
+//! names prost-build and tonic-build give the same proto elements. Keywords of editions
+//! 2015 to 2024 become raw identifiers; the words that cannot be raw (`self`, `super`,
+//! `crate`, `Self`, `extern`, `_`) get a trailing underscore; a leading digit gets a leading
+//! underscore.
+
+use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
+
+/// Words that are keywords (strict or reserved) in some edition from 2015 to 2024 and can
+/// be written as raw identifiers.
+const RAW_KEYWORDS: &[&str] = &[
+    // 2015 strict.
+    "as", "break", "const", "continue", "else", "enum", "false", "fn", "for", "if", "impl", "in",
+    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static", "struct",
+    "trait", "true", "type", "unsafe", "use", "where", "while", // 2018 strict.
+    "dyn",   // 2015 reserved.
+    "abstract", "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized",
+    "virtual", "yield", // 2018 reserved.
+    "async", "await", "try", // 2024 reserved.
+    "gen",
+];
+
+/// Words that cannot be raw identifiers.
+const NON_RAW_KEYWORDS: &[&str] = &["_", "super", "self", "Self", "extern", "crate"];
+
+/// Makes `word` usable as a Rust identifier: `r#` for keywords, a trailing `_` for the
+/// words that cannot be raw, a leading `_` before a digit.
+pub fn sanitize(word: &str) -> String {
+    if RAW_KEYWORDS.contains(&word) {
+        format!("r#{word}")
+    } else if NON_RAW_KEYWORDS.contains(&word) {
+        format!("{word}_")
+    } else if word.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{word}")
+    } else {
+        word.to_owned()
+    }
+}
+
+/// The identifier without a `r#` prefix, for building derived names (`r#type` -> `type`).
+pub fn unraw(ident: &str) -> &str {
+    ident.strip_prefix("r#").unwrap_or(ident)
+}
+
+/// A `snake_case` name (fields, methods, modules), as prost-build spells it.
+pub fn to_snake(name: &str) -> String {
+    sanitize(&name.to_snake_case())
+}
+
+/// An `UpperCamelCase` name (types, traits), as prost-build spells it.
+pub fn to_upper_camel(name: &str) -> String {
+    sanitize(&name.to_upper_camel_case())
+}
+
+/// A `SHOUTY_SNAKE_CASE` name for constants. Never a keyword.
+pub fn to_shouty(name: &str) -> String {
+    let shouty = unraw(name).trim_end_matches('_').to_shouty_snake_case();
+    if shouty.is_empty() || shouty.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{shouty}")
+    } else {
+        shouty
+    }
+}
+
+/// tonic-build's module naming for `<service>_client` / `<service>_server`, reproduced
+/// exactly (it is not heck's snake case: `HTTPApi` becomes `h_t_t_p_api`), so generated
+/// code can name tonic's modules.
+pub fn tonic_module(service_rust_name: &str) -> String {
+    let mut s = String::new();
+    let mut it = service_rust_name.chars().peekable();
+    while let Some(x) = it.next() {
+        s.push(x.to_ascii_lowercase());
+        if let Some(y) = it.peek()
+            && y.is_uppercase()
+        {
+            s.push('_');
+        }
+    }
+    s
+}
+
+/// The module of a service's stream layer: `<service_snake>_stream`.
+pub fn stream_module(service_proto_name: &str) -> String {
+    // A suffix makes it never a keyword; heck's snake case is what users expect to type.
+    format!("{}_stream", service_proto_name.to_snake_case())
+}
+
+/// `true` if `s` is a plain identifier (letters, digits, `_`, not starting with a digit).
+pub fn is_proto_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Makes `ident` unique against `taken` by appending `_` until it is free, and records it.
+/// Deterministic for a deterministic order of calls.
+pub fn claim(ident: String, taken: &mut std::collections::BTreeSet<String>) -> String {
+    let mut ident = ident;
+    while taken.contains(unraw(&ident)) {
+        ident = format!("{}_", unraw(&ident));
+    }
+    taken.insert(unraw(&ident).to_owned());
+    ident
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_case_table() {
+        for (input, expected) in [
+            ("GetUser", "get_user"),
+            ("getUser", "get_user"),
+            ("get_user", "get_user"),
+            ("HTTPRequest", "http_request"),
+            ("Type", "r#type"),
+            ("type", "r#type"),
+            ("Self", "self_"),
+            ("self", "self_"),
+            ("super", "super_"),
+            ("crate", "crate_"),
+            ("extern", "extern_"),
+            ("async", "r#async"),
+            ("Await", "r#await"),
+            ("gen", "r#gen"),
+            ("try", "r#try"),
+            ("dyn", "r#dyn"),
+            ("yield", "r#yield"),
+            ("Connect", "connect"),
+            ("V2", "v2"),
+        ] {
+            assert_eq!(to_snake(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn upper_camel_table() {
+        for (input, expected) in [
+            ("user_request", "UserRequest"),
+            ("UserRequest", "UserRequest"),
+            ("self", "Self_"),
+            ("Self", "Self_"),
+            ("HTTPApi", "HttpApi"),
+            ("result", "Result"),
+        ] {
+            assert_eq!(to_upper_camel(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn sanitize_table() {
+        for (input, expected) in [
+            ("match", "r#match"),
+            ("_", "__"),
+            ("1abc", "_1abc"),
+            ("plain", "plain"),
+            ("Self", "Self_"),
+        ] {
+            assert_eq!(sanitize(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn shouty_table() {
+        for (input, expected) in [
+            ("get_user", "GET_USER"),
+            ("r#type", "TYPE"),
+            ("self_", "SELF"),
+            ("connect_", "CONNECT"),
+        ] {
+            assert_eq!(to_shouty(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn tonic_module_table() {
+        for (input, expected) in [
+            ("StreamingExamples", "streaming_examples"),
+            ("HttpApi", "http_api"),
+            ("Self_", "self_"),
+            ("A", "a"),
+        ] {
+            assert_eq!(tonic_module(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn claim_makes_names_unique() {
+        let mut taken = std::collections::BTreeSet::new();
+        taken.insert("connect".to_owned());
+        assert_eq!(claim("connect".into(), &mut taken), "connect_");
+        assert_eq!(claim("connect".into(), &mut taken), "connect__");
+        assert_eq!(claim("r#type".into(), &mut taken), "r#type");
+        assert_eq!(claim("r#type".into(), &mut taken), "type_");
+    }
+}

@@ -1,0 +1,233 @@
+//! Loading descriptors: from a protoc `CodeGeneratorRequest`, from an encoded
+//! `FileDescriptorSet`, or by compiling `.proto` files with protox (no protoc needed).
+//!
+//! prost-types drops unknown fields, and with them the `rust_stream` extension options, so
+//! the options are read from the same bytes a second time through small views below.
+
+use crate::error::Error;
+use crate::options::{MethodOptions, ServiceOptions};
+use prost::Message;
+use prost_types::compiler::CodeGeneratorRequest;
+use prost_types::{FileDescriptorProto, FileDescriptorSet};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Name under which `rust_stream/options.proto` is importable everywhere.
+pub const OPTIONS_PROTO_NAME: &str = "rust_stream/options.proto";
+
+/// The text of `rust_stream/options.proto`, built into the generator so the build API and
+/// the CLI can resolve the import without an include path.
+pub const OPTIONS_PROTO: &str = include_str!("../../proto/rust_stream/options.proto");
+
+/// The descriptors of one run, with the files to generate code for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Descriptors {
+    /// Every file involved, imports included.
+    pub files: Vec<FileDescriptorProto>,
+    /// Names of the files to generate code for (`file_to_generate`).
+    pub to_generate: Vec<String>,
+    /// `(rust_stream.service)` of each service, by fully qualified name (`.pkg.Service`).
+    pub service_options: BTreeMap<String, ServiceOptions>,
+    /// `(rust_stream.method)` of each method, by `.pkg.Service.Method`.
+    pub method_options: BTreeMap<String, MethodOptions>,
+}
+
+impl Descriptors {
+    /// Decodes a protoc `CodeGeneratorRequest`; also returns its `parameter`.
+    pub fn from_request(bytes: &[u8]) -> Result<(Descriptors, String), Error> {
+        let request = CodeGeneratorRequest::decode(bytes)
+            .map_err(|err| Error::msg(format!("not a CodeGeneratorRequest: {err}")))?;
+        let raw = RawRequest::decode(bytes)
+            .map_err(|err| Error::msg(format!("not a CodeGeneratorRequest: {err}")))?;
+        if request.file_to_generate.is_empty() {
+            return Err(Error::msg(
+                "not a CodeGeneratorRequest: it names no file to generate",
+            ));
+        }
+        let mut descriptors = Descriptors {
+            files: request.proto_file,
+            to_generate: request.file_to_generate,
+            ..Descriptors::default()
+        };
+        descriptors.read_options(&raw.proto_file);
+        Ok((descriptors, request.parameter.unwrap_or_default()))
+    }
+
+    /// Decodes an encoded `FileDescriptorSet` (as `protoc -o` or protox write it, with
+    /// imports); code is generated for `to_generate`, or for every file if it is empty.
+    pub fn from_file_descriptor_set(bytes: &[u8], to_generate: &[String]) -> Result<Self, Error> {
+        let set = FileDescriptorSet::decode(bytes)
+            .map_err(|err| Error::msg(format!("not a FileDescriptorSet: {err}")))?;
+        let raw = RawSet::decode(bytes)
+            .map_err(|err| Error::msg(format!("not a FileDescriptorSet: {err}")))?;
+        let to_generate = if to_generate.is_empty() {
+            set.file.iter().map(|f| f.name().to_owned()).collect()
+        } else {
+            to_generate.to_vec()
+        };
+        let mut descriptors = Descriptors {
+            files: set.file,
+            to_generate,
+            ..Descriptors::default()
+        };
+        descriptors.read_options(&raw.file);
+        Ok(descriptors)
+    }
+
+    /// Compiles `protos` with protox, searching `includes` (then the built-in
+    /// `rust_stream/options.proto` and Google's well-known types) for imports.
+    ///
+    /// Code is generated for `protos` only, as protoc does with the files named on its
+    /// command line; see [`Descriptors::generate_imports`] for the build API's behaviour.
+    pub fn compile(
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<Self, Error> {
+        use protox::file::{
+            ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver,
+        };
+
+        struct OptionsResolver;
+        impl FileResolver for OptionsResolver {
+            fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+                if name == OPTIONS_PROTO_NAME {
+                    File::from_source(name, OPTIONS_PROTO)
+                } else {
+                    Err(protox::Error::file_not_found(name))
+                }
+            }
+        }
+
+        let mut resolver = ChainFileResolver::new();
+        for include in includes {
+            resolver.add(IncludeFileResolver::new(include.as_ref().to_owned()));
+        }
+        resolver.add(OptionsResolver);
+        resolver.add(GoogleFileResolver::new());
+        let mut compiler = protox::Compiler::with_file_resolver(resolver);
+        compiler.include_imports(true).include_source_info(true);
+        compiler
+            .open_files(protos.iter().map(AsRef::as_ref))
+            .map_err(protox_error)?;
+        let to_generate: Vec<String> = compiler
+            .files()
+            .filter(|f| !f.is_import())
+            .map(|f| f.name().to_owned())
+            .collect();
+        let bytes = compiler.encode_file_descriptor_set();
+        let mut descriptors = Descriptors::from_file_descriptor_set(&bytes, &to_generate)?;
+        descriptors.normalize_source_info();
+        Ok(descriptors)
+    }
+
+    /// Generates code for every imported file as well (except the well-known types and
+    /// `rust_stream/options.proto`), as prost-build's `compile_protos` does, so that one
+    /// run yields every package the named files need.
+    pub fn generate_imports(mut self) -> Self {
+        self.to_generate = self
+            .files
+            .iter()
+            .map(|f| f.name().to_owned())
+            .filter(|name| name != OPTIONS_PROTO_NAME && !name.starts_with("google/protobuf/"))
+            .collect();
+        self
+    }
+
+    /// Drops the source info of files that are not generated, as protoc leaves it out of a
+    /// plugin's request, so the CLI and the plugin see the same input.
+    fn normalize_source_info(&mut self) {
+        for file in &mut self.files {
+            if !self.to_generate.iter().any(|name| name == file.name()) {
+                file.source_code_info = None;
+            }
+        }
+    }
+
+    fn read_options(&mut self, files: &[RawFile]) {
+        for file in files {
+            let package = file.package.as_deref().unwrap_or_default();
+            for service in &file.service {
+                let service_name = qualify(package, service.name.as_deref().unwrap_or_default());
+                if let Some(options) = service.options.as_ref().and_then(|o| o.rust_stream.clone())
+                {
+                    self.service_options.insert(service_name.clone(), options);
+                }
+                for method in &service.method {
+                    if let Some(options) = method.options.as_ref().and_then(|o| o.rust_stream) {
+                        let name = format!(
+                            "{service_name}.{}",
+                            method.name.as_deref().unwrap_or_default()
+                        );
+                        self.method_options.insert(name, options);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `.pkg.Name`, or `.Name` without a package.
+pub fn qualify(package: &str, name: &str) -> String {
+    if package.is_empty() {
+        format!(".{name}")
+    } else {
+        format!(".{package}.{name}")
+    }
+}
+
+fn protox_error(err: protox::Error) -> Error {
+    // protox's message already carries the file, line and column.
+    Error::msg(err.to_string())
+}
+
+// Views of the descriptors that keep the `rust_stream` extensions prost-types drops.
+
+#[derive(Clone, PartialEq, Message)]
+struct RawRequest {
+    #[prost(message, repeated, tag = "15")]
+    proto_file: Vec<RawFile>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RawSet {
+    #[prost(message, repeated, tag = "1")]
+    file: Vec<RawFile>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RawFile {
+    #[prost(string, optional, tag = "2")]
+    package: Option<String>,
+    #[prost(message, repeated, tag = "6")]
+    service: Vec<RawService>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RawService {
+    #[prost(string, optional, tag = "1")]
+    name: Option<String>,
+    #[prost(message, repeated, tag = "2")]
+    method: Vec<RawMethod>,
+    #[prost(message, optional, tag = "3")]
+    options: Option<RawServiceOptions>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RawMethod {
+    #[prost(string, optional, tag = "1")]
+    name: Option<String>,
+    #[prost(message, optional, tag = "4")]
+    options: Option<RawMethodOptions>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RawServiceOptions {
+    #[prost(message, optional, tag = "51200")]
+    rust_stream: Option<ServiceOptions>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RawMethodOptions {
+    #[prost(message, optional, tag = "51200")]
+    rust_stream: Option<MethodOptions>,
+}

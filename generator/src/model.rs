@@ -1,0 +1,642 @@
+//! The generator's view of the input: packages, services and methods, classified by
+//! streaming pattern, with every Rust name decided (and every clash resolved) here.
+
+use crate::error::{Diagnostic, Location};
+use crate::ident;
+use crate::load::{Descriptors, qualify};
+use crate::options::{MethodOptions, Params, ServiceOptions, TuningSpec, check_tuning};
+use prost_types::field_descriptor_proto::{Label, Type};
+use prost_types::method_options::IdempotencyLevel;
+use prost_types::{DescriptorProto, FileDescriptorProto};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The four streaming patterns of gRPC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Pattern {
+    /// One request, one response.
+    Unary,
+    /// One request, a stream of responses.
+    ServerStreaming,
+    /// A stream of requests, one response.
+    ClientStreaming,
+    /// Streams both ways.
+    Bidi,
+}
+
+impl Pattern {
+    /// Classifies a method by its `stream` keywords.
+    pub fn of(client_streaming: bool, server_streaming: bool) -> Pattern {
+        match (client_streaming, server_streaming) {
+            (false, false) => Pattern::Unary,
+            (false, true) => Pattern::ServerStreaming,
+            (true, false) => Pattern::ClientStreaming,
+            (true, true) => Pattern::Bidi,
+        }
+    }
+
+    /// The name used in docs and tables: `unary`, `server streaming`, ...
+    pub fn label(self) -> &'static str {
+        match self {
+            Pattern::Unary => "unary",
+            Pattern::ServerStreaming => "server streaming",
+            Pattern::ClientStreaming => "client streaming",
+            Pattern::Bidi => "bidi streaming",
+        }
+    }
+
+    /// `true` if the client sends a stream.
+    pub fn client_streams(self) -> bool {
+        matches!(self, Pattern::ClientStreaming | Pattern::Bidi)
+    }
+
+    /// `true` if the server sends a stream.
+    pub fn server_streams(self) -> bool {
+        matches!(self, Pattern::ServerStreaming | Pattern::Bidi)
+    }
+}
+
+/// A method's declared idempotency (`option idempotency_level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Not declared.
+    Unknown,
+    /// `NO_SIDE_EFFECTS`.
+    NoSideEffects,
+    /// `IDEMPOTENT`.
+    Idempotent,
+}
+
+/// A message's one `bytes` field, which makes it chunk-shaped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkField {
+    /// The field's name in the proto.
+    pub proto_name: String,
+    /// The field's Rust name (as prost-build names it).
+    pub rust_name: String,
+}
+
+/// A message type as a method or a `Chunk` impl refers to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeRef {
+    /// Fully qualified proto name (`.pkg.Msg`).
+    pub proto_name: String,
+    /// Rust path relative to the package's module, as prost-build resolves it
+    /// (`Msg`, `outer::Inner`, `super::other::Msg`, `::prost_types::Timestamp`, `()`).
+    pub rust_path: String,
+    /// Set when the message has exactly one field, of type `bytes`.
+    pub chunk: Option<ChunkField>,
+}
+
+/// One RPC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Method {
+    /// Name in the proto (`GetUser`).
+    pub proto_name: String,
+    /// Rust name of the RPC everywhere (tonic's client and server, the handler, the config
+    /// field), possibly renamed to avoid a clash (`connect` becomes `connect_`).
+    pub rust_name: String,
+    /// Set if `rust_name` differs from the plain snake-case name, saying why.
+    pub renamed_because: Option<String>,
+    /// Name of the constant holding the gRPC path in the `paths` module.
+    pub path_const: String,
+    /// The gRPC path: `/pkg.Service/Method`.
+    pub grpc_path: String,
+    /// Streaming pattern.
+    pub pattern: Pattern,
+    /// Request message.
+    pub request: TypeRef,
+    /// Response message.
+    pub response: TypeRef,
+    /// Comment lines from the proto.
+    pub comments: Vec<String>,
+    /// `option deprecated = true`.
+    pub deprecated: bool,
+    /// `option idempotency_level`.
+    pub idempotency: Idempotency,
+    /// Resolved `rust_stream` settings (method, service, parameters).
+    pub options: MethodOptions,
+    /// Name of the client's chunk upload helper, for client streaming with a chunk-shaped
+    /// request.
+    pub upload_helper: Option<String>,
+    /// Where the method is declared.
+    pub location: Location,
+}
+
+impl Method {
+    /// Chunk size of the upload helper: the options' or the runtime's 64 KiB.
+    pub fn chunk_size(&self) -> usize {
+        self.options
+            .chunk_size
+            .filter(|&n| n > 0)
+            .map_or(64 * 1024, |n| n as usize)
+    }
+}
+
+/// One service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    /// Name in the proto.
+    pub proto_name: String,
+    /// Fully qualified (`pkg.Service`, no leading dot), as in gRPC paths.
+    pub full_name: String,
+    /// Rust type name, as prost-build and tonic-build spell it (`StreamingExamples`).
+    pub rust_name: String,
+    /// tonic's module prefix: `<prefix>_client`, `<prefix>_server`.
+    pub tonic_module: String,
+    /// Module of the stream layer: `<service_snake>_stream`.
+    pub stream_module: String,
+    /// Comment lines from the proto.
+    pub comments: Vec<String>,
+    /// `option deprecated = true`.
+    pub deprecated: bool,
+    /// Resolved tuning.
+    pub tuning: TuningSpec,
+    /// The RPCs, in declaration order.
+    pub methods: Vec<Method>,
+    /// Where the service is declared.
+    pub location: Location,
+}
+
+/// Everything generated for one proto package: one output file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Package {
+    /// Proto package name (empty for none).
+    pub name: String,
+    /// Rust module path parts, as prost-build names them.
+    pub module: Vec<String>,
+    /// Services, in file-name then declaration order.
+    pub services: Vec<Service>,
+    /// Chunk-shaped messages declared in the package (`impl Chunk` targets).
+    pub chunks: Vec<TypeRef>,
+}
+
+/// The model of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Model {
+    /// Packages with at least one file to generate, sorted by module path.
+    pub packages: Vec<Package>,
+}
+
+/// tonic's generated client functions an RPC must not be named like.
+const TONIC_CLIENT_FNS: &[&str] = &[
+    "new",
+    "with_origin",
+    "with_interceptor",
+    "send_compressed",
+    "accept_compressed",
+    "max_decoding_message_size",
+    "max_encoding_message_size",
+    "connect",
+];
+
+/// Functions of the generated stream client besides the RPC helpers.
+const STREAM_CLIENT_FNS: &[&str] = &["connect", "from_channel", "with_timeout", "inner"];
+
+struct MessageInfo<'a> {
+    message: &'a DescriptorProto,
+    file: &'a FileDescriptorProto,
+}
+
+/// Builds the model, collecting every problem found.
+pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Diagnostic>> {
+    let mut problems = Vec::new();
+    let mut messages = BTreeMap::new();
+    for file in &descriptors.files {
+        index_messages(
+            file,
+            &qualify_pkg(file.package()),
+            &file.message_type,
+            &mut messages,
+        );
+    }
+
+    let mut packages: BTreeMap<Vec<String>, Package> = BTreeMap::new();
+    let mut files: Vec<&FileDescriptorProto> = descriptors
+        .files
+        .iter()
+        .filter(|f| descriptors.to_generate.iter().any(|n| n == f.name()))
+        .collect();
+    files.sort_by(|a, b| a.name().cmp(b.name()));
+    for name in &descriptors.to_generate {
+        if !descriptors.files.iter().any(|f| f.name() == name) {
+            problems.push(Diagnostic {
+                location: None,
+                message: format!("file to generate `{name}` is not among the descriptors"),
+            });
+        }
+    }
+
+    for file in files {
+        let module = module_of(file.package());
+        let package = packages.entry(module.clone()).or_insert_with(|| Package {
+            name: file.package().to_owned(),
+            module,
+            services: Vec::new(),
+            chunks: Vec::new(),
+        });
+        collect_chunks(file, &messages, &mut package.chunks);
+        for (index, service) in file.service.iter().enumerate() {
+            if let Some(service) = build_service(
+                descriptors,
+                params,
+                file,
+                index,
+                service,
+                &messages,
+                &mut problems,
+            ) {
+                package.services.push(service);
+            }
+        }
+    }
+    for package in packages.values_mut() {
+        package
+            .chunks
+            .sort_by(|a, b| a.proto_name.cmp(&b.proto_name));
+        package.chunks.dedup();
+    }
+    let model = Model {
+        packages: packages.into_values().collect(),
+    };
+    problems.extend(crate::validate::check(&model, descriptors));
+    if problems.is_empty() {
+        Ok(model)
+    } else {
+        Err(problems)
+    }
+}
+
+/// prost-build's module path for a package.
+pub fn module_of(package: &str) -> Vec<String> {
+    package
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .map(ident::to_snake)
+        .collect()
+}
+
+fn qualify_pkg(package: &str) -> String {
+    if package.is_empty() {
+        String::new()
+    } else {
+        format!(".{package}")
+    }
+}
+
+fn index_messages<'a>(
+    file: &'a FileDescriptorProto,
+    prefix: &str,
+    messages: &'a [DescriptorProto],
+    index: &mut BTreeMap<String, MessageInfo<'a>>,
+) {
+    for message in messages {
+        let name = format!("{prefix}.{}", message.name());
+        index_messages(file, &name, &message.nested_type, index);
+        index.insert(name, MessageInfo { message, file });
+    }
+}
+
+fn collect_chunks(
+    file: &FileDescriptorProto,
+    messages: &BTreeMap<String, MessageInfo<'_>>,
+    out: &mut Vec<TypeRef>,
+) {
+    let prefix = qualify_pkg(file.package());
+    for (name, info) in messages.range(format!("{prefix}.")..) {
+        if !name.starts_with(&format!("{prefix}.")) {
+            break;
+        }
+        if info.file.name() != file.name()
+            || info.message.options.as_ref().is_some_and(|o| o.map_entry())
+        {
+            continue;
+        }
+        if let Some(type_ref) = type_ref(name, file.package(), messages)
+            && type_ref.chunk.is_some()
+        {
+            out.push(type_ref);
+        }
+    }
+}
+
+/// Whether `message` is chunk-shaped: exactly one field, a singular `bytes` field whose
+/// Rust type is a plain `Vec<u8>`/`Bytes` (not `Option`).
+fn chunk_field(message: &DescriptorProto, file: &FileDescriptorProto) -> Option<ChunkField> {
+    let [field] = message.field.as_slice() else {
+        return None;
+    };
+    if field.r#type() != Type::Bytes
+        || field.label() == Label::Repeated
+        || field.oneof_index.is_some()
+        || field.proto3_optional()
+    {
+        return None;
+    }
+    let plain = match file.syntax() {
+        "proto3" => true,
+        // proto2: `optional bytes` is an `Option` in prost; only `required` is plain.
+        "" | "proto2" => field.label() == Label::Required,
+        _ => false,
+    };
+    plain.then(|| ChunkField {
+        proto_name: field.name().to_owned(),
+        rust_name: ident::to_snake(field.name()),
+    })
+}
+
+/// Rust paths of the types prost-build maps to something outside the generated code.
+fn extern_type(proto_name: &str) -> Option<String> {
+    let mapped = match proto_name {
+        ".google.protobuf.Empty" => "()",
+        ".google.protobuf.BoolValue" => "::core::primitive::bool",
+        ".google.protobuf.BytesValue" => "::prost::alloc::vec::Vec<u8>",
+        ".google.protobuf.DoubleValue" => "::core::primitive::f64",
+        ".google.protobuf.FloatValue" => "::core::primitive::f32",
+        ".google.protobuf.Int32Value" => "::core::primitive::i32",
+        ".google.protobuf.Int64Value" => "::core::primitive::i64",
+        ".google.protobuf.UInt32Value" => "::core::primitive::u32",
+        ".google.protobuf.UInt64Value" => "::core::primitive::u64",
+        ".google.protobuf.StringValue" => "::prost::alloc::string::String",
+        _ => {
+            let rest = proto_name.strip_prefix(".google.protobuf.")?;
+            let mut parts: Vec<&str> = rest.split('.').collect();
+            let last = parts.pop()?;
+            let mut path: Vec<String> = vec!["::prost_types".to_owned()];
+            path.extend(parts.into_iter().map(ident::to_snake));
+            path.push(ident::to_upper_camel(last));
+            return Some(path.join("::"));
+        }
+    };
+    Some(mapped.to_owned())
+}
+
+/// prost-build's `resolve_ident`: the path of `proto_name` from the module of `package`.
+fn relative_path(proto_name: &str, package: &str) -> String {
+    let mut local = package.split('.').filter(|s| !s.is_empty()).peekable();
+    let mut parts = proto_name.trim_start_matches('.').split('.');
+    let last = parts.next_back().unwrap_or_default();
+    let mut parts = parts.peekable();
+    while local.peek().is_some() && local.peek() == parts.peek() {
+        local.next();
+        parts.next();
+    }
+    local
+        .map(|_| "super".to_owned())
+        .chain(parts.map(ident::to_snake))
+        .chain(std::iter::once(ident::to_upper_camel(last)))
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+fn type_ref(
+    proto_name: &str,
+    package: &str,
+    messages: &BTreeMap<String, MessageInfo<'_>>,
+) -> Option<TypeRef> {
+    if let Some(rust_path) = extern_type(proto_name) {
+        return Some(TypeRef {
+            proto_name: proto_name.to_owned(),
+            rust_path,
+            chunk: None,
+        });
+    }
+    let info = messages.get(proto_name)?;
+    Some(TypeRef {
+        proto_name: proto_name.to_owned(),
+        rust_path: relative_path(proto_name, package),
+        chunk: chunk_field(info.message, info.file),
+    })
+}
+
+/// The source location of the element at `path` in `file`.
+pub fn location(file: &FileDescriptorProto, path: &[i32]) -> Location {
+    let span = file
+        .source_code_info
+        .as_ref()
+        .and_then(|info| info.location.iter().find(|l| l.path == path))
+        .map(|l| l.span.clone());
+    Location {
+        file: file.name().to_owned(),
+        line: span
+            .as_ref()
+            .and_then(|s| s.first())
+            .and_then(|&l| u32::try_from(l).ok())
+            .map(|l| l + 1),
+        column: span
+            .as_ref()
+            .and_then(|s| s.get(1))
+            .and_then(|&c| u32::try_from(c).ok())
+            .map(|c| c + 1),
+    }
+}
+
+/// The comment lines attached to the element at `path`: leading, then trailing.
+pub fn comments(file: &FileDescriptorProto, path: &[i32]) -> Vec<String> {
+    let Some(location) = file
+        .source_code_info
+        .as_ref()
+        .and_then(|info| info.location.iter().find(|l| l.path == path))
+    else {
+        return Vec::new();
+    };
+    let mut lines: Vec<String> = Vec::new();
+    for text in [&location.leading_comments, &location.trailing_comments]
+        .into_iter()
+        .flatten()
+    {
+        if !lines.is_empty() {
+            lines.push(String::new());
+        }
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        lines.extend(text.split('\n').map(str::to_owned));
+    }
+    lines
+}
+
+fn build_service(
+    descriptors: &Descriptors,
+    params: &Params,
+    file: &FileDescriptorProto,
+    index: usize,
+    service: &prost_types::ServiceDescriptorProto,
+    messages: &BTreeMap<String, MessageInfo<'_>>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<Service> {
+    let service_path = [6, index as i32];
+    let location = location(file, &service_path);
+    let proto_name = service.name().to_owned();
+    if !ident::is_proto_identifier(&proto_name) {
+        problems.push(Diagnostic {
+            location: Some(location),
+            message: format!("service name `{proto_name}` is not an identifier"),
+        });
+        return None;
+    }
+    let qualified = qualify(file.package(), &proto_name);
+    let full_name = qualified.trim_start_matches('.').to_owned();
+    let service_options = descriptors
+        .service_options
+        .get(&qualified)
+        .cloned()
+        .unwrap_or_default();
+    let tuning = ServiceOptions::tuning(&service_options, params);
+    if let Some(problem) = check_tuning(&tuning) {
+        problems.push(Diagnostic {
+            location: Some(location.clone()),
+            message: format!("service `{full_name}`: (rust_stream.service): {problem}"),
+        });
+    }
+    let service_defaults = service_options.methods.unwrap_or_default();
+    let rust_name = ident::to_upper_camel(&proto_name);
+
+    let mut taken: BTreeSet<String> = TONIC_CLIENT_FNS
+        .iter()
+        .chain(STREAM_CLIENT_FNS)
+        .map(|s| (*s).to_owned())
+        .collect();
+    let mut consts = BTreeSet::new();
+    let mut methods = Vec::new();
+    for (m, method) in service.method.iter().enumerate() {
+        let path = [6, index as i32, 2, m as i32];
+        let location = self::location(file, &path);
+        let name = method.name();
+        if !ident::is_proto_identifier(name) {
+            problems.push(Diagnostic {
+                location: Some(location),
+                message: format!("method name `{name}` of `{full_name}` is not an identifier"),
+            });
+            continue;
+        }
+        let mut resolve = |proto: &str, what: &str| {
+            if !proto.starts_with('.') {
+                problems.push(Diagnostic {
+                    location: Some(location.clone()),
+                    message: format!(
+                        "{what} type `{proto}` of `{full_name}.{name}` is not fully qualified"
+                    ),
+                });
+                return None;
+            }
+            let found = type_ref(proto, file.package(), messages);
+            if found.is_none() {
+                problems.push(Diagnostic {
+                    location: Some(location.clone()),
+                    message: format!(
+                        "{what} type `{proto}` of `{full_name}.{name}` is not defined"
+                    ),
+                });
+            }
+            found
+        };
+        let request = resolve(method.input_type(), "request");
+        let response = resolve(method.output_type(), "response");
+        let (Some(request), Some(response)) = (request, response) else {
+            continue;
+        };
+        let plain = ident::to_snake(name);
+        let rust_name = ident::claim(plain.clone(), &mut taken);
+        let renamed_because = (rust_name != plain).then(|| {
+            if TONIC_CLIENT_FNS.contains(&ident::unraw(&plain))
+                || STREAM_CLIENT_FNS.contains(&ident::unraw(&plain))
+            {
+                format!("`{plain}` is a function of the generated clients")
+            } else {
+                format!("`{plain}` is already the Rust name of another method of `{full_name}`")
+            }
+        });
+        let path_const = ident::claim(ident::to_shouty(&rust_name), &mut consts);
+        let options = descriptors
+            .method_options
+            .get(&format!("{qualified}.{name}"))
+            .copied()
+            .unwrap_or_default()
+            .or(service_defaults)
+            .or(params.method_defaults);
+        let pattern = Pattern::of(method.client_streaming(), method.server_streaming());
+        let method_options = method.options.clone().unwrap_or_default();
+        let idempotency = match method_options.idempotency_level() {
+            IdempotencyLevel::NoSideEffects => Idempotency::NoSideEffects,
+            IdempotencyLevel::Idempotent => Idempotency::Idempotent,
+            IdempotencyLevel::IdempotencyUnknown => Idempotency::Unknown,
+        };
+        methods.push(Method {
+            proto_name: name.to_owned(),
+            rust_name,
+            renamed_because,
+            path_const,
+            grpc_path: format!("/{full_name}/{name}"),
+            pattern,
+            comments: comments(file, &path),
+            deprecated: method_options.deprecated(),
+            idempotency,
+            options,
+            upload_helper: None,
+            request,
+            response,
+            location,
+        });
+    }
+    // Upload helpers are named after all RPCs, so an RPC keeps its name over a helper.
+    for method in &mut methods {
+        if method.pattern == Pattern::ClientStreaming && method.request.chunk.is_some() {
+            let name = format!("{}_from", ident::unraw(&method.rust_name));
+            method.upload_helper = Some(ident::claim(name, &mut taken));
+        }
+    }
+    Some(Service {
+        tonic_module: ident::tonic_module(&rust_name),
+        stream_module: ident::stream_module(&proto_name),
+        rust_name,
+        full_name,
+        comments: comments(file, &service_path),
+        deprecated: service.options.as_ref().is_some_and(|o| o.deprecated()),
+        tuning,
+        methods,
+        location,
+        proto_name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_match_prost() {
+        for (name, package, expected) in [
+            (".a.Msg", "a", "Msg"),
+            (".a.Msg.Inner", "a", "msg::Inner"),
+            (".b.Msg", "a", "super::b::Msg"),
+            (".a.b.Msg", "a", "b::Msg"),
+            (".a.Msg", "a.b", "super::Msg"),
+            (".Msg", "", "Msg"),
+            (".a.Msg", "", "a::Msg"),
+            (".Msg", "a", "super::Msg"),
+            (".a.type.Self", "a", "r#type::Self_"),
+        ] {
+            assert_eq!(
+                relative_path(name, package),
+                expected,
+                "{name} from {package}"
+            );
+        }
+    }
+
+    #[test]
+    fn well_known_types_map_like_prost() {
+        assert_eq!(extern_type(".google.protobuf.Empty").unwrap(), "()");
+        assert_eq!(
+            extern_type(".google.protobuf.Timestamp").unwrap(),
+            "::prost_types::Timestamp"
+        );
+        assert_eq!(extern_type(".a.B"), None);
+    }
+
+    #[test]
+    fn patterns() {
+        assert_eq!(Pattern::of(false, false), Pattern::Unary);
+        assert_eq!(Pattern::of(true, true), Pattern::Bidi);
+        assert!(Pattern::ClientStreaming.client_streams());
+        assert!(!Pattern::ClientStreaming.server_streams());
+    }
+}
