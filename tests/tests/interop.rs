@@ -14,6 +14,7 @@
 use rust_stream::{DEFAULT_CHUNK_SIZE, Progress, UploadError};
 use rust_stream_examples::adapter::StreamingExamplesStreamClient;
 use rust_stream_examples::pb;
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -84,6 +85,15 @@ async fn python_cancel_of_list_events_stops_the_rust_producer() {
         "the producer went on after the server saw the cancel: {report}"
     );
     assert!(stopped_after < STOP_BOUND, "{stopped_after:?}");
+    // The server learned of the cancel through the runtime (the call ended as ClientGone),
+    // not only because its sends started failing.
+    let ended = server
+        .proc
+        .wait_for("the call's end", STOP_BOUND, |l| {
+            l.starts_with("call /streaming.StreamingExamples/ListEvents ended:")
+        })
+        .await;
+    assert!(ended.ends_with(": ClientGone"), "{ended}");
     eprintln!("cancel: {report}, producer stopped {stopped_after:?} after the Python cancel");
 
     // The unary call the client makes after cancelling, on the same channel.
@@ -168,6 +178,15 @@ async fn python_deadline_on_a_rust_stream_is_deadline_exceeded() {
         .await;
     let (_, after_end) = parse_feed_report(&report);
     assert!(after_end <= 1, "{report}");
+    let ended = server
+        .proc
+        .wait_for("the call's end", STOP_BOUND, |l| {
+            l.starts_with("call /streaming.StreamingExamples/ListEvents ended:")
+        })
+        .await;
+    // Which timer wins is a race: the server's (DeadlineExceeded) or grpcio's, whose cancel
+    // then reaches the server (ClientGone). Either way the call ended there.
+    eprintln!("deadline: server saw {ended}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,15 +208,15 @@ async fn oversize_messages_from_python_are_refused_by_the_rust_server() {
         "{lines:?}"
     );
 
-    // Unary request: tonic decodes it before the runtime's adapter runs and answers
-    // OUT_OF_RANGE, not gRPC's RESOURCE_EXHAUSTED. Pinned here so that mapping it (a server
-    // layer in the runtime) shows up as a change of this line.
+    // Unary request: tonic decodes it before the handler's adapter runs and says OUT_OF_RANGE;
+    // the runtime's server layer turns that into RESOURCE_EXHAUSTED.
     let lines = python_client(&server.addr, &["get-user", "42", "--pad", "2048"])
         .output()
         .await;
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
-        lines[0].starts_with("status OUT_OF_RANGE Error, decoded message length too large"),
+        lines[0].starts_with("status RESOURCE_EXHAUSTED ")
+            && lines[0].contains("the limit is: 1024 bytes"),
         "{lines:?}"
     );
 
@@ -355,11 +374,13 @@ async fn rust_chat_helper_against_python_sends_after_starting_the_call() {
     }
     drop(requests); // half-close: the server's loop ends, and so does the call
     assert!(replies.message().await.unwrap().is_none());
-    let ended = server
+    // The Python side read all five (the naive call above ended there with none).
+    server
         .proc
-        .wait_for("Chat to end", STOP_BOUND, |l| l.starts_with("chat ended"))
+        .wait_for("the Chat of 5 messages to end", STOP_BOUND, |l| {
+            l == "chat ended messages=5"
+        })
         .await;
-    assert_eq!(ended, "chat ended messages=5");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,8 +410,8 @@ async fn oversize_messages_between_rust_client_and_python_server_are_refused() {
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
 
-    // The Rust client refuses a 17 MiB event, over its 16 MiB limit. tonic's decoder reports
-    // OUT_OF_RANGE, which the client helpers pass through unchanged.
+    // The Rust client refuses a 17 MiB event, over its 16 MiB limit: tonic's decoder says
+    // OUT_OF_RANGE, the client helpers RESOURCE_EXHAUSTED like every other gRPC client.
     let mut events = client
         .list_events(pb::EventFilter {
             after: "big".into(),
@@ -398,11 +419,9 @@ async fn oversize_messages_between_rust_client_and_python_server_are_refused() {
         .await
         .unwrap();
     let status = events.message().await.unwrap_err();
-    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(
-        status
-            .message()
-            .contains("decoded message length too large"),
+        status.message().contains("the limit is: 16777216 bytes"),
         "{status:?}"
     );
 }
@@ -480,6 +499,9 @@ struct Proc {
     name: String,
     child: Child,
     lines: mpsc::UnboundedReceiver<String>,
+    /// Lines read but not taken by a wait yet.
+    pending: VecDeque<String>,
+    /// Every line read, for failure reports.
     seen: Vec<String>,
     stderr: Arc<Mutex<String>>,
 }
@@ -518,6 +540,7 @@ impl Proc {
             name: name.to_owned(),
             child,
             lines,
+            pending: VecDeque::new(),
             seen: Vec::new(),
             stderr,
         }
@@ -528,13 +551,18 @@ impl Proc {
         self.wait_for(what, STARTUP, |_| true).await
     }
 
-    /// Reads lines until one matches, failing after `within` or if the process ends first.
+    /// The first line not taken yet that matches, waiting for more output if none does yet;
+    /// fails after `within` or if the process ends first. Lines passed over stay for later
+    /// calls, so waits for lines of unknown order can come in any order.
     async fn wait_for(
         &mut self,
         what: &str,
         within: Duration,
         matches: impl Fn(&str) -> bool,
     ) -> String {
+        if let Some(i) = self.pending.iter().position(|l| matches(l)) {
+            return self.pending.remove(i).unwrap();
+        }
         let deadline = Instant::now() + within;
         loop {
             match tokio::time::timeout_at(deadline, self.lines.recv()).await {
@@ -543,6 +571,7 @@ impl Proc {
                     if matches(&line) {
                         return line;
                     }
+                    self.pending.push_back(line);
                 }
                 Ok(None) => panic!("{} ended before {what}\n{}", self.name, self.report()),
                 Err(_) => panic!(
@@ -554,13 +583,15 @@ impl Proc {
         }
     }
 
-    /// Every remaining line until the process exits, which it must do successfully.
+    /// Every line not taken yet until the process exits, which it must do successfully.
     async fn output(mut self) -> Vec<String> {
-        let first = self.seen.len();
         let deadline = Instant::now() + STARTUP;
         loop {
             match tokio::time::timeout_at(deadline, self.lines.recv()).await {
-                Ok(Some(line)) => self.seen.push(line),
+                Ok(Some(line)) => {
+                    self.seen.push(line.clone());
+                    self.pending.push_back(line);
+                }
                 Ok(None) => break,
                 Err(_) => panic!("{} did not finish\n{}", self.name, self.report()),
             }
@@ -573,7 +604,7 @@ impl Proc {
             self.name,
             self.report()
         );
-        self.seen.split_off(first)
+        std::mem::take(&mut self.pending).into()
     }
 
     fn report(&self) -> String {

@@ -1,19 +1,24 @@
 //! The guide's `StreamingExamples` server on rust-stream.
 //!
-//! Prints `listening on <addr>` once bound (use `--addr 127.0.0.1:0` for a free port), and a
-//! line per finished `ListEvents` call with the producer's counters.
+//! Prints `listening on <addr>` once bound (use `--addr 127.0.0.1:0` for a free port), a line
+//! per call as it ends (`call <method> ended: <ClientGone|DeadlineExceeded|Finished>`, the
+//! moment the server learned it), and a line per finished `ListEvents` call with the producer's
+//! counters.
 //!
 //! `--max-upload-bytes` and `--max-message-bytes` tighten the service's limits (the interop
 //! tests use them to check the statuses a client gets when it goes over).
 
 use clap::Parser;
+use rust_stream::{CallContext, RequestStream, ResponseSink};
 use rust_stream_examples::adapter::{
-    StreamingExamplesConfig, StreamingExamplesService, server_builder,
+    StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService, server_builder,
 };
 use rust_stream_examples::guide::GuideServer;
+use rust_stream_examples::pb;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::Status;
 
 #[derive(Parser)]
 #[command(about = "Serve the guide's StreamingExamples service")]
@@ -60,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(max) = args.max_upload_bytes {
         config.upload_chunks.limits.max_total_bytes = Some(max);
     }
-    let mut service = StreamingExamplesService::new(guide)
+    let mut service = StreamingExamplesService::new(LogCallEnds(guide))
         .with_config(config)
         .into_server();
     if let Some(max) = args.max_message_bytes {
@@ -74,4 +79,52 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// The guide's server, printing how and when each call ended.
+struct LogCallEnds(GuideServer);
+
+fn log_end(ctx: &CallContext) {
+    let method = ctx.method();
+    ctx.on_end(move |reason| println!("call {method} ended: {reason:?}"));
+}
+
+impl StreamingExamplesHandler for LogCallEnds {
+    async fn get_user(
+        &self,
+        ctx: CallContext,
+        request: pb::UserRequest,
+    ) -> Result<pb::UserResponse, Status> {
+        log_end(&ctx);
+        self.0.get_user(ctx, request).await
+    }
+
+    async fn list_events(
+        &self,
+        ctx: CallContext,
+        request: pb::EventFilter,
+        sink: ResponseSink<pb::Event>,
+    ) -> Result<(), Status> {
+        log_end(&ctx);
+        self.0.list_events(ctx, request, sink).await
+    }
+
+    async fn upload_chunks(
+        &self,
+        ctx: CallContext,
+        requests: RequestStream<pb::Chunk>,
+    ) -> Result<pb::UploadResult, Status> {
+        log_end(&ctx);
+        self.0.upload_chunks(ctx, requests).await
+    }
+
+    async fn chat(
+        &self,
+        ctx: CallContext,
+        requests: RequestStream<pb::Message>,
+        sink: ResponseSink<pb::Message>,
+    ) -> Result<(), Status> {
+        log_end(&ctx);
+        self.0.chat(ctx, requests, sink).await
+    }
 }
