@@ -83,6 +83,16 @@ impl Input {
     }
 }
 
+/// Parses `args` (the first is the program name) and runs them; returns what to print.
+pub fn run_args<I, T>(args: I) -> Result<String, Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|err| Error::msg(err.to_string()))?;
+    run(cli)
+}
+
 /// Runs the CLI; returns what to print on success.
 pub fn run(cli: Cli) -> Result<String, Error> {
     match cli.command {
@@ -114,6 +124,12 @@ pub fn run(cli: Cli) -> Result<String, Error> {
             let (descriptors, params) = input.load()?;
             let (model, _) = emit::model_of(&descriptors, &params)?;
             let mut report = String::new();
+            let mut names = std::collections::BTreeMap::new();
+            for service in model.packages.iter().flat_map(|p| &p.services) {
+                *names
+                    .entry(emit::skeleton::file_name(service))
+                    .or_insert(0usize) += 1;
+            }
             for package in &model.packages {
                 for service in &package.services {
                     let base = if flat || package.module.is_empty() {
@@ -121,7 +137,17 @@ pub fn run(cli: Cli) -> Result<String, Error> {
                     } else {
                         format!("{module_path}::{}", package.module.join("::"))
                     };
-                    let path = out.join(emit::skeleton::file_name(service));
+                    let mut file = emit::skeleton::file_name(service);
+                    if names.get(&file).copied().unwrap_or(0) > 1 && !package.module.is_empty() {
+                        // Two services of this run share a name: prefix the package.
+                        let prefix: Vec<&str> = package
+                            .module
+                            .iter()
+                            .map(|p| crate::ident::unraw(p))
+                            .collect();
+                        file = format!("{}_{file}", prefix.join("_"));
+                    }
+                    let path = out.join(file);
                     let existing = match std::fs::read_to_string(&path) {
                         Ok(text) => Some(text),
                         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,

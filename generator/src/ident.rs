@@ -87,6 +87,18 @@ pub fn stream_module(service_proto_name: &str) -> String {
     format!("{}_stream", service_proto_name.to_snake_case())
 }
 
+/// `base` + `suffix` as one identifier, dropping the escape of `base` (`r#type` + `_from`
+/// is `type_from`, `Self_` + `Handler` is `SelfHandler`).
+pub fn compose(base: &str, suffix: &str) -> String {
+    let base = unraw(base);
+    let base = if base.len() > 1 {
+        base.trim_end_matches('_')
+    } else {
+        base
+    };
+    sanitize(&format!("{base}{suffix}"))
+}
+
 /// `true` if `s` is a plain identifier (letters, digits, `_`, not starting with a digit).
 pub fn is_proto_identifier(s: &str) -> bool {
     let mut chars = s.chars();
@@ -184,6 +196,18 @@ mod tests {
             ("A", "a"),
         ] {
             assert_eq!(tonic_module(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn compose_table() {
+        for (base, suffix, expected) in [
+            ("Self_", "Handler", "SelfHandler"),
+            ("self_", "_from", "self_from"),
+            ("r#type", "_from", "type_from"),
+            ("Files", "Service", "FilesService"),
+        ] {
+            assert_eq!(compose(base, suffix), expected, "{base}{suffix}");
         }
     }
 

@@ -579,7 +579,7 @@ fn build_service(
     // Upload helpers are named after all RPCs, so an RPC keeps its name over a helper.
     for method in &mut methods {
         if method.pattern == Pattern::ClientStreaming && method.request.chunk.is_some() {
-            let name = format!("{}_from", ident::unraw(&method.rust_name));
+            let name = ident::compose(&method.rust_name, "_from");
             method.upload_helper = Some(ident::claim(name, &mut taken));
         }
     }

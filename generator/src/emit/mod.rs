@@ -47,7 +47,17 @@ pub fn generate(descriptors: &Descriptors, params: &Params) -> Result<Vec<Genera
             continue;
         }
         let name = file_name(&package.module, params.stream_only);
-        let content = format_file(&messages, tokens).map_err(|err| {
+        let tonic_modules: Vec<String> = package
+            .services
+            .iter()
+            .flat_map(|s| {
+                [
+                    format!("{}_client", s.tonic_module),
+                    format!("{}_server", s.tonic_module),
+                ]
+            })
+            .collect();
+        let content = format_file(&messages, tokens, &tonic_modules).map_err(|err| {
             Error::msg(format!(
                 "generated code for package `{}` does not parse: {err}",
                 package.name
@@ -106,8 +116,23 @@ pub fn file_name(module: &[String], stream_only: bool) -> String {
     }
 }
 
-fn format_file(messages: &str, tokens: TokenStream) -> Result<String, syn::Error> {
+fn format_file(
+    messages: &str,
+    tokens: TokenStream,
+    tonic_modules: &[String],
+) -> Result<String, syn::Error> {
     let mut file: syn::File = syn::parse_str(messages)?;
+    // tonic names associated types and structs after the proto's spelling (`superStream`,
+    // `Self_Client`); those names are tonic's API, so allow them rather than rename.
+    for item in &mut file.items {
+        if let syn::Item::Mod(module) = item
+            && tonic_modules.iter().any(|m| module.ident == m.as_str())
+        {
+            module
+                .attrs
+                .push(syn::parse_quote!(#![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]));
+        }
+    }
     let stream: syn::File = syn::parse2(quote!(#tokens))?;
     file.items.extend(stream.items);
     docs::sanitize_file(&mut file);

@@ -82,14 +82,16 @@ pub fn scaffold(
 
 fn new_file(service: &Service, module_path: &str) -> String {
     let handler = format!(
-        "{module_path}::{}::{}Handler",
-        service.stream_module, service.rust_name
+        "{module_path}::{}::{}",
+        service.stream_module,
+        crate::ident::compose(&service.rust_name, "Handler")
     );
     let adapter = format!(
-        "{module_path}::{}::{}Service",
-        service.stream_module, service.rust_name
+        "{module_path}::{}::{}",
+        service.stream_module,
+        crate::ident::compose(&service.rust_name, "Service")
     );
-    let name = format!("{}Impl", service.rust_name);
+    let name = crate::ident::compose(&service.rust_name, "Impl");
     let mut text = format!(
         "//! The `{full}` service, scaffolded by `rust-stream scaffold`.\n\
          //!\n\

@@ -111,7 +111,12 @@ fn call_config_expr(method: &Method, rt: &TokenStream) -> TokenStream {
             };
             fields.push(quote!(idle_timeout: #v));
         }
-        expr = quote!(#expr.with_limits(#rt::InboundLimits { #(#fields,)* ..#rt::InboundLimits::DEFAULT }));
+        let rest = if fields.len() < 3 {
+            quote!(..#rt::InboundLimits::DEFAULT)
+        } else {
+            quote!()
+        };
+        expr = quote!(#expr.with_limits(#rt::InboundLimits { #(#fields,)* #rest }));
     }
     if let Some(ms) = options.deadline_ms {
         let v = if ms == 0 {
@@ -147,10 +152,13 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
     let result = quote!(::core::result::Result);
     let proto = &service.proto_name;
     let module = format_ident!("{}", service.stream_module);
-    let handler = format_ident!("{}Handler", service.rust_name);
-    let config = format_ident!("{}Config", service.rust_name);
-    let adapter = format_ident!("{}Service", service.rust_name);
-    let client = format_ident!("{}StreamClient", service.rust_name);
+    let handler = format_ident!("{}", crate::ident::compose(&service.rust_name, "Handler"));
+    let config = format_ident!("{}", crate::ident::compose(&service.rust_name, "Config"));
+    let adapter = format_ident!("{}", crate::ident::compose(&service.rust_name, "Service"));
+    let client = format_ident!(
+        "{}",
+        crate::ident::compose(&service.rust_name, "StreamClient")
+    );
     let tonic_trait = format_ident!("{}", service.rust_name);
     let server_mod = format_ident!("{}_server", service.tonic_module);
     let client_mod = format_ident!("{}_client", service.tonic_module);
@@ -326,6 +334,14 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
         });
 
         let client_doc = format!(" {} `{proto_name}`.", capitalize(method.pattern.label()));
+        let unary_return = if method.response.rust_path == "()" {
+            quote! {
+                response.map_err(#rt::client_status)?;
+                ::core::result::Result::Ok(())
+            }
+        } else {
+            quote!(::core::result::Result::Ok(response.map_err(#rt::client_status)?.into_inner()))
+        };
         client_fns.push(match method.pattern {
             Pattern::Unary => quote! {
                 #[doc = #client_doc]
@@ -333,7 +349,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
                 pub async fn #name(&mut self, request: #req) -> #result<#res, #status> {
                     let request = #rt::request(request, self.timeout);
                     let response = self.inner.#name(request).await;
-                    ::core::result::Result::Ok(response.map_err(#rt::client_status)?.into_inner())
+                    #unary_return
                 }
             },
             Pattern::ServerStreaming => quote! {
@@ -358,7 +374,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
                 ) -> #result<#res, #status> {
                     let requests = #rt::request(requests, self.timeout);
                     let response = self.inner.#name(requests).await;
-                    ::core::result::Result::Ok(response.map_err(#rt::client_status)?.into_inner())
+                    #unary_return
                 }
             },
             Pattern::Bidi => {
@@ -461,6 +477,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
             pub const TUNING: #rt::Tuning = #tuning;
 
             #[doc = #handler_doc]
+            #[allow(clippy::wrong_self_convention)]
             pub trait #handler: ::core::marker::Send + ::core::marker::Sync + 'static {
                 #(#handler_fns)*
             }
@@ -533,6 +550,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
             }
 
             #allow_deprecated
+            #[allow(clippy::wrong_self_convention)]
             impl #client {
                 #(#client_consts)*
 
