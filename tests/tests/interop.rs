@@ -27,9 +27,9 @@ use tonic::Code;
 
 /// For a process to start, or a client scenario to run to its end.
 const STARTUP: Duration = Duration::from_secs(120);
-/// For a server to stop a stream once its client cancelled it, or its deadline passed. The
-/// runtime stops a producer within milliseconds; this only bounds a hung test on a busy machine.
-const STOP_BOUND: Duration = Duration::from_secs(10);
+/// For what a peer does at once: stop a stream its client cancelled or whose deadline passed,
+/// answer a chat message. It takes milliseconds; this only bounds a hung test on a busy machine.
+const PROMPTLY: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------------------------
 // Python client -> Rust server
@@ -73,7 +73,7 @@ async fn python_cancel_of_list_events_stops_the_rust_producer() {
 
     let report = server
         .proc
-        .wait_for("the end of ListEvents", STOP_BOUND, |l| {
+        .wait_for("the end of ListEvents", PROMPTLY, |l| {
             l.starts_with("list_events ended:")
         })
         .await;
@@ -84,12 +84,12 @@ async fn python_cancel_of_list_events_stops_the_rust_producer() {
         after_end <= 1,
         "the producer went on after the server saw the cancel: {report}"
     );
-    assert!(stopped_after < STOP_BOUND, "{stopped_after:?}");
+    assert!(stopped_after < PROMPTLY, "{stopped_after:?}");
     // The server learned of the cancel through the runtime (the call ended as ClientGone),
     // not only because its sends started failing.
     let ended = server
         .proc
-        .wait_for("the call's end", STOP_BOUND, |l| {
+        .wait_for("the call's end", PROMPTLY, |l| {
             l.starts_with("call /streaming.StreamingExamples/ListEvents ended:")
         })
         .await;
@@ -172,7 +172,7 @@ async fn python_deadline_on_a_rust_stream_is_deadline_exceeded() {
     eprintln!("deadline: {status} after {} events", lines.len() - 1);
     let report = server
         .proc
-        .wait_for("the end of ListEvents", STOP_BOUND, |l| {
+        .wait_for("the end of ListEvents", PROMPTLY, |l| {
             l.starts_with("list_events ended:")
         })
         .await;
@@ -180,7 +180,7 @@ async fn python_deadline_on_a_rust_stream_is_deadline_exceeded() {
     assert!(after_end <= 1, "{report}");
     let ended = server
         .proc
-        .wait_for("the call's end", STOP_BOUND, |l| {
+        .wait_for("the call's end", PROMPTLY, |l| {
             l.starts_with("call /streaming.StreamingExamples/ListEvents ended:")
         })
         .await;
@@ -275,7 +275,7 @@ async fn rust_cancel_of_list_events_is_observed_by_python() {
     drop(events); // the cancel
     let ended = server
         .proc
-        .wait_for("ListEvents to end", STOP_BOUND, |l| {
+        .wait_for("ListEvents to end", PROMPTLY, |l| {
             l.starts_with("list_events ended")
         })
         .await;
@@ -323,7 +323,7 @@ async fn rust_upload_helper_to_python_is_stored_byte_exact() {
 
     let stored = server
         .proc
-        .wait_for("the upload to be stored", STOP_BOUND, |l| {
+        .wait_for("the upload to be stored", PROMPTLY, |l| {
             l.starts_with("upload stored")
         })
         .await;
@@ -362,7 +362,7 @@ async fn rust_chat_helper_against_python_sends_after_starting_the_call() {
             })
             .await
             .unwrap();
-        let reply = tokio::time::timeout(STARTUP, replies.message())
+        let reply = tokio::time::timeout(PROMPTLY, replies.message())
             .await
             .expect("a Chat reply")
             .unwrap()
@@ -377,7 +377,7 @@ async fn rust_chat_helper_against_python_sends_after_starting_the_call() {
     // The Python side read all five (the naive call above ended there with none).
     server
         .proc
-        .wait_for("the Chat of 5 messages to end", STOP_BOUND, |l| {
+        .wait_for("the Chat of 5 messages to end", PROMPTLY, |l| {
             l == "chat ended messages=5"
         })
         .await;
