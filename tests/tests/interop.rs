@@ -37,7 +37,7 @@ const PROMPTLY: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_get_user_known_and_unknown_id() {
-    let server = RustServer::start(&[]).await;
+    let server = Server::rust(&[]).await;
     let known = python_client(&server.addr, &["get-user", "42"])
         .output()
         .await;
@@ -50,7 +50,7 @@ async fn python_get_user_known_and_unknown_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_cancel_of_list_events_stops_the_rust_producer() {
-    let mut server = RustServer::start(&[]).await;
+    let mut server = Server::rust(&[]).await;
     let mut client = python_client(
         &server.addr,
         &[
@@ -102,7 +102,7 @@ async fn python_cancel_of_list_events_stops_the_rust_producer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_upload_in_64k_chunks_is_stored_byte_exact() {
-    let server = RustServer::start(&[]).await;
+    let server = Server::rust(&[]).await;
     let data = test_bytes(5 * 1024 * 1024 + 12_345, 1);
     let file = TestFile::new(&data);
     let lines = python_client(&server.addr, &["upload", file.path_str()])
@@ -121,7 +121,7 @@ async fn python_upload_in_64k_chunks_is_stored_byte_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_chat_gets_every_reply_in_order() {
-    let server = RustServer::start(&[]).await;
+    let server = Server::rust(&[]).await;
     let texts: Vec<String> = ["hello", "how are you?", "émoji ✓"]
         .into_iter()
         .map(String::from)
@@ -140,7 +140,7 @@ async fn python_chat_gets_every_reply_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_upload_over_the_rust_limit_is_resource_exhausted() {
-    let server = RustServer::start(&["--max-upload-bytes", "1048576"]).await;
+    let server = Server::rust(&["--max-upload-bytes", "1048576"]).await;
     let file = TestFile::new(&test_bytes(3 * 1024 * 1024, 2));
     let lines = python_client(&server.addr, &["upload", file.path_str()])
         .output()
@@ -157,7 +157,7 @@ async fn python_upload_over_the_rust_limit_is_resource_exhausted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_deadline_on_a_rust_stream_is_deadline_exceeded() {
-    let mut server = RustServer::start(&[]).await;
+    let mut server = Server::rust(&[]).await;
     let lines = python_client(&server.addr, &["--timeout", "0.5", "list-events"])
         .output()
         .await;
@@ -191,7 +191,7 @@ async fn python_deadline_on_a_rust_stream_is_deadline_exceeded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_messages_from_python_are_refused_by_the_rust_server() {
-    let server = RustServer::start(&["--max-message-bytes", "1024"]).await;
+    let server = Server::rust(&["--max-message-bytes", "1024"]).await;
 
     // Streaming request: the runtime's RequestStream answers RESOURCE_EXHAUSTED.
     let file = TestFile::new(&test_bytes(8192, 3));
@@ -237,7 +237,7 @@ async fn oversize_messages_from_python_are_refused_by_the_rust_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_get_user_against_python() {
-    let server = PythonServer::start(&[]).await;
+    let server = Server::python(&[]).await;
     let mut client = server.client().await;
     let user = client
         .get_user(pb::UserRequest { id: "42".into() })
@@ -259,7 +259,7 @@ async fn rust_get_user_against_python() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_cancel_of_list_events_is_observed_by_python() {
-    let mut server = PythonServer::start(&[]).await;
+    let mut server = Server::python(&[]).await;
     let mut client = server.client().await;
     let mut events = client
         .list_events(pb::EventFilter {
@@ -295,7 +295,7 @@ async fn rust_cancel_of_list_events_is_observed_by_python() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_upload_helper_to_python_is_stored_byte_exact() {
-    let mut server = PythonServer::start(&[]).await;
+    let mut server = Server::python(&[]).await;
     let mut client = server.client().await;
     let data = test_bytes(3 * 1024 * 1024 + 777, 4);
     let file = TestFile::new(&data);
@@ -334,7 +334,7 @@ async fn rust_upload_helper_to_python_is_stored_byte_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_chat_helper_against_python_sends_after_starting_the_call() {
-    let mut server = PythonServer::start(&[]).await;
+    let mut server = Server::python(&[]).await;
     let mut client = server.client().await;
 
     // The trap: grpcio sends response headers only with its first reply, so a plain tonic
@@ -385,7 +385,7 @@ async fn rust_chat_helper_against_python_sends_after_starting_the_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_messages_between_rust_client_and_python_server_are_refused() {
-    let server = PythonServer::start(&["--max-receive-bytes", "1024"]).await;
+    let server = Server::python(&["--max-receive-bytes", "1024"]).await;
     let mut client = server.client().await;
 
     // grpcio refuses Rust requests over its limit, streaming and unary.
@@ -623,57 +623,48 @@ impl Drop for Proc {
     }
 }
 
-/// Reads `listening on <addr>` from a server that was started on port 0.
-async fn listening_addr(proc: &mut Proc) -> String {
-    let line = proc
-        .wait_for("its address", STARTUP, |l| l.starts_with("listening on "))
-        .await;
-    line["listening on ".len()..].to_owned()
-}
-
-/// The example `streaming-server` binary, on a free port, storing uploads in a temp dir.
-struct RustServer {
+/// A server process on a free port, storing uploads in its own temp dir.
+struct Server {
     proc: Proc,
     addr: String,
     store: TempDir,
 }
 
-impl RustServer {
-    async fn start(extra: &[&str]) -> RustServer {
+impl Server {
+    /// The example `streaming-server` binary.
+    async fn rust(extra: &[&str]) -> Server {
         let store = TempDir::new().unwrap();
         let mut command = Command::new(example_bin("streaming-server"));
         command
             .args(["--addr", "127.0.0.1:0", "--store-dir"])
             .arg(store.path())
             .args(extra);
-        let mut proc = Proc::spawn("streaming-server", command);
-        let addr = listening_addr(&mut proc).await;
-        RustServer { proc, addr, store }
+        Server::start("streaming-server", command, store).await
     }
-}
 
-/// `guide_server.py` on a free port, storing uploads in a temp dir.
-struct PythonServer {
-    proc: Proc,
-    addr: String,
-    store: TempDir,
-}
-
-impl PythonServer {
-    async fn start(extra: &[&str]) -> PythonServer {
+    /// `guide_server.py`.
+    async fn python(extra: &[&str]) -> Server {
         let store = TempDir::new().unwrap();
         let mut command = python_command("guide_server.py");
         command.arg("--store-dir").arg(store.path()).args(extra);
-        let mut proc = Proc::spawn("guide_server.py", command);
-        let addr = listening_addr(&mut proc).await;
-        PythonServer { proc, addr, store }
+        Server::start("guide_server.py", command, store).await
+    }
+
+    /// Starts `command` and reads the `listening on <addr>` it prints once bound.
+    async fn start(name: &str, command: Command, store: TempDir) -> Server {
+        let mut proc = Proc::spawn(name, command);
+        let line = proc
+            .wait_for("its address", STARTUP, |l| l.starts_with("listening on "))
+            .await;
+        let addr = line["listening on ".len()..].to_owned();
+        Server { proc, addr, store }
     }
 
     /// The generated Rust client, window-tuned, connected to this server.
     async fn client(&self) -> StreamingExamplesStreamClient {
         StreamingExamplesStreamClient::connect(format!("http://{}", self.addr))
             .await
-            .expect("connecting to the Python server")
+            .expect("connecting to the server")
     }
 }
 
