@@ -12,6 +12,8 @@
 //!
 //! Settings come from plugin parameters ([`Params`]) and the proto options in
 //! `rust_stream/options.proto`; see [`options`] for the precedence.
+//!
+#![doc = include_str!("../README.md")]
 
 pub mod builder;
 #[cfg(feature = "bin")]

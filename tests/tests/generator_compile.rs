@@ -99,8 +99,31 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
         .compile(&protos, &includes)
         .unwrap_or_else(|err| panic!("generation failed: {err}"));
 
-    // A skeleton per service, through the CLI's scaffold command.
+    // A skeleton per service, through the CLI's scaffold command. The reference service is
+    // scaffolded first from an older version of its proto with two RPCs, and again below
+    // with all four: the second run must only add stubs.
     let skeletons = krate.join("src/skeletons");
+    let old_dir = krate.join("old");
+    std::fs::create_dir_all(&old_dir).unwrap();
+    let full = std::fs::read_to_string(root.join("proto/streaming.proto")).unwrap();
+    let old_proto: String = full
+        .lines()
+        .filter(|l| !l.contains("rpc UploadChunks") && !l.contains("rpc Chat"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(old_dir.join("streaming.proto"), old_proto).unwrap();
+    rust_stream_build::cli::run_args([
+        "rust-stream".to_owned(),
+        "scaffold".to_owned(),
+        "--out".to_owned(),
+        skeletons.display().to_string(),
+        "-I".to_owned(),
+        old_dir.display().to_string(),
+        old_dir.join("streaming.proto").display().to_string(),
+    ])
+    .unwrap_or_else(|err| panic!("first scaffold failed: {err}"));
+    let first = std::fs::read_to_string(skeletons.join("streaming_examples.rs")).unwrap();
+    assert!(first.contains("fn list_events(") && !first.contains("fn chat("));
     let mut args = vec![
         "rust-stream".to_owned(),
         "scaffold".to_owned(),
@@ -114,7 +137,29 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
         args.push(include.display().to_string());
     }
     args.extend(protos.iter().map(|p| p.display().to_string()));
-    rust_stream_build::cli::run_args(&args).unwrap_or_else(|err| panic!("scaffold failed: {err}"));
+    let report = rust_stream_build::cli::run_args(&args)
+        .unwrap_or_else(|err| panic!("scaffold failed: {err}"));
+    assert!(
+        report.contains("added UploadChunks, Chat"),
+        "scaffold report: {report}"
+    );
+    let second = std::fs::read_to_string(skeletons.join("streaming_examples.rs")).unwrap();
+    assert!(second.contains("fn upload_chunks(") && second.contains("fn chat("));
+    // Every old line is still there, in order, byte for byte.
+    let mut new_lines = second.lines();
+    for old_line in first.lines() {
+        assert!(
+            new_lines.any(|l| l == old_line),
+            "line lost or changed by re-scaffolding: {old_line:?}"
+        );
+    }
+    // A third run changes nothing.
+    let report = rust_stream_build::cli::run_args(&args).unwrap();
+    assert!(report.contains("up to date"), "{report}");
+    assert_eq!(
+        std::fs::read_to_string(skeletons.join("streaming_examples.rs")).unwrap(),
+        second
+    );
     let mut skeleton_mods = String::new();
     let mut files: Vec<_> = std::fs::read_dir(&skeletons)
         .unwrap()

@@ -104,8 +104,13 @@ fn new_file(service: &Service, module_path: &str) -> String {
          #[derive(Debug, Default)]\n\
          pub struct {name};\n\
          \n\
-         impl {handler} for {name} {{\n",
+         {allow}impl {handler} for {name} {{\n",
         full = service.full_name,
+        allow = if service.deprecated {
+            "#[allow(deprecated)]\n"
+        } else {
+            ""
+        },
     );
     for (i, method) in service.methods.iter().enumerate() {
         if i > 0 {

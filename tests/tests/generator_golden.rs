@@ -1,0 +1,111 @@
+//! Golden files of the generator's output for `proto/streaming.proto` and the edge-case
+//! corpus, and a determinism check. `UPDATE_GOLDEN=1 cargo test -p rust-stream-tests --test
+//! generator_golden` rewrites them; review the change with `git diff`.
+
+use rust_stream_build::{Descriptors, Params, generate};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// (golden directory, include directory, proto, parameters)
+fn cases() -> Vec<(String, PathBuf, &'static str, &'static str)> {
+    let corpus = root().join("tests/generator/corpus");
+    let mut cases = vec![
+        (
+            "streaming".to_owned(),
+            root().join("proto"),
+            "streaming.proto",
+            "include_file=mod.rs",
+        ),
+        (
+            "streaming_stream_only".to_owned(),
+            root().join("proto"),
+            "streaming.proto",
+            "stream_only,bytes=.streaming.Chunk.data",
+        ),
+    ];
+    for proto in [
+        "comments.proto",
+        "cross/a.proto",
+        "deprecated.proto",
+        "keywords.proto",
+        "legacy.proto",
+        "no_package.proto",
+        "rust_names.proto",
+        "shared_names.proto",
+        "tuned.proto",
+        "well_known.proto",
+    ] {
+        let name = proto.trim_end_matches(".proto").replace('/', "_");
+        cases.push((name, corpus.clone(), proto, ""));
+    }
+    cases
+}
+
+fn run(include: &Path, proto: &str, params: &str) -> Vec<rust_stream_build::GeneratedFile> {
+    let descriptors = Descriptors::compile(&[proto], &[include, &root().join("proto")])
+        .unwrap_or_else(|err| panic!("{proto}: {err}"));
+    generate(&descriptors, &Params::parse(params).unwrap())
+        .unwrap_or_else(|err| panic!("{proto}: {err}"))
+}
+
+#[test]
+fn generated_files_match_the_golden_files() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let mut mismatches = Vec::new();
+    for (name, include, proto, params) in cases() {
+        let dir = root().join("tests/generator/golden").join(&name);
+        let files = run(&include, proto, params);
+        if update {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            for file in &files {
+                std::fs::write(dir.join(&file.name), &file.content).unwrap();
+            }
+            continue;
+        }
+        let mut expected: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|_| panic!("no golden files for {name}; run with UPDATE_GOLDEN=1"))
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        expected.sort();
+        let mut actual: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+        actual.sort();
+        if expected != actual {
+            mismatches.push(format!("{name}: files {actual:?}, golden {expected:?}"));
+            continue;
+        }
+        for file in &files {
+            let golden = std::fs::read_to_string(dir.join(&file.name)).unwrap();
+            if golden != file.content {
+                mismatches.push(format!("{name}/{}", file.name));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "generated code differs from the golden files (UPDATE_GOLDEN=1 rewrites them): {mismatches:#?}"
+    );
+}
+
+#[test]
+fn two_runs_produce_identical_bytes() {
+    for (name, include, proto, params) in cases() {
+        assert_eq!(
+            run(&include, proto, params),
+            run(&include, proto, params),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn every_file_starts_with_the_generated_header() {
+    for (_, include, proto, params) in cases() {
+        for file in run(&include, proto, params) {
+            assert!(file.content.starts_with("// @generated"), "{}", file.name);
+        }
+    }
+}
