@@ -1,0 +1,87 @@
+//! Case 3: server streaming of many small events, events/s.
+
+use super::{Error, order};
+use crate::plain::{self, PlainConfig};
+use crate::report::{Pairing, Report, Row};
+use crate::servers::{self, Kind, Running, preset};
+use crate::{Plan, generated};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
+
+const CASE: &str = "3. Server streaming";
+
+/// Streams `n` events from the server of `kind` over a fresh connection; events/s.
+async fn stream(kind: &Kind, server: &Running, n: u64) -> Result<f64, Error> {
+    let after = n.to_string();
+    let (received, secs) = match kind {
+        Kind::Plain(config) => {
+            let mut client = plain::connect(server.uri(), *config).await?;
+            let start = Instant::now();
+            let mut events = plain::list_events(&mut client, &after).await?;
+            let mut received = 0u64;
+            while events.message().await?.is_some() {
+                received += 1;
+            }
+            (received, start.elapsed().as_secs_f64())
+        }
+        Kind::Generated(name) => {
+            let mut client = generated::connect(server.uri(), &preset(name)).await?;
+            let start = Instant::now();
+            let filter = rust_stream_examples::pb::EventFilter { after };
+            let mut events = client.list_events(filter).await?;
+            let mut received = 0u64;
+            while events.message().await?.is_some() {
+                received += 1;
+            }
+            (received, start.elapsed().as_secs_f64())
+        }
+        Kind::Raw => unreachable!("no raw event stream"),
+    };
+    if received != n {
+        return Err(format!("received {received} of {n} events").into());
+    }
+    Ok(n as f64 / secs)
+}
+
+/// Runs the case.
+pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
+    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let subjects = [
+        ("generated (BALANCED)", Kind::Generated("balanced")),
+        ("generated (LOW_LATENCY)", Kind::Generated("low_latency")),
+        ("plain tonic", Kind::Plain(PlainConfig::Default)),
+    ];
+    let mut running = Vec::new();
+    for (_, kind) in &subjects {
+        running.push(servers::start(kind, ip).await?);
+    }
+    let mut figures = vec![Vec::new(); subjects.len()];
+    let warmup = usize::from(!plan.smoke);
+    for rep in 0..plan.reps + warmup {
+        let n = if rep < warmup {
+            plan.events / 10
+        } else {
+            plan.events
+        };
+        for subject in order(rep, subjects.len()) {
+            let rate = stream(&subjects[subject].1, &running[subject], n).await?;
+            if rep >= warmup {
+                figures[subject].push(rate);
+            }
+        }
+    }
+    let measure = format!("events/s ({} events of 64 B)", plan.events);
+    let plain = figures[2].clone();
+    for subject in 0..2 {
+        let row = Row::new(
+            CASE,
+            &measure,
+            subjects[subject].0,
+            figures[subject].clone(),
+        )
+        .against("plain tonic", plain.clone(), Pairing::PerRun);
+        let met = row.median_ratio() >= 1.0;
+        report.push(row.judged(">= 1.0x plain", met));
+    }
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! The seven cases of the issue, one module each.
+
+pub mod cancel;
+pub mod codegen;
+pub mod events;
+pub mod link;
+pub mod pingpong;
+pub mod slow;
+pub mod upload;
+
+use crate::report::Report;
+use crate::{Case, Plan};
+
+/// Any error of a case.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs `case`, adding its rows to `report`.
+pub async fn run(case: Case, plan: &Plan, report: &mut Report) -> Result<(), Error> {
+    match case {
+        Case::Upload => upload::run(plan, report).await,
+        Case::Link => link::run(plan, report).await,
+        Case::Events => events::run(plan, report).await,
+        Case::Pingpong => pingpong::run(plan, report).await,
+        Case::Cancel => cancel::run(plan, report).await,
+        Case::Slow => slow::run(plan, report).await,
+        Case::Codegen => codegen::run(plan, report).await,
+    }
+}
+
+/// The order in which `n` subjects run in repetition `rep`: rotated every repetition, so no
+/// subject always runs first (on a warm or a busy machine).
+pub fn order(rep: usize, n: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |i| (i + rep) % n)
+}
+
+/// MiB/s for `bytes` in `secs`.
+pub fn mib_per_s(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / secs
+}
+
+/// How each case is measured, printed under the table.
+pub const METHOD: &str = "## How each case is measured
+
+- Servers: \"plain\" is the hand-written tonic service in `benches/src/plain.rs` (tonic's default
+  codegen and builders, `mpsc` + `ReceiverStream` as in tonic's examples); \"generated\" is the
+  service on `rust_stream_examples::adapter` (the names the generator emits) with the handler in
+  `benches/src/generated.rs`, doing the same work. Both count bytes or events and discard them.
+- 1. Upload, loopback: client and server in this process on 127.0.0.1, a fresh connection per
+  transfer, timed from the call's start to its response. Plain: tonic defaults, a reader task
+  copies 64 KiB chunks into `Vec<u8>` messages. Generated: the service's `TUNING` (BALANCED) on
+  both sides and `upload_chunks_from` over the same in-memory reader. Raw TCP: the same bytes in
+  64 KiB writes on a bare socket, ended by the server's 8-byte answer.
+- 2. Upload over a long link: the server runs in a child process (in a network namespace when
+  it can be created, see the note), the client connects through the harness's delay proxy
+  (`benches/src/proxy.rs`), which delivers every byte a fixed one-way delay after it arrived,
+  in each direction, holding up to 512 MiB per direction and limiting nothing else. Raw TCP
+  through the same proxy is the link's limit.
+- 3. Server streaming: one call streams N events (64-byte payload, an id and a type), timed from
+  the call to the last event read; events/s.
+- 4. Ping-pong: one bidi call per run, 100 warm-up rounds, then each round sends one message and
+  waits for its echo; p50 and p99 of the rounds of each run.
+- 5. Cancellation: a producer as fast as it can go; the client reads 100 events and drops the
+  stream. \"After the server learned\": events produced after the instant the server learned of
+  the cancel (generated: `CallContext::on_end`; plain: the instant hyper dropped the response
+  stream, observed by a wrapper). \"After the client's cancel\": events produced after the
+  client dropped the stream (the server's counter read at that instant, in the same process).
+  \"Time to stop\": from the client's cancel until the producer stopped. Each run uses a fresh
+  connection; the worst of the runs is judged.
+- 6. Slow consumer: each server in its own child process; the client reads 10 events/s from an
+  endless feed; the server process's resident set (VmRSS) is sampled every 100 ms and the peak
+  growth over its value before the call is reported, with the growth during the second half
+  (zero when memory is bounded).
+- 7. Code generation: a synthetic FileDescriptorSet (one file per 15 services, 8 methods per
+  service, two of each streaming pattern, a request and a response message per method),
+  each generator run in a fresh child process: wall time and peak resident set (VmHWM).
+";
