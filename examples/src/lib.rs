@@ -1,12 +1,17 @@
-//! The guide's `StreamingExamples` service on rust-stream: the generated protobuf and tonic
-//! code, the stream layer, and the guide's server behaviour, shared by the
-//! `streaming-server` and `streaming-client` binaries and by the project's tests.
+//! The guide's `StreamingExamples` service on rust-stream: the code `build.rs` generates from
+//! `proto/streaming.proto`, and the guide's server behaviour, shared by the
+//! `streaming-server` and `streaming-client` binaries and by the project's tests and
+//! benchmarks.
 
-/// Messages, tonic client and server for `proto/streaming.proto`.
+/// Messages, tonic client and server, and the stream layer for `proto/streaming.proto`, as
+/// rust-stream-build generates them.
 #[allow(missing_docs)]
 pub mod pb {
-    tonic::include_proto!("streaming");
+    include!(concat!(env!("OUT_DIR"), "/streaming.rs"));
 }
 
-pub mod adapter;
+/// The generated stream layer of `StreamingExamples`: `StreamingExamplesHandler`,
+/// `StreamingExamplesService`, `StreamingExamplesStreamClient`, `TUNING`, `server_builder`.
+pub use pb::streaming_examples_stream as adapter;
+
 pub mod guide;

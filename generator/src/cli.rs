@@ -98,11 +98,19 @@ pub fn run(cli: Cli) -> Result<String, Error> {
     match cli.command {
         Command::Generate { input, out } => {
             let (descriptors, params) = input.load()?;
-            let files = emit::generate(&descriptors, &params)?;
-            let mut report = String::new();
+            let (model, descriptors) = emit::model_of(&descriptors, &params)?;
+            let files = emit::generate_from_model(&model, &descriptors, &params)?;
+            // What was generated, then where it went: the table `inspect` prints.
+            let mut report = inspect_table(&model);
+            report.push('\n');
             for file in files {
-                write_if_changed(&out.join(&file.name), &file.content)?;
-                report.push_str(&format!("{}\n", out.join(&file.name).display()));
+                let path = out.join(&file.name);
+                write_if_changed(&path, &file.content)?;
+                report.push_str(&format!(
+                    "wrote {} ({} lines)\n",
+                    path.display(),
+                    file.content.lines().count()
+                ));
             }
             Ok(report)
         }

@@ -10,6 +10,7 @@ pub use crate::inbound::{InboundLimits, RequestStream};
 pub use crate::sink::{ResponseSink, ResponseStream};
 pub use crate::tuning::{TunedServer, Tuning};
 pub use bytes::Bytes;
+pub use futures_util::Stream;
 pub use tokio::io::AsyncRead;
 pub use {prost, tonic};
 

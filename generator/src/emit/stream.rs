@@ -370,7 +370,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
                 #deprecated
                 pub async fn #name(
                     &mut self,
-                    requests: impl #rt::tonic::codegen::tokio_stream::Stream<Item = #req> + ::core::marker::Send + 'static,
+                    requests: impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static,
                 ) -> #result<#res, #status> {
                     let requests = #rt::request(requests, self.timeout);
                     let response = self.inner.#name(requests).await;
@@ -420,7 +420,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
                     let mut inner = self.inner.clone();
                     let timeout = self.timeout;
                     #rt::upload(reader, chunk_size, progress, move |chunks: #rt::BoxStream<#req>| async move {
-                        inner.#name(#rt::request(chunks, timeout)).await
+                        inner.#name(#rt::request(chunks, timeout)).await.map_err(#rt::client_status)
                     })
                     .await
                 }

@@ -718,7 +718,7 @@ pub mod mixed_stream {
         /// Client streaming `Put`.
         pub async fn put(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = super::super::b::outer::Piece,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<
@@ -754,7 +754,10 @@ pub mod mixed_stream {
                             super::super::b::outer::Piece,
                         >|
                     async move {
-                        inner.put(::rust_stream::codegen::request(chunks, timeout)).await
+                        inner
+                            .put(::rust_stream::codegen::request(chunks, timeout))
+                            .await
+                            .map_err(::rust_stream::codegen::client_status)
                     },
                 )
                 .await

@@ -1520,7 +1520,7 @@ pub mod mixed_stream {
         #[deprecated]
         pub async fn push(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Item,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {

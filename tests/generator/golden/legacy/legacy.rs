@@ -587,7 +587,7 @@ pub mod legacy_stream {
         /// Client streaming `Upload`.
         pub async fn upload(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Piece,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<
@@ -622,6 +622,7 @@ pub mod legacy_stream {
                         inner
                             .upload(::rust_stream::codegen::request(chunks, timeout))
                             .await
+                            .map_err(::rust_stream::codegen::client_status)
                     },
                 )
                 .await
@@ -629,7 +630,7 @@ pub mod legacy_stream {
         /// Client streaming `UploadMaybe`.
         pub async fn upload_maybe(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = super::MaybePiece,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<

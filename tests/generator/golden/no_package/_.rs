@@ -578,7 +578,7 @@ pub mod store_stream {
         /// Client streaming `Put`.
         pub async fn put(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Blob,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
@@ -604,7 +604,10 @@ pub mod store_stream {
                     chunk_size,
                     progress,
                     move |chunks: ::rust_stream::codegen::BoxStream<super::Blob>| async move {
-                        inner.put(::rust_stream::codegen::request(chunks, timeout)).await
+                        inner
+                            .put(::rust_stream::codegen::request(chunks, timeout))
+                            .await
+                            .map_err(::rust_stream::codegen::client_status)
                     },
                 )
                 .await

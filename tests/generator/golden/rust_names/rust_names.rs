@@ -2595,7 +2595,7 @@ pub mod connection_stream {
         /// Client streaming `Upload`.
         pub async fn upload(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Stream,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Arc, ::rust_stream::codegen::tonic::Status> {
@@ -2624,6 +2624,7 @@ pub mod connection_stream {
                         inner
                             .upload(::rust_stream::codegen::request(chunks, timeout))
                             .await
+                            .map_err(::rust_stream::codegen::client_status)
                     },
                 )
                 .await
@@ -2691,7 +2692,7 @@ pub mod connection_stream {
         /// Client streaming `Result`.
         pub async fn result(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Result,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<

@@ -941,7 +941,7 @@ pub mod streaming_examples_stream {
         /// Client streaming `UploadChunks`.
         pub async fn upload_chunks(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Chunk,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<
@@ -978,6 +978,7 @@ pub mod streaming_examples_stream {
                                 ::rust_stream::codegen::request(chunks, timeout),
                             )
                             .await
+                            .map_err(::rust_stream::codegen::client_status)
                     },
                 )
                 .await

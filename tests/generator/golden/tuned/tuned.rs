@@ -1031,7 +1031,7 @@ pub mod files_stream {
         /// Client streaming `Upload`.
         pub async fn upload(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Chunk,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Done, ::rust_stream::codegen::tonic::Status> {
@@ -1060,6 +1060,7 @@ pub mod files_stream {
                         inner
                             .upload(::rust_stream::codegen::request(chunks, timeout))
                             .await
+                            .map_err(::rust_stream::codegen::client_status)
                     },
                 )
                 .await

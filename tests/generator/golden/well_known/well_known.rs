@@ -1075,7 +1075,7 @@ pub mod clock_stream {
         /// Client streaming `Sleep`.
         pub async fn sleep(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = ::prost_types::Duration,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<(), ::rust_stream::codegen::tonic::Status> {
@@ -1125,7 +1125,7 @@ pub mod clock_stream {
         /// Client streaming `Blobs`.
         pub async fn blobs(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = ::prost::alloc::vec::Vec<u8>,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<

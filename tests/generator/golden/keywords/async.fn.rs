@@ -1451,7 +1451,7 @@ pub mod match_stream {
         /// Client streaming `self`.
         pub async fn self_(
             &mut self,
-            requests: impl ::rust_stream::codegen::tonic::codegen::tokio_stream::Stream<
+            requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Self_,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
@@ -1480,6 +1480,7 @@ pub mod match_stream {
                         inner
                             .self_(::rust_stream::codegen::request(chunks, timeout))
                             .await
+                            .map_err(::rust_stream::codegen::client_status)
                     },
                 )
                 .await
