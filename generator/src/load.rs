@@ -4,7 +4,7 @@
 //! prost-types drops unknown fields, and with them the `rust_stream` extension options, so
 //! the options are read from the same bytes a second time through small views below.
 
-use crate::error::Error;
+use crate::error::{Error, Location};
 use crate::options::{MethodOptions, ServiceOptions};
 use prost::Message;
 use prost_types::compiler::CodeGeneratorRequest;
@@ -175,9 +175,27 @@ pub fn qualify(package: &str, name: &str) -> String {
     }
 }
 
+/// protox's message says what is wrong; its diagnostic says where. Both go into the error,
+/// so a malformed proto is reported as `file:line:column: message`.
 fn protox_error(err: protox::Error) -> Error {
-    // protox's message already carries the file, line and column.
-    Error::msg(err.to_string())
+    Error::at(protox_location(&err), err.to_string())
+}
+
+fn protox_location(err: &protox::Error) -> Option<Location> {
+    use miette::Diagnostic;
+    let file = err.file()?.to_owned();
+    let position = err
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .and_then(|label| {
+            let contents = err.source_code()?.read_span(label.inner(), 0, 0).ok()?;
+            Some((contents.line() as u32 + 1, contents.column() as u32 + 1))
+        });
+    Some(Location {
+        file,
+        line: position.map(|(line, _)| line),
+        column: position.map(|(_, column)| column),
+    })
 }
 
 // Views of the descriptors that keep the `rust_stream` extensions prost-types drops.
@@ -230,4 +248,40 @@ struct RawServiceOptions {
 struct RawMethodOptions {
     #[prost(message, optional, tag = "51200")]
     rust_stream: Option<MethodOptions>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of malformed input is reported as `file:line:column: what`.
+    #[test]
+    fn malformed_protos_are_reported_at_file_line_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "syntax = \"proto3\";\nmessage A { string a = 1 }\n",
+                "bad.proto:2:26: expected ';'",
+            ),
+            (
+                "syntax = \"proto3\";\nimport \"gone.proto\";\n",
+                "bad.proto:2:1: import 'gone.proto' not found",
+            ),
+            (
+                "syntax = \"proto3\";\nmessage A {\n  Foo a = 1;\n}\n",
+                "bad.proto:3:3: name 'Foo' is not defined",
+            ),
+        ];
+        for (source, expected) in cases {
+            std::fs::write(dir.path().join("bad.proto"), source).unwrap();
+            let err =
+                Descriptors::compile(&[dir.path().join("bad.proto")], &[dir.path().to_owned()])
+                    .expect_err(source);
+            let message = err.to_string();
+            assert!(
+                message.starts_with(expected),
+                "{message:?} should start with {expected:?}"
+            );
+        }
+    }
 }
