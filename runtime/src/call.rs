@@ -6,6 +6,7 @@ use crate::deadline::call_deadline;
 use crate::inbound::{InboundLimits, RequestStream};
 use crate::sink::{Outbound, ResponseSink, ResponseStream, outbound};
 use futures_util::FutureExt;
+use futures_util::future::{AbortHandle, Abortable};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -169,13 +170,15 @@ fn spawn_streaming<Res: Send + 'static>(
         stream,
         abort,
     } = out;
+    // The call's end aborts the handler: `Abortable` checks one atomic flag per poll, where
+    // a `select!` on `ctx.cancelled()` would take a lock on every wake-up of the producer.
+    let (abort_handler, registration) = AbortHandle::new_pair();
+    ctx.on_end(move |_| abort_handler.abort());
     tokio::spawn(async move {
-        let outcome = tokio::select! {
-            biased;
-            // Client gone: dropping the handler here is what stops a handler that never
-            // checks `is_active`.
-            () = ctx.cancelled() => return,
-            outcome = guarded(&ctx, handler) => outcome,
+        // Aborted means the client is gone (or the deadline passed, which `guarded` already
+        // reported): dropping the handler here is what stops one that never checks.
+        let Ok(outcome) = Abortable::new(guarded(&ctx, handler), registration).await else {
+            return;
         };
         match outcome {
             Ok(Ok(())) => {}

@@ -62,6 +62,9 @@ pub struct RequestStream<T> {
     bytes: u64,
     messages: u64,
     idle: Option<Pin<Box<Sleep>>>,
+    /// When the last message arrived. The idle timer is re-armed from it only when it
+    /// fires, so a message costs a clock read instead of a timer-wheel update.
+    last_message: Instant,
     failed: Option<Status>,
     /// Set once the [`Stream`] impl has yielded the error, after which it yields `None`.
     error_yielded: bool,
@@ -89,6 +92,7 @@ impl<T: prost::Message> RequestStream<T> {
             bytes: 0,
             messages: 0,
             idle,
+            last_message: Instant::now(),
             failed: None,
             error_yielded: false,
         }
@@ -136,15 +140,22 @@ impl<T: prost::Message> RequestStream<T> {
                 return Poll::Ready(Ok(None));
             }
             Poll::Pending => {
-                if let Some(idle) = self.idle.as_mut() {
-                    ready!(idle.as_mut().poll(cx));
-                    let timeout = self.limits.idle_timeout.unwrap_or_default();
-                    Err(Status::deadline_exceeded(format!(
-                        "no message from the client for {timeout:?} (idle limit)"
-                    )))
-                } else {
+                let (Some(idle), Some(timeout)) = (self.idle.as_mut(), self.limits.idle_timeout)
+                else {
                     return Poll::Pending;
+                };
+                loop {
+                    ready!(idle.as_mut().poll(cx));
+                    let due = self.last_message + timeout;
+                    if due <= Instant::now() {
+                        break;
+                    }
+                    // Messages came since the timer was armed: wait from the last one.
+                    idle.as_mut().reset(due);
                 }
+                Err(Status::deadline_exceeded(format!(
+                    "no message from the client for {timeout:?} (idle limit)"
+                )))
             }
         };
         Poll::Ready(
@@ -171,8 +182,8 @@ impl<T: prost::Message> RequestStream<T> {
                 "upload exceeds the limit of {max} bytes"
             )));
         }
-        if let (Some(idle), Some(timeout)) = (self.idle.as_mut(), self.limits.idle_timeout) {
-            idle.as_mut().reset(Instant::now() + timeout);
+        if self.idle.is_some() {
+            self.last_message = Instant::now();
         }
         Ok(message)
     }

@@ -373,6 +373,30 @@ async fn message_count_and_idle_limits_answer_with_clear_statuses() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("3 messages"), "{status:?}");
 
+    // Steady traffic for twice the idle limit never trips it: each message restarts the wait.
+    let steady = CallConfig::DEFAULT.with_limits(InboundLimits {
+        idle_timeout: Some(Duration::from_secs(1)),
+        ..InboundLimits::DEFAULT
+    });
+    let (guide, _dir2) = self::guide();
+    let steady_server = serve(guide, steady).await;
+    let mut steady_client = steady_server.client().await;
+    let paced = tokio_stream::StreamExt::take(
+        tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(Duration::from_millis(
+            50,
+        ))),
+        40,
+    )
+    .map(|_| pb::Chunk {
+        data: vec![1; 8].into(),
+    });
+    let started = std::time::Instant::now();
+    let result = within("a paced upload", steady_client.inner().upload_chunks(paced))
+        .await
+        .expect("an upload that never idles for 1 s succeeds");
+    assert_eq!(result.into_inner().bytes_received, 320);
+    assert!(started.elapsed() >= Duration::from_millis(1950));
+
     // One chunk, then silence with the stream left open.
     let stalled = futures_util::stream::iter([pb::Chunk {
         data: vec![1; 8].into(),
