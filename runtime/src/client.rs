@@ -7,9 +7,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::{CancellationToken, DropGuard, WaitForCancellationFutureOwned};
 use tonic::{Code, Response, Status, Streaming};
 
 /// A tonic request carrying `message`, with `timeout` (if any) sent as `grpc-timeout`.
@@ -43,9 +43,9 @@ pub fn client_status(status: Status) -> Status {
 /// server sees the stream reset), which is how a client stops a stream part-way.
 pub struct Responses<T> {
     state: State<T>,
-    /// For bidi calls: ends the request stream when the responses are dropped, so the
-    /// call is reset rather than left half-open.
-    _close_requests: Option<DropGuard>,
+    /// For bidi calls: dropped with the responses, it ends the request stream, so the call
+    /// is reset rather than left half-open.
+    _close_requests: Option<oneshot::Sender<()>>,
 }
 
 enum State<T> {
@@ -191,7 +191,9 @@ impl<T> Requests<T> {
 /// [`Responses`] are dropped (which then resets the call).
 pub struct OutgoingRequests<T> {
     rx: ReceiverStream<T>,
-    closed: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// Resolves when the [`Responses`] are dropped. A oneshot costs an atomic load per poll,
+    /// where a cancellation token would take a lock on every request sent.
+    closed: Option<oneshot::Receiver<()>>,
 }
 
 impl<T> fmt::Debug for OutgoingRequests<T> {
@@ -204,7 +206,12 @@ impl<T> Stream for OutgoingRequests<T> {
     type Item = T;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        if self.closed.as_mut().poll(cx).is_ready() {
+        let Some(closed) = self.closed.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if Pin::new(closed).poll(cx).is_ready() {
+            // Done for good: a completed oneshot must not be polled again.
+            self.closed = None;
             return Poll::Ready(None);
         }
         Pin::new(&mut self.rx).poll_next(cx)
@@ -228,17 +235,17 @@ where
     Fut: Future<Output = Result<Response<Streaming<Res>>, Status>> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(buffer.max(1));
-    let close = CancellationToken::new();
+    let (close, closed) = oneshot::channel();
     let outgoing = OutgoingRequests {
         rx: ReceiverStream::new(rx),
-        closed: Box::pin(close.clone().cancelled_owned()),
+        closed: Some(closed),
     };
     let task = tokio::spawn(start(outgoing));
     (
         Requests { tx },
         Responses {
             state: State::Starting(task),
-            _close_requests: Some(close.drop_guard()),
+            _close_requests: Some(close),
         },
     )
 }
