@@ -78,17 +78,11 @@ impl<T> ResponseSink<T> {
     /// blocked on a slow client is released the moment that client goes away.
     pub async fn send(&self, item: T) -> Result<(), SendError> {
         self.check()?;
-        // Fast path: no future, no timer, when the buffer has room.
-        let item = match self.tx.try_send(Ok(item)) {
-            Ok(()) => return Ok(()),
-            Err(mpsc::error::TrySendError::Full(item)) => item,
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(self.ended()),
-        };
-        tokio::select! {
-            biased;
-            () = self.ctx.cancelled() => Err(self.ended()),
-            sent = self.tx.send(item) => sent.map_err(|_| self.ended()),
-        }
+        // The receiver lives exactly as long as the response body: hyper drops the body when
+        // the client resets or disconnects, and the body closes it on a deadline, so a send
+        // waiting for room fails the moment the call ends. A streaming handler itself is
+        // also dropped by its adapter then.
+        self.tx.send(Ok(item)).await.map_err(|_| self.ended())
     }
 
     /// `true` while the client can still receive; the guide's `context.is_active()`.
@@ -161,20 +155,51 @@ impl<T> Stream for ResponseStream<T> {
     type Item = Result<T, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(abort) = self.abort.as_mut() {
-            match Pin::new(abort).poll(cx) {
-                Poll::Ready(Ok(status)) => {
+        // An abort goes ahead of buffered items. Checking for one is an atomic load; the
+        // waker is registered with it only when there is nothing else to wait for.
+        if let Some(status) = self.take_abort(None) {
+            return Poll::Ready(Some(Err(status)));
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Pending => match self.take_abort(Some(cx)) {
+                Some(status) => Poll::Ready(Some(Err(status))),
+                None => Poll::Pending,
+            },
+            ready => ready,
+        }
+    }
+}
+
+impl<T> ResponseStream<T> {
+    /// The abort status, if one was sent; with `cx`, registers for the wake-up otherwise.
+    /// Taking it closes the channel and discards what is buffered: the call ends now.
+    fn take_abort(&mut self, cx: Option<&mut Context<'_>>) -> Option<Status> {
+        let abort = self.abort.as_mut()?;
+        let taken = match cx {
+            None => abort
+                .try_recv()
+                .map_err(|err| err == oneshot::error::TryRecvError::Closed),
+            Some(cx) => match Pin::new(abort).poll(cx) {
+                Poll::Ready(Ok(status)) => Ok(status),
+                Poll::Ready(Err(_)) => Err(true),
+                Poll::Pending => Err(false),
+            },
+        };
+        match taken {
+            Ok(status) => {
+                self.abort = None;
+                self.rx.close();
+                while self.rx.try_recv().is_ok() {}
+                Some(status)
+            }
+            Err(closed) => {
+                if closed {
+                    // The handler finished without aborting: nothing more to watch.
                     self.abort = None;
-                    self.rx.close();
-                    // Discard what is buffered: the call ends with this status now.
-                    while self.rx.try_recv().is_ok() {}
-                    return Poll::Ready(Some(Err(status)));
                 }
-                Poll::Ready(Err(_)) => self.abort = None,
-                Poll::Pending => {}
+                None
             }
         }
-        self.rx.poll_recv(cx)
     }
 }
 
