@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -30,6 +31,10 @@ pub struct CallContext {
 }
 
 struct Inner {
+    /// Set when the call ends; what `is_active` reads. `CancellationToken::is_cancelled`
+    /// takes a lock, too slow to check on every item of a stream.
+    ended: AtomicBool,
+    /// Wakes whoever awaits `cancelled()`.
     token: CancellationToken,
     reason: std::sync::OnceLock<EndReason>,
     deadline: Option<Instant>,
@@ -45,7 +50,7 @@ impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CallContext")
             .field("method", &self.method)
-            .field("active", &!self.token.is_cancelled())
+            .field("active", &!self.ended.load(Ordering::Acquire))
             .field("reason", &self.reason.get())
             .field("deadline", &self.deadline)
             .field("remote_addr", &self.remote_addr)
@@ -62,6 +67,7 @@ impl CallContext {
     ) -> Self {
         CallContext {
             inner: Arc::new(Inner {
+                ended: AtomicBool::new(false),
                 token: CancellationToken::new(),
                 reason: std::sync::OnceLock::new(),
                 deadline,
@@ -80,9 +86,9 @@ impl CallContext {
     }
 
     /// `true` while the client is connected, the deadline has not passed and the call has not
-    /// finished. One atomic load: cheap enough to check on every item of a stream.
+    /// finished. One atomic load, no lock: cheap enough to check on every item of a stream.
     pub fn is_active(&self) -> bool {
-        !self.inner.token.is_cancelled()
+        !self.inner.ended.load(Ordering::Acquire)
     }
 
     /// Resolves once the call is no longer active. Use it in `tokio::select!` to stop
@@ -129,6 +135,7 @@ impl CallContext {
     /// finishes; tests of handlers may call it to simulate a client leaving.
     pub fn end(&self, reason: EndReason) {
         let _ = self.inner.reason.set(reason);
+        self.inner.ended.store(true, Ordering::Release);
         self.inner.token.cancel();
         let callbacks = std::mem::take(&mut *lock(&self.inner.on_end));
         let reason = self.end_reason().unwrap_or(reason);
@@ -145,10 +152,7 @@ impl CallContext {
         let mut callbacks = lock(&self.inner.on_end);
         // Checked under the lock: `end` takes the list under the same lock after cancelling,
         // so a callback is either run by `end` or here, exactly once.
-        if let Some(reason) = self
-            .end_reason()
-            .filter(|_| self.inner.token.is_cancelled())
-        {
+        if let Some(reason) = self.end_reason().filter(|_| !self.is_active()) {
             drop(callbacks);
             callback(reason);
         } else {

@@ -955,7 +955,7 @@ async fn a_small_client_window_bounds_how_far_the_producer_runs_ahead() {
         within("an event", events.message()).await.unwrap().unwrap();
         handler.received.fetch_add(1, Ordering::SeqCst);
     }
-    // In flight: the 64 KiB window, the 32-event buffer, and h2's frame being written.
+    // In flight: the 64 KiB window, the sink buffer (twice, for the batch being handed over), and h2's frame being written.
     let bound = u64::from(Tuning::LOW_LATENCY.stream_window) / EVENT_ON_WIRE
         + u64::from(Tuning::LOW_LATENCY.max_frame_size) / EVENT_ON_WIRE
         + 2 * CallConfig::DEFAULT.buffer as u64;
