@@ -107,3 +107,18 @@ pub fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// The generator's edge-case corpus: each proto under `tests/generator/corpus` that is a
+/// root of generation (`cross/b.proto` comes in through `cross/a.proto`'s import).
+pub const GENERATOR_CORPUS: &[&str] = &[
+    "comments.proto",
+    "cross/a.proto",
+    "deprecated.proto",
+    "keywords.proto",
+    "legacy.proto",
+    "no_package.proto",
+    "rust_names.proto",
+    "shared_names.proto",
+    "tuned.proto",
+    "well_known.proto",
+];

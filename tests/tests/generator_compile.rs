@@ -18,20 +18,6 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// The corpus protos (relative to the corpus directory).
-pub const CORPUS: &[&str] = &[
-    "comments.proto",
-    "cross/a.proto",
-    "deprecated.proto",
-    "keywords.proto",
-    "legacy.proto",
-    "no_package.proto",
-    "rust_names.proto",
-    "shared_names.proto",
-    "tuned.proto",
-    "well_known.proto",
-];
-
 fn big_proto(methods: usize) -> String {
     let mut proto = String::from(
         "syntax = \"proto3\";\npackage big;\nmessage Req { string id = 1; }\nmessage Res { bytes data = 1; }\nservice Big {\n",
@@ -87,7 +73,10 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
     )
     .unwrap();
 
-    let mut protos: Vec<PathBuf> = CORPUS.iter().map(|p| corpus.join(p)).collect();
+    let mut protos: Vec<PathBuf> = rust_stream_tests::GENERATOR_CORPUS
+        .iter()
+        .map(|p| corpus.join(p))
+        .collect();
     protos.push(protos_dir.join("big.proto"));
     protos.push(protos_dir.join("streaming.proto"));
     let includes = [corpus.clone(), protos_dir.clone()];

@@ -26,18 +26,7 @@ fn cases() -> Vec<(String, PathBuf, &'static str, &'static str)> {
             "stream_only,bytes=.streaming.Chunk.data",
         ),
     ];
-    for proto in [
-        "comments.proto",
-        "cross/a.proto",
-        "deprecated.proto",
-        "keywords.proto",
-        "legacy.proto",
-        "no_package.proto",
-        "rust_names.proto",
-        "shared_names.proto",
-        "tuned.proto",
-        "well_known.proto",
-    ] {
+    for &proto in rust_stream_tests::GENERATOR_CORPUS {
         let name = proto.trim_end_matches(".proto").replace('/', "_");
         cases.push((name, corpus.clone(), proto, ""));
     }
