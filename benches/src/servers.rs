@@ -101,7 +101,7 @@ pub async fn start(kind: &Kind, ip: IpAddr) -> io::Result<Running> {
         }
         Kind::Generated(name) => {
             let tuning = preset(name);
-            let incoming = TcpIncoming::bind(bind)?.with_nodelay(Some(tuning.tcp_nodelay));
+            let incoming = tuning.incoming(tokio::net::TcpListener::bind(bind).await?);
             let addr = incoming.local_addr()?;
             let mut builder = if tuning == rust_stream_examples::adapter::TUNING {
                 rust_stream_examples::adapter::server_builder()

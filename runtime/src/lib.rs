@@ -34,4 +34,4 @@ pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};
 pub use sink::{ResponseSink, ResponseStream, SendError};
 pub use status_layer::{GrpcStatusLayer, GrpcStatusService};
-pub use tuning::{TunedServer, Tuning};
+pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, TunedServer, Tuning};

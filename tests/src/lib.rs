@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
-use tokio_stream::wrappers::TcpListenerStream;
 
 /// The longest any single wait in a test may take: generous, so a loaded 2-core machine
 /// passes, yet finite, so a guard that never fires fails the test.
@@ -76,7 +75,7 @@ pub async fn serve<H: StreamingExamplesHandler>(handler: Arc<H>, config: CallCon
         Tuning::BALANCED
             .server()
             .add_service(service.into_server())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            .serve_with_incoming_shutdown(Tuning::BALANCED.incoming(listener), async {
                 let _ = stopped.await;
             }),
     );

@@ -966,3 +966,30 @@ async fn a_small_client_window_bounds_how_far_the_producer_runs_ahead() {
     );
     let _ = PATIENCE;
 }
+
+#[tokio::test]
+async fn accepted_connections_get_the_tunings_socket_options() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut incoming = Tuning::BALANCED.incoming(listener);
+    let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let accepted = within("a connection", incoming.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(accepted.nodelay().unwrap(), "TCP_NODELAY");
+    let socket = socket2::SockRef::from(&accepted);
+    assert!(socket.keepalive().unwrap(), "SO_KEEPALIVE");
+    assert_eq!(
+        socket.tcp_keepalive_time().unwrap(),
+        Tuning::BALANCED.tcp_keepalive.unwrap()
+    );
+    assert_eq!(
+        socket.tcp_keepalive_interval().unwrap(),
+        rust_stream::TCP_KEEPALIVE_INTERVAL
+    );
+    assert_eq!(
+        socket.tcp_keepalive_retries().unwrap(),
+        rust_stream::TCP_KEEPALIVE_RETRIES
+    );
+}

@@ -11,13 +11,13 @@
 use clap::Parser;
 use rust_stream::{CallContext, RequestStream, ResponseSink};
 use rust_stream_examples::adapter::{
-    StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService, server_builder,
+    StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService, TUNING,
+    server_builder,
 };
 use rust_stream_examples::guide::GuideServer;
 use rust_stream_examples::pb;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::Status;
 
 #[derive(Parser)]
@@ -74,7 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     server_builder()
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+        .serve_with_incoming_shutdown(TUNING.incoming(listener), async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
