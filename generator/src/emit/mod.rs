@@ -170,27 +170,28 @@ fn run_jobs<J: Send, R: Send>(jobs: Vec<J>, job: impl Fn(J) -> R + Sync) -> Vec<
     }
     let count = jobs.len();
     let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
+    // The lock is held only to take the next job.
     let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+    let work = || {
+        let mut done = Vec::new();
+        while let Some((index, work)) = next() {
+            done.push((index, job(work)));
+        }
+        done
+    };
     let mut results: Vec<Option<R>> = (0..count).map(|_| None).collect();
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    while let Some((index, work)) = next() {
-                        done.push((index, job(work)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        for worker in workers {
-            let done = worker
+        // This thread is one of the workers: its allocator arena already holds the memory
+        // the earlier stages freed.
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mine = work();
+        let theirs = helpers.into_iter().flat_map(|helper| {
+            helper
                 .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            for (index, result) in done {
-                results[index] = Some(result);
-            }
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        for (index, result) in mine.into_iter().chain(theirs) {
+            results[index] = Some(result);
         }
     });
     results
