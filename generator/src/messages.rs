@@ -125,10 +125,13 @@ pub fn generate(
             None => String::new(),
         };
         let services = recorded.remove(module).unwrap_or_default();
-        if services
-            .iter()
-            .any(|(offset, _)| *offset > text.len() || !text.is_char_boundary(*offset))
-        {
+        // prost-build only appends to a module's code, so the offsets never decrease.
+        let mut previous = 0;
+        if services.iter().any(|(offset, _)| {
+            let out_of_order = *offset < previous;
+            previous = *offset;
+            out_of_order || *offset > text.len() || !text.is_char_boundary(*offset)
+        }) {
             return Err(Error::msg(
                 "prost-build's output does not match where it placed the services",
             ));

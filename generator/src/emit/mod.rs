@@ -4,6 +4,9 @@ pub mod docs;
 pub mod skeleton;
 pub mod stream;
 
+// For `proc_macro::is_available`, to stay on one thread inside a procedural macro.
+extern crate proc_macro;
+
 use crate::error::Error;
 use crate::load::Descriptors;
 use crate::messages::{PackageCode, Piece};
@@ -160,12 +163,15 @@ const MAX_THREADS: usize = 8;
 
 /// Runs `job` on every element of `jobs`, on up to as many threads as there are cores
 /// (at most [`MAX_THREADS`]); the results are in the order of `jobs`.
+///
+/// Inside a procedural macro everything runs on the calling thread: only that thread can
+/// reach the compiler's `proc_macro`, which proc-macro2 uses there.
 fn run_jobs<J: Send, R: Send>(jobs: Vec<J>, job: impl Fn(J) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_THREADS)
         .min(jobs.len());
-    if threads <= 1 {
+    if threads <= 1 || proc_macro::is_available() {
         return jobs.into_iter().map(job).collect();
     }
     let count = jobs.len();
