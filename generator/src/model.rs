@@ -8,7 +8,7 @@ use crate::options::{MethodOptions, Params, ServiceOptions, TuningSpec, check_tu
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::method_options::IdempotencyLevel;
 use prost_types::{DescriptorProto, FileDescriptorProto};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The four streaming patterns of gRPC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -235,11 +235,13 @@ pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Di
             chunks: Vec::new(),
         });
         collect_chunks(file, &messages, &mut package.chunks);
+        let source = SourceIndex::new(file);
         for (index, service) in file.service.iter().enumerate() {
             if let Some(service) = build_service(
                 descriptors,
                 params,
                 file,
+                &source,
                 index,
                 service,
                 &messages,
@@ -408,62 +410,73 @@ fn type_ref(
     })
 }
 
-/// The source location of the element at `path` in `file`.
-pub fn location(file: &FileDescriptorProto, path: &[i32]) -> Location {
-    let span = file
-        .source_code_info
-        .as_ref()
-        .and_then(|info| info.location.iter().find(|l| l.path == path))
-        .map(|l| l.span.clone());
-    Location {
-        file: file.name().to_owned(),
-        line: span
-            .as_ref()
-            .and_then(|s| s.first())
-            .and_then(|&l| u32::try_from(l).ok())
-            .map(|l| l + 1),
-        column: span
-            .as_ref()
-            .and_then(|s| s.get(1))
-            .and_then(|&c| u32::try_from(c).ok())
-            .map(|c| c + 1),
-    }
+/// A file's source locations by element path, built once per file: looking each service
+/// and method up by scanning the list would be quadratic in the size of the proto.
+pub struct SourceIndex<'a> {
+    file: &'a FileDescriptorProto,
+    by_path: HashMap<&'a [i32], &'a prost_types::source_code_info::Location>,
 }
 
-/// The comment lines attached to the element at `path`: leading, then trailing.
-pub fn comments(file: &FileDescriptorProto, path: &[i32]) -> Vec<String> {
-    let Some(location) = file
-        .source_code_info
-        .as_ref()
-        .and_then(|info| info.location.iter().find(|l| l.path == path))
-    else {
-        return Vec::new();
-    };
-    let mut lines: Vec<String> = Vec::new();
-    for text in [&location.leading_comments, &location.trailing_comments]
-        .into_iter()
-        .flatten()
-    {
-        if !lines.is_empty() {
-            lines.push(String::new());
-        }
-        let text = text.strip_suffix('\n').unwrap_or(text);
-        lines.extend(text.split('\n').map(str::to_owned));
+impl<'a> SourceIndex<'a> {
+    /// Indexes the locations of services and their methods (paths starting with 6).
+    pub fn new(file: &'a FileDescriptorProto) -> Self {
+        let by_path = file
+            .source_code_info
+            .iter()
+            .flat_map(|info| &info.location)
+            .filter(|l| l.path.first() == Some(&6))
+            .map(|l| (l.path.as_slice(), l))
+            .collect();
+        SourceIndex { file, by_path }
     }
-    lines
+
+    /// The source location of the element at `path`.
+    pub fn location(&self, path: &[i32]) -> Location {
+        let span = self.by_path.get(path).map(|l| l.span.as_slice());
+        let at = |i: usize| {
+            span.and_then(|s| s.get(i))
+                .and_then(|&n| u32::try_from(n).ok())
+                .map(|n| n + 1)
+        };
+        Location {
+            file: self.file.name().to_owned(),
+            line: at(0),
+            column: at(1),
+        }
+    }
+
+    /// The comment lines attached to the element at `path`: leading, then trailing.
+    pub fn comments(&self, path: &[i32]) -> Vec<String> {
+        let Some(location) = self.by_path.get(path) else {
+            return Vec::new();
+        };
+        let mut lines: Vec<String> = Vec::new();
+        for text in [&location.leading_comments, &location.trailing_comments]
+            .into_iter()
+            .flatten()
+        {
+            if !lines.is_empty() {
+                lines.push(String::new());
+            }
+            let text = text.strip_suffix('\n').unwrap_or(text);
+            lines.extend(text.split('\n').map(str::to_owned));
+        }
+        lines
+    }
 }
 
 fn build_service(
     descriptors: &Descriptors,
     params: &Params,
     file: &FileDescriptorProto,
+    source: &SourceIndex<'_>,
     index: usize,
     service: &prost_types::ServiceDescriptorProto,
     messages: &BTreeMap<String, MessageInfo<'_>>,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<Service> {
     let service_path = [6, index as i32];
-    let location = location(file, &service_path);
+    let location = source.location(&service_path);
     let proto_name = service.name().to_owned();
     if !ident::is_proto_identifier(&proto_name) {
         problems.push(Diagnostic {
@@ -498,7 +511,7 @@ fn build_service(
     let mut methods = Vec::new();
     for (m, method) in service.method.iter().enumerate() {
         let path = [6, index as i32, 2, m as i32];
-        let location = self::location(file, &path);
+        let location = source.location(&path);
         let name = method.name();
         if !ident::is_proto_identifier(name) {
             problems.push(Diagnostic {
@@ -566,7 +579,7 @@ fn build_service(
             path_const,
             grpc_path: format!("/{full_name}/{name}"),
             pattern,
-            comments: comments(file, &path),
+            comments: source.comments(&path),
             deprecated: method_options.deprecated(),
             idempotency,
             options,
@@ -588,7 +601,7 @@ fn build_service(
         stream_module: ident::stream_module(&proto_name),
         rust_name,
         full_name,
-        comments: comments(file, &service_path),
+        comments: source.comments(&service_path),
         deprecated: service.options.as_ref().is_some_and(|o| o.deprecated()),
         tuning,
         methods,
