@@ -240,7 +240,6 @@ pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Di
             if let Some(service) = build_service(
                 descriptors,
                 params,
-                file,
                 &source,
                 index,
                 service,
@@ -430,6 +429,11 @@ impl<'a> SourceIndex<'a> {
         SourceIndex { file, by_path }
     }
 
+    /// The file this indexes.
+    pub fn file(&self) -> &'a FileDescriptorProto {
+        self.file
+    }
+
     /// The source location of the element at `path`.
     pub fn location(&self, path: &[i32]) -> Location {
         let span = self.by_path.get(path).map(|l| l.span.as_slice());
@@ -468,13 +472,13 @@ impl<'a> SourceIndex<'a> {
 fn build_service(
     descriptors: &Descriptors,
     params: &Params,
-    file: &FileDescriptorProto,
     source: &SourceIndex<'_>,
     index: usize,
     service: &prost_types::ServiceDescriptorProto,
     messages: &BTreeMap<String, MessageInfo<'_>>,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<Service> {
+    let file = source.file();
     let service_path = [6, index as i32];
     let location = source.location(&service_path);
     let proto_name = service.name().to_owned();
