@@ -41,7 +41,7 @@ pub fn generate(descriptors: &Descriptors, params: &Params) -> Result<Vec<Genera
 /// Generates every file for a model [`model_of`] built, with the descriptors it returned.
 ///
 /// Packages are parsed and formatted independently, on up to as many threads as the
-/// machine has cores ([`MAX_THREADS`] at most); the output does not depend on the number
+/// machine has cores (at most 8); the output does not depend on the number
 /// of threads.
 pub fn generate_from_model(
     model: &Model,
