@@ -74,8 +74,10 @@ impl From<SendError> for Status {
 impl<T> ResponseSink<T> {
     /// Sends one response, waiting while the buffer is full (backpressure).
     ///
-    /// Fails without sending once the call has ended, including while waiting: a producer
-    /// blocked on a slow client is released the moment that client goes away.
+    /// Fails without sending once the call has ended. While waiting for room it is released
+    /// the moment the client goes away (hyper drops the response body, which closes the
+    /// buffer). On a deadline the adapter drops the handler itself; a clone of the sink held
+    /// by another task is released when the response body ends.
     pub async fn send(&self, item: T) -> Result<(), SendError> {
         self.check()?;
         // The receiver lives exactly as long as the response body: hyper drops the body when
