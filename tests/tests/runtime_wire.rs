@@ -5,7 +5,7 @@ use rust_stream::{
     CallConfig, CallContext, EndReason, InboundLimits, RequestStream, ResponseSink, Tuning,
     UploadError,
 };
-use rust_stream_examples::adapter::StreamingExamplesHandler;
+use rust_stream_examples::adapter::{StreamingExamplesHandler, StreamingExamplesStreamClient};
 use rust_stream_examples::guide::GuideServer;
 use rust_stream_examples::pb;
 use rust_stream_tests::{PATIENCE, pseudo_random, serve, wait_for, within};
@@ -567,16 +567,19 @@ async fn an_oversized_message_gets_resource_exhausted_and_the_server_goes_on() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    let user = within(
-        "GetUser",
-        client.get_user(pb::UserRequest { id: "42".into() }),
-    )
-    .await
-    .unwrap();
-    assert_eq!(user.name, "Ada Lovelace");
+    assert_eq!(user_name(&mut client, "42").await, "Ada Lovelace");
 }
 
 // ---------------------------------------------------------------- unary and bad input
+
+/// The name `GetUser` answers for `id`: how a test shows the server still serves.
+async fn user_name(client: &mut StreamingExamplesStreamClient, id: &str) -> String {
+    let request = pb::UserRequest { id: id.into() };
+    within("GetUser", client.get_user(request))
+        .await
+        .unwrap()
+        .name
+}
 
 #[tokio::test]
 async fn get_user_answers_the_demo_user_and_not_found() {
@@ -662,13 +665,7 @@ async fn a_panicking_handler_fails_its_call_with_internal_and_the_server_goes_on
     };
     assert_eq!(status.code(), Code::Internal, "{status:?}");
 
-    let user = within(
-        "GetUser",
-        client.get_user(pb::UserRequest { id: "ok".into() }),
-    )
-    .await
-    .unwrap();
-    assert_eq!(user.name, "ok");
+    assert_eq!(user_name(&mut client, "ok").await, "ok");
 }
 
 #[tokio::test]
@@ -702,15 +699,8 @@ async fn a_malformed_request_gets_a_clear_status_and_the_server_goes_on() {
     .unwrap_err();
     assert_eq!(status.code(), Code::Internal, "{status:?}");
     assert!(status.message().contains("decode"), "{status:?}");
-    let mut client =
-        rust_stream_examples::adapter::StreamingExamplesStreamClient::from_channel(channel);
-    let user = within(
-        "GetUser",
-        client.get_user(pb::UserRequest { id: "42".into() }),
-    )
-    .await
-    .unwrap();
-    assert_eq!(user.name, "Ada Lovelace");
+    let mut client = StreamingExamplesStreamClient::from_channel(channel);
+    assert_eq!(user_name(&mut client, "42").await, "Ada Lovelace");
 }
 
 // ---------------------------------------------------------------- call context
