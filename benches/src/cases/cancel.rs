@@ -1,13 +1,12 @@
 //! Case 5: cancellation waste. A producer as fast as it can go; the client reads a few
 //! events and cancels; how much does the server produce after that?
 
-use super::{Error, order};
+use super::{Error, FEED_SUBJECTS, order, start_all};
 use crate::common::ENDLESS;
-use crate::plain::{self, PlainConfig};
+use crate::plain;
 use crate::report::{Pairing, Report, Row, max, median};
-use crate::servers::{self, Kind, Running, preset};
+use crate::servers::{Kind, Running, preset};
 use crate::{Plan, generated};
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 const CASE: &str = "5. Cancellation";
@@ -68,16 +67,8 @@ async fn one(kind: &Kind, server: &Running, read: usize) -> Result<Waste, Error>
 
 /// Runs the case.
 pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
-    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let subjects = [
-        ("generated (LOW_LATENCY)", Kind::Generated("low_latency")),
-        ("generated (BALANCED)", Kind::Generated("balanced")),
-        ("plain tonic", Kind::Plain(PlainConfig::Default)),
-    ];
-    let mut running = Vec::new();
-    for (_, kind) in &subjects {
-        running.push(servers::start(kind, ip).await?);
-    }
+    let subjects = FEED_SUBJECTS;
+    let running = start_all(&subjects).await?;
     let mut runs: Vec<Vec<Waste>> = vec![Vec::new(); subjects.len()];
     for rep in 0..plan.cancel_runs {
         for subject in order(rep, subjects.len()) {

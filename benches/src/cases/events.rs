@@ -1,11 +1,10 @@
 //! Case 3: server streaming of many small events, events/s.
 
-use super::{Error, order};
-use crate::plain::{self, PlainConfig};
+use super::{Error, FEED_SUBJECTS, order, start_all};
+use crate::plain;
 use crate::report::{Pairing, Report, Row};
-use crate::servers::{self, Kind, Running, preset};
+use crate::servers::{Kind, Running, preset};
 use crate::{Plan, generated};
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 const CASE: &str = "3. Server streaming";
@@ -45,16 +44,8 @@ async fn stream(kind: &Kind, server: &Running, n: u64) -> Result<f64, Error> {
 
 /// Runs the case.
 pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
-    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let subjects = [
-        ("generated (BALANCED)", Kind::Generated("balanced")),
-        ("generated (LOW_LATENCY)", Kind::Generated("low_latency")),
-        ("plain tonic", Kind::Plain(PlainConfig::Default)),
-    ];
-    let mut running = Vec::new();
-    for (_, kind) in &subjects {
-        running.push(servers::start(kind, ip).await?);
-    }
+    let subjects = FEED_SUBJECTS;
+    let running = start_all(&subjects).await?;
     let mut figures = vec![Vec::new(); subjects.len()];
     let warmup = usize::from(!plan.smoke);
     for rep in 0..plan.reps + warmup {

@@ -8,8 +8,11 @@ pub mod pingpong;
 pub mod slow;
 pub mod upload;
 
+use crate::plain::PlainConfig;
 use crate::report::Report;
+use crate::servers::{self, Kind, Running};
 use crate::{Case, Plan};
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Any error of a case.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -31,6 +34,24 @@ pub async fn run(case: Case, plan: &Plan, report: &mut Report) -> Result<(), Err
 /// subject always runs first (on a warm or a busy machine).
 pub fn order(rep: usize, n: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |i| (i + rep) % n)
+}
+
+/// The subjects of the event-feed cases (3, 5, 6): both generated presets and their plain
+/// tonic reference, which is last.
+pub const FEED_SUBJECTS: [(&str, Kind); 3] = [
+    ("generated (LOW_LATENCY)", Kind::Generated("low_latency")),
+    ("generated (BALANCED)", Kind::Generated("balanced")),
+    ("plain tonic", Kind::Plain(PlainConfig::Default)),
+];
+
+/// Starts one in-process server per subject, in order.
+pub async fn start_all(subjects: &[(&str, Kind)]) -> Result<Vec<Running>, Error> {
+    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut running = Vec::new();
+    for (_, kind) in subjects {
+        running.push(servers::start(kind, ip).await?);
+    }
+    Ok(running)
 }
 
 /// MiB/s for `bytes` in `secs`.

@@ -2,7 +2,7 @@
 
 use super::Error;
 use crate::common::ENDLESS;
-use crate::plain::{self, PlainConfig};
+use crate::plain;
 use crate::report::{Pairing, Report, Row};
 use crate::servers::{Kind, ServerProcess, preset};
 use crate::{Plan, generated, sys};
@@ -56,11 +56,7 @@ async fn consume(kind: Kind, process: &ServerProcess, secs: u64) -> Result<(u64,
 /// its duration once.
 pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let subjects = [
-        ("generated (LOW_LATENCY)", Kind::Generated("low_latency")),
-        ("generated (BALANCED)", Kind::Generated("balanced")),
-        ("plain tonic", Kind::Plain(PlainConfig::Default)),
-    ];
+    let subjects = super::FEED_SUBJECTS;
     let mut processes = Vec::new();
     for _ in 0..plan.reps {
         for (_, kind) in &subjects {
