@@ -1,7 +1,7 @@
 //! The build-script API: protoc-free (protox) compilation of protos into `OUT_DIR`.
 
 use crate::emit::{self, GeneratedFile};
-use crate::error::Error;
+use crate::error::{DiagnosticKind, Error};
 use crate::load::Descriptors;
 use crate::options::Params;
 use std::path::{Path, PathBuf};
@@ -47,7 +47,9 @@ impl Builder {
 
     /// Sets a parameter by the name protoc-gen-rust-stream uses (`buffer`, `tuning`, ...).
     pub fn param(mut self, key: &str, value: &str) -> Result<Self, Error> {
-        self.params.set(key, Some(value)).map_err(Error::msg)?;
+        self.params
+            .set(key, Some(value))
+            .map_err(|problem| Error::new(DiagnosticKind::InvalidOption, problem))?;
         Ok(self)
     }
 
@@ -116,7 +118,12 @@ impl Builder {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR")
                 .map(PathBuf::from)
-                .ok_or_else(|| Error::msg("OUT_DIR is not set; call out_dir() outside build.rs"))?,
+                .ok_or_else(|| {
+                    Error::new(
+                        DiagnosticKind::Usage,
+                        "OUT_DIR is not set; call out_dir() outside build.rs",
+                    )
+                })?,
         };
         for file in self.generate(protos, includes)? {
             write_if_changed(&out_dir.join(&file.name), &file.content)?;
@@ -131,9 +138,17 @@ pub fn write_if_changed(path: &Path, content: &str) -> Result<(), Error> {
         return Ok(());
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|err| Error::msg(format!("creating {}: {err}", parent.display())))?;
+        std::fs::create_dir_all(parent).map_err(|err| {
+            Error::new(
+                DiagnosticKind::Io,
+                format!("creating {}: {err}", parent.display()),
+            )
+        })?;
     }
-    std::fs::write(path, content)
-        .map_err(|err| Error::msg(format!("writing {}: {err}", path.display())))
+    std::fs::write(path, content).map_err(|err| {
+        Error::new(
+            DiagnosticKind::Io,
+            format!("writing {}: {err}", path.display()),
+        )
+    })
 }

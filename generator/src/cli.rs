@@ -2,7 +2,7 @@
 
 use crate::builder::write_if_changed;
 use crate::emit::{self, stream::guards};
-use crate::error::Error;
+use crate::error::{DiagnosticKind, Error};
 use crate::load::Descriptors;
 use crate::model::{Model, Pattern};
 use crate::options::Params;
@@ -89,7 +89,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).map_err(|err| Error::msg(err.to_string()))?;
+    let cli = Cli::try_parse_from(args)
+        .map_err(|err| Error::new(DiagnosticKind::Usage, err.to_string()))?;
     run(cli)
 }
 
@@ -160,7 +161,10 @@ pub fn run(cli: Cli) -> Result<String, Error> {
                         Ok(text) => Some(text),
                         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
                         Err(err) => {
-                            return Err(Error::msg(format!("reading {}: {err}", path.display())));
+                            return Err(Error::new(
+                                DiagnosticKind::Io,
+                                format!("reading {}: {err}", path.display()),
+                            ));
                         }
                     };
                     let (content, added) =

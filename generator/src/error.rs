@@ -26,13 +26,57 @@ impl fmt::Display for Location {
     }
 }
 
+/// What kind of problem a [`Diagnostic`] reports, so each front end can present it its own
+/// way (a compile error at an attribute, protoc's `error`, the CLI's `file:line:col`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum DiagnosticKind {
+    /// The proto text does not parse or its names do not resolve.
+    Syntax,
+    /// A file could not be found, read or written.
+    Io,
+    /// The input uses something the generator does not support (such as editions).
+    Unsupported,
+    /// A proto name cannot become a Rust identifier.
+    InvalidName,
+    /// Two elements would get the same Rust name.
+    NameClash,
+    /// A type is used that is not defined, or whose code is not generated.
+    UnresolvedType,
+    /// A plugin parameter, build option or `rust_stream` proto option is invalid.
+    InvalidOption,
+    /// The descriptors are malformed (a hand-built or damaged request).
+    InvalidDescriptor,
+    /// The command line is wrong.
+    Usage,
+    /// The generator produced something it cannot use: a bug in rust-stream.
+    Internal,
+}
+
 /// One problem with the input or the parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// What kind of problem this is.
+    pub kind: DiagnosticKind,
     /// Where the problem is, if it is about a proto element.
     pub location: Option<Location>,
     /// What is wrong, naming the element(s) involved.
     pub message: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic of `kind` about the element at `location`.
+    pub fn new(
+        kind: DiagnosticKind,
+        location: Option<Location>,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            kind,
+            location,
+            message: message.into(),
+        }
+    }
 }
 
 impl fmt::Display for Diagnostic {
@@ -52,23 +96,19 @@ pub struct Error {
 }
 
 impl Error {
-    /// An error without a proto location (parameters, I/O, descriptor decoding).
-    pub fn msg(message: impl Into<String>) -> Self {
-        Error {
-            diagnostics: vec![Diagnostic {
-                location: None,
-                message: message.into(),
-            }],
-        }
+    /// An error of `kind` without a proto location (parameters, I/O, descriptor decoding).
+    pub fn new(kind: DiagnosticKind, message: impl Into<String>) -> Self {
+        Error::at(kind, None, message)
     }
 
-    /// An error about the proto element at `location`.
-    pub fn at(location: Option<Location>, message: impl Into<String>) -> Self {
+    /// An error of `kind` about the proto element at `location`.
+    pub fn at(
+        kind: DiagnosticKind,
+        location: Option<Location>,
+        message: impl Into<String>,
+    ) -> Self {
         Error {
-            diagnostics: vec![Diagnostic {
-                location,
-                message: message.into(),
-            }],
+            diagnostics: vec![Diagnostic::new(kind, location, message)],
         }
     }
 

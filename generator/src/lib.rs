@@ -30,7 +30,7 @@ pub mod validate;
 
 pub use builder::Builder;
 pub use emit::{GeneratedFile, generate};
-pub use error::{Diagnostic, Error, Location};
+pub use error::{Diagnostic, DiagnosticKind, Error, Location};
 pub use load::Descriptors;
 pub use model::Model;
 pub use options::Params;

@@ -4,7 +4,7 @@
 //! prost-types drops unknown fields, and with them the `rust_stream` extension options, so
 //! the options are read from the same bytes a second time through small views below.
 
-use crate::error::{Error, Location};
+use crate::error::{DiagnosticKind, Error, Location};
 use crate::options::{MethodOptions, ServiceOptions};
 use prost::Message;
 use prost_types::compiler::CodeGeneratorRequest;
@@ -35,12 +35,21 @@ pub struct Descriptors {
 impl Descriptors {
     /// Decodes a protoc `CodeGeneratorRequest`; also returns its `parameter`.
     pub fn from_request(bytes: &[u8]) -> Result<(Descriptors, String), Error> {
-        let request = CodeGeneratorRequest::decode(bytes)
-            .map_err(|err| Error::msg(format!("not a CodeGeneratorRequest: {err}")))?;
-        let raw = RawRequest::decode(bytes)
-            .map_err(|err| Error::msg(format!("not a CodeGeneratorRequest: {err}")))?;
+        let request = CodeGeneratorRequest::decode(bytes).map_err(|err| {
+            Error::new(
+                DiagnosticKind::InvalidDescriptor,
+                format!("not a CodeGeneratorRequest: {err}"),
+            )
+        })?;
+        let raw = RawRequest::decode(bytes).map_err(|err| {
+            Error::new(
+                DiagnosticKind::InvalidDescriptor,
+                format!("not a CodeGeneratorRequest: {err}"),
+            )
+        })?;
         if request.file_to_generate.is_empty() {
-            return Err(Error::msg(
+            return Err(Error::new(
+                DiagnosticKind::InvalidDescriptor,
                 "not a CodeGeneratorRequest: it names no file to generate",
             ));
         }
@@ -56,10 +65,18 @@ impl Descriptors {
     /// Decodes an encoded `FileDescriptorSet` (as `protoc -o` or protox write it, with
     /// imports); code is generated for `to_generate`, or for every file if it is empty.
     pub fn from_file_descriptor_set(bytes: &[u8], to_generate: &[String]) -> Result<Self, Error> {
-        let set = FileDescriptorSet::decode(bytes)
-            .map_err(|err| Error::msg(format!("not a FileDescriptorSet: {err}")))?;
-        let raw = RawSet::decode(bytes)
-            .map_err(|err| Error::msg(format!("not a FileDescriptorSet: {err}")))?;
+        let set = FileDescriptorSet::decode(bytes).map_err(|err| {
+            Error::new(
+                DiagnosticKind::InvalidDescriptor,
+                format!("not a FileDescriptorSet: {err}"),
+            )
+        })?;
+        let raw = RawSet::decode(bytes).map_err(|err| {
+            Error::new(
+                DiagnosticKind::InvalidDescriptor,
+                format!("not a FileDescriptorSet: {err}"),
+            )
+        })?;
         let to_generate = if to_generate.is_empty() {
             set.file.iter().map(|f| f.name().to_owned()).collect()
         } else {
@@ -178,7 +195,12 @@ pub fn qualify(package: &str, name: &str) -> String {
 /// protox's message says what is wrong; its diagnostic says where. Both go into the error,
 /// so a malformed proto is reported as `file:line:column: message`.
 fn protox_error(err: protox::Error) -> Error {
-    Error::at(protox_location(&err), err.to_string())
+    let kind = if err.is_io() || err.is_file_not_found() {
+        DiagnosticKind::Io
+    } else {
+        DiagnosticKind::Syntax
+    };
+    Error::at(kind, protox_location(&err), err.to_string())
 }
 
 fn protox_location(err: &protox::Error) -> Option<Location> {

@@ -8,7 +8,7 @@
 //! and formats every package once (prost-build and tonic-prost-build each format their
 //! output, which the emitter would only parse and format again).
 
-use crate::error::Error;
+use crate::error::{DiagnosticKind, Error};
 use crate::model::Model;
 use crate::options::Params;
 use proc_macro2::TokenStream;
@@ -104,8 +104,13 @@ pub fn generate(
     let mut generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         config.generate(requests)
     }))
-    .map_err(|_| Error::msg("prost-build failed on these descriptors (it panicked)"))?
-    .map_err(|err| Error::msg(format!("prost-build: {err}")))?;
+    .map_err(|_| {
+        Error::new(
+            DiagnosticKind::Internal,
+            "prost-build failed on these descriptors (it panicked)",
+        )
+    })?
+    .map_err(|err| Error::new(DiagnosticKind::Internal, format!("prost-build: {err}")))?;
     let mut recorded = recorded.take();
     let wanted: BTreeSet<&Vec<String>> = model.packages.iter().map(|p| &p.module).collect();
     let mut texts: BTreeMap<Vec<String>, String> = generated
@@ -121,7 +126,12 @@ pub fn generate(
             Some(text) => text
                 .strip_prefix(PROST_HEADER)
                 .map(str::to_owned)
-                .ok_or_else(|| Error::msg("prost-build's output does not start with its header"))?,
+                .ok_or_else(|| {
+                    Error::new(
+                        DiagnosticKind::Internal,
+                        "prost-build's output does not start with its header",
+                    )
+                })?,
             None => String::new(),
         };
         let services = recorded.remove(module).unwrap_or_default();
@@ -132,7 +142,8 @@ pub fn generate(
             previous = *offset;
             out_of_order || *offset > text.len() || !text.is_char_boundary(*offset)
         }) {
-            return Err(Error::msg(
+            return Err(Error::new(
+                DiagnosticKind::Internal,
                 "prost-build's output does not match where it placed the services",
             ));
         }

@@ -1,7 +1,7 @@
 //! The generator's view of the input: packages, services and methods, classified by
 //! streaming pattern, with every Rust name decided (and every clash resolved) here.
 
-use crate::error::{Diagnostic, Location};
+use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident;
 use crate::load::{Descriptors, qualify};
 use crate::options::{MethodOptions, Params, ServiceOptions, TuningSpec, check_tuning};
@@ -220,6 +220,7 @@ pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Di
     for name in &descriptors.to_generate {
         if !descriptors.files.iter().any(|f| f.name() == name) {
             problems.push(Diagnostic {
+                kind: DiagnosticKind::InvalidDescriptor,
                 location: None,
                 message: format!("file to generate `{name}` is not among the descriptors"),
             });
@@ -484,6 +485,7 @@ fn build_service(
     let proto_name = service.name().to_owned();
     if !ident::is_proto_identifier(&proto_name) {
         problems.push(Diagnostic {
+            kind: DiagnosticKind::InvalidName,
             location: Some(location),
             message: format!("service name `{proto_name}` is not an identifier"),
         });
@@ -499,6 +501,7 @@ fn build_service(
     let tuning = ServiceOptions::tuning(&service_options, params);
     if let Some(problem) = check_tuning(&tuning) {
         problems.push(Diagnostic {
+            kind: DiagnosticKind::InvalidOption,
             location: Some(location.clone()),
             message: format!("service `{full_name}`: (rust_stream.service): {problem}"),
         });
@@ -519,6 +522,7 @@ fn build_service(
         let name = method.name();
         if !ident::is_proto_identifier(name) {
             problems.push(Diagnostic {
+                kind: DiagnosticKind::InvalidName,
                 location: Some(location),
                 message: format!("method name `{name}` of `{full_name}` is not an identifier"),
             });
@@ -527,6 +531,7 @@ fn build_service(
         let mut resolve = |proto: &str, what: &str| {
             if !proto.starts_with('.') {
                 problems.push(Diagnostic {
+                    kind: DiagnosticKind::InvalidDescriptor,
                     location: Some(location.clone()),
                     message: format!(
                         "{what} type `{proto}` of `{full_name}.{name}` is not fully qualified"
@@ -537,6 +542,7 @@ fn build_service(
             let found = type_ref(proto, file.package(), messages);
             if found.is_none() {
                 problems.push(Diagnostic {
+                    kind: DiagnosticKind::UnresolvedType,
                     location: Some(location.clone()),
                     message: format!(
                         "{what} type `{proto}` of `{full_name}.{name}` is not defined"

@@ -9,7 +9,7 @@
 //!
 //! Tuning (preset and windows) follows the same order without the method level.
 
-use crate::error::Error;
+use crate::error::{DiagnosticKind, Error};
 
 /// The preset names the runtime's `Tuning::preset` knows.
 pub const PRESETS: [&str; 3] = ["balanced", "low_latency", "bulk_transfer"];
@@ -234,7 +234,10 @@ impl Params {
         } else {
             let valid: Vec<&str> = PARAMETERS.iter().map(|(k, _)| *k).collect();
             problems.push(format!("valid parameters: {}", valid.join(", ")));
-            Err(Error::msg(problems.join("\n")))
+            Err(Error::new(
+                DiagnosticKind::InvalidOption,
+                problems.join("\n"),
+            ))
         }
     }
 
@@ -314,7 +317,10 @@ impl Params {
     pub fn check(&self) -> Result<(), Error> {
         let tuning = ServiceOptions::default().tuning(self);
         match check_tuning(&tuning) {
-            Some(problem) => Err(Error::msg(format!("parameters: {problem}"))),
+            Some(problem) => Err(Error::new(
+                DiagnosticKind::InvalidOption,
+                format!("parameters: {problem}"),
+            )),
             None => Ok(()),
         }
     }

@@ -2,7 +2,7 @@
 //! names prost-build, tonic-build or rust-stream derive from them. Each error names both
 //! sides.
 
-use crate::error::{Diagnostic, Location};
+use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident;
 use crate::load::Descriptors;
 use crate::model::{Model, module_of};
@@ -50,6 +50,7 @@ pub fn check(model: &Model, descriptors: &Descriptors) -> Vec<Diagnostic> {
                 (service.full_name.clone(), service.location.clone()),
             ) {
                 problems.push(Diagnostic {
+                    kind: DiagnosticKind::NameClash,
                     location: Some(service.location.clone()),
                     message: format!(
                         "service `{}` and service `{other}` (at {other_location}) both become `{}` in Rust",
@@ -66,6 +67,7 @@ pub fn check(model: &Model, descriptors: &Descriptors) -> Vec<Diagnostic> {
                 let this = format!("module `{module}` of service `{}`", service.full_name);
                 if let Some((other, _)) = items.get(&module) {
                     problems.push(Diagnostic {
+                        kind: DiagnosticKind::NameClash,
                         location: Some(service.location.clone()),
                         message: format!("{this} clashes with {other}; rename one of them"),
                     });

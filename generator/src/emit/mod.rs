@@ -7,7 +7,7 @@ pub mod stream;
 // For `proc_macro::is_available`, to stay on one thread inside a procedural macro.
 extern crate proc_macro;
 
-use crate::error::Error;
+use crate::error::{DiagnosticKind, Error};
 use crate::load::Descriptors;
 use crate::messages::{PackageCode, Piece};
 use crate::model::{self, Model};
@@ -105,10 +105,13 @@ fn package_content(
         })
         .collect();
     let does_not_parse = |err: syn::Error| {
-        Error::msg(format!(
-            "generated code for package `{}` does not parse: {err}",
-            package.name
-        ))
+        Error::new(
+            DiagnosticKind::Internal,
+            format!(
+                "generated code for package `{}` does not parse: {err}",
+                package.name
+            ),
+        )
     };
     // Top-level items are formatted independently of each other, so the package is
     // formatted in pieces (a run of prost's items, a service's tonic code, a service's
@@ -234,7 +237,8 @@ fn stripped(descriptors: &Descriptors) -> Descriptors {
 
 fn build_model(descriptors: &Descriptors, params: &Params) -> Result<Model, Error> {
     model::build(descriptors, params).map_err(|problems| {
-        Error::from_diagnostics(problems).unwrap_or_else(|| Error::msg("invalid input"))
+        Error::from_diagnostics(problems)
+            .unwrap_or_else(|| Error::new(DiagnosticKind::Internal, "invalid input"))
     })
 }
 
@@ -328,7 +332,12 @@ pub(crate) fn doc_lines(lines: &[String]) -> Vec<TokenStream> {
 pub(crate) fn ident(name: &str) -> Result<syn::Ident, Error> {
     syn::parse_str::<syn::Ident>(name)
         .or_else(|_| syn::parse_str::<syn::Ident>(&format!("r#{name}")))
-        .map_err(|_| Error::msg(format!("`{name}` is not a Rust identifier")))
+        .map_err(|_| {
+            Error::new(
+                DiagnosticKind::Internal,
+                format!("`{name}` is not a Rust identifier"),
+            )
+        })
 }
 
 /// A type path as seen from a module one level below the package module (`super::` added
@@ -339,7 +348,11 @@ pub(crate) fn rust_type(path: &str, from_child: bool) -> Result<TokenStream, Err
     } else {
         path.to_owned()
     };
-    let ty: syn::Type =
-        syn::parse_str(&full).map_err(|_| Error::msg(format!("`{full}` is not a Rust type")))?;
+    let ty: syn::Type = syn::parse_str(&full).map_err(|_| {
+        Error::new(
+            DiagnosticKind::Internal,
+            format!("`{full}` is not a Rust type"),
+        )
+    })?;
     Ok(quote!(#ty))
 }

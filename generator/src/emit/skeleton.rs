@@ -6,7 +6,7 @@
 //! the file does not have yet, above the insertion marker line, and leaves every other line
 //! byte for byte as it was.
 
-use crate::error::Error;
+use crate::error::{DiagnosticKind, Error};
 use crate::model::{Method, Pattern, Service};
 
 /// The line new stubs are inserted above.
@@ -63,12 +63,15 @@ pub fn scaffold(
         return Ok((existing.to_owned(), Vec::new()));
     }
     let Some(at) = existing.find(&format!("{MARKER}\n")) else {
-        return Err(Error::msg(format!(
-            "the skeleton of `{}` lacks the line `{}`; put it back inside the `impl` block \
+        return Err(Error::new(
+            DiagnosticKind::Internal,
+            format!(
+                "the skeleton of `{}` lacks the line `{}`; put it back inside the `impl` block \
              where new stubs should go",
-            service.full_name,
-            MARKER.trim()
-        )));
+                service.full_name,
+                MARKER.trim()
+            ),
+        ));
     };
     let mut text = String::with_capacity(existing.len() + missing.len() * 600);
     text.push_str(&existing[..at]);

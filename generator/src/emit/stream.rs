@@ -3,7 +3,7 @@
 //! pattern-shaped client helpers.
 
 use crate::emit::{doc_lines, ident, rust_type};
-use crate::error::Error;
+use crate::error::{DiagnosticKind, Error};
 use crate::model::{Idempotency, Method, Package, Pattern, Service, TypeRef};
 use crate::options::TuningSpec;
 use proc_macro2::TokenStream;
@@ -18,8 +18,12 @@ pub struct Paths {
 impl Paths {
     /// Paths for the runtime at `runtime_path` (`::rust_stream`).
     pub fn new(runtime_path: &str) -> Result<Paths, Error> {
-        let runtime: syn::Path = syn::parse_str(runtime_path)
-            .map_err(|_| Error::msg(format!("`{runtime_path}` is not a Rust path")))?;
+        let runtime: syn::Path = syn::parse_str(runtime_path).map_err(|_| {
+            Error::new(
+                DiagnosticKind::InvalidOption,
+                format!("`{runtime_path}` is not a Rust path"),
+            )
+        })?;
         Ok(Paths {
             codegen: quote!(#runtime::codegen),
         })
