@@ -111,6 +111,8 @@ pub fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
 /// root of generation (`cross/b.proto` comes in through `cross/a.proto`'s import).
 pub const GENERATOR_CORPUS: &[&str] = &[
     "comments.proto",
+    "constructs.proto",
+    "constructs2.proto",
     "cross/a.proto",
     "deprecated.proto",
     "keywords.proto",
