@@ -153,6 +153,9 @@ impl Scaffold {
         for skeleton in self.skeletons(model) {
             let path = dir.join(&skeleton.file_name);
             let old = existing(&path)?;
+            if let Some(text) = &old {
+                check_owner(skeleton.service, &path, text)?;
+            }
             let (content, added) = skeleton::scaffold(
                 skeleton.service,
                 &skeleton.module_path,
@@ -198,6 +201,39 @@ fn read_existing(path: &Path) -> Result<Option<String>, Error> {
             format!("reading {}: {err}", path.display()),
         )),
     }
+}
+
+/// An existing file must be the service's own skeleton, so that stubs never go into the
+/// impl of another service's handler (a file left by an earlier run whose services were
+/// renamed, or written by hand). A file that does not parse is not judged here.
+fn check_owner(service: &Service, path: &Path, text: &str) -> Result<(), Error> {
+    let Ok(file) = syn::parse_file(text) else {
+        return Ok(());
+    };
+    let expected = ident::compose(&service.rust_name, "Handler");
+    let handlers: Vec<String> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Impl(item) => item.trait_.as_ref()?.1.segments.last(),
+            _ => None,
+        })
+        .map(|segment| ident::unraw(&segment.ident.to_string()).to_owned())
+        .filter(|name| name.ends_with("Handler"))
+        .collect();
+    if handlers.is_empty() || handlers.iter().any(|h| h == ident::unraw(&expected)) {
+        return Ok(());
+    }
+    Err(Error::new(
+        DiagnosticKind::Usage,
+        format!(
+            "{} is not the skeleton of `{}`: it implements `{}`, not `{expected}`; move it \
+             away or scaffold into another directory",
+            path.display(),
+            service.full_name,
+            handlers.join("`, `"),
+        ),
+    ))
 }
 
 /// A distinct file name per service, parallel to `services`.
@@ -291,8 +327,8 @@ mod tests {
         text
     }
 
-    /// The names of the functions in the file's one `impl` block.
-    fn impl_fns(content: &str) -> Vec<String> {
+    /// The trait the file's one `impl` block implements, and the functions in it.
+    fn impl_of(content: &str) -> (String, Vec<String>) {
         let file = syn::parse_file(content).unwrap_or_else(|err| panic!("{err}\n{content}"));
         let impls: Vec<&syn::ItemImpl> = file
             .items
@@ -303,14 +339,16 @@ mod tests {
             })
             .collect();
         assert_eq!(impls.len(), 1, "{content}");
-        impls[0]
+        let (_, path, _) = impls[0].trait_.as_ref().expect("a trait impl");
+        let fns = impls[0]
             .items
             .iter()
             .filter_map(|item| match item {
                 syn::ImplItem::Fn(f) => Some(f.sig.ident.to_string()),
                 _ => None,
             })
-            .collect()
+            .collect();
+        (path.segments.last().unwrap().ident.to_string(), fns)
     }
 
     /// Every way two services can reach one file name, in one run: a `_stream` suffix
@@ -381,13 +419,19 @@ mod tests {
                 .flat_map(|p| &p.services)
                 .find(|s| s.full_name == file.service)
                 .unwrap();
-            let expected: Vec<String> = service
+            let rpcs: Vec<String> = service
                 .methods
                 .iter()
                 .map(|m| m.rust_name.clone())
                 .collect();
+            let handler = ident::compose(&service.rust_name, "Handler");
             let content = std::fs::read_to_string(&file.path).unwrap();
-            assert_eq!(impl_fns(&content), expected, "{}", file.path.display());
+            assert_eq!(
+                impl_of(&content),
+                (handler, rpcs),
+                "{}",
+                file.path.display()
+            );
         }
 
         let again = Scaffold::new("crate::pb")
@@ -465,6 +509,35 @@ mod tests {
             Outcome::Added(vec!["One".to_owned(), "Two".to_owned()]).to_string(),
             "added One, Two"
         );
+    }
+
+    /// A file holding another service's skeleton (here: the names of an earlier run, when
+    /// `Event` and `EventStream` shared `event.rs`) is refused, not given the wrong stubs.
+    #[test]
+    fn another_service_s_skeleton_is_refused_and_nothing_is_written() {
+        let model = model(&[(
+            "a.proto",
+            &proto(Some("a"), &[("Event", &["One"]), ("EventStream", &["Two"])]),
+        )]);
+        let scaffold = Scaffold::new("crate::pb");
+        let dir = tempfile::tempdir().unwrap();
+        let report = scaffold.write(&model, dir.path()).unwrap();
+        let stream_skeleton = report.files[1].content.clone();
+        std::fs::write(dir.path().join("event.rs"), &stream_skeleton).unwrap();
+        std::fs::remove_file(dir.path().join("event_stream.rs")).unwrap();
+
+        let err = scaffold.write(&model, dir.path()).unwrap_err().to_string();
+        let path = dir.path().join("event.rs");
+        assert_eq!(
+            err,
+            format!(
+                "{} is not the skeleton of `a.Event`: it implements `EventStreamHandler`, not \
+                 `EventHandler`; move it away or scaffold into another directory",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), stream_skeleton);
+        assert!(!dir.path().join("event_stream.rs").exists());
     }
 
     /// A skeleton path that cannot be read fails the run with the OS's reason, before any

@@ -7,11 +7,16 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = match rust_stream_build::cli::Cli::try_parse() {
         Ok(cli) => cli,
-        // `--help` and `--version` go to stdout and succeed; usage errors go to stderr.
-        Err(err) if !err.use_stderr() => return print(&err.render().to_string()),
+        // `--help` and `--version` go to stdout and exit 0, usage errors to stderr with 2.
+        // clap's `exit` would panic on a closed stdout; `print` returns the failure.
         Err(err) => {
-            complain(err.render().to_string().trim_end());
-            return ExitCode::from(2);
+            return match err.print() {
+                Ok(()) => ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2)),
+                Err(io) => {
+                    complain(&format!("rust-stream: writing the output: {io}"));
+                    ExitCode::FAILURE
+                }
+            };
         }
     };
     match rust_stream_build::cli::run(cli) {
