@@ -133,7 +133,21 @@ fn a_fifo_is_refused_without_waiting_for_a_writer() {
     let fifo = tree.path("proto/pipe.proto");
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
-    let output = run(&mut cli(&[&"inspect", &"-I", &tree.path("proto"), &fifo]));
+    let child = cli(&[&"inspect", &"-I", &tree.path("proto"), &fifo])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    let output = match finished.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            // It opened the FIFO and waits for a writer: be one, so that it ends.
+            drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+            panic!("the CLI opened the FIFO and waited for a writer");
+        }
+    };
     assert_fails_with(
         &output,
         &[format!("{} is not a regular file", fifo.display())],
