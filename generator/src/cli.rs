@@ -2,12 +2,13 @@
 
 use crate::builder::write_if_changed;
 use crate::emit::{self, stream::guards};
-use crate::error::{DiagnosticKind, Error};
+use crate::error::{Diagnostic, DiagnosticKind, Error};
 use crate::load::Descriptors;
 use crate::model::{Model, Pattern};
 use crate::options::Params;
+use crate::scaffold::Scaffold;
 use clap::{Args, Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// rust-stream: gRPC streaming patterns, generated right.
 #[derive(Debug, Parser)]
@@ -79,8 +80,123 @@ impl Input {
         } else {
             self.includes.clone()
         };
-        Ok((Descriptors::compile(&self.protos, &includes)?, params))
+        let protos = check_paths(&self.protos, &includes)?;
+        Ok((Descriptors::compile(&protos, &includes)?, params))
     }
+}
+
+/// Checks the include directories and the protos before protox sees them, so that each
+/// problem is reported as what it is (protox says "not in any include path" for all of
+/// them). Returns each proto as protox can resolve it: a proto given by a path that leads
+/// into an include directory another way (an absolute path, `..`) is rewritten to go
+/// through that directory.
+fn check_paths(protos: &[PathBuf], includes: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let mut problems = Vec::new();
+    for include in includes {
+        match std::fs::metadata(include) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => problems.push(usage(format!(
+                "include directory {} (-I) is not a directory",
+                include.display()
+            ))),
+            Err(err) => problems.push(io_problem(
+                format!("include directory {} (-I)", include.display()),
+                &err,
+            )),
+        }
+    }
+    let mut resolved = Vec::with_capacity(protos.len());
+    for proto in protos {
+        match resolve_proto(proto, includes) {
+            Ok(path) => resolved.push(path),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    match Error::from_diagnostics(problems) {
+        Some(err) => Err(err),
+        None => Ok(resolved),
+    }
+}
+
+/// Finds `proto` the way protox does (a path inside an include directory, else a name
+/// relative to the include directories), then as a file anywhere inside one.
+fn resolve_proto(proto: &Path, includes: &[PathBuf]) -> Result<PathBuf, Diagnostic> {
+    if includes.iter().any(|include| proto.starts_with(include)) {
+        check_proto_file(proto)?;
+        return Ok(proto.to_owned());
+    }
+    if proto.is_relative()
+        && let Some(found) = includes
+            .iter()
+            .map(|include| include.join(proto))
+            .find(|path| path.exists())
+    {
+        check_proto_file(&found)?;
+        return Ok(proto.to_owned());
+    }
+    check_proto_file(proto).map_err(|mut problem| {
+        if proto.is_relative() && problem.kind == DiagnosticKind::Io {
+            problem.message = format!(
+                "{}; nor is it under {}",
+                problem.message,
+                searched(includes)
+            );
+        }
+        problem
+    })?;
+    let canonical = |path: &Path| std::fs::canonicalize(path).ok();
+    if let Some(file) = canonical(proto) {
+        for include in includes {
+            if let Some(relative) = canonical(include)
+                .as_deref()
+                .and_then(|dir| file.strip_prefix(dir).ok())
+            {
+                return Ok(include.join(relative));
+            }
+        }
+    }
+    Err(usage(format!(
+        "{} is not inside any include directory ({}); add its directory with -I",
+        proto.display(),
+        searched(includes)
+    )))
+}
+
+/// `-I a, -I b`.
+fn searched(includes: &[PathBuf]) -> String {
+    let flags: Vec<String> = includes
+        .iter()
+        .map(|include| format!("-I {}", include.display()))
+        .collect();
+    flags.join(", ")
+}
+
+/// `path` is a readable regular file.
+fn check_proto_file(path: &Path) -> Result<(), Diagnostic> {
+    let unreadable = |err| io_problem(format!("cannot read {}", path.display()), &err);
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if meta.is_dir() {
+        return Err(usage(format!(
+            "{} is a directory; name the .proto files in it",
+            path.display()
+        )));
+    }
+    if !meta.is_file() {
+        // Opening a FIFO would wait for a writer; protox reads regular files.
+        return Err(usage(format!("{} is not a regular file", path.display())));
+    }
+    std::fs::File::open(path).map_err(unreadable)?;
+    Ok(())
+}
+
+/// An I/O failure, keeping the OS's reason: `cannot read a.proto: Permission denied (os
+/// error 13)`.
+fn io_problem(subject: String, err: &std::io::Error) -> Diagnostic {
+    Diagnostic::new(DiagnosticKind::Io, None, format!("{subject}: {err}"))
+}
+
+fn usage(message: String) -> Diagnostic {
+    Diagnostic::new(DiagnosticKind::Usage, None, message)
 }
 
 /// Parses `args` (the first is the program name) and runs them; returns what to print.
@@ -132,60 +248,11 @@ pub fn run(cli: Cli) -> Result<String, Error> {
         } => {
             let (descriptors, params) = input.load()?;
             let (model, _) = emit::model_of(&descriptors, &params)?;
-            let mut report = String::new();
-            let mut names = std::collections::BTreeMap::new();
-            for service in model.packages.iter().flat_map(|p| &p.services) {
-                *names
-                    .entry(emit::skeleton::file_name(service))
-                    .or_insert(0usize) += 1;
-            }
-            for package in &model.packages {
-                for service in &package.services {
-                    let base = if flat || package.module.is_empty() {
-                        module_path.clone()
-                    } else {
-                        format!("{module_path}::{}", package.module.join("::"))
-                    };
-                    let mut file = emit::skeleton::file_name(service);
-                    if names.get(&file).copied().unwrap_or(0) > 1 && !package.module.is_empty() {
-                        // Two services of this run share a name: prefix the package.
-                        let prefix: Vec<&str> = package
-                            .module
-                            .iter()
-                            .map(|p| crate::ident::unraw(p))
-                            .collect();
-                        file = format!("{}_{file}", prefix.join("_"));
-                    }
-                    let path = out.join(file);
-                    let existing = match std::fs::read_to_string(&path) {
-                        Ok(text) => Some(text),
-                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-                        Err(err) => {
-                            return Err(Error::new(
-                                DiagnosticKind::Io,
-                                format!("reading {}: {err}", path.display()),
-                            ));
-                        }
-                    };
-                    let (content, added) =
-                        emit::skeleton::scaffold(service, &base, existing.as_deref())?;
-                    if existing.as_deref() != Some(content.as_str()) {
-                        write_if_changed(&path, &content)?;
-                    }
-                    report.push_str(&format!(
-                        "{}: {}\n",
-                        path.display(),
-                        if existing.is_none() {
-                            "created".to_owned()
-                        } else if added.is_empty() {
-                            "up to date".to_owned()
-                        } else {
-                            format!("added {}", added.join(", "))
-                        }
-                    ));
-                }
-            }
-            Ok(report)
+            let report = Scaffold::new(module_path)
+                .flat(flat)
+                .runtime_path(params.runtime_path)
+                .write(&model, &out)?;
+            Ok(report.to_string())
         }
     }
 }

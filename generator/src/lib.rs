@@ -8,7 +8,8 @@
 //! inside a proc-macro. Front ends:
 //! - `protoc-gen-rust-stream`, the protoc plugin ([`plugin`]);
 //! - [`Builder`], for `build.rs`, protoc-free (protox);
-//! - the `rust-stream` CLI (feature `bin`): `generate`, `inspect`, `scaffold`.
+//! - the `rust-stream` CLI (feature `bin`): `generate`, `inspect`, `scaffold`;
+//! - [`scaffold`], the handler skeletons of a model, for the CLI, templates and tools.
 //!
 //! Settings come from plugin parameters ([`Params`]) and the proto options in
 //! `rust_stream/options.proto`; see [`options`] for the precedence.
@@ -26,6 +27,7 @@ mod messages;
 pub mod model;
 pub mod options;
 pub mod plugin;
+pub mod scaffold;
 pub mod validate;
 
 pub use builder::Builder;

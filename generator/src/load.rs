@@ -17,7 +17,7 @@ pub const OPTIONS_PROTO_NAME: &str = "rust_stream/options.proto";
 
 /// The text of `rust_stream/options.proto`, built into the generator so the build API and
 /// the CLI can resolve the import without an include path.
-pub const OPTIONS_PROTO: &str = include_str!("../../proto/rust_stream/options.proto");
+pub const OPTIONS_PROTO: &str = include_str!("../proto/rust_stream/options.proto");
 
 /// The descriptors of one run, with the files to generate code for.
 #[derive(Clone, Debug, Default, PartialEq)]

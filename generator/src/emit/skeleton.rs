@@ -41,8 +41,10 @@ fn join(base: &str, relative: &str) -> String {
 pub fn scaffold(
     service: &Service,
     module_path: &str,
+    runtime_path: &str,
     existing: Option<&str>,
 ) -> Result<(String, Vec<String>), Error> {
+    let _ = runtime_path;
     let Some(existing) = existing else {
         let added = service
             .methods
