@@ -1,6 +1,7 @@
 //! Emission: one formatted, deterministic file per proto package.
 
 pub mod docs;
+pub mod pattern;
 pub mod skeleton;
 pub mod stream;
 
