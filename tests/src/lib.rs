@@ -118,6 +118,7 @@ pub const GENERATOR_CORPUS: &[&str] = &[
     "no_package.proto",
     "rust_names.proto",
     "shared_names.proto",
+    "trait_names.proto",
     "tuned.proto",
     "well_known.proto",
 ];
