@@ -167,8 +167,12 @@ pub fn run(cli: Cli) -> Result<String, Error> {
                             ));
                         }
                     };
-                    let (content, added) =
-                        emit::skeleton::scaffold(service, &base, existing.as_deref())?;
+                    let (content, added) = emit::skeleton::scaffold(
+                        service,
+                        &base,
+                        &params.runtime_path,
+                        existing.as_deref(),
+                    )?;
                     if existing.as_deref() != Some(content.as_str()) {
                         write_if_changed(&path, &content)?;
                     }
