@@ -3,8 +3,8 @@
 //! pattern-shaped client helpers.
 
 use crate::emit::pattern::{
-    Context, Receiver, Spelling, capitalize, default_body, emitter, handler_signature,
-    self_convention_allow, usize_literal,
+    Context, Receiver, Spelling, breaks_self_convention, capitalize, default_body, emitter,
+    handler_signature, self_convention_allow, usize_literal,
 };
 use crate::emit::{doc_lines, ident, rust_type};
 use crate::error::{DiagnosticKind, Error};
@@ -184,6 +184,74 @@ fn handler_docs(method: &Method) -> Vec<TokenStream> {
         docs.push(quote!(#[doc = #note]));
     }
     docs
+}
+
+/// The lints tonic's client and server modules of `service` must allow (module name,
+/// attribute): tonic names associated types and structs after the proto's spelling
+/// (`get_userStream`, `Self_Client`) and keeps the RPC names; those are tonic's API, so they
+/// are allowed where they occur rather than renamed.
+pub fn tonic_lints(service: &Service) -> [(String, Option<syn::Attribute>); 2] {
+    let methods = &service.methods;
+    let snake =
+        is_snake_case(&service.tonic_module) && methods.iter().all(|m| is_snake_case(&m.rust_name));
+    let client = [
+        (
+            !is_camel_case(&service.tonic_client),
+            quote!(non_camel_case_types),
+        ),
+        (!snake, quote!(non_snake_case)),
+        (
+            methods
+                .iter()
+                .any(|m| breaks_self_convention(&m.rust_name, Receiver::RefMut, false)),
+            quote!(clippy::wrong_self_convention),
+        ),
+    ];
+    let server = [
+        (
+            !is_camel_case(&service.tonic_trait)
+                || !is_camel_case(&service.tonic_server)
+                || methods
+                    .iter()
+                    .filter_map(|m| m.stream_type.as_deref())
+                    .any(|t| !is_camel_case(t)),
+            quote!(non_camel_case_types),
+        ),
+        (!snake, quote!(non_snake_case)),
+        (
+            methods
+                .iter()
+                .any(|m| breaks_self_convention(&m.rust_name, Receiver::Ref, true)),
+            quote!(clippy::wrong_self_convention),
+        ),
+    ];
+    let allow = |lints: &[(bool, TokenStream)]| {
+        let lints: Vec<&TokenStream> = lints.iter().filter(|(on, _)| *on).map(|(_, l)| l).collect();
+        (!lints.is_empty()).then(|| syn::parse_quote!(#![allow(#(#lints),*)]))
+    };
+    [
+        (service.tonic_client_module.clone(), allow(&client)),
+        (service.tonic_server_module.clone(), allow(&server)),
+    ]
+}
+
+/// rustc's `non_camel_case_types` rule: no lower-case start, no `__`, no `_` next to a
+/// letter with case.
+fn is_camel_case(name: &str) -> bool {
+    let name = crate::ident::unraw(name).trim_matches('_');
+    let chars: Vec<char> = name.chars().collect();
+    let cased = |c: char| c.is_lowercase() || c.is_uppercase();
+    !chars.first().is_some_and(|c| c.is_lowercase())
+        && !name.contains("__")
+        && !chars
+            .windows(2)
+            .any(|w| (cased(w[0]) && w[1] == '_') || (cased(w[1]) && w[0] == '_'))
+}
+
+/// rustc's `non_snake_case` rule: no upper case, no `__` inside.
+fn is_snake_case(name: &str) -> bool {
+    let name = crate::ident::unraw(name).trim_matches('_');
+    !name.contains("__") && !name.chars().any(char::is_uppercase)
 }
 
 /// The patterns `service` uses, in declaration order of the enum.
@@ -467,4 +535,33 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_rules_follow_rustc() {
+        for (name, camel) in [
+            ("GetUser", true),
+            ("Self_", true),
+            ("Self_Client", false),
+            ("get_userStream", false),
+            ("A__B", false),
+            ("Get2_Stream", false),
+            ("HTTPApi", true),
+        ] {
+            assert_eq!(is_camel_case(name), camel, "{name}");
+        }
+        for (name, snake) in [
+            ("get_user", true),
+            ("get__user", false),
+            ("r#type", true),
+            ("getUser", false),
+            ("connect_", true),
+        ] {
+            assert_eq!(is_snake_case(name), snake, "{name}");
+        }
+    }
 }

@@ -25,7 +25,6 @@ pub mod match_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -251,7 +250,7 @@ pub mod match_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
+    #![allow(non_camel_case_types)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with MatchServer.
     #[async_trait]
@@ -725,7 +724,7 @@ pub mod self__client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
+    #![allow(non_camel_case_types)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -837,7 +836,7 @@ pub mod self__server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
+    #![allow(non_camel_case_types)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with Self_Server.
     #[async_trait]
