@@ -192,14 +192,15 @@ fn handler_docs(method: &Method) -> Vec<TokenStream> {
 /// are allowed where they occur rather than renamed.
 pub fn tonic_lints(service: &Service) -> [(String, Option<syn::Attribute>); 2] {
     let methods = &service.methods;
+    // The inner attribute covers the module's own name too (`self__client` for `Self_`).
     let snake =
-        is_snake_case(&service.tonic_module) && methods.iter().all(|m| is_snake_case(&m.rust_name));
+        |module: &str| is_snake_case(module) && methods.iter().all(|m| is_snake_case(&m.rust_name));
     let client = [
         (
             !is_camel_case(&service.tonic_client),
             quote!(non_camel_case_types),
         ),
-        (!snake, quote!(non_snake_case)),
+        (!snake(&service.tonic_client_module), quote!(non_snake_case)),
         (
             methods
                 .iter()
@@ -217,7 +218,7 @@ pub fn tonic_lints(service: &Service) -> [(String, Option<syn::Attribute>); 2] {
                     .any(|t| !is_camel_case(t)),
             quote!(non_camel_case_types),
         ),
-        (!snake, quote!(non_snake_case)),
+        (!snake(&service.tonic_server_module), quote!(non_snake_case)),
         (
             methods
                 .iter()

@@ -724,7 +724,7 @@ pub mod self__client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types)]
+    #![allow(non_camel_case_types, non_snake_case)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -836,7 +836,7 @@ pub mod self__server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types)]
+    #![allow(non_camel_case_types, non_snake_case)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with Self_Server.
     #[async_trait]
