@@ -170,37 +170,25 @@ pub fn usize_literal(n: usize) -> Literal {
     Literal::usize_unsuffixed(n)
 }
 
-/// How a generated function takes `self`, for clippy's `wrong_self_convention`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Receiver {
-    /// `&self`.
-    Ref,
-    /// `&mut self`.
-    RefMut,
-}
-
-/// `#[allow(clippy::wrong_self_convention)]` when clippy's naming conventions
-/// (`as_`, `from_`, `into_`, `to_`, `_mut`) expect another receiver than `receiver` for a
-/// function named `name`, declared in a trait if `in_trait` (clippy skips `to_` there).
-pub fn self_convention_allow(name: &str, receiver: Receiver, in_trait: bool) -> TokenStream {
-    if breaks_self_convention(name, receiver, in_trait) {
+/// `#[allow(clippy::wrong_self_convention)]` for a trait method named `name` taking `&self`
+/// if clippy's naming conventions expect another receiver (`from_` none, `into_` `self`,
+/// `to_mut` and `to_.._mut` `&mut self`). Public inherent functions are exempt by clippy's
+/// default `avoid-breaking-exported-api`, so clients need none.
+pub fn self_convention_allow(name: &str) -> TokenStream {
+    if breaks_self_convention(name) {
         quote!(#[allow(clippy::wrong_self_convention)])
     } else {
         quote!()
     }
 }
 
-/// clippy's `wrong_self_convention` rule for a function taking `receiver`.
-pub fn breaks_self_convention(name: &str, receiver: Receiver, in_trait: bool) -> bool {
+/// clippy's `wrong_self_convention` rule for a trait method named `name` taking `&self`.
+pub fn breaks_self_convention(name: &str) -> bool {
     let name = crate::ident::unraw(name);
-    if name.starts_with("from_") || name.starts_with("into_") {
-        // `from_` takes no `self`, `into_` takes `self`.
-        return true;
-    }
-    if name == "to_mut" || (name.starts_with("to_") && name.ends_with("_mut")) {
-        return receiver != Receiver::RefMut;
-    }
-    name.starts_with("to_") && !in_trait && receiver != Receiver::Ref
+    name.starts_with("from_")
+        || name.starts_with("into_")
+        || name == "to_mut"
+        || (name.starts_with("to_") && name.ends_with("_mut"))
 }
 
 /// The fully qualified call of the handler method: `<H as Handler>::name(&handler, ..)`.
@@ -356,7 +344,6 @@ impl PatternEmitter for Unary {
         let name = ident(&cx.method.rust_name)?;
         let doc = client_doc(cx.method);
         let deprecated = &cx.deprecated;
-        let allow = self_convention_allow(&cx.method.rust_name, Receiver::RefMut, false);
         let call = tonic_call(cx, quote!(&mut self.inner), quote!(request))?;
         let answer = single_response(cx);
         Ok(ClientItems {
@@ -364,7 +351,6 @@ impl PatternEmitter for Unary {
             fns: vec![quote! {
                 #[doc = #doc]
                 #deprecated
-                #allow
                 pub async fn #name(&mut self, request: #req) -> #result<#res, #status> {
                     let request = #rt::request(request, self.timeout);
                     let response = #call.await;
@@ -435,14 +421,12 @@ impl PatternEmitter for ServerStreaming {
         let name = ident(&cx.method.rust_name)?;
         let doc = client_doc(cx.method);
         let deprecated = &cx.deprecated;
-        let allow = self_convention_allow(&cx.method.rust_name, Receiver::RefMut, false);
         let call = tonic_call(cx, quote!(&mut self.inner), quote!(request))?;
         Ok(ClientItems {
             consts: Vec::new(),
             fns: vec![quote! {
                 #[doc = #doc]
                 #deprecated
-                #allow
                 pub async fn #name(&mut self, request: #req) -> #result<#rt::Responses<#res>, #status> {
                     let request = #rt::request(request, self.timeout);
                     let response = #call.await;
@@ -516,7 +500,6 @@ impl PatternEmitter for ClientStreaming {
         let name = ident(&method.rust_name)?;
         let doc = client_doc(method);
         let deprecated = &cx.deprecated;
-        let allow = self_convention_allow(&method.rust_name, Receiver::RefMut, false);
         let call = tonic_call(cx, quote!(&mut self.inner), quote!(requests))?;
         let answer = single_response(cx);
         let mut items = ClientItems {
@@ -524,7 +507,6 @@ impl PatternEmitter for ClientStreaming {
             fns: vec![quote! {
                 #[doc = #doc]
                 #deprecated
-                #allow
                 pub async fn #name(
                     &mut self,
                     requests: impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static,
@@ -540,7 +522,6 @@ impl PatternEmitter for ClientStreaming {
             return Ok(items);
         };
         let proto_name = &method.proto_name;
-        let allow = self_convention_allow(helper, Receiver::RefMut, false);
         let helper = ident(helper)?;
         let size_ident = format_ident!("{size_const}");
         let size = usize_literal(method.chunk_size());
@@ -561,7 +542,6 @@ impl PatternEmitter for ClientStreaming {
         items.fns.push(quote! {
             #[doc = #doc]
             #deprecated
-            #allow
             pub async fn #helper(
                 &mut self,
                 reader: impl #rt::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -657,11 +637,9 @@ impl PatternEmitter for Bidi {
         let name = ident(&method.rust_name)?;
         let doc = client_doc(method);
         let deprecated = &cx.deprecated;
-        let mut allow = self_convention_allow(&method.rust_name, Receiver::Ref, false);
         // `fn clone(&self) -> ..` looks like `Clone::clone` to clippy.
-        if crate::ident::unraw(&method.rust_name) == "clone" {
-            allow.extend(quote!(#[allow(clippy::should_implement_trait)]));
-        }
+        let allow = (crate::ident::unraw(&method.rust_name) == "clone")
+            .then(|| quote!(#[allow(clippy::should_implement_trait)]));
         let buffer = usize_literal(method.options.buffer.map_or(32, |b| b.max(1) as usize));
         let call = tonic_call(
             cx,
@@ -709,27 +687,20 @@ mod tests {
 
     #[test]
     fn self_conventions_follow_clippy() {
-        use Receiver::{Ref, RefMut};
-        for (name, receiver, in_trait, breaks) in [
-            ("into_x", Ref, true, true),
-            ("from_x", RefMut, false, true),
-            ("to_x", Ref, true, false),
-            ("to_x", RefMut, false, true),
-            ("to_x", Ref, false, false),
-            ("to_mut", Ref, true, true),
-            ("to_mut", RefMut, false, false),
-            ("to_x_mut", Ref, false, true),
-            ("as_ref", Ref, true, false),
-            ("as_mut", RefMut, false, false),
-            ("is_x", RefMut, false, false),
-            ("into", Ref, true, false),
-            ("clone", Ref, false, false),
+        for (name, breaks) in [
+            ("into_x", true),
+            ("from_x", true),
+            ("to_x", false),
+            ("to_mut", true),
+            ("to_x_mut", true),
+            ("as_ref", false),
+            ("as_mut", false),
+            ("is_x", false),
+            ("into", false),
+            ("from", false),
+            ("r#into_x", true),
         ] {
-            assert_eq!(
-                breaks_self_convention(name, receiver, in_trait),
-                breaks,
-                "{name}"
-            );
+            assert_eq!(breaks_self_convention(name), breaks, "{name}");
         }
     }
 }

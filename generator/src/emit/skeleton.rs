@@ -389,11 +389,10 @@ fn stub(method: &Method, names: &Names) -> Result<String, Error> {
         request: ty(&request)?,
         response: ty(&response)?,
     };
+    // No `allow(deprecated)`: implementing a deprecated method is no use of it.
     let signature = skeleton_signature(method, &types)?;
-    let allow = method.deprecated.then(|| quote!(#[allow(deprecated)]));
     let item: syn::File = syn::parse2(quote! {
         impl Handler for Skeleton {
-            #allow
             #signature {}
         }
     })

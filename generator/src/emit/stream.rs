@@ -3,7 +3,7 @@
 //! pattern-shaped client helpers.
 
 use crate::emit::pattern::{
-    Context, Receiver, Spelling, breaks_self_convention, capitalize, default_body, emitter,
+    Context, Spelling, breaks_self_convention, capitalize, default_body, emitter,
     handler_signature, self_convention_allow, usize_literal,
 };
 use crate::emit::{doc_lines, ident, rust_type};
@@ -201,12 +201,6 @@ pub fn tonic_lints(service: &Service) -> [(String, Option<syn::Attribute>); 2] {
             quote!(non_camel_case_types),
         ),
         (!snake(&service.tonic_client_module), quote!(non_snake_case)),
-        (
-            methods
-                .iter()
-                .any(|m| breaks_self_convention(&m.rust_name, Receiver::RefMut, false)),
-            quote!(clippy::wrong_self_convention),
-        ),
     ];
     let server = [
         (
@@ -220,9 +214,7 @@ pub fn tonic_lints(service: &Service) -> [(String, Option<syn::Attribute>); 2] {
         ),
         (!snake(&service.tonic_server_module), quote!(non_snake_case)),
         (
-            methods
-                .iter()
-                .any(|m| breaks_self_convention(&m.rust_name, Receiver::Ref, true)),
+            methods.iter().any(|m| breaks_self_convention(&m.rust_name)),
             quote!(clippy::wrong_self_convention),
         ),
     ];
@@ -358,7 +350,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
         let docs = handler_docs(method);
         let signature = handler_signature(method, &cx.types)?;
         let body = default_body(method, &cx.types);
-        let allow = self_convention_allow(&method.rust_name, Receiver::Ref, true);
+        let allow = self_convention_allow(&method.rust_name);
         handler_fns.push(quote! {
             #(#docs)*
             #deprecated

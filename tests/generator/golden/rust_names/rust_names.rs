@@ -104,7 +104,6 @@ pub mod connection_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -2555,7 +2554,6 @@ pub mod connection_stream {
             )
         }
         /// Unary `FromChannel`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_channel_(
             &mut self,
             request: super::Request,

@@ -24,7 +24,6 @@ pub mod unary_names_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -5754,7 +5753,6 @@ pub mod server_streaming_names_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -12525,7 +12523,6 @@ pub mod client_streaming_names_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -18491,7 +18488,6 @@ pub mod bidi_names_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -28755,7 +28751,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `ToOwned`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn to_owned(
             &mut self,
             request: super::Req,
@@ -28770,7 +28765,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `ToString`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn to_string(
             &mut self,
             request: super::Req,
@@ -29205,7 +29199,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `IntoIter`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_iter(
             &mut self,
             request: super::Req,
@@ -29234,7 +29227,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `FromIter`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_iter(
             &mut self,
             request: super::Req,
@@ -29249,7 +29241,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `FromStr`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_str(
             &mut self,
             request: super::Req,
@@ -29278,7 +29269,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `IntoFuture`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_future(
             &mut self,
             request: super::Req,
@@ -29349,7 +29339,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `IntoRequest`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_request(
             &mut self,
             request: super::Req,
@@ -29364,7 +29353,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `IntoStreamingRequest`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_streaming_request(
             &mut self,
             request: super::Req,
@@ -29379,7 +29367,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `IntoInner`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_inner(
             &mut self,
             request: super::Req,
@@ -29534,7 +29521,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `FromBytes`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_bytes(
             &mut self,
             request: super::Req,
@@ -29549,7 +29535,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `IntoBytes`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_bytes(
             &mut self,
             request: super::Req,
@@ -29676,7 +29661,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `IntoServer`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_server(
             &mut self,
             request: super::Req,
@@ -29691,7 +29675,6 @@ pub mod unary_names_stream {
             )
         }
         /// Unary `FromArc`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_arc(
             &mut self,
             request: super::Req,
@@ -33813,7 +33796,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `ToOwned`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn to_owned(
             &mut self,
             request: super::Req,
@@ -33833,7 +33815,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `ToString`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn to_string(
             &mut self,
             request: super::Req,
@@ -34423,7 +34404,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `IntoIter`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_iter(
             &mut self,
             request: super::Req,
@@ -34462,7 +34442,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `FromIter`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_iter(
             &mut self,
             request: super::Req,
@@ -34482,7 +34461,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `FromStr`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_str(
             &mut self,
             request: super::Req,
@@ -34521,7 +34499,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `IntoFuture`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_future(
             &mut self,
             request: super::Req,
@@ -34617,7 +34594,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `IntoRequest`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_request(
             &mut self,
             request: super::Req,
@@ -34637,7 +34613,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `IntoStreamingRequest`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_streaming_request(
             &mut self,
             request: super::Req,
@@ -34657,7 +34632,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `IntoInner`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_inner(
             &mut self,
             request: super::Req,
@@ -34867,7 +34841,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `FromBytes`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_bytes(
             &mut self,
             request: super::Req,
@@ -34887,7 +34860,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `IntoBytes`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_bytes(
             &mut self,
             request: super::Req,
@@ -35059,7 +35031,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `IntoServer`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_server(
             &mut self,
             request: super::Req,
@@ -35079,7 +35050,6 @@ pub mod server_streaming_names_stream {
             )
         }
         /// Server streaming `FromArc`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_arc(
             &mut self,
             request: super::Req,
@@ -39634,7 +39604,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `Into` from any reader, in chunks of `chunk_size` bytes (`Self::INTO_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -39679,7 +39648,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `From` from any reader, in chunks of `chunk_size` bytes (`Self::FROM_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -39796,7 +39764,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `ToOwned`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn to_owned(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -39813,7 +39780,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `ToOwned` from any reader, in chunks of `chunk_size` bytes (`Self::TO_OWNED_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn to_owned_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -39842,7 +39808,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `ToString`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn to_string(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -39859,7 +39824,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `ToString` from any reader, in chunks of `chunk_size` bytes (`Self::TO_STRING_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn to_string_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -39904,7 +39868,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `ToMut` from any reader, in chunks of `chunk_size` bytes (`Self::TO_MUT_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn to_mut_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -41209,7 +41172,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `IntoIter`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_iter(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -41226,7 +41188,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `IntoIter` from any reader, in chunks of `chunk_size` bytes (`Self::INTO_ITER_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_iter_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -41299,7 +41260,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `FromIter`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_iter(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -41316,7 +41276,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `FromIter` from any reader, in chunks of `chunk_size` bytes (`Self::FROM_ITER_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_iter_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -41345,7 +41304,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `FromStr`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_str(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -41362,7 +41320,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `FromStr` from any reader, in chunks of `chunk_size` bytes (`Self::FROM_STR_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_str_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -41435,7 +41392,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `IntoFuture`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_future(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -41452,7 +41408,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `IntoFuture` from any reader, in chunks of `chunk_size` bytes (`Self::INTO_FUTURE_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_future_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -41657,7 +41612,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `IntoRequest`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_request(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -41674,7 +41628,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `IntoRequest` from any reader, in chunks of `chunk_size` bytes (`Self::INTO_REQUEST_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_request_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -41703,7 +41656,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `IntoStreamingRequest`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_streaming_request(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -41720,7 +41672,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `IntoStreamingRequest` from any reader, in chunks of `chunk_size` bytes (`Self::INTO_STREAMING_REQUEST_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_streaming_request_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -41749,7 +41700,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `IntoInner`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_inner(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -41766,7 +41716,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `IntoInner` from any reader, in chunks of `chunk_size` bytes (`Self::INTO_INNER_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_inner_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -42235,7 +42184,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `FromBytes`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_bytes(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -42252,7 +42200,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `FromBytes` from any reader, in chunks of `chunk_size` bytes (`Self::FROM_BYTES_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_bytes_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -42281,7 +42228,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `IntoBytes`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_bytes(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -42298,7 +42244,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `IntoBytes` from any reader, in chunks of `chunk_size` bytes (`Self::INTO_BYTES_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_bytes_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -42679,7 +42624,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `IntoServer`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_server(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -42696,7 +42640,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `IntoServer` from any reader, in chunks of `chunk_size` bytes (`Self::INTO_SERVER_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn into_server_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -42725,7 +42668,6 @@ pub mod client_streaming_names_stream {
                 .await
         }
         /// Client streaming `FromArc`.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_arc(
             &mut self,
             requests: impl ::rust_stream::codegen::Stream<
@@ -42742,7 +42684,6 @@ pub mod client_streaming_names_stream {
             )
         }
         /// Client-streaming `FromArc` from any reader, in chunks of `chunk_size` bytes (`Self::FROM_ARC_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
-        #[allow(clippy::wrong_self_convention)]
         pub async fn from_arc_from(
             &mut self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
@@ -46942,7 +46883,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `ToMut`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn to_mut(
             &self,
         ) -> (
@@ -47585,7 +47525,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `IntoIter`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn into_iter(
             &self,
         ) -> (
@@ -47630,7 +47569,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `FromIter`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn from_iter(
             &self,
         ) -> (
@@ -47653,7 +47591,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `FromStr`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn from_str(
             &self,
         ) -> (
@@ -47698,7 +47635,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `IntoFuture`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn into_future(
             &self,
         ) -> (
@@ -47809,7 +47745,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `IntoRequest`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn into_request(
             &self,
         ) -> (
@@ -47832,7 +47767,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `IntoStreamingRequest`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn into_streaming_request(
             &self,
         ) -> (
@@ -47855,7 +47789,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `IntoInner`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn into_inner(
             &self,
         ) -> (
@@ -48098,7 +48031,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `FromBytes`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn from_bytes(
             &self,
         ) -> (
@@ -48121,7 +48053,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `IntoBytes`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn into_bytes(
             &self,
         ) -> (
@@ -48320,7 +48251,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `IntoServer`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn into_server(
             &self,
         ) -> (
@@ -48343,7 +48273,6 @@ pub mod bidi_names_stream {
             )
         }
         /// Bidi streaming `FromArc`.
-        #[allow(clippy::wrong_self_convention)]
         pub fn from_arc(
             &self,
         ) -> (
