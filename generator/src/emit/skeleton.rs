@@ -233,7 +233,8 @@ impl Names {
     }
 
     /// The `use` lines for every short name, grouped by parent module and formatted.
-    fn use_lines(&self, deprecated: &BTreeSet<String>) -> Result<String, Error> {
+    /// `deprecated` is the module of a deprecated service, if it is.
+    fn use_lines(&self, deprecated: Option<&str>) -> Result<String, Error> {
         let text = self.use_text(deprecated);
         let file = syn::parse_file(&text).map_err(|err| {
             Error::new(
@@ -244,7 +245,7 @@ impl Names {
         Ok(prettyplease::unparse(&file))
     }
 
-    fn use_text(&self, deprecated: &BTreeSet<String>) -> String {
+    fn use_text(&self, deprecated: Option<&str>) -> String {
         let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for path in &self.used {
             let (parent, name) = path.rsplit_once("::").unwrap_or(("", path));
@@ -253,7 +254,7 @@ impl Names {
         let mut out = String::new();
         for (parent, names) in groups {
             // A deprecated service's module is deprecated: importing from it is a use of it.
-            if deprecated.contains(parent) {
+            if deprecated == Some(parent) {
                 out.push_str("#[allow(deprecated)]\n");
             }
             match names.as_slice() {
@@ -317,11 +318,7 @@ fn handler_path(service: &Service, module_path: &str) -> String {
 fn new_file(service: &Service, module_path: &str, runtime_path: &str) -> Result<String, Error> {
     let names = Names::new(service, module_path, runtime_path);
     let stream_module = format!("{module_path}::{}", service.stream_module);
-    let deprecated: BTreeSet<String> = if service.deprecated {
-        [stream_module.clone()].into_iter().collect()
-    } else {
-        BTreeSet::new()
-    };
+    let deprecated = service.deprecated.then_some(stream_module.as_str());
     let handler = names.spell(&handler_path(service, module_path));
     let name = &service.skeleton_struct;
     let mut text = format!(
@@ -342,7 +339,7 @@ fn new_file(service: &Service, module_path: &str, runtime_path: &str) -> Result<
          {allow}impl {handler} for {name} {{\n",
         full = service.full_name,
         adapter = service.adapter,
-        uses = names.use_lines(&deprecated)?,
+        uses = names.use_lines(deprecated)?,
         allow = if service.deprecated {
             "#[allow(deprecated)]\n"
         } else {
