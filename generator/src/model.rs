@@ -118,6 +118,12 @@ pub struct Method {
     /// Name of the client's chunk upload helper, for client streaming with a chunk-shaped
     /// request.
     pub upload_helper: Option<String>,
+    /// Name of the client's constant holding the upload helper's chunk size
+    /// (`<PATH_CONST>_CHUNK_SIZE`), set with `upload_helper`.
+    pub chunk_size_const: Option<String>,
+    /// tonic's associated response stream type (`<ProtoName>Stream`), for server streaming and
+    /// bidi methods.
+    pub stream_type: Option<String>,
     /// Where the method is declared.
     pub location: Location,
 }
@@ -145,6 +151,30 @@ pub struct Service {
     pub tonic_module: String,
     /// Module of the stream layer: `<service_snake>_stream`.
     pub stream_module: String,
+    /// tonic's client module: `<tonic_module>_client`.
+    pub tonic_client_module: String,
+    /// tonic's server module: `<tonic_module>_server`.
+    pub tonic_server_module: String,
+    /// tonic's server trait, which the adapter implements (`rust_name`).
+    pub tonic_trait: String,
+    /// tonic's server struct: `<rust_name>Server`.
+    pub tonic_server: String,
+    /// tonic's client struct: `<rust_name>Client`.
+    pub tonic_client: String,
+    /// The handler trait users implement: `<rust_name>Handler`.
+    pub handler_trait: String,
+    /// The per-method configuration struct: `<rust_name>Config`.
+    pub config_struct: String,
+    /// The adapter serving a handler through tonic's trait: `<rust_name>Service`.
+    pub adapter: String,
+    /// The tuned, pattern-shaped client: `<rust_name>StreamClient`.
+    pub stream_client: String,
+    /// The struct of the handler skeleton: `<rust_name>Impl`.
+    pub skeleton_struct: String,
+    /// The stem of the handler skeleton's file: the service's snake-case name without `r#`
+    /// (`Type` -> `type`, so `mod r#type;` finds `type.rs`); a scaffold run prefixes it
+    /// where two services share it.
+    pub skeleton_stem: String,
     /// Comment lines from the proto.
     pub comments: Vec<String>,
     /// `option deprecated = true`.
@@ -594,6 +624,8 @@ fn build_service(
             idempotency,
             options,
             upload_helper: None,
+            chunk_size_const: None,
+            stream_type: pattern.server_streams().then(|| format!("{name}Stream")),
             request,
             response,
             location,
@@ -604,11 +636,28 @@ fn build_service(
         if method.pattern == Pattern::ClientStreaming && method.request.chunk.is_some() {
             let name = ident::compose(&method.rust_name, "_from");
             method.upload_helper = Some(ident::claim(name, &mut taken));
+            method.chunk_size_const = Some(format!("{}_CHUNK_SIZE", method.path_const));
         }
     }
+    let tonic_module = ident::tonic_module(&rust_name);
+    let stream_module = ident::stream_module(&proto_name);
     Some(Service {
-        tonic_module: ident::tonic_module(&rust_name),
-        stream_module: ident::stream_module(&proto_name),
+        tonic_client_module: format!("{tonic_module}_client"),
+        tonic_server_module: format!("{tonic_module}_server"),
+        tonic_trait: rust_name.clone(),
+        tonic_server: format!("{rust_name}Server"),
+        tonic_client: format!("{rust_name}Client"),
+        handler_trait: ident::compose(&rust_name, "Handler"),
+        config_struct: ident::compose(&rust_name, "Config"),
+        adapter: ident::compose(&rust_name, "Service"),
+        stream_client: ident::compose(&rust_name, "StreamClient"),
+        skeleton_struct: ident::compose(&rust_name, "Impl"),
+        skeleton_stem: match ident::unraw(&ident::to_snake(ident::unraw(&rust_name))) {
+            "" => "service".to_owned(),
+            stem => stem.to_owned(),
+        },
+        tonic_module,
+        stream_module,
         rust_name,
         full_name,
         comments: source.comments(&service_path),

@@ -243,7 +243,10 @@ fn check_owner(service: &Service, path: &Path, text: &str) -> Result<(), Error> 
 /// service's, a reserved stem) gets `_2`, `_3`, ... in model order. Unprefixed names are
 /// claimed first, so a service added elsewhere never renames a file that had no clash.
 fn file_names(services: &[(&Package, &Service)]) -> Vec<String> {
-    let stems: Vec<String> = services.iter().map(|(_, s)| service_stem(s)).collect();
+    let stems: Vec<String> = services
+        .iter()
+        .map(|(_, s)| s.skeleton_stem.clone())
+        .collect();
     let mut uses = BTreeMap::<&str, usize>::new();
     for stem in &stems {
         *uses.entry(stem).or_default() += 1;
@@ -266,18 +269,6 @@ fn file_names(services: &[(&Package, &Service)]) -> Vec<String> {
         names[i] = claim(stem, &mut taken);
     }
     names.into_iter().map(|stem| format!("{stem}.rs")).collect()
-}
-
-/// The service's name in snake case, as a module of that name would be spelled without its
-/// `r#` (`Type` -> `type`, so `mod r#type;` finds `type.rs`).
-fn service_stem(service: &Service) -> String {
-    let snake = ident::to_snake(ident::unraw(&service.rust_name));
-    let stem = ident::unraw(&snake);
-    if stem.is_empty() {
-        "service".to_owned()
-    } else {
-        stem.to_owned()
-    }
 }
 
 /// `stem`, or `stem_2`, `stem_3`, ... if taken; recorded as taken.

@@ -75,6 +75,7 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
 
     let mut protos: Vec<PathBuf> = rust_stream_tests::GENERATOR_CORPUS
         .iter()
+        .chain(rust_stream_tests::COMPILE_ONLY_CORPUS)
         .map(|p| corpus.join(p))
         .collect();
     protos.push(protos_dir.join("big.proto"));

@@ -1,6 +1,7 @@
 //! Emission: one formatted, deterministic file per proto package.
 
 pub mod docs;
+pub mod pattern;
 pub mod skeleton;
 pub mod stream;
 
@@ -94,15 +95,10 @@ fn package_content(
     if package.services.is_empty() && package.chunks.is_empty() && code.is_empty() {
         return Ok(None);
     }
-    let tonic_modules: Vec<String> = package
+    let tonic_lints: Vec<(String, Option<syn::Attribute>)> = package
         .services
         .iter()
-        .flat_map(|s| {
-            [
-                format!("{}_client", s.tonic_module),
-                format!("{}_server", s.tonic_module),
-            ]
-        })
+        .flat_map(stream::tonic_lints)
         .collect();
     let does_not_parse = |err: syn::Error| {
         Error::new(
@@ -126,7 +122,7 @@ fn package_content(
         }
         .map_err(does_not_parse)?
         .items;
-        pieces.push(format_items(items, &tonic_modules));
+        pieces.push(format_items(items, &tonic_lints));
     }
     for service in &package.services {
         let tokens = stream::service(service, &paths)?;
@@ -261,22 +257,19 @@ pub fn file_name(module: &[String], stream_only: bool) -> String {
 }
 
 /// Formats top-level items, with their docs sanitized, adding to the modules named in
-/// `tonic_modules` the lints tonic's names need.
-fn format_items(items: Vec<syn::Item>, tonic_modules: &[String]) -> String {
+/// `tonic_lints` (module name, attribute) the lints tonic's names need.
+fn format_items(items: Vec<syn::Item>, tonic_lints: &[(String, Option<syn::Attribute>)]) -> String {
     let mut file = syn::File {
         shebang: None,
         attrs: Vec::new(),
         items,
     };
-    // tonic names associated types and structs after the proto's spelling (`superStream`,
-    // `Self_Client`); those names are tonic's API, so allow them rather than rename.
     for item in &mut file.items {
         if let syn::Item::Mod(module) = item
-            && tonic_modules.iter().any(|m| module.ident == m.as_str())
+            && let Some((_, Some(allow))) =
+                tonic_lints.iter().find(|(m, _)| module.ident == m.as_str())
         {
-            module
-                .attrs
-                .push(syn::parse_quote!(#![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]));
+            module.attrs.push(allow.clone());
         }
     }
     docs::sanitize_file(&mut file);

@@ -6,19 +6,18 @@
 //! the file does not have yet, above the insertion marker line, and leaves every other line
 //! byte for byte as it was.
 
+use crate::emit::pattern::{SkeletonTypes, Spelling, emitter, skeleton_signature};
 use crate::error::{DiagnosticKind, Error};
-use crate::model::{Method, Pattern, Service};
+use crate::model::{Method, Service};
+use proc_macro2::TokenStream;
+use quote::quote;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The line new stubs are inserted above.
 pub const MARKER: &str = "    // rust-stream: new RPCs are added above this line.";
 
 /// Prefix of the comment that starts each stub, followed by the RPC's proto name.
 pub const RPC_MARKER: &str = "// rust-stream: rpc ";
-
-/// The skeleton file of a service: `<service_snake>.rs`.
-pub fn file_name(service: &Service) -> String {
-    format!("{}.rs", service.stream_module.trim_end_matches("_stream"))
-}
 
 /// Joins a module path and a path relative to the package module.
 fn join(base: &str, relative: &str) -> String {
@@ -36,8 +35,8 @@ fn join(base: &str, relative: &str) -> String {
     format!("{}::{rest}", base.join("::"))
 }
 
-/// Returns the skeleton for `service` (generated code at `module_path`), given the file's
-/// current text, and the RPCs it added.
+/// Returns the skeleton for `service` (generated code at `module_path`, the runtime at
+/// `runtime_path`), given the file's current text, and the RPCs it added.
 pub fn scaffold(
     service: &Service,
     module_path: &str,
@@ -51,7 +50,7 @@ pub fn scaffold(
             .iter()
             .map(|m| m.proto_name.clone())
             .collect();
-        return Ok((new_file(service, module_path), added));
+        return Ok((new_file(service, module_path, runtime_path)?, added));
     };
     let missing: Vec<&Method> = service
         .methods
@@ -66,7 +65,7 @@ pub fn scaffold(
     }
     let Some(at) = existing.find(&format!("{MARKER}\n")) else {
         return Err(Error::new(
-            DiagnosticKind::Internal,
+            DiagnosticKind::Usage,
             format!(
                 "the skeleton of `{}` lacks the line `{}`; put it back inside the `impl` block \
              where new stubs should go",
@@ -75,35 +74,259 @@ pub fn scaffold(
             ),
         ));
     };
+    // New stubs use the short names the file already imports, full paths for the rest: the
+    // lines above them are the user's.
+    let names = Names::new(service, module_path, runtime_path).only_imported(&imports(existing));
     let mut text = String::with_capacity(existing.len() + missing.len() * 600);
     text.push_str(&existing[..at]);
     for method in &missing {
-        text.push_str(&stub(method, module_path));
+        text.push_str(&stub(method, &names)?);
         text.push('\n');
     }
     text.push_str(&existing[at..]);
     Ok((text, missing.iter().map(|m| m.proto_name.clone()).collect()))
 }
 
-fn new_file(service: &Service, module_path: &str) -> String {
-    let handler = format!(
+/// Names a skeleton writes or its user expects to mean what they usually do: the runtime's
+/// and the prelude's (editions 2015 to 2024). A message of one of these names keeps its full
+/// path rather than shadow them.
+const RESERVED: &[&str] = &[
+    "CallContext",
+    "RequestStream",
+    "ResponseSink",
+    "Status",
+    "AsMut",
+    "AsRef",
+    "Box",
+    "Clone",
+    "Copy",
+    "Default",
+    "DoubleEndedIterator",
+    "Drop",
+    "Eq",
+    "Err",
+    "ExactSizeIterator",
+    "Extend",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "From",
+    "FromIterator",
+    "Future",
+    "Into",
+    "IntoFuture",
+    "IntoIterator",
+    "Iterator",
+    "None",
+    "Ok",
+    "Option",
+    "Ord",
+    "PartialEq",
+    "PartialOrd",
+    "Result",
+    "Send",
+    "Sized",
+    "Some",
+    "String",
+    "Sync",
+    "ToOwned",
+    "ToString",
+    "TryFrom",
+    "TryInto",
+    "Unpin",
+    "Vec",
+];
+
+/// How the skeleton of one service spells each type: full path, and the short name if the
+/// file imports it.
+struct Names {
+    /// Full path -> short name, for the imported ones.
+    short: BTreeMap<String, String>,
+    /// Full path of each item in use, in the order of `use` lines to write.
+    used: BTreeSet<String>,
+    runtime: String,
+    module_path: String,
+}
+
+impl Names {
+    /// Short names for every type the skeleton needs, except where two types share a short
+    /// name or a message is named like a runtime item or prelude type the skeleton writes
+    /// (`Status`, `Result`, `CallContext`, ...): those keep their full paths.
+    fn new(service: &Service, module_path: &str, runtime_path: &str) -> Names {
+        let runtime = runtime_path.to_owned();
+        let mut used = BTreeSet::new();
+        let mut runtime_items = Vec::new();
+        if !service.methods.is_empty() {
+            runtime_items.push(format!("{runtime}::CallContext"));
+            runtime_items.push(format!("{runtime}::codegen::tonic::Status"));
+        }
+        if service.methods.iter().any(|m| m.pattern.client_streams()) {
+            runtime_items.push(format!("{runtime}::RequestStream"));
+        }
+        if service.methods.iter().any(|m| m.pattern.server_streams()) {
+            runtime_items.push(format!("{runtime}::ResponseSink"));
+        }
+        used.extend(runtime_items.iter().cloned());
+        used.insert(handler_path(service, module_path));
+        let mut messages: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for method in &service.methods {
+            for type_ref in [&method.request, &method.response] {
+                let path = join(module_path, &type_ref.rust_path);
+                // `()`, well-known and extern types stay as prost spells them.
+                if path.starts_with("::") || path == "()" {
+                    continue;
+                }
+                messages
+                    .entry(last_segment(&path).to_owned())
+                    .or_default()
+                    .insert(path);
+            }
+        }
+        let reserved: BTreeSet<&str> = RESERVED
+            .iter()
+            .copied()
+            .chain([
+                service.handler_trait.as_str(),
+                service.skeleton_struct.as_str(),
+            ])
+            .collect();
+        for (name, paths) in &messages {
+            if paths.len() == 1 && !reserved.contains(name.as_str()) {
+                used.extend(paths.iter().cloned());
+            }
+        }
+        let short = used
+            .iter()
+            .map(|path| (path.clone(), last_segment(path).to_owned()))
+            .collect();
+        Names {
+            short,
+            used,
+            runtime,
+            module_path: module_path.to_owned(),
+        }
+    }
+
+    /// The full path of a message, from its path relative to the package module.
+    fn message_path(&self, rust_path: &str) -> String {
+        join(&self.module_path, rust_path)
+    }
+
+    /// Keeps only the short names `imports` (short name -> path) bring into the file.
+    fn only_imported(mut self, imports: &BTreeMap<String, String>) -> Names {
+        self.short
+            .retain(|path, name| imports.get(name).map(|p| normal(p)) == Some(normal(path)));
+        self.used.clear();
+        self
+    }
+
+    /// How the file spells the item at `path`.
+    fn spell(&self, path: &str) -> String {
+        self.short
+            .get(path)
+            .cloned()
+            .unwrap_or_else(|| path.to_owned())
+    }
+
+    /// The `use` lines for every short name, grouped by parent module and formatted.
+    /// `deprecated` is the module of a deprecated service, if it is.
+    fn use_lines(&self, deprecated: Option<&str>) -> Result<String, Error> {
+        let text = self.use_text(deprecated);
+        let file = syn::parse_file(&text).map_err(|err| {
+            Error::new(
+                DiagnosticKind::Internal,
+                format!("the skeleton's imports do not parse: {err}"),
+            )
+        })?;
+        Ok(prettyplease::unparse(&file))
+    }
+
+    fn use_text(&self, deprecated: Option<&str>) -> String {
+        let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for path in &self.used {
+            let (parent, name) = path.rsplit_once("::").unwrap_or(("", path));
+            groups.entry(parent).or_default().push(name);
+        }
+        let mut out = String::new();
+        for (parent, names) in groups {
+            // A deprecated service's module is deprecated: importing from it is a use of it.
+            if deprecated == Some(parent) {
+                out.push_str("#[allow(deprecated)]\n");
+            }
+            match names.as_slice() {
+                [one] => out.push_str(&format!("use {parent}::{one};\n")),
+                many => out.push_str(&format!("use {parent}::{{{}}};\n", many.join(", "))),
+            }
+        }
+        out
+    }
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+/// A path without spaces or a leading `::`, for comparing paths as written.
+fn normal(path: &str) -> String {
+    let path: String = path.chars().filter(|c| !c.is_whitespace()).collect();
+    path.trim_start_matches("::").to_owned()
+}
+
+/// The names a file's top-level `use` items bring in (name -> path); none if the file does
+/// not parse.
+fn imports(text: &str) -> BTreeMap<String, String> {
+    fn walk(prefix: &str, tree: &syn::UseTree, out: &mut BTreeMap<String, String>) {
+        match tree {
+            syn::UseTree::Path(p) => walk(&format!("{prefix}{}::", p.ident), &p.tree, out),
+            syn::UseTree::Name(n) => {
+                out.insert(n.ident.to_string(), format!("{prefix}{}", n.ident));
+            }
+            syn::UseTree::Rename(r) => {
+                out.insert(r.rename.to_string(), format!("{prefix}{}", r.ident));
+            }
+            syn::UseTree::Group(g) => g.items.iter().for_each(|t| walk(prefix, t, out)),
+            syn::UseTree::Glob(_) => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    if let Ok(file) = syn::parse_file(text) {
+        for item in file.items {
+            if let syn::Item::Use(item) = item {
+                let prefix = if item.leading_colon.is_some() {
+                    "::"
+                } else {
+                    ""
+                };
+                walk(prefix, &item.tree, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn handler_path(service: &Service, module_path: &str) -> String {
+    format!(
         "{module_path}::{}::{}",
-        service.stream_module,
-        crate::ident::compose(&service.rust_name, "Handler")
-    );
-    let adapter = format!(
-        "{module_path}::{}::{}",
-        service.stream_module,
-        crate::ident::compose(&service.rust_name, "Service")
-    );
-    let name = crate::ident::compose(&service.rust_name, "Impl");
+        service.stream_module, service.handler_trait
+    )
+}
+
+fn new_file(service: &Service, module_path: &str, runtime_path: &str) -> Result<String, Error> {
+    let names = Names::new(service, module_path, runtime_path);
+    let stream_module = format!("{module_path}::{}", service.stream_module);
+    let deprecated = service.deprecated.then_some(stream_module.as_str());
+    let handler = names.spell(&handler_path(service, module_path));
+    let name = &service.skeleton_struct;
     let mut text = format!(
         "//! The `{full}` service, scaffolded by `rust-stream scaffold`.\n\
          //!\n\
          //! This file is yours to edit. Running `rust-stream scaffold` again adds stubs for RPCs\n\
          //! added to the proto and leaves everything else as it is.\n\
          //!\n\
-         //! Serve it with `{adapter}::new({name}).into_server()`.\n\
+         //! Serve it with `{adapter}::new({name}).into_server()`; `{adapter}` is in\n\
+         //! `{stream_module}`.\n\
+         \n\
+         {uses}\
          \n\
          /// Implements `{full}`.\n\
          #[derive(Debug, Default)]\n\
@@ -111,6 +334,8 @@ fn new_file(service: &Service, module_path: &str) -> String {
          \n\
          {allow}impl {handler} for {name} {{\n",
         full = service.full_name,
+        adapter = service.adapter,
+        uses = names.use_lines(deprecated)?,
         allow = if service.deprecated {
             "#[allow(deprecated)]\n"
         } else {
@@ -121,125 +346,179 @@ fn new_file(service: &Service, module_path: &str) -> String {
         if i > 0 {
             text.push('\n');
         }
-        text.push_str(&stub(method, module_path));
+        text.push_str(&stub(method, &names)?);
     }
     if !service.methods.is_empty() {
         text.push('\n');
     }
     text.push_str(MARKER);
     text.push_str("\n}\n");
-    text
+    Ok(text)
 }
 
-fn stub(method: &Method, module_path: &str) -> String {
-    let req = join(module_path, &method.request.rust_path);
-    let res = join(module_path, &method.response.rust_path);
-    let name = &method.rust_name;
-    let proto = &method.proto_name;
-    let status = "::rust_stream::codegen::tonic::Status";
-    let rt = "::rust_stream";
-    let allow = if method.deprecated {
-        "    #[allow(deprecated)]\n"
-    } else {
-        ""
+/// One stub: the marker comment, the signature the pattern's emitter gives (formatted), and
+/// its skeleton body.
+fn stub(method: &Method, names: &Names) -> Result<String, Error> {
+    let runtime = &names.runtime;
+    let ty = |path: &str| -> Result<TokenStream, Error> {
+        let spelled = names.spell(path);
+        syn::parse_str::<syn::Type>(&spelled)
+            .map(|t| quote!(#t))
+            .map_err(|_| {
+                Error::new(
+                    DiagnosticKind::Internal,
+                    format!("`{spelled}` is not a Rust type"),
+                )
+            })
     };
-    let body = match method.pattern {
-        Pattern::Unary => format!(
-            "    async fn {name}(\n\
-             \x20       &self,\n\
-             \x20       ctx: {rt}::CallContext,\n\
-             \x20       request: {req},\n\
-             \x20   ) -> Result<{res}, {status}> {{\n\
-             \x20       let _ = (&ctx, &request);\n\
-             \x20       // Look the request up; answer NOT_FOUND for what does not exist, as the\n\
-             \x20       // guide's `context.abort(NOT_FOUND, ...)` does.\n\
-             \x20       let found: Option<{res}> = None;\n\
-             \x20       match found {{\n\
-             \x20           Some(response) => Ok(response),\n\
-             \x20           None => Err({status}::unimplemented(\"{proto} is not implemented yet\")),\n\
-             \x20       }}\n\
-             \x20   }}\n"
-        ),
-        Pattern::ServerStreaming => format!(
-            "    async fn {name}(\n\
-             \x20       &self,\n\
-             \x20       ctx: {rt}::CallContext,\n\
-             \x20       request: {req},\n\
-             \x20       sink: {rt}::ResponseSink<{res}>,\n\
-             \x20   ) -> Result<(), {status}> {{\n\
-             \x20       let _ = (&ctx, &request);\n\
-             \x20       // Stream until done or until the client goes away.\n\
-             \x20       while sink.is_active() {{\n\
-             \x20           let next: Option<{res}> = None;\n\
-             \x20           match next {{\n\
-             \x20               Some(response) => sink.send(response).await?,\n\
-             \x20               None => break,\n\
-             \x20           }}\n\
-             \x20       }}\n\
-             \x20       Err({status}::unimplemented(\"{proto} is not implemented yet\"))\n\
-             \x20   }}\n"
-        ),
-        Pattern::ClientStreaming if method.request.chunk.is_some() => format!(
-            "    async fn {name}(\n\
-             \x20       &self,\n\
-             \x20       ctx: {rt}::CallContext,\n\
-             \x20       mut requests: {rt}::RequestStream<{req}>,\n\
-             \x20   ) -> Result<{res}, {status}> {{\n\
-             \x20       let _ = &ctx;\n\
-             \x20       // Read the upload chunk by chunk; limits end it with a clear status.\n\
-             \x20       let mut total: u64 = 0;\n\
-             \x20       while let Some(chunk) = requests.chunk().await? {{\n\
-             \x20           total += chunk.len() as u64;\n\
-             \x20       }}\n\
-             \x20       Err({status}::unimplemented(format!(\n\
-             \x20           \"{proto} is not implemented yet ({{total}} bytes received)\"\n\
-             \x20       )))\n\
-             \x20   }}\n"
-        ),
-        Pattern::ClientStreaming => format!(
-            "    async fn {name}(\n\
-             \x20       &self,\n\
-             \x20       ctx: {rt}::CallContext,\n\
-             \x20       mut requests: {rt}::RequestStream<{req}>,\n\
-             \x20   ) -> Result<{res}, {status}> {{\n\
-             \x20       let _ = &ctx;\n\
-             \x20       // Read every message; limits end the stream with a clear status.\n\
-             \x20       let mut count: u64 = 0;\n\
-             \x20       while let Some(request) = requests.message().await? {{\n\
-             \x20           let _ = request;\n\
-             \x20           count += 1;\n\
-             \x20       }}\n\
-             \x20       Err({status}::unimplemented(format!(\n\
-             \x20           \"{proto} is not implemented yet ({{count}} messages received)\"\n\
-             \x20       )))\n\
-             \x20   }}\n"
-        ),
-        Pattern::Bidi => format!(
-            "    async fn {name}(\n\
-             \x20       &self,\n\
-             \x20       ctx: {rt}::CallContext,\n\
-             \x20       mut requests: {rt}::RequestStream<{req}>,\n\
-             \x20       sink: {rt}::ResponseSink<{res}>,\n\
-             \x20   ) -> Result<(), {status}> {{\n\
-             \x20       let _ = &ctx;\n\
-             \x20       // Receive and respond; the two directions are independent.\n\
-             \x20       while let Some(request) = requests.message().await? {{\n\
-             \x20           let response: Option<{res}> = None;\n\
-             \x20           let _ = request;\n\
-             \x20           if let Some(response) = response {{\n\
-             \x20               sink.send(response).await?;\n\
-             \x20           }}\n\
-             \x20       }}\n\
-             \x20       Err({status}::unimplemented(\"{proto} is not implemented yet\"))\n\
-             \x20   }}\n"
-        ),
+    let request = names.message_path(&method.request.rust_path);
+    let response = names.message_path(&method.response.rust_path);
+    let types = Spelling {
+        call_context: ty(&format!("{runtime}::CallContext"))?,
+        request_stream: ty(&format!("{runtime}::RequestStream"))?,
+        response_sink: ty(&format!("{runtime}::ResponseSink"))?,
+        status: ty(&format!("{runtime}::codegen::tonic::Status"))?,
+        result: quote!(Result),
+        request: ty(&request)?,
+        response: ty(&response)?,
     };
-    format!("    {RPC_MARKER}{proto}\n{allow}{body}")
+    // No `allow(deprecated)`: implementing a deprecated method is no use of it.
+    let signature = skeleton_signature(method, &types)?;
+    let item: syn::File = syn::parse2(quote! {
+        impl Handler for Skeleton {
+            #signature {}
+        }
+    })
+    .map_err(|err| {
+        Error::new(
+            DiagnosticKind::Internal,
+            format!("the stub of `{}` does not parse: {err}", method.proto_name),
+        )
+    })?;
+    let formatted = prettyplease::unparse(&item);
+    let lines: Vec<&str> = formatted.lines().collect();
+    // The lines inside `impl .. { .. }`; the last ends with the empty body `{}`.
+    let inner = lines.get(1..lines.len().saturating_sub(1)).unwrap_or(&[]);
+    let mut signature = inner.join("\n");
+    if let Some(head) = signature.strip_suffix("{}") {
+        signature = head.to_owned();
+    }
+    let body = emitter(method.pattern).skeleton_body(
+        method,
+        &SkeletonTypes {
+            status: names.spell(&format!("{runtime}::codegen::tonic::Status")),
+            response: names.spell(&response),
+        },
+    );
+    Ok(format!(
+        "    {RPC_MARKER}{}\n{signature}{{\n{body}    }}\n",
+        method.proto_name
+    ))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::join;
+    use super::*;
+    use crate::load::Descriptors;
+    use crate::options::Params;
+
+    fn service_of(proto: &str, name: &str) -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.proto"), proto).unwrap();
+        let descriptors =
+            Descriptors::compile(&[dir.path().join("p.proto")], &[dir.path().to_owned()]).unwrap();
+        let (model, _) = crate::emit::model_of(&descriptors, &Params::default()).unwrap();
+        model
+            .packages
+            .into_iter()
+            .flat_map(|p| p.services)
+            .find(|s| s.proto_name == name)
+            .unwrap()
+    }
+
+    const PROTO: &str = "syntax = \"proto3\";\npackage p;\n\
+        message Req { string id = 1; }\n\
+        message Status { int32 code = 1; }\n\
+        message Result { string ok = 1; }\n\
+        message Msg { string a = 1; }\n\
+        message Outer { message Msg { string b = 1; } }\n\
+        service Svc {\n\
+          rpc Get(Req) returns (Status);\n\
+          rpc Put(stream Req) returns (Result);\n\
+          rpc Watch(Msg) returns (stream Outer.Msg);\n\
+        }\n";
+
+    #[test]
+    fn skeletons_import_short_names_unless_a_message_would_shadow_one() {
+        let service = service_of(PROTO, "Svc");
+        let (text, added) = scaffold(&service, "crate::pb::p", "::rust_stream", None).unwrap();
+        assert_eq!(added, ["Get", "Put", "Watch"]);
+        for line in [
+            "use ::rust_stream::{CallContext, RequestStream, ResponseSink};\n",
+            "use ::rust_stream::codegen::tonic::Status;\n",
+            "use crate::pb::p::Req;\n",
+            "use crate::pb::p::svc_stream::SvcHandler;\n",
+            "impl SvcHandler for SvcImpl {\n",
+            "ctx: CallContext,",
+            "-> Result<crate::pb::p::Status, Status> {",
+            "mut requests: RequestStream<Req>,",
+            "-> Result<crate::pb::p::Result, Status> {",
+            "request: crate::pb::p::Msg,",
+            "sink: ResponseSink<crate::pb::p::outer::Msg>,",
+            "Err(Status::unimplemented(",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+        // Past the imports, no runtime path is spelled out.
+        let body = &text[text.find("pub struct").unwrap()..];
+        assert!(!body.contains("rust_stream"), "{body}");
+    }
+
+    #[test]
+    fn skeletons_honour_the_runtime_path() {
+        let service = service_of(PROTO, "Svc");
+        let (text, _) = scaffold(&service, "crate::pb::p", "::my::rt", None).unwrap();
+        assert!(
+            text.contains("use ::my::rt::codegen::tonic::Status;\n"),
+            "{text}"
+        );
+        assert!(text.contains("use ::my::rt::{CallContext, RequestStream, ResponseSink};\n"));
+        assert!(!text.contains("rust_stream::"), "{text}");
+    }
+
+    #[test]
+    fn new_stubs_use_full_paths_for_names_the_file_does_not_import() {
+        let old = service_of(
+            "syntax = \"proto3\";\npackage p;\nmessage Req { string id = 1; }\n\
+             service Svc { rpc Get(Req) returns (Req); }\n",
+            "Svc",
+        );
+        let new = service_of(
+            "syntax = \"proto3\";\npackage p;\nmessage Req { string id = 1; }\n\
+             message Other { string id = 1; }\n\
+             service Svc { rpc Get(Req) returns (Req); rpc Put(stream Req) returns (Other); }\n",
+            "Svc",
+        );
+        let (first, _) = scaffold(&old, "crate::pb::p", "::rust_stream", None).unwrap();
+        let (second, added) =
+            scaffold(&new, "crate::pb::p", "::rust_stream", Some(&first)).unwrap();
+        assert_eq!(added, ["Put"]);
+        let mut lines = second.lines();
+        for old_line in first.lines() {
+            assert!(lines.any(|l| l == old_line), "{old_line:?} changed");
+        }
+        for part in [
+            "ctx: CallContext,",
+            "mut requests: ::rust_stream::RequestStream<Req>,",
+            "-> Result<crate::pb::p::Other, Status> {",
+        ] {
+            assert!(second.contains(part), "{part:?} missing from:\n{second}");
+        }
+        let (third, added) =
+            scaffold(&new, "crate::pb::p", "::rust_stream", Some(&second)).unwrap();
+        assert!(added.is_empty());
+        assert_eq!(third, second);
+    }
 
     #[test]
     fn joins_relative_paths() {

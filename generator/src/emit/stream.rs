@@ -2,11 +2,15 @@
 //! tonic's server trait, server and client constructors with the service's tuning, and the
 //! pattern-shaped client helpers.
 
+use crate::emit::pattern::{
+    Context, Spelling, breaks_self_convention, capitalize, default_body, emitter,
+    handler_signature, self_convention_allow, usize_literal,
+};
 use crate::emit::{doc_lines, ident, rust_type};
 use crate::error::{DiagnosticKind, Error};
 use crate::model::{Idempotency, Method, Package, Pattern, Service, TypeRef};
 use crate::options::TuningSpec;
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 /// Paths generated code uses, built from the `runtime_path` parameter.
@@ -61,13 +65,15 @@ fn tuning_expr(tuning: &TuningSpec, rt: &TokenStream) -> TokenStream {
     let preset = format_ident!("{}", tuning.preset.to_uppercase());
     let mut fields = Vec::new();
     if let Some(w) = tuning.stream_window {
+        let w = Literal::u32_unsuffixed(w);
         fields.push(quote!(stream_window: #w));
     }
     if let Some(w) = tuning.connection_window {
+        let w = Literal::u32_unsuffixed(w);
         fields.push(quote!(connection_window: #w));
     }
     if let Some(size) = tuning.max_message_size {
-        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        let size = usize_literal(usize::try_from(size).unwrap_or(usize::MAX));
         fields.push(quote!(max_message_size: #size));
     }
     if fields.is_empty() {
@@ -84,7 +90,7 @@ fn call_config_expr(method: &Method, rt: &TokenStream) -> TokenStream {
     }
     let mut expr = quote!(#rt::CallConfig::DEFAULT);
     if let Some(buffer) = options.buffer {
-        let buffer = buffer as usize;
+        let buffer = usize_literal(buffer as usize);
         expr = quote!(#expr.with_buffer(#buffer));
     }
     if options.max_total_bytes.is_some()
@@ -96,6 +102,7 @@ fn call_config_expr(method: &Method, rt: &TokenStream) -> TokenStream {
             if v == 0 {
                 quote!(::core::option::Option::None)
             } else {
+                let v = Literal::u64_unsuffixed(v);
                 quote!(::core::option::Option::Some(#v))
             }
         };
@@ -108,11 +115,7 @@ fn call_config_expr(method: &Method, rt: &TokenStream) -> TokenStream {
             fields.push(quote!(max_messages: #v));
         }
         if let Some(ms) = options.idle_timeout_ms {
-            let v = if ms == 0 {
-                quote!(::core::option::Option::None)
-            } else {
-                quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#ms)))
-            };
+            let v = millis(ms);
             fields.push(quote!(idle_timeout: #v));
         }
         let rest = if fields.len() < 3 {
@@ -123,14 +126,20 @@ fn call_config_expr(method: &Method, rt: &TokenStream) -> TokenStream {
         expr = quote!(#expr.with_limits(#rt::InboundLimits { #(#fields,)* #rest }));
     }
     if let Some(ms) = options.deadline_ms {
-        let v = if ms == 0 {
-            quote!(::core::option::Option::None)
-        } else {
-            quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#ms)))
-        };
+        let v = millis(ms);
         expr = quote!(#expr.with_default_deadline(#v));
     }
     expr
+}
+
+/// An optional duration of `ms` milliseconds; 0 means none.
+fn millis(ms: u64) -> TokenStream {
+    if ms == 0 {
+        quote!(::core::option::Option::None)
+    } else {
+        let ms = Literal::u64_unsuffixed(ms);
+        quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#ms)))
+    }
 }
 
 /// A one-line description of the guards a method gets, for docs and `inspect`.
@@ -149,25 +158,145 @@ fn method_ty(type_ref: &TypeRef) -> Result<TokenStream, Error> {
     rust_type(&type_ref.rust_path, true)
 }
 
+/// One method's docs on the handler trait: the proto's comments, then its pattern, path and
+/// declared idempotency, and why it was renamed; what its pattern means is said once, on the
+/// trait.
+fn handler_docs(method: &Method) -> Vec<TokenStream> {
+    let mut docs = doc_lines(&method.comments);
+    if !docs.is_empty() {
+        docs.push(quote!(#[doc = ""]));
+    }
+    let label = capitalize(method.pattern.label());
+    let mut facts = format!(" {label}: `{}`", method.grpc_path);
+    match method.idempotency {
+        Idempotency::Unknown => {}
+        Idempotency::NoSideEffects => facts.push_str("; declared without side effects"),
+        Idempotency::Idempotent => facts.push_str("; declared idempotent"),
+    }
+    facts.push('.');
+    docs.push(quote!(#[doc = #facts]));
+    if let Some(reason) = &method.renamed_because {
+        let note = format!(
+            " Named `{}` because {reason}.",
+            crate::ident::unraw(&method.rust_name)
+        );
+        docs.push(quote!(#[doc = ""]));
+        docs.push(quote!(#[doc = #note]));
+    }
+    docs
+}
+
+/// The lints tonic's client and server modules of `service` must allow (module name,
+/// attribute): tonic names associated types and structs after the proto's spelling
+/// (`get_userStream`, `Self_Client`) and keeps the RPC names; those are tonic's API, so they
+/// are allowed where they occur rather than renamed.
+pub fn tonic_lints(service: &Service) -> [(String, Option<syn::Attribute>); 2] {
+    let methods = &service.methods;
+    // The inner attribute covers the module's own name too (`self__client` for `Self_`).
+    let snake =
+        |module: &str| is_snake_case(module) && methods.iter().all(|m| is_snake_case(&m.rust_name));
+    let client = [
+        (
+            !is_camel_case(&service.tonic_client),
+            quote!(non_camel_case_types),
+        ),
+        (!snake(&service.tonic_client_module), quote!(non_snake_case)),
+    ];
+    let server = [
+        (
+            !is_camel_case(&service.tonic_trait)
+                || !is_camel_case(&service.tonic_server)
+                || methods
+                    .iter()
+                    .filter_map(|m| m.stream_type.as_deref())
+                    .any(|t| !is_camel_case(t)),
+            quote!(non_camel_case_types),
+        ),
+        (!snake(&service.tonic_server_module), quote!(non_snake_case)),
+        (
+            methods.iter().any(|m| breaks_self_convention(&m.rust_name)),
+            quote!(clippy::wrong_self_convention),
+        ),
+    ];
+    let allow = |lints: &[(bool, TokenStream)]| {
+        let lints: Vec<&TokenStream> = lints.iter().filter(|(on, _)| *on).map(|(_, l)| l).collect();
+        (!lints.is_empty()).then(|| syn::parse_quote!(#![allow(#(#lints),*)]))
+    };
+    [
+        (service.tonic_client_module.clone(), allow(&client)),
+        (service.tonic_server_module.clone(), allow(&server)),
+    ]
+}
+
+/// rustc's `non_camel_case_types` rule: no lower-case start, no `__`, no `_` next to a
+/// letter with case.
+fn is_camel_case(name: &str) -> bool {
+    let name = crate::ident::unraw(name).trim_matches('_');
+    let chars: Vec<char> = name.chars().collect();
+    let cased = |c: char| c.is_lowercase() || c.is_uppercase();
+    !chars.first().is_some_and(|c| c.is_lowercase())
+        && !name.contains("__")
+        && !chars
+            .windows(2)
+            .any(|w| (cased(w[0]) && w[1] == '_') || (cased(w[1]) && w[0] == '_'))
+}
+
+/// rustc's `non_snake_case` rule: no upper case, no `__` inside.
+fn is_snake_case(name: &str) -> bool {
+    let name = crate::ident::unraw(name).trim_matches('_');
+    !name.contains("__") && !name.chars().any(char::is_uppercase)
+}
+
+/// The patterns `service` uses, in declaration order of the enum.
+fn patterns(service: &Service) -> Vec<Pattern> {
+    let mut patterns: Vec<Pattern> = service.methods.iter().map(|m| m.pattern).collect();
+    patterns.sort();
+    patterns.dedup();
+    patterns
+}
+
+/// The handler trait's docs: what each pattern in use means and the guards, once.
+fn handler_trait_docs(service: &Service) -> Vec<TokenStream> {
+    let proto = &service.proto_name;
+    let mut lines = vec![
+        format!(" What a `{proto}` server does: one method per RPC, shaped by its pattern."),
+        " A method left unimplemented answers `UNIMPLEMENTED`.".to_owned(),
+    ];
+    let patterns = patterns(service);
+    if !patterns.is_empty() {
+        lines.push(String::new());
+        for pattern in &patterns {
+            lines.push(emitter(*pattern).handler_doc().to_owned());
+        }
+        let mut guards = " Every call has a deadline and turns a panic into `INTERNAL`".to_owned();
+        if patterns.iter().any(|p| p.server_streams()) {
+            guards.push_str("; sinks are bounded and stop when the client cancels");
+        }
+        if patterns.iter().any(|p| p.client_streams()) {
+            guards.push_str("; request streams have inbound limits");
+        }
+        guards.push('.');
+        lines.push(String::new());
+        lines.push(guards);
+    }
+    lines.iter().map(|d| quote!(#[doc = #d])).collect()
+}
+
 /// Emits the `<service>_stream` module.
 pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
     let rt = &paths.codegen;
-    let status = quote!(#rt::tonic::Status);
     let result = quote!(::core::result::Result);
     let proto = &service.proto_name;
     let module = format_ident!("{}", service.stream_module);
-    let handler = format_ident!("{}", crate::ident::compose(&service.rust_name, "Handler"));
-    let config = format_ident!("{}", crate::ident::compose(&service.rust_name, "Config"));
-    let adapter = format_ident!("{}", crate::ident::compose(&service.rust_name, "Service"));
-    let client = format_ident!(
-        "{}",
-        crate::ident::compose(&service.rust_name, "StreamClient")
-    );
-    let tonic_trait = format_ident!("{}", service.rust_name);
-    let server_mod = format_ident!("{}_server", service.tonic_module);
-    let client_mod = format_ident!("{}_client", service.tonic_module);
-    let tonic_server = format_ident!("{}Server", service.rust_name);
-    let tonic_client = format_ident!("{}Client", service.rust_name);
+    let handler = format_ident!("{}", service.handler_trait);
+    let config = format_ident!("{}", service.config_struct);
+    let adapter = format_ident!("{}", service.adapter);
+    let client = format_ident!("{}", service.stream_client);
+    let tonic_trait = format_ident!("{}", service.tonic_trait);
+    let server_mod = format_ident!("{}", service.tonic_server_module);
+    let client_mod = format_ident!("{}", service.tonic_client_module);
+    let tonic_server = format_ident!("{}", service.tonic_server);
+    let tonic_client = format_ident!("{}", service.tonic_client);
     let tuning = tuning_expr(&service.tuning, rt);
     let any_deprecated = service.methods.iter().any(|m| m.deprecated);
     let allow_deprecated = if any_deprecated {
@@ -189,8 +318,6 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
         let path_const = format_ident!("{}", method.path_const);
         let grpc_path = &method.grpc_path;
         let proto_name = &method.proto_name;
-        let req = method_ty(&method.request)?;
-        let res = method_ty(&method.response)?;
         let deprecated = if method.deprecated {
             quote!(#[deprecated])
         } else {
@@ -208,228 +335,32 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
         let default = call_config_expr(method, rt);
         config_defaults.push(quote!(#name: #default));
 
-        let unimplemented = format!("{proto_name} is not implemented");
-        let mut docs = doc_lines(&method.comments);
-        if !docs.is_empty() {
-            docs.push(quote!(#[doc = ""]));
-        }
-        let shape = match method.pattern {
-            Pattern::Unary => " Unary: one request, one response.".to_owned(),
-            Pattern::ServerStreaming => {
-                " Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.".to_owned()
-            }
-            Pattern::ClientStreaming => {
-                " Client streaming: read `requests` to the end (limits apply), answer once.".to_owned()
-            }
-            Pattern::Bidi => {
-                " Bidirectional: read `requests` and send to `sink`, independently.".to_owned()
-            }
+        let cx = Context {
+            service,
+            method,
+            rt,
+            types: Spelling::absolute(
+                rt,
+                method_ty(&method.request)?,
+                method_ty(&method.response)?,
+            ),
+            deprecated: deprecated.clone(),
         };
-        docs.push(quote!(#[doc = #shape]));
-        let mut facts = format!(" `{grpc_path}`; guards: {}", guards(method));
-        match method.idempotency {
-            Idempotency::Unknown => {}
-            Idempotency::NoSideEffects => facts.push_str("; declared without side effects"),
-            Idempotency::Idempotent => facts.push_str("; declared idempotent"),
-        }
-        facts.push('.');
-        docs.push(quote!(#[doc = ""]));
-        docs.push(quote!(#[doc = #facts]));
-        if let Some(reason) = &method.renamed_because {
-            let note = format!(
-                " Named `{}` because {reason}.",
-                crate::ident::unraw(&method.rust_name)
-            );
-            docs.push(quote!(#[doc = ""]));
-            docs.push(quote!(#[doc = #note]));
-        }
-        let default_doc = " Answers `UNIMPLEMENTED` unless implemented.";
-        docs.push(quote!(#[doc = ""]));
-        docs.push(quote!(#[doc = #default_doc]));
-
-        let (params, args, output) = match method.pattern {
-            Pattern::Unary => (
-                quote!(request: #req),
-                quote!(ctx, request),
-                quote!(#result<#res, #status>),
-            ),
-            Pattern::ServerStreaming => (
-                quote!(request: #req, sink: #rt::ResponseSink<#res>),
-                quote!(ctx, request, sink),
-                quote!(#result<(), #status>),
-            ),
-            Pattern::ClientStreaming => (
-                quote!(requests: #rt::RequestStream<#req>),
-                quote!(ctx, requests),
-                quote!(#result<#res, #status>),
-            ),
-            Pattern::Bidi => (
-                quote!(requests: #rt::RequestStream<#req>, sink: #rt::ResponseSink<#res>),
-                quote!(ctx, requests, sink),
-                quote!(#result<(), #status>),
-            ),
-        };
+        let emitter = emitter(method.pattern);
+        let docs = handler_docs(method);
+        let signature = handler_signature(method, &cx.types)?;
+        let body = default_body(method, &cx.types);
+        let allow = self_convention_allow(&method.rust_name);
         handler_fns.push(quote! {
             #(#docs)*
             #deprecated
-            fn #name(&self, ctx: #rt::CallContext, #params)
-                -> impl ::core::future::Future<Output = #output> + ::core::marker::Send
-            {
-                let _ = (#args);
-                async { #result::Err(#status::unimplemented(#unimplemented)) }
-            }
+            #allow
+            #signature #body
         });
-
-        let config_field = quote!(&self.config.#name);
-        let path = quote!(paths::#path_const);
-        adapter_fns.push(match method.pattern {
-            Pattern::Unary => quote! {
-                async fn #name(&self, request: #rt::tonic::Request<#req>)
-                    -> #result<#rt::tonic::Response<#res>, #status>
-                {
-                    let handler = ::std::sync::Arc::clone(&self.handler);
-                    #rt::unary(#path, #config_field, request, move |ctx, request| async move {
-                        handler.#name(ctx, request).await
-                    })
-                    .await
-                }
-            },
-            Pattern::ClientStreaming => quote! {
-                async fn #name(&self, request: #rt::tonic::Request<#rt::tonic::Streaming<#req>>)
-                    -> #result<#rt::tonic::Response<#res>, #status>
-                {
-                    let handler = ::std::sync::Arc::clone(&self.handler);
-                    #rt::client_streaming(#path, #config_field, request, move |ctx, requests| async move {
-                        handler.#name(ctx, requests).await
-                    })
-                    .await
-                }
-            },
-            Pattern::ServerStreaming => {
-                let stream = format_ident!("{}Stream", proto_name);
-                quote! {
-                    type #stream = #rt::ResponseStream<#res>;
-
-                    async fn #name(&self, request: #rt::tonic::Request<#req>)
-                        -> #result<#rt::tonic::Response<Self::#stream>, #status>
-                    {
-                        let handler = ::std::sync::Arc::clone(&self.handler);
-                        #rt::server_streaming(#path, #config_field, request, move |ctx, request, sink| async move {
-                            handler.#name(ctx, request, sink).await
-                        })
-                    }
-                }
-            }
-            Pattern::Bidi => {
-                let stream = format_ident!("{}Stream", proto_name);
-                quote! {
-                    type #stream = #rt::ResponseStream<#res>;
-
-                    async fn #name(&self, request: #rt::tonic::Request<#rt::tonic::Streaming<#req>>)
-                        -> #result<#rt::tonic::Response<Self::#stream>, #status>
-                    {
-                        let handler = ::std::sync::Arc::clone(&self.handler);
-                        #rt::bidi_streaming(#path, #config_field, request, move |ctx, requests, sink| async move {
-                            handler.#name(ctx, requests, sink).await
-                        })
-                    }
-                }
-            }
-        });
-
-        let client_doc = format!(" {} `{proto_name}`.", capitalize(method.pattern.label()));
-        let unary_return = if method.response.rust_path == "()" {
-            quote! {
-                response.map_err(#rt::client_status)?;
-                ::core::result::Result::Ok(())
-            }
-        } else {
-            quote!(::core::result::Result::Ok(response.map_err(#rt::client_status)?.into_inner()))
-        };
-        client_fns.push(match method.pattern {
-            Pattern::Unary => quote! {
-                #[doc = #client_doc]
-                #deprecated
-                pub async fn #name(&mut self, request: #req) -> #result<#res, #status> {
-                    let request = #rt::request(request, self.timeout);
-                    let response = self.inner.#name(request).await;
-                    #unary_return
-                }
-            },
-            Pattern::ServerStreaming => quote! {
-                #[doc = #client_doc]
-                #[doc = ""]
-                #[doc = " Read the responses with `message()`; drop them to cancel the call."]
-                #deprecated
-                pub async fn #name(&mut self, request: #req) -> #result<#rt::Responses<#res>, #status> {
-                    let request = #rt::request(request, self.timeout);
-                    let response = self.inner.#name(request).await;
-                    ::core::result::Result::Ok(::core::convert::Into::into(
-                        response.map_err(#rt::client_status)?.into_inner(),
-                    ))
-                }
-            },
-            Pattern::ClientStreaming => quote! {
-                #[doc = #client_doc]
-                #deprecated
-                pub async fn #name(
-                    &mut self,
-                    requests: impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static,
-                ) -> #result<#res, #status> {
-                    let requests = #rt::request(requests, self.timeout);
-                    let response = self.inner.#name(requests).await;
-                    #unary_return
-                }
-            },
-            Pattern::Bidi => {
-                let buffer = method.options.buffer.map_or(32, |b| b.max(1) as usize);
-                quote! {
-                    #[doc = #client_doc]
-                    #[doc = ""]
-                    #[doc = " Returns at once: send on the first half while reading the second. The call starts"]
-                    #[doc = " in its own task, so servers that send headers only with their first response work."]
-                    #deprecated
-                    pub fn #name(&self) -> (#rt::Requests<#req>, #rt::Responses<#res>) {
-                        let mut inner = self.inner.clone();
-                        let timeout = self.timeout;
-                        #rt::bidi(#buffer, move |requests| async move {
-                            inner.#name(#rt::request(requests, timeout)).await
-                        })
-                    }
-                }
-            }
-        });
-        if let Some(helper) = &method.upload_helper {
-            let helper = ident(helper)?;
-            let size_const = format_ident!("{}_CHUNK_SIZE", method.path_const);
-            let size = method.chunk_size();
-            let size_doc =
-                format!(" Chunk size for `{proto_name}` uploads: the proto's option or 64 KiB.");
-            client_consts.push(quote! {
-                #[doc = #size_doc]
-                pub const #size_const: usize = #size;
-            });
-            let doc = format!(
-                " Client-streaming `{proto_name}` from any reader, in chunks of `chunk_size` bytes (`Self::{size_const}` is the proto's choice), calling `progress` after each chunk."
-            );
-            client_fns.push(quote! {
-                #[doc = #doc]
-                #deprecated
-                pub async fn #helper(
-                    &mut self,
-                    reader: impl #rt::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
-                    chunk_size: usize,
-                    progress: impl ::core::ops::FnMut(#rt::Progress) + ::core::marker::Send + 'static,
-                ) -> #result<#res, #rt::UploadError> {
-                    let mut inner = self.inner.clone();
-                    let timeout = self.timeout;
-                    #rt::upload(reader, chunk_size, progress, move |chunks: #rt::BoxStream<#req>| async move {
-                        inner.#name(#rt::request(chunks, timeout)).await.map_err(#rt::client_status)
-                    })
-                    .await
-                }
-            });
-        }
+        adapter_fns.push(emitter.adapter(&cx)?);
+        let items = emitter.client(&cx)?;
+        client_consts.extend(items.consts);
+        client_fns.extend(items.fns);
     }
 
     let mut module_docs = vec![format!(
@@ -446,9 +377,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
     } else {
         quote!()
     };
-    let handler_doc = format!(
-        " What a `{proto}` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented."
-    );
+    let handler_docs = handler_trait_docs(service);
     let tuning_doc = format!(
         " The HTTP/2 tuning of `{proto}`: the `{}` preset{}.",
         service.tuning.preset,
@@ -465,8 +394,18 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
     let adapter_doc = format!(
         " Serves a `{handler}` through tonic's `{proto}` server trait with rust-stream's guards."
     );
-    let client_doc =
-        format!(" A `{proto}` client with `TUNING` and helpers shaped by each pattern.");
+    let mut client_docs = vec![format!(
+        " A `{proto}` client with `TUNING` and helpers shaped by each pattern."
+    )];
+    let pattern_docs: Vec<&str> = patterns(service)
+        .into_iter()
+        .filter_map(|p| emitter(p).client_doc())
+        .collect();
+    if !pattern_docs.is_empty() {
+        client_docs.push(String::new());
+        client_docs.extend(pattern_docs.iter().map(|d| (*d).to_owned()));
+    }
+    let client_docs: Vec<TokenStream> = client_docs.iter().map(|d| quote!(#[doc = #d])).collect();
 
     Ok(quote! {
         #(#module_docs)*
@@ -480,8 +419,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
             #[doc = #tuning_doc]
             pub const TUNING: #rt::Tuning = #tuning;
 
-            #[doc = #handler_doc]
-            #[allow(clippy::wrong_self_convention)]
+            #(#handler_docs)*
             pub trait #handler: ::core::marker::Send + ::core::marker::Sync + 'static {
                 #(#handler_fns)*
             }
@@ -546,7 +484,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
                 #(#adapter_fns)*
             }
 
-            #[doc = #client_doc]
+            #(#client_docs)*
             #[derive(Clone, Debug)]
             pub struct #client {
                 inner: super::#client_mod::#tonic_client<#rt::tonic::transport::Channel>,
@@ -554,7 +492,6 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
             }
 
             #allow_deprecated
-            #[allow(clippy::wrong_self_convention)]
             impl #client {
                 #(#client_consts)*
 
@@ -593,10 +530,31 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
     })
 }
 
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_rules_follow_rustc() {
+        for (name, camel) in [
+            ("GetUser", true),
+            ("Self_", true),
+            ("Self_Client", false),
+            ("get_userStream", false),
+            ("A__B", false),
+            ("Get2_Stream", false),
+            ("HTTPApi", true),
+        ] {
+            assert_eq!(is_camel_case(name), camel, "{name}");
+        }
+        for (name, snake) in [
+            ("get_user", true),
+            ("get__user", false),
+            ("r#type", true),
+            ("getUser", false),
+            ("connect_", true),
+        ] {
+            assert_eq!(is_snake_case(name), snake, "{name}");
+        }
     }
 }

@@ -33,7 +33,6 @@ pub mod documented_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     /// A service with ~~~ fences:
@@ -179,7 +178,6 @@ pub mod documented_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with DocumentedServer.
     #[async_trait]
@@ -429,18 +427,19 @@ pub mod documented_stream {
     }
     /// The HTTP/2 tuning of `Documented`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Documented` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Documented` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels.
     pub trait DocumentedHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// A method with an unclosed fence:
         /// ```text
         /// panic!()
         ///
-        /// Unary: one request, one response.
-        ///
-        /// `/comments.Documented/Call`; guards: deadline, panic -> INTERNAL.
-        ///
-        /** Answers `UNIMPLEMENTED` unless implemented.
+        /** Unary: `/comments.Documented/Call`.
  ```*/
         fn call(
             &self,
@@ -463,11 +462,7 @@ pub mod documented_stream {
         }
         /// Stream &lt;T> of \[`Doc`\] items; see <https://grpc.io.>
         ///
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/comments.Documented/Watch`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/comments.Documented/Watch`.
         fn watch(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -555,7 +550,9 @@ pub mod documented_stream {
                     paths::CALL,
                     &self.config.call,
                     request,
-                    move |ctx, request| async move { handler.call(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as DocumentedHandler>::call(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -573,12 +570,14 @@ pub mod documented_stream {
                 &self.config.watch,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.watch(ctx, request, sink).await
+                    <H as DocumentedHandler>::watch(&handler, ctx, request, sink).await
                 },
             )
         }
     }
     /// A `Documented` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct DocumentedStreamClient {
         inner: super::documented_client::DocumentedClient<
@@ -586,7 +585,6 @@ pub mod documented_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl DocumentedStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
@@ -628,14 +626,15 @@ pub mod documented_stream {
             request: super::Doc,
         ) -> ::core::result::Result<super::Doc, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.call(request).await;
+            let response = super::documented_client::DocumentedClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::call(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
         /// Server streaming `Watch`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn watch(
             &mut self,
             request: super::Doc,
@@ -644,7 +643,10 @@ pub mod documented_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.watch(request).await;
+            let response = super::documented_client::DocumentedClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::watch(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),

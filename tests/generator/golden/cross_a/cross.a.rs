@@ -24,7 +24,6 @@ pub mod mixed_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -180,7 +179,6 @@ pub mod mixed_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with MixedServer.
     #[async_trait]
@@ -477,14 +475,16 @@ pub mod mixed_stream {
     }
     /// The HTTP/2 tuning of `Mixed`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Mixed` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Mixed` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Client streaming methods read `requests` to the end (limits apply) and answer once.
+    /// Bidirectional methods read `requests` and send to `sink`, independently.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait MixedHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/cross.a.Mixed/Put`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/cross.a.Mixed/Put`.
         fn put(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -506,11 +506,7 @@ pub mod mixed_stream {
                 )
             }
         }
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/cross.a.Mixed/Get`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/cross.a.Mixed/Get`.
         fn get(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -528,11 +524,7 @@ pub mod mixed_stream {
                 )
             }
         }
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/cross.a.Mixed/Both`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Bidi streaming: `/cross.a.Mixed/Both`.
         fn both(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -624,7 +616,9 @@ pub mod mixed_stream {
                     paths::PUT,
                     &self.config.put,
                     request,
-                    move |ctx, requests| async move { handler.put(ctx, requests).await },
+                    move |ctx, requests| async move {
+                        <H as MixedHandler>::put(&handler, ctx, requests).await
+                    },
                 )
                 .await
         }
@@ -644,7 +638,7 @@ pub mod mixed_stream {
                 &self.config.get,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.get(ctx, request, sink).await
+                    <H as MixedHandler>::get(&handler, ctx, request, sink).await
                 },
             )
         }
@@ -664,12 +658,15 @@ pub mod mixed_stream {
                 &self.config.both,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.both(ctx, requests, sink).await
+                    <H as MixedHandler>::both(&handler, ctx, requests, sink).await
                 },
             )
         }
     }
     /// A `Mixed` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
+    /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct MixedStreamClient {
         inner: super::mixed_client::MixedClient<
@@ -677,10 +674,9 @@ pub mod mixed_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl MixedStreamClient {
         /// Chunk size for `Put` uploads: the proto's option or 64 KiB.
-        pub const PUT_CHUNK_SIZE: usize = 65536usize;
+        pub const PUT_CHUNK_SIZE: usize = 65536;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -726,7 +722,10 @@ pub mod mixed_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.put(requests).await;
+            let response = super::mixed_client::MixedClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::put(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -743,7 +742,7 @@ pub mod mixed_stream {
             super::local::Nested,
             ::rust_stream::codegen::UploadError,
         > {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
@@ -754,8 +753,12 @@ pub mod mixed_stream {
                             super::super::b::outer::Piece,
                         >|
                     async move {
-                        inner
-                            .put(::rust_stream::codegen::request(chunks, timeout))
+                        super::mixed_client::MixedClient::<
+                            ::rust_stream::codegen::tonic::transport::Channel,
+                        >::put(
+                                &mut inner,
+                                ::rust_stream::codegen::request(chunks, timeout),
+                            )
                             .await
                             .map_err(::rust_stream::codegen::client_status)
                     },
@@ -763,8 +766,6 @@ pub mod mixed_stream {
                 .await
         }
         /// Server streaming `Get`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn get(
             &mut self,
             request: super::super::b::Outer,
@@ -773,7 +774,10 @@ pub mod mixed_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.get(request).await;
+            let response = super::mixed_client::MixedClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::get(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -781,21 +785,24 @@ pub mod mixed_stream {
             )
         }
         /// Bidi streaming `Both`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         pub fn both(
             &self,
         ) -> (
             ::rust_stream::codegen::Requests<super::Local>,
             ::rust_stream::codegen::Responses<super::super::b::Outer>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32usize,
+                32,
                 move |requests| async move {
-                    inner.both(::rust_stream::codegen::request(requests, timeout)).await
+                    super::mixed_client::MixedClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::both(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
+                        .await
                 },
             )
         }

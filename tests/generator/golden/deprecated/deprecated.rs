@@ -14,7 +14,6 @@ pub mod old_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -126,7 +125,6 @@ pub mod old_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with OldServer.
     #[async_trait]
@@ -304,7 +302,6 @@ pub mod mixed_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -516,7 +513,6 @@ pub mod mixed_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with MixedServer.
     #[async_trait]
@@ -944,14 +940,14 @@ pub mod old_stream {
     }
     /// The HTTP/2 tuning of `Old`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Old` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Old` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`.
     pub trait OldHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Unary: one request, one response.
-        ///
-        /// `/deprecated.Old/Fetch`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/deprecated.Old/Fetch`.
         fn fetch(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1037,7 +1033,9 @@ pub mod old_stream {
                     paths::FETCH,
                     &self.config.fetch,
                     request,
-                    move |ctx, request| async move { handler.fetch(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as OldHandler>::fetch(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -1050,7 +1048,6 @@ pub mod old_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl OldStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
@@ -1092,7 +1089,10 @@ pub mod old_stream {
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.fetch(request).await;
+            let response = super::old_client::OldClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::fetch(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -1118,14 +1118,17 @@ pub mod mixed_stream {
     }
     /// The HTTP/2 tuning of `Mixed`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Mixed` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Mixed` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Client streaming methods read `requests` to the end (limits apply) and answer once.
+    /// Bidirectional methods read `requests` and send to `sink`, independently.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait MixedHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Unary: one request, one response.
-        ///
-        /// `/deprecated.Mixed/Fetch`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/deprecated.Mixed/Fetch`.
         #[deprecated]
         fn fetch(
             &self,
@@ -1146,11 +1149,7 @@ pub mod mixed_stream {
                 )
             }
         }
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/deprecated.Mixed/Watch`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/deprecated.Mixed/Watch`.
         #[deprecated]
         fn watch(
             &self,
@@ -1169,11 +1168,7 @@ pub mod mixed_stream {
                 )
             }
         }
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/deprecated.Mixed/Push`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/deprecated.Mixed/Push`.
         #[deprecated]
         fn push(
             &self,
@@ -1194,11 +1189,7 @@ pub mod mixed_stream {
                 )
             }
         }
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/deprecated.Mixed/Talk`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Bidi streaming: `/deprecated.Mixed/Talk`.
         #[deprecated]
         fn talk(
             &self,
@@ -1217,11 +1208,7 @@ pub mod mixed_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/deprecated.Mixed/Peek`; guards: deadline, panic -> INTERNAL; declared without side effects.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/deprecated.Mixed/Peek`; declared without side effects.
         fn peek(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1241,11 +1228,7 @@ pub mod mixed_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/deprecated.Mixed/Put`; guards: deadline, panic -> INTERNAL; declared idempotent.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/deprecated.Mixed/Put`; declared idempotent.
         fn put(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1347,7 +1330,9 @@ pub mod mixed_stream {
                     paths::FETCH,
                     &self.config.fetch,
                     request,
-                    move |ctx, request| async move { handler.fetch(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as MixedHandler>::fetch(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -1365,7 +1350,7 @@ pub mod mixed_stream {
                 &self.config.watch,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.watch(ctx, request, sink).await
+                    <H as MixedHandler>::watch(&handler, ctx, request, sink).await
                 },
             )
         }
@@ -1383,7 +1368,9 @@ pub mod mixed_stream {
                     paths::PUSH,
                     &self.config.push,
                     request,
-                    move |ctx, requests| async move { handler.push(ctx, requests).await },
+                    move |ctx, requests| async move {
+                        <H as MixedHandler>::push(&handler, ctx, requests).await
+                    },
                 )
                 .await
         }
@@ -1403,7 +1390,7 @@ pub mod mixed_stream {
                 &self.config.talk,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.talk(ctx, requests, sink).await
+                    <H as MixedHandler>::talk(&handler, ctx, requests, sink).await
                 },
             )
         }
@@ -1419,7 +1406,9 @@ pub mod mixed_stream {
                     paths::PEEK,
                     &self.config.peek,
                     request,
-                    move |ctx, request| async move { handler.peek(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as MixedHandler>::peek(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -1435,12 +1424,17 @@ pub mod mixed_stream {
                     paths::PUT,
                     &self.config.put,
                     request,
-                    move |ctx, request| async move { handler.put(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as MixedHandler>::put(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
     }
     /// A `Mixed` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
+    /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct MixedStreamClient {
         inner: super::mixed_client::MixedClient<
@@ -1449,7 +1443,6 @@ pub mod mixed_stream {
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     #[allow(deprecated)]
-    #[allow(clippy::wrong_self_convention)]
     impl MixedStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
@@ -1492,14 +1485,15 @@ pub mod mixed_stream {
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.fetch(request).await;
+            let response = super::mixed_client::MixedClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::fetch(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
         /// Server streaming `Watch`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         #[deprecated]
         pub async fn watch(
             &mut self,
@@ -1509,7 +1503,10 @@ pub mod mixed_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.watch(request).await;
+            let response = super::mixed_client::MixedClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::watch(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1525,15 +1522,15 @@ pub mod mixed_stream {
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.push(requests).await;
+            let response = super::mixed_client::MixedClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::push(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
         /// Bidi streaming `Talk`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         #[deprecated]
         pub fn talk(
             &self,
@@ -1541,12 +1538,18 @@ pub mod mixed_stream {
             ::rust_stream::codegen::Requests<super::Item>,
             ::rust_stream::codegen::Responses<super::Item>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32usize,
+                32,
                 move |requests| async move {
-                    inner.talk(::rust_stream::codegen::request(requests, timeout)).await
+                    super::mixed_client::MixedClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::talk(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
+                        .await
                 },
             )
         }
@@ -1556,7 +1559,10 @@ pub mod mixed_stream {
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.peek(request).await;
+            let response = super::mixed_client::MixedClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::peek(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -1567,7 +1573,10 @@ pub mod mixed_stream {
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.put(request).await;
+            let response = super::mixed_client::MixedClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::put(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )

@@ -25,7 +25,6 @@ pub mod match_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -251,7 +250,7 @@ pub mod match_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
+    #![allow(non_camel_case_types)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with MatchServer.
     #[async_trait]
@@ -725,7 +724,7 @@ pub mod self__client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
+    #![allow(non_camel_case_types, non_snake_case)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -837,7 +836,7 @@ pub mod self__server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
+    #![allow(non_camel_case_types, non_snake_case)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with Self_Server.
     #[async_trait]
@@ -1027,14 +1026,17 @@ pub mod match_stream {
     }
     /// The HTTP/2 tuning of `match`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `match` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `match` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Client streaming methods read `requests` to the end (limits apply) and answer once.
+    /// Bidirectional methods read `requests` and send to `sink`, independently.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait MatchHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Unary: one request, one response.
-        ///
-        /// `/async.fn.match/type`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/async.fn.match/type`.
         fn r#type(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1054,11 +1056,7 @@ pub mod match_stream {
                 )
             }
         }
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/async.fn.match/self`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/async.fn.match/self`.
         fn self_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1078,11 +1076,7 @@ pub mod match_stream {
                 )
             }
         }
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/async.fn.match/super`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/async.fn.match/super`.
         fn super_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1100,11 +1094,7 @@ pub mod match_stream {
                 )
             }
         }
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/async.fn.match/crate`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Bidi streaming: `/async.fn.match/crate`.
         fn crate_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1122,11 +1112,7 @@ pub mod match_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/async.fn.match/await`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/async.fn.match/await`.
         fn r#await(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1146,11 +1132,7 @@ pub mod match_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/async.fn.match/gen`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/async.fn.match/gen`.
         fn r#gen(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1170,11 +1152,7 @@ pub mod match_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/async.fn.match/Try`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/async.fn.match/Try`.
         fn r#try(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1278,7 +1256,9 @@ pub mod match_stream {
                     paths::TYPE,
                     &self.config.r#type,
                     request,
-                    move |ctx, request| async move { handler.r#type(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as MatchHandler>::r#type(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -1297,7 +1277,7 @@ pub mod match_stream {
                     &self.config.self_,
                     request,
                     move |ctx, requests| async move {
-                        handler.self_(ctx, requests).await
+                        <H as MatchHandler>::self_(&handler, ctx, requests).await
                     },
                 )
                 .await
@@ -1316,7 +1296,7 @@ pub mod match_stream {
                 &self.config.super_,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.super_(ctx, request, sink).await
+                    <H as MatchHandler>::super_(&handler, ctx, request, sink).await
                 },
             )
         }
@@ -1336,7 +1316,7 @@ pub mod match_stream {
                 &self.config.crate_,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.crate_(ctx, requests, sink).await
+                    <H as MatchHandler>::crate_(&handler, ctx, requests, sink).await
                 },
             )
         }
@@ -1353,7 +1333,7 @@ pub mod match_stream {
                     &self.config.r#await,
                     request,
                     move |ctx, request| async move {
-                        handler.r#await(ctx, request).await
+                        <H as MatchHandler>::r#await(&handler, ctx, request).await
                     },
                 )
                 .await
@@ -1370,7 +1350,9 @@ pub mod match_stream {
                     paths::GEN,
                     &self.config.r#gen,
                     request,
-                    move |ctx, request| async move { handler.r#gen(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as MatchHandler>::r#gen(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -1386,12 +1368,17 @@ pub mod match_stream {
                     paths::TRY,
                     &self.config.r#try,
                     request,
-                    move |ctx, request| async move { handler.r#try(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as MatchHandler>::r#try(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
     }
     /// A `match` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
+    /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct MatchStreamClient {
         inner: super::match_client::MatchClient<
@@ -1399,10 +1386,9 @@ pub mod match_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl MatchStreamClient {
         /// Chunk size for `self` uploads: the proto's option or 64 KiB.
-        pub const SELF_CHUNK_SIZE: usize = 65536usize;
+        pub const SELF_CHUNK_SIZE: usize = 65536;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -1443,7 +1429,10 @@ pub mod match_stream {
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.r#type(request).await;
+            let response = super::match_client::MatchClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::r#type(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -1456,7 +1445,10 @@ pub mod match_stream {
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.self_(requests).await;
+            let response = super::match_client::MatchClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::self_(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -1470,15 +1462,19 @@ pub mod match_stream {
                 ::rust_stream::codegen::Progress,
             ) + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::UploadError> {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
                     move |chunks: ::rust_stream::codegen::BoxStream<super::Self_>| async move {
-                        inner
-                            .self_(::rust_stream::codegen::request(chunks, timeout))
+                        super::match_client::MatchClient::<
+                            ::rust_stream::codegen::tonic::transport::Channel,
+                        >::self_(
+                                &mut inner,
+                                ::rust_stream::codegen::request(chunks, timeout),
+                            )
                             .await
                             .map_err(::rust_stream::codegen::client_status)
                     },
@@ -1486,8 +1482,6 @@ pub mod match_stream {
                 .await
         }
         /// Server streaming `super`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn super_(
             &mut self,
             request: super::Type,
@@ -1496,7 +1490,10 @@ pub mod match_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.super_(request).await;
+            let response = super::match_client::MatchClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::super_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1504,22 +1501,23 @@ pub mod match_stream {
             )
         }
         /// Bidi streaming `crate`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         pub fn crate_(
             &self,
         ) -> (
             ::rust_stream::codegen::Requests<super::Type>,
             ::rust_stream::codegen::Responses<super::Type>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32usize,
+                32,
                 move |requests| async move {
-                    inner
-                        .crate_(::rust_stream::codegen::request(requests, timeout))
+                    super::match_client::MatchClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::crate_(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
                         .await
                 },
             )
@@ -1530,7 +1528,10 @@ pub mod match_stream {
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.r#await(request).await;
+            let response = super::match_client::MatchClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::r#await(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -1541,7 +1542,10 @@ pub mod match_stream {
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.r#gen(request).await;
+            let response = super::match_client::MatchClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::r#gen(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -1552,7 +1556,10 @@ pub mod match_stream {
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.r#try(request).await;
+            let response = super::match_client::MatchClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::r#try(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -1568,14 +1575,14 @@ pub mod self_stream {
     }
     /// The HTTP/2 tuning of `Self_`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Self_` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Self_` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`.
     pub trait SelfHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Unary: one request, one response.
-        ///
-        /// `/async.fn.Self_/Impl`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/async.fn.Self_/Impl`.
         fn r#impl(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1661,7 +1668,9 @@ pub mod self_stream {
                     paths::IMPL,
                     &self.config.r#impl,
                     request,
-                    move |ctx, request| async move { handler.r#impl(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as SelfHandler>::r#impl(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -1674,7 +1683,6 @@ pub mod self_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl SelfStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
@@ -1716,7 +1724,10 @@ pub mod self_stream {
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.r#impl(request).await;
+            let response = super::self__client::Self_Client::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::r#impl(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )

@@ -28,7 +28,6 @@ pub mod legacy_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -160,7 +159,6 @@ pub mod legacy_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with LegacyServer.
     #[async_trait]
@@ -389,14 +387,14 @@ pub mod legacy_stream {
     }
     /// The HTTP/2 tuning of `Legacy`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Legacy` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Legacy` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Client streaming methods read `requests` to the end (limits apply) and answer once.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; request streams have inbound limits.
     pub trait LegacyHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/legacy.Legacy/Upload`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/legacy.Legacy/Upload`.
         fn upload(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -416,11 +414,7 @@ pub mod legacy_stream {
                 )
             }
         }
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/legacy.Legacy/UploadMaybe`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/legacy.Legacy/UploadMaybe`.
         fn upload_maybe(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -512,7 +506,7 @@ pub mod legacy_stream {
                     &self.config.upload,
                     request,
                     move |ctx, requests| async move {
-                        handler.upload(ctx, requests).await
+                        <H as LegacyHandler>::upload(&handler, ctx, requests).await
                     },
                 )
                 .await
@@ -532,7 +526,7 @@ pub mod legacy_stream {
                     &self.config.upload_maybe,
                     request,
                     move |ctx, requests| async move {
-                        handler.upload_maybe(ctx, requests).await
+                        <H as LegacyHandler>::upload_maybe(&handler, ctx, requests).await
                     },
                 )
                 .await
@@ -546,10 +540,9 @@ pub mod legacy_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl LegacyStreamClient {
         /// Chunk size for `Upload` uploads: the proto's option or 64 KiB.
-        pub const UPLOAD_CHUNK_SIZE: usize = 65536usize;
+        pub const UPLOAD_CHUNK_SIZE: usize = 65536;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -595,7 +588,10 @@ pub mod legacy_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.upload(requests).await;
+            let response = super::legacy_client::LegacyClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::upload(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -612,15 +608,19 @@ pub mod legacy_stream {
             super::Summary,
             ::rust_stream::codegen::UploadError,
         > {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
                     move |chunks: ::rust_stream::codegen::BoxStream<super::Piece>| async move {
-                        inner
-                            .upload(::rust_stream::codegen::request(chunks, timeout))
+                        super::legacy_client::LegacyClient::<
+                            ::rust_stream::codegen::tonic::transport::Channel,
+                        >::upload(
+                                &mut inner,
+                                ::rust_stream::codegen::request(chunks, timeout),
+                            )
                             .await
                             .map_err(::rust_stream::codegen::client_status)
                     },
@@ -638,7 +638,10 @@ pub mod legacy_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.upload_maybe(requests).await;
+            let response = super::legacy_client::LegacyClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::upload_maybe(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )

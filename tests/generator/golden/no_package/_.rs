@@ -19,7 +19,6 @@ pub mod store_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -152,7 +151,6 @@ pub mod store_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with StoreServer.
     #[async_trait]
@@ -386,14 +384,15 @@ pub mod store_stream {
     }
     /// The HTTP/2 tuning of `Store`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Store` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Store` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Client streaming methods read `requests` to the end (limits apply) and answer once.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait StoreHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/Store/Put`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/Store/Put`.
         fn put(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -413,11 +412,7 @@ pub mod store_stream {
                 )
             }
         }
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/Store/Get`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/Store/Get`.
         fn get(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -506,7 +501,9 @@ pub mod store_stream {
                     paths::PUT,
                     &self.config.put,
                     request,
-                    move |ctx, requests| async move { handler.put(ctx, requests).await },
+                    move |ctx, requests| async move {
+                        <H as StoreHandler>::put(&handler, ctx, requests).await
+                    },
                 )
                 .await
         }
@@ -524,12 +521,14 @@ pub mod store_stream {
                 &self.config.get,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.get(ctx, request, sink).await
+                    <H as StoreHandler>::get(&handler, ctx, request, sink).await
                 },
             )
         }
     }
     /// A `Store` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct StoreStreamClient {
         inner: super::store_client::StoreClient<
@@ -537,10 +536,9 @@ pub mod store_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl StoreStreamClient {
         /// Chunk size for `Put` uploads: the proto's option or 64 KiB.
-        pub const PUT_CHUNK_SIZE: usize = 65536usize;
+        pub const PUT_CHUNK_SIZE: usize = 65536;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -583,7 +581,10 @@ pub mod store_stream {
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.put(requests).await;
+            let response = super::store_client::StoreClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::put(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -597,15 +598,19 @@ pub mod store_stream {
                 ::rust_stream::codegen::Progress,
             ) + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::UploadError> {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
                     move |chunks: ::rust_stream::codegen::BoxStream<super::Blob>| async move {
-                        inner
-                            .put(::rust_stream::codegen::request(chunks, timeout))
+                        super::store_client::StoreClient::<
+                            ::rust_stream::codegen::tonic::transport::Channel,
+                        >::put(
+                                &mut inner,
+                                ::rust_stream::codegen::request(chunks, timeout),
+                            )
                             .await
                             .map_err(::rust_stream::codegen::client_status)
                     },
@@ -613,8 +618,6 @@ pub mod store_stream {
                 .await
         }
         /// Server streaming `Get`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn get(
             &mut self,
             request: super::Ack,
@@ -623,7 +626,10 @@ pub mod store_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.get(request).await;
+            let response = super::store_client::StoreClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::get(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),

@@ -104,7 +104,6 @@ pub mod connection_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -564,7 +563,7 @@ pub mod connection_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
+    #![allow(clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with ConnectionServer.
     #[async_trait]
@@ -1554,16 +1553,19 @@ pub mod connection_stream {
     }
     /// The HTTP/2 tuning of `Connection`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Connection` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Connection` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Client streaming methods read `requests` to the end (limits apply) and answer once.
+    /// Bidirectional methods read `requests` and send to `sink`, independently.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait ConnectionHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/rust_names.Connection/Connect`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
+        /// Bidi streaming: `/rust_names.Connection/Connect`.
         ///
         /// Named `connect_` because `connect` is a function of the generated clients.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
         fn connect_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1581,13 +1583,9 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/New`; guards: deadline, panic -> INTERNAL.
+        /// Unary: `/rust_names.Connection/New`.
         ///
         /// Named `new_` because `new` is a function of the generated clients.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
         fn new_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1607,13 +1605,9 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/WithInterceptor`; guards: deadline, panic -> INTERNAL.
+        /// Unary: `/rust_names.Connection/WithInterceptor`.
         ///
         /// Named `with_interceptor_` because `with_interceptor` is a function of the generated clients.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
         fn with_interceptor_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1633,13 +1627,9 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/WithOrigin`; guards: deadline, panic -> INTERNAL.
+        /// Unary: `/rust_names.Connection/WithOrigin`.
         ///
         /// Named `with_origin_` because `with_origin` is a function of the generated clients.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
         fn with_origin_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1659,13 +1649,9 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/SendCompressed`; guards: deadline, panic -> INTERNAL.
+        /// Unary: `/rust_names.Connection/SendCompressed`.
         ///
         /// Named `send_compressed_` because `send_compressed` is a function of the generated clients.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
         fn send_compressed_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1685,13 +1671,9 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/AcceptCompressed`; guards: deadline, panic -> INTERNAL.
+        /// Unary: `/rust_names.Connection/AcceptCompressed`.
         ///
         /// Named `accept_compressed_` because `accept_compressed` is a function of the generated clients.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
         fn accept_compressed_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1711,13 +1693,9 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/MaxDecodingMessageSize`; guards: deadline, panic -> INTERNAL.
+        /// Unary: `/rust_names.Connection/MaxDecodingMessageSize`.
         ///
         /// Named `max_decoding_message_size_` because `max_decoding_message_size` is a function of the generated clients.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
         fn max_decoding_message_size_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1737,13 +1715,9 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/MaxEncodingMessageSize`; guards: deadline, panic -> INTERNAL.
+        /// Unary: `/rust_names.Connection/MaxEncodingMessageSize`.
         ///
         /// Named `max_encoding_message_size_` because `max_encoding_message_size` is a function of the generated clients.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
         fn max_encoding_message_size_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1763,13 +1737,10 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/FromChannel`; guards: deadline, panic -> INTERNAL.
+        /// Unary: `/rust_names.Connection/FromChannel`.
         ///
         /// Named `from_channel_` because `from_channel` is a function of the generated clients.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        #[allow(clippy::wrong_self_convention)]
         fn from_channel_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1789,13 +1760,9 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/Inner`; guards: deadline, panic -> INTERNAL.
+        /// Unary: `/rust_names.Connection/Inner`.
         ///
         /// Named `inner_` because `inner` is a function of the generated clients.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
         fn inner_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1815,13 +1782,9 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/WithTimeout`; guards: deadline, panic -> INTERNAL.
+        /// Unary: `/rust_names.Connection/WithTimeout`.
         ///
         /// Named `with_timeout_` because `with_timeout` is a function of the generated clients.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
         fn with_timeout_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1841,11 +1804,7 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/rust_names.Connection/Upload`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/rust_names.Connection/Upload`.
         fn upload(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1865,11 +1824,7 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/UploadFrom`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/rust_names.Connection/UploadFrom`.
         fn upload_from(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1889,11 +1844,7 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/GetUser`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/rust_names.Connection/GetUser`.
         fn get_user(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1913,13 +1864,9 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/rust_names.Connection/get_user`; guards: deadline, panic -> INTERNAL.
+        /// Unary: `/rust_names.Connection/get_user`.
         ///
         /// Named `get_user_` because `get_user` is already the Rust name of another method of `rust_names.Connection`.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
         fn get_user_(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1939,11 +1886,7 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/rust_names.Connection/Default`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/rust_names.Connection/Default`.
         fn default(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1961,11 +1904,7 @@ pub mod connection_stream {
                 )
             }
         }
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/rust_names.Connection/Result`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/rust_names.Connection/Result`.
         fn result(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -2104,7 +2043,8 @@ pub mod connection_stream {
                 &self.config.connect_,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.connect_(ctx, requests, sink).await
+                    <H as ConnectionHandler>::connect_(&handler, ctx, requests, sink)
+                        .await
                 },
             )
         }
@@ -2120,7 +2060,9 @@ pub mod connection_stream {
                     paths::NEW,
                     &self.config.new_,
                     request,
-                    move |ctx, request| async move { handler.new_(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as ConnectionHandler>::new_(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -2137,7 +2079,12 @@ pub mod connection_stream {
                     &self.config.with_interceptor_,
                     request,
                     move |ctx, request| async move {
-                        handler.with_interceptor_(ctx, request).await
+                        <H as ConnectionHandler>::with_interceptor_(
+                                &handler,
+                                ctx,
+                                request,
+                            )
+                            .await
                     },
                 )
                 .await
@@ -2155,7 +2102,8 @@ pub mod connection_stream {
                     &self.config.with_origin_,
                     request,
                     move |ctx, request| async move {
-                        handler.with_origin_(ctx, request).await
+                        <H as ConnectionHandler>::with_origin_(&handler, ctx, request)
+                            .await
                     },
                 )
                 .await
@@ -2173,7 +2121,12 @@ pub mod connection_stream {
                     &self.config.send_compressed_,
                     request,
                     move |ctx, request| async move {
-                        handler.send_compressed_(ctx, request).await
+                        <H as ConnectionHandler>::send_compressed_(
+                                &handler,
+                                ctx,
+                                request,
+                            )
+                            .await
                     },
                 )
                 .await
@@ -2191,7 +2144,12 @@ pub mod connection_stream {
                     &self.config.accept_compressed_,
                     request,
                     move |ctx, request| async move {
-                        handler.accept_compressed_(ctx, request).await
+                        <H as ConnectionHandler>::accept_compressed_(
+                                &handler,
+                                ctx,
+                                request,
+                            )
+                            .await
                     },
                 )
                 .await
@@ -2209,7 +2167,12 @@ pub mod connection_stream {
                     &self.config.max_decoding_message_size_,
                     request,
                     move |ctx, request| async move {
-                        handler.max_decoding_message_size_(ctx, request).await
+                        <H as ConnectionHandler>::max_decoding_message_size_(
+                                &handler,
+                                ctx,
+                                request,
+                            )
+                            .await
                     },
                 )
                 .await
@@ -2227,7 +2190,12 @@ pub mod connection_stream {
                     &self.config.max_encoding_message_size_,
                     request,
                     move |ctx, request| async move {
-                        handler.max_encoding_message_size_(ctx, request).await
+                        <H as ConnectionHandler>::max_encoding_message_size_(
+                                &handler,
+                                ctx,
+                                request,
+                            )
+                            .await
                     },
                 )
                 .await
@@ -2245,7 +2213,8 @@ pub mod connection_stream {
                     &self.config.from_channel_,
                     request,
                     move |ctx, request| async move {
-                        handler.from_channel_(ctx, request).await
+                        <H as ConnectionHandler>::from_channel_(&handler, ctx, request)
+                            .await
                     },
                 )
                 .await
@@ -2262,7 +2231,9 @@ pub mod connection_stream {
                     paths::INNER,
                     &self.config.inner_,
                     request,
-                    move |ctx, request| async move { handler.inner_(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as ConnectionHandler>::inner_(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -2279,7 +2250,8 @@ pub mod connection_stream {
                     &self.config.with_timeout_,
                     request,
                     move |ctx, request| async move {
-                        handler.with_timeout_(ctx, request).await
+                        <H as ConnectionHandler>::with_timeout_(&handler, ctx, request)
+                            .await
                     },
                 )
                 .await
@@ -2299,7 +2271,7 @@ pub mod connection_stream {
                     &self.config.upload,
                     request,
                     move |ctx, requests| async move {
-                        handler.upload(ctx, requests).await
+                        <H as ConnectionHandler>::upload(&handler, ctx, requests).await
                     },
                 )
                 .await
@@ -2317,7 +2289,8 @@ pub mod connection_stream {
                     &self.config.upload_from,
                     request,
                     move |ctx, request| async move {
-                        handler.upload_from(ctx, request).await
+                        <H as ConnectionHandler>::upload_from(&handler, ctx, request)
+                            .await
                     },
                 )
                 .await
@@ -2335,7 +2308,7 @@ pub mod connection_stream {
                     &self.config.get_user,
                     request,
                     move |ctx, request| async move {
-                        handler.get_user(ctx, request).await
+                        <H as ConnectionHandler>::get_user(&handler, ctx, request).await
                     },
                 )
                 .await
@@ -2353,7 +2326,7 @@ pub mod connection_stream {
                     &self.config.get_user_,
                     request,
                     move |ctx, request| async move {
-                        handler.get_user_(ctx, request).await
+                        <H as ConnectionHandler>::get_user_(&handler, ctx, request).await
                     },
                 )
                 .await
@@ -2372,7 +2345,7 @@ pub mod connection_stream {
                 &self.config.default,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.default(ctx, request, sink).await
+                    <H as ConnectionHandler>::default(&handler, ctx, request, sink).await
                 },
             )
         }
@@ -2391,13 +2364,16 @@ pub mod connection_stream {
                     &self.config.result,
                     request,
                     move |ctx, requests| async move {
-                        handler.result(ctx, requests).await
+                        <H as ConnectionHandler>::result(&handler, ctx, requests).await
                     },
                 )
                 .await
         }
     }
     /// A `Connection` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
+    /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct ConnectionStreamClient {
         inner: super::connection_client::ConnectionClient<
@@ -2405,10 +2381,9 @@ pub mod connection_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl ConnectionStreamClient {
         /// Chunk size for `Upload` uploads: the proto's option or 64 KiB.
-        pub const UPLOAD_CHUNK_SIZE: usize = 65536usize;
+        pub const UPLOAD_CHUNK_SIZE: usize = 65536;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -2444,22 +2419,23 @@ pub mod connection_stream {
             &mut self.inner
         }
         /// Bidi streaming `Connect`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         pub fn connect_(
             &self,
         ) -> (
             ::rust_stream::codegen::Requests<super::Request>,
             ::rust_stream::codegen::Responses<super::Response>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32usize,
+                32,
                 move |requests| async move {
-                    inner
-                        .connect_(::rust_stream::codegen::request(requests, timeout))
+                    super::connection_client::ConnectionClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::connect_(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
                         .await
                 },
             )
@@ -2473,7 +2449,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.new_(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::new_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2487,7 +2466,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.with_interceptor_(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::with_interceptor_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2501,7 +2483,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.with_origin_(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::with_origin_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2515,7 +2500,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.send_compressed_(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::send_compressed_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2526,7 +2514,10 @@ pub mod connection_stream {
             request: super::Request,
         ) -> ::core::result::Result<super::Box, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.accept_compressed_(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::accept_compressed_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2537,7 +2528,10 @@ pub mod connection_stream {
             request: super::Request,
         ) -> ::core::result::Result<super::Vec, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.max_decoding_message_size_(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::max_decoding_message_size_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2551,7 +2545,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.max_encoding_message_size_(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::max_encoding_message_size_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2565,7 +2562,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.from_channel_(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::from_channel_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2576,7 +2576,10 @@ pub mod connection_stream {
             request: super::Request,
         ) -> ::core::result::Result<super::Send, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.inner_(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::inner_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2587,7 +2590,10 @@ pub mod connection_stream {
             request: super::Request,
         ) -> ::core::result::Result<super::Sync, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.with_timeout_(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::with_timeout_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2600,7 +2606,10 @@ pub mod connection_stream {
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Arc, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.upload(requests).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::upload(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2614,15 +2623,19 @@ pub mod connection_stream {
                 ::rust_stream::codegen::Progress,
             ) + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Arc, ::rust_stream::codegen::UploadError> {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
                     move |chunks: ::rust_stream::codegen::BoxStream<super::Stream>| async move {
-                        inner
-                            .upload(::rust_stream::codegen::request(chunks, timeout))
+                        super::connection_client::ConnectionClient::<
+                            ::rust_stream::codegen::tonic::transport::Channel,
+                        >::upload(
+                                &mut inner,
+                                ::rust_stream::codegen::request(chunks, timeout),
+                            )
                             .await
                             .map_err(::rust_stream::codegen::client_status)
                     },
@@ -2638,7 +2651,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.upload_from(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::upload_from(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2652,7 +2668,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.get_user(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::get_user(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -2666,14 +2685,15 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.get_user_(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::get_user_(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
         /// Server streaming `Default`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn default(
             &mut self,
             request: super::CallContext,
@@ -2682,7 +2702,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.default(request).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::default(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2700,7 +2723,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.result(requests).await;
+            let response = super::connection_client::ConnectionClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::result(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )

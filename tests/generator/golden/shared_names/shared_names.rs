@@ -14,7 +14,6 @@ pub mod first_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -168,7 +167,6 @@ pub mod first_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with FirstServer.
     #[async_trait]
@@ -454,7 +452,6 @@ pub mod second_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -610,7 +607,6 @@ pub mod second_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with SecondServer.
     #[async_trait]
@@ -900,14 +896,16 @@ pub mod first_stream {
     }
     /// The HTTP/2 tuning of `First`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `First` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `First` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Bidirectional methods read `requests` and send to `sink`, independently.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait FirstHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Unary: one request, one response.
-        ///
-        /// `/shared_names.First/Get`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/shared_names.First/Get`.
         fn get(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -927,11 +925,7 @@ pub mod first_stream {
                 )
             }
         }
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/shared_names.First/Watch`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/shared_names.First/Watch`.
         fn watch(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -949,11 +943,7 @@ pub mod first_stream {
                 )
             }
         }
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/shared_names.First/Chat`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Bidi streaming: `/shared_names.First/Chat`.
         fn chat(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1043,7 +1033,9 @@ pub mod first_stream {
                     paths::GET,
                     &self.config.get,
                     request,
-                    move |ctx, request| async move { handler.get(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as FirstHandler>::get(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -1061,7 +1053,7 @@ pub mod first_stream {
                 &self.config.watch,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.watch(ctx, request, sink).await
+                    <H as FirstHandler>::watch(&handler, ctx, request, sink).await
                 },
             )
         }
@@ -1081,12 +1073,15 @@ pub mod first_stream {
                 &self.config.chat,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.chat(ctx, requests, sink).await
+                    <H as FirstHandler>::chat(&handler, ctx, requests, sink).await
                 },
             )
         }
     }
     /// A `First` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
+    /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct FirstStreamClient {
         inner: super::first_client::FirstClient<
@@ -1094,7 +1089,6 @@ pub mod first_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl FirstStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
@@ -1136,14 +1130,15 @@ pub mod first_stream {
             request: super::Ping,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.get(request).await;
+            let response = super::first_client::FirstClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::get(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
         /// Server streaming `Watch`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn watch(
             &mut self,
             request: super::Ping,
@@ -1152,7 +1147,10 @@ pub mod first_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.watch(request).await;
+            let response = super::first_client::FirstClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::watch(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1160,21 +1158,24 @@ pub mod first_stream {
             )
         }
         /// Bidi streaming `Chat`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         pub fn chat(
             &self,
         ) -> (
             ::rust_stream::codegen::Requests<super::Ping>,
             ::rust_stream::codegen::Responses<super::Ping>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32usize,
+                32,
                 move |requests| async move {
-                    inner.chat(::rust_stream::codegen::request(requests, timeout)).await
+                    super::first_client::FirstClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::chat(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
+                        .await
                 },
             )
         }
@@ -1193,14 +1194,16 @@ pub mod second_stream {
     }
     /// The HTTP/2 tuning of `Second`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Second` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Second` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Bidirectional methods read `requests` and send to `sink`, independently.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait SecondHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Unary: one request, one response.
-        ///
-        /// `/shared_names.Second/Get`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/shared_names.Second/Get`.
         fn get(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1220,11 +1223,7 @@ pub mod second_stream {
                 )
             }
         }
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/shared_names.Second/Watch`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/shared_names.Second/Watch`.
         fn watch(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1242,11 +1241,7 @@ pub mod second_stream {
                 )
             }
         }
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/shared_names.Second/Chat`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Bidi streaming: `/shared_names.Second/Chat`.
         fn chat(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1336,7 +1331,9 @@ pub mod second_stream {
                     paths::GET,
                     &self.config.get,
                     request,
-                    move |ctx, request| async move { handler.get(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as SecondHandler>::get(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -1354,7 +1351,7 @@ pub mod second_stream {
                 &self.config.watch,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.watch(ctx, request, sink).await
+                    <H as SecondHandler>::watch(&handler, ctx, request, sink).await
                 },
             )
         }
@@ -1374,12 +1371,15 @@ pub mod second_stream {
                 &self.config.chat,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.chat(ctx, requests, sink).await
+                    <H as SecondHandler>::chat(&handler, ctx, requests, sink).await
                 },
             )
         }
     }
     /// A `Second` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
+    /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct SecondStreamClient {
         inner: super::second_client::SecondClient<
@@ -1387,7 +1387,6 @@ pub mod second_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl SecondStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
@@ -1429,14 +1428,15 @@ pub mod second_stream {
             request: super::Ping,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.get(request).await;
+            let response = super::second_client::SecondClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::get(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
         /// Server streaming `Watch`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn watch(
             &mut self,
             request: super::Ping,
@@ -1445,7 +1445,10 @@ pub mod second_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.watch(request).await;
+            let response = super::second_client::SecondClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::watch(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1453,21 +1456,24 @@ pub mod second_stream {
             )
         }
         /// Bidi streaming `Chat`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         pub fn chat(
             &self,
         ) -> (
             ::rust_stream::codegen::Requests<super::Ping>,
             ::rust_stream::codegen::Responses<super::Ping>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32usize,
+                32,
                 move |requests| async move {
-                    inner.chat(::rust_stream::codegen::request(requests, timeout)).await
+                    super::second_client::SecondClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::chat(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
+                        .await
                 },
             )
         }

@@ -17,16 +17,19 @@ pub mod streaming_examples_stream {
     }
     /// The HTTP/2 tuning of `StreamingExamples`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `StreamingExamples` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `StreamingExamples` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Client streaming methods read `requests` to the end (limits apply) and answer once.
+    /// Bidirectional methods read `requests` and send to `sink`, independently.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait StreamingExamplesHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// Unary: one request, one response. Answers NOT_FOUND "User not found" for unknown ids.
         ///
-        /// Unary: one request, one response.
-        ///
-        /// `/streaming.StreamingExamples/GetUser`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/streaming.StreamingExamples/GetUser`.
         fn get_user(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -48,11 +51,7 @@ pub mod streaming_examples_stream {
         }
         /// Server streaming: one request, a stream of responses, until the client goes away.
         ///
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/streaming.StreamingExamples/ListEvents`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/streaming.StreamingExamples/ListEvents`.
         fn list_events(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -72,11 +71,7 @@ pub mod streaming_examples_stream {
         }
         /// Client streaming: a stream of chunks, one summary response.
         ///
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/streaming.StreamingExamples/UploadChunks`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/streaming.StreamingExamples/UploadChunks`.
         fn upload_chunks(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -98,11 +93,7 @@ pub mod streaming_examples_stream {
         }
         /// Bidirectional streaming: both sides send independently.
         ///
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/streaming.StreamingExamples/Chat`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Bidi streaming: `/streaming.StreamingExamples/Chat`.
         fn chat(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -199,7 +190,8 @@ pub mod streaming_examples_stream {
                     &self.config.get_user,
                     request,
                     move |ctx, request| async move {
-                        handler.get_user(ctx, request).await
+                        <H as StreamingExamplesHandler>::get_user(&handler, ctx, request)
+                            .await
                     },
                 )
                 .await
@@ -218,7 +210,13 @@ pub mod streaming_examples_stream {
                 &self.config.list_events,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.list_events(ctx, request, sink).await
+                    <H as StreamingExamplesHandler>::list_events(
+                            &handler,
+                            ctx,
+                            request,
+                            sink,
+                        )
+                        .await
                 },
             )
         }
@@ -237,7 +235,12 @@ pub mod streaming_examples_stream {
                     &self.config.upload_chunks,
                     request,
                     move |ctx, requests| async move {
-                        handler.upload_chunks(ctx, requests).await
+                        <H as StreamingExamplesHandler>::upload_chunks(
+                                &handler,
+                                ctx,
+                                requests,
+                            )
+                            .await
                     },
                 )
                 .await
@@ -258,12 +261,16 @@ pub mod streaming_examples_stream {
                 &self.config.chat,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.chat(ctx, requests, sink).await
+                    <H as StreamingExamplesHandler>::chat(&handler, ctx, requests, sink)
+                        .await
                 },
             )
         }
     }
     /// A `StreamingExamples` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
+    /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct StreamingExamplesStreamClient {
         inner: super::streaming_examples_client::StreamingExamplesClient<
@@ -271,10 +278,9 @@ pub mod streaming_examples_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl StreamingExamplesStreamClient {
         /// Chunk size for `UploadChunks` uploads: the proto's option or 64 KiB.
-        pub const UPLOAD_CHUNKS_CHUNK_SIZE: usize = 65536usize;
+        pub const UPLOAD_CHUNKS_CHUNK_SIZE: usize = 65536;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -320,14 +326,15 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.get_user(request).await;
+            let response = super::streaming_examples_client::StreamingExamplesClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::get_user(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
         /// Server streaming `ListEvents`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn list_events(
             &mut self,
             request: super::EventFilter,
@@ -336,7 +343,10 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.list_events(request).await;
+            let response = super::streaming_examples_client::StreamingExamplesClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::list_events(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -354,7 +364,10 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.upload_chunks(requests).await;
+            let response = super::streaming_examples_client::StreamingExamplesClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::upload_chunks(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -371,15 +384,17 @@ pub mod streaming_examples_stream {
             super::UploadResult,
             ::rust_stream::codegen::UploadError,
         > {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
                     move |chunks: ::rust_stream::codegen::BoxStream<super::Chunk>| async move {
-                        inner
-                            .upload_chunks(
+                        super::streaming_examples_client::StreamingExamplesClient::<
+                            ::rust_stream::codegen::tonic::transport::Channel,
+                        >::upload_chunks(
+                                &mut inner,
                                 ::rust_stream::codegen::request(chunks, timeout),
                             )
                             .await
@@ -389,21 +404,24 @@ pub mod streaming_examples_stream {
                 .await
         }
         /// Bidi streaming `Chat`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         pub fn chat(
             &self,
         ) -> (
             ::rust_stream::codegen::Requests<super::Message>,
             ::rust_stream::codegen::Responses<super::Message>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32usize,
+                32,
                 move |requests| async move {
-                    inner.chat(::rust_stream::codegen::request(requests, timeout)).await
+                    super::streaming_examples_client::StreamingExamplesClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::chat(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
+                        .await
                 },
             )
         }

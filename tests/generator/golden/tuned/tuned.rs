@@ -19,7 +19,6 @@ pub mod files_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -173,7 +172,6 @@ pub mod files_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with FilesServer.
     #[async_trait]
@@ -459,7 +457,6 @@ pub mod feed_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -574,7 +571,6 @@ pub mod feed_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with FeedServer.
     #[async_trait]
@@ -763,17 +759,19 @@ pub mod files_stream {
     }
     /// The HTTP/2 tuning of `Files`: the `bulk_transfer` preset with the proto's overrides.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning {
-        stream_window: 8388608u32,
+        stream_window: 8388608,
         ..::rust_stream::codegen::Tuning::BULK_TRANSFER
     };
-    /// What a `Files` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Files` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Client streaming methods read `requests` to the end (limits apply) and answer once.
+    /// Bidirectional methods read `requests` and send to `sink`, independently.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait FilesHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/tuned.Files/Upload`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/tuned.Files/Upload`.
         fn upload(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -793,11 +791,7 @@ pub mod files_stream {
                 )
             }
         }
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/tuned.Files/Download`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/tuned.Files/Download`.
         fn download(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -815,11 +809,7 @@ pub mod files_stream {
                 )
             }
         }
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/tuned.Files/Sync`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Bidi streaming: `/tuned.Files/Sync`.
         fn sync(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -854,29 +844,29 @@ pub mod files_stream {
             upload: ::rust_stream::codegen::CallConfig::DEFAULT
                 .with_limits(::rust_stream::codegen::InboundLimits {
                     max_total_bytes: ::core::option::Option::None,
-                    max_messages: ::core::option::Option::Some(100000u64),
+                    max_messages: ::core::option::Option::Some(100000),
                     idle_timeout: ::core::option::Option::Some(
-                        ::core::time::Duration::from_millis(30000u64),
+                        ::core::time::Duration::from_millis(30000),
                     ),
                 }),
             download: ::rust_stream::codegen::CallConfig::DEFAULT
-                .with_buffer(4usize)
+                .with_buffer(4)
                 .with_limits(::rust_stream::codegen::InboundLimits {
                     idle_timeout: ::core::option::Option::Some(
-                        ::core::time::Duration::from_millis(30000u64),
+                        ::core::time::Duration::from_millis(30000),
                     ),
                     ..::rust_stream::codegen::InboundLimits::DEFAULT
                 })
                 .with_default_deadline(
                     ::core::option::Option::Some(
-                        ::core::time::Duration::from_millis(60000u64),
+                        ::core::time::Duration::from_millis(60000),
                     ),
                 ),
             sync: ::rust_stream::codegen::CallConfig::DEFAULT
-                .with_buffer(64usize)
+                .with_buffer(64)
                 .with_limits(::rust_stream::codegen::InboundLimits {
                     idle_timeout: ::core::option::Option::Some(
-                        ::core::time::Duration::from_millis(30000u64),
+                        ::core::time::Duration::from_millis(30000),
                     ),
                     ..::rust_stream::codegen::InboundLimits::DEFAULT
                 }),
@@ -938,7 +928,7 @@ pub mod files_stream {
                     &self.config.upload,
                     request,
                     move |ctx, requests| async move {
-                        handler.upload(ctx, requests).await
+                        <H as FilesHandler>::upload(&handler, ctx, requests).await
                     },
                 )
                 .await
@@ -957,7 +947,7 @@ pub mod files_stream {
                 &self.config.download,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.download(ctx, request, sink).await
+                    <H as FilesHandler>::download(&handler, ctx, request, sink).await
                 },
             )
         }
@@ -977,12 +967,15 @@ pub mod files_stream {
                 &self.config.sync,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.sync(ctx, requests, sink).await
+                    <H as FilesHandler>::sync(&handler, ctx, requests, sink).await
                 },
             )
         }
     }
     /// A `Files` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
+    /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct FilesStreamClient {
         inner: super::files_client::FilesClient<
@@ -990,10 +983,9 @@ pub mod files_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl FilesStreamClient {
         /// Chunk size for `Upload` uploads: the proto's option or 64 KiB.
-        pub const UPLOAD_CHUNK_SIZE: usize = 262144usize;
+        pub const UPLOAD_CHUNK_SIZE: usize = 262144;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -1036,7 +1028,10 @@ pub mod files_stream {
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Done, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.upload(requests).await;
+            let response = super::files_client::FilesClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::upload(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -1050,15 +1045,19 @@ pub mod files_stream {
                 ::rust_stream::codegen::Progress,
             ) + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Done, ::rust_stream::codegen::UploadError> {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
                     move |chunks: ::rust_stream::codegen::BoxStream<super::Chunk>| async move {
-                        inner
-                            .upload(::rust_stream::codegen::request(chunks, timeout))
+                        super::files_client::FilesClient::<
+                            ::rust_stream::codegen::tonic::transport::Channel,
+                        >::upload(
+                                &mut inner,
+                                ::rust_stream::codegen::request(chunks, timeout),
+                            )
                             .await
                             .map_err(::rust_stream::codegen::client_status)
                     },
@@ -1066,8 +1065,6 @@ pub mod files_stream {
                 .await
         }
         /// Server streaming `Download`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn download(
             &mut self,
             request: super::Done,
@@ -1076,7 +1073,10 @@ pub mod files_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.download(request).await;
+            let response = super::files_client::FilesClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::download(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1084,21 +1084,24 @@ pub mod files_stream {
             )
         }
         /// Bidi streaming `Sync`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         pub fn sync(
             &self,
         ) -> (
             ::rust_stream::codegen::Requests<super::Chunk>,
             ::rust_stream::codegen::Responses<super::Chunk>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                64usize,
+                64,
                 move |requests| async move {
-                    inner.sync(::rust_stream::codegen::request(requests, timeout)).await
+                    super::files_client::FilesClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::sync(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
+                        .await
                 },
             )
         }
@@ -1113,14 +1116,14 @@ pub mod feed_stream {
     }
     /// The HTTP/2 tuning of `Feed`: the `low_latency` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::LOW_LATENCY;
-    /// What a `Feed` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Feed` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels.
     pub trait FeedHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/tuned.Feed/Events`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/tuned.Feed/Events`.
         fn events(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1206,12 +1209,14 @@ pub mod feed_stream {
                 &self.config.events,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.events(ctx, request, sink).await
+                    <H as FeedHandler>::events(&handler, ctx, request, sink).await
                 },
             )
         }
     }
     /// A `Feed` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct FeedStreamClient {
         inner: super::feed_client::FeedClient<
@@ -1219,7 +1224,6 @@ pub mod feed_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl FeedStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
@@ -1256,8 +1260,6 @@ pub mod feed_stream {
             &mut self.inner
         }
         /// Server streaming `Events`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn events(
             &mut self,
             request: super::Done,
@@ -1266,7 +1268,10 @@ pub mod feed_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.events(request).await;
+            let response = super::feed_client::FeedClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::events(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),

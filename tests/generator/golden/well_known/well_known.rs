@@ -9,7 +9,6 @@ pub mod clock_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -230,7 +229,6 @@ pub mod clock_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with ClockServer.
     #[async_trait]
@@ -682,14 +680,17 @@ pub mod clock_stream {
     }
     /// The HTTP/2 tuning of `Clock`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Clock` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Clock` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Client streaming methods read `requests` to the end (limits apply) and answer once.
+    /// Bidirectional methods read `requests` and send to `sink`, independently.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait ClockHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/well_known.Clock/Ticks`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/well_known.Clock/Ticks`.
         fn ticks(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -707,11 +708,7 @@ pub mod clock_stream {
                 )
             }
         }
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/well_known.Clock/Sleep`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/well_known.Clock/Sleep`.
         fn sleep(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -728,11 +725,7 @@ pub mod clock_stream {
                 )
             }
         }
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/well_known.Clock/Echo`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Bidi streaming: `/well_known.Clock/Echo`.
         fn echo(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -750,11 +743,7 @@ pub mod clock_stream {
                 )
             }
         }
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/well_known.Clock/Names`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Bidi streaming: `/well_known.Clock/Names`.
         fn names(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -774,11 +763,7 @@ pub mod clock_stream {
                 )
             }
         }
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/well_known.Clock/Blobs`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/well_known.Clock/Blobs`.
         fn blobs(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -798,11 +783,7 @@ pub mod clock_stream {
                 )
             }
         }
-        /// Unary: one request, one response.
-        ///
-        /// `/well_known.Clock/Now`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/well_known.Clock/Now`.
         fn now(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -907,7 +888,7 @@ pub mod clock_stream {
                 &self.config.ticks,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.ticks(ctx, request, sink).await
+                    <H as ClockHandler>::ticks(&handler, ctx, request, sink).await
                 },
             )
         }
@@ -926,7 +907,7 @@ pub mod clock_stream {
                     &self.config.sleep,
                     request,
                     move |ctx, requests| async move {
-                        handler.sleep(ctx, requests).await
+                        <H as ClockHandler>::sleep(&handler, ctx, requests).await
                     },
                 )
                 .await
@@ -947,7 +928,7 @@ pub mod clock_stream {
                 &self.config.echo,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.echo(ctx, requests, sink).await
+                    <H as ClockHandler>::echo(&handler, ctx, requests, sink).await
                 },
             )
         }
@@ -969,7 +950,7 @@ pub mod clock_stream {
                 &self.config.names,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.names(ctx, requests, sink).await
+                    <H as ClockHandler>::names(&handler, ctx, requests, sink).await
                 },
             )
         }
@@ -988,7 +969,7 @@ pub mod clock_stream {
                     &self.config.blobs,
                     request,
                     move |ctx, requests| async move {
-                        handler.blobs(ctx, requests).await
+                        <H as ClockHandler>::blobs(&handler, ctx, requests).await
                     },
                 )
                 .await
@@ -1005,12 +986,17 @@ pub mod clock_stream {
                     paths::NOW,
                     &self.config.now,
                     request,
-                    move |ctx, request| async move { handler.now(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as ClockHandler>::now(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
     }
     /// A `Clock` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
+    /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct ClockStreamClient {
         inner: super::clock_client::ClockClient<
@@ -1018,7 +1004,6 @@ pub mod clock_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl ClockStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
@@ -1055,8 +1040,6 @@ pub mod clock_stream {
             &mut self.inner
         }
         /// Server streaming `Ticks`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn ticks(
             &mut self,
             request: (),
@@ -1065,7 +1048,10 @@ pub mod clock_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.ticks(request).await;
+            let response = super::clock_client::ClockClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::ticks(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1080,45 +1066,54 @@ pub mod clock_stream {
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<(), ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.sleep(requests).await;
+            let response = super::clock_client::ClockClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::sleep(&mut self.inner, requests)
+                .await;
             response.map_err(::rust_stream::codegen::client_status)?;
             ::core::result::Result::Ok(())
         }
         /// Bidi streaming `Echo`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         pub fn echo(
             &self,
         ) -> (
             ::rust_stream::codegen::Requests<::prost_types::Any>,
             ::rust_stream::codegen::Responses<::prost_types::Struct>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32usize,
+                32,
                 move |requests| async move {
-                    inner.echo(::rust_stream::codegen::request(requests, timeout)).await
+                    super::clock_client::ClockClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::echo(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
+                        .await
                 },
             )
         }
         /// Bidi streaming `Names`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         pub fn names(
             &self,
         ) -> (
             ::rust_stream::codegen::Requests<::prost::alloc::string::String>,
             ::rust_stream::codegen::Responses<::core::primitive::bool>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32usize,
+                32,
                 move |requests| async move {
-                    inner.names(::rust_stream::codegen::request(requests, timeout)).await
+                    super::clock_client::ClockClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::names(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
+                        .await
                 },
             )
         }
@@ -1133,7 +1128,10 @@ pub mod clock_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.blobs(requests).await;
+            let response = super::clock_client::ClockClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::blobs(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -1147,7 +1145,10 @@ pub mod clock_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.now(request).await;
+            let response = super::clock_client::ClockClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::now(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )

@@ -1,0 +1,706 @@
+//! One emitter per streaming pattern: the handler method's signature and default body, the
+//! adapter method implementing tonic's server trait, the stream client's helpers, and the
+//! body of a skeleton's stub. The stream layer, the skeleton and the derive emit a method
+//! through [`emitter`], so each pattern's shape is written once.
+//!
+//! Generated calls to handler and client methods are fully qualified
+//! (`<H as Handler>::clone(&handler, ..)`): an RPC may be named like a method of a trait
+//! in scope (`Clone`, `Into`, `Drop`, ...), which method-call syntax would pick instead.
+
+use crate::emit::ident;
+use crate::error::Error;
+use crate::model::{Method, Pattern, Service};
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+/// How the caller spells the types of a handler signature: absolute paths in generated
+/// code, short names in a skeleton.
+pub struct Spelling {
+    /// `CallContext`.
+    pub call_context: TokenStream,
+    /// `RequestStream` (without its type argument).
+    pub request_stream: TokenStream,
+    /// `ResponseSink` (without its type argument).
+    pub response_sink: TokenStream,
+    /// tonic's `Status`.
+    pub status: TokenStream,
+    /// `Result` (without type arguments).
+    pub result: TokenStream,
+    /// The request message.
+    pub request: TokenStream,
+    /// The response message.
+    pub response: TokenStream,
+}
+
+impl Spelling {
+    /// The absolute paths of generated code, for a method whose message types are
+    /// `request` and `response`.
+    pub fn absolute(rt: &TokenStream, request: TokenStream, response: TokenStream) -> Spelling {
+        Spelling {
+            call_context: quote!(#rt::CallContext),
+            request_stream: quote!(#rt::RequestStream),
+            response_sink: quote!(#rt::ResponseSink),
+            status: quote!(#rt::tonic::Status),
+            result: quote!(::core::result::Result),
+            request,
+            response,
+        }
+    }
+}
+
+/// What the stream layer knows when it emits one method.
+pub struct Context<'a> {
+    /// The service.
+    pub service: &'a Service,
+    /// The method.
+    pub method: &'a Method,
+    /// The runtime's `codegen` module.
+    pub rt: &'a TokenStream,
+    /// The types, as the stream module spells them.
+    pub types: Spelling,
+    /// `#[deprecated]` if the method is, else nothing.
+    pub deprecated: TokenStream,
+}
+
+/// The stream client's items for one method.
+#[derive(Default)]
+pub struct ClientItems {
+    /// Associated constants of the client.
+    pub consts: Vec<TokenStream>,
+    /// Helper functions of the client.
+    pub fns: Vec<TokenStream>,
+}
+
+/// The code of one streaming pattern.
+pub trait PatternEmitter: Sync {
+    /// What methods of this pattern do, said once in the handler trait's docs.
+    fn handler_doc(&self) -> &'static str;
+
+    /// What the client helpers of this pattern return, said once in the client's docs.
+    fn client_doc(&self) -> Option<&'static str>;
+
+    /// The handler method's parameters after `&self, ctx`; `mut` on the request stream if
+    /// `mutable` (a skeleton's body reads it).
+    fn inputs(&self, types: &Spelling, mutable: bool) -> TokenStream;
+
+    /// The names of those parameters, as a tuple's elements.
+    fn arguments(&self) -> TokenStream;
+
+    /// The success type of the handler method.
+    fn output(&self, types: &Spelling) -> TokenStream;
+
+    /// The adapter's implementation of tonic's trait method, with its associated stream type
+    /// for server streaming patterns.
+    fn adapter(&self, cx: &Context<'_>) -> Result<TokenStream, Error>;
+
+    /// The stream client's helpers.
+    fn client(&self, cx: &Context<'_>) -> Result<ClientItems, Error>;
+
+    /// The body of a skeleton stub, as source text inside the braces, indented for a method of
+    /// an `impl` block.
+    fn skeleton_body(&self, method: &Method, types: &SkeletonTypes) -> String;
+}
+
+/// The type names a skeleton body writes, as the skeleton spells them.
+pub struct SkeletonTypes {
+    /// tonic's `Status`.
+    pub status: String,
+    /// The response message.
+    pub response: String,
+}
+
+/// The emitter of `pattern`.
+pub fn emitter(pattern: Pattern) -> &'static dyn PatternEmitter {
+    match pattern {
+        Pattern::Unary => &Unary,
+        Pattern::ServerStreaming => &ServerStreaming,
+        Pattern::ClientStreaming => &ClientStreaming,
+        Pattern::Bidi => &Bidi,
+    }
+}
+
+/// The handler trait's method signature: `fn name(&self, ctx, ..) -> impl Future<..> + Send`.
+pub fn handler_signature(method: &Method, types: &Spelling) -> Result<TokenStream, Error> {
+    let emitter = emitter(method.pattern);
+    let name = ident(&method.rust_name)?;
+    let Spelling {
+        call_context,
+        status,
+        result,
+        ..
+    } = types;
+    let inputs = emitter.inputs(types, false);
+    let output = emitter.output(types);
+    Ok(quote! {
+        fn #name(&self, ctx: #call_context, #inputs)
+            -> impl ::core::future::Future<Output = #result<#output, #status>> + ::core::marker::Send
+    })
+}
+
+/// The handler trait's default body: `UNIMPLEMENTED`.
+pub fn default_body(method: &Method, types: &Spelling) -> TokenStream {
+    let arguments = emitter(method.pattern).arguments();
+    let Spelling { status, result, .. } = types;
+    let message = format!("{} is not implemented", method.proto_name);
+    quote! {
+        {
+            let _ = (ctx, #arguments);
+            async { #result::Err(#status::unimplemented(#message)) }
+        }
+    }
+}
+
+/// A skeleton stub's signature: `async fn name(&self, ctx, ..) -> Result<..>`.
+pub fn skeleton_signature(method: &Method, types: &Spelling) -> Result<TokenStream, Error> {
+    let emitter = emitter(method.pattern);
+    let name = ident(&method.rust_name)?;
+    let Spelling {
+        call_context,
+        status,
+        result,
+        ..
+    } = types;
+    let inputs = emitter.inputs(types, true);
+    let output = emitter.output(types);
+    Ok(quote!(async fn #name(&self, ctx: #call_context, #inputs) -> #result<#output, #status>))
+}
+
+/// A `usize` literal without suffix: the context gives its type.
+pub fn usize_literal(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
+
+/// `#[allow(clippy::wrong_self_convention)]` for a trait method named `name` taking `&self`
+/// if clippy's naming conventions expect another receiver (`from_` none, `into_` `self`,
+/// `to_mut` and `to_.._mut` `&mut self`). Public inherent functions are exempt by clippy's
+/// default `avoid-breaking-exported-api`, so clients need none.
+pub fn self_convention_allow(name: &str) -> TokenStream {
+    if breaks_self_convention(name) {
+        quote!(#[allow(clippy::wrong_self_convention)])
+    } else {
+        quote!()
+    }
+}
+
+/// clippy's `wrong_self_convention` rule for a trait method named `name` taking `&self`.
+pub fn breaks_self_convention(name: &str) -> bool {
+    let name = crate::ident::unraw(name);
+    name.starts_with("from_")
+        || name.starts_with("into_")
+        || name == "to_mut"
+        || (name.starts_with("to_") && name.ends_with("_mut"))
+}
+
+/// The fully qualified call of the handler method: `<H as Handler>::name(&handler, ..)`.
+fn handler_call(cx: &Context<'_>, arguments: TokenStream) -> Result<TokenStream, Error> {
+    let handler = format_ident!("{}", cx.service.handler_trait);
+    let name = ident(&cx.method.rust_name)?;
+    Ok(quote!(<H as #handler>::#name(&handler, #arguments)))
+}
+
+/// The fully qualified call of tonic's client method on `client` (a `&mut` expression).
+fn tonic_call(
+    cx: &Context<'_>,
+    client: TokenStream,
+    request: TokenStream,
+) -> Result<TokenStream, Error> {
+    let rt = cx.rt;
+    let module = format_ident!("{}", cx.service.tonic_client_module);
+    let tonic_client = format_ident!("{}", cx.service.tonic_client);
+    let name = ident(&cx.method.rust_name)?;
+    Ok(quote! {
+        super::#module::#tonic_client::<#rt::tonic::transport::Channel>::#name(#client, #request)
+    })
+}
+
+/// The adapter method: unwraps tonic's request, runs the handler through `runner` with the
+/// method's guards, and answers with `response` (`Self::<Stream>` for server streaming).
+fn adapter_fn(
+    cx: &Context<'_>,
+    runner: TokenStream,
+    streaming_request: bool,
+) -> Result<TokenStream, Error> {
+    let rt = cx.rt;
+    let Spelling {
+        status,
+        result,
+        request: req,
+        response: res,
+        ..
+    } = &cx.types;
+    let emitter = emitter(cx.method.pattern);
+    let arguments = emitter.arguments();
+    let call = handler_call(cx, quote!(ctx, #arguments))?;
+    let name = ident(&cx.method.rust_name)?;
+    let path_const = format_ident!("{}", cx.method.path_const);
+    let config = quote!(&self.config.#name);
+    let request_ty = if streaming_request {
+        quote!(#rt::tonic::Request<#rt::tonic::Streaming<#req>>)
+    } else {
+        quote!(#rt::tonic::Request<#req>)
+    };
+    let run = quote! {
+        #rt::#runner(paths::#path_const, #config, request, move |ctx, #arguments| async move {
+            #call.await
+        })
+    };
+    Ok(match &cx.method.stream_type {
+        // Server streaming: tonic's associated stream type, and the runner returns at once.
+        Some(stream) => {
+            let stream = format_ident!("{stream}");
+            quote! {
+                type #stream = #rt::ResponseStream<#res>;
+
+                async fn #name(&self, request: #request_ty)
+                    -> #result<#rt::tonic::Response<Self::#stream>, #status>
+                {
+                    let handler = ::std::sync::Arc::clone(&self.handler);
+                    #run
+                }
+            }
+        }
+        None => quote! {
+            async fn #name(&self, request: #request_ty)
+                -> #result<#rt::tonic::Response<#res>, #status>
+            {
+                let handler = ::std::sync::Arc::clone(&self.handler);
+                #run
+                .await
+            }
+        },
+    })
+}
+
+/// The end of a client helper whose call answers once: the response, or `()`.
+fn single_response(cx: &Context<'_>) -> TokenStream {
+    let rt = cx.rt;
+    if cx.method.response.rust_path == "()" {
+        quote! {
+            response.map_err(#rt::client_status)?;
+            ::core::result::Result::Ok(())
+        }
+    } else {
+        quote!(::core::result::Result::Ok(response.map_err(#rt::client_status)?.into_inner()))
+    }
+}
+
+fn client_doc(method: &Method) -> String {
+    format!(
+        " {} `{}`.",
+        capitalize(method.pattern.label()),
+        method.proto_name
+    )
+}
+
+/// `s` with its first letter in upper case.
+pub fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+struct Unary;
+struct ServerStreaming;
+struct ClientStreaming;
+struct Bidi;
+
+impl PatternEmitter for Unary {
+    fn handler_doc(&self) -> &'static str {
+        " Unary methods take one request and answer once."
+    }
+
+    fn client_doc(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn inputs(&self, types: &Spelling, _mutable: bool) -> TokenStream {
+        let req = &types.request;
+        quote!(request: #req)
+    }
+
+    fn arguments(&self) -> TokenStream {
+        quote!(request)
+    }
+
+    fn output(&self, types: &Spelling) -> TokenStream {
+        types.response.clone()
+    }
+
+    fn adapter(&self, cx: &Context<'_>) -> Result<TokenStream, Error> {
+        adapter_fn(cx, quote!(unary), false)
+    }
+
+    fn client(&self, cx: &Context<'_>) -> Result<ClientItems, Error> {
+        let rt = cx.rt;
+        let Spelling {
+            status,
+            result,
+            request: req,
+            response: res,
+            ..
+        } = &cx.types;
+        let name = ident(&cx.method.rust_name)?;
+        let doc = client_doc(cx.method);
+        let deprecated = &cx.deprecated;
+        let call = tonic_call(cx, quote!(&mut self.inner), quote!(request))?;
+        let answer = single_response(cx);
+        Ok(ClientItems {
+            consts: Vec::new(),
+            fns: vec![quote! {
+                #[doc = #doc]
+                #deprecated
+                pub async fn #name(&mut self, request: #req) -> #result<#res, #status> {
+                    let request = #rt::request(request, self.timeout);
+                    let response = #call.await;
+                    #answer
+                }
+            }],
+        })
+    }
+
+    fn skeleton_body(&self, method: &Method, types: &SkeletonTypes) -> String {
+        let SkeletonTypes { status, response } = types;
+        let proto = &method.proto_name;
+        format!(
+            "        let _ = (&ctx, &request);\n\
+             \x20       // Look the request up; answer NOT_FOUND for what does not exist, as the\n\
+             \x20       // guide's `context.abort(NOT_FOUND, ...)` does.\n\
+             \x20       let found: Option<{response}> = None;\n\
+             \x20       match found {{\n\
+             \x20           Some(response) => Ok(response),\n\
+             \x20           None => Err({status}::unimplemented(\"{proto} is not implemented yet\")),\n\
+             \x20       }}\n"
+        )
+    }
+}
+
+impl PatternEmitter for ServerStreaming {
+    fn handler_doc(&self) -> &'static str {
+        " Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone."
+    }
+
+    fn client_doc(&self) -> Option<&'static str> {
+        Some(
+            " Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.",
+        )
+    }
+
+    fn inputs(&self, types: &Spelling, _mutable: bool) -> TokenStream {
+        let Spelling {
+            response_sink,
+            request: req,
+            response: res,
+            ..
+        } = types;
+        quote!(request: #req, sink: #response_sink<#res>)
+    }
+
+    fn arguments(&self) -> TokenStream {
+        quote!(request, sink)
+    }
+
+    fn output(&self, _types: &Spelling) -> TokenStream {
+        quote!(())
+    }
+
+    fn adapter(&self, cx: &Context<'_>) -> Result<TokenStream, Error> {
+        adapter_fn(cx, quote!(server_streaming), false)
+    }
+
+    fn client(&self, cx: &Context<'_>) -> Result<ClientItems, Error> {
+        let rt = cx.rt;
+        let Spelling {
+            status,
+            result,
+            request: req,
+            response: res,
+            ..
+        } = &cx.types;
+        let name = ident(&cx.method.rust_name)?;
+        let doc = client_doc(cx.method);
+        let deprecated = &cx.deprecated;
+        let call = tonic_call(cx, quote!(&mut self.inner), quote!(request))?;
+        Ok(ClientItems {
+            consts: Vec::new(),
+            fns: vec![quote! {
+                #[doc = #doc]
+                #deprecated
+                pub async fn #name(&mut self, request: #req) -> #result<#rt::Responses<#res>, #status> {
+                    let request = #rt::request(request, self.timeout);
+                    let response = #call.await;
+                    ::core::result::Result::Ok(::core::convert::Into::into(
+                        response.map_err(#rt::client_status)?.into_inner(),
+                    ))
+                }
+            }],
+        })
+    }
+
+    fn skeleton_body(&self, method: &Method, types: &SkeletonTypes) -> String {
+        let SkeletonTypes { status, response } = types;
+        let proto = &method.proto_name;
+        format!(
+            "        let _ = (&ctx, &request);\n\
+             \x20       // Stream until done or until the client goes away.\n\
+             \x20       while sink.is_active() {{\n\
+             \x20           let next: Option<{response}> = None;\n\
+             \x20           match next {{\n\
+             \x20               Some(response) => sink.send(response).await?,\n\
+             \x20               None => break,\n\
+             \x20           }}\n\
+             \x20       }}\n\
+             \x20       Err({status}::unimplemented(\"{proto} is not implemented yet\"))\n"
+        )
+    }
+}
+
+impl PatternEmitter for ClientStreaming {
+    fn handler_doc(&self) -> &'static str {
+        " Client streaming methods read `requests` to the end (limits apply) and answer once."
+    }
+
+    fn client_doc(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn inputs(&self, types: &Spelling, mutable: bool) -> TokenStream {
+        let Spelling {
+            request_stream,
+            request: req,
+            ..
+        } = types;
+        let mutable = mutable.then(|| quote!(mut));
+        quote!(#mutable requests: #request_stream<#req>)
+    }
+
+    fn arguments(&self) -> TokenStream {
+        quote!(requests)
+    }
+
+    fn output(&self, types: &Spelling) -> TokenStream {
+        types.response.clone()
+    }
+
+    fn adapter(&self, cx: &Context<'_>) -> Result<TokenStream, Error> {
+        adapter_fn(cx, quote!(client_streaming), true)
+    }
+
+    fn client(&self, cx: &Context<'_>) -> Result<ClientItems, Error> {
+        let rt = cx.rt;
+        let method = cx.method;
+        let Spelling {
+            status,
+            result,
+            request: req,
+            response: res,
+            ..
+        } = &cx.types;
+        let name = ident(&method.rust_name)?;
+        let doc = client_doc(method);
+        let deprecated = &cx.deprecated;
+        let call = tonic_call(cx, quote!(&mut self.inner), quote!(requests))?;
+        let answer = single_response(cx);
+        let mut items = ClientItems {
+            consts: Vec::new(),
+            fns: vec![quote! {
+                #[doc = #doc]
+                #deprecated
+                pub async fn #name(
+                    &mut self,
+                    requests: impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static,
+                ) -> #result<#res, #status> {
+                    let requests = #rt::request(requests, self.timeout);
+                    let response = #call.await;
+                    #answer
+                }
+            }],
+        };
+        let (Some(helper), Some(size_const)) = (&method.upload_helper, &method.chunk_size_const)
+        else {
+            return Ok(items);
+        };
+        let proto_name = &method.proto_name;
+        let helper = ident(helper)?;
+        let size_ident = format_ident!("{size_const}");
+        let size = usize_literal(method.chunk_size());
+        let size_doc =
+            format!(" Chunk size for `{proto_name}` uploads: the proto's option or 64 KiB.");
+        items.consts.push(quote! {
+            #[doc = #size_doc]
+            pub const #size_ident: usize = #size;
+        });
+        let doc = format!(
+            " Client-streaming `{proto_name}` from any reader, in chunks of `chunk_size` bytes (`Self::{size_const}` is the proto's choice), calling `progress` after each chunk."
+        );
+        let call = tonic_call(
+            cx,
+            quote!(&mut inner),
+            quote!(#rt::request(chunks, timeout)),
+        )?;
+        items.fns.push(quote! {
+            #[doc = #doc]
+            #deprecated
+            pub async fn #helper(
+                &mut self,
+                reader: impl #rt::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
+                chunk_size: usize,
+                progress: impl ::core::ops::FnMut(#rt::Progress) + ::core::marker::Send + 'static,
+            ) -> #result<#res, #rt::UploadError> {
+                let mut inner = ::core::clone::Clone::clone(&self.inner);
+                let timeout = self.timeout;
+                #rt::upload(reader, chunk_size, progress, move |chunks: #rt::BoxStream<#req>| async move {
+                    #call.await.map_err(#rt::client_status)
+                })
+                .await
+            }
+        });
+        Ok(items)
+    }
+
+    fn skeleton_body(&self, method: &Method, types: &SkeletonTypes) -> String {
+        let status = &types.status;
+        let proto = &method.proto_name;
+        if method.request.chunk.is_some() {
+            format!(
+                "        let _ = &ctx;\n\
+                 \x20       // Read the upload chunk by chunk; limits end it with a clear status.\n\
+                 \x20       let mut total: u64 = 0;\n\
+                 \x20       while let Some(chunk) = requests.chunk().await? {{\n\
+                 \x20           total += chunk.len() as u64;\n\
+                 \x20       }}\n\
+                 \x20       Err({status}::unimplemented(format!(\n\
+                 \x20           \"{proto} is not implemented yet ({{total}} bytes received)\"\n\
+                 \x20       )))\n"
+            )
+        } else {
+            format!(
+                "        let _ = &ctx;\n\
+                 \x20       // Read every message; limits end the stream with a clear status.\n\
+                 \x20       let mut count: u64 = 0;\n\
+                 \x20       while let Some(request) = requests.message().await? {{\n\
+                 \x20           let _ = request;\n\
+                 \x20           count += 1;\n\
+                 \x20       }}\n\
+                 \x20       Err({status}::unimplemented(format!(\n\
+                 \x20           \"{proto} is not implemented yet ({{count}} messages received)\"\n\
+                 \x20       )))\n"
+            )
+        }
+    }
+}
+
+impl PatternEmitter for Bidi {
+    fn handler_doc(&self) -> &'static str {
+        " Bidirectional methods read `requests` and send to `sink`, independently."
+    }
+
+    fn client_doc(&self) -> Option<&'static str> {
+        Some(
+            " Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.",
+        )
+    }
+
+    fn inputs(&self, types: &Spelling, mutable: bool) -> TokenStream {
+        let Spelling {
+            request_stream,
+            response_sink,
+            request: req,
+            response: res,
+            ..
+        } = types;
+        let mutable = mutable.then(|| quote!(mut));
+        quote!(#mutable requests: #request_stream<#req>, sink: #response_sink<#res>)
+    }
+
+    fn arguments(&self) -> TokenStream {
+        quote!(requests, sink)
+    }
+
+    fn output(&self, _types: &Spelling) -> TokenStream {
+        quote!(())
+    }
+
+    fn adapter(&self, cx: &Context<'_>) -> Result<TokenStream, Error> {
+        adapter_fn(cx, quote!(bidi_streaming), true)
+    }
+
+    fn client(&self, cx: &Context<'_>) -> Result<ClientItems, Error> {
+        let rt = cx.rt;
+        let method = cx.method;
+        let Spelling {
+            request: req,
+            response: res,
+            ..
+        } = &cx.types;
+        let name = ident(&method.rust_name)?;
+        let doc = client_doc(method);
+        let deprecated = &cx.deprecated;
+        // `fn clone(&self) -> ..` looks like `Clone::clone` to clippy.
+        let allow = (crate::ident::unraw(&method.rust_name) == "clone")
+            .then(|| quote!(#[allow(clippy::should_implement_trait)]));
+        let buffer = usize_literal(method.options.buffer.map_or(32, |b| b.max(1) as usize));
+        let call = tonic_call(
+            cx,
+            quote!(&mut inner),
+            quote!(#rt::request(requests, timeout)),
+        )?;
+        Ok(ClientItems {
+            consts: Vec::new(),
+            fns: vec![quote! {
+                #[doc = #doc]
+                #deprecated
+                #allow
+                pub fn #name(&self) -> (#rt::Requests<#req>, #rt::Responses<#res>) {
+                    let mut inner = ::core::clone::Clone::clone(&self.inner);
+                    let timeout = self.timeout;
+                    #rt::bidi(#buffer, move |requests| async move {
+                        #call.await
+                    })
+                }
+            }],
+        })
+    }
+
+    fn skeleton_body(&self, method: &Method, types: &SkeletonTypes) -> String {
+        let SkeletonTypes { status, response } = types;
+        let proto = &method.proto_name;
+        format!(
+            "        let _ = &ctx;\n\
+             \x20       // Receive and respond; the two directions are independent.\n\
+             \x20       while let Some(request) = requests.message().await? {{\n\
+             \x20           let response: Option<{response}> = None;\n\
+             \x20           let _ = request;\n\
+             \x20           if let Some(response) = response {{\n\
+             \x20               sink.send(response).await?;\n\
+             \x20           }}\n\
+             \x20       }}\n\
+             \x20       Err({status}::unimplemented(\"{proto} is not implemented yet\"))\n"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_conventions_follow_clippy() {
+        for (name, breaks) in [
+            ("into_x", true),
+            ("from_x", true),
+            ("to_x", false),
+            ("to_mut", true),
+            ("to_x_mut", true),
+            ("as_ref", false),
+            ("as_mut", false),
+            ("is_x", false),
+            ("into", false),
+            ("from", false),
+            ("r#into_x", true),
+        ] {
+            assert_eq!(breaks_self_convention(name), breaks, "{name}");
+        }
+    }
+}
