@@ -158,7 +158,6 @@ pub mod constructs_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -387,7 +386,6 @@ pub mod constructs_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with ConstructsServer.
     #[async_trait]
@@ -841,14 +839,17 @@ pub mod constructs_stream {
     }
     /// The HTTP/2 tuning of `Constructs`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Constructs` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Constructs` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Client streaming methods read `requests` to the end (limits apply) and answer once.
+    /// Bidirectional methods read `requests` and send to `sink`, independently.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait ConstructsHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Unary: one request, one response.
-        ///
-        /// `/constructs.Constructs/One`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/constructs.Constructs/One`.
         fn one(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -868,11 +869,7 @@ pub mod constructs_stream {
                 )
             }
         }
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/constructs.Constructs/Feed`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/constructs.Constructs/Feed`.
         fn feed(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -890,11 +887,7 @@ pub mod constructs_stream {
                 )
             }
         }
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/constructs.Constructs/Collect`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/constructs.Constructs/Collect`.
         fn collect(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -914,11 +907,7 @@ pub mod constructs_stream {
                 )
             }
         }
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/constructs.Constructs/Exchange`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Bidi streaming: `/constructs.Constructs/Exchange`.
         fn exchange(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -938,11 +927,7 @@ pub mod constructs_stream {
         }
         /// A nested chunk-shaped message: the upload helper reads any `AsyncRead` into it.
         ///
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/constructs.Constructs/UploadParts`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/constructs.Constructs/UploadParts`.
         fn upload_parts(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -962,11 +947,7 @@ pub mod constructs_stream {
                 )
             }
         }
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/constructs.Constructs/DownloadParts`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/constructs.Constructs/DownloadParts`.
         fn download_parts(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -1066,7 +1047,9 @@ pub mod constructs_stream {
                     paths::ONE,
                     &self.config.one,
                     request,
-                    move |ctx, request| async move { handler.one(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as ConstructsHandler>::one(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -1084,7 +1067,7 @@ pub mod constructs_stream {
                 &self.config.feed,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.feed(ctx, request, sink).await
+                    <H as ConstructsHandler>::feed(&handler, ctx, request, sink).await
                 },
             )
         }
@@ -1103,7 +1086,7 @@ pub mod constructs_stream {
                     &self.config.collect,
                     request,
                     move |ctx, requests| async move {
-                        handler.collect(ctx, requests).await
+                        <H as ConstructsHandler>::collect(&handler, ctx, requests).await
                     },
                 )
                 .await
@@ -1124,7 +1107,8 @@ pub mod constructs_stream {
                 &self.config.exchange,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.exchange(ctx, requests, sink).await
+                    <H as ConstructsHandler>::exchange(&handler, ctx, requests, sink)
+                        .await
                 },
             )
         }
@@ -1143,7 +1127,8 @@ pub mod constructs_stream {
                     &self.config.upload_parts,
                     request,
                     move |ctx, requests| async move {
-                        handler.upload_parts(ctx, requests).await
+                        <H as ConstructsHandler>::upload_parts(&handler, ctx, requests)
+                            .await
                     },
                 )
                 .await
@@ -1164,12 +1149,21 @@ pub mod constructs_stream {
                 &self.config.download_parts,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.download_parts(ctx, request, sink).await
+                    <H as ConstructsHandler>::download_parts(
+                            &handler,
+                            ctx,
+                            request,
+                            sink,
+                        )
+                        .await
                 },
             )
         }
     }
     /// A `Constructs` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
+    /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct ConstructsStreamClient {
         inner: super::constructs_client::ConstructsClient<
@@ -1177,10 +1171,9 @@ pub mod constructs_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl ConstructsStreamClient {
         /// Chunk size for `UploadParts` uploads: the proto's option or 64 KiB.
-        pub const UPLOAD_PARTS_CHUNK_SIZE: usize = 65536usize;
+        pub const UPLOAD_PARTS_CHUNK_SIZE: usize = 65536;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -1221,14 +1214,15 @@ pub mod constructs_stream {
             request: super::Frame,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.one(request).await;
+            let response = super::constructs_client::ConstructsClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::one(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
         /// Server streaming `Feed`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn feed(
             &mut self,
             request: super::Frame,
@@ -1237,7 +1231,10 @@ pub mod constructs_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.feed(request).await;
+            let response = super::constructs_client::ConstructsClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::feed(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1252,28 +1249,32 @@ pub mod constructs_stream {
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.collect(requests).await;
+            let response = super::constructs_client::ConstructsClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::collect(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
         /// Bidi streaming `Exchange`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         pub fn exchange(
             &self,
         ) -> (
             ::rust_stream::codegen::Requests<super::Frame>,
             ::rust_stream::codegen::Responses<super::Ack>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32usize,
+                32,
                 move |requests| async move {
-                    inner
-                        .exchange(::rust_stream::codegen::request(requests, timeout))
+                    super::constructs_client::ConstructsClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::exchange(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
                         .await
                 },
             )
@@ -1286,7 +1287,10 @@ pub mod constructs_stream {
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.upload_parts(requests).await;
+            let response = super::constructs_client::ConstructsClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::upload_parts(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
@@ -1300,15 +1304,17 @@ pub mod constructs_stream {
                 ::rust_stream::codegen::Progress,
             ) + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::UploadError> {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
                     move |chunks: ::rust_stream::codegen::BoxStream<super::frame::Part>| async move {
-                        inner
-                            .upload_parts(
+                        super::constructs_client::ConstructsClient::<
+                            ::rust_stream::codegen::tonic::transport::Channel,
+                        >::upload_parts(
+                                &mut inner,
                                 ::rust_stream::codegen::request(chunks, timeout),
                             )
                             .await
@@ -1318,8 +1324,6 @@ pub mod constructs_stream {
                 .await
         }
         /// Server streaming `DownloadParts`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn download_parts(
             &mut self,
             request: super::Ack,
@@ -1328,7 +1332,10 @@ pub mod constructs_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.download_parts(request).await;
+            let response = super::constructs_client::ConstructsClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::download_parts(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),

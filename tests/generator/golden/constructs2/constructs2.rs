@@ -86,7 +86,6 @@ pub mod records_client {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     #[derive(Debug, Clone)]
@@ -258,7 +257,6 @@ pub mod records_server {
         clippy::wildcard_imports,
         clippy::let_unit_value,
     )]
-    #![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with RecordsServer.
     #[async_trait]
@@ -597,14 +595,17 @@ pub mod records_stream {
     }
     /// The HTTP/2 tuning of `Records`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
-    /// What a `Records` server does: one method per RPC, shaped by its pattern. Every method answers `UNIMPLEMENTED` until implemented.
-    #[allow(clippy::wrong_self_convention)]
+    /// What a `Records` server does: one method per RPC, shaped by its pattern.
+    /// A method left unimplemented answers `UNIMPLEMENTED`.
+    ///
+    /// Unary methods take one request and answer once.
+    /// Server streaming methods send responses to `sink` until done; `sink.send` fails once the client is gone.
+    /// Client streaming methods read `requests` to the end (limits apply) and answer once.
+    /// Bidirectional methods read `requests` and send to `sink`, independently.
+    ///
+    /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait RecordsHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
-        /// Unary: one request, one response.
-        ///
-        /// `/constructs2.Records/Put`; guards: deadline, panic -> INTERNAL.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Unary: `/constructs2.Records/Put`.
         fn put(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -624,11 +625,7 @@ pub mod records_stream {
                 )
             }
         }
-        /// Server streaming: send responses to `sink` until done; `sink.send` fails once the client is gone.
-        ///
-        /// `/constructs2.Records/Scan`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Server streaming: `/constructs2.Records/Scan`.
         fn scan(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -646,11 +643,7 @@ pub mod records_stream {
                 )
             }
         }
-        /// Client streaming: read `requests` to the end (limits apply), answer once.
-        ///
-        /// `/constructs2.Records/Load`; guards: deadline, panic -> INTERNAL, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Client streaming: `/constructs2.Records/Load`.
         fn load(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -670,11 +663,7 @@ pub mod records_stream {
                 )
             }
         }
-        /// Bidirectional: read `requests` and send to `sink`, independently.
-        ///
-        /// `/constructs2.Records/Sync`; guards: deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits.
-        ///
-        /// Answers `UNIMPLEMENTED` unless implemented.
+        /// Bidi streaming: `/constructs2.Records/Sync`.
         fn sync(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -767,7 +756,9 @@ pub mod records_stream {
                     paths::PUT,
                     &self.config.put,
                     request,
-                    move |ctx, request| async move { handler.put(ctx, request).await },
+                    move |ctx, request| async move {
+                        <H as RecordsHandler>::put(&handler, ctx, request).await
+                    },
                 )
                 .await
         }
@@ -785,7 +776,7 @@ pub mod records_stream {
                 &self.config.scan,
                 request,
                 move |ctx, request, sink| async move {
-                    handler.scan(ctx, request, sink).await
+                    <H as RecordsHandler>::scan(&handler, ctx, request, sink).await
                 },
             )
         }
@@ -803,7 +794,9 @@ pub mod records_stream {
                     paths::LOAD,
                     &self.config.load,
                     request,
-                    move |ctx, requests| async move { handler.load(ctx, requests).await },
+                    move |ctx, requests| async move {
+                        <H as RecordsHandler>::load(&handler, ctx, requests).await
+                    },
                 )
                 .await
         }
@@ -823,12 +816,15 @@ pub mod records_stream {
                 &self.config.sync,
                 request,
                 move |ctx, requests, sink| async move {
-                    handler.sync(ctx, requests, sink).await
+                    <H as RecordsHandler>::sync(&handler, ctx, requests, sink).await
                 },
             )
         }
     }
     /// A `Records` client with `TUNING` and helpers shaped by each pattern.
+    ///
+    /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
+    /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct RecordsStreamClient {
         inner: super::records_client::RecordsClient<
@@ -836,7 +832,6 @@ pub mod records_stream {
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
-    #[allow(clippy::wrong_self_convention)]
     impl RecordsStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
@@ -881,14 +876,15 @@ pub mod records_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.put(request).await;
+            let response = super::records_client::RecordsClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::put(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
         /// Server streaming `Scan`.
-        ///
-        /// Read the responses with `message()`; drop them to cancel the call.
         pub async fn scan(
             &mut self,
             request: super::Tally,
@@ -897,7 +893,10 @@ pub mod records_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
-            let response = self.inner.scan(request).await;
+            let response = super::records_client::RecordsClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::scan(&mut self.inner, request)
+                .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -915,27 +914,33 @@ pub mod records_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let response = self.inner.load(requests).await;
+            let response = super::records_client::RecordsClient::<
+                ::rust_stream::codegen::tonic::transport::Channel,
+            >::load(&mut self.inner, requests)
+                .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
         /// Bidi streaming `Sync`.
-        ///
-        /// Returns at once: send on the first half while reading the second. The call starts
-        /// in its own task, so servers that send headers only with their first response work.
         pub fn sync(
             &self,
         ) -> (
             ::rust_stream::codegen::Requests<super::Record>,
             ::rust_stream::codegen::Responses<super::Record>,
         ) {
-            let mut inner = self.inner.clone();
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32usize,
+                32,
                 move |requests| async move {
-                    inner.sync(::rust_stream::codegen::request(requests, timeout)).await
+                    super::records_client::RecordsClient::<
+                        ::rust_stream::codegen::tonic::transport::Channel,
+                    >::sync(
+                            &mut inner,
+                            ::rust_stream::codegen::request(requests, timeout),
+                        )
+                        .await
                 },
             )
         }
