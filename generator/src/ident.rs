@@ -290,7 +290,10 @@ mod tests {
             assert_eq!(to_snake(input).is_empty(), unnamed, "{input}");
             assert_eq!(to_upper_camel(input).is_empty(), unnamed, "{input}");
             for name in [snake, camel, shouty, stream] {
-                assert!(syn::parse_str::<syn::Ident>(name).is_ok(), "{input}: {name}");
+                assert!(
+                    syn::parse_str::<syn::Ident>(name).is_ok(),
+                    "{input}: {name}"
+                );
             }
         }
     }
@@ -307,7 +310,11 @@ mod tests {
             ("E", "E_1", "E1"),
             ("E", "_", ""),
         ] {
-            assert_eq!(enum_variant(enum_name, value), expected, "{enum_name}.{value}");
+            assert_eq!(
+                enum_variant(enum_name, value),
+                expected,
+                "{enum_name}.{value}"
+            );
         }
     }
 

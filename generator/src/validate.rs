@@ -25,7 +25,11 @@ pub fn check(model: &Model, descriptors: &Descriptors) -> Vec<Diagnostic> {
             .filter(|f| module_of(f.package()) == package.module)
         {
             let source = SourceIndex::new(file);
-            if let Some(segment) = file.package().split('.').find(|s| ident::is_unnamed(s)) {
+            if let Some(segment) = file
+                .package()
+                .split('.')
+                .find(|s| !s.is_empty() && ident::is_unnamed(s))
+            {
                 problems.push(Diagnostic::new(
                     DiagnosticKind::InvalidName,
                     Some(source.location(&[2])),
@@ -308,5 +312,263 @@ impl Walk<'_, '_> {
             }
         }
         items.take(rust_name, what, location, self.problems);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::{DiagnosticKind, Error};
+    use crate::load::Descriptors;
+    use crate::options::Params;
+
+    /// Generates `t.proto` (`body`, after a proto3 syntax line unless it has its own) and
+    /// `u.proto` (`other`, if any) with `params`.
+    fn generate_two(
+        body: &str,
+        other: Option<&str>,
+        params: &str,
+    ) -> Result<Vec<crate::GeneratedFile>, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut protos = Vec::new();
+        for (name, body) in [("t.proto", Some(body)), ("u.proto", other)] {
+            let Some(body) = body else { continue };
+            let proto = dir.path().join(name);
+            let syntax = if body.starts_with("syntax") {
+                ""
+            } else {
+                "syntax = \"proto3\";\n"
+            };
+            std::fs::write(&proto, format!("{syntax}{body}")).unwrap();
+            protos.push(proto);
+        }
+        let descriptors = Descriptors::compile(&protos, &[dir.path()]).expect(body);
+        crate::generate(&descriptors, &Params::parse(params).unwrap())
+    }
+
+    fn generate(body: &str, params: &str) -> Result<Vec<crate::GeneratedFile>, Error> {
+        generate_two(body, None, params)
+    }
+
+    /// Each diagnostic as `kind location: message`.
+    fn refusal(body: &str) -> Vec<String> {
+        refusal_two(body, None)
+    }
+
+    fn refusal_two(body: &str, other: Option<&str>) -> Vec<String> {
+        let err = generate_two(body, other, "").expect_err(body);
+        err.diagnostics()
+            .iter()
+            .map(|d| format!("{:?} {d}", d.kind))
+            .collect()
+    }
+
+    /// A message, an enum, a field, a oneof and an enum value prost-build would name with
+    /// nothing, and a package, are refused at their declaration.
+    #[test]
+    fn names_made_only_of_underscores_that_prost_names_are_refused() {
+        let no_name = "has no Rust name: case conversion leaves nothing of it; rename it";
+        for (body, expected) in [
+            (
+                "package p;\nmessage _ { string a = 1; }\n",
+                format!("InvalidName t.proto:3:1: message `p._` {no_name}"),
+            ),
+            (
+                "package p;\nmessage M { message __ {} }\n",
+                format!("InvalidName t.proto:3:13: message `p.M.__` {no_name}"),
+            ),
+            (
+                "package p;\nmessage M { string __ = 1; }\n",
+                format!("InvalidName t.proto:3:13: field `p.M.__` {no_name}"),
+            ),
+            (
+                "package p;\nenum _ { A = 0; }\n",
+                format!("InvalidName t.proto:3:1: enum `p._` {no_name}"),
+            ),
+            (
+                "package p;\nenum E { _ = 0; }\n",
+                format!("InvalidName t.proto:3:10: value `_` of enum `p.E` {no_name}"),
+            ),
+            (
+                "package p;\nmessage M { oneof _ { string a = 1; } }\n",
+                format!("InvalidName t.proto:3:13: oneof `p.M._` {no_name}"),
+            ),
+            (
+                "package p;\nmessage M { oneof k { string __ = 1; } }\n",
+                format!("InvalidName t.proto:3:23: field `p.M.__` of oneof `p.M.k` {no_name}"),
+            ),
+            (
+                "package _;\nmessage M {}\n",
+                "InvalidName t.proto:2:1: package `_` has no Rust module name: case conversion \
+                 leaves nothing of `_`; rename it"
+                    .to_owned(),
+            ),
+            (
+                "package a.__.b;\nmessage M {}\n",
+                "InvalidName t.proto:2:1: package `a.__.b` has no Rust module name: case \
+                 conversion leaves nothing of `__`; rename it"
+                    .to_owned(),
+            ),
+        ] {
+            assert_eq!(refusal(body), [expected], "{body}");
+        }
+    }
+
+    /// `package _` with an include file writes no file named `.rs` and no include file.
+    #[test]
+    fn an_unnamed_package_writes_no_files() {
+        let err = generate("package _;\nmessage M {}\n", "include_file=mod.rs").unwrap_err();
+        assert_eq!(err.diagnostics()[0].kind, DiagnosticKind::InvalidName);
+    }
+
+    /// Services and methods, which rust-stream names, keep names made only of underscores:
+    /// the output parses (the emitter parses every file) and holds the decided names.
+    #[test]
+    fn services_and_methods_made_only_of_underscores_are_named() {
+        let files = generate(
+            "package p;\nmessage M { bytes data = 1; }\n\
+             service _ {\n  rpc _(M) returns (M);\n  rpc __(stream M) returns (M);\n  \
+             rpc ___(M) returns (stream M);\n  rpc _1(stream M) returns (stream M);\n}\n\
+             service __S_ {\n  rpc a__b(M) returns (M);\n  rpc c_(M) returns (M);\n}\n",
+            "include_file=mod.rs",
+        )
+        .unwrap();
+        let code = &files.iter().find(|f| f.name == "p.rs").unwrap().content;
+        for expected in [
+            "pub trait __Handler",
+            "pub mod __stream",
+            "pub mod ___server",
+            "pub trait __:",
+            "async fn __(",
+            "async fn ___(",
+            "async fn ____(",
+            "async fn _1(",
+            "pub const __: &str = \"/p._/_\";",
+            "pub const ___: &str = \"/p._/__\";",
+            "pub mod s_stream",
+            "async fn a_b(",
+            "async fn c(",
+        ] {
+            assert!(code.contains(expected), "{expected} not in:\n{code}");
+        }
+    }
+
+    /// Every pair of elements with one Rust name in one namespace is reported, at the
+    /// second, naming the first and where it is.
+    #[test]
+    fn elements_with_one_rust_name_are_reported_with_both_locations() {
+        for (body, expected) in [
+            (
+                "package p;\nmessage PingPong {}\nmessage Ping_Pong {}\n",
+                "NameClash t.proto:4:1: message `p.Ping_Pong` and message `p.PingPong` \
+                 (at t.proto:3:1) both become `PingPong` in Rust; rename one of them",
+            ),
+            (
+                "package p;\nmessage Chunk {}\nmessage CHUNK {}\n",
+                "NameClash t.proto:4:1: message `p.CHUNK` and message `p.Chunk` \
+                 (at t.proto:3:1) both become `Chunk` in Rust; rename one of them",
+            ),
+            (
+                "package p;\nmessage Item {}\nenum ITEM { X = 0; }\n",
+                "NameClash t.proto:4:1: enum `p.ITEM` and message `p.Item` \
+                 (at t.proto:3:1) both become `Item` in Rust; rename one of them",
+            ),
+            (
+                "package p;\nmessage Outer {\n  message In {}\n  enum IN { X = 0; }\n}\n",
+                "NameClash t.proto:5:3: enum `p.Outer.IN` and message `p.Outer.In` \
+                 (at t.proto:4:3) both become `In` in Rust; rename one of them",
+            ),
+            (
+                "package p;\nmessage Local { enum A { X = 0; } }\nmessage local { message B {} }\n",
+                "NameClash t.proto:4:1: message `p.local` and message `p.Local` \
+                 (at t.proto:3:1) both become `Local` in Rust; rename one of them",
+            ),
+            (
+                "package p;\nmessage _1 { message X {} }\n",
+                "NameClash t.proto:3:1: the module of message `p._1` and message `p._1` \
+                 (at t.proto:3:1) both become `_1` in Rust; rename one of them",
+            ),
+            (
+                "package p;\nmessage FeedStream { message X {} }\nmessage M {}\n\
+                 service Feed { rpc A(M) returns (M); }\n",
+                "NameClash t.proto:5:1: module `feed_stream` of service `p.Feed` and the module \
+                 of message `p.FeedStream` (at t.proto:3:1) both become `feed_stream` in Rust; \
+                 rename one of them",
+            ),
+            (
+                "package p;\nmessage M {}\nmessage ab_client {}\nmessage Ab_client { message X {} }\n\
+                 service Ab { rpc A(M) returns (M); }\n",
+                "NameClash t.proto:6:1: module `ab_client` of service `p.Ab` and the module of \
+                 message `p.Ab_client` (at t.proto:5:1) both become `ab_client` in Rust; \
+                 rename one of them",
+            ),
+            (
+                "package p;\nmessage M {}\nservice Feed { rpc A(M) returns (M); }\n\
+                 service FEED { rpc A(M) returns (M); }\n",
+                "NameClash t.proto:5:1: service `p.FEED` and service `p.Feed` (at t.proto:4:1) \
+                 both become `Feed` in Rust; rename one of them",
+            ),
+            // proto3 refuses these three itself (their JSON names clash); proto2 does not.
+            (
+                "syntax = \"proto2\";\npackage p;\n\
+                 message M {\n  optional string a = 1;\n  optional string A = 2;\n}\n",
+                "NameClash t.proto:5:3: field `p.M.A` and field `p.M.a` (at t.proto:4:3) \
+                 both become `a` in Rust; rename one of them",
+            ),
+            (
+                "syntax = \"proto2\";\npackage p;\n\
+                 message M {\n  oneof kind { string a = 1; }\n  optional string Kind = 2;\n}\n",
+                "NameClash t.proto:4:3: oneof `p.M.kind` and field `p.M.Kind` (at t.proto:5:3) \
+                 both become `kind` in Rust; rename one of them",
+            ),
+            (
+                "syntax = \"proto2\";\npackage p;\n\
+                 message M {\n  oneof kind {\n    string a = 1;\n    string A = 2;\n  }\n}\n",
+                "NameClash t.proto:6:5: field `p.M.A` of oneof `p.M.kind` and field `p.M.a` of \
+                 oneof `p.M.kind` (at t.proto:5:5) both become `A` in Rust; rename one of them",
+            ),
+            (
+                "package p;\nenum E {\n  E_A = 0;\n  A = 1;\n}\n",
+                "NameClash t.proto:5:3: value `A` of enum `p.E` and value `E_A` of enum `p.E` \
+                 (at t.proto:4:3) both become `A` in Rust; rename one of them",
+            ),
+        ] {
+            let found = refusal(body);
+            assert!(
+                found.iter().any(|d| d == expected),
+                "{body}\nexpected {expected}\nfound {found:#?}"
+            );
+        }
+    }
+
+    /// A sub-package's module and a message's module of the same name, in two files.
+    #[test]
+    fn a_sub_package_clashing_with_a_message_module_is_reported() {
+        assert_eq!(
+            refusal_two(
+                "package p;\nmessage Q { message R {} }\n",
+                Some("package p.q;\nmessage Z {}\n")
+            ),
+            [
+                "NameClash u.proto:2:1: the module of package `p.q` and the module of message \
+              `p.Q` (at t.proto:3:1) both become `q` in Rust; rename one of them"
+            ]
+        );
+    }
+
+    /// Names that differ only by case or underscores but land in different namespaces, and
+    /// aliases of one enum number, are not clashes.
+    #[test]
+    fn names_in_different_namespaces_do_not_clash() {
+        generate(
+            "package p;\n\
+             message Item { string item = 1; oneof Kind { string kind_a = 2; } message KIND {} }\n\
+             message Other { string item = 1; message Item {} }\n\
+             enum E { option allow_alias = true; E_A = 0; A = 0; B = 1; }\n\
+             enum F { F_A = 0; }\n\
+             message M { optional string a = 1; }\n\
+             service Item_ { rpc Item(M) returns (M); rpc item_(M) returns (M); }\n",
+            "",
+        )
+        .unwrap();
     }
 }
