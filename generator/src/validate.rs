@@ -25,19 +25,29 @@ pub fn check(model: &Model, descriptors: &Descriptors) -> Vec<Diagnostic> {
             .filter(|f| module_of(f.package()) == package.module)
         {
             let source = SourceIndex::new(file);
-            if let Some(segment) = file
-                .package()
-                .split('.')
-                .find(|s| !s.is_empty() && ident::is_unnamed(s))
+            let package_name = file.package();
+            let problem = if !package_name.is_empty()
+                && !package_name.split('.').all(ident::is_proto_identifier)
             {
+                Some(format!(
+                    "package `{package_name}` is not a dotted identifier; rename it"
+                ))
+            } else {
+                package_name
+                    .split('.')
+                    .find(|s| !s.is_empty() && ident::is_unnamed(s))
+                    .map(|segment| {
+                        format!(
+                            "package `{package_name}` has no Rust module name: case conversion \
+                             leaves nothing of `{segment}`; rename it"
+                        )
+                    })
+            };
+            if let Some(problem) = problem {
                 problems.push(Diagnostic::new(
                     DiagnosticKind::InvalidName,
                     Some(source.location(&[2])),
-                    format!(
-                        "package `{}` has no Rust module name: case conversion leaves nothing \
-                         of `{segment}`; rename it",
-                        file.package()
-                    ),
+                    problem,
                 ));
             }
             let mut walk = Walk {
@@ -144,9 +154,12 @@ struct Walk<'a, 'f> {
 type Children<'d, T> = (i32, &'d [T]);
 
 impl Walk<'_, '_> {
-    /// Checks `rust_name`, prost-build's name for `what`, is an identifier.
-    fn named(&mut self, what: &str, rust_name: &str, location: &Location) -> bool {
-        let problem = if rust_name.is_empty() {
+    /// Checks `proto_name` is an identifier (a hand-built request may hold anything) and
+    /// `rust_name`, prost-build's name for it, is a Rust identifier.
+    fn named(&mut self, what: &str, proto_name: &str, rust_name: &str, location: &Location) -> bool {
+        let problem = if !ident::is_proto_identifier(proto_name) {
+            format!("{what} is not an identifier; rename it")
+        } else if rust_name.is_empty() {
             format!("{what} has no Rust name: case conversion leaves nothing of it; rename it")
         } else if syn::parse_str::<syn::Ident>(rust_name).is_err() {
             format!("{what} becomes `{rust_name}` in Rust, which is not an identifier; rename it")
@@ -196,7 +209,7 @@ impl Walk<'_, '_> {
         let location = self.source.location(path);
         let what = format!("message `{full}`");
         let rust_name = ident::to_upper_camel(message.name());
-        if !self.named(&what, &rust_name, &location) {
+        if !self.named(&what, message.name(), &rust_name, &location) {
             return;
         }
         items.take(rust_name, what, location.clone(), self.problems);
@@ -214,7 +227,7 @@ impl Walk<'_, '_> {
                     let what = format!("field `{full}.{}`", field.name());
                     let location = self.source.location(&[path, &[2, f as i32]].concat());
                     let rust_name = ident::to_snake(field.name());
-                    if self.named(&what, &rust_name, &location) {
+                    if self.named(&what, field.name(), &rust_name, &location) {
                         fields.take(rust_name, what, location, self.problems);
                     }
                 }
@@ -249,7 +262,7 @@ impl Walk<'_, '_> {
             let what = format!("oneof `{full}.{}`", oneof.name());
             let location = self.source.location(&[path, &[8, o]].concat());
             let rust_name = ident::to_snake(oneof.name());
-            if !self.named(&what, &rust_name, &location) {
+            if !self.named(&what, oneof.name(), &rust_name, &location) {
                 continue;
             }
             fields.take(rust_name, what.clone(), location.clone(), self.problems);
@@ -275,7 +288,7 @@ impl Walk<'_, '_> {
                 let what = format!("field `{full}.{name}` of {what}");
                 let location = self.source.location(&[path, &[2, f as i32]].concat());
                 let rust_name = ident::to_upper_camel(name);
-                if self.named(&what, &rust_name, &location) {
+                if self.named(&what, name, &rust_name, &location) {
                     variants.take(rust_name, what, location, self.problems);
                 }
             }
@@ -294,7 +307,7 @@ impl Walk<'_, '_> {
         let location = self.source.location(path);
         let what = format!("enum `{full}`");
         let rust_name = ident::to_upper_camel(enumeration.name());
-        if !self.named(&what, &rust_name, &location) {
+        if !self.named(&what, enumeration.name(), &rust_name, &location) {
             return;
         }
         let mut variants = Namespace::default();
@@ -307,7 +320,7 @@ impl Walk<'_, '_> {
             let what = format!("value `{}` of enum `{full}`", value.name());
             let location = self.source.location(&[path, &[2, v as i32]].concat());
             let variant = ident::enum_variant(&rust_name, value.name());
-            if self.named(&what, &variant, &location) {
+            if self.named(&what, value.name(), &variant, &location) {
                 variants.take(variant, what, location, self.problems);
             }
         }
@@ -570,5 +583,79 @@ mod tests {
             "",
         )
         .unwrap();
+    }
+}
+
+#[cfg(test)]
+mod hand_built {
+    use crate::load::Descriptors;
+    use crate::options::Params;
+
+    /// Names only a hand-built request can hold (protox and protoc refuse them) are refused
+    /// before prost-build sees them.
+    #[test]
+    fn names_that_are_not_identifiers_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let proto = dir.path().join("t.proto");
+        std::fs::write(
+            &proto,
+            "syntax = \"proto3\";\npackage p;\nmessage M { string a = 1; }\nenum E { E_A = 0; }\n",
+        )
+        .unwrap();
+        let compiled = Descriptors::compile(&[&proto], &[dir.path()]).unwrap();
+        type Edit = fn(&mut prost_types::FileDescriptorProto);
+        let cases: [(Edit, &str); 5] = [
+            (
+                |f| f.message_type[0].name = Some("a-b".into()),
+                "t.proto:3:1: message `p.a-b` is not an identifier; rename it",
+            ),
+            (
+                |f| f.message_type[0].field[0].name = Some("é".into()),
+                "t.proto:3:13: field `p.M.é` is not an identifier; rename it",
+            ),
+            (
+                |f| f.enum_type[0].value[0].name = Some(String::new()),
+                "t.proto:4:10: value `` of enum `p.E` is not an identifier; rename it",
+            ),
+            (
+                |f| f.package = Some("Put.".into()),
+                "t.proto:2:1: package `Put.` is not a dotted identifier; rename it",
+            ),
+            (
+                |f| f.package = Some("a.1b".into()),
+                "t.proto:2:1: package `a.1b` is not a dotted identifier; rename it",
+            ),
+        ];
+        for (edit, expected) in cases {
+            let mut descriptors = compiled.clone();
+            edit(
+                descriptors
+                    .files
+                    .iter_mut()
+                    .find(|f| f.name() == "t.proto")
+                    .unwrap(),
+            );
+            let err = crate::generate(&descriptors, &Params::default()).unwrap_err();
+            let found: Vec<String> = err.diagnostics().iter().map(|d| d.to_string()).collect();
+            assert_eq!(found, [expected]);
+            assert_eq!(
+                err.diagnostics()[0].kind,
+                crate::DiagnosticKind::InvalidName
+            );
+        }
+    }
+
+    /// Unicode is not valid in a proto identifier: protox refuses it at the token.
+    #[test]
+    fn unicode_names_are_refused_by_the_parser() {
+        let dir = tempfile::tempdir().unwrap();
+        let proto = dir.path().join("t.proto");
+        std::fs::write(&proto, "syntax = \"proto3\";\npackage p;\nmessage Ünï {}\n").unwrap();
+        let err = Descriptors::compile(&[&proto], &[dir.path()]).unwrap_err();
+        assert_eq!(err.diagnostics()[0].kind, crate::DiagnosticKind::Syntax);
+        assert!(
+            err.to_string().starts_with("t.proto:3:9: invalid token"),
+            "{err}"
+        );
     }
 }
