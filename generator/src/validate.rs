@@ -568,8 +568,9 @@ mod tests {
         );
     }
 
-    /// Names that differ only by case or underscores but land in different namespaces, and
-    /// aliases of one enum number, are not clashes.
+    /// Names that differ only by case or underscores but land in different namespaces,
+    /// aliases of one enum number, and a message whose only oneofs are proto3 `optional`
+    /// fields (it gets no module, so `feed_stream` is free) are not clashes.
     #[test]
     fn names_in_different_namespaces_do_not_clash() {
         generate(
@@ -579,7 +580,9 @@ mod tests {
              enum E { option allow_alias = true; E_A = 0; A = 0; B = 1; }\n\
              enum F { F_A = 0; }\n\
              message M { optional string a = 1; }\n\
-             service Item_ { rpc Item(M) returns (M); rpc item_(M) returns (M); }\n",
+             service Item_ { rpc Item(M) returns (M); rpc item_(M) returns (M); }\n\
+             message FeedStream { optional string a = 1; }\n\
+             service Feed { rpc A(M) returns (M); }\n",
             "",
         )
         .unwrap();
