@@ -1,14 +1,17 @@
 //! Checks on the model that renaming cannot fix, run before prost-build: names prost-build
 //! cannot spell in Rust, and clashes between names the user chose and names prost-build,
 //! tonic-build or rust-stream derive from them, in every namespace of the output (a
-//! package's module, a message's module, a struct's fields, an enum's or a oneof's
-//! variants). A clash names both sides and where each is declared.
+//! package's module, a message's module, a struct's fields and the methods prost's derive
+//! adds to it, an enum's or a oneof's variants). A clash names both sides and where each is declared.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident;
 use crate::load::{Descriptors, qualify};
 use crate::model::{Model, SourceIndex, module_of};
-use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto};
+use prost_types::field_descriptor_proto::{Label, Type};
+use prost_types::{
+    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
+};
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -156,7 +159,13 @@ type Children<'d, T> = (i32, &'d [T]);
 impl Walk<'_, '_> {
     /// Checks `proto_name` is an identifier (a hand-built request may hold anything) and
     /// `rust_name`, prost-build's name for it, is a Rust identifier.
-    fn named(&mut self, what: &str, proto_name: &str, rust_name: &str, location: &Location) -> bool {
+    fn named(
+        &mut self,
+        what: &str,
+        proto_name: &str,
+        rust_name: &str,
+        location: &Location,
+    ) -> bool {
         let problem = if !ident::is_proto_identifier(proto_name) {
             format!("{what} is not an identifier; rename it")
         } else if rust_name.is_empty() {
@@ -217,6 +226,8 @@ impl Walk<'_, '_> {
         // The struct's fields: plain fields, then one per oneof (proto3 `optional` fields
         // are plain fields in prost-build, not oneofs).
         let mut fields = Namespace::default();
+        // The methods prost's derive adds to the struct for some fields.
+        let mut methods = Namespace::default();
         let mut oneofs: BTreeMap<i32, Vec<(usize, &str)>> = BTreeMap::new();
         for (f, field) in message.field.iter().enumerate() {
             match field.oneof_index {
@@ -228,6 +239,12 @@ impl Walk<'_, '_> {
                     let location = self.source.location(&[path, &[2, f as i32]].concat());
                     let rust_name = ident::to_snake(field.name());
                     if self.named(&what, field.name(), &rust_name, &location) {
+                        for (method, role) in
+                            self.accessors(message, full, field, &rust_name, &what, &location)
+                        {
+                            let what = format!("the {role} of {what}");
+                            methods.take(method, what, location.clone(), self.problems);
+                        }
                         fields.take(rust_name, what, location, self.problems);
                     }
                 }
@@ -292,6 +309,63 @@ impl Walk<'_, '_> {
                     variants.take(rust_name, what, location, self.problems);
                 }
             }
+        }
+    }
+
+    /// The methods prost's derive generates on the struct of `message` for `field`, whose
+    /// Rust name is `rust_name`, each with its role: a getter for an optional scalar, a
+    /// getter and `set_` (or, repeated, `push_`) for an enum, `get_` and `insert_` for a map
+    /// of enum values.
+    fn accessors(
+        &mut self,
+        message: &DescriptorProto,
+        full: &str,
+        field: &FieldDescriptorProto,
+        rust_name: &str,
+        what: &str,
+        location: &Location,
+    ) -> Vec<(String, &'static str)> {
+        let bare = ident::unraw(rust_name);
+        let entry = message.nested_type.iter().find(|n| {
+            n.options.as_ref().is_some_and(|o| o.map_entry())
+                && field.type_name() == format!(".{full}.{}", n.name())
+        });
+        if let Some(entry) = entry {
+            if !entry.field.get(1).is_some_and(|v| v.r#type() == Type::Enum) {
+                return Vec::new();
+            }
+            if bare != rust_name {
+                // prost's derive would panic at compile time forming `get_r#type`.
+                self.problems.push(Diagnostic::new(
+                    DiagnosticKind::InvalidName,
+                    Some(location.clone()),
+                    format!(
+                        "{what} is a map of enum values named like a Rust keyword, for which \
+                         prost cannot name its `get_` and `insert_` methods; rename it"
+                    ),
+                ));
+                return Vec::new();
+            }
+            return vec![
+                (format!("get_{bare}"), "getter"),
+                (format!("insert_{bare}"), "inserter"),
+            ];
+        }
+        let proto2 = matches!(self.source.file().syntax(), "" | "proto2");
+        match field.r#type() {
+            Type::Enum if field.label() == Label::Repeated => vec![
+                (rust_name.to_owned(), "getter"),
+                (format!("push_{bare}"), "appender"),
+            ],
+            Type::Enum => vec![
+                (rust_name.to_owned(), "getter"),
+                (format!("set_{bare}"), "setter"),
+            ],
+            Type::Message | Type::Group => Vec::new(),
+            _ if field.proto3_optional() || (proto2 && field.label() == Label::Optional) => {
+                vec![(rust_name.to_owned(), "getter")]
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -540,6 +614,31 @@ mod tests {
                  oneof `p.M.kind` (at t.proto:5:5) both become `A` in Rust; rename one of them",
             ),
             (
+                "syntax = \"proto2\";\npackage p;\nenum E { A = 0; }\n\
+                 message M {\n  optional E kind = 1;\n  optional int32 set_kind = 2;\n}\n",
+                "NameClash t.proto:6:3: the getter of field `p.M.set_kind` and the setter of \
+                 field `p.M.kind` (at t.proto:5:3) both become `set_kind` in Rust; rename one \
+                 of them",
+            ),
+            (
+                "package p;\nenum E { A = 0; }\n\
+                 message M {\n  repeated E x = 1;\n  optional string push_x = 2;\n}\n",
+                "NameClash t.proto:6:3: the getter of field `p.M.push_x` and the appender of \
+                 field `p.M.x` (at t.proto:5:3) both become `push_x` in Rust; rename one of them",
+            ),
+            (
+                "package p;\nenum E { A = 0; }\n\
+                 message M {\n  map<string, E> x = 1;\n  E get_x = 2;\n}\n",
+                "NameClash t.proto:6:3: the getter of field `p.M.get_x` and the getter of \
+                 field `p.M.x` (at t.proto:5:3) both become `get_x` in Rust; rename one of them",
+            ),
+            (
+                "package p;\nenum E { A = 0; }\nmessage M { map<string, E> type = 1; }\n",
+                "InvalidName t.proto:4:13: field `p.M.type` is a map of enum values named like a \
+                 Rust keyword, for which prost cannot name its `get_` and `insert_` methods; \
+                 rename it",
+            ),
+            (
                 "package p;\nenum E {\n  E_A = 0;\n  A = 1;\n}\n",
                 "NameClash t.proto:5:3: value `A` of enum `p.E` and value `E_A` of enum `p.E` \
                  (at t.proto:4:3) both become `A` in Rust; rename one of them",
@@ -569,8 +668,9 @@ mod tests {
     }
 
     /// Names that differ only by case or underscores but land in different namespaces,
-    /// aliases of one enum number, and a message whose only oneofs are proto3 `optional`
-    /// fields (it gets no module, so `feed_stream` is free) are not clashes.
+    /// aliases of one enum number, a message whose only oneofs are proto3 `optional` fields
+    /// (it gets no module, so `feed_stream` is free), and fields named like the methods of
+    /// fields that have none (a plain string, a map of strings) are not clashes.
     #[test]
     fn names_in_different_namespaces_do_not_clash() {
         generate(
@@ -582,7 +682,9 @@ mod tests {
              message M { optional string a = 1; }\n\
              service Item_ { rpc Item(M) returns (M); rpc item_(M) returns (M); }\n\
              message FeedStream { optional string a = 1; }\n\
-             service Feed { rpc A(M) returns (M); }\n",
+             service Feed { rpc A(M) returns (M); }\n\
+             message Accessors {\n  E set_e = 1;\n  string e = 2;\n  map<string, string> type = 3;\n\
+               string get_type = 4;\n  map<string, E> m = 5;\n  string set_m = 6;\n}\n",
             "",
         )
         .unwrap();
