@@ -126,21 +126,21 @@ fn package_content(
         }
         .map_err(does_not_parse)?
         .items;
-        pieces.push(format_items(items, &tonic_modules));
+        pieces.push(format_items(items, &tonic_modules, package.module.last()));
     }
     for service in &package.services {
         let tokens = stream::service(service, &paths)?;
         let items = syn::parse2::<syn::File>(tokens)
             .map_err(does_not_parse)?
             .items;
-        pieces.push(format_items(items, &[]));
+        pieces.push(format_items(items, &[], package.module.last()));
     }
     let tokens = stream::chunk_impls(package, &paths)?;
     if !tokens.is_empty() {
         let items = syn::parse2::<syn::File>(tokens)
             .map_err(does_not_parse)?
             .items;
-        pieces.push(format_items(items, &[]));
+        pieces.push(format_items(items, &[], package.module.last()));
     }
     let sources: Vec<&str> = descriptors
         .files
@@ -261,8 +261,13 @@ pub fn file_name(module: &[String], stream_only: bool) -> String {
 }
 
 /// Formats top-level items, with their docs sanitized, adding to the modules named in
-/// `tonic_modules` the lints tonic's names need.
-fn format_items(items: Vec<syn::Item>, tonic_modules: &[String]) -> String {
+/// `tonic_modules` the lints tonic's names need, and to a module named like the package's
+/// own (`package user; message User { enum Role {} }`) clippy's `module_inception`.
+fn format_items(
+    items: Vec<syn::Item>,
+    tonic_modules: &[String],
+    package_module: Option<&String>,
+) -> String {
     let mut file = syn::File {
         shebang: None,
         attrs: Vec::new(),
@@ -278,6 +283,13 @@ fn format_items(items: Vec<syn::Item>, tonic_modules: &[String]) -> String {
                 .attrs
                 .push(syn::parse_quote!(#![allow(non_camel_case_types, non_snake_case, clippy::wrong_self_convention)]));
         }
+        if let syn::Item::Mod(module) = item
+            && package_module.is_some_and(|m| module.ident == m.as_str())
+        {
+            module
+                .attrs
+                .push(syn::parse_quote!(#[allow(clippy::module_inception)]));
+        }
     }
     docs::sanitize_file(&mut file);
     prettyplease::unparse(&file)
@@ -289,14 +301,18 @@ fn include_file(modules: &[(Vec<String>, String)]) -> String {
         file: Option<String>,
         children: BTreeMap<String, Node>,
     }
-    fn write(node: &Node, depth: usize, out: &mut String) {
+    fn write(node: &Node, name: Option<&str>, depth: usize, out: &mut String) {
         let pad = "    ".repeat(depth);
         if let Some(file) = &node.file {
             out.push_str(&format!("{pad}include!({file:?});\n"));
         }
-        for (name, child) in &node.children {
-            out.push_str(&format!("{pad}pub mod {name} {{\n"));
-            write(child, depth + 1, out);
+        for (child_name, child) in &node.children {
+            if name == Some(child_name) {
+                // `package a.a;`
+                out.push_str(&format!("{pad}#[allow(clippy::module_inception)]\n"));
+            }
+            out.push_str(&format!("{pad}pub mod {child_name} {{\n"));
+            write(child, Some(child_name), depth + 1, out);
             out.push_str(&format!("{pad}}}\n"));
         }
     }
@@ -309,7 +325,7 @@ fn include_file(modules: &[(Vec<String>, String)]) -> String {
         node.file = Some(file.clone());
     }
     let mut out = format!("{HEADER}\n");
-    write(&root, 0, &mut out);
+    write(&root, None, 0, &mut out);
     out
 }
 
