@@ -331,7 +331,7 @@ impl Walk<'_, '_> {
                 && field.type_name() == format!(".{full}.{}", n.name())
         });
         if let Some(entry) = entry {
-            if !entry.field.get(1).is_some_and(|v| v.r#type() == Type::Enum) {
+            if entry.field.get(1).is_none_or(|v| v.r#type() != Type::Enum) {
                 return Vec::new();
             }
             if bare != rust_name {
