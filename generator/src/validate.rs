@@ -2,7 +2,8 @@
 //! cannot spell in Rust, and clashes between names the user chose and names prost-build,
 //! tonic-build or rust-stream derive from them, in every namespace of the output (a
 //! package's module, a message's module, a struct's fields and the methods prost's derive
-//! adds to it, an enum's or a oneof's variants). A clash names both sides and where each is declared.
+//! adds to it, an enum's or a oneof's variants). A clash names both sides and where each
+//! is declared.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident;
@@ -18,35 +19,18 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Every problem with the model, empty if there is none.
 pub fn check(model: &Model, descriptors: &Descriptors) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
-    let mut files: Vec<&FileDescriptorProto> = descriptors.files.iter().collect();
-    files.sort_by(|a, b| a.name().cmp(b.name()));
+    let mut files: Vec<(Vec<String>, &FileDescriptorProto)> = descriptors
+        .files
+        .iter()
+        .map(|f| (module_of(f.package()), f))
+        .collect();
+    files.sort_by(|a, b| a.1.name().cmp(b.1.name()));
     for package in &model.packages {
         // The package module's type namespace: structs, enums and modules.
         let mut items = Namespace::default();
-        for file in files
-            .iter()
-            .filter(|f| module_of(f.package()) == package.module)
-        {
+        for (_, file) in files.iter().filter(|(m, _)| *m == package.module) {
             let source = SourceIndex::new(file);
-            let package_name = file.package();
-            let problem = if !package_name.is_empty()
-                && !package_name.split('.').all(ident::is_proto_identifier)
-            {
-                Some(format!(
-                    "package `{package_name}` is not a dotted identifier; rename it"
-                ))
-            } else {
-                package_name
-                    .split('.')
-                    .find(|s| !s.is_empty() && ident::is_unnamed(s))
-                    .map(|segment| {
-                        format!(
-                            "package `{package_name}` has no Rust module name: case conversion \
-                             leaves nothing of `{segment}`; rename it"
-                        )
-                    })
-            };
-            if let Some(problem) = problem {
+            if let Some(problem) = package_problem(file.package()) {
                 problems.push(Diagnostic::new(
                     DiagnosticKind::InvalidName,
                     Some(source.location(&[2])),
@@ -66,14 +50,13 @@ pub fn check(model: &Model, descriptors: &Descriptors) -> Vec<Diagnostic> {
             );
         }
         let mut sub_packages = BTreeSet::new();
-        for file in &files {
-            let module = module_of(file.package());
-            if module.len() == package.module.len() + 1
-                && module.starts_with(&package.module)
-                && sub_packages.insert(module[package.module.len()].clone())
+        for (module, file) in &files {
+            if let Some((name, parent)) = module.split_last()
+                && *parent == package.module
+                && sub_packages.insert(name)
             {
                 items.take(
-                    module[package.module.len()].clone(),
+                    name.clone(),
                     format!("the module of package `{}`", file.package()),
                     SourceIndex::new(file).location(&[2]),
                     &mut problems,
@@ -108,6 +91,24 @@ pub fn check(model: &Model, descriptors: &Descriptors) -> Vec<Diagnostic> {
         }
     }
     problems
+}
+
+/// What is wrong with a package's name, if anything: a segment that is not an identifier
+/// (only a hand-built request has one) or that case conversion leaves empty (`_`).
+fn package_problem(package: &str) -> Option<String> {
+    if package.is_empty() {
+        return None;
+    }
+    if !package.split('.').all(ident::is_proto_identifier) {
+        return Some(format!(
+            "package `{package}` is not a dotted identifier; rename it"
+        ));
+    }
+    let segment = package.split('.').find(|s| ident::is_unnamed(s))?;
+    Some(format!(
+        "package `{package}` has no Rust module name: case conversion leaves nothing of \
+         `{segment}`; rename it"
+    ))
 }
 
 /// The names taken in one Rust namespace, each with the element that took it.
