@@ -25,18 +25,43 @@ pub fn check(model: &Model, descriptors: &Descriptors) -> Vec<Diagnostic> {
         .map(|f| (module_of(f.package()), f))
         .collect();
     files.sort_by(|a, b| a.1.name().cmp(b.1.name()));
+    // Imports too: generated code names their types, through prost-build's names. Their
+    // clashes are the business of whoever generates them.
+    let generated: BTreeSet<&Vec<String>> = model.packages.iter().map(|p| &p.module).collect();
+    for (module, file) in &files {
+        let source = SourceIndex::new(file);
+        if let Some(problem) = package_problem(file.package()) {
+            problems.push(Diagnostic::new(
+                DiagnosticKind::InvalidName,
+                Some(source.location(&[2])),
+                problem,
+            ));
+        }
+        if !generated.contains(module) {
+            let mut found = Vec::new();
+            Walk {
+                source: &source,
+                problems: &mut found,
+            }
+            .scope(
+                file.package(),
+                &[],
+                (4, &file.message_type),
+                (5, &file.enum_type),
+                &mut Namespace::default(),
+            );
+            problems.extend(
+                found
+                    .into_iter()
+                    .filter(|d| d.kind == DiagnosticKind::InvalidName),
+            );
+        }
+    }
     for package in &model.packages {
         // The package module's type namespace: structs, enums and modules.
         let mut items = Namespace::default();
         for (_, file) in files.iter().filter(|(m, _)| *m == package.module) {
             let source = SourceIndex::new(file);
-            if let Some(problem) = package_problem(file.package()) {
-                problems.push(Diagnostic::new(
-                    DiagnosticKind::InvalidName,
-                    Some(source.location(&[2])),
-                    problem,
-                ));
-            }
             let mut walk = Walk {
                 source: &source,
                 problems: &mut problems,
@@ -499,6 +524,65 @@ mod tests {
         ] {
             assert_eq!(refusal(body), [expected], "{body}");
         }
+    }
+
+    /// An imported package made only of underscores is refused too: prost-build would
+    /// refer to its types through an empty module name.
+    #[test]
+    fn an_imported_unnamed_package_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("u.proto"),
+            "syntax = \"proto3\";\npackage _;\nmessage M {}\n",
+        )
+        .unwrap();
+        let proto = dir.path().join("t.proto");
+        std::fs::write(
+            &proto,
+            "syntax = \"proto3\";\npackage p;\nimport \"u.proto\";\n\
+             service S { rpc A(._.M) returns (._.M); }\n",
+        )
+        .unwrap();
+        let descriptors = Descriptors::compile(&[&proto], &[dir.path()]).unwrap();
+        let err = crate::generate(&descriptors, &Params::default()).unwrap_err();
+        let found: Vec<String> = err.diagnostics().iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            found,
+            [
+                "u.proto: package `_` has no Rust module name: case conversion leaves nothing \
+              of `_`; rename it"
+            ]
+        );
+    }
+
+    /// A message of an imported package that is not generated, whose name prost-build would
+    /// leave empty, is refused: generated code names it.
+    #[test]
+    fn an_imported_unnamed_message_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("u.proto"),
+            "syntax = \"proto3\";\npackage u;\nmessage _ {}\nmessage A {}\nmessage a {}\n",
+        )
+        .unwrap();
+        let proto = dir.path().join("t.proto");
+        std::fs::write(
+            &proto,
+            "syntax = \"proto3\";\npackage p;\nimport \"u.proto\";\n\
+             service S { rpc A(.u._) returns (.u._); }\n",
+        )
+        .unwrap();
+        let descriptors = Descriptors::compile(&[&proto], &[dir.path()]).unwrap();
+        let err = crate::generate(&descriptors, &Params::default()).unwrap_err();
+        let found: Vec<String> = err.diagnostics().iter().map(|d| d.to_string()).collect();
+        // Not the clash of `A` and `a`: that package is not generated here.
+        assert_eq!(
+            found,
+            [
+                "u.proto: message `u._` has no Rust name: case conversion leaves nothing of it; \
+              rename it"
+            ]
+        );
     }
 
     /// `package _` with an include file writes no file named `.rs` and no include file.
