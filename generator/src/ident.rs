@@ -5,6 +5,12 @@
 //! 2015 to 2024 become raw identifiers; the words that cannot be raw (`self`, `super`,
 //! `crate`, `Self`, `extern`, `_`) get a trailing underscore; a leading digit gets a leading
 //! underscore.
+//!
+//! Case conversion drops underscores, so it leaves nothing of a name made only of them (`_`,
+//! `__`). prost-build would emit an empty identifier for such a name, so the elements it
+//! names (packages, messages, enums, enum values, fields, oneofs) are refused by
+//! `validate`; services and methods, which rust-stream names, keep their spelling
+//! instead ([`to_snake_decided`], [`to_upper_camel_decided`]).
 
 use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 
@@ -54,10 +60,51 @@ pub fn to_upper_camel(name: &str) -> String {
     sanitize(&name.to_upper_camel_case())
 }
 
-/// A `SHOUTY_SNAKE_CASE` name for constants. Never a keyword.
+/// `true` if case conversion leaves nothing of `name`: it has no letters or digits (`_`,
+/// `__`, or empty).
+pub fn is_unnamed(name: &str) -> bool {
+    name.to_snake_case().is_empty()
+}
+
+/// The `snake_case` name of an element rust-stream names itself (methods): [`to_snake`], or
+/// for a name made only of underscores, that name as written (`_` becomes `__`).
+pub fn to_snake_decided(name: &str) -> String {
+    if is_unnamed(name) {
+        sanitize(name)
+    } else {
+        to_snake(name)
+    }
+}
+
+/// The `UpperCamelCase` name of an element rust-stream names itself (services):
+/// [`to_upper_camel`], or for a name made only of underscores, that name as written.
+pub fn to_upper_camel_decided(name: &str) -> String {
+    if is_unnamed(name) {
+        sanitize(name)
+    } else {
+        to_upper_camel(name)
+    }
+}
+
+/// prost-build's name for the variant of enum `enum_rust_name` (as [`to_upper_camel`] spells
+/// it) made from value `value_name`: the enum's name is stripped as a prefix when what
+/// follows starts a new word (`Color` + `COLOR_RED` is `Red`, `Foo` + `FOOBAR` is `Foobar`).
+pub fn enum_variant(enum_rust_name: &str, value_name: &str) -> String {
+    let name = to_upper_camel(value_name);
+    let stripped = name
+        .strip_prefix(enum_rust_name)
+        .filter(|rest| rest.starts_with(char::is_uppercase))
+        .unwrap_or(&name);
+    sanitize(stripped)
+}
+
+/// A `SHOUTY_SNAKE_CASE` name for constants. Never a keyword, never `_`.
 pub fn to_shouty(name: &str) -> String {
     let shouty = unraw(name).trim_end_matches('_').to_shouty_snake_case();
-    if shouty.is_empty() || shouty.starts_with(|c: char| c.is_ascii_digit()) {
+    if shouty.is_empty() {
+        // Only underscores: keep them, as a name (`_` alone is not one).
+        sanitize(unraw(name))
+    } else if shouty.starts_with(|c: char| c.is_ascii_digit()) {
         format!("_{shouty}")
     } else {
         shouty
@@ -84,18 +131,24 @@ pub fn tonic_module(service_rust_name: &str) -> String {
 /// The module of a service's stream layer: `<service_snake>_stream`.
 pub fn stream_module(service_proto_name: &str) -> String {
     // A suffix makes it never a keyword; heck's snake case is what users expect to type.
-    format!("{}_stream", service_proto_name.to_snake_case())
+    let snake = service_proto_name.to_snake_case();
+    if snake.is_empty() {
+        format!("{service_proto_name}_stream")
+    } else if snake.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{snake}_stream")
+    } else {
+        format!("{snake}_stream")
+    }
 }
 
 /// `base` + `suffix` as one identifier, dropping the escape of `base` (`r#type` + `_from`
 /// is `type_from`, `Self_` + `Handler` is `SelfHandler`).
 pub fn compose(base: &str, suffix: &str) -> String {
     let base = unraw(base);
-    let base = if base.len() > 1 {
-        base.trim_end_matches('_')
-    } else {
-        base
-    };
+    // The `_` that keeps a word from being a keyword goes; underscores that are the whole
+    // name stay.
+    let trimmed = base.trim_end_matches('_');
+    let base = if trimmed.is_empty() { base } else { trimmed };
     sanitize(&format!("{base}{suffix}"))
 }
 
@@ -206,8 +259,62 @@ mod tests {
             ("self_", "_from", "self_from"),
             ("r#type", "_from", "type_from"),
             ("Files", "Service", "FilesService"),
+            ("__", "Handler", "__Handler"),
+            ("__", "_from", "___from"),
+            ("_1", "Handler", "_1Handler"),
         ] {
             assert_eq!(compose(base, suffix), expected, "{base}{suffix}");
+        }
+    }
+
+    /// Names made only of underscores and their neighbours: every name rust-stream decides
+    /// is an identifier; the ones prost-build would leave empty are flagged for refusal.
+    #[test]
+    fn underscore_names_table() {
+        for (input, snake, camel, shouty, stream, unnamed) in [
+            ("_", "__", "__", "__", "__stream", true),
+            ("__", "__", "__", "__", "___stream", true),
+            ("___", "___", "___", "___", "____stream", true),
+            ("_1", "_1", "_1", "_1", "_1_stream", false),
+            ("a__b", "a_b", "AB", "A_B", "a_b_stream", false),
+            ("a_", "a", "A", "A", "a_stream", false),
+            ("_a", "a", "A", "A", "a_stream", false),
+            ("A_B", "a_b", "AB", "A_B", "a_b_stream", false),
+            ("self_", "self_", "Self_", "SELF", "self_stream", false),
+        ] {
+            assert_eq!(to_snake_decided(input), snake, "{input}");
+            assert_eq!(to_upper_camel_decided(input), camel, "{input}");
+            assert_eq!(to_shouty(snake), shouty, "{input}");
+            assert_eq!(stream_module(input), stream, "{input}");
+            assert_eq!(is_unnamed(input), unnamed, "{input}");
+            assert_eq!(to_snake(input).is_empty(), unnamed, "{input}");
+            assert_eq!(to_upper_camel(input).is_empty(), unnamed, "{input}");
+            for name in [snake, camel, shouty, stream] {
+                assert!(
+                    syn::parse_str::<syn::Ident>(name).is_ok(),
+                    "{input}: {name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn enum_variant_table() {
+        for (enum_name, value, expected) in [
+            ("E", "E_A", "A"),
+            ("E", "A", "A"),
+            ("Color", "COLOR_RED", "Red"),
+            ("Foo", "FOOBAR", "Foobar"),
+            ("Foo", "FOO", "Foo"),
+            ("E", "E_SELF", "Self_"),
+            ("E", "E_1", "E1"),
+            ("E", "_", ""),
+        ] {
+            assert_eq!(
+                enum_variant(enum_name, value),
+                expected,
+                "{enum_name}.{value}"
+            );
         }
     }
 

@@ -9,6 +9,7 @@
 //! output, which the emitter would only parse and format again).
 
 use crate::error::{DiagnosticKind, Error};
+use crate::ident;
 use crate::model::Model;
 use crate::options::Params;
 use proc_macro2::TokenStream;
@@ -70,7 +71,9 @@ pub fn generate(
     for package in &model.packages {
         for service in &package.services {
             let qualified = format!(".{}", service.full_name);
-            let by_name = methods.entry(qualified).or_insert_with(BTreeMap::new);
+            let (_, by_name) = methods
+                .entry(qualified)
+                .or_insert_with(|| (service.rust_name.clone(), BTreeMap::new()));
             for method in &service.methods {
                 by_name.insert(
                     method.proto_name.clone(),
@@ -152,23 +155,34 @@ pub fn generate(
     Ok(out)
 }
 
+/// The model's names of each service and its methods: `.pkg.Service` -> (Rust name,
+/// method -> (Rust name, request path, response path)).
+type ServiceNames = BTreeMap<String, (String, BTreeMap<String, (String, String, String)>)>;
+
 /// The services prost-build asked for, with their offsets, by module.
 type Recorded = Rc<RefCell<BTreeMap<Vec<String>, Vec<(usize, Service)>>>>;
 
-/// The service generator given to prost-build: renames methods as the model does and
+/// The service generator given to prost-build: names services and methods as the model does and
 /// records each service with its place in the module's code, leaving tonic's code out.
 struct Services {
     /// tonic-prost-build's generator, for `finalize` and `finalize_package`.
     tonic: Box<dyn ServiceGenerator>,
-    /// `.pkg.Service` -> method -> (Rust name, request path, response path).
-    methods: BTreeMap<String, BTreeMap<String, (String, String, String)>>,
+    /// The model's names.
+    methods: ServiceNames,
     recorded: Recorded,
 }
 
 impl ServiceGenerator for Services {
     fn generate(&mut self, mut service: Service, buf: &mut String) {
         let qualified = crate::load::qualify(&service.package, &service.proto_name);
-        if let Some(by_name) = self.methods.get(&qualified) {
+        // prost-build's names are empty for names made only of underscores; a service of a
+        // file that is not generated gets rust-stream's names, not the model's.
+        service.name = ident::to_upper_camel_decided(&service.proto_name);
+        for method in &mut service.methods {
+            method.name = ident::to_snake_decided(&method.proto_name);
+        }
+        if let Some((rust_name, by_name)) = self.methods.get(&qualified) {
+            service.name.clone_from(rust_name);
             for method in &mut service.methods {
                 if let Some((name, request, response)) = by_name.get(&method.proto_name) {
                     method.name.clone_from(name);

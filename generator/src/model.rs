@@ -448,13 +448,14 @@ pub struct SourceIndex<'a> {
 }
 
 impl<'a> SourceIndex<'a> {
-    /// Indexes the locations of services and their methods (paths starting with 6).
+    /// Indexes the locations of the package statement (path 2), messages (4), enums (5),
+    /// services (6) and what they contain.
     pub fn new(file: &'a FileDescriptorProto) -> Self {
         let by_path = file
             .source_code_info
             .iter()
             .flat_map(|info| &info.location)
-            .filter(|l| l.path.first() == Some(&6))
+            .filter(|l| matches!(l.path.first(), Some(2 | 4 | 5 | 6)))
             .map(|l| (l.path.as_slice(), l))
             .collect();
         SourceIndex { file, by_path }
@@ -537,7 +538,7 @@ fn build_service(
         });
     }
     let service_defaults = service_options.methods.unwrap_or_default();
-    let rust_name = ident::to_upper_camel(&proto_name);
+    let rust_name = ident::to_upper_camel_decided(&proto_name);
 
     let mut taken: BTreeSet<String> = TONIC_CLIENT_FNS
         .iter()
@@ -586,7 +587,7 @@ fn build_service(
         let (Some(request), Some(response)) = (request, response) else {
             continue;
         };
-        let plain = ident::to_snake(name);
+        let plain = ident::to_snake_decided(name);
         let rust_name = ident::claim(plain.clone(), &mut taken);
         let renamed_because = (rust_name != plain).then(|| {
             if TONIC_CLIENT_FNS.contains(&ident::unraw(&plain))

@@ -122,21 +122,21 @@ fn package_content(
         }
         .map_err(does_not_parse)?
         .items;
-        pieces.push(format_items(items, &tonic_lints));
+        pieces.push(format_items(items, &tonic_lints, package.module.last()));
     }
     for service in &package.services {
         let tokens = stream::service(service, &paths)?;
         let items = syn::parse2::<syn::File>(tokens)
             .map_err(does_not_parse)?
             .items;
-        pieces.push(format_items(items, &[]));
+        pieces.push(format_items(items, &[], package.module.last()));
     }
     let tokens = stream::chunk_impls(package, &paths)?;
     if !tokens.is_empty() {
         let items = syn::parse2::<syn::File>(tokens)
             .map_err(does_not_parse)?
             .items;
-        pieces.push(format_items(items, &[]));
+        pieces.push(format_items(items, &[], package.module.last()));
     }
     let sources: Vec<&str> = descriptors
         .files
@@ -257,8 +257,14 @@ pub fn file_name(module: &[String], stream_only: bool) -> String {
 }
 
 /// Formats top-level items, with their docs sanitized, adding to the modules named in
-/// `tonic_lints` (module name, attribute) the lints tonic's names need.
-fn format_items(items: Vec<syn::Item>, tonic_lints: &[(String, Option<syn::Attribute>)]) -> String {
+/// `tonic_lints` (module name, attribute) the lints tonic's names need, and to a module named
+/// like the package's own (`package user; message User { enum Role {} }`) clippy's
+/// `module_inception`.
+fn format_items(
+    items: Vec<syn::Item>,
+    tonic_lints: &[(String, Option<syn::Attribute>)],
+    package_module: Option<&String>,
+) -> String {
     let mut file = syn::File {
         shebang: None,
         attrs: Vec::new(),
@@ -271,6 +277,13 @@ fn format_items(items: Vec<syn::Item>, tonic_lints: &[(String, Option<syn::Attri
         {
             module.attrs.push(allow.clone());
         }
+        if let syn::Item::Mod(module) = item
+            && package_module.is_some_and(|m| module.ident == m.as_str())
+        {
+            module
+                .attrs
+                .push(syn::parse_quote!(#[allow(clippy::module_inception)]));
+        }
     }
     docs::sanitize_file(&mut file);
     prettyplease::unparse(&file)
@@ -282,14 +295,18 @@ fn include_file(modules: &[(Vec<String>, String)]) -> String {
         file: Option<String>,
         children: BTreeMap<String, Node>,
     }
-    fn write(node: &Node, depth: usize, out: &mut String) {
+    fn write(node: &Node, name: Option<&str>, depth: usize, out: &mut String) {
         let pad = "    ".repeat(depth);
         if let Some(file) = &node.file {
             out.push_str(&format!("{pad}include!({file:?});\n"));
         }
-        for (name, child) in &node.children {
-            out.push_str(&format!("{pad}pub mod {name} {{\n"));
-            write(child, depth + 1, out);
+        for (child_name, child) in &node.children {
+            if name == Some(child_name) {
+                // `package a.a;`
+                out.push_str(&format!("{pad}#[allow(clippy::module_inception)]\n"));
+            }
+            out.push_str(&format!("{pad}pub mod {child_name} {{\n"));
+            write(child, Some(child_name), depth + 1, out);
             out.push_str(&format!("{pad}}}\n"));
         }
     }
@@ -302,7 +319,7 @@ fn include_file(modules: &[(Vec<String>, String)]) -> String {
         node.file = Some(file.clone());
     }
     let mut out = format!("{HEADER}\n");
-    write(&root, 0, &mut out);
+    write(&root, None, 0, &mut out);
     out
 }
 
