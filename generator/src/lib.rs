@@ -31,7 +31,7 @@ pub mod scaffold;
 pub mod validate;
 
 pub use builder::Builder;
-pub use emit::{GeneratedFile, generate};
+pub use emit::{GeneratedFile, PackageTokens, generate, generate_tokens, nest_modules};
 pub use error::{Diagnostic, DiagnosticKind, Error, Location};
 pub use load::Descriptors;
 pub use model::Model;

@@ -98,3 +98,63 @@ fn every_file_starts_with_the_generated_header() {
         }
     }
 }
+
+/// The tokens entry point (what a procedural macro expands to) gives exactly the items of the
+/// formatted files, and `nest_modules` the module tree of the include file.
+#[test]
+fn tokens_are_the_items_of_the_formatted_files() {
+    // Formatting adds trailing commas, so both sides are compared formatted.
+    let formatted = |tokens: proc_macro2::TokenStream| {
+        prettyplease::unparse(&syn::parse2(tokens).expect("generated tokens parse"))
+    };
+    let tokens_of =
+        |text: &str| prettyplease::unparse(&syn::parse_file(text).expect("generated files parse"));
+    for (name, include, proto, params) in cases() {
+        let descriptors = Descriptors::compile(&[proto], &[&include, &root().join("proto")])
+            .unwrap_or_else(|err| panic!("{proto}: {err}"));
+        let params = Params::parse(params).unwrap();
+        let files = generate(&descriptors, &params).unwrap();
+        let packages = rust_stream_build::generate_tokens(&descriptors, &params).unwrap();
+        let file_of = |module: &[String]| {
+            let file = rust_stream_build::emit::file_name(module, params.stream_only);
+            files
+                .iter()
+                .find(|f| f.name == file)
+                .unwrap_or_else(|| panic!("{name}: no file {file}"))
+        };
+        assert_eq!(
+            packages.len(),
+            files.len() - usize::from(params.include_file.is_some()),
+            "{name}: one token stream per package file"
+        );
+        for package in &packages {
+            assert_eq!(
+                formatted(package.tokens.clone()),
+                tokens_of(&file_of(&package.module).content),
+                "{name}: tokens of {:?}",
+                package.module
+            );
+        }
+        if let Some(include) = &params.include_file {
+            // The include file with each `include!` replaced by the file's items.
+            let include = &files.iter().find(|f| &f.name == include).unwrap().content;
+            let mut expanded = String::new();
+            for line in include.lines() {
+                match line.trim().strip_prefix("include!(\"") {
+                    Some(rest) => {
+                        let file = rest.trim_end_matches("\");").to_owned();
+                        let content = &files.iter().find(|f| f.name == file).unwrap().content;
+                        expanded.push_str(content);
+                    }
+                    None => expanded.push_str(line),
+                }
+                expanded.push('\n');
+            }
+            assert_eq!(
+                formatted(rust_stream_build::nest_modules(&packages).unwrap()),
+                tokens_of(&expanded),
+                "{name}: nested modules"
+            );
+        }
+    }
+}

@@ -14,7 +14,7 @@ use crate::messages::{PackageCode, Piece};
 use crate::model::{self, Model};
 use crate::options::Params;
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{ToTokens, quote};
 use std::collections::BTreeMap;
 
 /// One output file, named relative to the output directory.
@@ -49,21 +49,13 @@ pub fn generate_from_model(
     descriptors: &Descriptors,
     params: &Params,
 ) -> Result<Vec<GeneratedFile>, Error> {
-    let mut prost = if params.stream_only {
-        BTreeMap::new()
-    } else {
-        crate::messages::generate(descriptors, params, model)?
-    };
-    // Checked once here, so that workers cannot fail on it.
-    stream::Paths::new(&params.runtime_path)?;
-    let jobs: Vec<(&model::Package, PackageCode)> = model
-        .packages
-        .iter()
-        .map(|package| (package, prost.remove(&package.module).unwrap_or_default()))
-        .collect();
-    let contents = run_jobs(jobs, |(package, code)| {
-        package_content(package, code, descriptors, params)
-    });
+    let contents = run_jobs(
+        package_jobs(model, descriptors, params)?,
+        |(package, code)| {
+            let pieces = package_pieces(package, code, params)?;
+            Ok(pieces.map(|pieces| package_content(package, &pieces, descriptors)))
+        },
+    );
     let mut files = Vec::new();
     let mut modules = Vec::new();
     for (package, content) in model.packages.iter().zip(contents) {
@@ -84,13 +76,120 @@ pub fn generate_from_model(
     Ok(files)
 }
 
-/// The content of one package's file, `None` if there is no code for it.
-fn package_content(
-    package: &model::Package,
-    code: PackageCode,
+/// The code of one proto package as tokens, before formatting: the same items its
+/// formatted file holds.
+#[derive(Clone, Debug)]
+pub struct PackageTokens {
+    /// The package's Rust module path (empty without a package), as prost-build names it.
+    pub module: Vec<String>,
+    /// The items: prost's messages, tonic's client and server, the stream layer.
+    pub tokens: TokenStream,
+}
+
+/// Generates the code for `descriptors` as tokens, one entry per package with code, without
+/// formatting it: what a procedural macro expands to. [`nest_modules`] puts the packages in
+/// the module tree the include file would give them.
+pub fn generate_tokens(
     descriptors: &Descriptors,
     params: &Params,
-) -> Result<Option<String>, Error> {
+) -> Result<Vec<PackageTokens>, Error> {
+    let (model, descriptors) = model_of(descriptors, params)?;
+    let mut packages = Vec::new();
+    // On the calling thread: syntax trees are not `Send`, and a procedural macro, the user
+    // of tokens, must stay on its thread anyway.
+    for (package, code) in package_jobs(&model, &descriptors, params)? {
+        let Some(pieces) = package_pieces(package, code, params)? else {
+            continue;
+        };
+        let mut tokens = TokenStream::new();
+        for piece in pieces {
+            piece.to_tokens(&mut tokens);
+        }
+        packages.push(PackageTokens {
+            module: package.module.clone(),
+            tokens,
+        });
+    }
+    Ok(packages)
+}
+
+/// The packages' code nested as `pub mod` items the way the include file nests their files
+/// (`a.b` inside `pub mod a { pub mod b { .. } }`).
+pub fn nest_modules(packages: &[PackageTokens]) -> Result<TokenStream, Error> {
+    fn emit(tree: &ModuleTree<'_, TokenStream>, name: Option<&str>) -> Result<TokenStream, Error> {
+        let mut out = tree.own.cloned().unwrap_or_default();
+        for (child_name, child) in &tree.children {
+            let inner = emit(child, Some(child_name))?;
+            let inception =
+                (name == Some(*child_name)).then(|| quote!(#[allow(clippy::module_inception)]));
+            let child_name = ident(child_name)?;
+            out.extend(quote!(#inception pub mod #child_name { #inner }));
+        }
+        Ok(out)
+    }
+    let tree = ModuleTree::new(packages.iter().map(|p| (p.module.as_slice(), &p.tokens)));
+    emit(&tree, None)
+}
+
+/// Items arranged by the module path of their package, as the include file and
+/// [`nest_modules`] nest them.
+struct ModuleTree<'a, T> {
+    own: Option<&'a T>,
+    children: BTreeMap<&'a str, ModuleTree<'a, T>>,
+}
+
+impl<'a, T> ModuleTree<'a, T> {
+    fn new(entries: impl IntoIterator<Item = (&'a [String], &'a T)>) -> Self {
+        let mut root = ModuleTree::empty();
+        for (module, item) in entries {
+            let mut node = &mut root;
+            for part in module {
+                node = node
+                    .children
+                    .entry(part.as_str())
+                    .or_insert_with(ModuleTree::empty);
+            }
+            node.own = Some(item);
+        }
+        root
+    }
+
+    fn empty() -> Self {
+        ModuleTree {
+            own: None,
+            children: BTreeMap::new(),
+        }
+    }
+}
+
+/// Each package of the model with prost's and tonic's code for it (none with `stream_only`).
+fn package_jobs<'m>(
+    model: &'m Model,
+    descriptors: &Descriptors,
+    params: &Params,
+) -> Result<Vec<(&'m model::Package, PackageCode)>, Error> {
+    let mut prost = if params.stream_only {
+        BTreeMap::new()
+    } else {
+        crate::messages::generate(descriptors, params, model)?
+    };
+    // Checked once here, so that workers cannot fail on it.
+    stream::Paths::new(&params.runtime_path)?;
+    Ok(model
+        .packages
+        .iter()
+        .map(|package| (package, prost.remove(&package.module).unwrap_or_default()))
+        .collect())
+}
+
+/// The code of one package as syntax trees, in pieces that format independently (a run of
+/// prost's items, a service's tonic code, a service's stream layer), with the lints tonic's
+/// names need and docs sanitized; `None` if there is no code for it.
+fn package_pieces(
+    package: &model::Package,
+    code: PackageCode,
+    params: &Params,
+) -> Result<Option<Vec<syn::File>>, Error> {
     let paths = stream::Paths::new(&params.runtime_path)?;
     if package.services.is_empty() && package.chunks.is_empty() && code.is_empty() {
         return Ok(None);
@@ -109,9 +208,7 @@ fn package_content(
             ),
         )
     };
-    // Top-level items are formatted independently of each other, so the package is
-    // formatted in pieces (a run of prost's items, a service's tonic code, a service's
-    // stream layer), which keeps each syntax tree small.
+    let module = package.module.last();
     let mut pieces = Vec::new();
     for piece in code.pieces() {
         let items = match piece {
@@ -122,22 +219,29 @@ fn package_content(
         }
         .map_err(does_not_parse)?
         .items;
-        pieces.push(format_items(items, &tonic_lints, package.module.last()));
+        pieces.push(prepare_items(items, &tonic_lints, module));
     }
+    let mut ours: Vec<TokenStream> = Vec::new();
     for service in &package.services {
-        let tokens = stream::service(service, &paths)?;
+        ours.push(stream::service(service, &paths)?);
+    }
+    ours.push(stream::chunk_impls(package, &paths)?);
+    for tokens in ours.into_iter().filter(|t| !t.is_empty()) {
         let items = syn::parse2::<syn::File>(tokens)
             .map_err(does_not_parse)?
             .items;
-        pieces.push(format_items(items, &[], package.module.last()));
+        pieces.push(prepare_items(items, &[], module));
     }
-    let tokens = stream::chunk_impls(package, &paths)?;
-    if !tokens.is_empty() {
-        let items = syn::parse2::<syn::File>(tokens)
-            .map_err(does_not_parse)?
-            .items;
-        pieces.push(format_items(items, &[], package.module.last()));
-    }
+    Ok(Some(pieces))
+}
+
+/// The formatted file of one package: the header, then each piece formatted on its own,
+/// which keeps each syntax tree prettyplease walks small.
+fn package_content(
+    package: &model::Package,
+    pieces: &[syn::File],
+    descriptors: &Descriptors,
+) -> String {
     let sources: Vec<&str> = descriptors
         .files
         .iter()
@@ -147,6 +251,7 @@ fn package_content(
         .map(|f| f.name())
         .collect();
     let head = format!("{HEADER}\n// source: {}\n", sources.join(", "));
+    let pieces: Vec<String> = pieces.iter().map(prettyplease::unparse).collect();
     // Exactly sized: all files are kept until the end.
     let mut content =
         String::with_capacity(head.len() + pieces.iter().map(String::len).sum::<usize>());
@@ -154,7 +259,7 @@ fn package_content(
     for piece in pieces {
         content.push_str(&piece);
     }
-    Ok(Some(content))
+    content
 }
 
 /// Most threads `run_jobs` uses: each holds the syntax trees of the piece it formats.
@@ -256,15 +361,15 @@ pub fn file_name(module: &[String], stream_only: bool) -> String {
     }
 }
 
-/// Formats top-level items, with their docs sanitized, adding to the modules named in
+/// Top-level items as a file, with their docs sanitized, adding to the modules named in
 /// `tonic_lints` (module name, attribute) the lints tonic's names need, and to a module named
 /// like the package's own (`package user; message User { enum Role {} }`) clippy's
 /// `module_inception`.
-fn format_items(
+fn prepare_items(
     items: Vec<syn::Item>,
     tonic_lints: &[(String, Option<syn::Attribute>)],
     package_module: Option<&String>,
-) -> String {
+) -> syn::File {
     let mut file = syn::File {
         shebang: None,
         attrs: Vec::new(),
@@ -286,22 +391,17 @@ fn format_items(
         }
     }
     docs::sanitize_file(&mut file);
-    prettyplease::unparse(&file)
+    file
 }
 
 fn include_file(modules: &[(Vec<String>, String)]) -> String {
-    #[derive(Default)]
-    struct Node {
-        file: Option<String>,
-        children: BTreeMap<String, Node>,
-    }
-    fn write(node: &Node, name: Option<&str>, depth: usize, out: &mut String) {
+    fn write(tree: &ModuleTree<'_, String>, name: Option<&str>, depth: usize, out: &mut String) {
         let pad = "    ".repeat(depth);
-        if let Some(file) = &node.file {
+        if let Some(file) = tree.own {
             out.push_str(&format!("{pad}include!({file:?});\n"));
         }
-        for (child_name, child) in &node.children {
-            if name == Some(child_name) {
+        for (child_name, child) in &tree.children {
+            if name == Some(*child_name) {
                 // `package a.a;`
                 out.push_str(&format!("{pad}#[allow(clippy::module_inception)]\n"));
             }
@@ -310,16 +410,13 @@ fn include_file(modules: &[(Vec<String>, String)]) -> String {
             out.push_str(&format!("{pad}}}\n"));
         }
     }
-    let mut root = Node::default();
-    for (module, file) in modules {
-        let mut node = &mut root;
-        for part in module {
-            node = node.children.entry(part.clone()).or_default();
-        }
-        node.file = Some(file.clone());
-    }
+    let tree = ModuleTree::new(
+        modules
+            .iter()
+            .map(|(module, file)| (module.as_slice(), file)),
+    );
     let mut out = format!("{HEADER}\n");
-    write(&root, None, 0, &mut out);
+    write(&tree, None, 0, &mut out);
     out
 }
 
