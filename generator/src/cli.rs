@@ -1,7 +1,7 @@
 //! The `rust-stream` command-line tool (feature `bin`): `generate`, `inspect`, `scaffold`.
 
 use crate::builder::write_if_changed;
-use crate::emit::{self, stream::guards};
+use crate::emit;
 use crate::error::{Diagnostic, DiagnosticKind, Error};
 use crate::load::Descriptors;
 use crate::model::{Model, Pattern};
@@ -339,7 +339,7 @@ fn inspect_table(model: &Model) -> String {
                         .as_ref()
                         .filter(|_| method.pattern.client_streams())
                         .map_or("-".to_owned(), |c| c.proto_name.clone()),
-                    guards(method),
+                    method.pattern.guards().to_owned(),
                     options_text(method),
                 ]);
             }
@@ -403,7 +403,7 @@ fn inspect_json(model: &Model) -> String {
                     "upload_helper": m.upload_helper,
                     "deprecated": m.deprecated,
                     "idempotency": format!("{:?}", m.idempotency),
-                    "guards": guards(m),
+                    "guards": m.pattern.guards(),
                     "options": {
                         "buffer": m.options.buffer,
                         "max_total_bytes": m.options.max_total_bytes,

@@ -3,9 +3,12 @@
 //! adapters with cancellation, backpressure, limits and deadlines, tuned channels and
 //! servers, upload helpers), next to prost's messages and tonic's client and server.
 //!
-//! The pipeline is descriptors ([`load`]) -> [`model`] -> [`validate`] -> [`emit`]; it keeps
-//! no global state and never prints (except `cargo:` lines from [`Builder`]), so it can run
-//! inside a proc-macro. Front ends:
+//! The pipeline is descriptors ([`load`]) -> [`model`] (every name decided, every clash found)
+//! -> checks -> emission, which returns formatted files ([`generate`]) or tokens
+//! ([`generate_tokens`]); it keeps no global state and never prints (except `cargo:` lines from
+//! [`Builder`]), so it can run inside a proc-macro. Problems come back as [`Diagnostic`]s with
+//! a [`DiagnosticKind`] and a [`Location`], for each front end to present its own way.
+//! Front ends:
 //! - `protoc-gen-rust-stream`, the protoc plugin ([`plugin`]);
 //! - [`Builder`], for `build.rs`, protoc-free (protox);
 //! - the `rust-stream` CLI (feature `bin`): `generate`, `inspect`, `scaffold`;
@@ -19,19 +22,22 @@
 pub mod builder;
 #[cfg(feature = "bin")]
 pub mod cli;
-pub mod emit;
+mod emit;
 mod error;
-pub mod ident;
+mod ident;
 pub mod load;
 mod messages;
 pub mod model;
 pub mod options;
 pub mod plugin;
 pub mod scaffold;
-pub mod validate;
+mod validate;
 
 pub use builder::Builder;
-pub use emit::{GeneratedFile, PackageTokens, generate, generate_tokens, nest_modules};
+pub use emit::{
+    GeneratedFile, HEADER, PackageTokens, generate, generate_from_model, generate_tokens, model_of,
+    nest_modules,
+};
 pub use error::{Diagnostic, DiagnosticKind, Error, Location};
 pub use load::Descriptors;
 pub use model::Model;

@@ -24,6 +24,20 @@ pub enum Pattern {
 }
 
 impl Pattern {
+    /// A one-line description of the guards a method of this pattern gets, for `inspect`.
+    pub fn guards(self) -> &'static str {
+        match self {
+            Pattern::Unary => "deadline, panic -> INTERNAL",
+            Pattern::ServerStreaming => {
+                "deadline, panic -> INTERNAL, bounded sink, stopped on cancel"
+            }
+            Pattern::ClientStreaming => "deadline, panic -> INTERNAL, inbound limits",
+            Pattern::Bidi => {
+                "deadline, panic -> INTERNAL, bounded sink, stopped on cancel, inbound limits"
+            }
+        }
+    }
+
     /// Classifies a method by its `stream` keywords.
     pub fn of(client_streaming: bool, server_streaming: bool) -> Pattern {
         match (client_streaming, server_streaming) {

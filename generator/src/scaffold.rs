@@ -1,7 +1,6 @@
 //! Handler skeletons for a whole model: which file each service's skeleton goes to, what
 //! each file becomes, and what changed. The `rust-stream scaffold` command, the
-//! `cargo generate` template and other tools call this; [`crate::emit::skeleton`] writes the
-//! text of one file.
+//! `cargo generate` template and other tools call this.
 //!
 //! File names are decided here, once per run, and are distinct: `<service_snake>.rs`, with
 //! the package prefixed (`<package>_<service_snake>.rs`) when two services of the run would

@@ -115,8 +115,7 @@ fn tokens_are_the_items_of_the_formatted_files() {
         let params = Params::parse(params).unwrap();
         let files = generate(&descriptors, &params).unwrap();
         let packages = rust_stream_build::generate_tokens(&descriptors, &params).unwrap();
-        let file_of = |module: &[String]| {
-            let file = rust_stream_build::emit::file_name(module, params.stream_only);
+        let file_of = |file: &str| {
             files
                 .iter()
                 .find(|f| f.name == file)
@@ -130,7 +129,7 @@ fn tokens_are_the_items_of_the_formatted_files() {
         for package in &packages {
             assert_eq!(
                 formatted(package.tokens.clone()),
-                tokens_of(&file_of(&package.module).content),
+                tokens_of(&file_of(&package.file_name).content),
                 "{name}: tokens of {:?}",
                 package.module
             );

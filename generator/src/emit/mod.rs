@@ -82,6 +82,8 @@ pub fn generate_from_model(
 pub struct PackageTokens {
     /// The package's Rust module path (empty without a package), as prost-build names it.
     pub module: Vec<String>,
+    /// The file [`generate`] writes the same code to.
+    pub file_name: String,
     /// The items: prost's messages, tonic's client and server, the stream layer.
     pub tokens: TokenStream,
 }
@@ -106,6 +108,7 @@ pub fn generate_tokens(
             piece.to_tokens(&mut tokens);
         }
         packages.push(PackageTokens {
+            file_name: file_name(&package.module, params.stream_only),
             module: package.module.clone(),
             tokens,
         });

@@ -142,18 +142,6 @@ fn millis(ms: u64) -> TokenStream {
     }
 }
 
-/// A one-line description of the guards a method gets, for docs and `inspect`.
-pub fn guards(method: &Method) -> String {
-    let mut guards = vec!["deadline", "panic -> INTERNAL"];
-    if method.pattern.server_streams() {
-        guards.push("bounded sink, stopped on cancel");
-    }
-    if method.pattern.client_streams() {
-        guards.push("inbound limits");
-    }
-    guards.join(", ")
-}
-
 fn method_ty(type_ref: &TypeRef) -> Result<TokenStream, Error> {
     rust_type(&type_ref.rust_path, true)
 }
