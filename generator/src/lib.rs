@@ -16,6 +16,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod builder;
+mod check;
 #[cfg(feature = "bin")]
 pub mod cli;
 pub mod emit;
@@ -33,4 +34,4 @@ pub use emit::{GeneratedFile, generate};
 pub use error::{Diagnostic, DiagnosticKind, Error, Location};
 pub use load::Descriptors;
 pub use model::Model;
-pub use options::Params;
+pub use options::{Parameter, Params, parameters};

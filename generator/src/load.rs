@@ -4,13 +4,13 @@
 //! prost-types drops unknown fields, and with them the `rust_stream` extension options, so
 //! the options are read from the same bytes a second time through small views below.
 
-use crate::error::{DiagnosticKind, Error, Location};
+use crate::error::{Diagnostic, DiagnosticKind, Error, Location};
 use crate::options::{MethodOptions, ServiceOptions};
 use prost::Message;
 use prost_types::compiler::CodeGeneratorRequest;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 /// Name under which `rust_stream/options.proto` is importable everywhere.
 pub const OPTIONS_PROTO_NAME: &str = "rust_stream/options.proto";
@@ -30,6 +30,10 @@ pub struct Descriptors {
     pub service_options: BTreeMap<String, ServiceOptions>,
     /// `(rust_stream.method)` of each method, by `.pkg.Service.Method`.
     pub method_options: BTreeMap<String, MethodOptions>,
+    /// Files read from disk, as absolute paths (see [`Descriptors::loaded_files`]).
+    loaded_files: Vec<PathBuf>,
+    /// Problems found while reading the options, reported with the descriptors' own.
+    problems: Vec<Diagnostic>,
 }
 
 impl Descriptors {
@@ -131,10 +135,37 @@ impl Descriptors {
             .filter(|f| !f.is_import())
             .map(|f| f.name().to_owned())
             .collect();
+        // Files with a path are the ones read from disk; the built-in options.proto and
+        // Google's well-known types have none.
+        let loaded_files = compiler
+            .files()
+            .filter_map(|f| f.path())
+            .map(|path| {
+                std::fs::canonicalize(path)
+                    .or_else(|_| std::path::absolute(path))
+                    .unwrap_or_else(|_| path.to_owned())
+            })
+            .collect();
         let bytes = compiler.encode_file_descriptor_set();
         let mut descriptors = Descriptors::from_file_descriptor_set(&bytes, &to_generate)?;
+        descriptors.loaded_files = loaded_files;
         descriptors.normalize_source_info();
         Ok(descriptors)
+    }
+
+    /// Every file [`Descriptors::compile`] read from disk, imports included, as absolute
+    /// paths, in the order protox loaded them (not the built-in
+    /// `rust_stream/options.proto` or Google's well-known types). A procedural macro
+    /// `include_bytes!`es each, so that cargo rebuilds when one changes. Empty for
+    /// descriptors decoded from a request or a descriptor set.
+    pub fn loaded_files(&self) -> &[PathBuf] {
+        &self.loaded_files
+    }
+
+    /// Problems found in the `rust_stream` options while decoding (reported by the
+    /// generator together with every other problem).
+    pub(crate) fn problems(&self) -> &[Diagnostic] {
+        &self.problems
     }
 
     /// Generates code for every imported file as well (except the well-known types and
@@ -160,26 +191,114 @@ impl Descriptors {
         }
     }
 
-    fn read_options(&mut self, files: &[RawFile]) {
-        for file in files {
-            let package = file.package.as_deref().unwrap_or_default();
-            for service in &file.service {
+    /// Reads `(rust_stream.service)` and `(rust_stream.method)`. Extension number 51200
+    /// is ours only in a file that imports `rust_stream/options.proto` (directly or through
+    /// public imports): elsewhere another tool's option may use the number, and its value
+    /// is not read. In a file that imports ours, a value that does not decode is reported.
+    fn read_options(&mut self, raw: &[RawFile]) {
+        let imports_ours = imports_options(&self.files);
+        for (file, raw) in self.files.iter().zip(raw) {
+            if !imports_ours.contains(file.name()) {
+                continue;
+            }
+            let package = file.package();
+            for (s, service) in raw.service.iter().enumerate() {
                 let service_name = qualify(package, service.name.as_deref().unwrap_or_default());
-                if let Some(options) = service.options.as_ref().and_then(|o| o.rust_stream.clone())
-                {
-                    self.service_options.insert(service_name.clone(), options);
+                let location = |path: &[i32]| source_location(file, path);
+                match ours::<ServiceOptions>(service.options.as_deref()) {
+                    Ok(Some(options)) => {
+                        self.service_options.insert(service_name.clone(), options);
+                    }
+                    Ok(None) => {}
+                    Err(err) => self.problems.push(Diagnostic::new(
+                        DiagnosticKind::InvalidOption,
+                        Some(location(&[6, s as i32])),
+                        format!(
+                            "service `{service_name}`: (rust_stream.service) does not decode: {err}"
+                        ),
+                    )),
                 }
-                for method in &service.method {
-                    if let Some(options) = method.options.as_ref().and_then(|o| o.rust_stream) {
-                        let name = format!(
-                            "{service_name}.{}",
-                            method.name.as_deref().unwrap_or_default()
-                        );
-                        self.method_options.insert(name, options);
+                for (m, method) in service.method.iter().enumerate() {
+                    let name = format!(
+                        "{service_name}.{}",
+                        method.name.as_deref().unwrap_or_default()
+                    );
+                    match ours::<MethodOptions>(method.options.as_deref()) {
+                        Ok(Some(options)) => {
+                            self.method_options.insert(name, options);
+                        }
+                        Ok(None) => {}
+                        Err(err) => self.problems.push(Diagnostic::new(
+                            DiagnosticKind::InvalidOption,
+                            Some(location(&[6, s as i32, 2, m as i32])),
+                            format!("method `{name}`: (rust_stream.method) does not decode: {err}"),
+                        )),
                     }
                 }
             }
         }
+    }
+}
+
+/// Names of the files that can set `rust_stream` options: those importing
+/// `rust_stream/options.proto` directly or through a chain of public imports.
+fn imports_options(files: &[FileDescriptorProto]) -> BTreeSet<String> {
+    // Files whose import makes the options visible: options.proto and, transitively,
+    // files that import it publicly.
+    let mut exports: BTreeSet<&str> = BTreeSet::from([OPTIONS_PROTO_NAME]);
+    loop {
+        let before = exports.len();
+        for file in files {
+            let mut public = file
+                .public_dependency
+                .iter()
+                .filter_map(|&i| usize::try_from(i).ok())
+                .filter_map(|i| file.dependency.get(i));
+            if public.any(|d| exports.contains(d.as_str())) {
+                exports.insert(file.name());
+            }
+        }
+        if exports.len() == before {
+            break;
+        }
+    }
+    files
+        .iter()
+        .filter(|f| f.dependency.iter().any(|d| exports.contains(d.as_str())))
+        .map(|f| f.name().to_owned())
+        .collect()
+}
+
+/// The value of extension 51200 in encoded options, as our message: `Ok(None)` if unset.
+fn ours<T: Message + Default>(options: Option<&[u8]>) -> Result<Option<T>, prost::DecodeError> {
+    let Some(options) = options else {
+        return Ok(None);
+    };
+    let values = RawExtension::decode(options)?.values;
+    if values.is_empty() {
+        return Ok(None);
+    }
+    // Occurrences of a message field merge, as protobuf parsers merge them.
+    T::decode(values.concat().as_slice()).map(Some)
+}
+
+/// The 1-based line and column of the element at `path`, if the file has source info.
+fn source_location(file: &FileDescriptorProto, path: &[i32]) -> Location {
+    let span = file
+        .source_code_info
+        .iter()
+        .flat_map(|info| &info.location)
+        .find(|l| l.path == path)
+        .map(|l| l.span.as_slice());
+    let at = |i: usize| {
+        span.and_then(|s| s.get(i))
+            .and_then(|&n| u32::try_from(n).ok())
+            .and_then(|n| n.checked_add(1))
+    };
+    Location {
+        file: file.name().to_owned(),
+        line: at(0),
+        column: at(1),
     }
 }
 
@@ -236,8 +355,6 @@ struct RawSet {
 
 #[derive(Clone, PartialEq, Message)]
 struct RawFile {
-    #[prost(string, optional, tag = "2")]
-    package: Option<String>,
     #[prost(message, repeated, tag = "6")]
     service: Vec<RawService>,
 }
@@ -248,28 +365,25 @@ struct RawService {
     name: Option<String>,
     #[prost(message, repeated, tag = "2")]
     method: Vec<RawMethod>,
-    #[prost(message, optional, tag = "3")]
-    options: Option<RawServiceOptions>,
+    /// `ServiceOptions`, still encoded: read by [`ours`].
+    #[prost(bytes = "vec", optional, tag = "3")]
+    options: Option<Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, Message)]
 struct RawMethod {
     #[prost(string, optional, tag = "1")]
     name: Option<String>,
-    #[prost(message, optional, tag = "4")]
-    options: Option<RawMethodOptions>,
+    /// `MethodOptions`, still encoded: read by [`ours`].
+    #[prost(bytes = "vec", optional, tag = "4")]
+    options: Option<Vec<u8>>,
 }
 
+/// Extension 51200 of `ServiceOptions` or `MethodOptions`, still encoded.
 #[derive(Clone, PartialEq, Message)]
-struct RawServiceOptions {
-    #[prost(message, optional, tag = "51200")]
-    rust_stream: Option<ServiceOptions>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct RawMethodOptions {
-    #[prost(message, optional, tag = "51200")]
-    rust_stream: Option<MethodOptions>,
+struct RawExtension {
+    #[prost(bytes = "vec", repeated, tag = "51200")]
+    values: Vec<Vec<u8>>,
 }
 
 #[cfg(test)]
