@@ -18,6 +18,10 @@ use prost_types::{
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// Why an editions file is refused (protoc's path and protox's say the same).
+pub(crate) const EDITIONS_UNSUPPORTED: &str =
+    "editions are not supported yet; use `syntax = \"proto3\";` (or \"proto2\")";
+
 /// Every problem with the descriptors that would make prost-build or tonic-build fail.
 pub fn check(descriptors: &Descriptors, params: &Params) -> Result<(), Vec<Diagnostic>> {
     let mut checker = Checker {
@@ -126,10 +130,15 @@ struct Element<'s, 'a> {
 
 impl Checker<'_> {
     fn push(&mut self, kind: DiagnosticKind, at: &Element<'_, '_>, problem: impl AsRef<str>) {
+        let message = if at.what.is_empty() {
+            problem.as_ref().to_owned()
+        } else {
+            format!("{}: {}", at.what, problem.as_ref())
+        };
         self.problems.push(Diagnostic::new(
             kind,
             Some(at.source.location(&at.path)),
-            format!("{}: {}", at.what, problem.as_ref()),
+            message,
         ));
     }
 
@@ -205,21 +214,17 @@ impl<'a> Checker<'a> {
         let source = Source::new(file);
         let at = Element {
             source: &source,
-            what: format!("file `{}`", file.name()),
+            // The location names the file.
+            what: String::new(),
             path: Vec::new(),
         };
         if file.name.as_deref().is_none_or(str::is_empty) {
-            self.invalid(&at, "it has no name");
+            self.invalid(&at, "a file has no name");
         }
         match file.syntax.as_deref() {
             // An unset string reads as "", so "" is proto2 as well (see `messages`).
             None | Some("" | "proto2" | "proto3") => {}
-            Some("editions") => self.push(
-                DiagnosticKind::Unsupported,
-                &at,
-                "editions are not supported yet; write `syntax = \"proto3\";` \
-                 (or \"proto2\") instead of `edition = ...`",
-            ),
+            Some("editions") => self.push(DiagnosticKind::Unsupported, &at, EDITIONS_UNSUPPORTED),
             Some(other) => self.push(
                 DiagnosticKind::Unsupported,
                 &at,
@@ -230,7 +235,7 @@ impl<'a> Checker<'a> {
         if !package.is_empty() && !package.split('.').all(ident::is_proto_identifier) {
             self.invalid(
                 &at,
-                format!("its package `{package}` is not a dot-separated list of identifiers"),
+                format!("package `{package}` is not a dot-separated list of identifiers"),
             );
             // Every name in the file would be wrong too.
             return;
@@ -247,7 +252,7 @@ impl<'a> Checker<'a> {
             let service_name = qualified(&prefix, service.name());
             let at = Element {
                 source: &source,
-                what: format!("service `{service_name}`"),
+                what: format!("service `{}`", shown(&service_name)),
                 path,
             };
             if !self.name(&at, service.name.as_deref()) {
@@ -259,7 +264,7 @@ impl<'a> Checker<'a> {
                 path.extend([2, m as i32]);
                 let method_at = Element {
                     source: &source,
-                    what: format!("method `{service_name}.{}`", method.name()),
+                    what: format!("method `{}.{}`", shown(&service_name), method.name()),
                     path,
                 };
                 if !self.name(&method_at, method.name.as_deref()) {
@@ -267,8 +272,8 @@ impl<'a> Checker<'a> {
                 }
                 self.located(&method_at);
                 for (role, ty) in [
-                    ("request", method.input_type.as_deref()),
-                    ("response", method.output_type.as_deref()),
+                    ("request type", method.input_type.as_deref()),
+                    ("response type", method.output_type.as_deref()),
                 ] {
                     self.type_name(&method_at, role, ty, &[TypeKind::Message], generated);
                 }
@@ -289,8 +294,9 @@ impl<'a> Checker<'a> {
         let at = Element {
             source,
             what: format!(
-                "{} `{full}`",
-                if map_entry { "map entry" } else { "message" }
+                "{} `{}`",
+                if map_entry { "map entry" } else { "message" },
+                shown(&full)
             ),
             path,
         };
@@ -311,7 +317,7 @@ impl<'a> Checker<'a> {
             path.extend([2, i as i32]);
             let field_at = Element {
                 source,
-                what: format!("field `{full}.{}`", field.name()),
+                what: format!("field `{}.{}`", shown(&full), field.name()),
                 path,
             };
             if !external {
@@ -344,7 +350,7 @@ impl<'a> Checker<'a> {
             path.extend([8, i as i32]);
             let oneof_at = Element {
                 source,
-                what: format!("oneof `{full}.{}`", oneof.name()),
+                what: format!("oneof `{}.{}`", shown(&full), oneof.name()),
                 path,
             };
             self.name(&oneof_at, oneof.name.as_deref());
@@ -453,14 +459,14 @@ impl<'a> Checker<'a> {
         match ty {
             Type::Message | Type::Group => self.type_name(
                 at,
-                "field",
+                "type",
                 field.type_name.as_deref(),
                 &[TypeKind::Message, TypeKind::MapEntry],
                 generated,
             ),
             Type::Enum => self.type_name(
                 at,
-                "field",
+                "type",
                 field.type_name.as_deref(),
                 &[TypeKind::Enum],
                 generated,
@@ -486,13 +492,13 @@ impl<'a> Checker<'a> {
         generated: bool,
     ) {
         let Some(name) = name.filter(|n| !n.is_empty()) else {
-            self.invalid(at, format!("its {role} type has no name"));
+            self.invalid(at, format!("its {role} has no name"));
             return;
         };
         if !name.starts_with('.') || name[1..].split('.').any(|part| part.is_empty()) {
             self.invalid(
                 at,
-                format!("its {role} type `{name}` is not fully qualified (`.package.Message`)"),
+                format!("its {role} `{name}` is not fully qualified (`.package.Message`)"),
             );
             return;
         }
@@ -503,7 +509,7 @@ impl<'a> Checker<'a> {
             self.push(
                 DiagnosticKind::UnresolvedType,
                 at,
-                format!("its {role} type `{name}` is not defined in any file of the request"),
+                format!("its {role} `{name}` is not defined in any file of the request"),
             );
             return;
         };
@@ -512,7 +518,7 @@ impl<'a> Checker<'a> {
                 TypeKind::Enum => "an enum",
                 TypeKind::Message | TypeKind::MapEntry => "a message",
             };
-            self.invalid(at, format!("its {role} type `{name}` is {is}"));
+            self.invalid(at, format!("its {role} `{name}` is {is}"));
             return;
         }
         let file = info.file.name().to_owned();
@@ -529,7 +535,7 @@ impl<'a> Checker<'a> {
                 DiagnosticKind::UnresolvedType,
                 at,
                 format!(
-                    "its {role} type `{name}` is defined in `{file}`, whose code is not \
+                    "its {role} `{name}` is defined in `{file}`, whose code is not \
                      generated; add `{file}` to the files to generate, or map it to \
                      existing Rust code with `extern_path={mapped}=::crate_name::path`"
                 ),
@@ -547,7 +553,7 @@ impl<'a> Checker<'a> {
         let full = qualified(prefix, e.name());
         let at = Element {
             source,
-            what: format!("enum `{full}`"),
+            what: format!("enum `{}`", shown(&full)),
             path,
         };
         if !self.name(&at, e.name.as_deref()) {
@@ -571,7 +577,7 @@ impl<'a> Checker<'a> {
             path.extend([2, i as i32]);
             let value_at = Element {
                 source,
-                what: format!("enum value `{full}.{}`", value.name()),
+                what: format!("enum value `{}.{}`", shown(&full), value.name()),
                 path,
             };
             if !self.name(&value_at, value.name.as_deref()) {
@@ -763,6 +769,11 @@ fn package_prefix(package: &str) -> String {
 
 fn qualified(prefix: &str, name: &str) -> String {
     format!("{prefix}.{name}")
+}
+
+/// How messages name an element: its full name without the leading dot (`pkg.Msg`).
+fn shown(qualified: &str) -> &str {
+    qualified.strip_prefix('.').unwrap_or(qualified)
 }
 
 #[cfg(test)]

@@ -314,12 +314,21 @@ pub fn qualify(package: &str, name: &str) -> String {
 /// protox's message says what is wrong; its diagnostic says where. Both go into the error,
 /// so a malformed proto is reported as `file:line:column: message`.
 fn protox_error(err: protox::Error) -> Error {
+    let message = err.to_string();
+    // protox does not parse editions at all; say what protoc's path says (`check`).
+    if message.ends_with("but found 'edition'") {
+        return Error::at(
+            DiagnosticKind::Unsupported,
+            protox_location(&err),
+            crate::check::EDITIONS_UNSUPPORTED,
+        );
+    }
     let kind = if err.is_io() || err.is_file_not_found() {
         DiagnosticKind::Io
     } else {
         DiagnosticKind::Syntax
     };
-    Error::at(kind, protox_location(&err), err.to_string())
+    Error::at(kind, protox_location(&err), message)
 }
 
 fn protox_location(err: &protox::Error) -> Option<Location> {

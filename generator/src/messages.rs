@@ -122,11 +122,7 @@ pub fn generate(
         config.generate(requests)
     }))
     .map_err(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let message = crate::plugin::panic_message(panic.as_ref());
         Error::new(
             DiagnosticKind::Internal,
             format!("prost-build panicked on these descriptors (a bug in rust-stream's checks): {message}"),
