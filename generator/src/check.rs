@@ -34,6 +34,7 @@ pub fn check(descriptors: &Descriptors, params: &Params) -> Result<(), Vec<Diagn
             .collect(),
         params,
         problems: descriptors.problems().to_vec(),
+        unlocated: Vec::new(),
     };
     for file in &descriptors.files {
         checker.index(file);
@@ -78,6 +79,8 @@ struct Checker<'a> {
     generated_modules: BTreeSet<Vec<String>>,
     params: &'a Params,
     problems: Vec<Diagnostic>,
+    /// Elements of the current file that its source info has no location for.
+    unlocated: Vec<String>,
 }
 
 /// One file's source locations by element path, when it has source info.
@@ -146,16 +149,12 @@ impl Checker<'_> {
         self.push(DiagnosticKind::InvalidDescriptor, at, problem);
     }
 
-    /// Requires a source location for `at` if the file has source info.
+    /// Requires a source location for `at` if the file has source info; the file's
+    /// missing locations are reported together, by [`Checker::file`].
     fn located(&mut self, at: &Element<'_, '_>) {
         if !at.source.covers(&at.path) {
-            self.invalid(
-                at,
-                format!(
-                    "the file's source info has no location for it (path {:?})",
-                    at.path
-                ),
-            );
+            self.unlocated
+                .push(format!("{} (path {:?})", at.what, at.path));
         }
     }
 
@@ -247,11 +246,27 @@ impl<'a> Checker<'a> {
         for (i, e) in file.enum_type.iter().enumerate() {
             self.enumeration(&source, &prefix, e, vec![5, i as i32]);
         }
+        self.services(&source, &prefix, generated);
+        let unlocated = std::mem::take(&mut self.unlocated);
+        if let Some(first) = unlocated.first() {
+            self.invalid(
+                &at,
+                format!(
+                    "its source info has no location for {} element(s) prost-build documents, \
+                     the first {first}; send complete source info or none",
+                    unlocated.len()
+                ),
+            );
+        }
+    }
+
+    fn services(&mut self, source: &Source<'_>, prefix: &str, generated: bool) {
+        let file = source.file;
         for (i, service) in file.service.iter().enumerate() {
             let path = vec![6, i as i32];
-            let service_name = qualified(&prefix, service.name());
+            let service_name = qualified(prefix, service.name());
             let at = Element {
-                source: &source,
+                source,
                 what: format!("service `{}`", shown(&service_name)),
                 path,
             };
@@ -263,7 +278,7 @@ impl<'a> Checker<'a> {
                 let mut path = at.path.clone();
                 path.extend([2, m as i32]);
                 let method_at = Element {
-                    source: &source,
+                    source,
                     what: format!("method `{}.{}`", shown(&service_name), method.name()),
                     path,
                 };
@@ -648,7 +663,8 @@ fn check_default(
         if ok {
             Ok(())
         } else {
-            Err(format!("is not a valid `{}`", ty.as_str_name()))
+            let name = ty.as_str_name().trim_start_matches("TYPE_").to_lowercase();
+            Err(format!("is not a valid `{name}`"))
         }
     };
     match ty {

@@ -214,7 +214,8 @@ impl Descriptors {
                         DiagnosticKind::InvalidOption,
                         Some(location(&[6, s as i32])),
                         format!(
-                            "service `{service_name}`: (rust_stream.service) does not decode: {err}"
+                            "service `{}`: (rust_stream.service) does not decode: {err}",
+                            service_name.trim_start_matches('.')
                         ),
                     )),
                 }
@@ -231,7 +232,10 @@ impl Descriptors {
                         Err(err) => self.problems.push(Diagnostic::new(
                             DiagnosticKind::InvalidOption,
                             Some(location(&[6, s as i32, 2, m as i32])),
-                            format!("method `{name}`: (rust_stream.method) does not decode: {err}"),
+                            format!(
+                                "method `{}`: (rust_stream.method) does not decode: {err}",
+                                name.trim_start_matches('.')
+                            ),
                         )),
                     }
                 }
