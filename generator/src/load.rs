@@ -403,6 +403,46 @@ struct RawExtension {
 mod tests {
     use super::*;
 
+    /// The files read from disk, imports included, absolute; not the built-in ones.
+    #[test]
+    fn loaded_files_are_every_file_read_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(
+            dir.path().join("a.proto"),
+            "syntax = \"proto3\";\nimport \"sub/b.proto\";\nimport \"rust_stream/options.proto\";\n\
+             message A { B b = 1; }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("sub/b.proto"),
+            "syntax = \"proto3\";\nimport \"google/protobuf/timestamp.proto\";\n\
+             message B { google.protobuf.Timestamp at = 1; }\n",
+        )
+        .unwrap();
+        // A relative include directory still gives absolute paths.
+        let cwd = std::env::current_dir().unwrap();
+        let relative = pathdiff(dir.path(), &cwd);
+        let descriptors = Descriptors::compile(&["a.proto"], &[relative]).unwrap();
+        let mut loaded = descriptors.loaded_files().to_vec();
+        loaded.sort();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(loaded, [root.join("a.proto"), root.join("sub/b.proto")]);
+        assert!(loaded.iter().all(|p| p.is_absolute()));
+        // The files protox compiled include the built-in ones, which are not on disk.
+        assert!(descriptors.files.len() > loaded.len());
+    }
+
+    /// `to` relative to `from` when `to` is below `from`'s root (enough for a temp dir).
+    fn pathdiff(to: &Path, from: &Path) -> PathBuf {
+        let ups = from.components().count().saturating_sub(1);
+        let mut out = PathBuf::new();
+        for _ in 0..ups {
+            out.push("..");
+        }
+        out.join(to.strip_prefix("/").unwrap_or(to))
+    }
+
     /// Every kind of malformed input is reported as `file:line:column: what`.
     #[test]
     fn malformed_protos_are_reported_at_file_line_column() {

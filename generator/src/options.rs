@@ -564,6 +564,108 @@ mod tests {
     }
 
     #[test]
+    fn plain_paths_and_file_names_are_accepted() {
+        for path in [
+            "::rust_stream",
+            "my_crate::rt",
+            "crate::rt",
+            "crate",
+            "super::super::rt",
+            "self::rt",
+            "r#type::rt",
+        ] {
+            assert!(
+                Params::parse(&format!("runtime_path={path}")).is_ok(),
+                "{path}"
+            );
+        }
+        for path in [
+            "a::<b>", "Vec<u8>", "::", "a::", "::crate", "a::crate", "_", "a b", "a-b",
+        ] {
+            assert!(
+                Params::parse(&format!("runtime_path={path}")).is_err(),
+                "{path}"
+            );
+        }
+        for name in ["mod.rs", "all/mod.rs", "a.b/c.rs"] {
+            assert!(
+                Params::parse(&format!("include_file={name}")).is_ok(),
+                "{name}"
+            );
+        }
+        for name in [
+            "sub/",
+            ".",
+            "..",
+            "a/../b.rs",
+            "/abs.rs",
+            "a//b.rs",
+            "a\\b.rs",
+            "c:x.rs",
+        ] {
+            assert!(
+                Params::parse(&format!("include_file={name}")).is_err(),
+                "{name}"
+            );
+        }
+    }
+
+    /// The build API's setters bypass `set`; `check` (run before generating) catches them.
+    #[test]
+    fn check_validates_what_setters_bypassed() {
+        let params = Params {
+            runtime_path: "Vec<u8>".to_owned(),
+            include_file: Some("sub/".to_owned()),
+            extern_paths: vec![("deep".to_owned(), "::d".to_owned())],
+            ..Params::default()
+        };
+        let text = params.check().unwrap_err().to_string();
+        assert!(
+            text.contains("`Vec<u8>` is not a plain Rust path"),
+            "{text}"
+        );
+        assert!(text.contains("`sub/` names a directory"), "{text}");
+        assert!(
+            text.contains("`deep` is not a fully qualified proto path"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn extern_paths_resolve_as_prost_build_resolves_them() {
+        let params = Params::parse(
+            "extern_path=.deep=::deep_code,extern_path=.deep.sub=::sub_code,\
+             extern_path=.other.Exact=::x::Renamed",
+        )
+        .unwrap();
+        for (proto, rust) in [
+            (".deep.Thing", Some("::deep_code::Thing")),
+            (".deep.Thing.Inner", Some("::deep_code::thing::Inner")),
+            (".deep.sub.Thing", Some("::sub_code::Thing")),
+            (".deep.more.Thing", Some("::deep_code::more::Thing")),
+            (".other.Exact", Some("::x::Renamed")),
+            (".other.Exact.Inner", Some("::x::renamed::Inner")),
+            (".other.Else", None),
+            (".deeper.Thing", None),
+        ] {
+            assert_eq!(params.extern_path_of(proto).as_deref(), rust, "{proto}");
+        }
+    }
+
+    /// Every parameter is in the README's table, from the one list `parameters()`.
+    #[test]
+    fn every_parameter_is_documented_in_the_readme() {
+        let readme = include_str!("../README.md");
+        for parameter in parameters() {
+            assert!(
+                readme.contains(&format!("`{}", parameter.name)),
+                "README lacks `{}`",
+                parameter.name
+            );
+        }
+    }
+
+    #[test]
     fn method_options_fall_through_field_by_field() {
         let method = MethodOptions {
             buffer: Some(1),

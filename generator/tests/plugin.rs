@@ -592,3 +592,29 @@ fn an_undecodable_option_of_ours_is_an_error_and_anothers_is_ignored() {
         }
     }
 }
+
+/// A package that is not generated, mapped with `extern_path=`: the code refers to the
+/// mapped path, the same under protoc and protox, and the build API (which generates
+/// imports) writes no code for the mapped package.
+#[test]
+fn extern_path_maps_a_package_that_is_not_generated() {
+    let bad = root().join("tests/generator/bad");
+    let includes = [bad.clone(), root().join("proto")];
+    let opt = "extern_path=.deep=::deep_code";
+    let via_protoc = run_protoc(&includes, &["unresolved_rpc_type.proto"], opt).unwrap();
+    let via_protox = protox_files(&includes, &["unresolved_rpc_type.proto"], opt);
+    assert_eq!(via_protoc, via_protox);
+    let code = &via_protoc["bad.unresolved.rs"];
+    assert!(code.contains("::deep_code::Thing"), "{code}");
+    assert!(!code.contains("deep::Thing"), "{code}");
+    syn::parse_file(code).unwrap();
+
+    let built = rust_stream_build::Builder::new()
+        .emit_rerun_if_changed(false)
+        .extern_path(".deep", "::deep_code")
+        .generate(&["unresolved_rpc_type.proto"], &includes)
+        .unwrap();
+    let names: Vec<&str> = built.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["bad.unresolved.rs"]);
+    assert_eq!(built[0].content, *code);
+}
