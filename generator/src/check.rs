@@ -645,7 +645,7 @@ impl<'a> Checker<'a> {
 
 /// prost-build's `strip_enum_prefix` (before identifier sanitizing, which keeps distinct
 /// names distinct).
-fn strip_enum_prefix<'n>(prefix: &str, name: &'n str) -> String {
+fn strip_enum_prefix(prefix: &str, name: &str) -> String {
     match name.strip_prefix(prefix) {
         Some(stripped) if stripped.starts_with(char::is_uppercase) => stripped.to_owned(),
         _ => name.to_owned(),
@@ -758,7 +758,9 @@ fn unescape_c(s: &str) -> Result<Vec<u8>, String> {
                 octal = octal * 8 + u32::from(src[p] - b'0');
                 p += 1;
             }
-            out.push(u8::try_from(octal).map_err(|_| format!("has an octal escape above \\377"))?);
+            out.push(
+                u8::try_from(octal).map_err(|_| "has an octal escape above \\377".to_owned())?,
+            );
         } else if c == b'x' || c == b'X' {
             let hex = src
                 .get(p + 1..p + 3)

@@ -356,10 +356,10 @@ fn check_runtime_path(path: &str) -> Result<(), String> {
 /// joined by `::`, nothing else (no generics, spaces or empty segments).
 fn is_plain_path(path: &str) -> bool {
     let absolute = path.strip_prefix("::");
-    let mut segments = absolute.unwrap_or(path).split("::").peekable();
+    let segments = absolute.unwrap_or(path).split("::");
     let mut leading = absolute.is_none();
     let mut any = false;
-    while let Some(segment) = segments.next() {
+    for segment in segments {
         any = true;
         let keyword_ok = leading
             && match segment {
