@@ -22,8 +22,31 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub(crate) const EDITIONS_UNSUPPORTED: &str =
     "editions are not supported yet; use `syntax = \"proto3\";` (or \"proto2\")";
 
-/// Every problem with the descriptors that would make prost-build or tonic-build fail.
+/// Every problem with the descriptors that would make prost-build or tonic-build fail
+/// (called when the model is built, so every front end and command sees them).
 pub fn check(descriptors: &Descriptors, params: &Params) -> Result<(), Vec<Diagnostic>> {
+    let checker = walk(descriptors, params);
+    if checker.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(checker.problems)
+    }
+}
+
+/// What generated code needs beyond [`check`]: every type it refers to is generated in
+/// the same run (or mapped with `extern_path=`), and the include file is not a package's
+/// file. Only generation calls this: `inspect` can show a proto whose imports are not
+/// generated.
+pub fn output(descriptors: &Descriptors, params: &Params) -> Result<(), crate::Error> {
+    let mut checker = walk(descriptors, params);
+    checker.include_file(descriptors);
+    match crate::Error::from_diagnostics(checker.output) {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+fn walk<'a>(descriptors: &'a Descriptors, params: &'a Params) -> Checker<'a> {
     let mut checker = Checker {
         types: BTreeMap::new(),
         generated_modules: descriptors
@@ -34,6 +57,7 @@ pub fn check(descriptors: &Descriptors, params: &Params) -> Result<(), Vec<Diagn
             .collect(),
         params,
         problems: descriptors.problems().to_vec(),
+        output: Vec::new(),
         unlocated: Vec::new(),
     };
     for file in &descriptors.files {
@@ -53,12 +77,7 @@ pub fn check(descriptors: &Descriptors, params: &Params) -> Result<(), Vec<Diagn
             descriptors.to_generate.iter().any(|n| n == file.name()),
         );
     }
-    checker.include_file(descriptors);
-    if checker.problems.is_empty() {
-        Ok(())
-    } else {
-        Err(checker.problems)
-    }
+    checker
 }
 
 /// What a fully qualified type name is, and where it is defined.
@@ -79,6 +98,8 @@ struct Checker<'a> {
     generated_modules: BTreeSet<Vec<String>>,
     params: &'a Params,
     problems: Vec<Diagnostic>,
+    /// Problems only for generation ([`output`]).
+    output: Vec<Diagnostic>,
     /// Elements of the current file that its source info has no location for.
     unlocated: Vec<String>,
 }
@@ -546,15 +567,16 @@ impl<'a> Checker<'a> {
             } else {
                 format!(".{package}")
             };
-            self.push(
+            self.output.push(Diagnostic::new(
                 DiagnosticKind::UnresolvedType,
-                at,
+                Some(at.source.location(&at.path)),
                 format!(
-                    "its {role} `{name}` is defined in `{file}`, whose code is not \
+                    "{}: its {role} `{name}` is defined in `{file}`, whose code is not \
                      generated; add `{file}` to the files to generate, or map it to \
-                     existing Rust code with `extern_path={mapped}=::crate_name::path`"
+                     existing Rust code with `extern_path={mapped}=::crate_name::path`",
+                    at.what
                 ),
-            );
+            ));
         }
     }
 
@@ -631,7 +653,7 @@ impl<'a> Checker<'a> {
                 .iter()
                 .find(|f| crate::model::module_of(f.package()) == *package)
                 .map_or("", |f| f.package());
-            self.problems.push(Diagnostic::new(
+            self.output.push(Diagnostic::new(
                 DiagnosticKind::InvalidOption,
                 None,
                 format!(

@@ -48,6 +48,7 @@ pub fn generate_from_model(
     descriptors: &Descriptors,
     params: &Params,
 ) -> Result<Vec<GeneratedFile>, Error> {
+    crate::check::output(descriptors, params)?;
     let mut prost = if params.stream_only {
         BTreeMap::new()
     } else {
