@@ -154,16 +154,19 @@ fn bad_protos_get_their_expected_diagnostics_on_every_path() {
     );
 }
 
-/// Every message text the generator can print for a proto is in the corpus at least once.
+/// Every message text the generator can print is in an expected file at least once: the
+/// protos here, the hand-built requests of the plugin's tests (`bad/requests/`).
 #[test]
 fn the_corpus_covers_every_kind_of_message() {
-    let all: String = cases()
-        .iter()
-        .map(|case| {
-            std::fs::read_to_string(bad().join(case.replace(".proto", ".stderr")))
-                .unwrap_or_default()
-        })
-        .collect();
+    let mut all = String::new();
+    for dir in [bad(), bad().join("requests")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "stderr") {
+                all.push_str(&std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
     for text in [
         "both become",
         "clashes with",
@@ -182,7 +185,37 @@ fn the_corpus_covers_every_kind_of_message() {
         "needs a value",
         "Syntax: ",
         "Io: ",
+        "not fully qualified",
+        "not among the descriptors",
+        "is not defined in any file",
+        "has no name",
+        "is in the request twice",
+        "source info has no location",
+        "a map entry has exactly two fields",
+        "oneof_index 7 is out of range",
+        "is also the number of field",
+        "is outside 1..=536870911",
+        "is an enum",
+        "has no values",
+        "both become variant",
+        "has an unknown escape",
+        "is not a valid `int32`",
+        "unknown syntax `proto4`",
+        "is not a dot-separated list of identifiers",
+        "its type 99 is unknown",
     ] {
         assert!(all.contains(text), "no case shows `{text}`");
     }
+}
+
+/// Inspecting (building the model) works for a proto whose imports are not generated;
+/// only generating refuses it.
+#[test]
+fn a_type_whose_code_is_not_generated_is_refused_only_when_generating() {
+    let includes = [bad(), root().join("proto")];
+    let descriptors = Descriptors::compile(&["unresolved_rpc_type.proto"], &includes).unwrap();
+    let params = Params::default();
+    let (model, _) = rust_stream_build::emit::model_of(&descriptors, &params).unwrap();
+    assert_eq!(model.packages[0].services[0].methods[0].proto_name, "Find");
+    assert!(generate(&descriptors, &params).is_err());
 }
