@@ -400,6 +400,7 @@ impl<'a> Checker<'a> {
                 self.located(&oneof_at);
             }
         }
+        self.members(&at, message);
         for (i, nested) in message.nested_type.iter().enumerate() {
             let mut path = at.path.clone();
             path.extend([3, i as i32]);
@@ -409,6 +410,62 @@ impl<'a> Checker<'a> {
             let mut path = at.path.clone();
             path.extend([4, i as i32]);
             self.enumeration(source, &full, e, path);
+        }
+    }
+
+    /// prost-build's struct fields (fields outside oneofs, and oneofs) and each oneof's
+    /// variants must have distinct Rust names, or the code does not compile.
+    fn members(&mut self, at: &Element<'_, '_>, message: &DescriptorProto) {
+        let real_oneof = |i: usize| {
+            message
+                .field
+                .iter()
+                .any(|f| f.oneof_index == Some(i as i32) && !f.proto3_optional.unwrap_or(false))
+        };
+        let mut fields: BTreeMap<String, String> = BTreeMap::new();
+        let mut variants: BTreeMap<(i32, String), String> = BTreeMap::new();
+        let clash =
+            |checker: &mut Self, element: [i32; 2], what: String, other: String, rust: &str| {
+                let mut path = at.path.clone();
+                path.extend(element);
+                let element = Element {
+                    source: at.source,
+                    what: at.what.clone(),
+                    path,
+                };
+                checker.push(
+                    DiagnosticKind::NameClash,
+                    &element,
+                    format!("{what} and {other} both become `{rust}` in Rust"),
+                );
+            };
+        for (i, field) in message.field.iter().enumerate() {
+            let element = [2, i as i32];
+            let what = format!("field `{}`", field.name());
+            match field.oneof_index {
+                Some(index) if !field.proto3_optional.unwrap_or(false) => {
+                    let rust = ident::to_upper_camel(field.name());
+                    if let Some(other) = variants.insert((index, rust.clone()), what.clone()) {
+                        clash(self, element, what, other, &rust);
+                    }
+                }
+                _ => {
+                    let rust = ident::to_snake(field.name());
+                    if let Some(other) = fields.insert(rust.clone(), what.clone()) {
+                        clash(self, element, what, other, &rust);
+                    }
+                }
+            }
+        }
+        for (i, oneof) in message.oneof_decl.iter().enumerate() {
+            if !real_oneof(i) {
+                continue;
+            }
+            let what = format!("oneof `{}`", oneof.name());
+            let rust = ident::to_snake(oneof.name());
+            if let Some(other) = fields.insert(rust.clone(), what.clone()) {
+                clash(self, [8, i as i32], what, other, &rust);
+            }
         }
     }
 
