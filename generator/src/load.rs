@@ -214,7 +214,7 @@ impl Descriptors {
                         DiagnosticKind::InvalidOption,
                         Some(location(&[6, s as i32])),
                         format!(
-                            "service `{}`: (rust_stream.service) does not decode: {err}",
+                            "service `{}`: (rust_stream.service) is not a `rust_stream.ServiceOptions` message: {err}",
                             service_name.trim_start_matches('.')
                         ),
                     )),
@@ -233,7 +233,7 @@ impl Descriptors {
                             DiagnosticKind::InvalidOption,
                             Some(location(&[6, s as i32, 2, m as i32])),
                             format!(
-                                "method `{}`: (rust_stream.method) does not decode: {err}",
+                                "method `{}`: (rust_stream.method) is not a `rust_stream.MethodOptions` message: {err}",
                                 name.trim_start_matches('.')
                             ),
                         )),
@@ -441,6 +441,31 @@ mod tests {
             out.push("..");
         }
         out.join(to.strip_prefix("/").unwrap_or(to))
+    }
+
+    /// Options are read in files that import rust_stream's options directly or through
+    /// public imports, and only there.
+    #[test]
+    fn options_are_read_where_they_are_imported_also_publicly() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("reexport.proto"),
+            "syntax = \"proto3\";\nimport public \"rust_stream/options.proto\";\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("user.proto"),
+            "syntax = \"proto3\";\npackage u;\nimport \"reexport.proto\";\n\
+             message M { string s = 1; }\n\
+             service S { rpc Get(M) returns (M) { option (rust_stream.method) = { buffer: 3 }; } }\n",
+        )
+        .unwrap();
+        let descriptors = Descriptors::compile(&["user.proto"], &[dir.path()]).unwrap();
+        assert_eq!(descriptors.method_options[".u.S.Get"].buffer, Some(3));
+        let names: Vec<&str> = descriptors.files.iter().map(|f| f.name()).collect();
+        let readers = imports_options(&descriptors.files);
+        assert!(readers.contains("user.proto"), "{names:?}");
+        assert!(!readers.contains(OPTIONS_PROTO_NAME));
     }
 
     /// Every kind of malformed input is reported as `file:line:column: what`.

@@ -54,6 +54,10 @@ macro_rules! numeric_options {
                 },
             )*];
 
+            /// Each field's name and proto field number (checked against `options.proto`).
+            #[cfg(test)]
+            const FIELDS: &'static [(&'static str, &'static str)] = &[$((stringify!($field), $tag),)*];
+
             /// Sets every unset numeric field from `fallback`.
             fn fill(&mut self, fallback: &$name) {
                 $(self.$field = self.$field.or(fallback.$field);)*
@@ -649,6 +653,44 @@ mod tests {
             (".deeper.Thing", None),
         ] {
             assert_eq!(params.extern_path_of(proto).as_deref(), rust, "{proto}");
+        }
+    }
+
+    /// The structs declare exactly the numeric fields of `rust_stream/options.proto`.
+    #[test]
+    fn the_option_structs_match_options_proto() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("x.proto"),
+            "syntax = \"proto3\";\nimport \"rust_stream/options.proto\";\n",
+        )
+        .unwrap();
+        let descriptors = crate::load::Descriptors::compile(&["x.proto"], &[dir.path()]).unwrap();
+        let file = descriptors
+            .files
+            .iter()
+            .find(|f| f.name() == crate::load::OPTIONS_PROTO_NAME)
+            .unwrap();
+        use prost_types::field_descriptor_proto::Type;
+        for (message, fields) in [
+            ("MethodOptions", MethodOptions::FIELDS),
+            ("ServiceOptions", ServiceOptions::FIELDS),
+        ] {
+            let proto: Vec<(String, String)> = file
+                .message_type
+                .iter()
+                .find(|m| m.name() == message)
+                .unwrap()
+                .field
+                .iter()
+                .filter(|f| matches!(f.r#type(), Type::Uint32 | Type::Uint64))
+                .map(|f| (f.name().to_owned(), f.number().to_string()))
+                .collect();
+            let ours: Vec<(String, String)> = fields
+                .iter()
+                .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+                .collect();
+            assert_eq!(ours, proto, "{message}");
         }
     }
 

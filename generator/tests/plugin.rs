@@ -583,7 +583,7 @@ fn an_undecodable_option_of_ours_is_an_error_and_anothers_is_ignored() {
         if imports_ours {
             let error = response.error.unwrap();
             assert!(
-                error.contains("method `o.S.Get`: (rust_stream.method) does not decode"),
+                error.contains("method `o.S.Get`: (rust_stream.method) is not a `rust_stream.MethodOptions` message"),
                 "{error}"
             );
         } else {
