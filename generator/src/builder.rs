@@ -83,6 +83,20 @@ impl Builder {
         self
     }
 
+    /// Maps a proto package or type to existing Rust code (`extern_path=`): `proto_path` is
+    /// fully qualified (`.other.pkg`), `rust_path` absolute (`::other_crate::pkg`). Code
+    /// referring to it uses the path; no code is generated for it.
+    pub fn extern_path(
+        mut self,
+        proto_path: impl Into<String>,
+        rust_path: impl Into<String>,
+    ) -> Self {
+        self.params
+            .extern_paths
+            .push((proto_path.into(), rust_path.into()));
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` lines (default on).
     pub fn emit_rerun_if_changed(mut self, yes: bool) -> Self {
         self.rerun_if_changed = yes;

@@ -20,6 +20,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod builder;
+mod check;
 #[cfg(feature = "bin")]
 pub mod cli;
 mod emit;
@@ -41,4 +42,4 @@ pub use emit::{
 pub use error::{Diagnostic, DiagnosticKind, Error, Location};
 pub use load::Descriptors;
 pub use model::Model;
-pub use options::Params;
+pub use options::{Parameter, Params, parameters};

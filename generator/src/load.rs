@@ -4,13 +4,13 @@
 //! prost-types drops unknown fields, and with them the `rust_stream` extension options, so
 //! the options are read from the same bytes a second time through small views below.
 
-use crate::error::{DiagnosticKind, Error, Location};
+use crate::error::{Diagnostic, DiagnosticKind, Error, Location};
 use crate::options::{MethodOptions, ServiceOptions};
 use prost::Message;
 use prost_types::compiler::CodeGeneratorRequest;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 /// Name under which `rust_stream/options.proto` is importable everywhere.
 pub const OPTIONS_PROTO_NAME: &str = "rust_stream/options.proto";
@@ -30,6 +30,10 @@ pub struct Descriptors {
     pub service_options: BTreeMap<String, ServiceOptions>,
     /// `(rust_stream.method)` of each method, by `.pkg.Service.Method`.
     pub method_options: BTreeMap<String, MethodOptions>,
+    /// Files read from disk, as absolute paths (see [`Descriptors::loaded_files`]).
+    loaded_files: Vec<PathBuf>,
+    /// Problems found while reading the options, reported with the descriptors' own.
+    problems: Vec<Diagnostic>,
 }
 
 impl Descriptors {
@@ -131,10 +135,37 @@ impl Descriptors {
             .filter(|f| !f.is_import())
             .map(|f| f.name().to_owned())
             .collect();
+        // Files with a path are the ones read from disk; the built-in options.proto and
+        // Google's well-known types have none.
+        let loaded_files = compiler
+            .files()
+            .filter_map(|f| f.path())
+            .map(|path| {
+                std::fs::canonicalize(path)
+                    .or_else(|_| std::path::absolute(path))
+                    .unwrap_or_else(|_| path.to_owned())
+            })
+            .collect();
         let bytes = compiler.encode_file_descriptor_set();
         let mut descriptors = Descriptors::from_file_descriptor_set(&bytes, &to_generate)?;
+        descriptors.loaded_files = loaded_files;
         descriptors.normalize_source_info();
         Ok(descriptors)
+    }
+
+    /// Every file [`Descriptors::compile`] read from disk, imports included, as absolute
+    /// paths, in the order protox loaded them (not the built-in
+    /// `rust_stream/options.proto` or Google's well-known types). A procedural macro
+    /// `include_bytes!`es each, so that cargo rebuilds when one changes. Empty for
+    /// descriptors decoded from a request or a descriptor set.
+    pub fn loaded_files(&self) -> &[PathBuf] {
+        &self.loaded_files
+    }
+
+    /// Problems found in the `rust_stream` options while decoding (reported by the
+    /// generator together with every other problem).
+    pub(crate) fn problems(&self) -> &[Diagnostic] {
+        &self.problems
     }
 
     /// Generates code for every imported file as well (except the well-known types and
@@ -160,26 +191,118 @@ impl Descriptors {
         }
     }
 
-    fn read_options(&mut self, files: &[RawFile]) {
-        for file in files {
-            let package = file.package.as_deref().unwrap_or_default();
-            for service in &file.service {
+    /// Reads `(rust_stream.service)` and `(rust_stream.method)`. Extension number 51200
+    /// is ours only in a file that imports `rust_stream/options.proto` (directly or through
+    /// public imports): elsewhere another tool's option may use the number, and its value
+    /// is not read. In a file that imports ours, a value that does not decode is reported.
+    fn read_options(&mut self, raw: &[RawFile]) {
+        let imports_ours = imports_options(&self.files);
+        for (file, raw) in self.files.iter().zip(raw) {
+            if !imports_ours.contains(file.name()) {
+                continue;
+            }
+            let package = file.package();
+            for (s, service) in raw.service.iter().enumerate() {
                 let service_name = qualify(package, service.name.as_deref().unwrap_or_default());
-                if let Some(options) = service.options.as_ref().and_then(|o| o.rust_stream.clone())
-                {
-                    self.service_options.insert(service_name.clone(), options);
+                let location = |path: &[i32]| source_location(file, path);
+                match ours::<ServiceOptions>(service.options.as_deref()) {
+                    Ok(Some(options)) => {
+                        self.service_options.insert(service_name.clone(), options);
+                    }
+                    Ok(None) => {}
+                    Err(err) => self.problems.push(Diagnostic::new(
+                        DiagnosticKind::InvalidOption,
+                        Some(location(&[6, s as i32])),
+                        format!(
+                            "service `{}`: (rust_stream.service) is not a `rust_stream.ServiceOptions` message: {err}",
+                            service_name.trim_start_matches('.')
+                        ),
+                    )),
                 }
-                for method in &service.method {
-                    if let Some(options) = method.options.as_ref().and_then(|o| o.rust_stream) {
-                        let name = format!(
-                            "{service_name}.{}",
-                            method.name.as_deref().unwrap_or_default()
-                        );
-                        self.method_options.insert(name, options);
+                for (m, method) in service.method.iter().enumerate() {
+                    let name = format!(
+                        "{service_name}.{}",
+                        method.name.as_deref().unwrap_or_default()
+                    );
+                    match ours::<MethodOptions>(method.options.as_deref()) {
+                        Ok(Some(options)) => {
+                            self.method_options.insert(name, options);
+                        }
+                        Ok(None) => {}
+                        Err(err) => self.problems.push(Diagnostic::new(
+                            DiagnosticKind::InvalidOption,
+                            Some(location(&[6, s as i32, 2, m as i32])),
+                            format!(
+                                "method `{}`: (rust_stream.method) is not a `rust_stream.MethodOptions` message: {err}",
+                                name.trim_start_matches('.')
+                            ),
+                        )),
                     }
                 }
             }
         }
+    }
+}
+
+/// Names of the files that can set `rust_stream` options: those importing
+/// `rust_stream/options.proto` directly or through a chain of public imports.
+fn imports_options(files: &[FileDescriptorProto]) -> BTreeSet<String> {
+    // Files whose import makes the options visible: options.proto and, transitively,
+    // files that import it publicly.
+    let mut exports: BTreeSet<&str> = BTreeSet::from([OPTIONS_PROTO_NAME]);
+    loop {
+        let before = exports.len();
+        for file in files {
+            let mut public = file
+                .public_dependency
+                .iter()
+                .filter_map(|&i| usize::try_from(i).ok())
+                .filter_map(|i| file.dependency.get(i));
+            if public.any(|d| exports.contains(d.as_str())) {
+                exports.insert(file.name());
+            }
+        }
+        if exports.len() == before {
+            break;
+        }
+    }
+    files
+        .iter()
+        .filter(|f| f.dependency.iter().any(|d| exports.contains(d.as_str())))
+        .map(|f| f.name().to_owned())
+        .collect()
+}
+
+/// The value of extension 51200 in encoded options, as our message: `Ok(None)` if unset.
+fn ours<T: Message + Default>(options: Option<&[u8]>) -> Result<Option<T>, prost::DecodeError> {
+    let Some(options) = options else {
+        return Ok(None);
+    };
+    let values = RawExtension::decode(options)?.values;
+    if values.is_empty() {
+        return Ok(None);
+    }
+    // Occurrences of a message field merge, as protobuf parsers merge them.
+    T::decode(values.concat().as_slice()).map(Some)
+}
+
+/// The 1-based line and column of the element at `path`, if the file has source info.
+fn source_location(file: &FileDescriptorProto, path: &[i32]) -> Location {
+    let span = file
+        .source_code_info
+        .iter()
+        .flat_map(|info| &info.location)
+        .find(|l| l.path == path)
+        .map(|l| l.span.as_slice());
+    let at = |i: usize| {
+        span.and_then(|s| s.get(i))
+            .and_then(|&n| u32::try_from(n).ok())
+            .and_then(|n| n.checked_add(1))
+    };
+    Location {
+        file: file.name().to_owned(),
+        line: at(0),
+        column: at(1),
     }
 }
 
@@ -195,12 +318,21 @@ pub fn qualify(package: &str, name: &str) -> String {
 /// protox's message says what is wrong; its diagnostic says where. Both go into the error,
 /// so a malformed proto is reported as `file:line:column: message`.
 fn protox_error(err: protox::Error) -> Error {
+    let message = err.to_string();
+    // protox does not parse editions at all; say what protoc's path says (`check`).
+    if message.ends_with("but found 'edition'") {
+        return Error::at(
+            DiagnosticKind::Unsupported,
+            protox_location(&err),
+            crate::check::EDITIONS_UNSUPPORTED,
+        );
+    }
     let kind = if err.is_io() || err.is_file_not_found() {
         DiagnosticKind::Io
     } else {
         DiagnosticKind::Syntax
     };
-    Error::at(kind, protox_location(&err), err.to_string())
+    Error::at(kind, protox_location(&err), message)
 }
 
 fn protox_location(err: &protox::Error) -> Option<Location> {
@@ -236,8 +368,6 @@ struct RawSet {
 
 #[derive(Clone, PartialEq, Message)]
 struct RawFile {
-    #[prost(string, optional, tag = "2")]
-    package: Option<String>,
     #[prost(message, repeated, tag = "6")]
     service: Vec<RawService>,
 }
@@ -248,33 +378,95 @@ struct RawService {
     name: Option<String>,
     #[prost(message, repeated, tag = "2")]
     method: Vec<RawMethod>,
-    #[prost(message, optional, tag = "3")]
-    options: Option<RawServiceOptions>,
+    /// `ServiceOptions`, still encoded: read by [`ours`].
+    #[prost(bytes = "vec", optional, tag = "3")]
+    options: Option<Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, Message)]
 struct RawMethod {
     #[prost(string, optional, tag = "1")]
     name: Option<String>,
-    #[prost(message, optional, tag = "4")]
-    options: Option<RawMethodOptions>,
+    /// `MethodOptions`, still encoded: read by [`ours`].
+    #[prost(bytes = "vec", optional, tag = "4")]
+    options: Option<Vec<u8>>,
 }
 
+/// Extension 51200 of `ServiceOptions` or `MethodOptions`, still encoded.
 #[derive(Clone, PartialEq, Message)]
-struct RawServiceOptions {
-    #[prost(message, optional, tag = "51200")]
-    rust_stream: Option<ServiceOptions>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct RawMethodOptions {
-    #[prost(message, optional, tag = "51200")]
-    rust_stream: Option<MethodOptions>,
+struct RawExtension {
+    #[prost(bytes = "vec", repeated, tag = "51200")]
+    values: Vec<Vec<u8>>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The files read from disk, imports included, absolute; not the built-in ones.
+    #[test]
+    fn loaded_files_are_every_file_read_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(
+            dir.path().join("a.proto"),
+            "syntax = \"proto3\";\nimport \"sub/b.proto\";\nimport \"rust_stream/options.proto\";\n\
+             message A { B b = 1; }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("sub/b.proto"),
+            "syntax = \"proto3\";\nimport \"google/protobuf/timestamp.proto\";\n\
+             message B { google.protobuf.Timestamp at = 1; }\n",
+        )
+        .unwrap();
+        // A relative include directory still gives absolute paths.
+        let cwd = std::env::current_dir().unwrap();
+        let relative = pathdiff(dir.path(), &cwd);
+        let descriptors = Descriptors::compile(&["a.proto"], &[relative]).unwrap();
+        let mut loaded = descriptors.loaded_files().to_vec();
+        loaded.sort();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(loaded, [root.join("a.proto"), root.join("sub/b.proto")]);
+        assert!(loaded.iter().all(|p| p.is_absolute()));
+        // The files protox compiled include the built-in ones, which are not on disk.
+        assert!(descriptors.files.len() > loaded.len());
+    }
+
+    /// `to` relative to `from` when `to` is below `from`'s root (enough for a temp dir).
+    fn pathdiff(to: &Path, from: &Path) -> PathBuf {
+        let ups = from.components().count().saturating_sub(1);
+        let mut out = PathBuf::new();
+        for _ in 0..ups {
+            out.push("..");
+        }
+        out.join(to.strip_prefix("/").unwrap_or(to))
+    }
+
+    /// Options are read in files that import rust_stream's options directly or through
+    /// public imports, and only there.
+    #[test]
+    fn options_are_read_where_they_are_imported_also_publicly() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("reexport.proto"),
+            "syntax = \"proto3\";\nimport public \"rust_stream/options.proto\";\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("user.proto"),
+            "syntax = \"proto3\";\npackage u;\nimport \"reexport.proto\";\n\
+             message M { string s = 1; }\n\
+             service S { rpc Get(M) returns (M) { option (rust_stream.method) = { buffer: 3 }; } }\n",
+        )
+        .unwrap();
+        let descriptors = Descriptors::compile(&["user.proto"], &[dir.path()]).unwrap();
+        assert_eq!(descriptors.method_options[".u.S.Get"].buffer, Some(3));
+        let names: Vec<&str> = descriptors.files.iter().map(|f| f.name()).collect();
+        let readers = imports_options(&descriptors.files);
+        assert!(readers.contains("user.proto"), "{names:?}");
+        assert!(!readers.contains(OPTIONS_PROTO_NAME));
+    }
 
     /// Every kind of malformed input is reported as `file:line:column: what`.
     #[test]

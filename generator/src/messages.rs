@@ -93,6 +93,9 @@ pub fn generate(
     for path in &params.bytes {
         config.bytes([path]);
     }
+    for (proto, rust) in &params.extern_paths {
+        config.extern_path(proto, rust);
+    }
     config.service_generator(Box::new(Services {
         tonic: tonic_prost_build::configure().service_generator(),
         methods,
@@ -100,17 +103,32 @@ pub fn generate(
     }));
     let mut files = descriptors.files.clone();
     files.sort_by(|a, b| a.name().cmp(b.name()));
+    for file in &mut files {
+        // An unset string reads as "": prost-build would take "" for an unknown syntax
+        // and a package named "" for a package (`check` accepts both as unset).
+        if file.syntax.as_deref() == Some("") {
+            file.syntax = None;
+        }
+        if file.package.as_deref() == Some("") {
+            file.package = None;
+        }
+    }
     let requests = files
         .into_iter()
         .map(|file| (Module::from_protobuf_package_name(file.package()), file))
         .collect();
+    // `check` refuses everything prost-build panics on, so this is only a last line of
+    // defence: a panic here is a bug in rust-stream, reported as one. The panic hook is
+    // left alone: it is process-wide, and replacing it from a library would race with
+    // other threads (a build script's, a test harness's, rustc's around a proc-macro).
     let mut generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         config.generate(requests)
     }))
-    .map_err(|_| {
+    .map_err(|panic| {
+        let message = crate::plugin::panic_message(panic.as_ref());
         Error::new(
             DiagnosticKind::Internal,
-            "prost-build failed on these descriptors (it panicked)",
+            format!("prost-build panicked on these descriptors (a bug in rust-stream's checks): {message}"),
         )
     })?
     .map_err(|err| Error::new(DiagnosticKind::Internal, format!("prost-build: {err}")))?;

@@ -243,6 +243,7 @@ struct MessageInfo<'a> {
 
 /// Builds the model, collecting every problem found.
 pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Diagnostic>> {
+    crate::check::check(descriptors, params)?;
     let mut problems = Vec::new();
     let mut messages = BTreeMap::new();
     for file in &descriptors.files {
@@ -584,7 +585,14 @@ fn build_service(
                 });
                 return None;
             }
-            let found = type_ref(proto, file.package(), messages);
+            let found = params
+                .extern_path_of(proto)
+                .map(|rust_path| TypeRef {
+                    proto_name: proto.to_owned(),
+                    rust_path,
+                    chunk: None,
+                })
+                .or_else(|| type_ref(proto, file.package(), messages));
             if found.is_none() {
                 problems.push(Diagnostic {
                     kind: DiagnosticKind::UnresolvedType,

@@ -17,67 +17,105 @@ pub const PRESETS: [&str; 3] = ["balanced", "low_latency", "bulk_transfer"];
 /// Largest HTTP/2 window (2^31 - 1).
 const MAX_WINDOW: u32 = i32::MAX as u32;
 
-/// The settings of one method's guards and helpers; `None` falls through to the next level.
-#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
-pub struct MethodOptions {
-    /// Responses buffered between a streaming handler and the network.
-    #[prost(uint32, optional, tag = "1")]
-    pub buffer: Option<u32>,
-    /// Most bytes accepted on one call; 0 is no limit.
-    #[prost(uint64, optional, tag = "2")]
-    pub max_total_bytes: Option<u64>,
-    /// Most messages accepted on one call; 0 is no limit.
-    #[prost(uint64, optional, tag = "3")]
-    pub max_messages: Option<u64>,
-    /// Longest wait for the next message in milliseconds; 0 is no limit.
-    #[prost(uint64, optional, tag = "4")]
-    pub idle_timeout_ms: Option<u64>,
-    /// Chunk size of the upload helper in bytes.
-    #[prost(uint32, optional, tag = "5")]
-    pub chunk_size: Option<u32>,
-    /// Default deadline in milliseconds; 0 is none.
-    #[prost(uint64, optional, tag = "6")]
-    pub deadline_ms: Option<u64>,
+/// Declares a struct of numeric settings once: its fields (as the proto option's fields,
+/// with their prost encoding), a [`Parameter`] for each (same name, set in
+/// `Params::$params`), and `fill`, which takes unset fields from a fallback.
+macro_rules! numeric_options {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident (in Params::$params:ident) {
+            $(
+                $(#[doc = $doc:literal])*
+                $field:ident: $proto:ident $ty:ty = $tag:literal, $takes:literal;
+            )*
+        }
+        $($rest:tt)*
+    ) => {
+        $(#[$attr])*
+        pub struct $name {
+            $(
+                $(#[doc = $doc])*
+                #[prost($proto, optional, tag = $tag)]
+                pub $field: Option<$ty>,
+            )*
+            $($rest)*
+        }
+
+        impl $name {
+            /// The parameters setting these fields' defaults.
+            const PARAMETERS: &'static [Parameter] = &[$(
+                Parameter {
+                    name: stringify!($field),
+                    takes: $takes,
+                    set: |params, value| {
+                        params.$params.$field = Some(number(stringify!($field), value)?);
+                        Ok(())
+                    },
+                },
+            )*];
+
+            /// Each field's name and proto field number (checked against `options.proto`).
+            #[cfg(test)]
+            const FIELDS: &'static [(&'static str, &'static str)] = &[$((stringify!($field), $tag),)*];
+
+            /// Sets every unset numeric field from `fallback`.
+            fn fill(&mut self, fallback: &$name) {
+                $(self.$field = self.$field.or(fallback.$field);)*
+            }
+        }
+    };
+}
+
+numeric_options! {
+    /// The settings of one method's guards and helpers; `None` falls through to the next level.
+    #[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
+    pub struct MethodOptions (in Params::method_defaults) {
+        /// Responses buffered between a streaming handler and the network.
+        buffer: uint32 u32 = "1", "responses";
+        /// Most bytes accepted on one call; 0 is no limit.
+        max_total_bytes: uint64 u64 = "2", "bytes, 0 = no limit";
+        /// Most messages accepted on one call; 0 is no limit.
+        max_messages: uint64 u64 = "3", "count, 0 = no limit";
+        /// Longest wait for the next message in milliseconds; 0 is no limit.
+        idle_timeout_ms: uint64 u64 = "4", "milliseconds, 0 = no limit";
+        /// Chunk size of the upload helper in bytes.
+        chunk_size: uint32 u32 = "5", "bytes";
+        /// Default deadline in milliseconds; 0 is none.
+        deadline_ms: uint64 u64 = "6", "milliseconds, 0 = none";
+    }
 }
 
 impl MethodOptions {
     /// Fills every unset field of `self` from `fallback`.
-    pub fn or(self, fallback: MethodOptions) -> MethodOptions {
-        MethodOptions {
-            buffer: self.buffer.or(fallback.buffer),
-            max_total_bytes: self.max_total_bytes.or(fallback.max_total_bytes),
-            max_messages: self.max_messages.or(fallback.max_messages),
-            idle_timeout_ms: self.idle_timeout_ms.or(fallback.idle_timeout_ms),
-            chunk_size: self.chunk_size.or(fallback.chunk_size),
-            deadline_ms: self.deadline_ms.or(fallback.deadline_ms),
-        }
+    pub fn or(mut self, fallback: MethodOptions) -> MethodOptions {
+        self.fill(&fallback);
+        self
     }
 
-    /// `true` if no field is set (the runtime's `CallConfig::DEFAULT` applies).
+    /// `true` if no field of the runtime's `CallConfig` is set (its `DEFAULT` applies);
+    /// the chunk size is the upload helper's, not the call's.
     pub fn is_default(&self) -> bool {
-        self.buffer.is_none()
-            && self.max_total_bytes.is_none()
-            && self.max_messages.is_none()
-            && self.idle_timeout_ms.is_none()
-            && self.deadline_ms.is_none()
+        MethodOptions {
+            chunk_size: None,
+            ..*self
+        } == MethodOptions::default()
     }
 }
 
-/// The settings of one service; `None` (or an empty preset) falls through.
-#[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct ServiceOptions {
+numeric_options! {
+    /// The settings of one service; `None` (or an empty preset) falls through.
+    #[derive(Clone, PartialEq, Eq, prost::Message)]
+    pub struct ServiceOptions (in Params::tuning_overrides) {
+        /// Per-stream window in bytes.
+        stream_window: uint32 u32 = "2", "bytes";
+        /// Connection window in bytes.
+        connection_window: uint32 u32 = "3", "bytes";
+        /// Largest message in bytes.
+        max_message_size: uint64 u64 = "4", "bytes";
+    }
     /// Tuning preset name.
     #[prost(string, tag = "1")]
     pub tuning: String,
-    /// Per-stream window in bytes.
-    #[prost(uint32, optional, tag = "2")]
-    pub stream_window: Option<u32>,
-    /// Connection window in bytes.
-    #[prost(uint32, optional, tag = "3")]
-    pub connection_window: Option<u32>,
-    /// Largest message in bytes.
-    #[prost(uint64, optional, tag = "4")]
-    pub max_message_size: Option<u64>,
     /// Defaults for every method of the service.
     #[prost(message, optional, tag = "5")]
     pub methods: Option<MethodOptions>,
@@ -107,15 +145,13 @@ impl ServiceOptions {
         } else {
             self.tuning.clone()
         };
+        let mut merged = self.clone();
+        merged.fill(&params.tuning_overrides);
         TuningSpec {
             preset,
-            stream_window: self.stream_window.or(params.tuning_overrides.stream_window),
-            connection_window: self
-                .connection_window
-                .or(params.tuning_overrides.connection_window),
-            max_message_size: self
-                .max_message_size
-                .or(params.tuning_overrides.max_message_size),
+            stream_window: merged.stream_window,
+            connection_window: merged.connection_window,
+            max_message_size: merged.max_message_size,
         }
     }
 }
@@ -159,6 +195,9 @@ pub struct Params {
     pub include_file: Option<String>,
     /// Proto paths whose `bytes` fields become `bytes::Bytes` (`bytes=<path>`, repeatable).
     pub bytes: Vec<String>,
+    /// Proto packages or types whose code exists elsewhere, with its Rust path
+    /// (`extern_path=.pkg=::crate_name::pkg`, repeatable), as prost-build's `extern_path`.
+    pub extern_paths: Vec<(String, String)>,
     /// Default tuning preset (`tuning=`).
     pub tuning: Option<String>,
     /// Default explicit windows and message size (`stream_window=`, ...).
@@ -174,6 +213,7 @@ impl Default for Params {
             stream_only: false,
             include_file: None,
             bytes: Vec::new(),
+            extern_paths: Vec::new(),
             tuning: None,
             tuning_overrides: ServiceOptions::default(),
             method_defaults: MethodOptions::default(),
@@ -181,37 +221,223 @@ impl Default for Params {
     }
 }
 
-/// Every parameter `Params::parse` accepts, with what it takes.
-pub const PARAMETERS: &[(&str, &str)] = &[
-    (
-        "runtime_path",
-        "path of the runtime crate, default ::rust_stream",
-    ),
-    ("stream_only", "true|false: emit only the stream layer"),
-    (
-        "include_file",
-        "file name of a file nesting all packages' modules",
-    ),
-    (
-        "bytes",
-        "proto path whose bytes fields become Bytes (repeatable)",
-    ),
-    ("tuning", "balanced|low_latency|bulk_transfer"),
-    ("stream_window", "bytes"),
-    ("connection_window", "bytes"),
-    ("max_message_size", "bytes"),
-    ("buffer", "responses"),
-    ("max_total_bytes", "bytes, 0 = no limit"),
-    ("max_messages", "count, 0 = no limit"),
-    ("idle_timeout_ms", "milliseconds, 0 = no limit"),
-    ("chunk_size", "bytes"),
-    ("deadline_ms", "milliseconds, 0 = none"),
+/// One parameter of [`Params::parse`]: its name, what it takes, and how it is set. Each
+/// parameter is declared once, in [`parameters`].
+#[derive(Clone, Copy)]
+pub struct Parameter {
+    /// The name (`buffer` in `buffer=8`).
+    pub name: &'static str,
+    /// What it takes, for messages and docs.
+    pub takes: &'static str,
+    set: fn(&mut Params, Option<&str>) -> Result<(), String>,
+}
+
+impl std::fmt::Debug for Parameter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parameter")
+            .field("name", &self.name)
+            .field("takes", &self.takes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parameters that are not numeric settings.
+const GENERAL: &[Parameter] = &[
+    Parameter {
+        name: "runtime_path",
+        takes: "path of the runtime crate, default ::rust_stream",
+        set: |params, value| {
+            let v = need("runtime_path", value)?;
+            check_runtime_path(v)?;
+            params.runtime_path = v.to_owned();
+            Ok(())
+        },
+    },
+    Parameter {
+        name: "stream_only",
+        takes: "true|false: emit only the stream layer",
+        set: |params, value| {
+            params.stream_only = match value {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(v) => {
+                    return Err(format!(
+                        "parameter `stream_only`: `{v}` is not `true` or `false`"
+                    ));
+                }
+            };
+            Ok(())
+        },
+    },
+    Parameter {
+        name: "include_file",
+        takes: "file name of a file nesting all packages' modules",
+        set: |params, value| {
+            let v = need("include_file", value)?;
+            check_include_file(v)?;
+            params.include_file = Some(v.to_owned());
+            Ok(())
+        },
+    },
+    Parameter {
+        name: "bytes",
+        takes: "proto path whose bytes fields become Bytes (repeatable)",
+        set: |params, value| {
+            params.bytes.push(need("bytes", value)?.to_owned());
+            Ok(())
+        },
+    },
+    Parameter {
+        name: "extern_path",
+        takes: ".proto.path=::rust::path: code of that package or type exists (repeatable)",
+        set: |params, value| {
+            let v = need("extern_path", value)?;
+            let (proto, rust) = v.split_once('=').ok_or_else(|| {
+                format!("parameter `extern_path`: `{v}` is not `.proto.path=::rust::path`")
+            })?;
+            check_extern_path(proto, rust, &params.extern_paths)?;
+            params
+                .extern_paths
+                .push((proto.to_owned(), rust.to_owned()));
+            Ok(())
+        },
+    },
+    Parameter {
+        name: "tuning",
+        takes: "balanced|low_latency|bulk_transfer",
+        set: |params, value| {
+            let v = need("tuning", value)?;
+            if !PRESETS.contains(&v) {
+                return Err(format!(
+                    "parameter `tuning`: unknown preset `{v}`; valid presets: {}",
+                    PRESETS.join(", ")
+                ));
+            }
+            params.tuning = Some(v.to_owned());
+            Ok(())
+        },
+    },
 ];
+
+/// Every parameter [`Params::parse`] accepts, in the order the docs list them.
+pub fn parameters() -> impl Iterator<Item = &'static Parameter> {
+    GENERAL
+        .iter()
+        .chain(ServiceOptions::PARAMETERS)
+        .chain(MethodOptions::PARAMETERS)
+}
+
+/// The value of parameter `key`, which must not be empty.
+fn need<'a>(key: &str, value: Option<&'a str>) -> Result<&'a str, String> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("parameter `{key}` needs a value: `{key}=...`"))
+}
+
+/// A numeric parameter's value (`_` separates digits).
+fn number<T: TryFrom<u64>>(key: &str, value: Option<&str>) -> Result<T, String> {
+    let v = need(key, value)?;
+    let n = v
+        .replace('_', "")
+        .parse::<u64>()
+        .map_err(|_| format!("parameter `{key}`: `{v}` is not a non-negative integer"))?;
+    T::try_from(n).map_err(|_| format!("parameter `{key}`: {n} is too large"))
+}
+
+/// `runtime_path=` takes a plain path of identifiers: `::a::b`, `a::b`, `crate::x`.
+fn check_runtime_path(path: &str) -> Result<(), String> {
+    if is_plain_path(path) {
+        Ok(())
+    } else {
+        Err(format!(
+            "parameter `runtime_path`: `{path}` is not a plain Rust path \
+             (such as `::rust_stream`, `my_crate::rt` or `crate::rt`)"
+        ))
+    }
+}
+
+/// `true` for `::a::b`, `a::b`, `crate::a`, `super::super::a`, `self::a`: identifiers
+/// joined by `::`, nothing else (no generics, spaces or empty segments).
+fn is_plain_path(path: &str) -> bool {
+    let absolute = path.strip_prefix("::");
+    let segments = absolute.unwrap_or(path).split("::");
+    let mut leading = absolute.is_none();
+    let mut any = false;
+    for segment in segments {
+        any = true;
+        let keyword_ok = leading
+            && match segment {
+                "crate" | "self" => {
+                    leading = false;
+                    true
+                }
+                "super" => true,
+                _ => false,
+            };
+        if keyword_ok {
+            // A path of only `crate`/`self`/`super` names a module, which is fine.
+            continue;
+        }
+        leading = false;
+        let is_ident = !segment.is_empty()
+            && !segment.contains(char::is_whitespace)
+            && syn::parse_str::<syn::Ident>(segment).is_ok();
+        if !is_ident {
+            return false;
+        }
+    }
+    any
+}
+
+/// `include_file=` names a file inside the output directory.
+fn check_include_file(name: &str) -> Result<(), String> {
+    let parts: Vec<&str> = name.split('/').collect();
+    if name.starts_with('/') || name.contains('\\') || name.contains(':') || parts.contains(&"..") {
+        return Err(format!(
+            "parameter `include_file`: `{name}` must be a relative path inside the output directory"
+        ));
+    }
+    if parts.iter().any(|p| p.is_empty() || *p == ".") {
+        return Err(format!(
+            "parameter `include_file`: `{name}` names a directory, not a file (such as `mod.rs`)"
+        ));
+    }
+    Ok(())
+}
+
+/// `extern_path=` maps a fully qualified proto package or type to an absolute Rust path,
+/// once, and not Google's well-known types (prost-types has them).
+fn check_extern_path(proto: &str, rust: &str, taken: &[(String, String)]) -> Result<(), String> {
+    let qualified = proto
+        .strip_prefix('.')
+        .is_some_and(|rest| rest.split('.').all(crate::ident::is_proto_identifier));
+    if !qualified {
+        return Err(format!(
+            "parameter `extern_path`: `{proto}` is not a fully qualified proto path (`.package` or `.package.Message`)"
+        ));
+    }
+    if proto == ".google" || proto == ".google.protobuf" || proto.starts_with(".google.protobuf.") {
+        return Err(format!(
+            "parameter `extern_path`: `{proto}`: Google's well-known types are always prost-types'"
+        ));
+    }
+    if !rust.starts_with("::") || !is_plain_path(rust) {
+        return Err(format!(
+            "parameter `extern_path`: `{rust}` is not an absolute Rust path (`::crate_name::module`)"
+        ));
+    }
+    if taken.iter().any(|(p, _)| p == proto) {
+        return Err(format!(
+            "parameter `extern_path`: `{proto}` is mapped twice"
+        ));
+    }
+    Ok(())
+}
 
 impl Params {
     /// Parses protoc's parameter string (`k=v,k2=v2`, as given by `--rust-stream_opt` and
-    /// `--rust-stream_out=k=v:DIR`). Every problem is reported, each naming the parameter and
-    /// listing the valid ones.
+    /// `--rust-stream_out=k=v:DIR`). Every problem is reported, each naming the parameter;
+    /// an unknown one is listed with the valid ones.
     pub fn parse(parameter: &str) -> Result<Params, Error> {
         let mut params = Params::default();
         let mut problems = Vec::new();
@@ -232,8 +458,6 @@ impl Params {
             params.check()?;
             Ok(params)
         } else {
-            let valid: Vec<&str> = PARAMETERS.iter().map(|(k, _)| *k).collect();
-            problems.push(format!("valid parameters: {}", valid.join(", ")));
             Err(Error::new(
                 DiagnosticKind::InvalidOption,
                 problems.join("\n"),
@@ -243,86 +467,65 @@ impl Params {
 
     /// Sets one parameter by name, as [`Params::parse`] does.
     pub fn set(&mut self, key: &str, value: Option<&str>) -> Result<(), String> {
-        fn need<'a>(key: &str, value: Option<&'a str>) -> Result<&'a str, String> {
-            value
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("parameter `{key}` needs a value: `{key}=...`"))
+        match parameters().find(|p| p.name == key) {
+            Some(parameter) => (parameter.set)(self, value),
+            None => {
+                let valid: Vec<&str> = parameters().map(|p| p.name).collect();
+                Err(format!(
+                    "unknown parameter `{key}`; valid parameters: {}",
+                    valid.join(", ")
+                ))
+            }
         }
-        let number = |value: Option<&str>| -> Result<u64, String> {
-            let v = need(key, value)?;
-            v.replace('_', "")
-                .parse::<u64>()
-                .map_err(|_| format!("parameter `{key}`: `{v}` is not a non-negative integer"))
-        };
-        let number32 = |value: Option<&str>| -> Result<u32, String> {
-            let n = number(value)?;
-            u32::try_from(n).map_err(|_| format!("parameter `{key}`: {n} is too large"))
-        };
-        match key {
-            "runtime_path" => {
-                let v = need(key, value)?;
-                if syn::parse_str::<syn::Path>(v).is_err() {
-                    return Err(format!(
-                        "parameter `runtime_path`: `{v}` is not a Rust path"
-                    ));
-                }
-                self.runtime_path = v.to_owned();
-            }
-            "stream_only" => {
-                self.stream_only = match value {
-                    None | Some("true") => true,
-                    Some("false") => false,
-                    Some(v) => {
-                        return Err(format!(
-                            "parameter `stream_only`: `{v}` is not `true` or `false`"
-                        ));
-                    }
-                }
-            }
-            "include_file" => {
-                let v = need(key, value)?;
-                if v.contains("..") || v.starts_with('/') || v.contains('\\') {
-                    return Err(format!(
-                        "parameter `include_file`: `{v}` must be a relative path inside the output directory"
-                    ));
-                }
-                self.include_file = Some(v.to_owned());
-            }
-            "bytes" => self.bytes.push(need(key, value)?.to_owned()),
-            "tuning" => {
-                let v = need(key, value)?;
-                if !PRESETS.contains(&v) {
-                    return Err(format!(
-                        "parameter `tuning`: unknown preset `{v}`; valid presets: {}",
-                        PRESETS.join(", ")
-                    ));
-                }
-                self.tuning = Some(v.to_owned());
-            }
-            "stream_window" => self.tuning_overrides.stream_window = Some(number32(value)?),
-            "connection_window" => self.tuning_overrides.connection_window = Some(number32(value)?),
-            "max_message_size" => self.tuning_overrides.max_message_size = Some(number(value)?),
-            "buffer" => self.method_defaults.buffer = Some(number32(value)?),
-            "max_total_bytes" => self.method_defaults.max_total_bytes = Some(number(value)?),
-            "max_messages" => self.method_defaults.max_messages = Some(number(value)?),
-            "idle_timeout_ms" => self.method_defaults.idle_timeout_ms = Some(number(value)?),
-            "chunk_size" => self.method_defaults.chunk_size = Some(number32(value)?),
-            "deadline_ms" => self.method_defaults.deadline_ms = Some(number(value)?),
-            _ => return Err(format!("unknown parameter `{key}`")),
-        }
-        Ok(())
     }
 
-    /// Checks values that are only wrong in combination.
+    /// Checks what the build API's setters may have set without [`Params::set`], and
+    /// values that are only wrong in combination.
     pub fn check(&self) -> Result<(), Error> {
-        let tuning = ServiceOptions::default().tuning(self);
-        match check_tuning(&tuning) {
-            Some(problem) => Err(Error::new(
-                DiagnosticKind::InvalidOption,
-                format!("parameters: {problem}"),
-            )),
-            None => Ok(()),
+        let mut problems = Vec::new();
+        problems.extend(check_runtime_path(&self.runtime_path).err());
+        if let Some(include) = &self.include_file {
+            problems.extend(check_include_file(include).err());
         }
+        for (i, (proto, rust)) in self.extern_paths.iter().enumerate() {
+            problems.extend(check_extern_path(proto, rust, &self.extern_paths[..i]).err());
+        }
+        let tuning = ServiceOptions::default().tuning(self);
+        problems.extend(check_tuning(&tuning).map(|problem| format!("parameters: {problem}")));
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::new(
+                DiagnosticKind::InvalidOption,
+                problems.join("\n"),
+            ))
+        }
+    }
+
+    /// The Rust path `extern_path=` gives the proto type `proto_name` (`.pkg.Msg`), as
+    /// prost-build's `extern_path` resolves it; `None` if no mapping covers it.
+    pub fn extern_path_of(&self, proto_name: &str) -> Option<String> {
+        let mapped = |prefix: &str| {
+            self.extern_paths
+                .iter()
+                .find(|(proto, _)| proto == prefix)
+                .map(|(_, rust)| rust)
+        };
+        if let Some(rust) = mapped(proto_name) {
+            return Some(rust.clone());
+        }
+        proto_name.rmatch_indices('.').find_map(|(index, _)| {
+            let rust = mapped(&proto_name[..index])?;
+            let mut rest = proto_name[index + 1..].split('.');
+            let last = rest.next_back().map(crate::ident::to_upper_camel);
+            let path: Vec<String> = rust
+                .split("::")
+                .map(crate::ident::to_snake)
+                .chain(rest.map(crate::ident::to_snake))
+                .chain(last)
+                .collect();
+            Some(path.join("::"))
+        })
     }
 }
 
@@ -362,6 +565,146 @@ mod tests {
         assert!(Params::parse("include_file=../x.rs").is_err());
         assert!(Params::parse("buffer").is_err());
         assert_eq!(Params::parse("").unwrap(), Params::default());
+    }
+
+    #[test]
+    fn plain_paths_and_file_names_are_accepted() {
+        for path in [
+            "::rust_stream",
+            "my_crate::rt",
+            "crate::rt",
+            "crate",
+            "super::super::rt",
+            "self::rt",
+            "r#type::rt",
+        ] {
+            assert!(
+                Params::parse(&format!("runtime_path={path}")).is_ok(),
+                "{path}"
+            );
+        }
+        for path in [
+            "a::<b>", "Vec<u8>", "::", "a::", "::crate", "a::crate", "_", "a b", "a-b",
+        ] {
+            assert!(
+                Params::parse(&format!("runtime_path={path}")).is_err(),
+                "{path}"
+            );
+        }
+        for name in ["mod.rs", "all/mod.rs", "a.b/c.rs"] {
+            assert!(
+                Params::parse(&format!("include_file={name}")).is_ok(),
+                "{name}"
+            );
+        }
+        for name in [
+            "sub/",
+            ".",
+            "..",
+            "a/../b.rs",
+            "/abs.rs",
+            "a//b.rs",
+            "a\\b.rs",
+            "c:x.rs",
+        ] {
+            assert!(
+                Params::parse(&format!("include_file={name}")).is_err(),
+                "{name}"
+            );
+        }
+    }
+
+    /// The build API's setters bypass `set`; `check` (run before generating) catches them.
+    #[test]
+    fn check_validates_what_setters_bypassed() {
+        let params = Params {
+            runtime_path: "Vec<u8>".to_owned(),
+            include_file: Some("sub/".to_owned()),
+            extern_paths: vec![("deep".to_owned(), "::d".to_owned())],
+            ..Params::default()
+        };
+        let text = params.check().unwrap_err().to_string();
+        assert!(
+            text.contains("`Vec<u8>` is not a plain Rust path"),
+            "{text}"
+        );
+        assert!(text.contains("`sub/` names a directory"), "{text}");
+        assert!(
+            text.contains("`deep` is not a fully qualified proto path"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn extern_paths_resolve_as_prost_build_resolves_them() {
+        let params = Params::parse(
+            "extern_path=.deep=::deep_code,extern_path=.deep.sub=::sub_code,\
+             extern_path=.other.Exact=::x::Renamed",
+        )
+        .unwrap();
+        for (proto, rust) in [
+            (".deep.Thing", Some("::deep_code::Thing")),
+            (".deep.Thing.Inner", Some("::deep_code::thing::Inner")),
+            (".deep.sub.Thing", Some("::sub_code::Thing")),
+            (".deep.more.Thing", Some("::deep_code::more::Thing")),
+            (".other.Exact", Some("::x::Renamed")),
+            (".other.Exact.Inner", Some("::x::renamed::Inner")),
+            (".other.Else", None),
+            (".deeper.Thing", None),
+        ] {
+            assert_eq!(params.extern_path_of(proto).as_deref(), rust, "{proto}");
+        }
+    }
+
+    /// The structs declare exactly the numeric fields of `rust_stream/options.proto`.
+    #[test]
+    fn the_option_structs_match_options_proto() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("x.proto"),
+            "syntax = \"proto3\";\nimport \"rust_stream/options.proto\";\n",
+        )
+        .unwrap();
+        let descriptors = crate::load::Descriptors::compile(&["x.proto"], &[dir.path()]).unwrap();
+        let file = descriptors
+            .files
+            .iter()
+            .find(|f| f.name() == crate::load::OPTIONS_PROTO_NAME)
+            .unwrap();
+        use prost_types::field_descriptor_proto::Type;
+        for (message, fields) in [
+            ("MethodOptions", MethodOptions::FIELDS),
+            ("ServiceOptions", ServiceOptions::FIELDS),
+        ] {
+            let proto: Vec<(String, String)> = file
+                .message_type
+                .iter()
+                .find(|m| m.name() == message)
+                .unwrap()
+                .field
+                .iter()
+                .filter(|f| matches!(f.r#type(), Type::Uint32 | Type::Uint64))
+                .map(|f| (f.name().to_owned(), f.number().to_string()))
+                .collect();
+            let ours: Vec<(String, String)> = fields
+                .iter()
+                .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+                .collect();
+            assert_eq!(ours, proto, "{message}");
+        }
+    }
+
+    /// Every parameter is in the README's table, from the one list `parameters()`.
+    #[test]
+    fn every_parameter_is_documented_in_the_readme() {
+        let readme = include_str!("../README.md");
+        for parameter in parameters() {
+            assert!(
+                readme.contains(&format!("`{}", parameter.name)),
+                "README lacks `{}`",
+                parameter.name
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The protoc plugin protocol: a `CodeGeneratorRequest` in, a `CodeGeneratorResponse` out.
 
 use crate::emit;
+use crate::error::DiagnosticKind;
 use crate::load::Descriptors;
 use crate::options::Params;
 use prost::Message;
@@ -20,8 +21,20 @@ pub fn respond(request: &[u8]) -> Result<CodeGeneratorResponse, crate::Error> {
         supported_features: Some(SUPPORTED_FEATURES),
         ..CodeGeneratorResponse::default()
     };
-    let generated =
-        Params::parse(&parameter).and_then(|params| emit::generate(&descriptors, &params));
+    // The checks before prost-build make its panics unreachable; should one remain (or a
+    // bug of ours), protoc still gets an answer naming it instead of a crashed plugin.
+    let generated = std::panic::catch_unwind(|| {
+        Params::parse(&parameter).and_then(|params| emit::generate(&descriptors, &params))
+    })
+    .unwrap_or_else(|panic| {
+        Err(crate::Error::new(
+            DiagnosticKind::Internal,
+            format!(
+                "internal error (a bug in rust-stream, please report it): {}",
+                panic_message(panic.as_ref())
+            ),
+        ))
+    });
     match generated {
         Ok(files) => {
             response.file = files
@@ -41,4 +54,13 @@ pub fn respond(request: &[u8]) -> Result<CodeGeneratorResponse, crate::Error> {
 /// [`respond`], encoded.
 pub fn respond_bytes(request: &[u8]) -> Result<Vec<u8>, crate::Error> {
     Ok(respond(request)?.encode_to_vec())
+}
+
+/// The text of a panic's payload (`panic!("...")` carries a `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }

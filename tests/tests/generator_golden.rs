@@ -34,8 +34,11 @@ fn cases() -> Vec<(String, PathBuf, &'static str, &'static str)> {
 }
 
 fn run(include: &Path, proto: &str, params: &str) -> Vec<rust_stream_build::GeneratedFile> {
+    // Imported packages are generated too (as the build API does): code that refers to a
+    // package whose code is not generated is refused.
     let descriptors = Descriptors::compile(&[proto], &[include, &root().join("proto")])
-        .unwrap_or_else(|err| panic!("{proto}: {err}"));
+        .unwrap_or_else(|err| panic!("{proto}: {err}"))
+        .generate_imports();
     generate(&descriptors, &Params::parse(params).unwrap())
         .unwrap_or_else(|err| panic!("{proto}: {err}"))
 }

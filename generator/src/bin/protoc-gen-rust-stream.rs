@@ -12,6 +12,22 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The plugin answers every panic itself (a caught one goes into the response's
+    // `error`, naming it), so the default hook's message and backtrace would only be noise
+    // on protoc's stderr. This process is ours, so replacing the process-wide hook is safe.
+    std::panic::set_hook(Box::new(|_| {}));
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => {
+            eprintln!(
+                "protoc-gen-rust-stream: internal error (a bug in rust-stream, please report it)"
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> ExitCode {
     let mut request = Vec::new();
     if let Err(err) = std::io::stdin().read_to_end(&mut request) {
         eprintln!("protoc-gen-rust-stream: reading the request from stdin failed: {err}");

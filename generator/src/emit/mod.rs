@@ -171,6 +171,7 @@ fn package_jobs<'m>(
     descriptors: &Descriptors,
     params: &Params,
 ) -> Result<Vec<(&'m model::Package, PackageCode)>, Error> {
+    crate::check::output(descriptors, params)?;
     let mut prost = if params.stream_only {
         BTreeMap::new()
     } else {

@@ -1,0 +1,794 @@
+//! Checks on the descriptors before anything reads them: everything prost-build and
+//! tonic-build assume of their input (and `panic!` on, or turn into code that does not
+//! compile, when it does not hold) is checked here, so bad input gets an error naming the
+//! element instead. protoc and protox never produce most of these faults; hand-built or
+//! damaged requests do.
+//!
+//! Also refused here: editions files (prost-types 0.14 cannot carry their `features`), and
+//! types the output would refer to without generating them (a package that is neither
+//! generated nor mapped with `extern_path=`).
+
+use crate::error::{Diagnostic, DiagnosticKind, Location};
+use crate::ident;
+use crate::load::{Descriptors, OPTIONS_PROTO_NAME};
+use crate::options::Params;
+use prost_types::field_descriptor_proto::{Label, Type};
+use prost_types::{
+    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Why an editions file is refused (protoc's path and protox's say the same).
+pub(crate) const EDITIONS_UNSUPPORTED: &str =
+    "editions are not supported yet; use `syntax = \"proto3\";` (or \"proto2\")";
+
+/// Every problem with the descriptors that would make prost-build or tonic-build fail
+/// (called when the model is built, so every front end and command sees them).
+pub fn check(descriptors: &Descriptors, params: &Params) -> Result<(), Vec<Diagnostic>> {
+    let checker = walk(descriptors, params);
+    if checker.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(checker.problems)
+    }
+}
+
+/// What generated code needs beyond [`check`]: every type it refers to is generated in
+/// the same run (or mapped with `extern_path=`), and the include file is not a package's
+/// file. Only generation calls this: `inspect` can show a proto whose imports are not
+/// generated.
+pub fn output(descriptors: &Descriptors, params: &Params) -> Result<(), crate::Error> {
+    let mut checker = walk(descriptors, params);
+    checker.include_file(descriptors);
+    match crate::Error::from_diagnostics(checker.output) {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+fn walk<'a>(descriptors: &'a Descriptors, params: &'a Params) -> Checker<'a> {
+    let mut checker = Checker {
+        types: BTreeMap::new(),
+        generated_modules: descriptors
+            .files
+            .iter()
+            .filter(|f| descriptors.to_generate.iter().any(|n| n == f.name()))
+            .map(|f| crate::model::module_of(f.package()))
+            .collect(),
+        params,
+        problems: descriptors.problems().to_vec(),
+        output: Vec::new(),
+        unlocated: Vec::new(),
+    };
+    for file in &descriptors.files {
+        checker.index(file);
+    }
+    let mut names = BTreeSet::new();
+    for file in &descriptors.files {
+        if !names.insert(file.name()) {
+            checker.problems.push(Diagnostic::new(
+                DiagnosticKind::InvalidDescriptor,
+                None,
+                format!("file `{}` is in the request twice", file.name()),
+            ));
+        }
+        checker.file(
+            file,
+            descriptors.to_generate.iter().any(|n| n == file.name()),
+        );
+    }
+    checker
+}
+
+/// What a fully qualified type name is, and where it is defined.
+struct TypeInfo<'a> {
+    kind: TypeKind,
+    file: &'a FileDescriptorProto,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TypeKind {
+    Message,
+    MapEntry,
+    Enum,
+}
+
+struct Checker<'a> {
+    types: BTreeMap<String, TypeInfo<'a>>,
+    generated_modules: BTreeSet<Vec<String>>,
+    params: &'a Params,
+    problems: Vec<Diagnostic>,
+    /// Problems only for generation ([`output`]).
+    output: Vec<Diagnostic>,
+    /// Elements of the current file that its source info has no location for.
+    unlocated: Vec<String>,
+}
+
+/// One file's source locations by element path, when it has source info.
+struct Source<'a> {
+    file: &'a FileDescriptorProto,
+    spans: Option<HashMap<&'a [i32], &'a [i32]>>,
+}
+
+impl<'a> Source<'a> {
+    fn new(file: &'a FileDescriptorProto) -> Self {
+        let spans = file.source_code_info.as_ref().map(|info| {
+            info.location
+                .iter()
+                .map(|l| (l.path.as_slice(), l.span.as_slice()))
+                .collect()
+        });
+        Source { file, spans }
+    }
+
+    fn location(&self, path: &[i32]) -> Location {
+        let span = self.spans.as_ref().and_then(|spans| spans.get(path));
+        let at = |i: usize| {
+            span.and_then(|s| s.get(i))
+                .and_then(|&n| u32::try_from(n).ok())
+                .and_then(|n| n.checked_add(1))
+        };
+        Location {
+            file: self.file.name().to_owned(),
+            line: at(0),
+            column: at(1),
+        }
+    }
+
+    /// `false` if the file has source info without a location for `path`: prost-build
+    /// looks up every message, field, enum, value, service and method and panics on a
+    /// missing one.
+    fn covers(&self, path: &[i32]) -> bool {
+        self.spans
+            .as_ref()
+            .is_none_or(|spans| spans.contains_key(path))
+    }
+}
+
+/// The element being checked: its kind, fully qualified name and descriptor path.
+struct Element<'s, 'a> {
+    source: &'s Source<'a>,
+    what: String,
+    path: Vec<i32>,
+}
+
+impl Checker<'_> {
+    fn push(&mut self, kind: DiagnosticKind, at: &Element<'_, '_>, problem: impl AsRef<str>) {
+        let message = if at.what.is_empty() {
+            problem.as_ref().to_owned()
+        } else {
+            format!("{}: {}", at.what, problem.as_ref())
+        };
+        self.problems.push(Diagnostic::new(
+            kind,
+            Some(at.source.location(&at.path)),
+            message,
+        ));
+    }
+
+    fn invalid(&mut self, at: &Element<'_, '_>, problem: impl AsRef<str>) {
+        self.push(DiagnosticKind::InvalidDescriptor, at, problem);
+    }
+
+    /// Requires a source location for `at` if the file has source info; the file's
+    /// missing locations are reported together, by [`Checker::file`].
+    fn located(&mut self, at: &Element<'_, '_>) {
+        if !at.source.covers(&at.path) {
+            self.unlocated
+                .push(format!("{} (path {:?})", at.what, at.path));
+        }
+    }
+
+    /// Requires the element to have a name; `false` (and no further checks) also for a name
+    /// that is not an identifier, which the model's name checks report with the others.
+    fn name(&mut self, at: &Element<'_, '_>, name: Option<&str>) -> bool {
+        match name {
+            Some(name) => ident::is_proto_identifier(name),
+            None => {
+                self.invalid(at, "it has no name");
+                false
+            }
+        }
+    }
+}
+
+impl<'a> Checker<'a> {
+    /// Records every message, map entry and enum of `file` by fully qualified name.
+    fn index(&mut self, file: &'a FileDescriptorProto) {
+        fn walk<'a>(
+            types: &mut BTreeMap<String, TypeInfo<'a>>,
+            file: &'a FileDescriptorProto,
+            prefix: &str,
+            messages: &'a [DescriptorProto],
+            enums: &'a [EnumDescriptorProto],
+        ) {
+            for message in messages {
+                let name = qualified(prefix, message.name());
+                let kind = if message.options.as_ref().is_some_and(|o| o.map_entry()) {
+                    TypeKind::MapEntry
+                } else {
+                    TypeKind::Message
+                };
+                walk(types, file, &name, &message.nested_type, &message.enum_type);
+                types.insert(name, TypeInfo { kind, file });
+            }
+            for e in enums {
+                let kind = TypeKind::Enum;
+                types.insert(qualified(prefix, e.name()), TypeInfo { kind, file });
+            }
+        }
+        let prefix = package_prefix(file.package());
+        walk(
+            &mut self.types,
+            file,
+            &prefix,
+            &file.message_type,
+            &file.enum_type,
+        );
+    }
+
+    fn file(&mut self, file: &FileDescriptorProto, generated: bool) {
+        let source = Source::new(file);
+        let at = Element {
+            source: &source,
+            // The location names the file.
+            what: String::new(),
+            path: Vec::new(),
+        };
+        if file.name.as_deref().is_none_or(str::is_empty) {
+            self.invalid(&at, "a file has no name");
+        }
+        match file.syntax.as_deref() {
+            // An unset string reads as "", so "" is proto2 as well (see `messages`).
+            None | Some("" | "proto2" | "proto3") => {}
+            Some("editions") => self.push(DiagnosticKind::Unsupported, &at, EDITIONS_UNSUPPORTED),
+            Some(other) => self.push(
+                DiagnosticKind::Unsupported,
+                &at,
+                format!("unknown syntax `{other}`; rust-stream reads proto2 and proto3"),
+            ),
+        }
+        let package = file.package();
+        if !package.is_empty() && !package.split('.').all(ident::is_proto_identifier) {
+            // The model's name checks report it; every name in the file would be wrong too.
+            return;
+        }
+        let prefix = package_prefix(package);
+        for (i, message) in file.message_type.iter().enumerate() {
+            self.message(&source, &prefix, message, vec![4, i as i32], generated);
+        }
+        for (i, e) in file.enum_type.iter().enumerate() {
+            self.enumeration(&source, &prefix, e, vec![5, i as i32]);
+        }
+        self.services(&source, &prefix, generated);
+        let unlocated = std::mem::take(&mut self.unlocated);
+        if let Some(first) = unlocated.first() {
+            self.invalid(
+                &at,
+                format!(
+                    "its source info has no location for {} element(s) prost-build documents, \
+                     the first {first}; send complete source info or none",
+                    unlocated.len()
+                ),
+            );
+        }
+    }
+
+    fn services(&mut self, source: &Source<'_>, prefix: &str, generated: bool) {
+        let file = source.file;
+        for (i, service) in file.service.iter().enumerate() {
+            let path = vec![6, i as i32];
+            let service_name = qualified(prefix, service.name());
+            let at = Element {
+                source,
+                what: format!("service `{}`", shown(&service_name)),
+                path,
+            };
+            if !self.name(&at, service.name.as_deref()) {
+                continue;
+            }
+            self.located(&at);
+            for (m, method) in service.method.iter().enumerate() {
+                let mut path = at.path.clone();
+                path.extend([2, m as i32]);
+                let method_at = Element {
+                    source,
+                    what: format!("method `{}.{}`", shown(&service_name), method.name()),
+                    path,
+                };
+                if !self.name(&method_at, method.name.as_deref()) {
+                    continue;
+                }
+                self.located(&method_at);
+                for (role, ty) in [
+                    ("request type", method.input_type.as_deref()),
+                    ("response type", method.output_type.as_deref()),
+                ] {
+                    self.type_name(&method_at, role, ty, &[TypeKind::Message], generated);
+                }
+            }
+        }
+    }
+
+    fn message(
+        &mut self,
+        source: &Source<'_>,
+        prefix: &str,
+        message: &DescriptorProto,
+        path: Vec<i32>,
+        generated: bool,
+    ) {
+        let full = qualified(prefix, message.name());
+        let map_entry = message.options.as_ref().is_some_and(|o| o.map_entry());
+        let at = Element {
+            source,
+            what: format!(
+                "{} `{}`",
+                if map_entry { "map entry" } else { "message" },
+                shown(&full)
+            ),
+            path,
+        };
+        if !self.name(&at, message.name.as_deref()) {
+            return;
+        }
+        let external = self.params.extern_path_of(&full).is_some();
+        if map_entry {
+            self.map_entry(&at, message, generated);
+            return;
+        }
+        if !external {
+            self.located(&at);
+        }
+        let mut numbers = BTreeMap::new();
+        for (i, field) in message.field.iter().enumerate() {
+            let mut path = at.path.clone();
+            path.extend([2, i as i32]);
+            let field_at = Element {
+                source,
+                what: format!("field `{}.{}`", shown(&full), field.name()),
+                path,
+            };
+            if !external {
+                self.located(&field_at);
+            }
+            if let Some(other) = numbers.insert(field.number(), field.name()) {
+                self.invalid(
+                    &field_at,
+                    format!(
+                        "its number {} is also the number of field `{other}`",
+                        field.number()
+                    ),
+                );
+            }
+            self.field(&field_at, field, generated);
+            if let Some(index) = field.oneof_index
+                && usize::try_from(index).map_or(true, |i| i >= message.oneof_decl.len())
+            {
+                self.invalid(
+                    &field_at,
+                    format!(
+                        "its oneof_index {index} is out of range: the message declares {} oneof(s)",
+                        message.oneof_decl.len()
+                    ),
+                );
+            }
+        }
+        for (i, oneof) in message.oneof_decl.iter().enumerate() {
+            let mut path = at.path.clone();
+            path.extend([8, i as i32]);
+            let oneof_at = Element {
+                source,
+                what: format!("oneof `{}.{}`", shown(&full), oneof.name()),
+                path,
+            };
+            self.name(&oneof_at, oneof.name.as_deref());
+            // prost-build documents only oneofs with a field that is not proto3 `optional`
+            // (the others are synthetic).
+            let real = message
+                .field
+                .iter()
+                .any(|f| f.oneof_index == Some(i as i32) && !f.proto3_optional.unwrap_or(false));
+            if real && !external {
+                self.located(&oneof_at);
+            }
+        }
+        for (i, nested) in message.nested_type.iter().enumerate() {
+            let mut path = at.path.clone();
+            path.extend([3, i as i32]);
+            self.message(source, &full, nested, path, generated);
+        }
+        for (i, e) in message.enum_type.iter().enumerate() {
+            let mut path = at.path.clone();
+            path.extend([4, i as i32]);
+            self.enumeration(source, &full, e, path);
+        }
+    }
+
+    /// prost-build reads a map entry's `field[0]` as the key and `field[1]` as the value,
+    /// asserting their names.
+    fn map_entry(&mut self, at: &Element<'_, '_>, message: &DescriptorProto, generated: bool) {
+        let [key, value] = message.field.as_slice() else {
+            self.invalid(
+                at,
+                format!(
+                    "a map entry has exactly two fields, `key` and `value`; it has {}",
+                    message.field.len()
+                ),
+            );
+            return;
+        };
+        if key.name() != "key"
+            || value.name() != "value"
+            || key.number() != 1
+            || value.number() != 2
+        {
+            self.invalid(
+                at,
+                "a map entry's fields are `key = 1` and `value = 2`, in that order",
+            );
+            return;
+        }
+        let key_ok = matches!(
+            key.r#type.and_then(|t| Type::try_from(t).ok()),
+            Some(
+                Type::Int32
+                    | Type::Int64
+                    | Type::Uint32
+                    | Type::Uint64
+                    | Type::Sint32
+                    | Type::Sint64
+                    | Type::Fixed32
+                    | Type::Fixed64
+                    | Type::Sfixed32
+                    | Type::Sfixed64
+                    | Type::Bool
+                    | Type::String
+            )
+        );
+        if !key_ok {
+            self.invalid(at, "a map key is an integer, `bool` or `string`");
+        }
+        for field in [key, value] {
+            let field_at = Element {
+                source: at.source,
+                what: format!("{} field `{}`", at.what, field.name()),
+                path: at.path.clone(),
+            };
+            self.field(&field_at, field, generated);
+        }
+    }
+
+    fn field(&mut self, at: &Element<'_, '_>, field: &FieldDescriptorProto, generated: bool) {
+        if !self.name(at, field.name.as_deref()) {
+            return;
+        }
+        if !(1..=536_870_911).contains(&field.number()) {
+            self.invalid(
+                at,
+                format!("its number {} is outside 1..=536870911", field.number()),
+            );
+        }
+        if field.label.is_some_and(|l| Label::try_from(l).is_err()) {
+            self.invalid(
+                at,
+                format!("its label {} is unknown", field.label.unwrap_or_default()),
+            );
+        }
+        let Some(ty) = field.r#type.and_then(|t| Type::try_from(t).ok()) else {
+            self.invalid(
+                at,
+                match field.r#type {
+                    Some(t) => format!("its type {t} is unknown"),
+                    None => "it has no type".to_owned(),
+                },
+            );
+            return;
+        };
+        match ty {
+            Type::Message | Type::Group => self.type_name(
+                at,
+                "type",
+                field.type_name.as_deref(),
+                &[TypeKind::Message, TypeKind::MapEntry],
+                generated,
+            ),
+            Type::Enum => self.type_name(
+                at,
+                "type",
+                field.type_name.as_deref(),
+                &[TypeKind::Enum],
+                generated,
+            ),
+            _ => {}
+        }
+        if let Some(default) = &field.default_value
+            && let Err(problem) = check_default(ty, default, field.type_name(), &self.types)
+        {
+            self.invalid(at, format!("its default value `{default}` {problem}"));
+        }
+    }
+
+    /// A type name as prost-build resolves it: fully qualified, defined among the
+    /// descriptors as one of `kinds`, and generated (or mapped with `extern_path=`) if
+    /// generated code refers to it.
+    fn type_name(
+        &mut self,
+        at: &Element<'_, '_>,
+        role: &str,
+        name: Option<&str>,
+        kinds: &[TypeKind],
+        generated: bool,
+    ) {
+        let Some(name) = name.filter(|n| !n.is_empty()) else {
+            self.invalid(at, format!("its {role} has no name"));
+            return;
+        };
+        if !name.starts_with('.') || name[1..].split('.').any(|part| part.is_empty()) {
+            self.invalid(
+                at,
+                format!("its {role} `{name}` is not fully qualified (`.package.Message`)"),
+            );
+            return;
+        }
+        if self.params.extern_path_of(name).is_some() {
+            return;
+        }
+        let Some(info) = self.types.get(name) else {
+            self.push(
+                DiagnosticKind::UnresolvedType,
+                at,
+                format!("its {role} `{name}` is not defined in any file of the request"),
+            );
+            return;
+        };
+        if !kinds.contains(&info.kind) {
+            let is = match info.kind {
+                TypeKind::Enum => "an enum",
+                TypeKind::Message | TypeKind::MapEntry => "a message",
+            };
+            self.invalid(at, format!("its {role} `{name}` is {is}"));
+            return;
+        }
+        let file = info.file.name().to_owned();
+        let module = crate::model::module_of(info.file.package());
+        let well_known = name.starts_with(".google.protobuf.") || file == OPTIONS_PROTO_NAME;
+        if generated && !well_known && !self.generated_modules.contains(&module) {
+            let package = info.file.package();
+            let mapped = if package.is_empty() {
+                name.to_owned()
+            } else {
+                format!(".{package}")
+            };
+            self.output.push(Diagnostic::new(
+                DiagnosticKind::UnresolvedType,
+                Some(at.source.location(&at.path)),
+                format!(
+                    "{}: its {role} `{name}` is defined in `{file}`, whose code is not \
+                     generated; add `{file}` to the files to generate, or map it to \
+                     existing Rust code with `extern_path={mapped}=::crate_name::path`",
+                    at.what
+                ),
+            ));
+        }
+    }
+
+    fn enumeration(
+        &mut self,
+        source: &Source<'_>,
+        prefix: &str,
+        e: &EnumDescriptorProto,
+        path: Vec<i32>,
+    ) {
+        let full = qualified(prefix, e.name());
+        let at = Element {
+            source,
+            what: format!("enum `{}`", shown(&full)),
+            path,
+        };
+        if !self.name(&at, e.name.as_deref()) {
+            return;
+        }
+        let external = self.params.extern_path_of(&full).is_some();
+        if external {
+            return;
+        }
+        self.located(&at);
+        if e.value.is_empty() {
+            self.invalid(&at, "it has no values");
+        }
+        for (i, value) in e.value.iter().enumerate() {
+            let mut path = at.path.clone();
+            path.extend([2, i as i32]);
+            let value_at = Element {
+                source,
+                what: format!("enum value `{}.{}`", shown(&full), value.name()),
+                path,
+            };
+            if self.name(&value_at, value.name.as_deref()) {
+                self.located(&value_at);
+            }
+        }
+    }
+
+    /// An include file named like a package's file would overwrite it.
+    fn include_file(&mut self, descriptors: &Descriptors) {
+        let Some(include) = &self.params.include_file else {
+            return;
+        };
+        if let Some(package) = self
+            .generated_modules
+            .iter()
+            .find(|module| crate::emit::file_name(module, self.params.stream_only) == *include)
+        {
+            let package = descriptors
+                .files
+                .iter()
+                .find(|f| crate::model::module_of(f.package()) == *package)
+                .map_or("", |f| f.package());
+            self.output.push(Diagnostic::new(
+                DiagnosticKind::InvalidOption,
+                None,
+                format!(
+                    "parameter `include_file`: `{include}` is the file generated for package \
+                     `{package}`; choose another name (such as `mod.rs`)"
+                ),
+            ));
+        }
+    }
+}
+
+/// Checks a proto2 default value the way prost-build and prost-derive read it.
+fn check_default(
+    ty: Type,
+    default: &str,
+    type_name: &str,
+    types: &BTreeMap<String, TypeInfo<'_>>,
+) -> Result<(), String> {
+    let number = |ok: bool| {
+        if ok {
+            Ok(())
+        } else {
+            let name = ty.as_str_name().trim_start_matches("TYPE_").to_lowercase();
+            Err(format!("is not a valid `{name}`"))
+        }
+    };
+    match ty {
+        Type::Bytes => unescape_c(default).map(drop),
+        Type::String => Ok(()),
+        Type::Bool => number(matches!(default, "true" | "false")),
+        Type::Int32 | Type::Sint32 | Type::Sfixed32 => number(default.parse::<i32>().is_ok()),
+        Type::Int64 | Type::Sint64 | Type::Sfixed64 => number(default.parse::<i64>().is_ok()),
+        Type::Uint32 | Type::Fixed32 => number(default.parse::<u32>().is_ok()),
+        Type::Uint64 | Type::Fixed64 => number(default.parse::<u64>().is_ok()),
+        Type::Float | Type::Double => {
+            number(matches!(default, "inf" | "-inf" | "nan") || default.parse::<f64>().is_ok())
+        }
+        Type::Enum => {
+            let known = types
+                .get(type_name)
+                .and_then(|info| enum_values(info.file, type_name))
+                .is_some_and(|values| values.iter().any(|v| v.name() == default));
+            if known {
+                Ok(())
+            } else {
+                Err(format!("is not a value of `{type_name}`"))
+            }
+        }
+        Type::Message | Type::Group => Err("is not allowed on a message field".to_owned()),
+    }
+}
+
+/// The values of the enum `name` defined in `file`.
+fn enum_values<'f>(
+    file: &'f FileDescriptorProto,
+    name: &str,
+) -> Option<&'f [prost_types::EnumValueDescriptorProto]> {
+    fn find<'f>(
+        prefix: &str,
+        messages: &'f [DescriptorProto],
+        enums: &'f [EnumDescriptorProto],
+        name: &str,
+    ) -> Option<&'f [prost_types::EnumValueDescriptorProto]> {
+        if let Some(e) = enums.iter().find(|e| qualified(prefix, e.name()) == name) {
+            return Some(&e.value);
+        }
+        messages.iter().find_map(|m| {
+            let full = qualified(prefix, m.name());
+            name.starts_with(&format!("{full}."))
+                .then(|| find(&full, &m.nested_type, &m.enum_type, name))
+                .flatten()
+        })
+    }
+    find(
+        &package_prefix(file.package()),
+        &file.message_type,
+        &file.enum_type,
+        name,
+    )
+}
+
+/// prost-build's C unescaping of a `bytes` default, which panics on what this refuses.
+fn unescape_c(s: &str) -> Result<Vec<u8>, String> {
+    let src = s.as_bytes();
+    let mut out = Vec::with_capacity(src.len());
+    let mut p = 0;
+    while p < src.len() {
+        if src[p] != b'\\' {
+            out.push(src[p]);
+            p += 1;
+            continue;
+        }
+        p += 1;
+        let Some(&c) = src.get(p) else {
+            return Err("ends with `\\`".to_owned());
+        };
+        let simple = match c {
+            b'a' => Some(0x07),
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            b'n' => Some(0x0a),
+            b'r' => Some(0x0d),
+            b't' => Some(0x09),
+            b'v' => Some(0x0b),
+            b'\\' | b'?' | b'\'' | b'"' => Some(c),
+            _ => None,
+        };
+        if let Some(byte) = simple {
+            out.push(byte);
+            p += 1;
+        } else if c.is_ascii_digit() && c < b'8' {
+            let mut octal = 0u32;
+            let start = p;
+            while p < src.len() && p < start + 3 && (b'0'..=b'7').contains(&src[p]) {
+                octal = octal * 8 + u32::from(src[p] - b'0');
+                p += 1;
+            }
+            out.push(
+                u8::try_from(octal).map_err(|_| "has an octal escape above \\377".to_owned())?,
+            );
+        } else if c == b'x' || c == b'X' {
+            let hex = src
+                .get(p + 1..p + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                .ok_or_else(|| "has a `\\x` escape without two hex digits".to_owned())?;
+            let hex = std::str::from_utf8(hex).map_err(|e| e.to_string())?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|e| e.to_string())?);
+            p += 3;
+        } else {
+            return Err(format!("has an unknown escape `\\{}`", c as char));
+        }
+    }
+    Ok(out)
+}
+
+/// `.pkg`, or empty without a package.
+fn package_prefix(package: &str) -> String {
+    if package.is_empty() {
+        String::new()
+    } else {
+        format!(".{package}")
+    }
+}
+
+fn qualified(prefix: &str, name: &str) -> String {
+    format!("{prefix}.{name}")
+}
+
+/// How messages name an element: its full name without the leading dot (`pkg.Msg`).
+fn shown(qualified: &str) -> &str {
+    qualified.strip_prefix('.').unwrap_or(qualified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_escapes_are_read_as_prost_build_reads_them() {
+        assert_eq!(unescape_c(r"a\n\x41\101\0").unwrap(), b"a\nAA\0");
+        for bad in [r"\", r"\x4", r"\xzz", r"\q", r"\777", "\\x\u{e9}"] {
+            assert!(unescape_c(bad).is_err(), "{bad}");
+        }
+    }
+}

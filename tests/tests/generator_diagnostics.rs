@@ -1,0 +1,221 @@
+//! The generator's diagnostics for a corpus of bad protos, compared with their expected
+//! output (`tests/generator/bad/<case>.stderr`: one line per diagnostic, `Kind: location:
+//! message`). Each case runs through the protox path (the build API and the CLI) and,
+//! where protoc accepts the proto, through the plugin with protoc's own descriptors: both
+//! must say the same. A case's first line may give parameters (`// params: k=v,...`).
+//!
+//! `UPDATE_GOLDEN=1 cargo test -p rust-stream-tests --test generator_diagnostics` rewrites
+//! the expected files; review the change with `git diff`.
+
+use prost::Message;
+use rust_stream_build::{Descriptors, Error, Params, generate};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn bad() -> PathBuf {
+    root().join("tests/generator/bad")
+}
+
+/// The cases: every `.proto` directly in `bad/` (`bad/imports/` holds what they import).
+fn cases() -> Vec<String> {
+    let mut cases: Vec<String> = std::fs::read_dir(bad())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "proto"))
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 14, "the bad corpus is missing: {cases:?}");
+    cases
+}
+
+fn params_of(case: &str) -> String {
+    let source = std::fs::read_to_string(bad().join(case)).unwrap();
+    source
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("// params: "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// What the protox path reports, as the CLI and the build API would.
+fn protox_error(case: &str, params: &str) -> Error {
+    let includes = [bad(), root().join("proto")];
+    let result = Params::parse(params).and_then(|params| {
+        let descriptors = Descriptors::compile(&[case], &includes)?;
+        generate(&descriptors, &params)
+    });
+    match result {
+        Ok(files) => panic!(
+            "{case} generated {:?} instead of failing",
+            files.iter().map(|f| &f.name).collect::<Vec<_>>()
+        ),
+        Err(err) => err,
+    }
+}
+
+fn render(err: &Error) -> String {
+    let mut out = String::new();
+    for diagnostic in err.diagnostics() {
+        out.push_str(&format!("{:?}: {diagnostic}\n", diagnostic.kind));
+    }
+    out
+}
+
+/// `CodeGeneratorRequest` with its files still encoded, so protoc's descriptors reach the
+/// plugin byte for byte (extensions included).
+#[derive(Clone, PartialEq, Message)]
+struct RawRequest {
+    #[prost(string, repeated, tag = "1")]
+    file_to_generate: Vec<String>,
+    #[prost(string, optional, tag = "2")]
+    parameter: Option<String>,
+    #[prost(bytes = "vec", repeated, tag = "15")]
+    proto_file: Vec<Vec<u8>>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct RawSet {
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    file: Vec<Vec<u8>>,
+}
+
+/// The plugin's error for `case` with protoc's descriptors, or protoc's own refusal.
+fn plugin_error(case: &str, params: &str) -> Result<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set.pb");
+    // Relative include paths, so that protoc's messages name files as the corpus does.
+    let output = Command::new(protoc_bin_vendored::protoc_bin_path().unwrap())
+        .current_dir(bad())
+        .arg(format!("--descriptor_set_out={}", set.display()))
+        .args(["--include_imports", "--include_source_info"])
+        .args(["-I", ".", "-I", "../../../proto"])
+        .arg(case)
+        .output()
+        .unwrap();
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    let set = RawSet::decode(std::fs::read(set).unwrap().as_slice()).unwrap();
+    let request = RawRequest {
+        file_to_generate: vec![case.to_owned()],
+        parameter: Some(params.to_owned()),
+        proto_file: set.file,
+    };
+    let response = rust_stream_build::plugin::respond(&request.encode_to_vec())
+        .expect("protoc's descriptors are a request");
+    Ok(response
+        .error
+        .unwrap_or_else(|| panic!("{case}: the plugin generated code")))
+}
+
+#[test]
+fn bad_protos_get_their_expected_diagnostics_on_every_path() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let mut mismatches = Vec::new();
+    for case in cases() {
+        let params = params_of(&case);
+        let err = protox_error(&case, &params);
+        let mut rendered = render(&err);
+        match plugin_error(&case, &params) {
+            Ok(plugin) => assert_eq!(
+                plugin,
+                format!("protoc-gen-rust-stream: {err}"),
+                "{case}: the plugin and the protox path disagree"
+            ),
+            // What protoc refuses itself is part of the expected output.
+            Err(protoc) => {
+                for line in protoc.lines() {
+                    rendered.push_str(&format!("protoc: {line}\n"));
+                }
+            }
+        }
+        let expected_path = bad().join(case.replace(".proto", ".stderr"));
+        if update {
+            std::fs::write(&expected_path, &rendered).unwrap();
+        } else {
+            let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+            if expected != rendered {
+                mismatches.push(format!(
+                    "{case}:\n--- expected\n{expected}--- actual\n{rendered}"
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "diagnostics differ from the expected files (UPDATE_GOLDEN=1 rewrites them):\n{}",
+        mismatches.join("\n")
+    );
+}
+
+/// Every message text the generator can print is in an expected file at least once: the
+/// protos here, the hand-built requests of the plugin's tests (`bad/requests/`).
+#[test]
+fn the_corpus_covers_every_kind_of_message() {
+    let mut all = String::new();
+    for dir in [bad(), bad().join("requests")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "stderr") {
+                all.push_str(&std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    for text in [
+        "both become",
+        "clashes with",
+        "is not generated",
+        "editions are not supported",
+        "unknown parameter",
+        "valid parameters: runtime_path",
+        "names a directory",
+        "must be a relative path",
+        "is the file generated for package",
+        "is not a plain Rust path",
+        "is not an absolute Rust path",
+        "is mapped twice",
+        "unknown tuning preset",
+        "is outside HTTP/2's",
+        "needs a value",
+        "Syntax: ",
+        "Io: ",
+        "not fully qualified",
+        "not among the descriptors",
+        "is not defined in any file",
+        "has no name",
+        "is in the request twice",
+        "source info has no location",
+        "a map entry has exactly two fields",
+        "oneof_index 7 is out of range",
+        "is also the number of field",
+        "is outside 1..=536870911",
+        "is an enum",
+        "has no values",
+        "both become variant",
+        "has an unknown escape",
+        "is not a valid `int32`",
+        "unknown syntax `proto4`",
+        "is not a dot-separated list of identifiers",
+        "its type 99 is unknown",
+    ] {
+        assert!(all.contains(text), "no case shows `{text}`");
+    }
+}
+
+/// Inspecting (building the model) works for a proto whose imports are not generated;
+/// only generating refuses it.
+#[test]
+fn a_type_whose_code_is_not_generated_is_refused_only_when_generating() {
+    let includes = [bad(), root().join("proto")];
+    let descriptors = Descriptors::compile(&["unresolved_rpc_type.proto"], &includes).unwrap();
+    let params = Params::default();
+    let (model, _) = rust_stream_build::emit::model_of(&descriptors, &params).unwrap();
+    assert_eq!(model.packages[0].services[0].methods[0].proto_name, "Find");
+    assert!(generate(&descriptors, &params).is_err());
+}
