@@ -215,7 +215,7 @@ fn a_type_whose_code_is_not_generated_is_refused_only_when_generating() {
     let includes = [bad(), root().join("proto")];
     let descriptors = Descriptors::compile(&["unresolved_rpc_type.proto"], &includes).unwrap();
     let params = Params::default();
-    let (model, _) = rust_stream_build::emit::model_of(&descriptors, &params).unwrap();
+    let (model, _) = rust_stream_build::model_of(&descriptors, &params).unwrap();
     assert_eq!(model.packages[0].services[0].methods[0].proto_name, "Find");
     assert!(generate(&descriptors, &params).is_err());
 }
