@@ -16,6 +16,7 @@
 //! soon as its client goes away, and turn a handler panic into `INTERNAL` for that call only.
 
 mod call;
+mod call_layer;
 mod chunk;
 mod client;
 pub mod codegen;
@@ -27,8 +28,11 @@ mod status_layer;
 mod tuning;
 
 pub use call::CallConfig;
+pub use call_layer::{CallFuture, CallLayer, CallService};
 pub use chunk::{Chunk, ChunkReader, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
-pub use client::{OutgoingRequests, Requests, Responses, bidi, client_status, request};
+pub use client::{
+    OutgoingRequests, Requests, Responses, bidi, client_status, code_name, request, status_line,
+};
 pub use context::{CallContext, EndReason};
 pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};
