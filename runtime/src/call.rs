@@ -178,10 +178,19 @@ async fn respond_once<Res>(
     ctx: CallContext,
     handler: impl Future<Output = Result<Res, Status>>,
 ) -> Result<Response<Res>, Status> {
+    run_once(&ctx, handler).await.map(Response::new)
+}
+
+/// [`respond_once`] without the response wrapper: the handler under the deadline and panic
+/// guard, the call ended with the reason its outcome gives. Tests of handlers run it too.
+pub(crate) async fn run_once<Res>(
+    ctx: &CallContext,
+    handler: impl Future<Output = Result<Res, Status>>,
+) -> Result<Res, Status> {
     let _end_on_drop = ctx.end_on_drop();
-    let outcome = guarded(&ctx, handler).await.unwrap_or_else(Err);
+    let outcome = guarded(ctx, handler).await.unwrap_or_else(Err);
     ctx.finish(&outcome);
-    outcome.map(Response::new)
+    outcome
 }
 
 /// Runs a streaming handler in its own task, so it makes progress while tonic waits on the

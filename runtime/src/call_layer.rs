@@ -102,6 +102,16 @@ impl BodyState {
         self.bytes.load(Ordering::Relaxed)
     }
 
+    /// Records that the client finished sending (`END_STREAM`).
+    pub(crate) fn finish(&self) {
+        self.set_end(FINISHED);
+    }
+
+    /// Records that the client abandoned the request (reset, disconnect).
+    pub(crate) fn abandon(&self) {
+        self.set_end(ABANDONED);
+    }
+
     fn set_end(&self, end: u8) {
         // The first verdict stands: a body that finished cannot be abandoned afterwards.
         let _ = self

@@ -213,6 +213,11 @@ impl CallContext {
         self.inner.body.as_deref()
     }
 
+    /// The same, shared, for a request stream to keep.
+    pub(crate) fn body_state(&self) -> Option<Arc<BodyState>> {
+        self.inner.body.clone()
+    }
+
     /// Runs `callback` synchronously at the moment the call ends (at once if it already
     /// has), with the reason. Useful to record exactly when the server learned of a cancel,
     /// or to release a resource without spawning a task; keep it short, it runs inside the

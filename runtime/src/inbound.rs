@@ -1,12 +1,13 @@
 //! The inbound half of client-streaming and bidirectional calls: a request stream with
 //! limits on bytes, message count and idle time, and byte counters.
 
-use crate::call_layer::BodyEnd;
+use crate::call_layer::{BodyEnd, BodyState};
 use crate::context::{CallContext, EndReason};
 use futures_util::Stream;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -67,6 +68,9 @@ pub struct RequestStream<T> {
     /// fires, so a message costs a clock read instead of a timer-wheel update.
     last_message: Instant,
     failed: Option<Status>,
+    /// How the request body ended, when something recorded it (the server's `CallLayer`,
+    /// a test's [`RequestSender`](crate::testing::RequestSender)).
+    body: Option<Arc<BodyState>>,
     /// Set once the [`Stream`] impl has yielded the error, after which it yields `None`.
     error_yielded: bool,
 }
@@ -100,10 +104,16 @@ impl<T> Source<T> {
 
 impl<T: prost::Message> RequestStream<T> {
     pub(crate) fn new(inner: Streaming<T>, limits: InboundLimits, ctx: CallContext) -> Self {
-        Self::from_source(Source::Tonic(inner), limits, ctx)
+        let body = ctx.body_state();
+        Self::from_source(Source::Tonic(inner), limits, ctx, body)
     }
 
-    pub(crate) fn from_source(inner: Source<T>, limits: InboundLimits, ctx: CallContext) -> Self {
+    pub(crate) fn from_source(
+        inner: Source<T>,
+        limits: InboundLimits,
+        ctx: CallContext,
+        body: Option<Arc<BodyState>>,
+    ) -> Self {
         let idle = limits.idle_timeout.map(|t| Box::pin(tokio::time::sleep(t)));
         RequestStream {
             inner: Some(inner),
@@ -114,6 +124,7 @@ impl<T: prost::Message> RequestStream<T> {
             idle,
             last_message: Instant::now(),
             failed: None,
+            body,
             error_yielded: false,
         }
     }
@@ -155,7 +166,7 @@ impl<T: prost::Message> RequestStream<T> {
         let outcome = match polled {
             Poll::Ready(Some(Ok(message))) => self.admit(message),
             Poll::Ready(Some(Err(status))) => Err(self.stream_failed(status)),
-            Poll::Ready(None) => match self.ctx.body().map(|body| body.end()) {
+            Poll::Ready(None) => match self.body.as_ref().map(|body| body.end()) {
                 // tonic ends the stream cleanly on a reset too: only `END_STREAM` is a
                 // finished upload, so a handler never stores an abandoned one as complete.
                 Some(BodyEnd::Open | BodyEnd::Abandoned) => {
