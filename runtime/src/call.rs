@@ -207,9 +207,11 @@ fn spawn_streaming<Res: Send + 'static>(
     } = out;
     // The call's end aborts the handler: `Abortable` checks one atomic flag per poll, where
     // a `select!` on `ctx.cancelled()` would take a lock on every wake-up of the producer.
+    #[cfg(feature = "tracing")]
+    let ctx_span = ctx.span();
     let (abort_handler, registration) = AbortHandle::new_pair();
     ctx.on_end(move |_| abort_handler.abort());
-    tokio::spawn(async move {
+    let task = async move {
         // Aborted means the client is gone (or the deadline passed, which `guarded` already
         // reported): dropping the handler here is what stops one that never checks.
         let Ok(outcome) = Abortable::new(guarded(&ctx, handler), registration).await else {
@@ -226,7 +228,11 @@ fn spawn_streaming<Res: Send + 'static>(
             // The deadline or the panic guard already ended the call with its reason.
             Err(aborted) => abort_with(abort, aborted),
         }
-    });
+    };
+    // The handler's own events belong to its call's span.
+    #[cfg(feature = "tracing")]
+    let task = tracing::Instrument::instrument(task, ctx_span);
+    tokio::spawn(task);
     stream
 }
 

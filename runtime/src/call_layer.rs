@@ -1,13 +1,14 @@
 //! A server layer that starts each call's clock when its headers arrive and records how its
 //! request body ends.
 
+use crate::context::EndReason;
 use crate::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
-use http_body::{Body, Frame, SizeHint};
+use http_body::{Body as _, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -59,12 +60,31 @@ pub(crate) struct CallStart {
     pub(crate) body: Arc<BodyState>,
 }
 
-/// How a request body ended, and how many gRPC messages it carried.
-#[derive(Debug, Default)]
+/// How a request body ended and how many gRPC messages it carried, and how the call ended,
+/// shared by the layer and the call's context.
+#[derive(Debug)]
 pub(crate) struct BodyState {
     end: AtomicU8,
     messages: AtomicU64,
     bytes: AtomicU64,
+    /// The reason the call's context ended with, for the call's span.
+    reason: OnceLock<EndReason>,
+    /// The call's span (disabled when nothing listens, or the feature is off).
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+impl Default for BodyState {
+    fn default() -> Self {
+        BodyState {
+            end: AtomicU8::new(OPEN),
+            messages: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            reason: OnceLock::new(),
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
+        }
+    }
 }
 
 const OPEN: u8 = 0;
@@ -97,9 +117,20 @@ impl BodyState {
     }
 
     /// Bytes of the request body received, gRPC framing included.
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
-    pub(crate) fn bytes(&self) -> u64 {
+    #[cfg(feature = "tracing")]
+    fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Records the reason the call ended with (the first one stands).
+    pub(crate) fn set_reason(&self, reason: EndReason) {
+        let _ = self.reason.set(reason);
+    }
+
+    /// The call's span, to run its handler in.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     /// Records that the client finished sending (`END_STREAM`).
@@ -120,20 +151,21 @@ impl BodyState {
     }
 }
 
-impl<S, ResBody> Service<http::Request<tonic::body::Body>> for CallService<S>
+type Body = tonic::body::Body;
+
+impl<S> Service<http::Request<Body>> for CallService<S>
 where
-    S: Service<http::Request<tonic::body::Body>, Response = http::Response<ResBody>>,
-    ResBody: Default,
+    S: Service<http::Request<Body>, Response = http::Response<Body>>,
 {
-    type Response = http::Response<ResBody>;
+    type Response = http::Response<Body>;
     type Error = S::Error;
-    type Future = CallFuture<S::Future, ResBody>;
+    type Future = CallFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let start = Instant::now();
         let timeout = match request.headers().get(GRPC_TIMEOUT_HEADER) {
             None => None,
@@ -148,13 +180,17 @@ where
                 }
             },
         };
-        let state = Arc::new(BodyState::default());
+        let state = Arc::new(BodyState {
+            #[cfg(feature = "tracing")]
+            span: call_span(&request, timeout),
+            ..BodyState::default()
+        });
         let (mut parts, body) = request.into_parts();
         let body = if body.is_end_stream() {
             state.set_end(FINISHED);
             body
         } else {
-            tonic::body::Body::new(TrackedBody {
+            Body::new(TrackedBody {
                 inner: body,
                 state: Arc::clone(&state),
                 framing: Framing::default(),
@@ -163,39 +199,119 @@ where
         parts.extensions.insert(CallStart {
             start,
             timeout,
-            body: state,
+            body: Arc::clone(&state),
         });
         // Beyond what an `Instant` can hold, a deadline is no deadline.
         let deadline = timeout.and_then(|t| start.checked_add(t));
+        let summary = CallSummary {
+            state,
+            messages_out: 0,
+            bytes_out: 0,
+            framing: Framing::default(),
+        };
+        let inner = summary.in_span(|| self.inner.call(http::Request::from_parts(parts, body)));
         CallFuture {
-            inner: Some(self.inner.call(http::Request::from_parts(parts, body))),
+            inner: Some(inner),
             deadline: deadline.map(|at| (at, Box::pin(tokio::time::sleep_until(at)))),
             answer: None,
+            summary: Some(summary),
+        }
+    }
+}
+
+/// The span of one call: method, peer and deadline when it starts; the end reason and
+/// what it carried each way when it is over.
+#[cfg(feature = "tracing")]
+fn call_span(request: &http::Request<Body>, timeout: Option<Duration>) -> tracing::Span {
+    let peer = request
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr());
+    let span = tracing::info_span!(
+        "grpc_call",
+        method = request.uri().path(),
+        peer = tracing::field::Empty,
+        deadline = tracing::field::Empty,
+        end_reason = tracing::field::Empty,
+        messages_in = tracing::field::Empty,
+        bytes_in = tracing::field::Empty,
+        messages_out = tracing::field::Empty,
+        bytes_out = tracing::field::Empty,
+    );
+    if let Some(peer) = peer {
+        span.record("peer", tracing::field::display(peer));
+    }
+    if let Some(timeout) = timeout {
+        span.record("deadline", tracing::field::debug(timeout));
+    }
+    span
+}
+
+/// Counts what a call sends and, when dropped (the call is over: answered and its body
+/// sent or abandoned), records the call's totals and end reason on its span.
+struct CallSummary {
+    state: Arc<BodyState>,
+    messages_out: u64,
+    bytes_out: u64,
+    framing: Framing,
+}
+
+impl CallSummary {
+    /// Runs `f` inside the call's span.
+    fn in_span<R>(&self, f: impl FnOnce() -> R) -> R {
+        #[cfg(feature = "tracing")]
+        let _entered = self.state.span.enter();
+        f()
+    }
+
+    fn sent(&mut self, data: &[u8]) {
+        self.messages_out += self.framing.feed(data);
+        self.bytes_out += data.len() as u64;
+    }
+}
+
+impl Drop for CallSummary {
+    fn drop(&mut self) {
+        #[cfg(feature = "tracing")]
+        {
+            let span = &self.state.span;
+            match self.state.reason.get() {
+                Some(reason) => span.record("end_reason", tracing::field::display(reason)),
+                // No handler ran: the call was refused before it (or by the layer's deadline).
+                None => span.record("end_reason", "not dispatched"),
+            };
+            span.record("messages_in", self.state.messages());
+            span.record("bytes_in", self.state.bytes());
+            span.record("messages_out", self.messages_out);
+            span.record("bytes_out", self.bytes_out);
         }
     }
 }
 
 pin_project! {
     /// The response future of [`CallService`].
-    pub struct CallFuture<F, B> {
+    pub struct CallFuture<F> {
+        // Dropped before `summary`, so the call's end reason is known when it is recorded.
         #[pin]
         inner: Option<F>,
         deadline: Option<(Instant, Pin<Box<Sleep>>)>,
-        answer: Option<http::Response<B>>,
+        answer: Option<http::Response<Body>>,
+        summary: Option<CallSummary>,
     }
 }
 
-impl<F, B> CallFuture<F, B> {
-    fn answered(response: http::Response<B>) -> Self {
+impl<F> CallFuture<F> {
+    fn answered(response: http::Response<Body>) -> Self {
         CallFuture {
             inner: None,
             deadline: None,
             answer: Some(response),
+            summary: None,
         }
     }
 }
 
-impl<F, B> std::fmt::Debug for CallFuture<F, B> {
+impl<F> std::fmt::Debug for CallFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallFuture")
             .field("deadline", &self.deadline.as_ref().map(|(at, _)| at))
@@ -203,27 +319,36 @@ impl<F, B> std::fmt::Debug for CallFuture<F, B> {
     }
 }
 
-impl<F, B, E> Future for CallFuture<F, B>
+impl<F, E> Future for CallFuture<F>
 where
-    F: Future<Output = Result<http::Response<B>, E>>,
-    B: Default,
+    F: Future<Output = Result<http::Response<Body>, E>>,
 {
-    type Output = Result<http::Response<B>, E>;
+    type Output = Result<http::Response<Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Some(inner) = this.inner.as_pin_mut() else {
+        let (Some(inner), Some(summary)) = (this.inner.as_pin_mut(), this.summary.as_ref()) else {
             let status = tonic::Status::internal("the call was already answered");
             return Poll::Ready(Ok(this.answer.take().unwrap_or_else(|| status.into_http())));
         };
-        if let ready @ Poll::Ready(_) = inner.poll(cx) {
-            return ready;
+        if let Poll::Ready(outcome) = summary.in_span(|| inner.poll(cx)) {
+            // The body carries the summary on: the call is over once it is sent.
+            let summary = this.summary.take();
+            return Poll::Ready(outcome.map(|response| {
+                response.map(|body| {
+                    Body::new(CountedBody {
+                        inner: body,
+                        summary,
+                    })
+                })
+            }));
         }
         if let Some((at, sleep)) = this.deadline {
             // tonic's own `grpc-timeout` timer wraps this future and started after ours, so
             // whenever it fires our deadline has passed too: the clock check makes sure we
             // answer first even if the timer driver has not marked our sleep yet.
             if sleep.as_mut().poll(cx).is_ready() || Instant::now() >= *at {
+                summary.state.set_reason(EndReason::DeadlineExceeded);
                 let status = tonic::Status::deadline_exceeded("deadline exceeded");
                 return Poll::Ready(Ok(status.into_http()));
             }
@@ -232,14 +357,48 @@ where
     }
 }
 
+/// The response body, counting what the call sends for its summary.
+struct CountedBody {
+    // Dropped before `summary`: dropping a streaming body ends its call.
+    inner: Body,
+    summary: Option<CallSummary>,
+}
+
+impl http_body::Body for CountedBody {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if let (Some(Ok(frame)), Some(summary)) = (&frame, this.summary.as_mut())
+            && let Some(data) = frame.data_ref()
+        {
+            summary.sent(data);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// The request body, recording how it ended and how many gRPC messages it carried.
 struct TrackedBody {
-    inner: tonic::body::Body,
+    inner: Body,
     state: Arc<BodyState>,
     framing: Framing,
 }
 
-impl Body for TrackedBody {
+impl http_body::Body for TrackedBody {
     type Data = bytes::Bytes;
     type Error = tonic::Status;
 

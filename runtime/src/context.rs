@@ -184,6 +184,9 @@ impl CallContext {
     /// finishes; tests of handlers may call it to simulate a client leaving.
     pub fn end(&self, reason: EndReason) {
         let _ = self.inner.reason.set(reason);
+        if let Some(body) = self.body() {
+            body.set_reason(self.end_reason().unwrap_or(reason));
+        }
         self.inner.ended.store(true, Ordering::Release);
         self.inner.token.cancel();
         let callbacks = std::mem::take(&mut *lock(&self.inner.on_end));
@@ -211,6 +214,13 @@ impl CallContext {
     /// How the request body is going, when [`CallLayer`](crate::CallLayer) saw the call.
     pub(crate) fn body(&self) -> Option<&BodyState> {
         self.inner.body.as_deref()
+    }
+
+    /// The call's span, when [`CallLayer`](crate::CallLayer) opened one.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn span(&self) -> tracing::Span {
+        self.body()
+            .map_or_else(tracing::Span::none, |body| body.span().clone())
     }
 
     /// The same, shared, for a request stream to keep.
