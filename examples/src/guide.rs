@@ -104,6 +104,14 @@ impl Drop for FeedGuard {
             produced: self.produced.load(Ordering::SeqCst),
             produced_when_ended: self.produced_when_ended.load(Ordering::SeqCst),
         };
+        // One line per call, logged here rather than from the watch channel, which keeps
+        // only the latest report when calls end close together.
+        tracing::info!(
+            parent: None,
+            "list_events ended: produced={} produced_after_end={}",
+            report.produced,
+            report.produced_after_end()
+        );
         self.stats.last_feed.send_replace(Some(report));
         self.stats.feeds_running.send_modify(|n| *n -= 1);
     }
