@@ -81,10 +81,11 @@ async fn list_events_is_cancelled_by_the_test() {
     let (sink, mut events) = testing::response_sink(&ctx, 1);
     let handler = {
         let (guide, ctx) = (Arc::clone(&guide), ctx.clone());
-        tokio::spawn(testing::run(
-            &ctx.clone(),
-            async move { guide.list_events(ctx, pb::EventFilter::default(), sink).await },
-        ))
+        tokio::spawn(testing::run(&ctx.clone(), async move {
+            guide
+                .list_events(ctx, pb::EventFilter::default(), sink)
+                .await
+        }))
     };
     assert_eq!(events.next().await.unwrap().unwrap().id, "1");
     ctx.end(EndReason::ClientGone);
