@@ -88,6 +88,8 @@ impl<T> fmt::Debug for RequestStream<T> {
 }
 
 /// Where the messages come from: the network, or a test (see [`crate::testing`]).
+// One per call, held in place: boxing tonic's stream would cost an allocation per call.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Source<T> {
     Tonic(Streaming<T>),
     Local(Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>),
