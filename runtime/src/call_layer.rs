@@ -469,6 +469,16 @@ impl Framing {
                 self.remaining -= skip as u64;
                 continue;
             }
+            if self.prefix_seen == 0
+                && let Some((prefix, rest)) = data.split_first_chunk::<5>()
+            {
+                // The common case: a whole prefix at hand, read at once.
+                started += 1;
+                let [_flag, length @ ..] = *prefix;
+                self.remaining = u64::from(u32::from_be_bytes(length));
+                data = rest;
+                continue;
+            }
             let byte = data[0];
             data = &data[1..];
             if self.prefix_seen == 0 {
