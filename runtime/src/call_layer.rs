@@ -138,11 +138,6 @@ impl BodyState {
         self.set_end(FINISHED);
     }
 
-    /// Records that the client abandoned the request (reset, disconnect).
-    pub(crate) fn abandon(&self) {
-        self.set_end(ABANDONED);
-    }
-
     fn set_end(&self, end: u8) {
         // The first verdict stands: a body that finished cannot be abandoned afterwards.
         let _ = self

@@ -266,7 +266,8 @@ where
     (RequestSender { tx, body }, stream)
 }
 
-/// The test's end of [`request_channel`].
+/// The test's end of [`request_channel`]. Dropped without [`finish`](Self::finish), the
+/// stream never saw its end: the client reset the call.
 pub struct RequestSender<T> {
     tx: mpsc::UnboundedSender<Result<T, Status>>,
     body: Arc<BodyState>,
@@ -296,13 +297,6 @@ impl<T> RequestSender<T> {
     /// Ends the stream as a client that finished sending (`END_STREAM`).
     pub fn finish(self) {
         self.body.finish();
-    }
-}
-
-impl<T> Drop for RequestSender<T> {
-    fn drop(&mut self) {
-        // Without `finish` (or after it: the first verdict stands) the client reset.
-        self.body.abandon();
     }
 }
 
