@@ -128,8 +128,9 @@ impl CallContext {
         }
     }
 
-    /// A context for code that runs outside a server call, such as unit tests of a handler:
-    /// no deadline, empty metadata, no peer, active until [`CallContext::end`] is called.
+    /// A context for code that runs outside a server call: no deadline, empty metadata, no
+    /// peer, active until [`CallContext::end`] is called. For tests of handlers that need
+    /// metadata, a deadline or a peer, see [`testing::context`](crate::testing::context).
     pub fn detached(method: &'static str) -> Self {
         Self::new(method, MetadataMap::new(), None, None, None)
     }

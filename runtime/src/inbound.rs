@@ -57,6 +57,12 @@ impl Default for InboundLimits {
 ///
 /// Read it with [`RequestStream::message`] (or as a [`Stream`]). After an error, reading has
 /// stopped for good and every further read returns the same error.
+///
+/// The end of the stream (`Ok(None)`) means the client finished sending. An upload the
+/// client reset or lost its connection in the middle of fails with `CANCELLED` instead
+/// (and the call ends as [`ClientGone`](crate::EndReason::ClientGone)), so a handler never
+/// takes an abandoned upload for a complete one. This needs [`CallLayer`](crate::CallLayer),
+/// which [`Tuning::server`](crate::Tuning::server) installs.
 pub struct RequestStream<T> {
     inner: Option<Source<T>>,
     limits: InboundLimits,
@@ -238,8 +244,8 @@ impl<T: prost::Message> RequestStream<T> {
     /// (or its connection) is gone.
     fn stream_failed(&self, status: Status) -> Status {
         if self
-            .ctx
-            .body()
+            .body
+            .as_ref()
             .is_some_and(|body| body.end() == BodyEnd::Abandoned)
         {
             self.ctx.end(EndReason::ClientGone);
