@@ -104,20 +104,25 @@ impl Drop for FeedGuard {
             produced: self.produced.load(Ordering::SeqCst),
             produced_when_ended: self.produced_when_ended.load(Ordering::SeqCst),
         };
+        // One line per call, logged here rather than from the watch channel, which keeps
+        // only the latest report when calls end close together.
+        tracing::info!(
+            parent: None,
+            "list_events ended: produced={} produced_after_end={}",
+            report.produced,
+            report.produced_after_end()
+        );
         self.stats.last_feed.send_replace(Some(report));
         self.stats.feeds_running.send_modify(|n| *n -= 1);
     }
 }
 
-/// An upload being written. Dropping it removes the file: a failed upload, or one whose
-/// client vanished (tonic then drops the handler mid-write), leaves nothing behind. After a
-/// successful rename there is nothing left to remove.
-struct PartialUpload(PathBuf, Arc<Stats>);
+/// Counts an upload as running for as long as its handler lives, however it ends.
+struct RunningUpload(Arc<Stats>);
 
-impl Drop for PartialUpload {
+impl Drop for RunningUpload {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        self.1.uploads_running.send_modify(|n| *n -= 1);
+        self.0.uploads_running.send_modify(|n| *n -= 1);
     }
 }
 
@@ -167,29 +172,20 @@ impl StreamingExamplesHandler for GuideServer {
     }
 
     /// Stores the upload chunk by chunk (never the whole upload in memory) and answers with
-    /// its size. A failed upload leaves no file behind.
+    /// its size. The file appears complete or not at all: a failed, reset or abandoned
+    /// upload leaves nothing behind.
     async fn upload_chunks(
         &self,
         _ctx: CallContext,
         mut requests: RequestStream<pb::Chunk>,
     ) -> Result<pb::UploadResult, Status> {
         let n = self.upload_seq.fetch_add(1, Ordering::SeqCst) + 1;
-        let path = self.upload_path(n);
         self.stats.uploads_running.send_modify(|n| *n += 1);
-        let partial = PartialUpload(path.with_extension("partial"), self.stats());
-        let io =
-            |err: std::io::Error| Status::internal(format!("storing the upload failed: {err}"));
-        let stored = async {
-            tokio::fs::create_dir_all(&self.store_dir)
-                .await
-                .map_err(io)?;
-            let mut file = tokio::fs::File::create(&partial.0).await.map_err(io)?;
-            let received = requests.copy_to(&mut file).await?;
-            file.sync_all().await.map_err(io)?;
-            tokio::fs::rename(&partial.0, &path).await.map_err(io)?;
-            Ok::<u64, Status>(received)
-        }
-        .await;
+        let _running = RunningUpload(self.stats());
+        tokio::fs::create_dir_all(&self.store_dir)
+            .await
+            .map_err(|err| Status::internal(format!("storing the upload failed: {err}")))?;
+        let stored = requests.store_to_file(self.upload_path(n)).await;
         if stored.is_ok() {
             self.stats.uploads_stored.fetch_add(1, Ordering::SeqCst);
         }

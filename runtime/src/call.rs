@@ -1,14 +1,16 @@
 //! The server-side adapters generated code calls, one per streaming pattern. Each builds the
 //! call's context and guards and runs the handler under them.
 
+use crate::call_layer::CallStart;
 use crate::context::{CallContext, EndReason};
-use crate::deadline::call_deadline;
+use crate::deadline::{call_deadline, header_timeout};
 use crate::inbound::{InboundLimits, RequestStream};
 use crate::sink::{Outbound, ResponseSink, ResponseStream, outbound};
 use futures_util::FutureExt;
 use futures_util::future::{AbortHandle, Abortable};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -76,6 +78,7 @@ where
     Fut: Future<Output = Result<Res, Status>>,
 {
     let (ctx, message) = begin(method, config, request);
+    single_request(&ctx)?;
     respond_once(ctx.clone(), handler(ctx, message)).await
 }
 
@@ -109,6 +112,7 @@ where
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
     let (ctx, message) = begin(method, config, request);
+    single_request(&ctx)?;
     let out = outbound(&ctx, config.buffer);
     let handler = handler(ctx.clone(), message, out.sink.clone());
     Ok(Response::new(spawn_streaming(ctx, handler, out)))
@@ -136,14 +140,35 @@ where
 }
 
 fn begin<M>(method: &'static str, config: &CallConfig, request: Request<M>) -> (CallContext, M) {
-    let start = Instant::now();
     let remote_addr = request.remote_addr();
-    let (metadata, _extensions, message) = request.into_parts();
-    let deadline = call_deadline(&metadata, config.default_deadline, start);
+    let (metadata, extensions, message) = request.into_parts();
+    // With `CallLayer` the clock started when the headers arrived; without it, now.
+    let (start, client_timeout, body) = match extensions.get::<CallStart>() {
+        Some(call) => (call.start, call.timeout, Some(Arc::clone(&call.body))),
+        None => (Instant::now(), header_timeout(&metadata), None),
+    };
+    let deadline = call_deadline(client_timeout, config.default_deadline, start);
     (
-        CallContext::new(method, metadata, remote_addr, deadline),
+        CallContext::new(method, metadata, remote_addr, deadline, body),
         message,
     )
+}
+
+/// A unary-request call (unary, server streaming) must carry exactly one message. tonic
+/// decodes the first and discards the rest; `CallLayer` counted them all, and like
+/// grpc-java the call is refused with `INTERNAL` when there were more.
+fn single_request(ctx: &CallContext) -> Result<(), Status> {
+    match ctx.body().map(|body| body.messages()) {
+        Some(n) if n > 1 => {
+            let status = Status::internal(format!(
+                "{} takes one request message, the client sent {n}",
+                ctx.method()
+            ));
+            ctx.end(EndReason::Failed(status.code()));
+            Err(status)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Runs a handler that answers once. tonic drops this future when the client resets the
@@ -153,10 +178,19 @@ async fn respond_once<Res>(
     ctx: CallContext,
     handler: impl Future<Output = Result<Res, Status>>,
 ) -> Result<Response<Res>, Status> {
+    run_once(&ctx, handler).await.map(Response::new)
+}
+
+/// [`respond_once`] without the response wrapper: the handler under the deadline and panic
+/// guard, the call ended with the reason its outcome gives. Tests of handlers run it too.
+pub(crate) async fn run_once<Res>(
+    ctx: &CallContext,
+    handler: impl Future<Output = Result<Res, Status>>,
+) -> Result<Res, Status> {
     let _end_on_drop = ctx.end_on_drop();
-    let outcome = guarded(&ctx, handler).await;
-    ctx.end(EndReason::Finished);
-    outcome.unwrap_or_else(Err).map(Response::new)
+    let outcome = guarded(ctx, handler).await.unwrap_or_else(Err);
+    ctx.finish(&outcome);
+    outcome
 }
 
 /// Runs a streaming handler in its own task, so it makes progress while tonic waits on the
@@ -173,21 +207,32 @@ fn spawn_streaming<Res: Send + 'static>(
     } = out;
     // The call's end aborts the handler: `Abortable` checks one atomic flag per poll, where
     // a `select!` on `ctx.cancelled()` would take a lock on every wake-up of the producer.
+    #[cfg(feature = "tracing")]
+    let ctx_span = ctx.span();
     let (abort_handler, registration) = AbortHandle::new_pair();
     ctx.on_end(move |_| abort_handler.abort());
-    tokio::spawn(async move {
+    let task = async move {
         // Aborted means the client is gone (or the deadline passed, which `guarded` already
         // reported): dropping the handler here is what stops one that never checks.
         let Ok(outcome) = Abortable::new(guarded(&ctx, handler), registration).await else {
             return;
         };
         match outcome {
-            Ok(Ok(())) => {}
-            Ok(Err(status)) => sink.finish_with(status).await,
+            Ok(Ok(())) => ctx.finish(&Ok::<(), Status>(())),
+            Ok(Err(status)) => {
+                let reason = Err::<(), _>(status.clone());
+                // After the status went out: `finish_with` stops waiting once the call ends.
+                sink.finish_with(status).await;
+                ctx.finish(&reason);
+            }
+            // The deadline or the panic guard already ended the call with its reason.
             Err(aborted) => abort_with(abort, aborted),
         }
-        ctx.end(EndReason::Finished);
-    });
+    };
+    // The handler's own events belong to its call's span.
+    #[cfg(feature = "tracing")]
+    let task = tracing::Instrument::instrument(task, ctx_span);
+    tokio::spawn(task);
     stream
 }
 
@@ -215,6 +260,7 @@ async fn guarded<T>(
         None => caught.await,
     };
     outcome.map_err(|_panic| {
+        ctx.end(EndReason::Panicked);
         // The panic message went to the server's panic hook; the client learns only that
         // the call failed, not the server's internals.
         Status::internal(format!("the handler for {} panicked", ctx.method()))

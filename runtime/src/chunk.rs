@@ -5,10 +5,13 @@ use crate::inbound::RequestStream;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
 use std::future::Future;
-use std::io;
+use std::io::{self, Write};
+use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::mpsc;
 use tonic::Status;
 
 /// The chunk size the guide uses for uploads: 64 KiB.
@@ -45,6 +48,48 @@ impl<T: Chunk + prost::Message> RequestStream<T> {
         Ok(written)
     }
 
+    /// Stores the whole upload at `path`, atomically: once this returns `Ok` the file is
+    /// complete, byte-exact and synced to disk; if the upload fails, is abandoned by its
+    /// client or this future is dropped, nothing is left at `path` or beside it.
+    ///
+    /// The bytes go to a temporary file next to `path` (`.<name>.<n>.partial`), written by
+    /// one blocking thread that also syncs it and renames it into place, and removes it
+    /// when the upload does not finish. Doing every file operation in that one thread
+    /// orders the clean-up after the file's creation, however early the call is dropped.
+    /// An existing file at `path` is replaced only by a complete upload.
+    ///
+    /// Returns the number of bytes stored. A file-system error ends the call with
+    /// `INTERNAL`; a limit or an abandoned upload ends it with the stream's status.
+    pub async fn store_to_file(&mut self, path: impl AsRef<Path>) -> Result<u64, Status> {
+        let path = path.as_ref().to_path_buf();
+        let (tx, rx) = mpsc::channel::<Bytes>(STORE_QUEUE);
+        let (commit_tx, commit_rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let writer = tokio::task::spawn_blocking(move || store_blocking(&path, rx, commit_rx));
+        let mut written = 0u64;
+        let sent = async {
+            while let Some(data) = self.chunk().await? {
+                written += data.len() as u64;
+                if tx.send(data).await.is_err() {
+                    // The writer stopped on an error; its result says which.
+                    return Ok(false);
+                }
+            }
+            Ok::<bool, Status>(true)
+        }
+        .await;
+        if matches!(sent, Ok(true)) {
+            let _ = commit_tx.send(());
+        }
+        // Closing the queue tells the writer the upload is over, committed or not.
+        drop((tx, commit_tx));
+        let stored = writer
+            .await
+            .map_err(|err| Status::internal(format!("storing the upload failed: {err}")))?;
+        sent?;
+        stored.map_err(write_failed)?;
+        Ok(written)
+    }
+
     /// The upload as an [`AsyncRead`] (and [`AsyncBufRead`]), for code that consumes readers.
     /// A status from the stream surfaces as an `io::Error` wrapping it.
     pub fn into_reader(self) -> ChunkReader<T> {
@@ -52,6 +97,58 @@ impl<T: Chunk + prost::Message> RequestStream<T> {
             stream: self,
             current: Bytes::new(),
         }
+    }
+}
+
+/// Chunks queued between the call and the thread writing them: enough to keep the disk
+/// busy while the next chunk arrives, little enough to bound memory per upload.
+const STORE_QUEUE: usize = 4;
+
+/// Distinguishes the temporary files of concurrent uploads to the same path.
+static STORE_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// The blocking half of [`RequestStream::store_to_file`]: writes what arrives on `chunks`
+/// to a temporary file, and renames it to `path` only if `commit` was signalled before the
+/// queue closed. On every other way out the temporary file is removed.
+fn store_blocking(
+    path: &Path,
+    mut chunks: mpsc::Receiver<Bytes>,
+    commit: std::sync::mpsc::Receiver<()>,
+) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?
+        .to_string_lossy();
+    let seq = STORE_SEQ.fetch_add(1, Ordering::Relaxed);
+    let temp = path.with_file_name(format!(".{name}.{}.{seq}.partial", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        while let Some(data) = chunks.blocking_recv() {
+            file.write_all(&data)?;
+        }
+        if commit.try_recv().is_err() {
+            return Ok(false);
+        }
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)?;
+        sync_parent(path);
+        Ok(true)
+    })();
+    if !matches!(written, Ok(true)) {
+        // Nothing, or only a failed create, to undo when the file never appeared.
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.map(|_| ())
+}
+
+/// Makes the rename durable: the directory entry is what a crash could lose. Best effort,
+/// as some file systems cannot sync a directory.
+fn sync_parent(path: &Path) {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && let Ok(dir) = std::fs::File::open(parent)
+    {
+        let _ = dir.sync_all();
     }
 }
 

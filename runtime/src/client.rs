@@ -37,6 +37,44 @@ pub fn client_status(status: Status) -> Status {
     }
 }
 
+/// The gRPC name of `code` as the spec and other implementations' tools print it, such as
+/// `NOT_FOUND` or `DEADLINE_EXCEEDED`.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// `status` the way a command-line client reports a failed call: `NOT_FOUND: User not
+/// found` (just the code's name when there is no message).
+///
+/// ```
+/// let status = tonic::Status::not_found("User not found");
+/// assert_eq!(rust_stream::status_line(&status), "NOT_FOUND: User not found");
+/// ```
+pub fn status_line(status: &Status) -> String {
+    match status.message() {
+        "" => code_name(status.code()).to_owned(),
+        message => format!("{}: {message}", code_name(status.code())),
+    }
+}
+
 /// Responses of a server-streaming or bidirectional call.
 ///
 /// Read with [`Responses::message`] or as a [`Stream`]. Dropping it cancels the call (the

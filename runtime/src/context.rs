@@ -8,16 +8,57 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::MetadataMap;
+use tonic::{Code, Status};
+
+use crate::call_layer::BodyState;
 
 /// Why a call stopped being active.
+///
+/// The first reason recorded wins: a call the client abandoned stays
+/// [`ClientGone`](EndReason::ClientGone) even though its handler then fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EndReason {
-    /// The client cancelled the call, reset the stream or closed the connection.
+    /// The client cancelled the call, reset the stream or closed the connection (an upload
+    /// abandoned before its end, a client process killed mid-call).
     ClientGone,
     /// The call's deadline passed.
     DeadlineExceeded,
-    /// The handler finished (returned or failed) and the call is complete.
+    /// The client sent nothing for longer than the call's idle limit
+    /// ([`InboundLimits::idle_timeout`](crate::InboundLimits::idle_timeout)).
+    IdleTimeout,
+    /// The client sent more than the call's byte or message limit allows.
+    LimitExceeded,
+    /// The handler panicked; the client got `INTERNAL`.
+    Panicked,
+    /// The handler returned this error status.
+    Failed(Code),
+    /// The handler returned successfully and the call is complete.
     Finished,
+}
+
+impl EndReason {
+    /// The reason a call ends with once its handler returned `outcome`.
+    pub(crate) fn of<T>(outcome: &Result<T, Status>) -> EndReason {
+        match outcome {
+            Ok(_) => EndReason::Finished,
+            Err(status) => EndReason::Failed(status.code()),
+        }
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::ClientGone => f.write_str("client gone"),
+            EndReason::DeadlineExceeded => f.write_str("deadline exceeded"),
+            EndReason::IdleTimeout => f.write_str("idle limit"),
+            EndReason::LimitExceeded => f.write_str("limit exceeded"),
+            EndReason::Panicked => f.write_str("handler panicked"),
+            EndReason::Failed(code) => write!(f, "failed: {}", crate::client::code_name(*code)),
+            EndReason::Finished => f.write_str("finished"),
+        }
+    }
 }
 
 /// What a handler knows about its call: whether the client is still there, how much time
@@ -42,6 +83,11 @@ struct Inner {
     remote_addr: Option<SocketAddr>,
     method: &'static str,
     on_end: Mutex<Vec<EndCallback>>,
+    /// How the request body is going, when [`CallLayer`](crate::CallLayer) saw the call.
+    body: Option<Arc<BodyState>>,
+    /// Why reading the request failed (a limit), the reason the call ends with when the
+    /// handler then fails.
+    inbound_failure: std::sync::OnceLock<EndReason>,
 }
 
 type EndCallback = Box<dyn FnOnce(EndReason) + Send>;
@@ -64,6 +110,7 @@ impl CallContext {
         metadata: MetadataMap,
         remote_addr: Option<SocketAddr>,
         deadline: Option<Instant>,
+        body: Option<Arc<BodyState>>,
     ) -> Self {
         CallContext {
             inner: Arc::new(Inner {
@@ -75,14 +122,17 @@ impl CallContext {
                 remote_addr,
                 method,
                 on_end: Mutex::new(Vec::new()),
+                body,
+                inbound_failure: std::sync::OnceLock::new(),
             }),
         }
     }
 
-    /// A context for code that runs outside a server call, such as unit tests of a handler:
-    /// no deadline, empty metadata, no peer, active until [`CallContext::end`] is called.
+    /// A context for code that runs outside a server call: no deadline, empty metadata, no
+    /// peer, active until [`CallContext::end`] is called. For tests of handlers that need
+    /// metadata, a deadline or a peer, see [`testing::context`](crate::testing::context).
     pub fn detached(method: &'static str) -> Self {
-        Self::new(method, MetadataMap::new(), None, None)
+        Self::new(method, MetadataMap::new(), None, None, None)
     }
 
     /// `true` while the client is connected, the deadline has not passed and the call has not
@@ -135,13 +185,48 @@ impl CallContext {
     /// finishes; tests of handlers may call it to simulate a client leaving.
     pub fn end(&self, reason: EndReason) {
         let _ = self.inner.reason.set(reason);
+        if let Some(body) = self.body() {
+            body.set_reason(self.end_reason().unwrap_or(reason));
+        }
         self.inner.ended.store(true, Ordering::Release);
         self.inner.token.cancel();
         let callbacks = std::mem::take(&mut *lock(&self.inner.on_end));
         let reason = self.end_reason().unwrap_or(reason);
         for callback in callbacks {
-            callback(reason);
+            run_callback(callback, reason);
         }
+    }
+
+    /// Ends the call with the reason its handler's `outcome` gives: a failure the request
+    /// stream recorded (a limit) explains a handler error better than its status code.
+    pub(crate) fn finish<T>(&self, outcome: &Result<T, Status>) {
+        let reason = match (outcome, self.inner.inbound_failure.get()) {
+            (Err(_), Some(failure)) => *failure,
+            _ => EndReason::of(outcome),
+        };
+        self.end(reason);
+    }
+
+    /// Records why reading the request failed, for [`CallContext::finish`].
+    pub(crate) fn note_inbound_failure(&self, reason: EndReason) {
+        let _ = self.inner.inbound_failure.set(reason);
+    }
+
+    /// How the request body is going, when [`CallLayer`](crate::CallLayer) saw the call.
+    pub(crate) fn body(&self) -> Option<&BodyState> {
+        self.inner.body.as_deref()
+    }
+
+    /// The call's span, when [`CallLayer`](crate::CallLayer) opened one.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn span(&self) -> tracing::Span {
+        self.body()
+            .map_or_else(tracing::Span::none, |body| body.span().clone())
+    }
+
+    /// The same, shared, for a request stream to keep.
+    pub(crate) fn body_state(&self) -> Option<Arc<BodyState>> {
+        self.inner.body.clone()
     }
 
     /// Runs `callback` synchronously at the moment the call ends (at once if it already
@@ -154,18 +239,26 @@ impl CallContext {
         // so a callback is either run by `end` or here, exactly once.
         if let Some(reason) = self.end_reason().filter(|_| !self.is_active()) {
             drop(callbacks);
-            callback(reason);
+            run_callback(Box::new(callback), reason);
         } else {
             callbacks.push(Box::new(callback));
         }
     }
 
-    /// A guard that ends the call as [`EndReason::ClientGone`] when dropped, unless the call
-    /// already ended for another reason. The response body or the handler future holds it,
+    /// A guard that ends the call as [`EndReason::ClientGone`] when dropped (or
+    /// [`EndReason::DeadlineExceeded`] past the deadline), unless the call already ended
+    /// for another reason. The response body or the handler future holds it,
     /// so that hyper dropping either (client reset or disconnect) is observed at once.
     pub(crate) fn end_on_drop(&self) -> EndOnDrop {
         EndOnDrop(self.clone())
     }
+}
+
+/// Runs an end callback under the same guard as a handler: a panic in it (a `println!` to
+/// a closed pipe) is caught, so it cannot unwind into the runtime or the connection that
+/// ended the call. The panic hook has already reported it.
+fn run_callback(callback: EndCallback, reason: EndReason) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(reason)));
 }
 
 /// Locks the callback list; a callback that panicked cannot leave it inconsistent (it was
@@ -176,13 +269,20 @@ fn lock(callbacks: &Mutex<Vec<EndCallback>>) -> MutexGuard<'_, Vec<EndCallback>>
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Ends its call as [`EndReason::ClientGone`] when dropped.
+/// Ends its call as [`EndReason::ClientGone`] when dropped, or as
+/// [`EndReason::DeadlineExceeded`] once the deadline has passed (the server's deadline
+/// answer drops the call's futures too).
 #[derive(Debug)]
 pub(crate) struct EndOnDrop(CallContext);
 
 impl Drop for EndOnDrop {
     fn drop(&mut self) {
-        self.0.end(EndReason::ClientGone);
+        let expired = self.0.deadline().is_some_and(|at| at <= Instant::now());
+        self.0.end(if expired {
+            EndReason::DeadlineExceeded
+        } else {
+            EndReason::ClientGone
+        });
     }
 }
 
@@ -223,5 +323,24 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         ctx.on_end(counted(&runs, EndReason::DeadlineExceeded));
         assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_panicking_end_callback_does_not_stop_the_others_or_unwind_into_the_caller() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let runs = Arc::new(AtomicUsize::new(0));
+        let ctx = CallContext::detached("/t/M");
+        let counted = |runs: &Arc<AtomicUsize>| {
+            let runs = Arc::clone(runs);
+            move |_| {
+                runs.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        ctx.on_end(|_| panic!("the end callback panics"));
+        ctx.on_end(counted(&runs));
+        ctx.end(EndReason::Finished);
+        ctx.on_end(|_| panic!("the late callback panics"));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(ctx.end_reason(), Some(EndReason::Finished));
     }
 }

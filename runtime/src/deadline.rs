@@ -17,8 +17,9 @@ const TONIC_TIMER_MARGIN: Duration = Duration::from_millis(1);
 
 /// Parses a `grpc-timeout` value (`1-8 digits` followed by one of `H M S m u n`).
 ///
-/// Returns `None` for anything the gRPC spec does not allow, so a malformed header means
-/// "no deadline" rather than an error, as in tonic and grpc-core.
+/// Returns `None` for anything the gRPC spec does not allow. [`CallLayer`](crate::CallLayer)
+/// answers such a call `INTERNAL`, as grpc-go does; without the layer the adapters treat
+/// it as "no deadline", as tonic does.
 pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     // Bytes, not chars: a multi-byte last character must be rejected, not split.
     let (&unit, digits) = value.as_bytes().split_last()?;
@@ -39,19 +40,27 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     })
 }
 
-/// The instant a call must end: the earlier of the client's `grpc-timeout` and the
-/// service's default deadline, both measured from `start`.
-pub(crate) fn call_deadline(
-    metadata: &MetadataMap,
-    default: Option<Duration>,
-    start: Instant,
-) -> Option<Instant> {
-    let client = metadata
+/// The client's timeout read from the metadata by an adapter running without
+/// [`CallLayer`](crate::CallLayer): tonic's timer started earlier, so ours is shortened by
+/// [`TONIC_TIMER_MARGIN`].
+pub(crate) fn header_timeout(metadata: &MetadataMap) -> Option<Duration> {
+    metadata
         .get(GRPC_TIMEOUT_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_grpc_timeout)
-        .map(|t| start + t.saturating_sub(TONIC_TIMER_MARGIN));
-    let service = default.map(|t| start + t);
+        .map(|t| t.saturating_sub(TONIC_TIMER_MARGIN))
+}
+
+/// The instant a call must end: the earlier of the client's timeout and the service's
+/// default deadline, both measured from `start`. A deadline too far away for an `Instant`
+/// is no deadline.
+pub(crate) fn call_deadline(
+    client: Option<Duration>,
+    default: Option<Duration>,
+    start: Instant,
+) -> Option<Instant> {
+    let client = client.and_then(|t| start.checked_add(t));
+    let service = default.and_then(|t| start.checked_add(t));
     match (client, service) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -88,21 +97,27 @@ mod tests {
     fn deadline_is_the_earlier_of_client_and_service() {
         let start = Instant::now();
         let mut md = MetadataMap::new();
-        assert_eq!(call_deadline(&md, None, start), None);
+        assert_eq!(header_timeout(&md), None);
+        assert_eq!(call_deadline(None, None, start), None);
         assert_eq!(
-            call_deadline(&md, Some(Duration::from_secs(5)), start),
+            call_deadline(None, Some(Duration::from_secs(5)), start),
             Some(start + Duration::from_secs(5))
         );
         md.insert(GRPC_TIMEOUT_HEADER, "2S".parse().unwrap());
+        let two = header_timeout(&md);
+        assert_eq!(two, Some(Duration::from_secs(2) - TONIC_TIMER_MARGIN));
         let client = start + Duration::from_secs(2) - TONIC_TIMER_MARGIN;
-        assert_eq!(call_deadline(&md, None, start), Some(client));
+        assert_eq!(call_deadline(two, None, start), Some(client));
         assert_eq!(
-            call_deadline(&md, Some(Duration::from_secs(5)), start),
+            call_deadline(two, Some(Duration::from_secs(5)), start),
             Some(client)
         );
         assert_eq!(
-            call_deadline(&md, Some(Duration::from_secs(1)), start),
+            call_deadline(two, Some(Duration::from_secs(1)), start),
             Some(start + Duration::from_secs(1))
         );
+        let far = Some(Duration::from_secs(99_999_999 * 3600));
+        assert!(call_deadline(far, None, start).is_some_and(|at| at > client));
+        assert_eq!(call_deadline(Some(Duration::MAX), None, start), None);
     }
 }

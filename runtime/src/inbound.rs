@@ -1,11 +1,13 @@
 //! The inbound half of client-streaming and bidirectional calls: a request stream with
 //! limits on bytes, message count and idle time, and byte counters.
 
-use crate::context::CallContext;
+use crate::call_layer::{BodyEnd, BodyState};
+use crate::context::{CallContext, EndReason};
 use futures_util::Stream;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -55,8 +57,14 @@ impl Default for InboundLimits {
 ///
 /// Read it with [`RequestStream::message`] (or as a [`Stream`]). After an error, reading has
 /// stopped for good and every further read returns the same error.
+///
+/// The end of the stream (`Ok(None)`) means the client finished sending. An upload the
+/// client reset or lost its connection in the middle of fails with `CANCELLED` instead
+/// (and the call ends as [`ClientGone`](crate::EndReason::ClientGone)), so a handler never
+/// takes an abandoned upload for a complete one. This needs [`CallLayer`](crate::CallLayer),
+/// which [`Tuning::server`](crate::Tuning::server) installs.
 pub struct RequestStream<T> {
-    inner: Option<Streaming<T>>,
+    inner: Option<Source<T>>,
     limits: InboundLimits,
     ctx: CallContext,
     bytes: u64,
@@ -66,6 +74,9 @@ pub struct RequestStream<T> {
     /// fires, so a message costs a clock read instead of a timer-wheel update.
     last_message: Instant,
     failed: Option<Status>,
+    /// How the request body ended, when something recorded it (the server's `CallLayer`,
+    /// a test's [`RequestSender`](crate::testing::RequestSender)).
+    body: Option<Arc<BodyState>>,
     /// Set once the [`Stream`] impl has yielded the error, after which it yields `None`.
     error_yielded: bool,
 }
@@ -82,8 +93,35 @@ impl<T> fmt::Debug for RequestStream<T> {
     }
 }
 
+/// Where the messages come from: the network, or a test (see [`crate::testing`]).
+// One per call, held in place: boxing tonic's stream would cost an allocation per call.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Source<T> {
+    Tonic(Streaming<T>),
+    Local(Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>),
+}
+
+impl<T> Source<T> {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>> {
+        match self {
+            Source::Tonic(streaming) => Pin::new(streaming).poll_next(cx),
+            Source::Local(stream) => stream.as_mut().poll_next(cx),
+        }
+    }
+}
+
 impl<T: prost::Message> RequestStream<T> {
     pub(crate) fn new(inner: Streaming<T>, limits: InboundLimits, ctx: CallContext) -> Self {
+        let body = ctx.body_state();
+        Self::from_source(Source::Tonic(inner), limits, ctx, body)
+    }
+
+    pub(crate) fn from_source(
+        inner: Source<T>,
+        limits: InboundLimits,
+        ctx: CallContext,
+        body: Option<Arc<BodyState>>,
+    ) -> Self {
         let idle = limits.idle_timeout.map(|t| Box::pin(tokio::time::sleep(t)));
         RequestStream {
             inner: Some(inner),
@@ -94,6 +132,7 @@ impl<T: prost::Message> RequestStream<T> {
             idle,
             last_message: Instant::now(),
             failed: None,
+            body,
             error_yielded: false,
         }
     }
@@ -131,14 +170,24 @@ impl<T: prost::Message> RequestStream<T> {
         let Some(inner) = self.inner.as_mut() else {
             return Poll::Ready(Ok(None));
         };
-        let polled = Pin::new(inner).poll_next(cx);
+        let polled = inner.poll_next(cx);
         let outcome = match polled {
             Poll::Ready(Some(Ok(message))) => self.admit(message),
-            Poll::Ready(Some(Err(status))) => Err(map_decode_status(status)),
-            Poll::Ready(None) => {
-                self.inner = None;
-                return Poll::Ready(Ok(None));
-            }
+            Poll::Ready(Some(Err(status))) => Err(self.stream_failed(status)),
+            Poll::Ready(None) => match self.body.as_ref().map(|body| body.end()) {
+                // tonic ends the stream cleanly on a reset too: only `END_STREAM` is a
+                // finished upload, so a handler never stores an abandoned one as complete.
+                Some(BodyEnd::Open | BodyEnd::Abandoned) => {
+                    self.ctx.end(EndReason::ClientGone);
+                    Err(Status::cancelled(
+                        "the client abandoned the request stream before finishing it",
+                    ))
+                }
+                Some(BodyEnd::Finished) | None => {
+                    self.inner = None;
+                    return Poll::Ready(Ok(None));
+                }
+            },
             Poll::Pending => {
                 let (Some(idle), Some(timeout)) = (self.idle.as_mut(), self.limits.idle_timeout)
                 else {
@@ -153,6 +202,7 @@ impl<T: prost::Message> RequestStream<T> {
                     // Messages came since the timer was armed: wait from the last one.
                     idle.as_mut().reset(due);
                 }
+                self.ctx.note_inbound_failure(EndReason::IdleTimeout);
                 Err(Status::deadline_exceeded(format!(
                     "no message from the client for {timeout:?} (idle limit)"
                 )))
@@ -171,6 +221,7 @@ impl<T: prost::Message> RequestStream<T> {
         if let Some(max) = self.limits.max_messages
             && self.messages > max
         {
+            self.ctx.note_inbound_failure(EndReason::LimitExceeded);
             return Err(Status::resource_exhausted(format!(
                 "upload exceeds the limit of {max} messages"
             )));
@@ -178,6 +229,7 @@ impl<T: prost::Message> RequestStream<T> {
         if let Some(max) = self.limits.max_total_bytes
             && self.bytes > max
         {
+            self.ctx.note_inbound_failure(EndReason::LimitExceeded);
             return Err(Status::resource_exhausted(format!(
                 "upload exceeds the limit of {max} bytes"
             )));
@@ -186,6 +238,23 @@ impl<T: prost::Message> RequestStream<T> {
             self.last_message = Instant::now();
         }
         Ok(message)
+    }
+
+    /// The status a failed read ends the call with. A transport error means the client
+    /// (or its connection) is gone.
+    fn stream_failed(&self, status: Status) -> Status {
+        if self
+            .body
+            .as_ref()
+            .is_some_and(|body| body.end() == BodyEnd::Abandoned)
+        {
+            self.ctx.end(EndReason::ClientGone);
+        }
+        let status = map_decode_status(status);
+        if status.code() == Code::ResourceExhausted {
+            self.ctx.note_inbound_failure(EndReason::LimitExceeded);
+        }
+        status
     }
 
     /// Stops reading for good: dropping tonic's stream drops the request body, so nothing

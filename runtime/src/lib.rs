@@ -11,11 +11,17 @@
 //! - Client helpers: [`upload`] from any `AsyncRead` in 64 KiB chunks with progress,
 //!   [`Responses`] for server streams, [`bidi`] for deadlock-free bidirectional calls.
 //!
+//! - [`testing`]: the same request streams, sinks and contexts built in a plain
+//!   `#[tokio::test]`, to unit-test handlers without a server.
+//! - [`CallLayer`]: starts each call's clock when its headers arrive and tells a finished
+//!   upload from an abandoned one ([`Tuning::server`] installs it).
+//!
 //! Handlers are run by the adapters in [`codegen`] (what generated code calls): they enforce
 //! `grpc-timeout` for the whole call with `DEADLINE_EXCEEDED`, drop a streaming handler as
 //! soon as its client goes away, and turn a handler panic into `INTERNAL` for that call only.
 
 mod call;
+mod call_layer;
 mod chunk;
 mod client;
 pub mod codegen;
@@ -24,11 +30,15 @@ mod deadline;
 mod inbound;
 mod sink;
 mod status_layer;
+pub mod testing;
 mod tuning;
 
 pub use call::CallConfig;
+pub use call_layer::{CallFuture, CallLayer, CallService};
 pub use chunk::{Chunk, ChunkReader, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
-pub use client::{OutgoingRequests, Requests, Responses, bidi, client_status, request};
+pub use client::{
+    OutgoingRequests, Requests, Responses, bidi, client_status, code_name, request, status_line,
+};
 pub use context::{CallContext, EndReason};
 pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};

@@ -53,7 +53,10 @@ impl fmt::Display for SendError {
         match self.reason {
             EndReason::ClientGone => f.write_str("the client cancelled or disconnected"),
             EndReason::DeadlineExceeded => f.write_str("the call's deadline passed"),
-            EndReason::Finished => f.write_str("the call already finished"),
+            EndReason::IdleTimeout => f.write_str("the client went idle for too long"),
+            EndReason::LimitExceeded => f.write_str("the client sent more than the call allows"),
+            EndReason::Panicked => f.write_str("the handler panicked"),
+            EndReason::Failed(_) | EndReason::Finished => f.write_str("the call already finished"),
         }
     }
 }
@@ -65,8 +68,14 @@ impl From<SendError> for Status {
     /// (the client never sees it when it has gone).
     fn from(err: SendError) -> Status {
         match err.reason {
-            EndReason::DeadlineExceeded => Status::deadline_exceeded(err.to_string()),
-            EndReason::ClientGone | EndReason::Finished => Status::cancelled(err.to_string()),
+            EndReason::DeadlineExceeded | EndReason::IdleTimeout => {
+                Status::deadline_exceeded(err.to_string())
+            }
+            EndReason::LimitExceeded => Status::resource_exhausted(err.to_string()),
+            EndReason::Panicked => Status::internal(err.to_string()),
+            EndReason::ClientGone | EndReason::Failed(_) | EndReason::Finished => {
+                Status::cancelled(err.to_string())
+            }
         }
     }
 }

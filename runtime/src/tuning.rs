@@ -12,7 +12,7 @@ pub const TCP_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 pub const TCP_KEEPALIVE_RETRIES: u32 = 3;
 
 /// The server builder [`Tuning::server`] returns: tonic's, with [`GrpcStatusLayer`].
-pub type TunedServer = Server<Stack<GrpcStatusLayer, Identity>>;
+pub type TunedServer = Server<Stack<crate::CallLayer, Stack<GrpcStatusLayer, Identity>>>;
 
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * 1024;
@@ -199,6 +199,7 @@ impl Tuning {
             .http2_max_pending_accept_reset_streams(Some(self.max_pending_accept_reset_streams))
             .http2_max_local_error_reset_streams(Some(self.max_local_error_reset_streams))
             .layer(GrpcStatusLayer)
+            .layer(crate::CallLayer)
     }
 
     /// The preset called `name` (`balanced`, `low_latency`, `bulk_transfer`), as proto

@@ -52,9 +52,37 @@ enum Command {
     },
 }
 
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let args = Args::parse();
+async fn main() -> std::process::ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{}", describe(&*err));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// A failed call the way a CLI reports it: `NOT_FOUND: User not found`.
+fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    match err.downcast_ref::<tonic::Status>() {
+        Some(status) => rust_stream::status_line(status),
+        None => match err.downcast_ref::<rust_stream::UploadError>() {
+            Some(rust_stream::UploadError::Status(status)) => rust_stream::status_line(status),
+            _ => err.to_string(),
+        },
+    }
+}
+
+async fn run(args: Args) -> Result<(), Error> {
     let mut client = StreamingExamplesStreamClient::connect(args.addr).await?;
     match args.command {
         Command::GetUser { id } => {
@@ -112,7 +140,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                             .await?;
                     }
                 }
-                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+                Ok::<(), Error>(())
             });
             while let Some(reply) = replies.message().await? {
                 println!("{}: {}", reply.user, reply.text);

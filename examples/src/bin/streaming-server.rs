@@ -1,9 +1,12 @@
 //! The guide's `StreamingExamples` server on rust-stream.
 //!
-//! Prints `listening on <addr>` once bound (use `--addr 127.0.0.1:0` for a free port), a line
-//! per call as it ends (`call <method> ended: <ClientGone|DeadlineExceeded|Finished>`, the
-//! moment the server learned it), and a line per finished `ListEvents` call with the producer's
-//! counters.
+//! Prints `listening on <addr>` once bound (use `--addr 127.0.0.1:0` for a free port). Then it
+//! logs through `tracing` to stdout, filtered by `RUST_LOG` (default `info`), one line per
+//! event with the message first so scripts can match lines: a line per call as it ends
+//! (`call <method> ended: <reason>`, the moment the server learned it, the reason as
+//! `EndReason`'s `Debug`), a line per finished `ListEvents` call with the producer's
+//! counters, and each call's span as it closes (`grpc_call{method=.. peer=.. deadline=..
+//! end_reason=.. messages_in=.. bytes_in=.. messages_out=.. bytes_out=..}`).
 //!
 //! `--max-upload-bytes` and `--max-message-bytes` tighten the service's limits (the interop
 //! tests use them to check the statuses a client gets when it goes over).
@@ -42,24 +45,11 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    init_logging();
     let guide = GuideServer::new(&args.store_dir);
-    let stats = guide.stats();
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     println!("listening on {}", listener.local_addr()?);
-    println!("storing uploads in {}", args.store_dir.display());
-
-    let mut feeds = stats.last_feed.subscribe();
-    tokio::spawn(async move {
-        while feeds.changed().await.is_ok() {
-            if let Some(report) = *feeds.borrow_and_update() {
-                println!(
-                    "list_events ended: produced={} produced_after_end={}",
-                    report.produced,
-                    report.produced_after_end()
-                );
-            }
-        }
-    });
+    tracing::info!(parent: None, "storing uploads in {}", args.store_dir.display());
 
     let mut config = StreamingExamplesConfig::DEFAULT;
     if let Some(max) = args.max_upload_bytes {
@@ -81,12 +71,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The guide's server, printing how and when each call ended.
+/// Logs to stdout, filtered by `RUST_LOG`: the message first, no time or level, so the
+/// lines scripts look for start with what they match.
+fn init_logging() {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(FmtSpan::CLOSE)
+        .without_time()
+        .with_level(false)
+        .with_target(false)
+        .with_ansi(false)
+        .init();
+}
+
+/// The guide's server, logging how and when each call ended.
 struct LogCallEnds(GuideServer);
 
 fn log_end(ctx: &CallContext) {
     let method = ctx.method();
-    ctx.on_end(move |reason| println!("call {method} ended: {reason:?}"));
+    // A root event: the line starts with its message, not with the call's span.
+    ctx.on_end(move |reason| tracing::info!(parent: None, "call {method} ended: {reason:?}"));
 }
 
 impl StreamingExamplesHandler for LogCallEnds {

@@ -1,0 +1,238 @@
+//! The runtime's per-call `tracing` span, captured by a subscriber in this test process:
+//! its fields when the call starts and what is recorded when it is over.
+
+use rust_stream::CallConfig;
+use rust_stream_examples::guide::GuideServer;
+use rust_stream_examples::pb;
+use rust_stream_tests::{serve, wait_for, within};
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The fields of one span or event, as text.
+type Fields = BTreeMap<String, String>;
+
+#[derive(Default)]
+struct Capture {
+    /// Every `grpc_call` span, with all its fields, once it closed.
+    closed: watch::Sender<Vec<Fields>>,
+    /// Every event's message.
+    events: watch::Sender<Vec<String>>,
+}
+
+struct Collect<'a>(&'a mut Fields);
+
+impl Visit for Collect<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+struct CaptureLayer(&'static Capture);
+
+impl<S> tracing_subscriber::Layer<S> for CaptureLayer
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = Fields::new();
+        attrs.record(&mut Collect(&mut fields));
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id)
+            && let Some(fields) = span.extensions_mut().get_mut::<Fields>()
+        {
+            values.record(&mut Collect(fields));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        let mut fields = Fields::new();
+        event.record(&mut Collect(&mut fields));
+        if let Some(message) = fields.remove("message") {
+            self.0.events.send_modify(|e| e.push(message));
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(&id)
+            && span.name() == "grpc_call"
+            && let Some(fields) = span.extensions().get::<Fields>()
+        {
+            let fields = fields.clone();
+            self.0.closed.send_modify(|c| c.push(fields));
+        }
+    }
+}
+
+/// Installs the capturing subscriber for the whole process: the server's calls run on
+/// other threads.
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture: &'static Capture = Box::leak(Box::default());
+        let subscriber = tracing_subscriber::registry().with(CaptureLayer(capture));
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        capture
+    })
+}
+
+/// The tests share the process's subscriber: one at a time, so spans are told apart by
+/// their order.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The span of the next call to close, the `n`-th (from 1) of this test.
+async fn closed_call(capture: &Capture, n: usize) -> Fields {
+    wait_for("the call's span to close", &capture.closed, |c| {
+        c.len() >= n
+    })
+    .await;
+    let closed = capture.closed.borrow();
+    assert_eq!(closed.len(), n, "one span per call: {closed:?}");
+    closed[n - 1].clone()
+}
+
+fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
+    fields
+        .get(name)
+        .map(String::as_str)
+        .unwrap_or_else(|| panic!("no {name} in {fields:?}"))
+}
+
+#[tokio::test]
+async fn every_call_has_a_span_with_its_end_reason_and_traffic_each_way() {
+    let _serial = SERIAL.lock().await;
+    let capture = capture();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let guide = Arc::new(GuideServer::new(dir.path()));
+    let server = serve(guide, CallConfig::DEFAULT).await;
+    let mut client = server.client().await;
+    let mut n = capture.closed.borrow().len();
+    let mut next = async || {
+        n += 1;
+        closed_call(capture, n).await
+    };
+
+    let request = rust_stream::request(
+        pb::UserRequest { id: "42".into() },
+        Some(Duration::from_secs(20)),
+    );
+    within("GetUser", client.inner().get_user(request))
+        .await
+        .unwrap();
+    let span = next().await;
+    assert_eq!(
+        field(&span, "method"),
+        "/streaming.StreamingExamples/GetUser"
+    );
+    assert!(field(&span, "peer").starts_with("127.0.0.1:"), "{span:?}");
+    assert!(field(&span, "deadline").ends_with('s'), "{span:?}");
+    assert_eq!(field(&span, "end_reason"), "finished");
+    assert_eq!(field(&span, "messages_in"), "1");
+    // The request `{ id: "42" }` is 4 bytes, behind gRPC's 5-byte prefix.
+    assert_eq!(field(&span, "bytes_in"), "9");
+    assert_eq!(field(&span, "messages_out"), "1");
+    let reply = pb::UserResponse {
+        name: "Ada Lovelace".into(),
+        email: "ada@example.com".into(),
+    };
+    let reply_len = 5 + prost::Message::encoded_len(&reply);
+    assert_eq!(field(&span, "bytes_out"), reply_len.to_string());
+
+    within(
+        "GetUser",
+        client.get_user(pb::UserRequest { id: "7".into() }),
+    )
+    .await
+    .unwrap_err();
+    let span = next().await;
+    assert_eq!(field(&span, "end_reason"), "failed: NOT_FOUND");
+    assert_eq!(field(&span, "messages_out"), "0");
+    assert!(!span.contains_key("deadline"), "{span:?}");
+
+    let mut events = within("ListEvents", client.list_events(pb::EventFilter::default()))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        within("an event", events.message()).await.unwrap().unwrap();
+    }
+    drop(events);
+    let span = next().await;
+    assert_eq!(
+        field(&span, "method"),
+        "/streaming.StreamingExamples/ListEvents"
+    );
+    assert_eq!(field(&span, "end_reason"), "client gone");
+    let sent: u64 = field(&span, "messages_out").parse().unwrap();
+    assert!(sent >= 3, "{span:?}");
+
+    let data = vec![5u8; 200_000];
+    let framed: usize = data
+        .chunks(65_536)
+        .map(|c| {
+            5 + prost::Message::encoded_len(&pb::Chunk {
+                data: bytes::Bytes::copy_from_slice(c),
+            })
+        })
+        .sum();
+    within(
+        "UploadChunks",
+        client.upload_chunks_from(std::io::Cursor::new(data), 65_536, |_| {}),
+    )
+    .await
+    .unwrap();
+    let span = next().await;
+    assert_eq!(field(&span, "end_reason"), "finished");
+    assert_eq!(field(&span, "messages_in"), "4");
+    assert_eq!(field(&span, "bytes_in"), framed.to_string());
+}
+
+#[tokio::test]
+async fn every_list_events_call_logs_its_report_even_when_they_end_together() {
+    // Few enough that their unread events fit the client's connection window together.
+    const FEEDS: usize = 4;
+    let _serial = SERIAL.lock().await;
+    let capture = capture();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let guide = Arc::new(GuideServer::new(dir.path()));
+    let stats = guide.stats();
+    let server = serve(guide, CallConfig::DEFAULT).await;
+    let mut client = server.client().await;
+    let reports = || {
+        capture
+            .events
+            .borrow()
+            .iter()
+            .filter(|m| m.starts_with("list_events ended:"))
+            .count()
+    };
+    let before = reports();
+    let mut feeds = Vec::new();
+    for _ in 0..FEEDS {
+        let mut events = within("ListEvents", client.list_events(pb::EventFilter::default()))
+            .await
+            .unwrap();
+        within("an event", events.message()).await.unwrap().unwrap();
+        feeds.push(events);
+    }
+    wait_for("every feed to run", &stats.feeds_running, |n| {
+        *n == FEEDS as u64
+    })
+    .await;
+    drop(feeds);
+    wait_for("every feed to stop", &stats.feeds_running, |n| *n == 0).await;
+    assert_eq!(reports() - before, FEEDS);
+}
