@@ -196,7 +196,6 @@ fn the_corpus_covers_every_kind_of_message() {
         "is outside 1..=536870911",
         "is an enum",
         "has no values",
-        "is not an identifier; rename it",
         "has an unknown escape",
         "is not a valid `int32`",
         "unknown syntax `proto4`",
