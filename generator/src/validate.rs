@@ -102,8 +102,8 @@ pub fn check(model: &Model, descriptors: &Descriptors) -> Vec<Diagnostic> {
                 continue;
             }
             for module in [
-                format!("{}_client", service.tonic_module),
-                format!("{}_server", service.tonic_module),
+                service.tonic_client_module.clone(),
+                service.tonic_server_module.clone(),
                 service.stream_module.clone(),
             ] {
                 items.take(
