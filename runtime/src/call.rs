@@ -138,12 +138,11 @@ where
 fn begin<M>(method: &'static str, config: &CallConfig, request: Request<M>) -> (CallContext, M) {
     let start = Instant::now();
     let remote_addr = request.remote_addr();
-    let (metadata, _extensions, message) = request.into_parts();
+    let (metadata, extensions, message) = request.into_parts();
     let deadline = call_deadline(&metadata, config.default_deadline, start);
-    (
-        CallContext::new(method, metadata, remote_addr, deadline),
-        message,
-    )
+    let ctx = CallContext::new(method, metadata, remote_addr, deadline);
+    crate::shutdown::track(&extensions, &ctx);
+    (ctx, message)
 }
 
 /// Runs a handler that answers once. tonic drops this future when the client resets the
@@ -179,6 +178,10 @@ fn spawn_streaming<Res: Send + 'static>(
         // Aborted means the client is gone (or the deadline passed, which `guarded` already
         // reported): dropping the handler here is what stops one that never checks.
         let Ok(outcome) = Abortable::new(guarded(&ctx, handler), registration).await else {
+            // A server shutting down tells the client (who is still there) why.
+            if ctx.end_reason() == Some(EndReason::ServerShutdown) {
+                abort_with(abort, crate::shutdown::unavailable());
+            }
             return;
         };
         match outcome {

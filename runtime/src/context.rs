@@ -18,6 +18,10 @@ pub enum EndReason {
     DeadlineExceeded,
     /// The handler finished (returned or failed) and the call is complete.
     Finished,
+    /// The server is shutting down (see
+    /// [`TunedRouter::serve_with_shutdown`](crate::TunedRouter::serve_with_shutdown)); the
+    /// client gets `UNAVAILABLE`.
+    ServerShutdown,
 }
 
 /// What a handler knows about its call: whether the client is still there, how much time

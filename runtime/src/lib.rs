@@ -22,6 +22,8 @@ pub mod codegen;
 mod context;
 mod deadline;
 mod inbound;
+mod server;
+mod shutdown;
 mod sink;
 mod status_layer;
 mod tuning;
@@ -32,6 +34,9 @@ pub use client::{OutgoingRequests, Requests, Responses, bidi, client_status, req
 pub use context::{CallContext, EndReason};
 pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};
+pub use server::{
+    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_SHUTDOWN_GRACE, TunedRouter, TunedServer,
+};
 pub use sink::{ResponseSink, ResponseStream, SendError};
-pub use status_layer::{GrpcStatusLayer, GrpcStatusService};
-pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, TunedServer, Tuning};
+pub use status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
+pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, Tuning};

@@ -54,6 +54,7 @@ impl fmt::Display for SendError {
             EndReason::ClientGone => f.write_str("the client cancelled or disconnected"),
             EndReason::DeadlineExceeded => f.write_str("the call's deadline passed"),
             EndReason::Finished => f.write_str("the call already finished"),
+            EndReason::ServerShutdown => f.write_str("the server is shutting down"),
         }
     }
 }
@@ -66,6 +67,7 @@ impl From<SendError> for Status {
     fn from(err: SendError) -> Status {
         match err.reason {
             EndReason::DeadlineExceeded => Status::deadline_exceeded(err.to_string()),
+            EndReason::ServerShutdown => crate::shutdown::unavailable(),
             EndReason::ClientGone | EndReason::Finished => Status::cancelled(err.to_string()),
         }
     }

@@ -1,18 +1,14 @@
 //! HTTP/2 tuning for channels and servers from one type, with named presets.
 
-use crate::status_layer::GrpcStatusLayer;
+use crate::server::TunedServer;
 use std::time::Duration;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Channel, Endpoint, Server};
-use tower_layer::{Identity, Stack};
+use tonic::transport::{Channel, Endpoint};
 
 /// Time between TCP keepalive probes once [`Tuning::tcp_keepalive`] idle time has passed.
 pub const TCP_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// Unanswered TCP keepalive probes before the connection is dropped.
 pub const TCP_KEEPALIVE_RETRIES: u32 = 3;
-
-/// The server builder [`Tuning::server`] returns: tonic's, with [`GrpcStatusLayer`].
-pub type TunedServer = Server<Stack<GrpcStatusLayer, Identity>>;
 
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * 1024;
@@ -63,6 +59,17 @@ pub struct Tuning {
     pub max_message_size: usize,
     /// Client: how long to wait for the TCP connection.
     pub connect_timeout: Duration,
+    /// Server: how long a new connection has to send the HTTP/2 preface and its first
+    /// `SETTINGS` frame before it is closed.
+    pub handshake_timeout: Duration,
+    /// Server: most response bytes hyper queues per stream beyond what the client's
+    /// flow-control window lets it send. With the sink's buffer this bounds what a client
+    /// that does not read can pin per stream; times `max_concurrent_streams`, per
+    /// connection.
+    pub max_send_buffer: usize,
+    /// Server: largest request metadata (header list, counted as HTTP/2 does) accepted;
+    /// beyond it a call fails with `RESOURCE_EXHAUSTED`.
+    pub max_metadata_size: usize,
 }
 
 impl Tuning {
@@ -102,6 +109,9 @@ impl Tuning {
         max_local_error_reset_streams: 1024,
         max_message_size: 16 * MIB as usize,
         connect_timeout: Duration::from_secs(10),
+        handshake_timeout: Duration::from_secs(120),
+        max_send_buffer: 128 * KIB as usize,
+        max_metadata_size: 16 * KIB as usize,
     };
 
     /// Messaging and live event feeds (chat, notifications, telemetry) where latency and
@@ -178,27 +188,13 @@ impl Tuning {
             .with_keepalive_retries(self.tcp_keepalive.map(|_| TCP_KEEPALIVE_RETRIES))
     }
 
-    /// A tonic [`Server`] builder with these settings, the safety limits above and
-    /// [`GrpcStatusLayer`] (oversized requests answer `RESOURCE_EXHAUSTED`).
+    /// The runtime's server builder with these settings and the safety limits above (see
+    /// [`TunedRouter`](crate::TunedRouter) for what it adds to tonic's `Server`).
     ///
-    /// It sets no `timeout`: deadlines are enforced per call by the generated adapters,
-    /// which answer `DEADLINE_EXCEEDED` (tonic's own timer answers `CANCELLED`).
+    /// It starts no timer of its own for `grpc-timeout`: deadlines are enforced per call by
+    /// the generated adapters, which answer `DEADLINE_EXCEEDED`.
     pub fn server(&self) -> TunedServer {
-        Server::builder()
-            .initial_stream_window_size(self.stream_window)
-            .initial_connection_window_size(self.connection_window)
-            .http2_adaptive_window(Some(self.adaptive_window))
-            .max_frame_size(self.max_frame_size)
-            .tcp_nodelay(self.tcp_nodelay)
-            .tcp_keepalive(self.tcp_keepalive)
-            .tcp_keepalive_interval(self.tcp_keepalive.map(|_| TCP_KEEPALIVE_INTERVAL))
-            .tcp_keepalive_retries(self.tcp_keepalive.map(|_| TCP_KEEPALIVE_RETRIES))
-            .http2_keepalive_interval(self.server_ping_interval)
-            .http2_keepalive_timeout(Some(self.ping_timeout))
-            .max_concurrent_streams(self.max_concurrent_streams)
-            .http2_max_pending_accept_reset_streams(Some(self.max_pending_accept_reset_streams))
-            .http2_max_local_error_reset_streams(Some(self.max_local_error_reset_streams))
-            .layer(GrpcStatusLayer)
+        TunedServer::new(self.clone())
     }
 
     /// The preset called `name` (`balanced`, `low_latency`, `bulk_transfer`), as proto
