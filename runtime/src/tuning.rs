@@ -90,8 +90,20 @@ impl Tuning {
     ///   connection; set `server_ping_interval` (e.g. 30 s, above grpc-core's 10 s
     ///   ping-abuse floor) to end it within `ping_timeout` instead.
     /// - 1,024 concurrent streams per connection: tonic advertises no limit at all.
-    /// - 50 pending reset streams, 1,024 local error resets: hyper's rapid-reset guards
-    ///   stated explicitly so they cannot silently change.
+    /// - 1,024 pending reset streams (as many as may be open): a client whose short
+    ///   deadlines expire in bulk resets many streams before the server has accepted them,
+    ///   and must not be taken for a rapid-reset attack (at 50, 1,000 calls with 1 ms
+    ///   deadlines were answered with GOAWAY). Memory stays bounded by the count.
+    /// - 16,384 local error resets per connection: a client that opens streams over the
+    ///   limit before it has seen the server's SETTINGS gets each excess stream refused
+    ///   (`REFUSED_STREAM`, two resets a stream with its DATA), as grpc-go does, instead of
+    ///   losing every call on the connection to a GOAWAY (1,024 tripped at 512 excess
+    ///   streams); a peer provoking more resets than that is still disconnected.
+    /// - 120 s to finish the HTTP/2 handshake, grpc-go's value.
+    /// - 128 KiB send buffer per stream (hyper's default: 400 KiB): with the sink's 128
+    ///   messages, what a client that never reads can pin per stream.
+    /// - 16 KiB of request metadata (as hyper so far), answered `RESOURCE_EXHAUSTED`
+    ///   beyond, not with a bare HTTP 431.
     /// - 16 MiB messages: 4x gRPC's 4 MiB default, for fat unary answers; streams should
     ///   use many small messages instead.
     pub const BALANCED: Tuning = Tuning {
@@ -105,8 +117,8 @@ impl Tuning {
         client_ping_interval: None,
         ping_timeout: Duration::from_secs(10),
         max_concurrent_streams: 1024,
-        max_pending_accept_reset_streams: 50,
-        max_local_error_reset_streams: 1024,
+        max_pending_accept_reset_streams: 1024,
+        max_local_error_reset_streams: 16 * 1024,
         max_message_size: 16 * MIB as usize,
         connect_timeout: Duration::from_secs(10),
         handshake_timeout: Duration::from_secs(120),
