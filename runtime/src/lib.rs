@@ -7,7 +7,8 @@
 //! - [`RequestStream`]: inbound stream with byte / message / idle limits and counters, and
 //!   for chunk-shaped messages ([`Chunk`]) a bridge to `AsyncRead` / `AsyncWrite`.
 //! - [`Tuning`]: one type with presets that configures both the client [`tonic::transport::Endpoint`] and
-//!   the [`tonic::transport::Server`], with safe server limits.
+//!   the runtime's server ([`TunedServer`] / [`TunedRouter`]: tonic's routes on hyper, with
+//!   safe limits, accept backoff, a handshake timeout and a shutdown that ends open streams).
 //! - Client helpers: [`upload`] from any `AsyncRead` in 64 KiB chunks with progress,
 //!   [`Responses`] for server streams, [`bidi`] for deadlock-free bidirectional calls.
 //!

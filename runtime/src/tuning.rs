@@ -13,7 +13,8 @@ pub const TCP_KEEPALIVE_RETRIES: u32 = 3;
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * 1024;
 
-/// HTTP/2 and transport settings shared by a client [`Endpoint`] and a [`Server`].
+/// HTTP/2 and transport settings shared by a client [`Endpoint`] and a server
+/// ([`Tuning::server`]).
 ///
 /// Windows are what this side lets its peer send before waiting for a `WINDOW_UPDATE`: the
 /// client's windows bound server-streamed data in flight, the server's bound uploads. For a
