@@ -16,9 +16,12 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -54,7 +57,8 @@ pub struct TunedServer {
 ///   file descriptors does not spin a core, and raises the soft `RLIMIT_NOFILE` to the hard
 ///   limit when it starts serving;
 /// - closes a connection that has not sent the HTTP/2 preface and its first `SETTINGS`
-///   within [`Tuning::handshake_timeout`];
+///   within [`Tuning::handshake_timeout`], and (with a GOAWAY) one that has had no open
+///   stream for [`Tuning::idle_timeout`];
 /// - bounds what one stream queues for a client that does not read
 ///   ([`Tuning::max_send_buffer`]);
 /// - rejects requests that are not gRPC (HTTP 415) and answers oversized metadata with
@@ -181,8 +185,10 @@ impl TunedRouter {
                 shutdown: Shutdown::default(),
                 closing: CancellationToken::new(),
                 info: (),
+                activity: None,
             },
             handshake_timeout: self.tuning.handshake_timeout,
+            idle_timeout: self.tuning.idle_timeout,
             draining: CancellationToken::new(),
         };
         let mut connections = JoinSet::new();
@@ -255,6 +261,7 @@ struct Connections {
     http2: http2::Builder<TokioExecutor>,
     service: ConnService<()>,
     handshake_timeout: Duration,
+    idle_timeout: Option<Duration>,
     /// Cancelled when shutdown starts: every connection sends GOAWAY.
     draining: CancellationToken,
 }
@@ -265,7 +272,11 @@ impl Connections {
         IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
     {
         let http2 = self.http2.clone();
-        let service = self.service.with_info(io.connect_info());
+        let idle_timeout = self.idle_timeout;
+        let activity = idle_timeout.map(|_| Arc::new(Activity::default()));
+        let service = self
+            .service
+            .for_connection(io.connect_info(), activity.clone());
         let handshake_timeout = self.handshake_timeout;
         let draining = self.draining.clone();
         async move {
@@ -284,10 +295,19 @@ impl Connections {
                 io,
             });
             let mut connection = pin!(http2.serve_connection(io, service));
+            let idle = async {
+                match (&activity, idle_timeout) {
+                    (Some(activity), Some(timeout)) => activity.idle_for(timeout).await,
+                    _ => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = connection.as_mut() => return,
-                () = draining.cancelled() => connection.as_mut().graceful_shutdown(),
+                () = draining.cancelled() => {}
+                () = idle => {}
             }
+            // GOAWAY: streams still open finish, new ones go to a new connection.
+            connection.as_mut().graceful_shutdown();
             let _ = connection.await;
         }
     }
@@ -398,17 +418,97 @@ struct ConnService<C> {
     closing: CancellationToken,
     /// The connection's addresses, as tonic's `Request::remote_addr` looks them up.
     info: C,
+    /// The connection's open streams, when it has an idle timeout.
+    activity: Option<Arc<Activity>>,
 }
 
 impl ConnService<()> {
-    fn with_info<C>(&self, info: C) -> ConnService<C> {
+    fn for_connection<C>(&self, info: C, activity: Option<Arc<Activity>>) -> ConnService<C> {
         ConnService {
             routes: self.routes.clone(),
             guard: self.guard,
             shutdown: self.shutdown.clone(),
             closing: self.closing.clone(),
             info,
+            activity,
         }
+    }
+}
+
+/// How many streams of one connection are open, for [`Tuning::idle_timeout`].
+#[derive(Debug, Default)]
+struct Activity {
+    open: AtomicUsize,
+    /// Notified when the count drops to zero.
+    idle: Notify,
+}
+
+impl Activity {
+    /// Counts one stream until the returned guard is dropped.
+    fn open(self: &Arc<Self>) -> Open {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        Open(Arc::clone(self))
+    }
+
+    /// Resolves once the connection has had no open stream for `timeout`.
+    async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let mut ended = pin!(self.idle.notified());
+            // Registered before the count is read, so no stream's end is missed.
+            ended.as_mut().enable();
+            if self.open.load(Ordering::Acquire) == 0 {
+                let expired = tokio::select! {
+                    () = tokio::time::sleep(timeout) => true,
+                    () = ended.as_mut() => false,
+                };
+                if !expired {
+                    // A stream opened and ended meanwhile: the idle time starts over.
+                    continue;
+                }
+                if self.open.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+            }
+            ended.await;
+        }
+    }
+}
+
+/// One open stream of a connection.
+#[derive(Debug)]
+struct Open(Arc<Activity>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if self.0.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// A response body that keeps its stream counted as open until hyper drops it.
+struct Tracked {
+    body: Body,
+    _open: Open,
+}
+
+impl http_body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -430,16 +530,21 @@ impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Inc
         extensions.insert(self.info.clone());
         extensions.insert(self.shutdown.clone());
         let mut routes = self.routes.clone();
+        let open = self.activity.as_ref().map(Activity::open);
         let call = routes.call(request);
         let closing = self.closing.clone();
         Box::pin(async move {
-            tokio::select! {
+            let response = tokio::select! {
                 biased;
                 response = call => response,
                 () = closing.cancelled() => {
                     Ok(shutdown::unavailable().into_http())
                 }
-            }
+            };
+            Ok(match open {
+                Some(open) => response?.map(|body| Body::new(Tracked { body, _open: open })),
+                None => response?,
+            })
         })
     }
 }

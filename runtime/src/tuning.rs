@@ -63,6 +63,9 @@ pub struct Tuning {
     /// Server: how long a new connection has to send the HTTP/2 preface and its first
     /// `SETTINGS` frame before it is closed.
     pub handshake_timeout: Duration,
+    /// Server: a connection that has had no open stream for this long gets a GOAWAY and
+    /// is closed (grpc-go's `MaxConnectionIdle`); clients reconnect on their next call.
+    pub idle_timeout: Option<Duration>,
     /// Server: most response bytes hyper queues per stream beyond what the client's
     /// flow-control window lets it send. With the sink's buffer this bounds what a client
     /// that does not read can pin per stream; times `max_concurrent_streams`, per
@@ -100,7 +103,9 @@ impl Tuning {
     ///   (`REFUSED_STREAM`, two resets a stream with its DATA), as grpc-go does, instead of
     ///   losing every call on the connection to a GOAWAY (1,024 tripped at 512 excess
     ///   streams); a peer provoking more resets than that is still disconnected.
-    /// - 120 s to finish the HTTP/2 handshake, grpc-go's value.
+    /// - 120 s to finish the HTTP/2 handshake, grpc-go's value; a connection idle (no open
+    ///   stream) for 5 minutes is closed, so idle clients cannot hold descriptors forever
+    ///   (a client reconnects on its next call).
     /// - 64 KiB send buffer per stream (hyper's default: 400 KiB), one 64 KiB frame: with
     ///   the sink's 128 messages and the encoder's chunk, a client that grants huge windows
     ///   and never reads pins about 165 KiB a stream (benchmark case 8; 686 KiB with plain
@@ -126,6 +131,7 @@ impl Tuning {
         max_message_size: 16 * MIB as usize,
         connect_timeout: Duration::from_secs(10),
         handshake_timeout: Duration::from_secs(120),
+        idle_timeout: Some(Duration::from_secs(300)),
         max_send_buffer: 64 * KIB as usize,
         max_metadata_size: 16 * KIB as usize,
     };

@@ -445,6 +445,61 @@ async fn connections_that_do_not_finish_the_handshake_are_closed() {
         .expect("a good call after the timeout");
 }
 
+#[tokio::test]
+async fn idle_connections_are_closed_and_busy_ones_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..Tuning::BALANCED
+    };
+    let server = start(
+        Arc::new(GuideServer::new(dir.path())),
+        &tuning,
+        Duration::ZERO,
+    )
+    .await;
+    // A connection with a stream open all along (an endless feed it reads no further,
+    // whose stream window fills while the connection's still has room for another call).
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let handshake = h2::client::Builder::new()
+        .initial_connection_window_size(16 << 20)
+        .handshake(tcp);
+    let (mut busy, connection) = within("HTTP/2 handshake", handshake).await.unwrap();
+    tokio::spawn(connection);
+    let (feed, mut request) = busy
+        .send_request(grpc_request("ListEvents", Some("application/grpc")), false)
+        .unwrap();
+    request
+        .send_data(grpc_frame(&pb::EventFilter::default()), true)
+        .unwrap();
+    let feed = within("the feed's headers", feed)
+        .await
+        .expect("the feed starts");
+    assert_eq!(feed.status(), http::StatusCode::OK);
+
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (mut send, connection) = within("HTTP/2 handshake", h2::client::handshake(tcp))
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let response = get_user_raw(&mut send, grpc_request("GetUser", Some("application/grpc")));
+    let (status, code) = within("a call", finish(response)).await.unwrap();
+    assert_eq!((status, code.as_deref()), (http::StatusCode::OK, Some("0")));
+    // Idle from now on: the server sends GOAWAY and closes, which ends the client's
+    // connection future.
+    within("the idle connection to be closed", connection)
+        .await
+        .unwrap()
+        .expect("closed with GOAWAY, not an error");
+
+    // The connection with an open stream, as old, still takes new calls.
+    let response = get_user_raw(&mut busy, grpc_request("GetUser", Some("application/grpc")));
+    let (status, code) = within("a call on the busy connection", finish(response))
+        .await
+        .expect("the busy connection was kept");
+    assert_eq!((status, code.as_deref()), (http::StatusCode::OK, Some("0")));
+}
+
 // ---------------------------------------------------------------- accept backoff
 
 const CHILD_ENV: &str = "RUST_STREAM_ACCEPT_BACKOFF_CHILD";
