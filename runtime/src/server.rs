@@ -486,10 +486,11 @@ impl Drop for Open {
     }
 }
 
-/// A response body that keeps its stream counted as open until hyper drops it.
+/// A response body that keeps its stream counted as open (with an idle timeout) until
+/// hyper drops it.
 struct Tracked {
     body: Body,
-    _open: Open,
+    _open: Option<Open>,
 }
 
 impl http_body::Body for Tracked {
@@ -513,17 +514,18 @@ impl http_body::Body for Tracked {
 }
 
 type ResponseFuture =
-    Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+    Pin<Box<dyn Future<Output = Result<http::Response<Tracked>, Infallible>> + Send>>;
 
 impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Incoming>>
     for ConnService<C>
 {
-    type Response = http::Response<Body>;
+    type Response = http::Response<Tracked>;
     type Error = Infallible;
     type Future = ResponseFuture;
 
     fn call(&self, mut request: http::Request<Incoming>) -> Self::Future {
         if let Some(rejection) = self.guard.check(&request) {
+            let rejection = rejection.map(|body| Tracked { body, _open: None });
             return Box::pin(std::future::ready(Ok(rejection)));
         }
         let extensions = request.extensions_mut();
@@ -541,10 +543,7 @@ impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Inc
                     Ok(shutdown::unavailable().into_http())
                 }
             };
-            Ok(match open {
-                Some(open) => response?.map(|body| Body::new(Tracked { body, _open: open })),
-                None => response?,
-            })
+            Ok(response?.map(|body| Tracked { body, _open: open }))
         })
     }
 }
