@@ -96,6 +96,8 @@ pub enum Case {
     Slow,
     /// 7. Code generation over a large descriptor set.
     Codegen,
+    /// 8. A client that never reads: server memory per connection and stream.
+    Pinned,
 }
 
 /// Where the long link runs.
@@ -138,6 +140,8 @@ pub struct Plan {
     pub codegen_services: usize,
     /// Case 7: methods per service.
     pub codegen_methods: usize,
+    /// Case 8: streams the non-reading client opens on its one connection.
+    pub pinned_streams: u32,
 }
 
 impl Plan {
@@ -156,6 +160,7 @@ impl Plan {
             slow_secs: 30,
             codegen_services: 1_500,
             codegen_methods: 8,
+            pinned_streams: 1_000,
         };
         let mut plan = if cli.smoke {
             Plan {
@@ -168,6 +173,7 @@ impl Plan {
                 cancel_runs: 3,
                 slow_secs: 2,
                 codegen_services: 10,
+                pinned_streams: 50,
                 ..full
             }
         } else {

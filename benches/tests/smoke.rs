@@ -46,6 +46,7 @@ fn every_case_runs_in_smoke_mode() {
         "5. Cancellation",
         "6. Slow consumer",
         "7. Code generation",
+        "8. Non-reading client",
     ] {
         assert!(
             results.contains(&format!("| {case} |")),

@@ -148,10 +148,9 @@ fn begin<M>(method: &'static str, config: &CallConfig, request: Request<M>) -> (
         None => (Instant::now(), header_timeout(&metadata), None),
     };
     let deadline = call_deadline(client_timeout, config.default_deadline, start);
-    (
-        CallContext::new(method, metadata, remote_addr, deadline, body),
-        message,
-    )
+    let ctx = CallContext::new(method, metadata, remote_addr, deadline, body);
+    crate::shutdown::track(&extensions, &ctx);
+    (ctx, message)
 }
 
 /// A unary-request call (unary, server streaming) must carry exactly one message. tonic
@@ -215,6 +214,10 @@ fn spawn_streaming<Res: Send + 'static>(
         // Aborted means the client is gone (or the deadline passed, which `guarded` already
         // reported): dropping the handler here is what stops one that never checks.
         let Ok(outcome) = Abortable::new(guarded(&ctx, handler), registration).await else {
+            // A server shutting down tells the client (who is still there) why.
+            if ctx.end_reason() == Some(EndReason::ServerShutdown) {
+                abort_with(abort, crate::shutdown::unavailable());
+            }
             return;
         };
         match outcome {

@@ -7,8 +7,9 @@ pub use crate::chunk::{Chunk, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload}
 pub use crate::client::{OutgoingRequests, Requests, Responses, bidi, client_status, request};
 pub use crate::context::CallContext;
 pub use crate::inbound::{InboundLimits, RequestStream};
+pub use crate::server::TunedServer;
 pub use crate::sink::{ResponseSink, ResponseStream};
-pub use crate::tuning::{TunedServer, Tuning};
+pub use crate::tuning::Tuning;
 pub use bytes::Bytes;
 pub use futures_util::Stream;
 pub use tokio::io::AsyncRead;

@@ -35,6 +35,10 @@ pub enum EndReason {
     Failed(Code),
     /// The handler returned successfully and the call is complete.
     Finished,
+    /// The server is shutting down (see
+    /// [`TunedRouter::serve_with_shutdown`](crate::TunedRouter::serve_with_shutdown)); the
+    /// client gets `UNAVAILABLE`.
+    ServerShutdown,
 }
 
 impl EndReason {
@@ -55,6 +59,7 @@ impl fmt::Display for EndReason {
             EndReason::IdleTimeout => f.write_str("idle limit"),
             EndReason::LimitExceeded => f.write_str("limit exceeded"),
             EndReason::Panicked => f.write_str("handler panicked"),
+            EndReason::ServerShutdown => f.write_str("server shutdown"),
             EndReason::Failed(code) => write!(f, "failed: {}", crate::client::code_name(*code)),
             EndReason::Finished => f.write_str("finished"),
         }

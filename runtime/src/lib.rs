@@ -7,7 +7,8 @@
 //! - [`RequestStream`]: inbound stream with byte / message / idle limits and counters, and
 //!   for chunk-shaped messages ([`Chunk`]) a bridge to `AsyncRead` / `AsyncWrite`.
 //! - [`Tuning`]: one type with presets that configures both the client [`tonic::transport::Endpoint`] and
-//!   the [`tonic::transport::Server`], with safe server limits.
+//!   the runtime's server ([`TunedServer`] / [`TunedRouter`]: tonic's routes on hyper, with
+//!   safe limits, accept backoff, a handshake timeout and a shutdown that ends open streams).
 //! - Client helpers: [`upload`] from any `AsyncRead` in 64 KiB chunks with progress,
 //!   [`Responses`] for server streams, [`bidi`] for deadlock-free bidirectional calls.
 //!
@@ -28,6 +29,8 @@ pub mod codegen;
 mod context;
 mod deadline;
 mod inbound;
+mod server;
+mod shutdown;
 mod sink;
 mod status_layer;
 pub mod testing;
@@ -42,6 +45,9 @@ pub use client::{
 pub use context::{CallContext, EndReason};
 pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};
+pub use server::{
+    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_SHUTDOWN_GRACE, TunedRouter, TunedServer,
+};
 pub use sink::{ResponseSink, ResponseStream, SendError};
-pub use status_layer::{GrpcStatusLayer, GrpcStatusService};
-pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, TunedServer, Tuning};
+pub use status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
+pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, Tuning};

@@ -56,6 +56,7 @@ impl fmt::Display for SendError {
             EndReason::IdleTimeout => f.write_str("the client went idle for too long"),
             EndReason::LimitExceeded => f.write_str("the client sent more than the call allows"),
             EndReason::Panicked => f.write_str("the handler panicked"),
+            EndReason::ServerShutdown => f.write_str("the server is shutting down"),
             EndReason::Failed(_) | EndReason::Finished => f.write_str("the call already finished"),
         }
     }
@@ -73,6 +74,7 @@ impl From<SendError> for Status {
             }
             EndReason::LimitExceeded => Status::resource_exhausted(err.to_string()),
             EndReason::Panicked => Status::internal(err.to_string()),
+            EndReason::ServerShutdown => crate::shutdown::unavailable(),
             EndReason::ClientGone | EndReason::Failed(_) | EndReason::Finished => {
                 Status::cancelled(err.to_string())
             }

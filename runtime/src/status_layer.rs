@@ -69,6 +69,74 @@ fn remap_oversize<B>(mut response: http::Response<B>) -> http::Response<B> {
     response
 }
 
+/// Above [`Tuning::max_metadata_size`](crate::Tuning::max_metadata_size), hyper's HTTP/2
+/// layer answers a request's headers with a bare HTTP 431 before any gRPC code runs; the
+/// runtime lets them through up to this size so that [`RequestGuard`] answers with a
+/// `grpc-status` instead.
+const HEADER_LIST_HARD_LIMIT: usize = 1024 * 1024;
+
+/// The `SETTINGS_MAX_HEADER_LIST_SIZE` the server enforces for a metadata limit of `max`.
+pub(crate) fn header_list_limit(max: usize) -> u32 {
+    u32::try_from(max.max(HEADER_LIST_HARD_LIMIT)).unwrap_or(u32::MAX)
+}
+
+/// Checks a request before it reaches the routes, answering as the gRPC spec and grpc-go
+/// do where tonic serves whatever arrives:
+///
+/// - a `content-type` other than `application/grpc` (alone or followed by `+` or `;`)
+///   gets HTTP 415 with `grpc-status: 13` (INTERNAL);
+/// - metadata (the header list, counted as HTTP/2 does: name + value + 32 bytes per
+///   field) over the limit gets `grpc-status: 8` (RESOURCE_EXHAUSTED).
+///
+/// The runtime's server ([`TunedRouter`](crate::TunedRouter)) runs it on every request.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestGuard {
+    max_metadata_size: usize,
+}
+
+impl RequestGuard {
+    /// A guard admitting metadata up to `max_metadata_size` bytes.
+    pub fn new(max_metadata_size: usize) -> Self {
+        RequestGuard { max_metadata_size }
+    }
+
+    /// The answer to give `request` instead of serving it, if it must be refused.
+    pub fn check<B>(
+        &self,
+        request: &http::Request<B>,
+    ) -> Option<http::Response<tonic::body::Body>> {
+        let headers = request.headers();
+        let grpc = headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|value| is_grpc_content_type(value.as_bytes()));
+        if !grpc {
+            let mut response = tonic::Status::internal("invalid gRPC request content-type")
+                .into_http::<tonic::body::Body>();
+            *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            return Some(response);
+        }
+        let size: usize = headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 32)
+            .sum();
+        (size > self.max_metadata_size).then(|| {
+            tonic::Status::resource_exhausted(format!(
+                "request metadata is {size} bytes, over the server's limit of {} bytes",
+                self.max_metadata_size
+            ))
+            .into_http()
+        })
+    }
+}
+
+/// `application/grpc`, `application/grpc+proto`, `application/grpc;charset=...`.
+fn is_grpc_content_type(value: &[u8]) -> bool {
+    const GRPC: &[u8] = b"application/grpc";
+    value.len() >= GRPC.len()
+        && value[..GRPC.len()].eq_ignore_ascii_case(GRPC)
+        && matches!(value.get(GRPC.len()), None | Some(b'+' | b';'))
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
         .windows(needle.len())
@@ -78,6 +146,26 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_grpc_content_types_are_grpc() {
+        for ok in [
+            "application/grpc",
+            "application/grpc+proto",
+            "Application/GRPC;x=y",
+        ] {
+            assert!(is_grpc_content_type(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "",
+            "text/plain",
+            "application/json",
+            "application/grpcx",
+            "application/grp",
+        ] {
+            assert!(!is_grpc_content_type(bad.as_bytes()), "{bad}");
+        }
+    }
 
     fn response(status: &'static str, message: &'static str) -> http::Response<()> {
         let mut response = http::Response::new(());

@@ -1,23 +1,20 @@
 //! HTTP/2 tuning for channels and servers from one type, with named presets.
 
-use crate::status_layer::GrpcStatusLayer;
+use crate::server::TunedServer;
 use std::time::Duration;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Channel, Endpoint, Server};
-use tower_layer::{Identity, Stack};
+use tonic::transport::{Channel, Endpoint};
 
 /// Time between TCP keepalive probes once [`Tuning::tcp_keepalive`] idle time has passed.
 pub const TCP_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// Unanswered TCP keepalive probes before the connection is dropped.
 pub const TCP_KEEPALIVE_RETRIES: u32 = 3;
 
-/// The server builder [`Tuning::server`] returns: tonic's, with [`GrpcStatusLayer`].
-pub type TunedServer = Server<Stack<crate::CallLayer, Stack<GrpcStatusLayer, Identity>>>;
-
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * 1024;
 
-/// HTTP/2 and transport settings shared by a client [`Endpoint`] and a [`Server`].
+/// HTTP/2 and transport settings shared by a client [`Endpoint`] and a server
+/// ([`Tuning::server`]).
 ///
 /// Windows are what this side lets its peer send before waiting for a `WINDOW_UPDATE`: the
 /// client's windows bound server-streamed data in flight, the server's bound uploads. For a
@@ -63,6 +60,20 @@ pub struct Tuning {
     pub max_message_size: usize,
     /// Client: how long to wait for the TCP connection.
     pub connect_timeout: Duration,
+    /// Server: how long a new connection has to send the HTTP/2 preface and its first
+    /// `SETTINGS` frame before it is closed.
+    pub handshake_timeout: Duration,
+    /// Server: a connection that has had no open stream for this long gets a GOAWAY and
+    /// is closed (grpc-go's `MaxConnectionIdle`); clients reconnect on their next call.
+    pub idle_timeout: Option<Duration>,
+    /// Server: most response bytes hyper queues per stream beyond what the client's
+    /// flow-control window lets it send. With the sink's buffer this bounds what a client
+    /// that does not read can pin per stream; times `max_concurrent_streams`, per
+    /// connection.
+    pub max_send_buffer: usize,
+    /// Server: largest request metadata (header list, counted as HTTP/2 does) accepted;
+    /// beyond it a call fails with `RESOURCE_EXHAUSTED`.
+    pub max_metadata_size: usize,
 }
 
 impl Tuning {
@@ -83,8 +94,25 @@ impl Tuning {
     ///   connection; set `server_ping_interval` (e.g. 30 s, above grpc-core's 10 s
     ///   ping-abuse floor) to end it within `ping_timeout` instead.
     /// - 1,024 concurrent streams per connection: tonic advertises no limit at all.
-    /// - 50 pending reset streams, 1,024 local error resets: hyper's rapid-reset guards
-    ///   stated explicitly so they cannot silently change.
+    /// - 1,024 pending reset streams (as many as may be open): a client whose short
+    ///   deadlines expire in bulk resets many streams before the server has accepted them,
+    ///   and must not be taken for a rapid-reset attack (at 50, 1,000 calls with 1 ms
+    ///   deadlines were answered with GOAWAY). Memory stays bounded by the count.
+    /// - 16,384 local error resets per connection: a client that opens streams over the
+    ///   limit before it has seen the server's SETTINGS gets each excess stream refused
+    ///   (`REFUSED_STREAM`, two resets a stream with its DATA), as grpc-go does, instead of
+    ///   losing every call on the connection to a GOAWAY (1,024 tripped at 512 excess
+    ///   streams); a peer provoking more resets than that is still disconnected.
+    /// - 120 s to finish the HTTP/2 handshake, grpc-go's value; a connection idle (no open
+    ///   stream) for 5 minutes is closed, so idle clients cannot hold descriptors forever
+    ///   (a client reconnects on its next call).
+    /// - 64 KiB send buffer per stream (hyper's default: 400 KiB), one 64 KiB frame: with
+    ///   the sink's 128 messages and the encoder's chunk, a client that grants huge windows
+    ///   and never reads pins about 165 KiB a stream (benchmark case 8; 686 KiB with plain
+    ///   tonic), so at most about 165 MiB per connection at 1,024 streams. Small-event
+    ///   streaming measured no slower than with 400 KiB.
+    /// - 16 KiB of request metadata (as hyper so far), answered `RESOURCE_EXHAUSTED`
+    ///   beyond, not with a bare HTTP 431.
     /// - 16 MiB messages: 4x gRPC's 4 MiB default, for fat unary answers; streams should
     ///   use many small messages instead.
     pub const BALANCED: Tuning = Tuning {
@@ -98,10 +126,14 @@ impl Tuning {
         client_ping_interval: None,
         ping_timeout: Duration::from_secs(10),
         max_concurrent_streams: 1024,
-        max_pending_accept_reset_streams: 50,
-        max_local_error_reset_streams: 1024,
+        max_pending_accept_reset_streams: 1024,
+        max_local_error_reset_streams: 16 * 1024,
         max_message_size: 16 * MIB as usize,
         connect_timeout: Duration::from_secs(10),
+        handshake_timeout: Duration::from_secs(120),
+        idle_timeout: Some(Duration::from_secs(300)),
+        max_send_buffer: 64 * KIB as usize,
+        max_metadata_size: 16 * KIB as usize,
     };
 
     /// Messaging and live event feeds (chat, notifications, telemetry) where latency and
@@ -178,28 +210,13 @@ impl Tuning {
             .with_keepalive_retries(self.tcp_keepalive.map(|_| TCP_KEEPALIVE_RETRIES))
     }
 
-    /// A tonic [`Server`] builder with these settings, the safety limits above and
-    /// [`GrpcStatusLayer`] (oversized requests answer `RESOURCE_EXHAUSTED`).
+    /// The runtime's server builder with these settings and the safety limits above (see
+    /// [`TunedRouter`](crate::TunedRouter) for what it adds to tonic's `Server`).
     ///
-    /// It sets no `timeout`: deadlines are enforced per call by the generated adapters,
-    /// which answer `DEADLINE_EXCEEDED` (tonic's own timer answers `CANCELLED`).
+    /// It starts no timer of its own for `grpc-timeout`: deadlines are enforced per call by
+    /// the generated adapters, which answer `DEADLINE_EXCEEDED`.
     pub fn server(&self) -> TunedServer {
-        Server::builder()
-            .initial_stream_window_size(self.stream_window)
-            .initial_connection_window_size(self.connection_window)
-            .http2_adaptive_window(Some(self.adaptive_window))
-            .max_frame_size(self.max_frame_size)
-            .tcp_nodelay(self.tcp_nodelay)
-            .tcp_keepalive(self.tcp_keepalive)
-            .tcp_keepalive_interval(self.tcp_keepalive.map(|_| TCP_KEEPALIVE_INTERVAL))
-            .tcp_keepalive_retries(self.tcp_keepalive.map(|_| TCP_KEEPALIVE_RETRIES))
-            .http2_keepalive_interval(self.server_ping_interval)
-            .http2_keepalive_timeout(Some(self.ping_timeout))
-            .max_concurrent_streams(self.max_concurrent_streams)
-            .http2_max_pending_accept_reset_streams(Some(self.max_pending_accept_reset_streams))
-            .http2_max_local_error_reset_streams(Some(self.max_local_error_reset_streams))
-            .layer(GrpcStatusLayer)
-            .layer(crate::CallLayer)
+        TunedServer::new(self.clone())
     }
 
     /// The preset called `name` (`balanced`, `low_latency`, `bulk_transfer`), as proto

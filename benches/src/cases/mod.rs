@@ -1,10 +1,11 @@
-//! The seven cases of the issue, one module each.
+//! The benchmark cases, one module each.
 
 pub mod cancel;
 pub mod codegen;
 pub mod events;
 pub mod link;
 pub mod pingpong;
+pub mod pinned;
 pub mod slow;
 pub mod upload;
 
@@ -27,6 +28,7 @@ pub async fn run(case: Case, plan: &Plan, report: &mut Report) -> Result<(), Err
         Case::Cancel => cancel::run(plan, report).await,
         Case::Slow => slow::run(plan, report).await,
         Case::Codegen => codegen::run(plan, report).await,
+        Case::Pinned => pinned::run(plan, report).await,
     }
 }
 
@@ -94,4 +96,8 @@ pub const METHOD: &str = "## How each case is measured
 - 7. Code generation: a synthetic FileDescriptorSet (one file per 15 services, 8 methods per
   service, two of each streaming pattern, a request and a response message per method),
   each generator run in a fresh child process: wall time and peak resident set (VmHWM).
+- 8. Non-reading client: each server in a fresh child process, its resident set (VmRSS) taken
+  once it stopped growing (no 1% rise for 1 s), idle (the reference) and then with one
+  connection that opened N endless ListEvents streams in raw HTTP/2 frames, granted windows of
+  2^31 - 1 bytes and never reads the socket.
 ";

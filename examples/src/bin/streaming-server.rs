@@ -8,19 +8,22 @@
 //! counters, and each call's span as it closes (`grpc_call{method=.. peer=.. deadline=..
 //! end_reason=.. messages_in=.. bytes_in=.. messages_out=.. bytes_out=..}`).
 //!
+//! SIGINT or SIGTERM shuts it down: new calls are refused, open streams end with
+//! `UNAVAILABLE`, other calls get `--shutdown-grace` seconds to finish, then it exits.
+//!
 //! `--max-upload-bytes` and `--max-message-bytes` tighten the service's limits (the interop
 //! tests use them to check the statuses a client gets when it goes over).
 
 use clap::Parser;
 use rust_stream::{CallContext, RequestStream, ResponseSink};
 use rust_stream_examples::adapter::{
-    StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService, TUNING,
-    server_builder,
+    StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService, server_builder,
 };
 use rust_stream_examples::guide::GuideServer;
 use rust_stream_examples::pb;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use tonic::Status;
 
 #[derive(Parser)]
@@ -40,6 +43,18 @@ struct Args {
     /// (16 MiB).
     #[arg(long)]
     max_message_bytes: Option<usize>,
+    /// On SIGINT or SIGTERM, how long open calls get to finish before they are ended with
+    /// `UNAVAILABLE` (streams end at once), in seconds.
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    shutdown_grace: Duration,
+}
+
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("not a number of seconds: {value}"))
 }
 
 #[tokio::main]
@@ -64,10 +79,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     server_builder()
         .add_service(service)
-        .serve_with_incoming_shutdown(TUNING.incoming(listener), async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .serve_with_shutdown(listener, shutdown_signal(), args.shutdown_grace)
         .await?;
+    println!("shut down");
     Ok(())
 }
 
@@ -85,6 +99,29 @@ fn init_logging() {
         .with_target(false)
         .with_ansi(false)
         .init();
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM (what service managers send).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// The guide's server, logging how and when each call ended.

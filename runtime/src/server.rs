@@ -1,0 +1,611 @@
+//! The runtime's server: tonic's routes served by hyper from an accept loop the runtime owns.
+//!
+//! tonic's `Server` neither backs off failed accepts, nor closes connections that never
+//! finish the HTTP/2 handshake, nor bounds hyper's per-stream send buffer, nor ends open
+//! streams on shutdown; serving the routes here does all four (see [`TunedRouter`]).
+
+use crate::shutdown::{self, Shutdown};
+use crate::status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
+use crate::tuning::Tuning;
+use futures_util::{Stream, StreamExt};
+use hyper::body::Incoming;
+use hyper::server::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tonic::transport::server::Connected;
+use tower_service::Service;
+
+/// Grace [`TunedRouter::serve_with_incoming_shutdown`] gives open calls before ending them.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// After the grace, how long connections get to deliver the calls' `UNAVAILABLE` before
+/// they are closed.
+const FLUSH: Duration = Duration::from_secs(1);
+
+/// First pause after a failed accept; doubled on each failure in a row up to
+/// [`ACCEPT_BACKOFF_MAX`], reset by a success (grpc-go's values).
+pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+/// Longest pause between failed accepts.
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// The server builder [`Tuning::server`] returns. Add services to get a [`TunedRouter`].
+#[derive(Clone, Debug)]
+pub struct TunedServer {
+    tuning: Tuning,
+}
+
+/// A [`TunedServer`] with services, ready to serve.
+///
+/// Compared with tonic's `Server`, it:
+/// - pauses after a failed accept (5 ms doubling to 1 s, as grpc-go), so running out of
+///   file descriptors does not spin a core, and raises the soft `RLIMIT_NOFILE` to the hard
+///   limit when it starts serving;
+/// - closes a connection that has not sent the HTTP/2 preface and its first `SETTINGS`
+///   within [`Tuning::handshake_timeout`], and (with a GOAWAY) one that has had no open
+///   stream for [`Tuning::idle_timeout`];
+/// - bounds what one stream queues for a client that does not read
+///   ([`Tuning::max_send_buffer`]);
+/// - rejects requests that are not gRPC (HTTP 415) and answers oversized metadata with
+///   `RESOURCE_EXHAUSTED` (see [`RequestGuard`]);
+/// - on shutdown ([`TunedRouter::serve_with_shutdown`]) ends open streams instead of
+///   waiting for them forever;
+/// - does not start tonic's own `grpc-timeout` timer: the generated adapters enforce
+///   deadlines and answer `DEADLINE_EXCEEDED`.
+#[derive(Clone, Debug)]
+pub struct TunedRouter {
+    tuning: Tuning,
+    routes: Routes,
+}
+
+impl TunedServer {
+    pub(crate) fn new(tuning: Tuning) -> Self {
+        TunedServer { tuning }
+    }
+
+    /// Adds a generated (or any tonic) service.
+    pub fn add_service<S>(&mut self, svc: S) -> TunedRouter
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        TunedRouter {
+            tuning: self.tuning.clone(),
+            routes: Routes::new(svc),
+        }
+    }
+}
+
+impl TunedRouter {
+    /// Adds another service.
+    pub fn add_service<S>(mut self, svc: S) -> Self
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.routes = self.routes.add_service(svc);
+        self
+    }
+
+    /// Serves connections from `listener` until `signal` resolves, then shuts down:
+    ///
+    /// 1. stops accepting and sends every connection a GOAWAY, so new calls are refused
+    ///    (clients see `UNAVAILABLE` and reconnect elsewhere);
+    /// 2. ends every open call with [`EndReason::ServerShutdown`](crate::EndReason): its
+    ///    handler sees `is_active()` turn false and `cancelled()` resolve, and a streaming
+    ///    response ends with `UNAVAILABLE`;
+    /// 3. gives calls that answer once (unary, uploads) up to `grace` to finish, then
+    ///    answers those still running with `UNAVAILABLE`;
+    /// 4. closes what is left and returns, at most `grace` plus one second after `signal`.
+    pub async fn serve_with_shutdown(
+        self,
+        listener: tokio::net::TcpListener,
+        signal: impl Future<Output = ()>,
+        grace: Duration,
+    ) -> io::Result<()> {
+        let incoming = self.tuning.incoming(listener);
+        self.run(incoming, signal, grace).await
+    }
+
+    /// Serves connections from `listener` until the process ends.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> io::Result<()> {
+        self.serve_with_shutdown(listener, std::future::pending(), Duration::ZERO)
+            .await
+    }
+
+    /// Serves the connections `incoming` yields (for example [`Tuning::incoming`]), as
+    /// tonic's method of the same name. A failed accept is retried after a pause.
+    pub async fn serve_with_incoming<I, IO, E>(self, incoming: I) -> io::Result<()>
+    where
+        I: Stream<Item = Result<IO, E>>,
+        IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+        E: fmt::Display,
+    {
+        self.run(incoming, std::future::pending(), Duration::ZERO)
+            .await
+    }
+
+    /// As [`serve_with_shutdown`](Self::serve_with_shutdown) for connections `incoming`
+    /// yields, with a grace of [`DEFAULT_SHUTDOWN_GRACE`].
+    pub async fn serve_with_incoming_shutdown<I, IO, E>(
+        self,
+        incoming: I,
+        signal: impl Future<Output = ()>,
+    ) -> io::Result<()>
+    where
+        I: Stream<Item = Result<IO, E>>,
+        IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+        E: fmt::Display,
+    {
+        self.run(incoming, signal, DEFAULT_SHUTDOWN_GRACE).await
+    }
+
+    async fn run<I, IO, E>(
+        self,
+        incoming: I,
+        signal: impl Future<Output = ()>,
+        grace: Duration,
+    ) -> io::Result<()>
+    where
+        I: Stream<Item = Result<IO, E>>,
+        IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+        E: fmt::Display,
+    {
+        raise_fd_limit();
+        let server = Connections {
+            http2: http2_builder(&self.tuning),
+            service: ConnService {
+                routes: tower_layer::Layer::layer(
+                    &GrpcStatusLayer,
+                    tower_layer::Layer::layer(&crate::CallLayer, self.routes.prepare()),
+                ),
+                guard: RequestGuard::new(self.tuning.max_metadata_size),
+                shutdown: Shutdown::default(),
+                closing: CancellationToken::new(),
+                info: (),
+                activity: None,
+            },
+            handshake_timeout: self.tuning.handshake_timeout,
+            idle_timeout: self.tuning.idle_timeout,
+            draining: CancellationToken::new(),
+        };
+        let mut connections = JoinSet::new();
+        {
+            // Scoped so that the listener closes as soon as accepting stops.
+            let mut incoming = pin!(incoming);
+            let mut signal = pin!(signal);
+            let mut backoff = ACCEPT_BACKOFF_MIN;
+            loop {
+                tokio::select! {
+                    biased;
+                    () = &mut signal => break,
+                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                    accepted = incoming.next() => match accepted {
+                        Some(Ok(io)) => {
+                            backoff = ACCEPT_BACKOFF_MIN;
+                            connections.spawn(server.serve(io));
+                        }
+                        Some(Err(_)) => {
+                            // EMFILE and friends: retrying at once only spins.
+                            tokio::select! {
+                                biased;
+                                () = &mut signal => break,
+                                () = tokio::time::sleep(backoff) => {}
+                            }
+                            backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                        }
+                        None => break,
+                    },
+                }
+            }
+        }
+
+        server.draining.cancel();
+        server.service.shutdown.start();
+        let grace_over = Instant::now() + grace;
+        while let Ok(Some(_)) = tokio::time::timeout_at(grace_over, connections.join_next()).await {
+        }
+        server.service.closing.cancel();
+        let flushed = Instant::now() + FLUSH;
+        while let Ok(Some(_)) = tokio::time::timeout_at(flushed, connections.join_next()).await {}
+        connections.shutdown().await;
+        Ok(())
+    }
+}
+
+/// hyper's HTTP/2 server with `tuning`'s settings.
+fn http2_builder(tuning: &Tuning) -> http2::Builder<TokioExecutor> {
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .initial_stream_window_size(tuning.stream_window)
+        .initial_connection_window_size(tuning.connection_window)
+        .adaptive_window(tuning.adaptive_window)
+        .max_frame_size(tuning.max_frame_size)
+        .keep_alive_interval(tuning.server_ping_interval)
+        .keep_alive_timeout(tuning.ping_timeout)
+        .max_concurrent_streams(tuning.max_concurrent_streams)
+        .max_pending_accept_reset_streams(tuning.max_pending_accept_reset_streams)
+        .max_local_error_reset_streams(tuning.max_local_error_reset_streams)
+        .max_send_buf_size(tuning.max_send_buffer)
+        .max_header_list_size(crate::status_layer::header_list_limit(
+            tuning.max_metadata_size,
+        ));
+    builder
+}
+
+/// What every connection of one server shares.
+struct Connections {
+    http2: http2::Builder<TokioExecutor>,
+    service: ConnService<()>,
+    handshake_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    /// Cancelled when shutdown starts: every connection sends GOAWAY.
+    draining: CancellationToken,
+}
+
+impl Connections {
+    fn serve<IO>(&self, mut io: IO) -> impl Future<Output = ()> + Send + 'static
+    where
+        IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+    {
+        let http2 = self.http2.clone();
+        let idle_timeout = self.idle_timeout;
+        let activity = idle_timeout.map(|_| Arc::new(Activity::default()));
+        let service = self
+            .service
+            .for_connection(io.connect_info(), activity.clone());
+        let handshake_timeout = self.handshake_timeout;
+        let draining = self.draining.clone();
+        async move {
+            let handshake = tokio::time::timeout(handshake_timeout, read_handshake(&mut io));
+            let prefix = tokio::select! {
+                read = handshake => match read {
+                    Ok(Ok(prefix)) => prefix,
+                    // Too slow, or gone: close.
+                    _ => return,
+                },
+                () = draining.cancelled() => return,
+            };
+            let io = TokioIo::new(Prefixed {
+                prefix,
+                read: 0,
+                io,
+            });
+            let mut connection = pin!(http2.serve_connection(io, service));
+            let idle = async {
+                match (&activity, idle_timeout) {
+                    (Some(activity), Some(timeout)) => activity.idle_for(timeout).await,
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                () = draining.cancelled() => {}
+                () = idle => {}
+            }
+            // GOAWAY: streams still open finish, new ones go to a new connection.
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const FRAME_HEADER_LEN: usize = 9;
+const SETTINGS_FRAME: u8 = 0x4;
+/// More than any real first `SETTINGS` frame (6 bytes per setting).
+const MAX_SETTINGS_PAYLOAD: usize = 1024;
+
+/// Reads the client's HTTP/2 preface and first frame (which must be `SETTINGS`): the
+/// handshake a slow or idle client must finish within the handshake timeout.
+///
+/// Returns what it read, for hyper to parse again. Bytes that cannot be a preface are
+/// returned at once: hyper rejects them without waiting for more.
+async fn read_handshake(io: &mut (impl AsyncRead + Unpin)) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(128);
+    let head = PREFACE.len() + FRAME_HEADER_LEN;
+    while buf.len() < head {
+        if io.read_buf(&mut buf).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let n = buf.len().min(PREFACE.len());
+        if buf[..n] != PREFACE[..n] {
+            return Ok(buf);
+        }
+    }
+    let frame = &buf[PREFACE.len()..];
+    let len = usize::from(frame[0]) << 16 | usize::from(frame[1]) << 8 | usize::from(frame[2]);
+    if frame[3] != SETTINGS_FRAME || len > MAX_SETTINGS_PAYLOAD {
+        return Ok(buf);
+    }
+    while buf.len() < head + len {
+        if io.read_buf(&mut buf).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(buf)
+}
+
+/// A connection whose first bytes were already read: replays them, then reads on.
+struct Prefixed<IO> {
+    prefix: Vec<u8>,
+    read: usize,
+    io: IO,
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.read < this.prefix.len() {
+            let rest = &this.prefix[this.read..];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.read += n;
+            if this.read == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.read = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Prefixed<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// The service one connection's requests go to: the guard, then tonic's routes.
+#[derive(Clone)]
+struct ConnService<C> {
+    routes: GrpcStatusService<crate::CallService<Routes>>,
+    guard: RequestGuard,
+    shutdown: Shutdown,
+    /// Cancelled when the shutdown grace is over: calls still running answer `UNAVAILABLE`.
+    closing: CancellationToken,
+    /// The connection's addresses, as tonic's `Request::remote_addr` looks them up.
+    info: C,
+    /// The connection's open streams, when it has an idle timeout.
+    activity: Option<Arc<Activity>>,
+}
+
+impl ConnService<()> {
+    fn for_connection<C>(&self, info: C, activity: Option<Arc<Activity>>) -> ConnService<C> {
+        ConnService {
+            routes: self.routes.clone(),
+            guard: self.guard,
+            shutdown: self.shutdown.clone(),
+            closing: self.closing.clone(),
+            info,
+            activity,
+        }
+    }
+}
+
+/// How many streams of one connection are open, for [`Tuning::idle_timeout`].
+#[derive(Debug, Default)]
+struct Activity {
+    open: AtomicUsize,
+    /// Notified when the count drops to zero.
+    idle: Notify,
+}
+
+impl Activity {
+    /// Counts one stream until the returned guard is dropped.
+    fn open(self: &Arc<Self>) -> Open {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        Open(Arc::clone(self))
+    }
+
+    /// Resolves once the connection has had no open stream for `timeout`.
+    async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let mut ended = pin!(self.idle.notified());
+            // Registered before the count is read, so no stream's end is missed.
+            ended.as_mut().enable();
+            if self.open.load(Ordering::Acquire) == 0 {
+                let expired = tokio::select! {
+                    () = tokio::time::sleep(timeout) => true,
+                    () = ended.as_mut() => false,
+                };
+                if !expired {
+                    // A stream opened and ended meanwhile: the idle time starts over.
+                    continue;
+                }
+                if self.open.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+            }
+            ended.await;
+        }
+    }
+}
+
+/// One open stream of a connection.
+#[derive(Debug)]
+struct Open(Arc<Activity>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if self.0.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// A response body that keeps its stream counted as open (with an idle timeout) until
+/// hyper drops it.
+struct Tracked {
+    body: Body,
+    _open: Option<Open>,
+}
+
+impl http_body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<http::Response<Tracked>, Infallible>> + Send>>;
+
+impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Incoming>>
+    for ConnService<C>
+{
+    type Response = http::Response<Tracked>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn call(&self, mut request: http::Request<Incoming>) -> Self::Future {
+        if let Some(rejection) = self.guard.check(&request) {
+            let rejection = rejection.map(|body| Tracked { body, _open: None });
+            return Box::pin(std::future::ready(Ok(rejection)));
+        }
+        let extensions = request.extensions_mut();
+        extensions.insert(self.info.clone());
+        extensions.insert(self.shutdown.clone());
+        let mut routes = self.routes.clone();
+        let open = self.activity.as_ref().map(Activity::open);
+        // `CallLayer` reads tonic's body type, as it does under tonic's own server.
+        let call = routes.call(request.map(Body::new));
+        let closing = self.closing.clone();
+        Box::pin(async move {
+            let response = tokio::select! {
+                biased;
+                response = call => response,
+                () = closing.cancelled() => {
+                    Ok(shutdown::unavailable().into_http())
+                }
+            };
+            Ok(response?.map(|body| Tracked { body, _open: open }))
+        })
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit, once per process, as grpc-go
+/// does: a busy server needs a descriptor per connection, and the usual soft default
+/// (1,024) is far below what the system allows.
+fn raise_fd_limit() {
+    #[cfg(unix)]
+    {
+        static RAISED: std::sync::Once = std::sync::Once::new();
+        RAISED.call_once(|| {
+            use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+            let limit = getrlimit(Resource::Nofile);
+            if limit.maximum.is_some() && limit.current < limit.maximum {
+                // Best effort: a sandbox may forbid it, and the server works without it.
+                let _ = setrlimit(
+                    Resource::Nofile,
+                    Rlimit {
+                        current: limit.maximum,
+                        maximum: limit.maximum,
+                    },
+                );
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn handshake_reads_preface_and_settings_and_stops_early_on_garbage() {
+        let settings = [0, 0, 6, SETTINGS_FRAME, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100];
+        let mut good = PREFACE.to_vec();
+        good.extend_from_slice(&settings);
+        good.extend_from_slice(b"more");
+        let read = read_handshake(&mut &good[..]).await.unwrap();
+        assert!(read.starts_with(&good[..PREFACE.len() + settings.len()]));
+
+        let garbage = b"GET / HTTP/1.1\r\n";
+        assert_eq!(read_handshake(&mut &garbage[..]).await.unwrap(), garbage);
+
+        let half = &PREFACE[..10];
+        assert!(read_handshake(&mut &half[..]).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn prefixed_replays_what_was_read_then_reads_on() {
+        let mut io = Prefixed {
+            prefix: b"abc".to_vec(),
+            read: 0,
+            io: &b"def"[..],
+        };
+        let mut all = Vec::new();
+        // AsyncWrite is not needed to read; read through the AsyncRead impl.
+        io.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, b"abcdef");
+    }
+}
