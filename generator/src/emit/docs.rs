@@ -135,6 +135,8 @@ fn escape(line: &str) -> String {
 
 fn escape_text(text: &str, out: &mut String) {
     let chars: Vec<char> = text.chars().collect();
+    // Where the `(` of the last inline link kept as a link is.
+    let mut link_target = None;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -148,6 +150,7 @@ fn escape_text(text: &str, out: &mut String) {
                 {
                     out.extend(&chars[i..=i + close]);
                     i += close + 1;
+                    link_target = Some(i);
                     continue;
                 }
                 out.push('\\');
@@ -163,7 +166,12 @@ fn escape_text(text: &str, out: &mut String) {
                     out.push_str("&lt;");
                 }
             }
-            'h' if !escaped && (i == 0 || !matches!(chars[i - 1], '<' | '(')) => {
+            // A URL is left alone in `<...>` and as the target of a link kept above; after
+            // any other `(` (a link split over lines, `\](` escaped) it is bare.
+            'h' if !escaped
+                && !(i > 0 && chars[i - 1] == '<')
+                && !(i > 0 && link_target == Some(i - 1)) =>
+            {
                 let rest: String = chars[i..].iter().collect();
                 if rest.starts_with("http://") || rest.starts_with("https://") {
                     let len = rest
@@ -344,6 +352,12 @@ mod tests {
         );
         assert_eq!(run(&[" go to <https://a.b/c>"]), [" go to <https://a.b/c>"]);
         assert_eq!(run(&[" already \\[x\\]"]), [" already \\[x\\]"]);
+        // A link whose text began on the line before is no link here: its URL is bare.
+        assert_eq!(
+            run(&[" [High", " availability](https://a.b/c)"]),
+            [" \\[High", " availability\\](<https://a.b/c>)"]
+        );
+        assert_eq!(run(&[" (https://a.b/c)."]), [" (<https://a.b/c>)."]);
     }
 
     #[test]

@@ -127,6 +127,10 @@ pub mod resources_client {
         ///
         /// * as a stream,
         ///   until the client cancels.
+        ///
+        /// See \[the naming
+        /// guide\](<https://example.com/naming>) and the \[rules\]
+        /// (<https://example.com/rules>).
         pub async fn list(
             &mut self,
             request: impl tonic::IntoRequest<super::Resource>,
@@ -176,6 +180,10 @@ pub mod resources_server {
         ///
         /// * as a stream,
         ///   until the client cancels.
+        ///
+        /// See \[the naming
+        /// guide\](<https://example.com/naming>) and the \[rules\]
+        /// (<https://example.com/rules>).
         async fn list(
             &self,
             request: tonic::Request<super::Resource>,
@@ -371,6 +379,10 @@ pub mod resources_stream {
         /// Lists resources:
         /// - as a stream,
         ///   until the client cancels.
+        ///
+        /// See \[the naming
+        /// guide\](<https://example.com/naming>) and the \[rules\]
+        /// (<https://example.com/rules>).
         ///
         /// Server streaming: `/list_comments.Resources/List`.
         fn list(
