@@ -168,10 +168,7 @@ fn escape_text(text: &str, out: &mut String) {
             }
             // A URL is left alone in `<...>` and as the target of a link kept above; after
             // any other `(` (a link split over lines, `\](` escaped) it is bare.
-            'h' if !escaped
-                && !(i > 0 && chars[i - 1] == '<')
-                && !(i > 0 && link_target == Some(i - 1)) =>
-            {
+            'h' if !escaped && (i == 0 || (chars[i - 1] != '<' && link_target != Some(i - 1))) => {
                 let rest: String = chars[i..].iter().collect();
                 if rest.starts_with("http://") || rest.starts_with("https://") {
                     let len = rest
