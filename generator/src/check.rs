@@ -395,7 +395,14 @@ impl<'a> Checker<'a> {
         }
         for (i, nested) in message.nested_type.iter().enumerate() {
             let mut path = at.path.clone();
-            path.extend([3, i as i32]);
+            // A map entry is synthesized, without a source location of its own: its
+            // problems are reported at the map field that declares it.
+            let entry = qualified(&full, nested.name());
+            let is_entry = nested.options.as_ref().is_some_and(|o| o.map_entry());
+            match message.field.iter().position(|f| f.type_name() == entry) {
+                Some(field) if is_entry => path.extend([2, field as i32]),
+                _ => path.extend([3, i as i32]),
+            }
             self.message(source, &full, nested, path, generated);
         }
         for (i, e) in message.enum_type.iter().enumerate() {

@@ -61,6 +61,41 @@ pub enum Piece<'a> {
     Tonic(&'a Service),
 }
 
+/// The fully qualified paths of the oneofs with a message (or group) variant, for which
+/// prost-build writes an enum that clippy's `large_enum_variant` may flag: a message can be
+/// hundreds of bytes next to a 4-byte variant, and only rustc knows the sizes. Oneofs of
+/// scalars, strings and bytes (at most 24 bytes a variant) cannot trip it.
+fn oneofs_with_messages(files: &[prost_types::FileDescriptorProto]) -> Vec<String> {
+    use prost_types::field_descriptor_proto::Type;
+    fn walk(message: &prost_types::DescriptorProto, scope: &str, out: &mut Vec<String>) {
+        let name = format!("{scope}.{}", message.name());
+        for (index, oneof) in message.oneof_decl.iter().enumerate() {
+            let has_message = message.field.iter().any(|field| {
+                field.oneof_index == Some(index as i32)
+                    && !field.proto3_optional()
+                    && matches!(field.r#type(), Type::Message | Type::Group)
+            });
+            if has_message {
+                out.push(format!("{name}.{}", oneof.name()));
+            }
+        }
+        for nested in &message.nested_type {
+            walk(nested, &name, out);
+        }
+    }
+    let mut out = Vec::new();
+    for file in files {
+        let scope = match file.package() {
+            "" => String::new(),
+            package => format!(".{package}"),
+        };
+        for message in &file.message_type {
+            walk(message, &scope, &mut out);
+        }
+    }
+    out
+}
+
 /// prost-build's output for every package of the model, by module.
 pub fn generate(
     descriptors: &crate::load::Descriptors,
@@ -95,6 +130,9 @@ pub fn generate(
     }
     for (proto, rust) in &params.extern_paths {
         config.extern_path(proto, rust);
+    }
+    for oneof in oneofs_with_messages(&descriptors.files) {
+        config.enum_attribute(oneof, "#[allow(clippy::large_enum_variant)]");
     }
     config.service_generator(Box::new(Services {
         tonic: tonic_prost_build::configure().service_generator(),

@@ -113,8 +113,10 @@ fn tokens_are_the_items_of_the_formatted_files() {
     let tokens_of =
         |text: &str| prettyplease::unparse(&syn::parse_file(text).expect("generated files parse"));
     for (name, include, proto, params) in cases() {
+        // As `run` does: the corpus has imports of other packages.
         let descriptors = Descriptors::compile(&[proto], &[&include, &root().join("proto")])
-            .unwrap_or_else(|err| panic!("{proto}: {err}"));
+            .unwrap_or_else(|err| panic!("{proto}: {err}"))
+            .generate_imports();
         let params = Params::parse(params).unwrap();
         let files = generate(&descriptors, &params).unwrap();
         let packages = rust_stream_build::generate_tokens(&descriptors, &params).unwrap();

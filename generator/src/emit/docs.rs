@@ -18,7 +18,14 @@ pub fn sanitize(lines: &[String]) -> Vec<String> {
         .min()
         .unwrap_or(0);
     let mut out = Vec::with_capacity(lines.len() + 1);
-    let mut fence: Option<String> = None;
+    // The open fence: its marker and the indentation it was written with.
+    let mut fence: Option<(String, String)> = None;
+    // Whether the previous line is paragraph text, which the next line continues: an
+    // indented code block cannot start there.
+    let mut in_paragraph = false;
+    let mut in_code = false;
+    // The content column of the list item being written, if any.
+    let mut item: Option<usize> = None;
     for line in lines {
         let line = line.replace('\t', "    ");
         let trimmed = line.trim_start();
@@ -29,38 +36,81 @@ pub fn sanitize(lines: &[String]) -> Vec<String> {
         let is_fence =
             marker.len() >= 3 && marker.chars().all(|c| c == marker.as_bytes()[0] as char);
         match &fence {
-            Some(open) => {
+            Some((open, indent)) => {
                 if is_fence
                     && marker.starts_with(open.as_str())
                     && trimmed[marker.len()..].trim().is_empty()
                 {
+                    // At the opening fence's indentation: markdown closes a fence only
+                    // with at most three spaces more.
+                    out.push(format!("{indent}{marker}"));
                     fence = None;
+                } else {
+                    out.push(line.clone());
                 }
-                out.push(line.clone());
             }
             None if is_fence => {
                 let indent = &line[..line.len() - trimmed.len()];
-                out.push(format!(
-                    "{}{marker}text",
-                    &indent[..indent.len().min(min_indent + 3)]
-                ));
-                fence = Some(marker);
+                let indent = indent[..indent.len().min(min_indent + 3)].to_owned();
+                out.push(format!("{indent}{marker}text"));
+                fence = Some((marker, indent));
+                (in_paragraph, in_code) = (false, false);
+            }
+            None if trimmed.is_empty() => {
+                out.push(line.clone());
+                (in_paragraph, in_code) = (false, false);
             }
             None => {
                 let indent = indent_of(&line);
-                let keep = if indent >= min_indent + 4 {
-                    min_indent + 2
-                } else {
+                let list_marker = list_marker_len(trimmed);
+                if !in_paragraph && list_marker.is_none() && item.is_some_and(|c| indent < c) {
+                    item = None;
+                }
+                let base = item.unwrap_or(min_indent);
+                let keep = if (in_code || !in_paragraph) && indent >= base + 4 {
+                    // An indented code block: plain text, so that it never becomes a doctest.
+                    in_code = true;
+                    base + 2
+                } else if let Some(len) = list_marker {
+                    in_code = false;
+                    item = Some(indent + len);
                     indent
+                } else {
+                    in_code = false;
+                    match item {
+                        // A lazy continuation of the item: indented to its content,
+                        // as clippy's `doc_lazy_continuation` asks.
+                        Some(column) if in_paragraph && indent < column => column,
+                        _ => indent,
+                    }
                 };
+                in_paragraph = !in_code && !trimmed.starts_with('#');
                 out.push(format!("{}{}", " ".repeat(keep), escape(trimmed)));
             }
         }
     }
-    if let Some(open) = fence {
-        out.push(format!(" {open}"));
+    if let Some((open, indent)) = fence {
+        out.push(format!("{indent}{open}"));
     }
     out
+}
+
+/// The length of the list item marker (`- `, `* `, `+ `, `1. `, `1) `) `line` starts with.
+fn list_marker_len(line: &str) -> Option<usize> {
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    let len = match line.as_bytes() {
+        [b'-' | b'*' | b'+', b' ', ..] => 2,
+        _ if (1..=9).contains(&digits)
+            && matches!(line.as_bytes().get(digits), Some(b'.' | b')'))
+            && line.as_bytes().get(digits + 1) == Some(&b' ') =>
+        {
+            digits + 2
+        }
+        _ => return None,
+    };
+    // Spaces after the marker belong to it, up to four.
+    let spaces = line[len..].bytes().take_while(|&b| b == b' ').count();
+    Some(len + if spaces < 4 { spaces } else { 0 })
 }
 
 fn indent_of(line: &str) -> usize {
@@ -85,6 +135,8 @@ fn escape(line: &str) -> String {
 
 fn escape_text(text: &str, out: &mut String) {
     let chars: Vec<char> = text.chars().collect();
+    // Where the `(` of the last inline link kept as a link is.
+    let mut link_target = None;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -98,6 +150,7 @@ fn escape_text(text: &str, out: &mut String) {
                 {
                     out.extend(&chars[i..=i + close]);
                     i += close + 1;
+                    link_target = Some(i);
                     continue;
                 }
                 out.push('\\');
@@ -113,7 +166,9 @@ fn escape_text(text: &str, out: &mut String) {
                     out.push_str("&lt;");
                 }
             }
-            'h' if !escaped && (i == 0 || !matches!(chars[i - 1], '<' | '(')) => {
+            // A URL is left alone in `<...>` and as the target of a link kept above; after
+            // any other `(` (a link split over lines, `\](` escaped) it is bare.
+            'h' if !escaped && (i == 0 || (chars[i - 1] != '<' && link_target != Some(i - 1))) => {
                 let rest: String = chars[i..].iter().collect();
                 if rest.starts_with("http://") || rest.starts_with("https://") {
                     let len = rest
@@ -235,6 +290,52 @@ mod tests {
     }
 
     #[test]
+    fn list_items_continue_at_their_content_column() {
+        // Lazy continuations move to the item's content (clippy's `doc_lazy_continuation`).
+        assert_eq!(
+            run(&[
+                " - one",
+                " two",
+                " 10. three",
+                "   four",
+                "  * five",
+                " six"
+            ]),
+            [
+                " - one",
+                "   two",
+                " 10. three",
+                "     four",
+                "  * five",
+                "    six"
+            ]
+        );
+        // A continuation indented by four or more is text, not an indented code block.
+        assert_eq!(
+            run(&[" Names:", "", "   - a project,", "     using strings"]),
+            [" Names:", "", "   - a project,", "     using strings"]
+        );
+        // A paragraph after a blank line ends the list.
+        assert_eq!(run(&[" - a", "", " b", " c"]), [" - a", "", " b", " c"]);
+    }
+
+    #[test]
+    fn a_fence_closes_at_its_opening_indentation() {
+        assert_eq!(
+            run(&[
+                " a",
+                "",
+                "         ```",
+                "         x",
+                "         ```",
+                "",
+                " b"
+            ]),
+            [" a", "", "    ```text", "         x", "    ```", "", " b"]
+        );
+    }
+
+    #[test]
     fn brackets_html_and_urls_are_escaped_outside_code() {
         assert_eq!(
             run(&[" see [foo] and `[bar]`"]),
@@ -248,6 +349,12 @@ mod tests {
         );
         assert_eq!(run(&[" go to <https://a.b/c>"]), [" go to <https://a.b/c>"]);
         assert_eq!(run(&[" already \\[x\\]"]), [" already \\[x\\]"]);
+        // A link whose text began on the line before is no link here: its URL is bare.
+        assert_eq!(
+            run(&[" [High", " availability](https://a.b/c)"]),
+            [" \\[High", " availability\\](<https://a.b/c>)"]
+        );
+        assert_eq!(run(&[" (https://a.b/c)."]), [" (<https://a.b/c>)."]);
     }
 
     #[test]

@@ -205,6 +205,8 @@ pub fn tonic_lints(service: &Service) -> [(String, Option<syn::Attribute>); 2] {
             methods.iter().any(|m| breaks_self_convention(&m.rust_name)),
             quote!(clippy::wrong_self_convention),
         ),
+        // Without RPCs, tonic's router is a `match` with only its fallback arm.
+        (methods.is_empty(), quote!(clippy::match_single_binding)),
     ];
     let allow = |lints: &[(bool, TokenStream)]| {
         let lints: Vec<&TokenStream> = lints.iter().filter(|(on, _)| *on).map(|(_, l)| l).collect();
@@ -287,6 +289,12 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
     let tonic_client = format_ident!("{}", service.tonic_client);
     let tuning = tuning_expr(&service.tuning, rt);
     let any_deprecated = service.methods.iter().any(|m| m.deprecated);
+    // A service without RPCs never calls its handler.
+    let allow_unread = if service.methods.is_empty() {
+        quote!(#[allow(dead_code)])
+    } else {
+        quote!()
+    };
     let allow_deprecated = if any_deprecated {
         quote!(#[allow(deprecated)])
     } else {
@@ -432,6 +440,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
             #[doc = #adapter_doc]
             #[derive(Debug)]
             pub struct #adapter<H> {
+                #allow_unread
                 handler: ::std::sync::Arc<H>,
                 config: #config,
             }

@@ -88,6 +88,7 @@ pub mod frame {
             }
         }
     }
+    #[allow(clippy::large_enum_variant)]
     #[derive(Clone, PartialEq, ::prost::Oneof)]
     pub enum Body {
         #[prost(string, tag = "5")]

@@ -38,6 +38,7 @@ pub mod record {
         #[prost(int64, optional, tag = "11")]
         pub n: ::core::option::Option<i64>,
     }
+    #[allow(clippy::large_enum_variant)]
     #[derive(Clone, PartialEq, ::prost::Oneof)]
     pub enum Choice {
         #[prost(string, tag = "9")]

@@ -2310,6 +2310,7 @@ pub struct Choice {
 }
 /// Nested message and enum types in `Choice`.
 pub mod choice {
+    #[allow(clippy::large_enum_variant)]
     #[derive(Clone, PartialEq, Eq, Hash, ::prost::Oneof)]
     pub enum Type {
         #[prost(string, tag = "1")]
