@@ -5,6 +5,7 @@
 //! cargo run --release -p rust-stream-benches -- --out benches/RESULTS.md   # full run
 //! cargo run --release -p rust-stream-benches -- --smoke                    # seconds
 //! cargo run --release -p rust-stream-benches -- --only cancel --only events
+//! cargo run --release -p rust-stream-benches -- profile-upload --subject plain --mib 64
 //! ```
 //!
 //! `serve` and `codegen-worker` are internal subcommands: the harness runs its own binary as
@@ -16,6 +17,7 @@ mod common;
 mod generated;
 mod netns;
 mod plain;
+mod profile;
 mod proxy;
 mod raw;
 mod report;
@@ -63,6 +65,16 @@ enum Command {
         /// Server kinds (`plain`, `plain-adaptive`, `gen-<preset>`, `raw`).
         #[arg(long = "kind")]
         kinds: Vec<String>,
+    },
+    /// One upload of `mib` MiB through one subject, client and server in this process on
+    /// one thread, for an instruction-counting profiler (see `benches/PROFILE.md`).
+    ProfileUpload {
+        /// `gen-<preset>`, `plain`, `plain-adaptive` or `raw`.
+        #[arg(long, default_value = "gen-balanced")]
+        subject: String,
+        /// MiB to upload.
+        #[arg(long, default_value_t = 64)]
+        mib: u64,
     },
     /// Internal: run one code generator over a FileDescriptorSet and print its wall time
     /// and peak memory.
@@ -202,6 +214,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::ProfileUpload { subject, mib }) => match profile::run(&subject, mib << 20) {
+            Ok(line) => {
+                eprintln!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("profile-upload: {err}");
+                ExitCode::FAILURE
+            }
+        },
         None => bench(&cli),
     }
 }

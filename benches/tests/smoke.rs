@@ -1,21 +1,18 @@
 //! The harness in smoke mode (small sizes, one repetition), so it cannot rot: every case
 //! must run to the end and land in the results table.
 
-use std::process::{Command, Stdio};
+use std::ffi::OsStr;
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 /// Generous: a debug build on a busy two-core machine takes well under a minute.
 const TIMEOUT: Duration = Duration::from_secs(600);
 
-#[test]
-fn every_case_runs_in_smoke_mode() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let out = dir.path().join("RESULTS.md");
+/// Runs the benchmark binary with `args`, killing it after [`TIMEOUT`].
+fn run(args: &[&OsStr]) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_rust-stream-benches"))
-        .arg("--smoke")
-        .arg("--out")
-        .arg(&out)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -26,13 +23,20 @@ fn every_case_runs_in_smoke_mode() {
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    let output = match rx.recv_timeout(TIMEOUT) {
+    match rx.recv_timeout(TIMEOUT) {
         Ok(output) => output.expect("the benchmark binary ran"),
         Err(_) => {
             let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("the smoke run took longer than {TIMEOUT:?}");
+            panic!("the benchmark binary ran longer than {TIMEOUT:?}");
         }
-    };
+    }
+}
+
+#[test]
+fn every_case_runs_in_smoke_mode() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = dir.path().join("RESULTS.md");
+    let output = run(&["--smoke".as_ref(), "--out".as_ref(), out.as_os_str()]);
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the smoke run failed:\n{log}");
 
@@ -55,4 +59,31 @@ fn every_case_runs_in_smoke_mode() {
     }
     assert!(results.contains("## Machine"), "{results}");
     assert!(!results.contains("failed:"), "a case failed:\n{results}");
+}
+
+/// The profiling mode uploads exactly the bytes asked for through every subject it names,
+/// and refuses a subject it does not know.
+#[test]
+fn profile_upload_carries_every_byte() {
+    for subject in ["gen-balanced", "plain", "raw"] {
+        let output = run(&[
+            "profile-upload".as_ref(),
+            "--subject".as_ref(),
+            subject.as_ref(),
+            "--mib".as_ref(),
+            "2".as_ref(),
+        ]);
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{subject} failed:\n{log}");
+        assert!(
+            log.contains(&format!("{subject} uploaded {} bytes", 2 << 20)),
+            "{log}"
+        );
+    }
+    let output = run(&[
+        "profile-upload".as_ref(),
+        "--subject".as_ref(),
+        "nope".as_ref(),
+    ]);
+    assert!(!output.status.success());
 }
