@@ -526,63 +526,46 @@ mod tests {
         }
     }
 
-    /// An imported package made only of underscores is refused too: prost-build would
-    /// refer to its types through an empty module name.
+    /// Unnamed elements of an imported file are refused too, though its package is not
+    /// generated: prost-build would refer to them through an empty name. Here `A` and `a` of
+    /// the imported package do not clash: whoever generates that package reports it.
     #[test]
-    fn an_imported_unnamed_package_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("u.proto"),
-            "syntax = \"proto3\";\npackage _;\nmessage M {}\n",
-        )
-        .unwrap();
-        let proto = dir.path().join("t.proto");
-        std::fs::write(
-            &proto,
-            "syntax = \"proto3\";\npackage p;\nimport \"u.proto\";\n\
-             service S { rpc A(._.M) returns (._.M); }\n",
-        )
-        .unwrap();
-        let descriptors = Descriptors::compile(&[&proto], &[dir.path()]).unwrap();
-        let err = crate::generate(&descriptors, &Params::default()).unwrap_err();
-        let found: Vec<String> = err.diagnostics().iter().map(|d| d.to_string()).collect();
-        assert_eq!(
-            found,
-            [
+    fn unnamed_elements_of_imported_files_are_refused() {
+        let cases = [
+            (
+                "package _;\nmessage M {}\n",
+                "._.M",
                 "u.proto: package `_` has no Rust module name: case conversion leaves nothing \
-              of `_`; rename it"
-            ]
-        );
-    }
-
-    /// A message of an imported package that is not generated, whose name prost-build would
-    /// leave empty, is refused: generated code names it.
-    #[test]
-    fn an_imported_unnamed_message_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("u.proto"),
-            "syntax = \"proto3\";\npackage u;\nmessage _ {}\nmessage A {}\nmessage a {}\n",
-        )
-        .unwrap();
-        let proto = dir.path().join("t.proto");
-        std::fs::write(
-            &proto,
-            "syntax = \"proto3\";\npackage p;\nimport \"u.proto\";\n\
-             service S { rpc A(.u._) returns (.u._); }\n",
-        )
-        .unwrap();
-        let descriptors = Descriptors::compile(&[&proto], &[dir.path()]).unwrap();
-        let err = crate::generate(&descriptors, &Params::default()).unwrap_err();
-        let found: Vec<String> = err.diagnostics().iter().map(|d| d.to_string()).collect();
-        // Not the clash of `A` and `a`: that package is not generated here.
-        assert_eq!(
-            found,
-            [
+              of `_`; rename it",
+            ),
+            (
+                "package u;\nmessage _ {}\nmessage A {}\nmessage a {}\n",
+                ".u._",
                 "u.proto: message `u._` has no Rust name: case conversion leaves nothing of it; \
-              rename it"
-            ]
-        );
+              rename it",
+            ),
+        ];
+        for (imported, ty, expected) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(
+                dir.path().join("u.proto"),
+                format!("syntax = \"proto3\";\n{imported}"),
+            )
+            .unwrap();
+            let proto = dir.path().join("t.proto");
+            std::fs::write(
+                &proto,
+                format!(
+                    "syntax = \"proto3\";\npackage p;\nimport \"u.proto\";\n\
+                     service S {{ rpc A({ty}) returns ({ty}); }}\n"
+                ),
+            )
+            .unwrap();
+            let descriptors = Descriptors::compile(&[&proto], &[dir.path()]).unwrap();
+            let err = crate::generate(&descriptors, &Params::default()).unwrap_err();
+            let found: Vec<String> = err.diagnostics().iter().map(|d| d.to_string()).collect();
+            assert_eq!(found, [expected], "{imported}");
+        }
     }
 
     /// `package _` with an include file writes no file named `.rs` and no include file.
