@@ -6,9 +6,10 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
 use std::future::Future;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
@@ -50,7 +51,8 @@ impl<T: Chunk + prost::Message> RequestStream<T> {
 
     /// Stores the whole upload at `path`, atomically: once this returns `Ok` the file is
     /// complete, byte-exact and synced to disk; if the upload fails, is abandoned by its
-    /// client or this future is dropped, nothing is left at `path` or beside it.
+    /// client or this future is dropped before the upload completed, nothing is left at `path`
+    /// or beside it.
     ///
     /// The bytes go to a temporary file next to `path` (`.<name>.<n>.partial`), written by
     /// one blocking thread that also syncs it and renames it into place, and removes it
@@ -62,9 +64,16 @@ impl<T: Chunk + prost::Message> RequestStream<T> {
     /// `INTERNAL`; a limit or an abandoned upload ends it with the stream's status.
     pub async fn store_to_file(&mut self, path: impl AsRef<Path>) -> Result<u64, Status> {
         let path = path.as_ref().to_path_buf();
+        let temp = temp_path(&path).map_err(write_failed)?;
         let (tx, rx) = mpsc::channel::<Bytes>(STORE_QUEUE);
         let (commit_tx, commit_rx) = std::sync::mpsc::sync_channel::<()>(1);
-        let writer = tokio::task::spawn_blocking(move || store_blocking(&path, rx, commit_rx));
+        // Removes the temporary file at once if this future is dropped (a reset call is
+        // dropped by the server), so nothing is left by the time the handler has ended.
+        let abandon = AbandonGuard::new(&temp);
+        let state = Arc::clone(&abandon.state);
+        let writer = tokio::task::spawn_blocking(move || {
+            store_blocking(&path, &temp, &state, rx, commit_rx)
+        });
         let mut written = 0u64;
         let sent = async {
             while let Some(data) = self.chunk().await? {
@@ -85,6 +94,7 @@ impl<T: Chunk + prost::Message> RequestStream<T> {
         let stored = writer
             .await
             .map_err(|err| Status::internal(format!("storing the upload failed: {err}")))?;
+        abandon.disarm();
         sent?;
         stored.map_err(write_failed)?;
         Ok(written)
@@ -107,23 +117,80 @@ const STORE_QUEUE: usize = 4;
 /// Distinguishes the temporary files of concurrent uploads to the same path.
 static STORE_SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// The blocking half of [`RequestStream::store_to_file`]: writes what arrives on `chunks`
-/// to a temporary file, and renames it to `path` only if `commit` was signalled before the
-/// queue closed. On every other way out the temporary file is removed.
-fn store_blocking(
-    path: &Path,
-    mut chunks: mpsc::Receiver<Bytes>,
-    commit: std::sync::mpsc::Receiver<()>,
-) -> io::Result<()> {
+/// Where an upload to `path` is written until it is complete: `.<name>.<pid>.<n>.partial`.
+fn temp_path(path: &Path) -> io::Result<PathBuf> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?
         .to_string_lossy();
     let seq = STORE_SEQ.fetch_add(1, Ordering::Relaxed);
-    let temp = path.with_file_name(format!(".{name}.{}.{seq}.partial", std::process::id()));
+    Ok(path.with_file_name(format!(".{name}.{}.{seq}.partial", std::process::id())))
+}
+
+/// Whether the call storing an upload was dropped. The writer holds the lock while it
+/// creates or renames the temporary file, and the drop holds it while it removes the file,
+/// so a dropped call never leaves a file behind, whichever side runs first.
+type AbandonState = Arc<Mutex<bool>>;
+
+/// Marks the upload abandoned and removes its temporary file when the storing future is
+/// dropped before the writer finished.
+struct AbandonGuard {
+    temp: PathBuf,
+    state: AbandonState,
+    armed: bool,
+}
+
+impl AbandonGuard {
+    fn new(temp: &Path) -> Self {
+        Self {
+            temp: temp.to_path_buf(),
+            state: Arc::new(Mutex::new(false)),
+            armed: true,
+        }
+    }
+
+    /// The writer has finished and cleaned up after itself.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut abandoned = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        *abandoned = true;
+        // On Unix the writer may still hold the file open; its later writes go nowhere.
+        let _ = std::fs::remove_file(&self.temp);
+    }
+}
+
+/// The blocking half of [`RequestStream::store_to_file`]: writes what arrives on `chunks`
+/// to `temp`, and renames it to `path` only if `commit` was signalled before the queue
+/// closed and the call was not abandoned. On every other way out `temp` is removed.
+fn store_blocking(
+    path: &Path,
+    temp: &Path,
+    abandoned: &AbandonState,
+    mut chunks: mpsc::Receiver<Bytes>,
+    commit: std::sync::mpsc::Receiver<()>,
+) -> io::Result<()> {
+    let lock = || abandoned.lock().unwrap_or_else(PoisonError::into_inner);
     let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
+        let mut file = {
+            let abandoned = lock();
+            if *abandoned {
+                return Ok(false);
+            }
+            std::fs::File::create(temp)?
+        };
         while let Some(data) = chunks.blocking_recv() {
+            if *lock() {
+                // The call is gone; the rest would be written for nothing.
+                return Ok(false);
+            }
             file.write_all(&data)?;
         }
         if commit.try_recv().is_err() {
@@ -131,13 +198,19 @@ fn store_blocking(
         }
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&temp, path)?;
+        let abandoned = lock();
+        if *abandoned {
+            // The client saw its call fail, so the upload must not appear.
+            return Ok(false);
+        }
+        std::fs::rename(temp, path)?;
+        drop(abandoned);
         sync_parent(path);
         Ok(true)
     })();
     if !matches!(written, Ok(true)) {
         // Nothing, or only a failed create, to undo when the file never appeared.
-        let _ = std::fs::remove_file(&temp);
+        let _ = std::fs::remove_file(temp);
     }
     written.map(|_| ())
 }

@@ -200,3 +200,46 @@ async fn chat_answers_a_channel_in_order_and_reads_metadata_and_deadline() {
     within("the chat", chat).await.unwrap().unwrap();
     assert_eq!(ctx.end_reason(), Some(EndReason::Finished));
 }
+
+/// The server drops a call's future when its client resets it. By the time the dropped
+/// upload handler is gone, its temporary file must be too, whatever the writer thread was
+/// doing at that moment.
+#[tokio::test]
+async fn an_upload_dropped_mid_way_leaves_no_file_once_its_handler_is_gone() {
+    let (guide, dir) = guide();
+    let stats = guide.stats();
+    for round in 0..8 {
+        let ctx = testing::context("/streaming.StreamingExamples/UploadChunks").build();
+        let (sender, requests) = testing::request_channel(&ctx, InboundLimits::default());
+        let handler = {
+            let (guide, ctx) = (Arc::clone(&guide), ctx.clone());
+            tokio::spawn(async move { guide.upload_chunks(ctx, requests).await })
+        };
+        // Big chunks keep the writer thread busy when the handler is dropped.
+        for chunk in chunks(&pseudo_random(16 << 20, round), 2 << 20) {
+            sender.send(chunk).expect("the handler takes chunks");
+        }
+        // Every other round, wait for the writer to have created its file first.
+        if round % 2 == 0 {
+            within("the temporary file to appear", async {
+                while std::fs::read_dir(dir.path()).map_or(0, Iterator::count) == 0 {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await;
+        }
+        handler.abort();
+        assert!(handler.await.unwrap_err().is_cancelled());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .map(|entries| entries.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "round {round} left {left:?}");
+        drop(sender);
+    }
+    assert_eq!(
+        stats
+            .uploads_stored
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}
