@@ -76,6 +76,16 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         mib: u64,
     },
+    /// One chat of `rounds` round trips through one subject, client and server in this
+    /// process on one thread, for an instruction-counting profiler (see `benches/PROFILE.md`).
+    ProfilePingpong {
+        /// `gen-<preset>`, `plain` or `plain-adaptive`.
+        #[arg(long, default_value = "gen-balanced")]
+        subject: String,
+        /// Round trips to make.
+        #[arg(long, default_value_t = 10_000)]
+        rounds: usize,
+    },
     /// Internal: run one code generator over a FileDescriptorSet and print its wall time
     /// and peak memory.
     CodegenWorker {
@@ -214,16 +224,12 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Command::ProfileUpload { subject, mib }) => match profile::run(&subject, mib << 20) {
-            Ok(line) => {
-                eprintln!("{line}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("profile-upload: {err}");
-                ExitCode::FAILURE
-            }
-        },
+        Some(Command::ProfileUpload { subject, mib }) => {
+            profiled("profile-upload", profile::upload(&subject, mib << 20))
+        }
+        Some(Command::ProfilePingpong { subject, rounds }) => {
+            profiled("profile-pingpong", profile::pingpong(&subject, rounds))
+        }
         None => bench(&cli),
     }
 }
@@ -328,4 +334,18 @@ fn results_markdown(
         table = report.markdown(),
         method = cases::METHOD,
     )
+}
+
+/// Prints a profiling run's line, or its error under the subcommand's name.
+fn profiled(command: &str, outcome: Result<String, cases::Error>) -> ExitCode {
+    match outcome {
+        Ok(line) => {
+            eprintln!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{command}: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

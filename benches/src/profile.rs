@@ -1,9 +1,11 @@
-//! The `profile-upload` subcommand: one upload of a fixed size through one subject, client
-//! and server in this process on one thread, so an instruction-counting profiler sees the
-//! whole path (reading the source, encoding, HTTP/2 both ways, decoding, the handler) and
-//! counts it reproducibly. See `benches/PROFILE.md` for how its figures are read.
+//! The `profile-upload` and `profile-pingpong` subcommands: one upload of a fixed size, or
+//! one chat of a fixed number of round trips, through one subject, client and server in this
+//! process on one thread, so an instruction-counting profiler sees the whole path (reading
+//! the source, encoding, HTTP/2 both ways, decoding, the handler) and counts it
+//! reproducibly. See `benches/PROFILE.md` for how its figures are read.
 
 use crate::cases::Error;
+use crate::cases::pingpong;
 use crate::cases::upload::{generated_upload, plain_upload, raw_upload};
 use crate::servers::{self, Kind};
 use rust_stream_examples::adapter::StreamingExamplesStreamClient;
@@ -11,13 +13,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 /// Uploads `bytes` once through `subject` (`gen-<preset>`, `plain` or `raw`) and returns a
 /// line describing it.
-pub fn run(subject: &str, bytes: u64) -> Result<String, Error> {
-    let kind = Kind::parse(subject).ok_or_else(|| format!("unknown subject {subject:?}"))?;
-    // One thread: the counts do not depend on how work lands on worker threads.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
+pub fn upload(subject: &str, bytes: u64) -> Result<String, Error> {
+    let kind = parse(subject)?;
+    one_thread()?.block_on(async move {
         let server = servers::start(&kind, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
         let secs = match &kind {
             Kind::Generated(_) => {
@@ -32,4 +30,35 @@ pub fn run(subject: &str, bytes: u64) -> Result<String, Error> {
             kind.name()
         ))
     })
+}
+
+/// Runs one chat of `rounds` round trips (after case 4's warm-up) through `subject`
+/// (`gen-<preset>` or `plain`) and returns a line describing it.
+pub fn pingpong(subject: &str, rounds: usize) -> Result<String, Error> {
+    let kind = parse(subject)?;
+    let generated_stack = match &kind {
+        Kind::Generated(_) => true,
+        Kind::Plain(_) => false,
+        Kind::Raw => return Err("ping-pong has no raw TCP subject".into()),
+    };
+    one_thread()?.block_on(async move {
+        let server = servers::start(&kind, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
+        let latencies = pingpong::rounds(generated_stack, &server, rounds).await?;
+        let mean = latencies.iter().sum::<f64>() / latencies.len().max(1) as f64;
+        Ok(format!(
+            "{} made {rounds} round trips, mean {mean:.1} µs",
+            kind.name()
+        ))
+    })
+}
+
+fn parse(subject: &str) -> Result<Kind, Error> {
+    Ok(Kind::parse(subject).ok_or_else(|| format!("unknown subject {subject:?}"))?)
+}
+
+/// One thread: the counts do not depend on how work lands on worker threads.
+fn one_thread() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }

@@ -13,7 +13,11 @@ const CASE: &str = "4. Bidi ping-pong";
 const WARMUP_ROUNDS: usize = 100;
 
 /// One call of `rounds` measured round trips (after a warm-up); the latencies in µs.
-async fn rounds(generated_stack: bool, server: &Running, rounds: usize) -> Result<Vec<f64>, Error> {
+pub(crate) async fn rounds(
+    generated_stack: bool,
+    server: &Running,
+    rounds: usize,
+) -> Result<Vec<f64>, Error> {
     let mut latencies = Vec::with_capacity(rounds);
     if generated_stack {
         let client = StreamingExamplesStreamClient::connect(server.uri()).await?;
