@@ -87,3 +87,32 @@ fn profile_upload_carries_every_byte() {
     ]);
     assert!(!output.status.success());
 }
+
+/// The ping-pong profiling mode makes exactly the round trips asked for through the two
+/// subjects it compares, and refuses raw TCP, which has no chat.
+#[test]
+fn profile_pingpong_makes_every_round_trip() {
+    for subject in ["gen-balanced", "plain"] {
+        let output = run(&[
+            "profile-pingpong".as_ref(),
+            "--subject".as_ref(),
+            subject.as_ref(),
+            "--rounds".as_ref(),
+            "50".as_ref(),
+        ]);
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{subject} failed:\n{log}");
+        assert!(
+            log.contains(&format!("{subject} made 50 round trips")),
+            "{log}"
+        );
+    }
+    let output = run(&[
+        "profile-pingpong".as_ref(),
+        "--subject".as_ref(),
+        "raw".as_ref(),
+    ]);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(log.contains("ping-pong has no raw TCP subject"), "{log}");
+}
