@@ -28,6 +28,7 @@ mod client;
 pub mod codegen;
 mod context;
 mod deadline;
+mod gate;
 mod inbound;
 mod server;
 mod shutdown;

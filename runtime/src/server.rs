@@ -4,6 +4,7 @@
 //! finish the HTTP/2 handshake, nor bounds hyper's per-stream send buffer, nor ends open
 //! streams on shutdown; serving the routes here does all four (see [`TunedRouter`]).
 
+use crate::gate::Gated;
 use crate::shutdown::{self, Shutdown};
 use crate::status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
 use crate::tuning::Tuning;
@@ -304,10 +305,13 @@ impl Connections {
                     _ => std::future::pending().await,
                 }
             };
+            // The watchers are gated: the connection wakes this task for every frame, and
+            // they only need a poll when they themselves were woken.
             tokio::select! {
+                biased;
                 _ = connection.as_mut() => return,
-                () = draining.cancelled() => {}
-                () = idle => {}
+                () = Gated::new(draining.cancelled()) => {}
+                () = Gated::new(idle) => {}
             }
             // GOAWAY: streams still open finish, new ones go to a new connection.
             connection.as_mut().graceful_shutdown();
