@@ -21,6 +21,7 @@
 
 pub mod builder;
 mod check;
+mod editions;
 #[cfg(feature = "bin")]
 pub mod cli;
 mod emit;

@@ -62,6 +62,7 @@ impl Descriptors {
             to_generate: request.file_to_generate,
             ..Descriptors::default()
         };
+        descriptors.problems = crate::editions::lower_request(bytes, &mut descriptors.files);
         descriptors.read_options(&raw.proto_file);
         Ok((descriptors, request.parameter.unwrap_or_default()))
     }
@@ -91,6 +92,7 @@ impl Descriptors {
             to_generate,
             ..Descriptors::default()
         };
+        descriptors.problems = crate::editions::lower_set(bytes, &mut descriptors.files);
         descriptors.read_options(&raw.file);
         Ok(descriptors)
     }
@@ -196,7 +198,9 @@ impl Descriptors {
     /// public imports): elsewhere another tool's option may use the number, and its value
     /// is not read. In a file that imports ours, a value that does not decode is reported.
     fn read_options(&mut self, raw: &[RawFile]) {
-        let imports_ours = imports_options(&self.files);
+        let option_imports: Vec<&[String]> =
+            raw.iter().map(|f| f.option_dependency.as_slice()).collect();
+        let imports_ours = imports_options(&self.files, &option_imports);
         for (file, raw) in self.files.iter().zip(raw) {
             if !imports_ours.contains(file.name()) {
                 continue;
@@ -245,8 +249,9 @@ impl Descriptors {
 }
 
 /// Names of the files that can set `rust_stream` options: those importing
-/// `rust_stream/options.proto` directly or through a chain of public imports.
-fn imports_options(files: &[FileDescriptorProto]) -> BTreeSet<String> {
+/// `rust_stream/options.proto` directly (also as edition 2024's `import option`, listed in
+/// `option_imports` by file) or through a chain of public imports.
+fn imports_options(files: &[FileDescriptorProto], option_imports: &[&[String]]) -> BTreeSet<String> {
     // Files whose import makes the options visible: options.proto and, transitively,
     // files that import it publicly.
     let mut exports: BTreeSet<&str> = BTreeSet::from([OPTIONS_PROTO_NAME]);
@@ -268,8 +273,15 @@ fn imports_options(files: &[FileDescriptorProto]) -> BTreeSet<String> {
     }
     files
         .iter()
-        .filter(|f| f.dependency.iter().any(|d| exports.contains(d.as_str())))
-        .map(|f| f.name().to_owned())
+        .enumerate()
+        .filter(|(i, f)| {
+            let options = option_imports.get(*i).copied().unwrap_or_default();
+            f.dependency
+                .iter()
+                .chain(options)
+                .any(|d| exports.contains(d.as_str()))
+        })
+        .map(|(_, f)| f.name().to_owned())
         .collect()
 }
 
@@ -287,7 +299,7 @@ fn ours<T: Message + Default>(options: Option<&[u8]>) -> Result<Option<T>, prost
 }
 
 /// The 1-based line and column of the element at `path`, if the file has source info.
-fn source_location(file: &FileDescriptorProto, path: &[i32]) -> Location {
+pub(crate) fn source_location(file: &FileDescriptorProto, path: &[i32]) -> Location {
     let span = file
         .source_code_info
         .iter()
@@ -315,16 +327,23 @@ pub fn qualify(package: &str, name: &str) -> String {
     }
 }
 
+/// What the protox path says of an editions file, and how to proceed.
+pub(crate) const PROTOX_EDITIONS: &str = "the protoc-free parser (protox) cannot read; \
+     generate with the protoc plugin (`protoc --rust-stream_out=...`), or have rust-stream run \
+     a protoc 27 or later: `Builder::protoc(path)` in build.rs, `--protoc PATH` on the command line";
+
 /// protox's message says what is wrong; its diagnostic says where. Both go into the error,
 /// so a malformed proto is reported as `file:line:column: message`.
 fn protox_error(err: protox::Error) -> Error {
     let message = err.to_string();
-    // protox does not parse editions at all; say what protoc's path says (`check`).
+    // protox does not parse editions at all; say which file and what reads it.
     if message.ends_with("but found 'edition'") {
+        let location = protox_location(&err);
+        let file = location.as_ref().map_or("", |l| l.file.as_str()).to_owned();
         return Error::at(
             DiagnosticKind::Unsupported,
-            protox_location(&err),
-            crate::check::EDITIONS_UNSUPPORTED,
+            location,
+            format!("`{file}` uses editions, which {PROTOX_EDITIONS}"),
         );
     }
     let kind = if err.is_io() || err.is_file_not_found() {
@@ -370,6 +389,9 @@ struct RawSet {
 struct RawFile {
     #[prost(message, repeated, tag = "6")]
     service: Vec<RawService>,
+    /// Edition 2024's `import option` files.
+    #[prost(string, repeated, tag = "15")]
+    option_dependency: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -463,7 +485,7 @@ mod tests {
         let descriptors = Descriptors::compile(&["user.proto"], &[dir.path()]).unwrap();
         assert_eq!(descriptors.method_options[".u.S.Get"].buffer, Some(3));
         let names: Vec<&str> = descriptors.files.iter().map(|f| f.name()).collect();
-        let readers = imports_options(&descriptors.files);
+        let readers = imports_options(&descriptors.files, &[]);
         assert!(readers.contains("user.proto"), "{names:?}");
         assert!(!readers.contains(OPTIONS_PROTO_NAME));
     }

@@ -1,0 +1,535 @@
+//! Protobuf editions 2023 and 2024, lowered to the proto2 or proto3 descriptor prost-build
+//! reads.
+//!
+//! prost-build 0.14 reads only proto2 and proto3 (it panics on `syntax = "editions"`), and
+//! prost-types drops a file's `edition` and every element's `features`. So the features are
+//! read from the same encoded descriptors through the small views below, resolved per
+//! element (edition defaults, then file, message, oneof, field; enums from their scope), and
+//! each editions file is rewritten as the descriptor that makes prost-build emit the same
+//! wire behaviour:
+//!
+//! - `field_presence`: `LEGACY_REQUIRED` becomes `required`; a file with an `IMPLICIT`
+//!   field becomes proto3, where the remaining `EXPLICIT` scalar, enum and group fields
+//!   become proto3 `optional` (with their synthetic oneof); otherwise the file is proto2,
+//!   where every singular field has presence.
+//! - `repeated_field_encoding`: every packable repeated field gets an explicit `packed`.
+//! - `message_encoding = DELIMITED`: the field becomes a group (prost encodes any message
+//!   type as a group, wherever it is declared). Map values stay length-prefixed, as in
+//!   protoc's runtimes.
+//! - `enum_type`, `utf8_validation`, `json_format` and edition 2024's
+//!   `enforce_naming_style` and `default_symbol_visibility` change nothing prost-build
+//!   emits (it generates the same code for open and closed enums, validates every `string`
+//!   and has no JSON); they are checked for known values only. Language features such as
+//!   `features.(pb.cpp)` are extensions of `FeatureSet` and are ignored.
+//!
+//! A value the generator does not know (a newer edition or feature value) is refused,
+//! naming the element and the feature.
+
+use crate::error::{Diagnostic, DiagnosticKind};
+use crate::load::source_location;
+use prost::Message;
+use prost_types::field_descriptor_proto::{Label, Type};
+use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto, OneofDescriptorProto};
+
+/// `EDITION_PROTO2`, the oldest edition the generator reads (as `syntax = "proto2"`).
+pub const MINIMUM_EDITION: i32 = 998;
+/// `EDITION_2023`.
+pub const EDITION_2023: i32 = 1000;
+/// `EDITION_2024`, the newest edition the generator reads.
+pub const MAXIMUM_EDITION: i32 = 1001;
+
+// `FeatureSet` values (descriptor.proto).
+const EXPLICIT: i32 = 1;
+const IMPLICIT: i32 = 2;
+const LEGACY_REQUIRED: i32 = 3;
+const PACKED: i32 = 1;
+const EXPANDED: i32 = 2;
+const LENGTH_PREFIXED: i32 = 1;
+const DELIMITED: i32 = 2;
+
+/// The features of `google.protobuf.FeatureSet` the generator knows, each unset unless
+/// written (or, once resolved, always set).
+#[derive(Clone, Copy, PartialEq, Eq, Message)]
+pub(crate) struct Features {
+    #[prost(int32, optional, tag = "1")]
+    pub field_presence: Option<i32>,
+    #[prost(int32, optional, tag = "2")]
+    pub enum_type: Option<i32>,
+    #[prost(int32, optional, tag = "3")]
+    pub repeated_field_encoding: Option<i32>,
+    #[prost(int32, optional, tag = "4")]
+    pub utf8_validation: Option<i32>,
+    #[prost(int32, optional, tag = "5")]
+    pub message_encoding: Option<i32>,
+    #[prost(int32, optional, tag = "6")]
+    pub json_format: Option<i32>,
+    #[prost(int32, optional, tag = "7")]
+    pub enforce_naming_style: Option<i32>,
+    #[prost(int32, optional, tag = "8")]
+    pub default_symbol_visibility: Option<i32>,
+}
+
+/// Each feature's name and known values, in tag order, for the checks and messages.
+const KNOWN: [(&str, &[i32]); 8] = [
+    ("field_presence", &[1, 2, 3]),
+    ("enum_type", &[1, 2]),
+    ("repeated_field_encoding", &[1, 2]),
+    ("utf8_validation", &[2, 3]),
+    ("message_encoding", &[1, 2]),
+    ("json_format", &[1, 2]),
+    ("enforce_naming_style", &[1, 2]),
+    ("default_symbol_visibility", &[1, 2, 3, 4]),
+];
+
+impl Features {
+    fn values(&self) -> [Option<i32>; 8] {
+        [
+            self.field_presence,
+            self.enum_type,
+            self.repeated_field_encoding,
+            self.utf8_validation,
+            self.message_encoding,
+            self.json_format,
+            self.enforce_naming_style,
+            self.default_symbol_visibility,
+        ]
+    }
+
+    /// The defaults of `edition`, as protoc's `--edition_defaults_out` gives them (a unit
+    /// test compares the two).
+    pub(crate) fn defaults(edition: i32) -> Option<Features> {
+        let edition_2023 = Features {
+            field_presence: Some(EXPLICIT),
+            enum_type: Some(1),
+            repeated_field_encoding: Some(PACKED),
+            utf8_validation: Some(2),
+            message_encoding: Some(LENGTH_PREFIXED),
+            json_format: Some(1),
+            enforce_naming_style: Some(2),
+            default_symbol_visibility: Some(1),
+        };
+        match edition {
+            EDITION_2023 => Some(edition_2023),
+            MAXIMUM_EDITION => Some(Features {
+                enforce_naming_style: Some(1),
+                default_symbol_visibility: Some(2),
+                ..edition_2023
+            }),
+            _ => None,
+        }
+    }
+
+    /// These features where `child` sets them, the parent's (`self`) elsewhere.
+    fn child(&self, child: Option<&Features>) -> Features {
+        let Some(child) = child else { return *self };
+        Features {
+            field_presence: child.field_presence.or(self.field_presence),
+            enum_type: child.enum_type.or(self.enum_type),
+            repeated_field_encoding: child.repeated_field_encoding.or(self.repeated_field_encoding),
+            utf8_validation: child.utf8_validation.or(self.utf8_validation),
+            message_encoding: child.message_encoding.or(self.message_encoding),
+            json_format: child.json_format.or(self.json_format),
+            enforce_naming_style: child.enforce_naming_style.or(self.enforce_naming_style),
+            default_symbol_visibility: child
+                .default_symbol_visibility
+                .or(self.default_symbol_visibility),
+        }
+    }
+}
+
+/// An options message seen only for its `features` field (at a different tag in each).
+macro_rules! options_view {
+    ($($name:ident = $tag:literal),* $(,)?) => {$(
+        #[derive(Clone, PartialEq, Message)]
+        struct $name {
+            #[prost(message, optional, tag = $tag)]
+            features: Option<Features>,
+        }
+    )*};
+}
+options_view!(
+    FileOptionsView = "50",
+    MessageOptionsView = "12",
+    FieldOptionsView = "21",
+    OneofOptionsView = "1",
+    EnumOptionsView = "7",
+);
+
+#[derive(Clone, PartialEq, Message)]
+struct RequestView {
+    #[prost(message, repeated, tag = "15")]
+    proto_file: Vec<FileView>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct SetView {
+    #[prost(message, repeated, tag = "1")]
+    file: Vec<FileView>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct FileView {
+    #[prost(message, repeated, tag = "4")]
+    message_type: Vec<MessageView>,
+    #[prost(message, repeated, tag = "5")]
+    enum_type: Vec<EnumView>,
+    #[prost(message, repeated, tag = "7")]
+    extension: Vec<FieldView>,
+    #[prost(message, optional, tag = "8")]
+    options: Option<FileOptionsView>,
+    #[prost(int32, optional, tag = "14")]
+    edition: Option<i32>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct MessageView {
+    #[prost(message, repeated, tag = "2")]
+    field: Vec<FieldView>,
+    #[prost(message, repeated, tag = "3")]
+    nested_type: Vec<MessageView>,
+    #[prost(message, repeated, tag = "4")]
+    enum_type: Vec<EnumView>,
+    #[prost(message, repeated, tag = "6")]
+    extension: Vec<FieldView>,
+    #[prost(message, optional, tag = "7")]
+    options: Option<MessageOptionsView>,
+    #[prost(message, repeated, tag = "8")]
+    oneof_decl: Vec<OneofView>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct FieldView {
+    #[prost(message, optional, tag = "8")]
+    options: Option<FieldOptionsView>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct OneofView {
+    #[prost(message, optional, tag = "2")]
+    options: Option<OneofOptionsView>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct EnumView {
+    #[prost(message, optional, tag = "3")]
+    options: Option<EnumOptionsView>,
+}
+
+/// Lowers the editions files of an encoded `CodeGeneratorRequest` (`files` decoded from
+/// it); returns the problems.
+pub(crate) fn lower_request(bytes: &[u8], files: &mut [FileDescriptorProto]) -> Vec<Diagnostic> {
+    match RequestView::decode(bytes) {
+        Ok(view) => lower(files, &view.proto_file),
+        Err(err) => vec![undecodable(&err)],
+    }
+}
+
+/// Lowers the editions files of an encoded `FileDescriptorSet` (`files` decoded from it).
+pub(crate) fn lower_set(bytes: &[u8], files: &mut [FileDescriptorProto]) -> Vec<Diagnostic> {
+    match SetView::decode(bytes) {
+        Ok(view) => lower(files, &view.file),
+        Err(err) => vec![undecodable(&err)],
+    }
+}
+
+fn undecodable(err: &prost::DecodeError) -> Diagnostic {
+    Diagnostic::new(
+        DiagnosticKind::InvalidDescriptor,
+        None,
+        format!("the descriptors' editions features do not decode: {err}"),
+    )
+}
+
+fn lower(files: &mut [FileDescriptorProto], views: &[FileView]) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    for (file, view) in files.iter_mut().zip(views) {
+        if file.syntax.as_deref() == Some("editions") {
+            Lowering {
+                problems: &mut problems,
+                proto3: false,
+            }
+            .file(file, view);
+        }
+    }
+    problems
+}
+
+struct Lowering<'a> {
+    problems: &'a mut Vec<Diagnostic>,
+    /// Whether the file becomes proto3 (it has an `IMPLICIT` field).
+    proto3: bool,
+}
+
+impl Lowering<'_> {
+    fn file(&mut self, file: &mut FileDescriptorProto, view: &FileView) {
+        let edition = view.edition.unwrap_or_default();
+        let Some(defaults) = Features::defaults(edition) else {
+            self.refuse(
+                file,
+                &[],
+                format!(
+                    "edition {} is not supported; rust-stream reads proto2, proto3 and editions 2023 and 2024",
+                    edition_name(edition)
+                ),
+            );
+            // Lowered anyway so nothing later panics on the syntax; the problem stops the run.
+            file.syntax = Some("proto2".into());
+            return;
+        };
+        let features = self.features(file, &[], "the file", &defaults, view.options.as_ref().and_then(|o| o.features.as_ref()));
+        // Enums change nothing prost-build emits: their features are only checked.
+        self.enums(file, &[5], "", &features, &view.enum_type, &file.enum_type);
+        self.proto3 = implicit_anywhere(file, view, &features);
+        let prefix = package_prefix(file.package());
+        let mut messages = std::mem::take(&mut file.message_type);
+        for (i, (message, view)) in messages.iter_mut().zip(&view.message_type).enumerate() {
+            self.message(file, &[4, i as i32], &prefix, message, view, &features);
+        }
+        file.message_type = messages;
+        let mut extensions = std::mem::take(&mut file.extension);
+        for (i, (field, view)) in extensions.iter_mut().zip(&view.extension).enumerate() {
+            let what = format!("extension `{prefix}{}`", field.name());
+            self.field(file, &[7, i as i32], &what, field, view, &features, None);
+        }
+        file.extension = extensions;
+        file.syntax = Some(if self.proto3 { "proto3" } else { "proto2" }.into());
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn message(
+        &mut self,
+        file: &FileDescriptorProto,
+        path: &[i32],
+        scope: &str,
+        message: &mut DescriptorProto,
+        view: &MessageView,
+        parent: &Features,
+    ) {
+        let full = format!("{scope}{}", message.name());
+        let what = format!("message `{full}`");
+        let features = self.features(file, path, &what, parent, view.options.as_ref().and_then(|o| o.features.as_ref()));
+        // Map entries are synthesized: their key and value are what prost's maps encode
+        // (a length-prefixed value, as in protoc's runtimes), whatever the scope says.
+        if message.options.as_ref().is_some_and(|o| o.map_entry()) {
+            return;
+        }
+        let oneofs: Vec<Features> = view
+            .oneof_decl
+            .iter()
+            .zip(&message.oneof_decl)
+            .enumerate()
+            .map(|(i, (oneof, decl))| {
+                let at = [path, &[8, i as i32]].concat();
+                let what = format!("oneof `{full}.{}`", decl.name());
+                self.features(file, &at, &what, &features, oneof.options.as_ref().and_then(|o| o.features.as_ref()))
+            })
+            .collect();
+        let mut fields = std::mem::take(&mut message.field);
+        let mut synthetic = Vec::new();
+        for (i, (field, view)) in fields.iter_mut().zip(&view.field).enumerate() {
+            let what = format!("field `{full}.{}`", field.name());
+            let oneof = field
+                .oneof_index
+                .and_then(|o| usize::try_from(o).ok())
+                .and_then(|o| oneofs.get(o));
+            let in_oneof = oneof.is_some();
+            let scope_features = oneof.unwrap_or(&features);
+            let at = [path, &[2, i as i32]].concat();
+            if self.field(file, &at, &what, field, view, scope_features, Some(in_oneof)) {
+                synthetic.push(i);
+            }
+        }
+        // proto3 `optional` fields each get a synthetic oneof after the real ones, as protoc
+        // makes them (prost-build skips them, `check` expects them).
+        for i in synthetic {
+            let name = synthetic_oneof_name(message, &fields, fields[i].name());
+            fields[i].oneof_index = Some(message.oneof_decl.len() as i32);
+            message.oneof_decl.push(OneofDescriptorProto {
+                name: Some(name),
+                options: None,
+            });
+        }
+        message.field = fields;
+        let mut extensions = std::mem::take(&mut message.extension);
+        for (i, (field, view)) in extensions.iter_mut().zip(&view.extension).enumerate() {
+            let what = format!("extension `{full}.{}`", field.name());
+            let at = [path, &[6, i as i32]].concat();
+            self.field(file, &at, &what, field, view, &features, None);
+        }
+        message.extension = extensions;
+        let nested_scope = format!("{full}.");
+        self.enums(file, &[path, &[4]].concat(), &nested_scope, &features, &view.enum_type, &message.enum_type);
+        let mut nested = std::mem::take(&mut message.nested_type);
+        for (i, (inner, view)) in nested.iter_mut().zip(&view.nested_type).enumerate() {
+            self.message(file, &[path, &[3, i as i32]].concat(), &nested_scope, inner, view, &features);
+        }
+        message.nested_type = nested;
+    }
+
+    fn enums(
+        &mut self,
+        file: &FileDescriptorProto,
+        path: &[i32],
+        scope: &str,
+        parent: &Features,
+        views: &[EnumView],
+        enums: &[prost_types::EnumDescriptorProto],
+    ) {
+        for (i, (view, e)) in views.iter().zip(enums).enumerate() {
+            let what = format!("enum `{scope}{}`", e.name());
+            let at = [path, &[i as i32]].concat();
+            self.features(file, &at, &what, parent, view.options.as_ref().and_then(|o| o.features.as_ref()));
+        }
+    }
+
+    /// Lowers one field (`in_oneof` is `None` for an extension); returns whether it became
+    /// proto3 `optional` and needs a synthetic oneof.
+    #[allow(clippy::too_many_arguments)]
+    fn field(
+        &mut self,
+        file: &FileDescriptorProto,
+        path: &[i32],
+        what: &str,
+        field: &mut FieldDescriptorProto,
+        view: &FieldView,
+        parent: &Features,
+        in_oneof: Option<bool>,
+    ) -> bool {
+        let features = self.features(file, path, what, parent, view.options.as_ref().and_then(|o| o.features.as_ref()));
+        // Resolved features are all set (from the edition's defaults).
+        let presence = features.field_presence.unwrap_or(EXPLICIT);
+        let singular = field.label() != Label::Repeated;
+        if features.message_encoding == Some(DELIMITED) && matches!(field.r#type(), Type::Message | Type::Group) {
+            field.set_type(Type::Group);
+        }
+        if !singular {
+            if can_pack(field.r#type()) {
+                field.options.get_or_insert_with(Default::default).packed =
+                    Some(features.repeated_field_encoding != Some(EXPANDED));
+            }
+            return false;
+        }
+        // Oneof members always have presence; extensions are not generated by prost.
+        if in_oneof != Some(false) {
+            return false;
+        }
+        let message_like = matches!(field.r#type(), Type::Message | Type::Group);
+        match presence {
+            LEGACY_REQUIRED => {
+                field.set_label(Label::Required);
+                false
+            }
+            // Message fields have presence whatever the scope says, as in protoc.
+            IMPLICIT if !message_like => false,
+            _ => {
+                // In proto3, prost gives presence to singular message fields only: other
+                // fields with presence (groups too) must be proto3 `optional`.
+                let optional = self.proto3 && field.r#type() != Type::Message;
+                if optional {
+                    field.proto3_optional = Some(true);
+                }
+                optional
+            }
+        }
+    }
+
+    /// `parent`'s features overridden by `own`, after checking `own`'s values.
+    fn features(
+        &mut self,
+        file: &FileDescriptorProto,
+        path: &[i32],
+        what: &str,
+        parent: &Features,
+        own: Option<&Features>,
+    ) -> Features {
+        if let Some(own) = own {
+            for ((name, known), value) in KNOWN.iter().zip(own.values()) {
+                if let Some(value) = value.filter(|v| !known.contains(v)) {
+                    self.refuse(
+                        file,
+                        path,
+                        format!("{what}: `features.{name}` has value {value}, which rust-stream does not know; it reads editions 2023 and 2024"),
+                    );
+                }
+            }
+        }
+        parent.child(own)
+    }
+
+    fn refuse(&mut self, file: &FileDescriptorProto, path: &[i32], message: String) {
+        self.problems.push(Diagnostic::new(
+            DiagnosticKind::Unsupported,
+            Some(source_location(file, path)),
+            message,
+        ));
+    }
+}
+
+/// Whether any singular field outside a oneof resolves to `IMPLICIT` presence (the file
+/// then needs proto3, the only syntax with such fields in prost).
+fn implicit_anywhere(file: &FileDescriptorProto, view: &FileView, features: &Features) -> bool {
+    fn walk(message: &DescriptorProto, view: &MessageView, parent: &Features) -> bool {
+        let own = parent.child(view.options.as_ref().and_then(|o| o.features.as_ref()));
+        if message.options.as_ref().is_some_and(|o| o.map_entry()) {
+            return false;
+        }
+        let fields = message.field.iter().zip(&view.field).any(|(field, view)| {
+            let features = own.child(view.options.as_ref().and_then(|o| o.features.as_ref()));
+            field.label() != Label::Repeated
+                && field.oneof_index.is_none()
+                && features.field_presence == Some(IMPLICIT)
+        });
+        fields
+            || message
+                .nested_type
+                .iter()
+                .zip(&view.nested_type)
+                .any(|(m, v)| walk(m, v, &own))
+    }
+    file.message_type
+        .iter()
+        .zip(&view.message_type)
+        .any(|(m, v)| walk(m, v, features))
+}
+
+/// protoc's name for the synthetic oneof of proto3 `optional` field `field`: `_field`,
+/// prefixed with `X` until no field, oneof or nested type uses it.
+fn synthetic_oneof_name(message: &DescriptorProto, fields: &[FieldDescriptorProto], field: &str) -> String {
+    let mut name = format!("_{field}");
+    let taken = |name: &str| {
+        fields.iter().any(|f| f.name() == name)
+            || message.oneof_decl.iter().any(|o| o.name() == name)
+            || message.nested_type.iter().any(|m| m.name() == name)
+            || message.enum_type.iter().any(|e| e.name() == name)
+    };
+    while taken(&name) {
+        name.insert(0, 'X');
+    }
+    name
+}
+
+fn package_prefix(package: &str) -> String {
+    if package.is_empty() {
+        String::new()
+    } else {
+        format!("{package}.")
+    }
+}
+
+fn edition_name(edition: i32) -> String {
+    match edition {
+        0 => "unknown (unset)".to_owned(),
+        998 => "PROTO2".to_owned(),
+        999 => "PROTO3".to_owned(),
+        1000 => "2023".to_owned(),
+        1001 => "2024".to_owned(),
+        1002 => "2026".to_owned(),
+        9999 => "UNSTABLE".to_owned(),
+        other => format!("number {other}"),
+    }
+}
+
+/// Whether a repeated field of this type can be packed (prost-build's rule).
+fn can_pack(ty: Type) -> bool {
+    !matches!(ty, Type::String | Type::Bytes | Type::Message | Type::Group)
+}
