@@ -533,3 +533,125 @@ fn edition_name(edition: i32) -> String {
 fn can_pack(ty: Type) -> bool {
     !matches!(ty, Type::String | Type::Bytes | Type::Message | Type::Group)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Descriptors;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn protoc() -> Command {
+        let mut cmd = Command::new(protoc_bin_vendored::protoc_bin_path().unwrap());
+        cmd.arg("-I")
+            .arg(protoc_bin_vendored::include_path().unwrap());
+        cmd
+    }
+
+    #[derive(Clone, PartialEq, Message)]
+    struct FeatureSetDefaults {
+        #[prost(message, repeated, tag = "1")]
+        defaults: Vec<EditionDefault>,
+    }
+
+    #[derive(Clone, PartialEq, Message)]
+    struct EditionDefault {
+        #[prost(int32, optional, tag = "3")]
+        edition: Option<i32>,
+        #[prost(message, optional, tag = "4")]
+        overridable_features: Option<Features>,
+        #[prost(message, optional, tag = "5")]
+        fixed_features: Option<Features>,
+    }
+
+    /// The embedded defaults are protoc's (`--edition_defaults_out`), feature by feature.
+    #[test]
+    fn defaults_are_protocs() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("defaults.pb");
+        let status = protoc()
+            .arg(format!("--edition_defaults_out={}", out.display()))
+            .args([
+                "--edition_defaults_minimum=2023",
+                "--edition_defaults_maximum=2024",
+                "google/protobuf/descriptor.proto",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let defaults = FeatureSetDefaults::decode(std::fs::read(&out).unwrap().as_slice()).unwrap();
+        let mut seen = Vec::new();
+        for default in defaults.defaults {
+            let edition = default.edition.unwrap();
+            if edition < EDITION_2023 {
+                continue;
+            }
+            let overridable = default.overridable_features.unwrap_or_default();
+            let protocs = overridable.child(default.fixed_features.as_ref());
+            assert_eq!(Features::defaults(edition), Some(protocs), "edition {edition}");
+            seen.push(edition);
+        }
+        assert_eq!(seen, [EDITION_2023, MAXIMUM_EDITION]);
+    }
+
+    /// What the corpus's files become, element by element (protoc's descriptor set, as the
+    /// build API's protoc path reads it).
+    #[test]
+    fn the_corpus_lowers_to_proto2_and_proto3() {
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/editions");
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("set.pb");
+        let status = protoc()
+            .arg("-I")
+            .arg(&corpus)
+            .arg(format!("--descriptor_set_out={}", out.display()))
+            .args(["implicit.proto", "explicit.proto"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let descriptors =
+            Descriptors::from_file_descriptor_set(&std::fs::read(&out).unwrap(), &[]).unwrap();
+        assert!(descriptors.problems().is_empty(), "{:?}", descriptors.problems());
+        let [implicit, explicit] = descriptors.files.as_slice() else {
+            panic!("two files")
+        };
+        let field = |file: &FileDescriptorProto, message: usize, name: &str| {
+            file.message_type[message]
+                .field
+                .iter()
+                .find(|f| f.name() == name)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(implicit.syntax(), "proto3");
+        let values = &implicit.message_type[0];
+        let present = field(implicit, 0, "present");
+        assert!(present.proto3_optional());
+        let oneof = &values.oneof_decl[present.oneof_index.unwrap() as usize];
+        assert_eq!(oneof.name(), "_present");
+        assert!(!field(implicit, 0, "plain").proto3_optional());
+        assert_eq!(field(implicit, 0, "delimited").r#type(), Type::Group);
+        assert!(field(implicit, 0, "delimited").proto3_optional());
+        assert_eq!(field(implicit, 0, "delimited_choice").r#type(), Type::Group);
+        assert!(!field(implicit, 0, "delimited_choice").proto3_optional());
+        assert_eq!(field(implicit, 0, "inner").r#type(), Type::Message);
+        let packed = |f: FieldDescriptorProto| f.options.and_then(|o| o.packed);
+        assert_eq!(packed(field(implicit, 0, "packed")), Some(true));
+        assert_eq!(packed(field(implicit, 0, "expanded")), Some(false));
+
+        assert_eq!(explicit.syntax(), "proto2");
+        let record = 1;
+        assert_eq!(field(explicit, record, "id").label(), Label::Required);
+        assert_eq!(field(explicit, record, "required_part").label(), Label::Required);
+        assert_eq!(field(explicit, record, "required_part").r#type(), Type::Group);
+        assert_eq!(field(explicit, record, "framed_part").r#type(), Type::Message);
+        assert_eq!(field(explicit, record, "title").label(), Label::Optional);
+        assert!(!field(explicit, record, "title").proto3_optional());
+        assert_eq!(packed(field(explicit, record, "expanded")), Some(false));
+        assert_eq!(packed(field(explicit, record, "kinds")), Some(true));
+        // The map's value stays a length-prefixed message.
+        let entry = &explicit.message_type[record].nested_type[1];
+        assert!(entry.options.as_ref().unwrap().map_entry());
+        assert_eq!(entry.field[1].r#type(), Type::Message);
+    }
+}

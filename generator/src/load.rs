@@ -155,6 +155,88 @@ impl Descriptors {
         Ok(descriptors)
     }
 
+    /// Compiles `protos` with the protoc binary at `protoc` instead of protox, searching
+    /// `includes`, then the built-in `rust_stream/options.proto`, then protoc's own include
+    /// directory (the well-known types, `google/protobuf/*_features.proto`). This is the way
+    /// to read editions files, which protox cannot parse, without the plugin; protoc must
+    /// be version 27 or later for edition 2023, 30 or later for 2024 (protoc-bin-vendored
+    /// 3.3 ships 36). Otherwise the same as [`Descriptors::compile`].
+    pub fn compile_with_protoc(
+        protoc: &Path,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<Self, Error> {
+        let scratch = Scratch::new()?;
+        let options_dir = scratch.0.join("include");
+        let options_file = options_dir.join(OPTIONS_PROTO_NAME);
+        std::fs::create_dir_all(options_file.parent().unwrap_or(&options_dir))
+            .and_then(|()| std::fs::write(&options_file, OPTIONS_PROTO))
+            .map_err(|err| io_error(&options_file, &err))?;
+        let run = |out: &Path, imports: bool| -> Result<Vec<u8>, Error> {
+            let mut cmd = std::process::Command::new(protoc);
+            for include in includes {
+                cmd.arg("-I").arg(include.as_ref());
+            }
+            cmd.arg("-I").arg(&options_dir);
+            if imports {
+                cmd.args(["--include_imports", "--include_source_info"]);
+            }
+            cmd.arg(format!("--descriptor_set_out={}", out.display()));
+            cmd.args(protos.iter().map(AsRef::as_ref));
+            let output = cmd.output().map_err(|err| {
+                Error::new(
+                    DiagnosticKind::Io,
+                    format!("running protoc `{}` failed: {err}", protoc.display()),
+                )
+            })?;
+            if !output.status.success() {
+                return Err(Error::new(
+                    DiagnosticKind::Syntax,
+                    format!(
+                        "protoc `{}` failed: {}",
+                        protoc.display(),
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    ),
+                ));
+            }
+            std::fs::read(out).map_err(|err| io_error(out, &err))
+        };
+        // Without imports, the set holds exactly the named files, by protoc's names for them.
+        let named = run(&scratch.0.join("named.pb"), false)?;
+        let to_generate: Vec<String> = FileDescriptorSet::decode(named.as_slice())
+            .map_err(|err| {
+                Error::new(
+                    DiagnosticKind::InvalidDescriptor,
+                    format!("protoc wrote no FileDescriptorSet: {err}"),
+                )
+            })?
+            .file
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect();
+        let bytes = run(&scratch.0.join("all.pb"), true)?;
+        let mut descriptors = Descriptors::from_file_descriptor_set(&bytes, &to_generate)?;
+        // The files found under `includes` are the ones read from disk (not ours, nor
+        // protoc's own).
+        descriptors.loaded_files = descriptors
+            .files
+            .iter()
+            .filter_map(|f| {
+                includes
+                    .iter()
+                    .map(|include| include.as_ref().join(f.name()))
+                    .find(|path| path.is_file())
+            })
+            .map(|path| {
+                std::fs::canonicalize(&path)
+                    .or_else(|_| std::path::absolute(&path))
+                    .unwrap_or(path)
+            })
+            .collect();
+        descriptors.normalize_source_info();
+        Ok(descriptors)
+    }
+
     /// Every file [`Descriptors::compile`] read from disk, imports included, as absolute
     /// paths, in the order protox loaded them (not the built-in
     /// `rust_stream/options.proto` or Google's well-known types). A procedural macro
@@ -246,6 +328,36 @@ impl Descriptors {
             }
         }
     }
+}
+
+/// A directory of its own under the system's temporary directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Self, Error> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "rust-stream-protoc-{}-{nanos}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|err| io_error(&dir, &err))?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn io_error(path: &Path, err: &std::io::Error) -> Error {
+    Error::new(DiagnosticKind::Io, format!("{}: {err}", path.display()))
 }
 
 /// Names of the files that can set `rust_stream` options: those importing
