@@ -264,13 +264,14 @@ impl Lowering<'_> {
     fn file(&mut self, file: &mut FileDescriptorProto, view: &FileView) {
         let edition = view.edition.unwrap_or_default();
         let Some(defaults) = Features::defaults(edition) else {
+            let what = match edition {
+                0 => "its syntax is `editions` but it names no edition".to_owned(),
+                _ => format!("edition {} is not supported", edition_name(edition)),
+            };
             self.refuse(
                 file,
                 &[],
-                format!(
-                    "edition {} is not supported; rust-stream reads proto2, proto3 and editions 2023 and 2024",
-                    edition_name(edition)
-                ),
+                format!("{what}; rust-stream reads proto2, proto3 and editions 2023 and 2024"),
             );
             // Lowered anyway so nothing later panics on the syntax; the problem stops the run.
             file.syntax = Some("proto2".into());
@@ -518,7 +519,6 @@ fn package_prefix(package: &str) -> String {
 
 fn edition_name(edition: i32) -> String {
     match edition {
-        0 => "unknown (unset)".to_owned(),
         998 => "PROTO2".to_owned(),
         999 => "PROTO3".to_owned(),
         1000 => "2023".to_owned(),

@@ -387,3 +387,54 @@ fn the_protox_path_names_the_editions_file_and_the_ways_forward() {
     assert!(message.contains("protoc --rust-stream_out"), "{message}");
     assert!(message.contains("Builder::protoc"), "{message}");
 }
+
+/// The build API's protoc path (`Builder::protoc`) reads editions files and writes what the
+/// plugin writes, byte for byte; protoc's own include directory provides the C++ features.
+#[test]
+fn the_build_api_reads_editions_through_protoc_as_the_plugin_does() {
+    let plugin_out = tempfile::tempdir().unwrap();
+    run(protoc()
+        .arg(format!("--plugin=protoc-gen-rust-stream={PLUGIN}"))
+        .arg(format!("--rust-stream_out={}", plugin_out.path().display()))
+        .arg("--rust-stream_opt=include_file=mod.rs")
+        .args(PROTOS));
+    let files = rust_stream_build::Builder::new()
+        .emit_rerun_if_changed(false)
+        .include_file("mod.rs")
+        .protoc(protoc_bin_vendored::protoc_bin_path().unwrap())
+        .generate(&PROTOS, &[corpus()])
+        .unwrap_or_else(|err| panic!("{err}"));
+    let mut names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["ed.explicit.rs", "ed.implicit.rs", "ed.language.rs", "ed.v2024.rs", "mod.rs"]
+    );
+    for file in &files {
+        let written = std::fs::read_to_string(plugin_out.path().join(&file.name)).unwrap();
+        assert!(written == file.content, "{} differs from the plugin's", file.name);
+    }
+    // The files read from disk are the corpus's, not protoc's or rust-stream's own.
+    let loaded = rust_stream_build::Descriptors::compile_with_protoc(
+        &protoc_bin_vendored::protoc_bin_path().unwrap(),
+        &["v2024.proto"],
+        &[corpus()],
+    )
+    .unwrap();
+    let canonical = std::fs::canonicalize(corpus().join("v2024.proto")).unwrap();
+    assert_eq!(loaded.loaded_files(), [canonical]);
+    assert_eq!(loaded.to_generate, ["v2024.proto"]);
+}
+
+/// A protoc that fails (here: a file it cannot find) is reported with protoc's words.
+#[test]
+fn a_failing_protoc_is_reported_with_its_message() {
+    let err = rust_stream_build::Descriptors::compile_with_protoc(
+        &protoc_bin_vendored::protoc_bin_path().unwrap(),
+        &["missing.proto"],
+        &[corpus()],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("protoc `") && err.contains("missing.proto"), "{err}");
+}
