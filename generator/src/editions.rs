@@ -29,7 +29,9 @@ use crate::error::{Diagnostic, DiagnosticKind};
 use crate::load::source_location;
 use prost::Message;
 use prost_types::field_descriptor_proto::{Label, Type};
-use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto, OneofDescriptorProto};
+use prost_types::{
+    DescriptorProto, FieldDescriptorProto, FileDescriptorProto, OneofDescriptorProto,
+};
 
 /// `EDITION_PROTO2`, the oldest edition the generator reads (as `syntax = "proto2"`).
 pub const MINIMUM_EDITION: i32 = 998;
@@ -125,7 +127,9 @@ impl Features {
         Features {
             field_presence: child.field_presence.or(self.field_presence),
             enum_type: child.enum_type.or(self.enum_type),
-            repeated_field_encoding: child.repeated_field_encoding.or(self.repeated_field_encoding),
+            repeated_field_encoding: child
+                .repeated_field_encoding
+                .or(self.repeated_field_encoding),
             utf8_validation: child.utf8_validation.or(self.utf8_validation),
             message_encoding: child.message_encoding.or(self.message_encoding),
             json_format: child.json_format.or(self.json_format),
@@ -245,6 +249,11 @@ fn lower(files: &mut [FileDescriptorProto], views: &[FileView]) -> Vec<Diagnosti
     for (file, view) in files.iter_mut().zip(views) {
         if file.syntax.as_deref() == Some("editions") {
             Lowering {
+                source: FileDescriptorProto {
+                    name: file.name.clone(),
+                    source_code_info: file.source_code_info.clone(),
+                    ..FileDescriptorProto::default()
+                },
                 problems: &mut problems,
                 proto3: false,
             }
@@ -255,6 +264,8 @@ fn lower(files: &mut [FileDescriptorProto], views: &[FileView]) -> Vec<Diagnosti
 }
 
 struct Lowering<'a> {
+    /// The file's name and source info, for the locations of problems.
+    source: FileDescriptorProto,
     problems: &'a mut Vec<Diagnostic>,
     /// Whether the file becomes proto3 (it has an `IMPLICIT` field).
     proto3: bool,
@@ -269,7 +280,6 @@ impl Lowering<'_> {
                 _ => format!("edition {} is not supported", edition_name(edition)),
             };
             self.refuse(
-                file,
                 &[],
                 format!("{what}; rust-stream reads proto2, proto3 and editions 2023 and 2024"),
             );
@@ -277,29 +287,32 @@ impl Lowering<'_> {
             file.syntax = Some("proto2".into());
             return;
         };
-        let features = self.features(file, &[], "the file", &defaults, view.options.as_ref().and_then(|o| o.features.as_ref()));
-        // Enums change nothing prost-build emits: their features are only checked.
-        self.enums(file, &[5], "", &features, &view.enum_type, &file.enum_type);
-        self.proto3 = implicit_anywhere(file, view, &features);
+        let features = self.features(
+            &[],
+            "the file",
+            &defaults,
+            view.options.as_ref().and_then(|o| o.features.as_ref()),
+        );
         let prefix = package_prefix(file.package());
+        // Enums change nothing prost-build emits: their features are only checked.
+        self.enums(&[5], &prefix, &features, &view.enum_type, &file.enum_type);
+        self.proto3 = implicit_anywhere(file, view, &features);
         let mut messages = std::mem::take(&mut file.message_type);
         for (i, (message, view)) in messages.iter_mut().zip(&view.message_type).enumerate() {
-            self.message(file, &[4, i as i32], &prefix, message, view, &features);
+            self.message(&[4, i as i32], &prefix, message, view, &features);
         }
         file.message_type = messages;
         let mut extensions = std::mem::take(&mut file.extension);
         for (i, (field, view)) in extensions.iter_mut().zip(&view.extension).enumerate() {
             let what = format!("extension `{prefix}{}`", field.name());
-            self.field(file, &[7, i as i32], &what, field, view, &features, None);
+            self.field(&[7, i as i32], &what, field, view, &features, None);
         }
         file.extension = extensions;
         file.syntax = Some(if self.proto3 { "proto3" } else { "proto2" }.into());
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn message(
         &mut self,
-        file: &FileDescriptorProto,
         path: &[i32],
         scope: &str,
         message: &mut DescriptorProto,
@@ -308,7 +321,12 @@ impl Lowering<'_> {
     ) {
         let full = format!("{scope}{}", message.name());
         let what = format!("message `{full}`");
-        let features = self.features(file, path, &what, parent, view.options.as_ref().and_then(|o| o.features.as_ref()));
+        let features = self.features(
+            path,
+            &what,
+            parent,
+            view.options.as_ref().and_then(|o| o.features.as_ref()),
+        );
         // Map entries are synthesized: their key and value are what prost's maps encode
         // (a length-prefixed value, as in protoc's runtimes), whatever the scope says.
         if message.options.as_ref().is_some_and(|o| o.map_entry()) {
@@ -322,7 +340,12 @@ impl Lowering<'_> {
             .map(|(i, (oneof, decl))| {
                 let at = [path, &[8, i as i32]].concat();
                 let what = format!("oneof `{full}.{}`", decl.name());
-                self.features(file, &at, &what, &features, oneof.options.as_ref().and_then(|o| o.features.as_ref()))
+                self.features(
+                    &at,
+                    &what,
+                    &features,
+                    oneof.options.as_ref().and_then(|o| o.features.as_ref()),
+                )
             })
             .collect();
         let mut fields = std::mem::take(&mut message.field);
@@ -336,7 +359,7 @@ impl Lowering<'_> {
             let in_oneof = oneof.is_some();
             let scope_features = oneof.unwrap_or(&features);
             let at = [path, &[2, i as i32]].concat();
-            if self.field(file, &at, &what, field, view, scope_features, Some(in_oneof)) {
+            if self.field(&at, &what, field, view, scope_features, Some(in_oneof)) {
                 synthetic.push(i);
             }
         }
@@ -355,21 +378,32 @@ impl Lowering<'_> {
         for (i, (field, view)) in extensions.iter_mut().zip(&view.extension).enumerate() {
             let what = format!("extension `{full}.{}`", field.name());
             let at = [path, &[6, i as i32]].concat();
-            self.field(file, &at, &what, field, view, &features, None);
+            self.field(&at, &what, field, view, &features, None);
         }
         message.extension = extensions;
         let nested_scope = format!("{full}.");
-        self.enums(file, &[path, &[4]].concat(), &nested_scope, &features, &view.enum_type, &message.enum_type);
+        self.enums(
+            &[path, &[4]].concat(),
+            &nested_scope,
+            &features,
+            &view.enum_type,
+            &message.enum_type,
+        );
         let mut nested = std::mem::take(&mut message.nested_type);
         for (i, (inner, view)) in nested.iter_mut().zip(&view.nested_type).enumerate() {
-            self.message(file, &[path, &[3, i as i32]].concat(), &nested_scope, inner, view, &features);
+            self.message(
+                &[path, &[3, i as i32]].concat(),
+                &nested_scope,
+                inner,
+                view,
+                &features,
+            );
         }
         message.nested_type = nested;
     }
 
     fn enums(
         &mut self,
-        file: &FileDescriptorProto,
         path: &[i32],
         scope: &str,
         parent: &Features,
@@ -379,16 +413,19 @@ impl Lowering<'_> {
         for (i, (view, e)) in views.iter().zip(enums).enumerate() {
             let what = format!("enum `{scope}{}`", e.name());
             let at = [path, &[i as i32]].concat();
-            self.features(file, &at, &what, parent, view.options.as_ref().and_then(|o| o.features.as_ref()));
+            self.features(
+                &at,
+                &what,
+                parent,
+                view.options.as_ref().and_then(|o| o.features.as_ref()),
+            );
         }
     }
 
     /// Lowers one field (`in_oneof` is `None` for an extension); returns whether it became
     /// proto3 `optional` and needs a synthetic oneof.
-    #[allow(clippy::too_many_arguments)]
     fn field(
         &mut self,
-        file: &FileDescriptorProto,
         path: &[i32],
         what: &str,
         field: &mut FieldDescriptorProto,
@@ -396,11 +433,18 @@ impl Lowering<'_> {
         parent: &Features,
         in_oneof: Option<bool>,
     ) -> bool {
-        let features = self.features(file, path, what, parent, view.options.as_ref().and_then(|o| o.features.as_ref()));
+        let features = self.features(
+            path,
+            what,
+            parent,
+            view.options.as_ref().and_then(|o| o.features.as_ref()),
+        );
         // Resolved features are all set (from the edition's defaults).
         let presence = features.field_presence.unwrap_or(EXPLICIT);
         let singular = field.label() != Label::Repeated;
-        if features.message_encoding == Some(DELIMITED) && matches!(field.r#type(), Type::Message | Type::Group) {
+        if features.message_encoding == Some(DELIMITED)
+            && matches!(field.r#type(), Type::Message | Type::Group)
+        {
             field.set_type(Type::Group);
         }
         if !singular {
@@ -437,7 +481,6 @@ impl Lowering<'_> {
     /// `parent`'s features overridden by `own`, after checking `own`'s values.
     fn features(
         &mut self,
-        file: &FileDescriptorProto,
         path: &[i32],
         what: &str,
         parent: &Features,
@@ -447,7 +490,6 @@ impl Lowering<'_> {
             for ((name, known), value) in KNOWN.iter().zip(own.values()) {
                 if let Some(value) = value.filter(|v| !known.contains(v)) {
                     self.refuse(
-                        file,
                         path,
                         format!("{what}: `features.{name}` has value {value}, which rust-stream does not know; it reads editions 2023 and 2024"),
                     );
@@ -457,10 +499,10 @@ impl Lowering<'_> {
         parent.child(own)
     }
 
-    fn refuse(&mut self, file: &FileDescriptorProto, path: &[i32], message: String) {
+    fn refuse(&mut self, path: &[i32], message: String) {
         self.problems.push(Diagnostic::new(
             DiagnosticKind::Unsupported,
-            Some(source_location(file, path)),
+            Some(source_location(&self.source, path)),
             message,
         ));
     }
@@ -495,7 +537,11 @@ fn implicit_anywhere(file: &FileDescriptorProto, view: &FileView, features: &Fea
 
 /// protoc's name for the synthetic oneof of proto3 `optional` field `field`: `_field`,
 /// prefixed with `X` until no field, oneof or nested type uses it.
-fn synthetic_oneof_name(message: &DescriptorProto, fields: &[FieldDescriptorProto], field: &str) -> String {
+fn synthetic_oneof_name(
+    message: &DescriptorProto,
+    fields: &[FieldDescriptorProto],
+    field: &str,
+) -> String {
     let mut name = format!("_{field}");
     let taken = |name: &str| {
         fields.iter().any(|f| f.name() == name)
@@ -588,7 +634,11 @@ mod tests {
             }
             let overridable = default.overridable_features.unwrap_or_default();
             let protocs = overridable.child(default.fixed_features.as_ref());
-            assert_eq!(Features::defaults(edition), Some(protocs), "edition {edition}");
+            assert_eq!(
+                Features::defaults(edition),
+                Some(protocs),
+                "edition {edition}"
+            );
             seen.push(edition);
         }
         assert_eq!(seen, [EDITION_2023, MAXIMUM_EDITION]);
@@ -611,7 +661,11 @@ mod tests {
         assert!(status.success());
         let descriptors =
             Descriptors::from_file_descriptor_set(&std::fs::read(&out).unwrap(), &[]).unwrap();
-        assert!(descriptors.problems().is_empty(), "{:?}", descriptors.problems());
+        assert!(
+            descriptors.problems().is_empty(),
+            "{:?}",
+            descriptors.problems()
+        );
         let [implicit, explicit] = descriptors.files.as_slice() else {
             panic!("two files")
         };
@@ -642,9 +696,18 @@ mod tests {
         assert_eq!(explicit.syntax(), "proto2");
         let record = 1;
         assert_eq!(field(explicit, record, "id").label(), Label::Required);
-        assert_eq!(field(explicit, record, "required_part").label(), Label::Required);
-        assert_eq!(field(explicit, record, "required_part").r#type(), Type::Group);
-        assert_eq!(field(explicit, record, "framed_part").r#type(), Type::Message);
+        assert_eq!(
+            field(explicit, record, "required_part").label(),
+            Label::Required
+        );
+        assert_eq!(
+            field(explicit, record, "required_part").r#type(),
+            Type::Group
+        );
+        assert_eq!(
+            field(explicit, record, "framed_part").r#type(),
+            Type::Message
+        );
         assert_eq!(field(explicit, record, "title").label(), Label::Optional);
         assert!(!field(explicit, record, "title").proto3_optional());
         assert_eq!(packed(field(explicit, record, "expanded")), Some(false));

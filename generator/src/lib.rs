@@ -21,9 +21,9 @@
 
 pub mod builder;
 mod check;
-mod editions;
 #[cfg(feature = "bin")]
 pub mod cli;
+mod editions;
 mod emit;
 mod error;
 mod ident;

@@ -363,7 +363,10 @@ fn io_error(path: &Path, err: &std::io::Error) -> Error {
 /// Names of the files that can set `rust_stream` options: those importing
 /// `rust_stream/options.proto` directly (also as edition 2024's `import option`, listed in
 /// `option_imports` by file) or through a chain of public imports.
-fn imports_options(files: &[FileDescriptorProto], option_imports: &[&[String]]) -> BTreeSet<String> {
+fn imports_options(
+    files: &[FileDescriptorProto],
+    option_imports: &[&[String]],
+) -> BTreeSet<String> {
     // Files whose import makes the options visible: options.proto and, transitively,
     // files that import it publicly.
     let mut exports: BTreeSet<&str> = BTreeSet::from([OPTIONS_PROTO_NAME]);

@@ -10,8 +10,8 @@ use prost_types::compiler::{CodeGeneratorResponse, code_generator_response};
 /// Features advertised to protoc: proto3 `optional` and editions, from
 /// [`MINIMUM_EDITION`] to [`MAXIMUM_EDITION`] (editions files are lowered to the proto2 or
 /// proto3 descriptor prost-build reads; see the README).
-pub const SUPPORTED_FEATURES: u64 = code_generator_response::Feature::Proto3Optional as u64
-    | FEATURE_SUPPORTS_EDITIONS;
+pub const SUPPORTED_FEATURES: u64 =
+    code_generator_response::Feature::Proto3Optional as u64 | FEATURE_SUPPORTS_EDITIONS;
 
 /// `CodeGeneratorResponse.Feature.FEATURE_SUPPORTS_EDITIONS` (not in prost-types 0.14).
 const FEATURE_SUPPORTS_EDITIONS: u64 = 2;

@@ -22,7 +22,12 @@ fn corpus() -> PathBuf {
 
 /// The corpus's protos (the wire tests use all but `language.proto`, whose C++ feature
 /// Python's runtime cannot import).
-const PROTOS: [&str; 4] = ["implicit.proto", "explicit.proto", "v2024.proto", "language.proto"];
+const PROTOS: [&str; 4] = [
+    "implicit.proto",
+    "explicit.proto",
+    "v2024.proto",
+    "language.proto",
+];
 
 fn protoc() -> Command {
     let mut cmd = Command::new(protoc_bin_vendored::protoc_bin_path().expect("a vendored protoc"));
@@ -36,7 +41,9 @@ fn protoc() -> Command {
 }
 
 fn run(cmd: &mut Command) -> String {
-    let output = cmd.output().unwrap_or_else(|e| panic!("{cmd:?} does not run: {e}"));
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?} does not run: {e}"));
     assert!(
         output.status.success(),
         "{cmd:?} failed:\n{}{}",
@@ -378,7 +385,8 @@ fn unknown_features_and_editions_are_refused_naming_the_field_and_feature() {
 /// proceed.
 #[test]
 fn the_protox_path_names_the_editions_file_and_the_ways_forward() {
-    let err = rust_stream_build::Descriptors::compile(&["implicit.proto"], &[corpus()]).unwrap_err();
+    let err =
+        rust_stream_build::Descriptors::compile(&["implicit.proto"], &[corpus()]).unwrap_err();
     let message = err.to_string();
     assert!(
         message.starts_with("implicit.proto:3:1: `implicit.proto` uses editions, which the protoc-free parser (protox) cannot read"),
@@ -408,11 +416,21 @@ fn the_build_api_reads_editions_through_protoc_as_the_plugin_does() {
     names.sort();
     assert_eq!(
         names,
-        ["ed.explicit.rs", "ed.implicit.rs", "ed.language.rs", "ed.v2024.rs", "mod.rs"]
+        [
+            "ed.explicit.rs",
+            "ed.implicit.rs",
+            "ed.language.rs",
+            "ed.v2024.rs",
+            "mod.rs"
+        ]
     );
     for file in &files {
         let written = std::fs::read_to_string(plugin_out.path().join(&file.name)).unwrap();
-        assert!(written == file.content, "{} differs from the plugin's", file.name);
+        assert!(
+            written == file.content,
+            "{} differs from the plugin's",
+            file.name
+        );
     }
     // The files read from disk are the corpus's, not protoc's or rust-stream's own.
     let loaded = rust_stream_build::Descriptors::compile_with_protoc(
@@ -436,5 +454,39 @@ fn a_failing_protoc_is_reported_with_its_message() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("protoc `") && err.contains("missing.proto"), "{err}");
+    assert!(
+        err.contains("protoc `") && err.contains("missing.proto"),
+        "{err}"
+    );
+}
+
+/// `rust-stream generate --protoc PATH` reads editions files; without it the CLI says how.
+#[cfg(feature = "bin")]
+#[test]
+fn the_cli_reads_editions_with_protoc() {
+    let out = tempfile::tempdir().unwrap();
+    let protoc = protoc_bin_vendored::protoc_bin_path().unwrap();
+    let args = |with_protoc: bool| {
+        let mut args = vec!["rust-stream".into(), "generate".into(), "--out".into()];
+        args.push(out.path().display().to_string());
+        if with_protoc {
+            args.extend(["--protoc".into(), protoc.display().to_string()]);
+        }
+        args.extend(["-I".into(), corpus().display().to_string()]);
+        args.push(corpus().join("explicit.proto").display().to_string());
+        args
+    };
+    let err = rust_stream_build::cli::run_args(args(false))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("uses editions") && err.contains("--protoc PATH"),
+        "{err}"
+    );
+    rust_stream_build::cli::run_args(args(true)).unwrap_or_else(|err| panic!("{err}"));
+    let code = std::fs::read_to_string(out.path().join("ed.explicit.rs")).unwrap();
+    assert!(
+        code.contains("#[prost(group, required, tag = \"12\")]"),
+        "{code}"
+    );
 }

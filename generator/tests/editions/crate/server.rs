@@ -9,7 +9,11 @@ use tonic::Status;
 struct Server;
 
 impl implicit_stream::ImplicitHandler for Server {
-    async fn get(&self, _ctx: CallContext, request: implicit::Values) -> Result<implicit::Values, Status> {
+    async fn get(
+        &self,
+        _ctx: CallContext,
+        request: implicit::Values,
+    ) -> Result<implicit::Values, Status> {
         Ok(implicit::Values {
             plain: request.plain + 1,
             ..request
@@ -58,7 +62,11 @@ impl implicit_stream::ImplicitHandler for Server {
 }
 
 impl explicit_stream::ExplicitHandler for Server {
-    async fn get(&self, _ctx: CallContext, request: explicit::Record) -> Result<explicit::Record, Status> {
+    async fn get(
+        &self,
+        _ctx: CallContext,
+        request: explicit::Record,
+    ) -> Result<explicit::Record, Status> {
         Ok(request)
     }
 

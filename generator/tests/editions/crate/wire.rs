@@ -96,12 +96,7 @@ fn cases() -> BTreeMap<&'static str, Check> {
                 data: vec![0, 1, 0xff],
             }),
         ),
-        (
-            "implicit.Ack",
-            case(implicit::Ack {
-                received: 1 << 40,
-            }),
-        ),
+        ("implicit.Ack", case(implicit::Ack { received: 1 << 40 })),
         ("explicit.Record.required_only", case(required.clone())),
         (
             "explicit.Record.full",
