@@ -16,11 +16,11 @@
 //! - `message_encoding = DELIMITED`: the field becomes a group (prost encodes any message
 //!   type as a group, wherever it is declared). Map values stay length-prefixed, as in
 //!   protoc's runtimes.
-//! - `enum_type`, `utf8_validation`, `json_format` and edition 2024's
-//!   `enforce_naming_style` and `default_symbol_visibility` change nothing prost-build
-//!   emits (it generates the same code for open and closed enums, validates every `string`
-//!   and has no JSON); they are checked for known values only. Language features such as
-//!   `features.(pb.cpp)` are extensions of `FeatureSet` and are ignored.
+//! - `enum_type` and `utf8_validation` change nothing prost-build emits (it generates the
+//!   same code for open and closed enums and validates every `string`); they are checked
+//!   for known values only. `json_format` (prost has no JSON), edition 2024's
+//!   `enforce_naming_style` and `default_symbol_visibility` (protoc enforces them) and
+//!   language features such as `features.(pb.cpp)` are not read.
 //!
 //! A value the generator does not know (a newer edition or feature value) is refused,
 //! naming the element and the feature.
@@ -49,8 +49,10 @@ const EXPANDED: i32 = 2;
 const LENGTH_PREFIXED: i32 = 1;
 const DELIMITED: i32 = 2;
 
-/// The features of `google.protobuf.FeatureSet` the generator knows, each unset unless
-/// written (or, once resolved, always set).
+/// The features of `google.protobuf.FeatureSet` that decide what prost-build is given, each
+/// unset unless written (or, once resolved, always set). The others (`json_format`, 2024's
+/// `enforce_naming_style` and `default_symbol_visibility`, language features) change nothing
+/// prost generates and are not read.
 #[derive(Clone, Copy, PartialEq, Eq, Message)]
 pub(crate) struct Features {
     #[prost(int32, optional, tag = "1")]
@@ -63,62 +65,41 @@ pub(crate) struct Features {
     pub utf8_validation: Option<i32>,
     #[prost(int32, optional, tag = "5")]
     pub message_encoding: Option<i32>,
-    #[prost(int32, optional, tag = "6")]
-    pub json_format: Option<i32>,
-    #[prost(int32, optional, tag = "7")]
-    pub enforce_naming_style: Option<i32>,
-    #[prost(int32, optional, tag = "8")]
-    pub default_symbol_visibility: Option<i32>,
 }
 
 /// Each feature's name and known values, in tag order, for the checks and messages.
-const KNOWN: [(&str, &[i32]); 8] = [
+const KNOWN: [(&str, &[i32]); 5] = [
     ("field_presence", &[1, 2, 3]),
     ("enum_type", &[1, 2]),
     ("repeated_field_encoding", &[1, 2]),
     ("utf8_validation", &[2, 3]),
     ("message_encoding", &[1, 2]),
-    ("json_format", &[1, 2]),
-    ("enforce_naming_style", &[1, 2]),
-    ("default_symbol_visibility", &[1, 2, 3, 4]),
 ];
 
 impl Features {
-    fn values(&self) -> [Option<i32>; 8] {
+    fn values(&self) -> [Option<i32>; 5] {
         [
             self.field_presence,
             self.enum_type,
             self.repeated_field_encoding,
             self.utf8_validation,
             self.message_encoding,
-            self.json_format,
-            self.enforce_naming_style,
-            self.default_symbol_visibility,
         ]
     }
 
     /// The defaults of `edition`, as protoc's `--edition_defaults_out` gives them (a unit
-    /// test compares the two).
+    /// test compares the two): the same for 2023 and 2024, which changes only features that
+    /// are not read here.
     pub(crate) fn defaults(edition: i32) -> Option<Features> {
-        let edition_2023 = Features {
-            field_presence: Some(EXPLICIT),
-            enum_type: Some(1),
-            repeated_field_encoding: Some(PACKED),
-            utf8_validation: Some(2),
-            message_encoding: Some(LENGTH_PREFIXED),
-            json_format: Some(1),
-            enforce_naming_style: Some(2),
-            default_symbol_visibility: Some(1),
-        };
-        match edition {
-            EDITION_2023 => Some(edition_2023),
-            MAXIMUM_EDITION => Some(Features {
-                enforce_naming_style: Some(1),
-                default_symbol_visibility: Some(2),
-                ..edition_2023
-            }),
-            _ => None,
-        }
+        (EDITION_2023..=MAXIMUM_EDITION)
+            .contains(&edition)
+            .then_some(Features {
+                field_presence: Some(EXPLICIT),
+                enum_type: Some(1),
+                repeated_field_encoding: Some(PACKED),
+                utf8_validation: Some(2),
+                message_encoding: Some(LENGTH_PREFIXED),
+            })
     }
 
     /// These features where `child` sets them, the parent's (`self`) elsewhere.
@@ -132,11 +113,6 @@ impl Features {
                 .or(self.repeated_field_encoding),
             utf8_validation: child.utf8_validation.or(self.utf8_validation),
             message_encoding: child.message_encoding.or(self.message_encoding),
-            json_format: child.json_format.or(self.json_format),
-            enforce_naming_style: child.enforce_naming_style.or(self.enforce_naming_style),
-            default_symbol_visibility: child
-                .default_symbol_visibility
-                .or(self.default_symbol_visibility),
         }
     }
 }

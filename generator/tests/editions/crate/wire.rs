@@ -160,6 +160,7 @@ fn cases() -> BTreeMap<&'static str, Check> {
                     weird_field: Some(3),
                     internal: Some(v2024::Internal { x: Some(0) }),
                 }),
+                outcome: Some(v2024::reply::Outcome::Code(0)),
             }),
         ),
         (

@@ -81,7 +81,9 @@ CASES = {
         query="q", detail=v24.Request.Detail(level=0), ids=[1, 2], mode=v24.MODE_SAFE
     ),
     "v2024.Reply": v24.Reply(
-        text="", named=v24.legacy_Named(Weird_Field=3, internal=v24.Internal(x=0))
+        text="",
+        named=v24.legacy_Named(Weird_Field=3, internal=v24.Internal(x=0)),
+        code=0,
     ),
     "v2024.Chunk": v24.Chunk(data=b"abc"),
 }
