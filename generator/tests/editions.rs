@@ -490,3 +490,41 @@ fn the_cli_reads_editions_with_protoc() {
         "{code}"
     );
 }
+
+/// A message whose one field is `bytes` is chunk-shaped when that field has no `Option`:
+/// `IMPLICIT` or `LEGACY_REQUIRED` presence, not edition 2023's default `EXPLICIT`.
+#[test]
+fn chunk_shaped_messages_follow_field_presence() {
+    let dir = tempfile::tempdir().unwrap();
+    let presences = [
+        ("implicit", "[features.field_presence = IMPLICIT]", true),
+        (
+            "required",
+            "[features.field_presence = LEGACY_REQUIRED]",
+            true,
+        ),
+        ("explicit", "", false),
+    ];
+    for (name, options, chunk) in presences {
+        std::fs::write(
+            dir.path().join(format!("{name}.proto")),
+            format!(
+                "edition = \"2023\";\npackage {name};\nmessage C {{ bytes data = 1 {options}; }}\n\
+                 service S {{ rpc Up(stream C) returns (C); }}\n"
+            ),
+        )
+        .unwrap();
+        let files = rust_stream_build::Builder::new()
+            .emit_rerun_if_changed(false)
+            .protoc(protoc_bin_vendored::protoc_bin_path().unwrap())
+            .generate(&[format!("{name}.proto")], &[dir.path()])
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        let code = &files[0].content;
+        assert_eq!(
+            code.contains("impl ::rust_stream::codegen::Chunk for C")
+                && code.contains("pub async fn up_from("),
+            chunk,
+            "{name}"
+        );
+    }
+}
