@@ -239,6 +239,20 @@ fn lower(files: &mut [FileDescriptorProto], views: &[FileView]) -> Vec<Diagnosti
     problems
 }
 
+/// Where a field is declared, which decides what its features can change.
+#[derive(Clone, Copy, PartialEq)]
+enum FieldKind {
+    /// A field of a message, outside any oneof.
+    Plain,
+    /// A member of a real oneof: it always has presence.
+    Oneof,
+    /// A map: its entries are length-prefixed messages whatever the scope's encoding, as
+    /// in protoc.
+    Map,
+    /// An extension (prost-build generates none).
+    Extension,
+}
+
 struct Lowering<'a> {
     /// The file's name and source info, for the locations of problems.
     source: FileDescriptorProto,
@@ -281,7 +295,14 @@ impl Lowering<'_> {
         let mut extensions = std::mem::take(&mut file.extension);
         for (i, (field, view)) in extensions.iter_mut().zip(&view.extension).enumerate() {
             let what = format!("extension `{prefix}{}`", field.name());
-            self.field(&[7, i as i32], &what, field, view, &features, None);
+            self.field(
+                &[7, i as i32],
+                &what,
+                field,
+                view,
+                &features,
+                FieldKind::Extension,
+            );
         }
         file.extension = extensions;
         file.syntax = Some(if self.proto3 { "proto3" } else { "proto2" }.into());
@@ -324,6 +345,12 @@ impl Lowering<'_> {
                 )
             })
             .collect();
+        let map_entries: Vec<String> = message
+            .nested_type
+            .iter()
+            .filter(|m| m.options.as_ref().is_some_and(|o| o.map_entry()))
+            .map(|m| format!(".{full}.{}", m.name()))
+            .collect();
         let mut fields = std::mem::take(&mut message.field);
         let mut synthetic = Vec::new();
         for (i, (field, view)) in fields.iter_mut().zip(&view.field).enumerate() {
@@ -332,10 +359,17 @@ impl Lowering<'_> {
                 .oneof_index
                 .and_then(|o| usize::try_from(o).ok())
                 .and_then(|o| oneofs.get(o));
-            let in_oneof = oneof.is_some();
-            let scope_features = oneof.unwrap_or(&features);
+            let kind = if oneof.is_some() {
+                FieldKind::Oneof
+            } else if field.label() == Label::Repeated
+                && map_entries.iter().any(|m| m == field.type_name())
+            {
+                FieldKind::Map
+            } else {
+                FieldKind::Plain
+            };
             let at = [path, &[2, i as i32]].concat();
-            if self.field(&at, &what, field, view, scope_features, Some(in_oneof)) {
+            if self.field(&at, &what, field, view, oneof.unwrap_or(&features), kind) {
                 synthetic.push(i);
             }
         }
@@ -354,7 +388,7 @@ impl Lowering<'_> {
         for (i, (field, view)) in extensions.iter_mut().zip(&view.extension).enumerate() {
             let what = format!("extension `{full}.{}`", field.name());
             let at = [path, &[6, i as i32]].concat();
-            self.field(&at, &what, field, view, &features, None);
+            self.field(&at, &what, field, view, &features, FieldKind::Extension);
         }
         message.extension = extensions;
         let nested_scope = format!("{full}.");
@@ -398,8 +432,8 @@ impl Lowering<'_> {
         }
     }
 
-    /// Lowers one field (`in_oneof` is `None` for an extension); returns whether it became
-    /// proto3 `optional` and needs a synthetic oneof.
+    /// Lowers one field; returns whether it became proto3 `optional` and needs a synthetic
+    /// oneof.
     fn field(
         &mut self,
         path: &[i32],
@@ -407,7 +441,7 @@ impl Lowering<'_> {
         field: &mut FieldDescriptorProto,
         view: &FieldView,
         parent: &Features,
-        in_oneof: Option<bool>,
+        kind: FieldKind,
     ) -> bool {
         let features = self.features(
             path,
@@ -415,33 +449,30 @@ impl Lowering<'_> {
             parent,
             view.options.as_ref().and_then(|o| o.features.as_ref()),
         );
-        // Resolved features are all set (from the edition's defaults).
-        let presence = features.field_presence.unwrap_or(EXPLICIT);
-        let singular = field.label() != Label::Repeated;
         if features.message_encoding == Some(DELIMITED)
-            && matches!(field.r#type(), Type::Message | Type::Group)
+            && field.r#type() == Type::Message
+            && kind != FieldKind::Map
         {
             field.set_type(Type::Group);
         }
-        if !singular {
+        if field.label() == Label::Repeated {
             if can_pack(field.r#type()) {
                 field.options.get_or_insert_with(Default::default).packed =
                     Some(features.repeated_field_encoding != Some(EXPANDED));
             }
             return false;
         }
-        // Oneof members always have presence; extensions are not generated by prost.
-        if in_oneof != Some(false) {
+        if kind != FieldKind::Plain {
             return false;
         }
-        let message_like = matches!(field.r#type(), Type::Message | Type::Group);
-        match presence {
+        // Resolved features are all set (from the edition's defaults).
+        match features.field_presence.unwrap_or(EXPLICIT) {
             LEGACY_REQUIRED => {
                 field.set_label(Label::Required);
                 false
             }
             // Message fields have presence whatever the scope says, as in protoc.
-            IMPLICIT if !message_like => false,
+            IMPLICIT if !has_message_type(field) => false,
             _ => {
                 // In proto3, prost gives presence to singular message fields only: other
                 // fields with presence (groups too) must be proto3 `optional`.
@@ -496,6 +527,7 @@ fn implicit_anywhere(file: &FileDescriptorProto, view: &FileView, features: &Fea
             let features = own.child(view.options.as_ref().and_then(|o| o.features.as_ref()));
             field.label() != Label::Repeated
                 && field.oneof_index.is_none()
+                && !has_message_type(field)
                 && features.field_presence == Some(IMPLICIT)
         });
         fields
@@ -509,6 +541,10 @@ fn implicit_anywhere(file: &FileDescriptorProto, view: &FileView, features: &Fea
         .iter()
         .zip(&view.message_type)
         .any(|(m, v)| walk(m, v, features))
+}
+
+fn has_message_type(field: &FieldDescriptorProto) -> bool {
+    matches!(field.r#type(), Type::Message | Type::Group)
 }
 
 /// protoc's name for the synthetic oneof of proto3 `optional` field `field`: `_field`,
@@ -568,6 +604,25 @@ mod tests {
         cmd.arg("-I")
             .arg(protoc_bin_vendored::include_path().unwrap());
         cmd
+    }
+
+    /// prost-types values cannot carry features: an editions file built from them (not
+    /// decoded from bytes, so not lowered) is refused before prost-build sees it.
+    #[test]
+    fn editions_files_built_from_prost_types_are_refused() {
+        let mut descriptors = Descriptors::default();
+        descriptors.files.push(FileDescriptorProto {
+            name: Some("h.proto".into()),
+            syntax: Some("editions".into()),
+            ..FileDescriptorProto::default()
+        });
+        descriptors.to_generate.push("h.proto".into());
+        let err = crate::generate(&descriptors, &crate::Params::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("h.proto: an editions file must be read from an encoded"),
+            "{err}"
+        );
     }
 
     #[derive(Clone, PartialEq, Message)]
@@ -688,7 +743,12 @@ mod tests {
         assert!(!field(explicit, record, "title").proto3_optional());
         assert_eq!(packed(field(explicit, record, "expanded")), Some(false));
         assert_eq!(packed(field(explicit, record, "kinds")), Some(true));
-        // The map's value stays a length-prefixed message.
+        // The map stays a list of length-prefixed entries, under a delimited file too, and
+        // the entry's value a length-prefixed message.
+        assert_eq!(
+            field(explicit, record, "parts_by_id").r#type(),
+            Type::Message
+        );
         let entry = &explicit.message_type[record].nested_type[1];
         assert!(entry.options.as_ref().unwrap().map_entry());
         assert_eq!(entry.field[1].r#type(), Type::Message);
