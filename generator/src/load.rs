@@ -159,8 +159,8 @@ impl Descriptors {
     /// `includes`, then the built-in `rust_stream/options.proto`, then protoc's own include
     /// directory (the well-known types, `google/protobuf/*_features.proto`). This is the way
     /// to read editions files, which protox cannot parse, without the plugin; protoc must
-    /// be version 27 or later for edition 2023, 30 or later for 2024 (protoc-bin-vendored
-    /// 3.3 ships 36). Otherwise the same as [`Descriptors::compile`].
+    /// know the files' edition (27 or later for 2023; protoc-bin-vendored 3.3 ships
+    /// libprotoc 36, which knows 2024). Otherwise the same as [`Descriptors::compile`].
     pub fn compile_with_protoc(
         protoc: &Path,
         protos: &[impl AsRef<Path>],
