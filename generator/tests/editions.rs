@@ -432,6 +432,16 @@ fn the_build_api_reads_editions_through_protoc_as_the_plugin_does() {
             file.name
         );
     }
+    // `(rust_stream.method)` is read in a file that imports the options with 2024's
+    // `import option`.
+    let v2024 = files.iter().find(|f| f.name == "ed.v2024.rs").unwrap();
+    assert!(
+        v2024
+            .content
+            .contains("list: ::rust_stream::codegen::CallConfig::DEFAULT.with_buffer(4),"),
+        "{}",
+        v2024.content
+    );
     // The files read from disk are the corpus's, not protoc's or rust-stream's own.
     let loaded = rust_stream_build::Descriptors::compile_with_protoc(
         &protoc_bin_vendored::protoc_bin_path().unwrap(),
