@@ -34,7 +34,8 @@ struct EditionRange {
 
 /// Answers one encoded request. `Err` only if the bytes are not a request at all (the
 /// plugin then exits non-zero); problems with the protos or parameters go in the
-/// response's `error`.
+/// response's `error`. prost-types has no field for the edition range protoc requires:
+/// send [`respond_bytes`]'s encoding, which adds it.
 pub fn respond(request: &[u8]) -> Result<CodeGeneratorResponse, crate::Error> {
     let (descriptors, parameter) = Descriptors::from_request(request)?;
     let mut response = CodeGeneratorResponse {
