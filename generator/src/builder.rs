@@ -27,6 +27,7 @@ pub struct Builder {
     params: Params,
     out_dir: Option<PathBuf>,
     rerun_if_changed: bool,
+    protoc: Option<PathBuf>,
 }
 
 impl Builder {
@@ -97,6 +98,14 @@ impl Builder {
         self
     }
 
+    /// Reads the protos with the protoc binary at `path` instead of protox, which cannot
+    /// parse editions files ([`Descriptors::compile_with_protoc`]; protoc 27 or later, e.g.
+    /// `protoc_bin_vendored::protoc_bin_path()`).
+    pub fn protoc(mut self, path: impl Into<PathBuf>) -> Self {
+        self.protoc = Some(path.into());
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` lines (default on).
     pub fn emit_rerun_if_changed(mut self, yes: bool) -> Self {
         self.rerun_if_changed = yes;
@@ -110,7 +119,11 @@ impl Builder {
         includes: &[impl AsRef<Path>],
     ) -> Result<Vec<GeneratedFile>, Error> {
         self.params.check()?;
-        let descriptors = Descriptors::compile(protos, includes)?.generate_imports();
+        let descriptors = match &self.protoc {
+            Some(protoc) => Descriptors::compile_with_protoc(protoc, protos, includes)?,
+            None => Descriptors::compile(protos, includes)?,
+        }
+        .generate_imports();
         if self.rerun_if_changed {
             for proto in protos {
                 println!("cargo:rerun-if-changed={}", proto.as_ref().display());

@@ -4,8 +4,8 @@
 //! element instead. protoc and protox never produce most of these faults; hand-built or
 //! damaged requests do.
 //!
-//! Also refused here: editions files (prost-types 0.14 cannot carry their `features`), and
-//! types the output would refer to without generating them (a package that is neither
+//! Also refused here: editions files that were not lowered (`editions`: descriptors built
+//! by hand as prost-types values, which cannot carry `features`), and types the output would refer to without generating them (a package that is neither
 //! generated nor mapped with `extern_path=`).
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
@@ -18,9 +18,10 @@ use prost_types::{
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Why an editions file is refused (protoc's path and protox's say the same).
-pub(crate) const EDITIONS_UNSUPPORTED: &str =
-    "editions are not supported yet; use `syntax = \"proto3\";` (or \"proto2\")";
+/// Why an editions file that was not lowered is refused.
+const EDITIONS_NOT_LOWERED: &str = "an editions file must be read from an encoded \
+     CodeGeneratorRequest or FileDescriptorSet (`Descriptors::from_request`, \
+     `Descriptors::from_file_descriptor_set`): prost-types values cannot carry its features";
 
 /// Every problem with the descriptors that would make prost-build or tonic-build fail
 /// (called when the model is built, so every front end and command sees them).
@@ -241,7 +242,7 @@ impl<'a> Checker<'a> {
         match file.syntax.as_deref() {
             // An unset string reads as "", so "" is proto2 as well (see `messages`).
             None | Some("" | "proto2" | "proto3") => {}
-            Some("editions") => self.push(DiagnosticKind::Unsupported, &at, EDITIONS_UNSUPPORTED),
+            Some("editions") => self.push(DiagnosticKind::Unsupported, &at, EDITIONS_NOT_LOWERED),
             Some(other) => self.push(
                 DiagnosticKind::Unsupported,
                 &at,

@@ -70,6 +70,10 @@ pub struct Input {
     /// Parameters, as in `--rust-stream_opt` (`k=v,k2=v2`); repeatable.
     #[arg(long = "opt")]
     pub opts: Vec<String>,
+    /// Read the protos with this protoc binary (27 or later) instead of the built-in
+    /// parser, which cannot read editions files.
+    #[arg(long)]
+    pub protoc: Option<PathBuf>,
 }
 
 impl Input {
@@ -81,7 +85,11 @@ impl Input {
             self.includes.clone()
         };
         let protos = check_paths(&self.protos, &includes)?;
-        Ok((Descriptors::compile(&protos, &includes)?, params))
+        let descriptors = match &self.protoc {
+            Some(protoc) => Descriptors::compile_with_protoc(protoc, &protos, &includes)?,
+            None => Descriptors::compile(&protos, &includes)?,
+        };
+        Ok((descriptors, params))
     }
 }
 

@@ -23,6 +23,7 @@ pub mod builder;
 mod check;
 #[cfg(feature = "bin")]
 pub mod cli;
+mod editions;
 mod emit;
 mod error;
 mod ident;

@@ -62,6 +62,7 @@ impl Descriptors {
             to_generate: request.file_to_generate,
             ..Descriptors::default()
         };
+        descriptors.problems = crate::editions::lower_request(bytes, &mut descriptors.files);
         descriptors.read_options(&raw.proto_file);
         Ok((descriptors, request.parameter.unwrap_or_default()))
     }
@@ -91,6 +92,7 @@ impl Descriptors {
             to_generate,
             ..Descriptors::default()
         };
+        descriptors.problems = crate::editions::lower_set(bytes, &mut descriptors.files);
         descriptors.read_options(&raw.file);
         Ok(descriptors)
     }
@@ -153,6 +155,88 @@ impl Descriptors {
         Ok(descriptors)
     }
 
+    /// Compiles `protos` with the protoc binary at `protoc` instead of protox, searching
+    /// `includes`, then the built-in `rust_stream/options.proto`, then protoc's own include
+    /// directory (the well-known types, `google/protobuf/*_features.proto`). This is the way
+    /// to read editions files, which protox cannot parse, without the plugin; protoc must
+    /// know the files' edition (27 or later for 2023; protoc-bin-vendored 3.3 ships
+    /// libprotoc 36, which knows 2024). Otherwise the same as [`Descriptors::compile`].
+    pub fn compile_with_protoc(
+        protoc: &Path,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<Self, Error> {
+        let scratch = Scratch::new()?;
+        let options_dir = scratch.0.join("include");
+        let options_file = options_dir.join(OPTIONS_PROTO_NAME);
+        std::fs::create_dir_all(options_file.parent().unwrap_or(&options_dir))
+            .and_then(|()| std::fs::write(&options_file, OPTIONS_PROTO))
+            .map_err(|err| io_error(&options_file, &err))?;
+        let run = |out: &Path, imports: bool| -> Result<Vec<u8>, Error> {
+            let mut cmd = std::process::Command::new(protoc);
+            for include in includes {
+                cmd.arg("-I").arg(include.as_ref());
+            }
+            cmd.arg("-I").arg(&options_dir);
+            if imports {
+                cmd.args(["--include_imports", "--include_source_info"]);
+            }
+            cmd.arg(format!("--descriptor_set_out={}", out.display()));
+            cmd.args(protos.iter().map(AsRef::as_ref));
+            let output = cmd.output().map_err(|err| {
+                Error::new(
+                    DiagnosticKind::Io,
+                    format!("running protoc `{}` failed: {err}", protoc.display()),
+                )
+            })?;
+            if !output.status.success() {
+                return Err(Error::new(
+                    DiagnosticKind::Syntax,
+                    format!(
+                        "protoc `{}` failed: {}",
+                        protoc.display(),
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    ),
+                ));
+            }
+            std::fs::read(out).map_err(|err| io_error(out, &err))
+        };
+        // Without imports, the set holds exactly the named files, by protoc's names for them.
+        let named = run(&scratch.0.join("named.pb"), false)?;
+        let to_generate: Vec<String> = FileDescriptorSet::decode(named.as_slice())
+            .map_err(|err| {
+                Error::new(
+                    DiagnosticKind::InvalidDescriptor,
+                    format!("protoc wrote no FileDescriptorSet: {err}"),
+                )
+            })?
+            .file
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect();
+        let bytes = run(&scratch.0.join("all.pb"), true)?;
+        let mut descriptors = Descriptors::from_file_descriptor_set(&bytes, &to_generate)?;
+        // The files found under `includes` are the ones read from disk (not ours, nor
+        // protoc's own).
+        descriptors.loaded_files = descriptors
+            .files
+            .iter()
+            .filter_map(|f| {
+                includes
+                    .iter()
+                    .map(|include| include.as_ref().join(f.name()))
+                    .find(|path| path.is_file())
+            })
+            .map(|path| {
+                std::fs::canonicalize(&path)
+                    .or_else(|_| std::path::absolute(&path))
+                    .unwrap_or(path)
+            })
+            .collect();
+        descriptors.normalize_source_info();
+        Ok(descriptors)
+    }
+
     /// Every file [`Descriptors::compile`] read from disk, imports included, as absolute
     /// paths, in the order protox loaded them (not the built-in
     /// `rust_stream/options.proto` or Google's well-known types). A procedural macro
@@ -196,7 +280,9 @@ impl Descriptors {
     /// public imports): elsewhere another tool's option may use the number, and its value
     /// is not read. In a file that imports ours, a value that does not decode is reported.
     fn read_options(&mut self, raw: &[RawFile]) {
-        let imports_ours = imports_options(&self.files);
+        let option_imports: Vec<&[String]> =
+            raw.iter().map(|f| f.option_dependency.as_slice()).collect();
+        let imports_ours = imports_options(&self.files, &option_imports);
         for (file, raw) in self.files.iter().zip(raw) {
             if !imports_ours.contains(file.name()) {
                 continue;
@@ -244,9 +330,43 @@ impl Descriptors {
     }
 }
 
+/// A directory of its own under the system's temporary directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Self, Error> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "rust-stream-protoc-{}-{nanos}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|err| io_error(&dir, &err))?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn io_error(path: &Path, err: &std::io::Error) -> Error {
+    Error::new(DiagnosticKind::Io, format!("{}: {err}", path.display()))
+}
+
 /// Names of the files that can set `rust_stream` options: those importing
-/// `rust_stream/options.proto` directly or through a chain of public imports.
-fn imports_options(files: &[FileDescriptorProto]) -> BTreeSet<String> {
+/// `rust_stream/options.proto` directly (also as edition 2024's `import option`, listed in
+/// `option_imports` by file) or through a chain of public imports.
+fn imports_options(
+    files: &[FileDescriptorProto],
+    option_imports: &[&[String]],
+) -> BTreeSet<String> {
     // Files whose import makes the options visible: options.proto and, transitively,
     // files that import it publicly.
     let mut exports: BTreeSet<&str> = BTreeSet::from([OPTIONS_PROTO_NAME]);
@@ -268,8 +388,15 @@ fn imports_options(files: &[FileDescriptorProto]) -> BTreeSet<String> {
     }
     files
         .iter()
-        .filter(|f| f.dependency.iter().any(|d| exports.contains(d.as_str())))
-        .map(|f| f.name().to_owned())
+        .enumerate()
+        .filter(|(i, f)| {
+            let options = option_imports.get(*i).copied().unwrap_or_default();
+            f.dependency
+                .iter()
+                .chain(options)
+                .any(|d| exports.contains(d.as_str()))
+        })
+        .map(|(_, f)| f.name().to_owned())
         .collect()
 }
 
@@ -287,7 +414,7 @@ fn ours<T: Message + Default>(options: Option<&[u8]>) -> Result<Option<T>, prost
 }
 
 /// The 1-based line and column of the element at `path`, if the file has source info.
-fn source_location(file: &FileDescriptorProto, path: &[i32]) -> Location {
+pub(crate) fn source_location(file: &FileDescriptorProto, path: &[i32]) -> Location {
     let span = file
         .source_code_info
         .iter()
@@ -315,16 +442,23 @@ pub fn qualify(package: &str, name: &str) -> String {
     }
 }
 
+/// What the protox path says of an editions file, and how to proceed.
+pub(crate) const PROTOX_EDITIONS: &str = "the protoc-free parser (protox) cannot read; \
+     generate with the protoc plugin (`protoc --rust-stream_out=...`), or have rust-stream run \
+     a protoc 27 or later: `Builder::protoc(path)` in build.rs, `--protoc PATH` on the command line";
+
 /// protox's message says what is wrong; its diagnostic says where. Both go into the error,
 /// so a malformed proto is reported as `file:line:column: message`.
 fn protox_error(err: protox::Error) -> Error {
     let message = err.to_string();
-    // protox does not parse editions at all; say what protoc's path says (`check`).
+    // protox does not parse editions at all; say which file and what reads it.
     if message.ends_with("but found 'edition'") {
+        let location = protox_location(&err);
+        let file = location.as_ref().map_or("", |l| l.file.as_str()).to_owned();
         return Error::at(
             DiagnosticKind::Unsupported,
-            protox_location(&err),
-            crate::check::EDITIONS_UNSUPPORTED,
+            location,
+            format!("`{file}` uses editions, which {PROTOX_EDITIONS}"),
         );
     }
     let kind = if err.is_io() || err.is_file_not_found() {
@@ -370,6 +504,9 @@ struct RawSet {
 struct RawFile {
     #[prost(message, repeated, tag = "6")]
     service: Vec<RawService>,
+    /// Edition 2024's `import option` files.
+    #[prost(string, repeated, tag = "15")]
+    option_dependency: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -463,7 +600,7 @@ mod tests {
         let descriptors = Descriptors::compile(&["user.proto"], &[dir.path()]).unwrap();
         assert_eq!(descriptors.method_options[".u.S.Get"].buffer, Some(3));
         let names: Vec<&str> = descriptors.files.iter().map(|f| f.name()).collect();
-        let readers = imports_options(&descriptors.files);
+        let readers = imports_options(&descriptors.files, &[]);
         assert!(readers.contains("user.proto"), "{names:?}");
         assert!(!readers.contains(OPTIONS_PROTO_NAME));
     }

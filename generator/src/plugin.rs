@@ -7,14 +7,35 @@ use crate::options::Params;
 use prost::Message;
 use prost_types::compiler::{CodeGeneratorResponse, code_generator_response};
 
-/// Features advertised to protoc: proto3 `optional` only. Editions are not advertised:
-/// prost-types 0.14 cannot represent editions' `features`, so their semantics would be
-/// silently wrong; protoc then rejects an editions file with a clear message.
-pub const SUPPORTED_FEATURES: u64 = code_generator_response::Feature::Proto3Optional as u64;
+/// Features advertised to protoc: proto3 `optional` and editions, from
+/// [`MINIMUM_EDITION`] to [`MAXIMUM_EDITION`] (editions files are lowered to the proto2 or
+/// proto3 descriptor prost-build reads; see the README).
+pub const SUPPORTED_FEATURES: u64 =
+    code_generator_response::Feature::Proto3Optional as u64 | FEATURE_SUPPORTS_EDITIONS;
+
+/// `CodeGeneratorResponse.Feature.FEATURE_SUPPORTS_EDITIONS` (not in prost-types 0.14).
+const FEATURE_SUPPORTS_EDITIONS: u64 = 2;
+
+/// The oldest edition the plugin reads: `EDITION_PROTO2` (`syntax = "proto2"`).
+pub const MINIMUM_EDITION: i32 = crate::editions::MINIMUM_EDITION;
+
+/// The newest edition the plugin reads: `EDITION_2024`.
+pub const MAXIMUM_EDITION: i32 = crate::editions::MAXIMUM_EDITION;
+
+/// `CodeGeneratorResponse.minimum_edition` and `maximum_edition`, which prost-types 0.14
+/// lacks; encoded after the rest of the response (protobuf merges concatenated messages).
+#[derive(Clone, PartialEq, Message)]
+struct EditionRange {
+    #[prost(int32, optional, tag = "3")]
+    minimum_edition: Option<i32>,
+    #[prost(int32, optional, tag = "4")]
+    maximum_edition: Option<i32>,
+}
 
 /// Answers one encoded request. `Err` only if the bytes are not a request at all (the
 /// plugin then exits non-zero); problems with the protos or parameters go in the
-/// response's `error`.
+/// response's `error`. prost-types has no field for the edition range protoc requires:
+/// send [`respond_bytes`]'s encoding, which adds it.
 pub fn respond(request: &[u8]) -> Result<CodeGeneratorResponse, crate::Error> {
     let (descriptors, parameter) = Descriptors::from_request(request)?;
     let mut response = CodeGeneratorResponse {
@@ -51,9 +72,16 @@ pub fn respond(request: &[u8]) -> Result<CodeGeneratorResponse, crate::Error> {
     Ok(response)
 }
 
-/// [`respond`], encoded.
+/// [`respond`], encoded, with the edition range protoc requires of a plugin that supports
+/// editions ([`MINIMUM_EDITION`], [`MAXIMUM_EDITION`]).
 pub fn respond_bytes(request: &[u8]) -> Result<Vec<u8>, crate::Error> {
-    Ok(respond(request)?.encode_to_vec())
+    let mut bytes = respond(request)?.encode_to_vec();
+    let range = EditionRange {
+        minimum_edition: Some(MINIMUM_EDITION),
+        maximum_edition: Some(MAXIMUM_EDITION),
+    };
+    bytes.extend(range.encode_to_vec());
+    Ok(bytes)
 }
 
 /// The text of a panic's payload (`panic!("...")` carries a `&str` or a `String`).
