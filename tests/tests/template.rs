@@ -177,7 +177,10 @@ fn cargo(dir: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_success(&output, &format!("cargo {} in {}", args.join(" "), dir.display()));
+    assert_success(
+        &output,
+        &format!("cargo {} in {}", args.join(" "), dir.display()),
+    );
     output
 }
 
@@ -186,7 +189,11 @@ fn check_build_test_clippy(dir: &Path) {
     let test = cargo(dir, &["test"]);
     let report = String::from_utf8_lossy(&test.stdout);
     // Four RPCs over the socket, four through the test kit.
-    assert_eq!(report.matches("test result: ok. 4 passed").count(), 2, "{report}");
+    assert_eq!(
+        report.matches("test result: ok. 4 passed").count(),
+        2,
+        "{report}"
+    );
     cargo(dir, &["clippy", "--all-targets", "--", "-D", "warnings"]);
 }
 
@@ -332,7 +339,11 @@ fn grow(dir: &Path) {
     let proto = std::fs::read_to_string(&proto_path).unwrap();
     let chat = "  rpc Chat(stream Message) returns (stream Message);\n}\n";
     assert!(proto.contains(chat), "{proto}");
-    let grown = proto.replacen(chat, &format!("  rpc Chat(stream Message) returns (stream Message);\n{NEW_RPCS}"), 1);
+    let grown = proto.replacen(
+        chat,
+        &format!("  rpc Chat(stream Message) returns (stream Message);\n{NEW_RPCS}"),
+        1,
+    );
     std::fs::write(&proto_path, grown).unwrap();
 
     let handler = dir.join("src").join("handlers").join("order_desk.rs");
@@ -350,7 +361,10 @@ fn grow(dir: &Path) {
         "--flat",
     ])
     .unwrap();
-    assert!(report.ends_with(": added Ping, Watch, Store, Echo\n"), "{report}");
+    assert!(
+        report.ends_with(": added Ping, Watch, Store, Echo\n"),
+        "{report}"
+    );
     let after = std::fs::read_to_string(&handler).unwrap();
     let marker = before
         .find("    // rust-stream: new RPCs are added above this line.")
@@ -359,15 +373,25 @@ fn grow(dir: &Path) {
     assert!(after.starts_with(&before[..marker]), "{after}");
     assert!(after.ends_with(&before[marker..]), "{after}");
     for rpc in ["Ping", "Watch", "Store", "Echo"] {
-        assert!(after.contains(&format!("// rust-stream: rpc {rpc}\n")), "{after}");
+        assert!(
+            after.contains(&format!("// rust-stream: rpc {rpc}\n")),
+            "{after}"
+        );
     }
 
     std::fs::write(dir.join("tests").join("grown.rs"), GROWN_TEST).unwrap();
     cargo(dir, &["build", "--all-targets"]);
     let test = cargo(dir, &["test"]);
     let report = String::from_utf8_lossy(&test.stdout);
-    assert!(report.contains("test new_rpcs_answer_unimplemented ... ok"), "{report}");
-    assert_eq!(report.matches("test result: ok.").count() >= 3, true, "{report}");
+    assert!(
+        report.contains("test new_rpcs_answer_unimplemented ... ok"),
+        "{report}"
+    );
+    assert_eq!(
+        report.matches("test result: ok.").count() >= 3,
+        true,
+        "{report}"
+    );
     cargo(dir, &["clippy", "--all-targets", "--", "-D", "warnings"]);
 
     // A second run has nothing to add.
@@ -447,7 +471,10 @@ fn python() -> &'static Path {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert_success(&output, "tests/interop/setup-venv.sh (python3, venv, pip and PyPI)");
+        assert_success(
+            &output,
+            "tests/interop/setup-venv.sh (python3, venv, pip and PyPI)",
+        );
         venv.join("bin").join("python")
     })
 }
@@ -468,7 +495,11 @@ fn serve_and_call(dir: &Path, name: &str, services: &[&str]) {
         "NOT_FOUND: User not found\n"
     );
     let events = stdout_of(
-        &client(name, &addr, &["list-events", "--after", "10", "--count", "3"]),
+        &client(
+            name,
+            &addr,
+            &["list-events", "--after", "10", "--count", "3"],
+        ),
         "list-events",
     );
     assert_eq!(
@@ -499,7 +530,11 @@ fn serve_and_call(dir: &Path, name: &str, services: &[&str]) {
     }
     expected.push_str("health (server) SERVING\n");
     let mut listed: Vec<&str> = services.to_vec();
-    listed.extend(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+    listed.extend([
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ]);
     listed.sort_unstable();
     for version in ["v1", "v1alpha"] {
         let mut got: Vec<&str> = lines
@@ -510,7 +545,9 @@ fn serve_and_call(dir: &Path, name: &str, services: &[&str]) {
         assert_eq!(got, listed, "{lines}");
         for service in services {
             assert!(
-                lines.contains(&format!("file {version} {service} service.proto\n")),
+                lines.contains(&format!(
+                    "file {version} {service} service.proto options kept\n"
+                )),
                 "{lines}"
             );
         }
@@ -550,11 +587,16 @@ fn serve_and_call(dir: &Path, name: &str, services: &[&str]) {
     assert!(rest.ends_with("shut down\n"), "{rest}");
 
     let ended = wait_until(&mut stream, EXIT_SLACK).expect("the client's stream ends");
-    assert!(!ended.success());
     let mut stderr = String::new();
-    stream.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(stderr.starts_with("UNAVAILABLE"), "{stderr}");
-    reader.join().unwrap().unwrap();
+    stream
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let copied = reader.join().unwrap().unwrap();
+    assert!(!ended.success(), "{ended} after {copied} bytes: {stderr}");
+    assert_eq!(stderr, "UNAVAILABLE: the server is shutting down\n");
 }
 
 /// The child's exit status, or `None` if it is still running after `limit`.

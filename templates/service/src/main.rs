@@ -48,12 +48,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for name in SERVICES.iter().copied().chain([""]) {
         health.set_service_status(name, ServingStatus::Serving).await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET);
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
-    let reflection_v1 = reflection.build_v1()?;
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let shutdown = async move {
         shutdown_signal().await;
@@ -71,6 +67,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("shut down");
     Ok(())
+}
+
+/// A reflection service describing every service the server serves: the proto's, health and
+/// both reflection versions.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .include_reflection_service(false)
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
 }
 
 /// Logs to stdout, filtered by `RUST_LOG` (default `info`); each call's span is logged as it

@@ -38,7 +38,7 @@ async fn list_events_stops_when_the_client_goes_away() {
 #[tokio::test]
 async fn upload_chunks_sums_the_chunk_sizes() {
     let ctx = testing::context(paths::UPLOAD_CHUNKS).build();
-    let chunks = [3usize, 5, 7].map(|n| pb::Chunk { data: vec![1; n].into() });
+    let chunks = [3usize, 5, 7].map(|n| pb::Chunk { data: vec![1; n] });
     let requests = testing::requests(&ctx, InboundLimits::DEFAULT, chunks);
     let result = testing::run(&ctx, {{service}}Impl.upload_chunks(ctx.clone(), requests)).await;
     assert_eq!(result.expect("uploaded").bytes_received, 15);
