@@ -1,9 +1,16 @@
-//! Writes, into `OUT_DIR`, the code for `proto/service.proto`{% if codegen == "build-rs" %} (messages, tonic client
-//! and server, rust-stream's stream layer and test harness){% endif %} and the encoded
-//! `FileDescriptorSet` the reflection service serves. No protoc needed: protox parses the
-//! protos in-process.
+{% if codegen == "build-rs" -%}
+//! Writes, into `OUT_DIR`, the code for `proto/service.proto` (messages, tonic client and
+//! server, rust-stream's stream layer and test harness) and the encoded `FileDescriptorSet`
+//! the reflection service serves. No protoc needed: protox parses the protos in-process.
+{%- else -%}
+//! Writes, into `OUT_DIR`, the encoded `FileDescriptorSet` of `proto/service.proto` that the
+//! reflection service serves (the derive in `src/lib.rs` generates the code). No protoc
+//! needed: protox parses the protos in-process.
+{%- endif %}
 
-use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver};
+use protox::file::{
+    ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver,
+};
 
 const PROTOS: &[&str] = &["proto/service.proto"];
 const INCLUDES: &[&str] = &["proto"];

@@ -51,6 +51,47 @@ fn a_crate_with_its_own_names_grows_with_its_proto_without_losing_a_line() {
     grow(dir);
 }
 
+/// Package and service names that the generator would have to rename (or that are not proto
+/// names) are refused by the placeholders' patterns before anything is generated.
+#[test]
+fn names_that_do_not_fit_are_refused() {
+    for (key, value) in [
+        ("service", "order_desk"),
+        ("service", "HTTPApi"),
+        ("package", "Shop.V1"),
+        ("package", "shop..v1"),
+        ("tuning", "fast"),
+        ("codegen", "plugin"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let output = Command::new(cargo_generate())
+            .arg("generate")
+            .arg("--path")
+            .arg(workspace().join("templates").join("service"))
+            .args([
+                "--name",
+                "refused",
+                "--silent",
+                "--vcs",
+                "none",
+                "--destination",
+            ])
+            .arg(tmp.path())
+            .arg("--define")
+            .arg(format!("{key}={value}"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{key}={value}");
+        assert!(
+            stderr.contains(&format!("\"{value}\" is not a valid value for {key}")),
+            "{key}={value}: {stderr}"
+        );
+        assert!(!tmp.path().join("refused").join("Cargo.toml").exists());
+    }
+}
+
 /// The `derive` codegen style, run like the build-rs style above. Not a `#[test]` yet: it
 /// needs the `#[derive(StreamService)]` of rust-stream-macros; make it one when the derive
 /// is in the runtime.
