@@ -78,8 +78,9 @@ fn harness(service: &Service, paths: &Paths) -> TokenStream {
         #[derive(Debug)]
         pub struct TestServer {
             addr: ::std::net::SocketAddr,
-            shutdown: ::core::option::Option<#rt::tokio::sync::oneshot::Sender<()>>,
-            task: ::core::option::Option<#rt::tokio::task::JoinHandle<::std::io::Result<()>>>,
+            // Dropping the sender is the server's shutdown signal.
+            shutdown: #rt::tokio::sync::oneshot::Sender<()>,
+            task: #rt::tokio::task::JoinHandle<::std::io::Result<()>>,
         }
 
         impl TestServer {
@@ -90,27 +91,10 @@ fn harness(service: &Service, paths: &Paths) -> TokenStream {
 
             /// Shuts the server down and waits until it has stopped; returns how serving
             /// ended.
-            pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-                self.signal();
-                match self.task.take() {
-                    ::core::option::Option::Some(task) => {
-                        task.await.map_err(::std::io::Error::other)?
-                    }
-                    ::core::option::Option::None => ::core::result::Result::Ok(()),
-                }
-            }
-
-            fn signal(&mut self) {
-                if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                    // The server may have stopped already; then there is nobody to tell.
-                    let _ = shutdown.send(());
-                }
-            }
-        }
-
-        impl ::core::ops::Drop for TestServer {
-            fn drop(&mut self) {
-                self.signal();
+            pub async fn shutdown(self) -> ::std::io::Result<()> {
+                let TestServer { shutdown, task, .. } = self;
+                ::core::mem::drop(shutdown);
+                task.await.map_err(::std::io::Error::other)?
             }
         }
 
@@ -136,16 +120,12 @@ fn harness(service: &Service, paths: &Paths) -> TokenStream {
             let task = #rt::tokio::spawn(router.serve_with_shutdown(
                 listener,
                 async move {
-                    // A dropped sender is a shutdown too.
+                    // Only ever resolves with the sender dropped.
                     let _ = signal.await;
                 },
                 ::core::time::Duration::ZERO,
             ));
-            let server = TestServer {
-                addr,
-                shutdown: ::core::option::Option::Some(shutdown),
-                task: ::core::option::Option::Some(task),
-            };
+            let server = TestServer { addr, shutdown, task };
             let client = #client::connect(::std::format!("http://{addr}")).await?;
             ::core::result::Result::Ok((client, server))
         }

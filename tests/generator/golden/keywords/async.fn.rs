@@ -1570,12 +1570,8 @@ pub mod match_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -1584,24 +1580,10 @@ pub mod match_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `async.fn.match` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -1645,11 +1627,7 @@ pub mod match_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = MatchStreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
@@ -1826,12 +1804,8 @@ pub mod self_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -1840,24 +1814,10 @@ pub mod self_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `async.fn.Self_` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -1901,11 +1861,7 @@ pub mod self_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = SelfStreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }

@@ -546,12 +546,8 @@ pub mod resources_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -560,24 +556,10 @@ pub mod resources_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `list_comments.Resources` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -621,11 +603,7 @@ pub mod resources_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = ResourcesStreamClient::connect(::std::format!("http://{addr}"))
             .await?;
         ::core::result::Result::Ok((client, server))

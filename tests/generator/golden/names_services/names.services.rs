@@ -3706,12 +3706,8 @@ pub mod __stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -3720,24 +3716,10 @@ pub mod __stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services._` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -3781,11 +3763,7 @@ pub mod __stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = __StreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
@@ -3967,12 +3945,8 @@ pub mod self_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -3981,24 +3955,10 @@ pub mod self_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services.self` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -4042,11 +4002,7 @@ pub mod self_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = SelfStreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
@@ -4227,12 +4183,8 @@ pub mod super_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -4241,24 +4193,10 @@ pub mod super_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services.super` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -4302,11 +4240,7 @@ pub mod super_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = SuperStreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
@@ -4493,12 +4427,8 @@ pub mod crate_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -4507,24 +4437,10 @@ pub mod crate_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services.crate` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -4568,11 +4484,7 @@ pub mod crate_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = CrateStreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
@@ -4749,12 +4661,8 @@ pub mod extern_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -4763,24 +4671,10 @@ pub mod extern_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services.extern` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -4824,11 +4718,7 @@ pub mod extern_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = ExternStreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
@@ -5010,12 +4900,8 @@ pub mod as_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -5024,24 +4910,10 @@ pub mod as_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services.as` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -5085,11 +4957,7 @@ pub mod as_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = AsStreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
@@ -5270,12 +5138,8 @@ pub mod dyn_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -5284,24 +5148,10 @@ pub mod dyn_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services.dyn` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -5345,11 +5195,7 @@ pub mod dyn_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = DynStreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
@@ -5536,12 +5382,8 @@ pub mod abstract_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -5550,24 +5392,10 @@ pub mod abstract_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services.abstract` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -5611,11 +5439,7 @@ pub mod abstract_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = AbstractStreamClient::connect(::std::format!("http://{addr}"))
             .await?;
         ::core::result::Result::Ok((client, server))
@@ -5793,12 +5617,8 @@ pub mod async_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -5807,24 +5627,10 @@ pub mod async_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services.async` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -5868,11 +5674,7 @@ pub mod async_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = AsyncStreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
@@ -6054,12 +5856,8 @@ pub mod gen_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -6068,24 +5866,10 @@ pub mod gen_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services.gen` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -6129,11 +5913,7 @@ pub mod gen_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = GenStreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
@@ -6314,12 +6094,8 @@ pub mod _1_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -6328,24 +6104,10 @@ pub mod _1_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services._1` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -6389,11 +6151,7 @@ pub mod _1_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = _1StreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
@@ -6580,12 +6338,8 @@ pub mod ping_stream {
     #[derive(Debug)]
     pub struct TestServer {
         addr: ::std::net::SocketAddr,
-        shutdown: ::core::option::Option<
-            ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
-        >,
-        task: ::core::option::Option<
-            ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
-        >,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
     }
     impl TestServer {
         /// The address the server listens on.
@@ -6594,24 +6348,10 @@ pub mod ping_stream {
         }
         /// Shuts the server down and waits until it has stopped; returns how serving
         /// ended.
-        pub async fn shutdown(mut self) -> ::std::io::Result<()> {
-            self.signal();
-            match self.task.take() {
-                ::core::option::Option::Some(task) => {
-                    task.await.map_err(::std::io::Error::other)?
-                }
-                ::core::option::Option::None => ::core::result::Result::Ok(()),
-            }
-        }
-        fn signal(&mut self) {
-            if let ::core::option::Option::Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-        }
-    }
-    impl ::core::ops::Drop for TestServer {
-        fn drop(&mut self) {
-            self.signal();
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
         }
     }
     /// Serves `handler` as `names.services.PING` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
@@ -6655,11 +6395,7 @@ pub mod ping_stream {
                     ::core::time::Duration::ZERO,
                 ),
         );
-        let server = TestServer {
-            addr,
-            shutdown: ::core::option::Option::Some(shutdown),
-            task: ::core::option::Option::Some(task),
-        };
+        let server = TestServer { addr, shutdown, task };
         let client = PingStreamClient::connect(::std::format!("http://{addr}")).await?;
         ::core::result::Result::Ok((client, server))
     }
