@@ -451,15 +451,17 @@ fn grow(dir: &Path) {
 
 /// The crate's server, started on a free port; killed if still running when dropped.
 struct Server {
-    child: Child,
+    child: Option<Child>,
     addr: String,
     stdout: BufReader<ChildStdout>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -485,7 +487,7 @@ fn start(name: &str) -> Server {
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_owned();
     Server {
-        child,
+        child: Some(child),
         addr,
         stdout,
     }
@@ -620,11 +622,12 @@ fn serve_and_call(dir: &Path, name: &str, services: &[&str]) {
 
     let signalled = Instant::now();
     let kill = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
+        .args(["-TERM", &server.child.as_ref().unwrap().id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
-    let status = wait_until(&mut server.child, GRACE + EXIT_SLACK).expect("the server exits");
+    let child = server.child.take().unwrap();
+    let status = exit_within(child, GRACE + EXIT_SLACK).expect("the server exits");
     let took = signalled.elapsed();
     assert!(status.success(), "{status}");
     assert!(took < GRACE + EXIT_SLACK, "{took:?}");
@@ -633,29 +636,26 @@ fn serve_and_call(dir: &Path, name: &str, services: &[&str]) {
     assert!(rest.contains("shutting down"), "{rest}");
     assert!(rest.ends_with("shut down\n"), "{rest}");
 
-    let ended = wait_until(&mut stream, EXIT_SLACK).expect("the client's stream ends");
+    let mut client_stderr = stream.stderr.take().unwrap();
+    let ended = exit_within(stream, EXIT_SLACK).expect("the client's stream ends");
     let mut stderr = String::new();
-    stream
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    client_stderr.read_to_string(&mut stderr).unwrap();
     let copied = reader.join().unwrap().unwrap();
     assert!(!ended.success(), "{ended} after {copied} bytes: {stderr}");
     assert_eq!(stderr, "UNAVAILABLE: the server is shutting down\n");
 }
 
-/// The child's exit status, or `None` if it is still running after `limit`.
-fn wait_until(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
+/// The child's exit status, or `None` (and the child killed) if it is still running after
+/// `limit`.
+fn exit_within(mut child: Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let pid = child.id().to_string();
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait()));
+    match exited.recv_timeout(limit) {
+        Ok(status) => Some(status.unwrap()),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            None
         }
-        if start.elapsed() > limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
