@@ -25,11 +25,28 @@ const EXIT_SLACK: Duration = Duration::from_secs(10);
 fn the_default_crate_builds_tests_lints_answers_every_rpc_health_and_reflection() {
     let krate = generate("guide-service", &[]);
     check_build_test_clippy(krate.path());
-    assert_handler_is_the_scaffold(krate.path(), "streaming_examples.rs");
-    serve_and_call(
-        krate.path(),
+    assert_handlers_are_the_scaffold(krate.path(), &["streaming_examples.rs"], true);
+    serve_and_check(
         "guide-service",
         &["streaming.StreamingExamples"],
+        |addr| call_the_guide(krate.path(), "guide-service", addr),
+        Some(&["list-events", "--count", "1000000000"]),
+    );
+}
+
+/// The second proto: two services that share the four patterns, their handler files exactly
+/// what the scaffold writes.
+#[test]
+fn the_catalog_crate_with_two_services_builds_tests_lints_and_serves_both() {
+    let defines = [("proto", "catalog"), ("package", "catalog.v1")];
+    let krate = generate("catalog-service", &defines);
+    check_build_test_clippy(krate.path());
+    assert_handlers_are_the_scaffold(krate.path(), &["inventory.rs", "transfer.rs"], false);
+    serve_and_check(
+        "catalog-service",
+        &["catalog.v1.Inventory", "catalog.v1.Transfer"],
+        |addr| call_the_catalog(krate.path(), "catalog-service", addr),
+        None,
     );
 }
 
@@ -47,7 +64,7 @@ fn a_crate_with_its_own_names_grows_with_its_proto_without_losing_a_line() {
     assert!(proto.contains("package shop.v1;"), "{proto}");
     assert!(proto.contains("tuning: \"low_latency\""), "{proto}");
     check_build_test_clippy(dir);
-    assert_handler_is_the_scaffold(dir, "order_desk.rs");
+    assert_handlers_are_the_scaffold(dir, &["order_desk.rs"], true);
     grow(dir);
 }
 
@@ -99,11 +116,12 @@ fn names_that_do_not_fit_are_refused() {
 fn the_derive_style_crate_builds_tests_lints_and_serves() {
     let krate = generate("derive-service", &[("codegen", "derive")]);
     check_build_test_clippy(krate.path());
-    assert_handler_is_the_scaffold(krate.path(), "streaming_examples.rs");
-    serve_and_call(
-        krate.path(),
+    assert_handlers_are_the_scaffold(krate.path(), &["streaming_examples.rs"], true);
+    serve_and_check(
         "derive-service",
         &["streaming.StreamingExamples"],
+        |addr| call_the_guide(krate.path(), "derive-service", addr),
+        Some(&["list-events", "--count", "1000000000"]),
     );
 }
 
@@ -283,34 +301,44 @@ fn outside_bodies(text: &str) -> Vec<&str> {
     lines
 }
 
-/// The template's handler file is the scaffold's: scaffolding again finds nothing to add, and
-/// every line outside the method bodies (header, `use` lines, struct, impl, signatures,
-/// markers) is byte for byte what the scaffold writes for a new file; the bodies are the
-/// guide's.
-fn assert_handler_is_the_scaffold(dir: &Path, file_name: &str) {
+/// The handler files are the scaffold's: scaffolding again finds nothing to add, and each
+/// file is what the scaffold writes for a new file (`scaffold` with no files yet). With
+/// `guide_bodies`, the method bodies are the guide's instead: every line outside them
+/// (header, `use` lines, struct, impl, signatures, markers) is still byte for byte the
+/// scaffold's.
+fn assert_handlers_are_the_scaffold(dir: &Path, file_names: &[&str], guide_bodies: bool) {
     let report = scaffold(dir);
-    assert_eq!(report.files.len(), 1, "{report}");
-    let file = &report.files[0];
-    assert_eq!(file.path.file_name().unwrap().to_str(), Some(file_name));
-    assert_eq!(file.outcome, Outcome::UpToDate, "{report}");
+    let names: Vec<&str> = report
+        .files
+        .iter()
+        .map(|f| f.path.file_name().unwrap().to_str().unwrap())
+        .collect();
+    assert_eq!(names, file_names, "{report}");
+    assert!(
+        report.files.iter().all(|f| f.outcome == Outcome::UpToDate),
+        "{report}"
+    );
 
-    let fresh = {
-        let empty = tempfile::tempdir().unwrap();
-        let protos = [dir.join("proto").join("service.proto")];
-        let descriptors = Descriptors::compile(&protos, &[dir.join("proto")]).unwrap();
-        let (model, _) = model_of(&descriptors, &Params::default()).unwrap();
-        let report = Scaffold::new("crate::pb")
-            .flat(true)
-            .render(&model, empty.path(), |_| Ok(None))
-            .unwrap();
-        report.files[0].content.clone()
-    };
-    let ours = std::fs::read_to_string(&file.path).unwrap();
-    assert_eq!(outside_bodies(&ours), outside_bodies(&fresh));
-    assert!(ours.contains("Status::not_found(\"User not found\")"));
-    assert!(ours.contains("while sink.is_active()"));
-    assert!(ours.contains("total += chunk.len() as u64;"));
-    assert!(ours.contains("format!(\"Delivered: {}\", request.text)"));
+    let empty = tempfile::tempdir().unwrap();
+    let protos = [dir.join("proto").join("service.proto")];
+    let descriptors = Descriptors::compile(&protos, &[dir.join("proto")]).unwrap();
+    let (model, _) = model_of(&descriptors, &Params::default()).unwrap();
+    let fresh = Scaffold::new("crate::pb")
+        .flat(true)
+        .render(&model, empty.path(), |_| Ok(None))
+        .unwrap();
+    for (file, new) in report.files.iter().zip(&fresh.files) {
+        let ours = std::fs::read_to_string(&file.path).unwrap();
+        if !guide_bodies {
+            assert_eq!(ours, new.content, "{}", file.path.display());
+            continue;
+        }
+        assert_eq!(outside_bodies(&ours), outside_bodies(&new.content));
+        assert!(ours.contains("Status::not_found(\"User not found\")"));
+        assert!(ours.contains("while sink.is_active()"));
+        assert!(ours.contains("total += chunk.len() as u64;"));
+        assert!(ours.contains("format!(\"Delivered: {}\", request.text)"));
+    }
 }
 
 // Growing the proto
@@ -528,16 +556,11 @@ fn python() -> &'static Path {
     })
 }
 
-/// Starts the server, calls every RPC with the crate's client, checks health and reflection
-/// with grpcio's clients, then sends SIGTERM while a stream is open: the stream ends with
-/// `UNAVAILABLE` and the server exits within the grace period.
-fn serve_and_call(dir: &Path, name: &str, services: &[&str]) {
-    let mut server = start(name);
-    let addr = server.addr.clone();
-
-    let user = stdout_of(&client(name, &addr, &["get-user", "42"]), "get-user 42");
+/// Every RPC of the guide's proto through the crate's client, with the guide's answers.
+fn call_the_guide(dir: &Path, name: &str, addr: &str) {
+    let user = stdout_of(&client(name, addr, &["get-user", "42"]), "get-user 42");
     assert_eq!(user, "Ada Lovelace <ada@example.com>\n");
-    let unknown = client(name, &addr, &["get-user", "7"]);
+    let unknown = client(name, addr, &["get-user", "7"]);
     assert!(!unknown.status.success());
     assert_eq!(
         String::from_utf8_lossy(&unknown.stderr),
@@ -546,7 +569,7 @@ fn serve_and_call(dir: &Path, name: &str, services: &[&str]) {
     let events = stdout_of(
         &client(
             name,
-            &addr,
+            addr,
             &["list-events", "--after", "10", "--count", "3"],
         ),
         "list-events",
@@ -558,12 +581,59 @@ fn serve_and_call(dir: &Path, name: &str, services: &[&str]) {
     let upload = dir.join("Cargo.lock");
     let size = std::fs::metadata(&upload).unwrap().len();
     let uploaded = stdout_of(
-        &client(name, &addr, &["upload-chunks", upload.to_str().unwrap()]),
+        &client(name, addr, &["upload-chunks", upload.to_str().unwrap()]),
         "upload-chunks",
     );
     assert_eq!(uploaded, format!("uploaded {size} bytes\n"));
-    let chat = stdout_of(&client(name, &addr, &["chat", "hello", "wörld"]), "chat");
+    let chat = stdout_of(&client(name, addr, &["chat", "hello", "wörld"]), "chat");
     assert_eq!(chat, "server: Delivered: hello\nserver: Delivered: wörld\n");
+}
+
+/// Every RPC of the catalog through the crate's client: each scaffolded stub answers
+/// UNIMPLEMENTED, the upload's after reading all of it.
+fn call_the_catalog(dir: &Path, name: &str, addr: &str) {
+    let upload = dir.join("Cargo.lock");
+    let size = std::fs::metadata(&upload).unwrap().len();
+    for (args, rpc) in [
+        (
+            vec!["get-item", "1"],
+            "GetItem is not implemented yet".to_owned(),
+        ),
+        (
+            vec!["watch-stock", "1"],
+            "WatchStock is not implemented yet".to_owned(),
+        ),
+        (
+            vec!["upload-image", upload.to_str().unwrap()],
+            format!("UploadImage is not implemented yet ({size} bytes received)"),
+        ),
+        (
+            vec!["sync", "one", "two"],
+            "Sync is not implemented yet".to_owned(),
+        ),
+    ] {
+        let output = client(name, addr, &args);
+        assert!(!output.status.success(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            format!("UNIMPLEMENTED: {rpc}\n"),
+            "{args:?}"
+        );
+    }
+}
+
+/// Starts the server, runs `calls` against it, checks health and reflection with grpcio's
+/// clients, then sends SIGTERM, with a stream open if `stream` gives the client's arguments
+/// for one: the stream ends with `UNAVAILABLE` and the server exits within the grace period.
+fn serve_and_check(
+    name: &str,
+    services: &[&str],
+    calls: impl FnOnce(&str),
+    stream: Option<&[&str]>,
+) {
+    let mut server = start(name);
+    let addr = server.addr.clone();
+    calls(&addr);
 
     let checked = Command::new(python())
         .arg(workspace().join("tests/interop/health_reflection.py"))
@@ -603,22 +673,25 @@ fn serve_and_call(dir: &Path, name: &str, services: &[&str]) {
     }
     assert!(lines.starts_with(&expected), "{lines}");
 
-    // SIGTERM with a stream open.
-    let mut stream = Command::new(bin(&format!("{name}-client")))
-        .arg("--addr")
-        .arg(format!("http://{addr}"))
-        .args(["list-events", "--count", "1000000000"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut events = BufReader::new(stream.stdout.take().unwrap());
-    let mut first = String::new();
-    events.read_line(&mut first).unwrap();
-    assert_eq!(first, "event 1 click (64 bytes)\n");
-    // Keep reading, so the stream never waits on this side.
-    let reader = std::thread::spawn(move || std::io::copy(&mut events, &mut std::io::sink()));
+    // SIGTERM, with a stream open if there is one.
+    let open = stream.map(|args| {
+        let mut child = Command::new(bin(&format!("{name}-client")))
+            .arg("--addr")
+            .arg(format!("http://{addr}"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        lines.read_line(&mut first).unwrap();
+        assert!(!first.is_empty(), "the stream sent nothing");
+        // Keep reading, so the stream never waits on this side.
+        let reader = std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+        (child, reader)
+    });
 
     let signalled = Instant::now();
     let kill = Command::new("kill")
@@ -636,13 +709,15 @@ fn serve_and_call(dir: &Path, name: &str, services: &[&str]) {
     assert!(rest.contains("shutting down"), "{rest}");
     assert!(rest.ends_with("shut down\n"), "{rest}");
 
-    let mut client_stderr = stream.stderr.take().unwrap();
-    let ended = exit_within(stream, EXIT_SLACK).expect("the client's stream ends");
-    let mut stderr = String::new();
-    client_stderr.read_to_string(&mut stderr).unwrap();
-    let copied = reader.join().unwrap().unwrap();
-    assert!(!ended.success(), "{ended} after {copied} bytes: {stderr}");
-    assert_eq!(stderr, "UNAVAILABLE: the server is shutting down\n");
+    if let Some((mut child, reader)) = open {
+        let mut client_stderr = child.stderr.take().unwrap();
+        let ended = exit_within(child, EXIT_SLACK).expect("the client's stream ends");
+        let mut stderr = String::new();
+        client_stderr.read_to_string(&mut stderr).unwrap();
+        let copied = reader.join().unwrap().unwrap();
+        assert!(!ended.success(), "{ended} after {copied} bytes: {stderr}");
+        assert_eq!(stderr, "UNAVAILABLE: the server is shutting down\n");
+    }
 }
 
 /// The child's exit status, or `None` (and the child killed) if it is still running after

@@ -1,4 +1,4 @@
-//! The `{{package}}.{{service}}` service: the code generated from `proto/service.proto` and
+//! The {% if proto == "guide" %}`{{package}}.{{service}}` service{% else %}`{{package}}` services{% endif %}: the code generated from `proto/service.proto` and
 //! the handlers (`src/handlers/`, one file per service, as `rust-stream scaffold` writes
 //! them). `src/main.rs` serves them; `src/bin/client.rs` calls them.
 
@@ -26,4 +26,11 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 /// The fully qualified name of every service the server serves, as health checks and
 /// reflection name them.
+{% if proto == "guide" -%}
 pub const SERVICES: &[&str] = &[pb::{{service_snake}}_server::SERVICE_NAME];
+{%- else -%}
+pub const SERVICES: &[&str] = &[
+    pb::inventory_server::SERVICE_NAME,
+    pb::transfer_server::SERVICE_NAME,
+];
+{%- endif %}

@@ -1,3 +1,4 @@
+{% if proto == "guide" -%}
 //! The handlers without a server, through `rust_stream::testing`: a call context, request
 //! streams and response sinks built in the test, with the runtime's limits and guards.
 
@@ -61,3 +62,62 @@ async fn chat_replies_delivered_to_each_message() {
         .collect();
     assert_eq!(texts, ["Delivered: a", "Delivered: b"]);
 }
+{%- else -%}
+//! The handlers without a server, through `rust_stream::testing`: a call context, request
+//! streams and response sinks built in the test, with the runtime's limits and guards.
+
+use rust_stream::{InboundLimits, testing};
+use {{crate_name}}::handlers::inventory::InventoryImpl;
+use {{crate_name}}::handlers::transfer::TransferImpl;
+use {{crate_name}}::pb;
+use {{crate_name}}::pb::inventory_stream::{self, InventoryHandler};
+use {{crate_name}}::pb::transfer_stream::{self, TransferHandler};
+use tonic::Code;
+
+#[tokio::test]
+async fn get_item_is_unimplemented() {
+    let ctx = testing::context(inventory_stream::paths::GET_ITEM).build();
+    let request = pb::ItemRequest::default();
+    let status = testing::run(&ctx, InventoryImpl.get_item(ctx.clone(), request))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+}
+
+#[tokio::test]
+async fn watch_stock_sends_nothing_and_is_unimplemented() {
+    let ctx = testing::context(inventory_stream::paths::WATCH_STOCK).build();
+    let (sink, levels) = testing::response_sink(&ctx, 4);
+    let request = pb::ItemRequest::default();
+    let status = testing::run(&ctx, InventoryImpl.watch_stock(ctx.clone(), request, sink))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    assert!(levels.collect_all().await.is_empty());
+}
+
+#[tokio::test]
+async fn upload_image_counts_the_bytes_it_read() {
+    let ctx = testing::context(transfer_stream::paths::UPLOAD_IMAGE).build();
+    let chunks = [3usize, 5].map(|n| pb::ImageChunk { data: vec![1; n] });
+    let requests = testing::requests(&ctx, InboundLimits::DEFAULT, chunks);
+    let status = testing::run(&ctx, TransferImpl.upload_image(ctx.clone(), requests))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    assert!(status.message().contains("8 bytes received"), "{status:?}");
+}
+
+#[tokio::test]
+async fn sync_reads_every_change_and_is_unimplemented() {
+    let ctx = testing::context(transfer_stream::paths::SYNC).build();
+    let changes = ["a", "b"].map(|what| pb::Change { what: what.into() });
+    let requests = testing::requests(&ctx, InboundLimits::DEFAULT, changes);
+    let (sink, replies) = testing::response_sink(&ctx, 4);
+    let status = testing::run(&ctx, TransferImpl.sync(ctx.clone(), requests, sink))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    assert!(replies.collect_all().await.is_empty());
+}
+{%- endif %}

@@ -1,3 +1,4 @@
+{% if proto == "guide" -%}
 //! Every RPC over a real socket: the generated harness (`test_server`) serves the handler on
 //! `127.0.0.1:0` and hands back a connected, tuned client; dropping its guard stops the
 //! server.
@@ -69,3 +70,60 @@ async fn chat_answers_every_message_in_order() -> Result<(), Error> {
     assert!(replies.message().await?.is_none());
     Ok(())
 }
+{%- else -%}
+//! Every RPC over a real socket: each service's generated harness (`test_server`) serves
+//! its handler on `127.0.0.1:0` and hands back a connected, tuned client; dropping its guard
+//! stops the server. The scaffolded stubs answer UNIMPLEMENTED until they are written.
+
+use {{crate_name}}::handlers::inventory::InventoryImpl;
+use {{crate_name}}::handlers::transfer::TransferImpl;
+use {{crate_name}}::pb;
+use {{crate_name}}::pb::{inventory_stream, transfer_stream};
+use rust_stream::UploadError;
+use tonic::Code;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::test]
+async fn get_item_answers_unimplemented() -> Result<(), Error> {
+    let (mut client, _server) = inventory_stream::test_server(InventoryImpl).await?;
+    let status = client.get_item(pb::ItemRequest::default()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    Ok(())
+}
+
+#[tokio::test]
+async fn watch_stock_answers_unimplemented() -> Result<(), Error> {
+    let (mut client, _server) = inventory_stream::test_server(InventoryImpl).await?;
+    let status = match client.watch_stock(pb::ItemRequest::default()).await {
+        Err(status) => status,
+        Ok(mut levels) => levels.message().await.unwrap_err(),
+    };
+    assert_eq!(status.code(), Code::Unimplemented);
+    Ok(())
+}
+
+#[tokio::test]
+async fn upload_image_reads_the_upload_and_answers_unimplemented() -> Result<(), Error> {
+    let (mut client, _server) = transfer_stream::test_server(TransferImpl).await?;
+    let data = std::io::Cursor::new(vec![7u8; 100_000]);
+    match client.upload_image_from(data, 65536, |_| {}).await {
+        Err(UploadError::Status(status)) => {
+            assert_eq!(status.code(), Code::Unimplemented);
+            assert!(status.message().contains("100000 bytes received"), "{status:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn sync_answers_unimplemented_once_the_client_is_done() -> Result<(), Error> {
+    let (client, _server) = transfer_stream::test_server(TransferImpl).await?;
+    let (requests, mut replies) = client.sync();
+    requests.send(pb::Change { what: "a".into() }).await?;
+    drop(requests);
+    assert_eq!(replies.message().await.unwrap_err().code(), Code::Unimplemented);
+    Ok(())
+}
+{%- endif %}

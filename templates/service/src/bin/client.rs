@@ -1,14 +1,20 @@
-//! Calls `{{package}}.{{service}}` with the generated tuned client: one subcommand per RPC.
+//! Calls {% if proto == 'guide' %}`{{package}}.{{service}}`{% else %}the `{{package}}` services{% endif %} with the generated tuned clients: one subcommand per
+//! RPC.
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use tokio::io::AsyncBufReadExt;
 use {{crate_name}}::pb;
+{%- if proto == "guide" %}
 use {{crate_name}}::pb::{{service_snake}}_stream::{{service}}StreamClient;
+{%- else %}
+use {{crate_name}}::pb::inventory_stream::InventoryStreamClient;
+use {{crate_name}}::pb::transfer_stream::TransferStreamClient;
+{%- endif %}
 
 #[derive(Parser)]
-#[command(about = "Call the {{package}}.{{service}} gRPC service")]
+#[command(about = "Call the {% if proto == 'guide' %}{{package}}.{{service}} gRPC service{% else %}{{package}} gRPC services{% endif %}")]
 struct Args {
     /// Server address.
     #[arg(long, default_value = "http://{{listen_addr}}")]
@@ -17,6 +23,7 @@ struct Args {
     command: Command,
 }
 
+{% if proto == "guide" -%}
 #[derive(Subcommand)]
 enum Command {
     /// GetUser (unary): look up one user.
@@ -51,6 +58,39 @@ enum Command {
     },
 }
 
+{%- else -%}
+#[derive(Subcommand)]
+enum Command {
+    /// Inventory.GetItem (unary): look up one item.
+    GetItem {
+        /// The item's id.
+        id: String,
+    },
+    /// Inventory.WatchStock (server streaming): print stock levels, then cancel the stream.
+    WatchStock {
+        /// The item's id.
+        id: String,
+        /// How many levels to print before cancelling.
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+    },
+    /// Transfer.UploadImage (client streaming): upload a file in chunks, with a progress bar.
+    UploadImage {
+        /// The file to upload.
+        file: PathBuf,
+        /// Bytes per chunk.
+        #[arg(long, default_value_t = TransferStreamClient::UPLOAD_IMAGE_CHUNK_SIZE)]
+        chunk_size: usize,
+    },
+    /// Transfer.Sync (bidirectional): send each change (or each line of stdin), print the
+    /// replies.
+    Sync {
+        /// Changes to send; without any, lines are read from stdin.
+        changes: Vec<String>,
+    },
+}
+
+{%- endif %}
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
@@ -81,6 +121,7 @@ fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+{% if proto == "guide" -%}
 async fn run(args: Args) -> Result<(), Error> {
     let mut client = {{service}}StreamClient::connect(args.addr).await?;
     match args.command {
@@ -137,3 +178,63 @@ async fn run(args: Args) -> Result<(), Error> {
     }
     Ok(())
 }
+{%- else -%}
+async fn run(args: Args) -> Result<(), Error> {
+    match args.command {
+        Command::GetItem { id } => {
+            let mut client = InventoryStreamClient::connect(args.addr).await?;
+            let item = client.get_item(pb::ItemRequest { id }).await?;
+            println!("{} {}", item.id, item.title);
+        }
+        Command::WatchStock { id, count } => {
+            let mut client = InventoryStreamClient::connect(args.addr).await?;
+            let mut levels = client.watch_stock(pb::ItemRequest { id }).await?;
+            for _ in 0..count {
+                let Some(level) = levels.message().await? else {
+                    break;
+                };
+                println!("{} {}", level.id, level.units);
+            }
+            // Dropping the stream cancels the call; the server's producer stops.
+        }
+        Command::UploadImage { file, chunk_size } => {
+            let mut client = TransferStreamClient::connect(args.addr).await?;
+            let source = tokio::fs::File::open(&file).await?;
+            let total = source.metadata().await?.len();
+            let bar = ProgressBar::new(total).with_style(ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
+            )?);
+            let shown = bar.clone();
+            let summary = client
+                .upload_image_from(source, chunk_size, move |p| shown.set_position(p.bytes))
+                .await?;
+            bar.finish();
+            println!("uploaded {} bytes", summary.bytes);
+        }
+        Command::Sync { changes } => {
+            let client = TransferStreamClient::connect(args.addr).await?;
+            let (requests, mut replies) = client.sync();
+            let sender = tokio::spawn(async move {
+                let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+                let mut given = changes.into_iter();
+                let from_stdin = given.len() == 0;
+                loop {
+                    let what = if from_stdin {
+                        lines.next_line().await?
+                    } else {
+                        given.next()
+                    };
+                    let Some(what) = what else { break };
+                    requests.send(pb::Change { what }).await?;
+                }
+                Ok::<(), Error>(())
+            });
+            while let Some(reply) = replies.message().await? {
+                println!("{}", reply.what);
+            }
+            sender.await??;
+        }
+    }
+    Ok(())
+}
+{%- endif %}

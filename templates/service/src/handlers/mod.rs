@@ -2,4 +2,9 @@
 //! after the proto has grown, adds stubs for new RPCs without changing a line of yours;
 //! declare the file of a new service here.
 
+{% if proto == "guide" -%}
 pub mod {{service_snake}};
+{%- else -%}
+pub mod inventory;
+pub mod transfer;
+{%- endif %}
