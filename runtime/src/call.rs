@@ -221,6 +221,11 @@ fn spawn_streaming<Res: Send + 'static>(
             return;
         };
         match outcome {
+            // A handler that returned because it saw the shutdown (`is_active()` turned
+            // false while it ran) did not finish the stream: the client learns why it ended.
+            Ok(Ok(())) if ctx.end_reason() == Some(EndReason::ServerShutdown) => {
+                abort_with(abort, crate::shutdown::unavailable());
+            }
             Ok(Ok(())) => ctx.finish(&Ok::<(), Status>(())),
             Ok(Err(status)) => {
                 let reason = Err::<(), _>(status.clone());

@@ -13,7 +13,7 @@ pub use crate::tuning::Tuning;
 pub use bytes::Bytes;
 pub use futures_util::Stream;
 pub use tokio::io::AsyncRead;
-pub use {prost, tonic};
+pub use {prost, tokio, tonic};
 
 /// A boxed, sendable stream, as upload helpers hand to tonic clients.
 pub type BoxStream<T> = std::pin::Pin<Box<dyn futures_util::Stream<Item = T> + Send>>;

@@ -1,6 +1,7 @@
 //! Emission: one formatted, deterministic file per proto package.
 
 pub mod docs;
+pub mod harness;
 pub mod pattern;
 pub mod skeleton;
 pub mod stream;
@@ -227,7 +228,8 @@ fn package_pieces(
     }
     let mut ours: Vec<TokenStream> = Vec::new();
     for service in &package.services {
-        ours.push(stream::service(service, &paths)?);
+        let layer = stream::service(service, &paths)?;
+        ours.push(harness::within_stream_module(layer, service, &paths)?);
     }
     ours.push(stream::chunk_impls(package, &paths)?);
     for tokens in ours.into_iter().filter(|t| !t.is_empty()) {

@@ -619,4 +619,70 @@ pub mod keyed_stream {
             )
         }
     }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `kw.as.break.const.continue.else.enum.false.fn.for.if.impl.in.let.Keyed` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: KeyedHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (KeyedStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(KeyedService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: KeyedHandler>(
+        service: KeyedService<H>,
+    ) -> ::core::result::Result<
+        (KeyedStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = KeyedStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
+    }
 }

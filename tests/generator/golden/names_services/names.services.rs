@@ -3701,6 +3701,72 @@ pub mod __stream {
             )
         }
     }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services._` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: __Handler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (__StreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(__Service::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: __Handler>(
+        service: __Service<H>,
+    ) -> ::core::result::Result<
+        (__StreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = __StreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
+    }
 }
 /// The stream layer of `names.services.self`: implement `SelfHandler` and serve it with `SelfService`.
 pub mod self_stream {
@@ -3874,6 +3940,72 @@ pub mod self_stream {
             )
         }
     }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services.self` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: SelfHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (SelfStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(SelfService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: SelfHandler>(
+        service: SelfService<H>,
+    ) -> ::core::result::Result<
+        (SelfStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = SelfStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
+    }
 }
 /// The stream layer of `names.services.super`: implement `SuperHandler` and serve it with `SuperService`.
 pub mod super_stream {
@@ -4045,6 +4177,72 @@ pub mod super_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+    }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services.super` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: SuperHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (SuperStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(SuperService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: SuperHandler>(
+        service: SuperService<H>,
+    ) -> ::core::result::Result<
+        (SuperStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = SuperStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
     }
 }
 /// The stream layer of `names.services.crate`: implement `CrateHandler` and serve it with `CrateService`.
@@ -4224,6 +4422,72 @@ pub mod crate_stream {
             )
         }
     }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services.crate` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: CrateHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (CrateStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(CrateService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: CrateHandler>(
+        service: CrateService<H>,
+    ) -> ::core::result::Result<
+        (CrateStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = CrateStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
+    }
 }
 /// The stream layer of `names.services.extern`: implement `ExternHandler` and serve it with `ExternService`.
 pub mod extern_stream {
@@ -4391,6 +4655,72 @@ pub mod extern_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+    }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services.extern` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: ExternHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (ExternStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(ExternService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: ExternHandler>(
+        service: ExternService<H>,
+    ) -> ::core::result::Result<
+        (ExternStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = ExternStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
     }
 }
 /// The stream layer of `names.services.as`: implement `AsHandler` and serve it with `AsService`.
@@ -4565,6 +4895,72 @@ pub mod as_stream {
             )
         }
     }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services.as` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: AsHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (AsStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(AsService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: AsHandler>(
+        service: AsService<H>,
+    ) -> ::core::result::Result<
+        (AsStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = AsStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
+    }
 }
 /// The stream layer of `names.services.dyn`: implement `DynHandler` and serve it with `DynService`.
 pub mod dyn_stream {
@@ -4736,6 +5132,72 @@ pub mod dyn_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+    }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services.dyn` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: DynHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (DynStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(DynService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: DynHandler>(
+        service: DynService<H>,
+    ) -> ::core::result::Result<
+        (DynStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = DynStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
     }
 }
 /// The stream layer of `names.services.abstract`: implement `AbstractHandler` and serve it with `AbstractService`.
@@ -4915,6 +5377,73 @@ pub mod abstract_stream {
             )
         }
     }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services.abstract` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: AbstractHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (AbstractStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(AbstractService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: AbstractHandler>(
+        service: AbstractService<H>,
+    ) -> ::core::result::Result<
+        (AbstractStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = AbstractStreamClient::connect(::std::format!("http://{addr}"))
+            .await?;
+        ::core::result::Result::Ok((client, server))
+    }
 }
 /// The stream layer of `names.services.async`: implement `AsyncHandler` and serve it with `AsyncService`.
 pub mod async_stream {
@@ -5082,6 +5611,72 @@ pub mod async_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+    }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services.async` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: AsyncHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (AsyncStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(AsyncService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: AsyncHandler>(
+        service: AsyncService<H>,
+    ) -> ::core::result::Result<
+        (AsyncStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = AsyncStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
     }
 }
 /// The stream layer of `names.services.gen`: implement `GenHandler` and serve it with `GenService`.
@@ -5256,6 +5851,72 @@ pub mod gen_stream {
             )
         }
     }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services.gen` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: GenHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (GenStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(GenService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: GenHandler>(
+        service: GenService<H>,
+    ) -> ::core::result::Result<
+        (GenStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = GenStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
+    }
 }
 /// The stream layer of `names.services._1`: implement `_1Handler` and serve it with `_1Service`.
 pub mod _1_stream {
@@ -5427,6 +6088,72 @@ pub mod _1_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+    }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services._1` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: _1Handler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (_1StreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(_1Service::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: _1Handler>(
+        service: _1Service<H>,
+    ) -> ::core::result::Result<
+        (_1StreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = _1StreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
     }
 }
 /// The stream layer of `names.services.PING`: implement `PingHandler` and serve it with `PingService`.
@@ -5605,5 +6332,71 @@ pub mod ping_stream {
                 },
             )
         }
+    }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `names.services.PING` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: PingHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (PingStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(PingService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: PingHandler>(
+        service: PingService<H>,
+    ) -> ::core::result::Result<
+        (PingStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = PingStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
     }
 }

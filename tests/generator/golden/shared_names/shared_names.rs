@@ -1180,6 +1180,72 @@ pub mod first_stream {
             )
         }
     }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `shared_names.First` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: FirstHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (FirstStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(FirstService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: FirstHandler>(
+        service: FirstService<H>,
+    ) -> ::core::result::Result<
+        (FirstStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = FirstStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
+    }
 }
 /// The stream layer of `shared_names.Second`: implement `SecondHandler` and serve it with `SecondService`.
 pub mod second_stream {
@@ -1477,5 +1543,71 @@ pub mod second_stream {
                 },
             )
         }
+    }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `shared_names.Second` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: SecondHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (SecondStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(SecondService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: SecondHandler>(
+        service: SecondService<H>,
+    ) -> ::core::result::Result<
+        (SecondStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = SecondStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
     }
 }

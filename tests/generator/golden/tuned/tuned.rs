@@ -1106,6 +1106,72 @@ pub mod files_stream {
             )
         }
     }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `tuned.Files` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: FilesHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (FilesStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(FilesService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: FilesHandler>(
+        service: FilesService<H>,
+    ) -> ::core::result::Result<
+        (FilesStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = FilesStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
+    }
 }
 /// The stream layer of `tuned.Feed`: implement `FeedHandler` and serve it with `FeedService`.
 pub mod feed_stream {
@@ -1278,6 +1344,72 @@ pub mod feed_stream {
                 ),
             )
         }
+    }
+    /// A server started by `test_server`: dropping it shuts the server down (new calls
+    /// are refused, open streams end with `UNAVAILABLE`).
+    #[derive(Debug)]
+    pub struct TestServer {
+        addr: ::std::net::SocketAddr,
+        shutdown: ::rust_stream::codegen::tokio::sync::oneshot::Sender<()>,
+        task: ::rust_stream::codegen::tokio::task::JoinHandle<::std::io::Result<()>>,
+    }
+    impl TestServer {
+        /// The address the server listens on.
+        pub fn addr(&self) -> ::std::net::SocketAddr {
+            self.addr
+        }
+        /// Shuts the server down and waits until it has stopped; returns how serving
+        /// ended.
+        pub async fn shutdown(self) -> ::std::io::Result<()> {
+            let TestServer { shutdown, task, .. } = self;
+            ::core::mem::drop(shutdown);
+            task.await.map_err(::std::io::Error::other)?
+        }
+    }
+    /// Serves `handler` as `tuned.Feed` on `127.0.0.1:0` with `server_builder()`, for tests: returns a client connected to it with `TUNING` and the guard that shuts the server down when dropped.
+    pub async fn test_server<H: FeedHandler>(
+        handler: H,
+    ) -> ::core::result::Result<
+        (FeedStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        test_server_with(FeedService::new(handler)).await
+    }
+    /// As `test_server`, for a service with a configuration of its own
+    /// (`with_config`) or a shared handler (`from_arc`).
+    pub async fn test_server_with<H: FeedHandler>(
+        service: FeedService<H>,
+    ) -> ::core::result::Result<
+        (FeedStreamClient, TestServer),
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        let listener = ::rust_stream::codegen::tokio::net::TcpListener::bind((
+                ::std::net::Ipv4Addr::LOCALHOST,
+                0,
+            ))
+            .await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, signal) = ::rust_stream::codegen::tokio::sync::oneshot::channel::<
+            (),
+        >();
+        let router = server_builder().add_service(service.into_server());
+        let task = ::rust_stream::codegen::tokio::spawn(
+            router
+                .serve_with_shutdown(
+                    listener,
+                    async move {
+                        let _ = signal.await;
+                    },
+                    ::core::time::Duration::ZERO,
+                ),
+        );
+        let server = TestServer { addr, shutdown, task };
+        let client = FeedStreamClient::connect(::std::format!("http://{addr}")).await?;
+        ::core::result::Result::Ok((client, server))
     }
 }
 /// `tuned.Chunk` carries one `bytes` field, so it streams as chunks of bytes.
