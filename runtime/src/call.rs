@@ -5,6 +5,7 @@ use crate::call_layer::CallStart;
 use crate::context::{CallContext, EndReason};
 use crate::deadline::{call_deadline, header_timeout};
 use crate::inbound::{InboundLimits, RequestStream};
+use crate::metadata::merge_into_status;
 use crate::sink::{Outbound, ResponseSink, ResponseStream, outbound};
 use futures_util::FutureExt;
 use futures_util::future::{AbortHandle, Abortable};
@@ -101,7 +102,11 @@ where
 
 /// Serves a server-streaming call: the handler runs in its own task writing to a bounded
 /// [`ResponseSink`]; it is dropped as soon as the client goes away or the deadline passes.
-pub fn server_streaming<Req, Res, Fut>(
+///
+/// Resolves once the response headers can go out, with the initial metadata the handler
+/// set: after its first poll (it sent, waited or returned), see
+/// [`CallContext::set_initial_metadata`].
+pub async fn server_streaming<Req, Res, Fut>(
     method: &'static str,
     config: &CallConfig,
     request: Request<Req>,
@@ -115,13 +120,13 @@ where
     single_request(&ctx)?;
     let out = outbound(&ctx, config.buffer);
     let handler = handler(ctx.clone(), message, out.sink.clone());
-    Ok(Response::new(spawn_streaming(ctx, handler, out)))
+    Ok(streaming_response(ctx, handler, out).await)
 }
 
 /// Serves a bidirectional call: as [`server_streaming`], with the inbound side a
 /// [`RequestStream`]. The two directions are independent: the handler may send before,
 /// while or after it reads.
-pub fn bidi_streaming<Req, Res, Fut>(
+pub async fn bidi_streaming<Req, Res, Fut>(
     method: &'static str,
     config: &CallConfig,
     request: Request<Streaming<Req>>,
@@ -136,7 +141,7 @@ where
     let requests = RequestStream::new(streaming, config.limits, ctx.clone());
     let out = outbound(&ctx, config.buffer);
     let handler = handler(ctx.clone(), requests, out.sink.clone());
-    Ok(Response::new(spawn_streaming(ctx, handler, out)))
+    Ok(streaming_response(ctx, handler, out).await)
 }
 
 fn begin<M>(method: &'static str, config: &CallConfig, request: Request<M>) -> (CallContext, M) {
@@ -177,7 +182,22 @@ async fn respond_once<Res>(
     ctx: CallContext,
     handler: impl Future<Output = Result<Res, Status>>,
 ) -> Result<Response<Res>, Status> {
-    run_once(&ctx, handler).await.map(Response::new)
+    let outcome = run_once(&ctx, handler).await;
+    let initial = ctx.response().take_initial();
+    match outcome {
+        Ok(message) => Ok(Response::from_parts(
+            initial,
+            message,
+            http::Extensions::default(),
+        )),
+        // A trailers-only answer: what the handler set for headers and trailers goes with
+        // the status.
+        Err(mut status) => {
+            merge_into_status(&mut status, initial.into_headers());
+            merge_into_status(&mut status, ctx.response().take_trailing());
+            Err(status)
+        }
+    }
 }
 
 /// [`respond_once`] without the response wrapper: the handler under the deadline and panic
@@ -190,6 +210,36 @@ pub(crate) async fn run_once<Res>(
     let outcome = guarded(ctx, handler).await.unwrap_or_else(Err);
     ctx.finish(&outcome);
     outcome
+}
+
+/// Starts a streaming handler (see [`spawn_streaming`]) and waits until its response
+/// headers can go out: once the handler was polled for the first time, so the initial
+/// metadata it set before its first wait goes with them.
+async fn streaming_response<Res: Send + 'static>(
+    ctx: CallContext,
+    handler: impl Future<Output = Result<(), Status>> + Send + 'static,
+    out: Outbound<Res>,
+) -> Response<ResponseStream<Res>> {
+    let headers = ctx.response().wait_initial();
+    let stream = spawn_streaming(ctx, handler, out);
+    // The task releases the headers in every outcome; a task that is gone has none to give.
+    let initial = headers.await.unwrap_or_default();
+    Response::from_parts(initial, stream, http::Extensions::default())
+}
+
+/// Polls `handler`, releasing the response headers after its first poll: by then it has
+/// sent its first response, is waiting for something, or has returned.
+async fn headers_after_first_poll<F: Future>(ctx: &CallContext, handler: F) -> F::Output {
+    let mut handler = std::pin::pin!(handler);
+    let mut first = true;
+    std::future::poll_fn(|cx| {
+        let poll = handler.as_mut().poll(cx);
+        if std::mem::take(&mut first) {
+            ctx.response().release_initial();
+        }
+        poll
+    })
+    .await
 }
 
 /// Runs a streaming handler in its own task, so it makes progress while tonic waits on the
@@ -211,9 +261,13 @@ fn spawn_streaming<Res: Send + 'static>(
     let (abort_handler, registration) = AbortHandle::new_pair();
     ctx.on_end(move |_| abort_handler.abort());
     let task = async move {
+        let handler = headers_after_first_poll(&ctx, handler);
+        let outcome = Abortable::new(guarded(&ctx, handler), registration).await;
+        // A handler aborted before its first poll released nothing: the headers go now.
+        ctx.response().release_initial();
         // Aborted means the client is gone (or the deadline passed, which `guarded` already
         // reported): dropping the handler here is what stops one that never checks.
-        let Ok(outcome) = Abortable::new(guarded(&ctx, handler), registration).await else {
+        let Ok(outcome) = outcome else {
             // A server shutting down tells the client (who is still there) why.
             if ctx.end_reason() == Some(EndReason::ServerShutdown) {
                 abort_with(abort, crate::shutdown::unavailable());
@@ -222,8 +276,9 @@ fn spawn_streaming<Res: Send + 'static>(
         };
         match outcome {
             Ok(Ok(())) => ctx.finish(&Ok::<(), Status>(())),
-            Ok(Err(status)) => {
+            Ok(Err(mut status)) => {
                 let reason = Err::<(), _>(status.clone());
+                merge_into_status(&mut status, ctx.response().take_trailing());
                 // After the status went out: `finish_with` stops waiting once the call ends.
                 sink.finish_with(status).await;
                 ctx.finish(&reason);

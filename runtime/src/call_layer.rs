@@ -2,6 +2,7 @@
 //! request body ends.
 
 use crate::context::EndReason;
+use crate::metadata::{ResponseMetadata, append};
 use crate::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 use http_body::{Body as _, Frame, SizeHint};
 use pin_project_lite::pin_project;
@@ -72,6 +73,8 @@ pub(crate) struct BodyState {
     /// The call's span (disabled when nothing listens, or the feature is off).
     #[cfg(feature = "tracing")]
     span: tracing::Span,
+    /// The response metadata the call's handler sets; the layer writes its trailers.
+    response: Arc<ResponseMetadata>,
 }
 
 impl Default for BodyState {
@@ -83,6 +86,7 @@ impl Default for BodyState {
             reason: OnceLock::new(),
             #[cfg(feature = "tracing")]
             span: tracing::Span::none(),
+            response: Arc::new(ResponseMetadata::new()),
         }
     }
 }
@@ -131,6 +135,11 @@ impl BodyState {
     #[cfg(feature = "tracing")]
     pub(crate) fn span(&self) -> &tracing::Span {
         &self.span
+    }
+
+    /// The response metadata of the call.
+    pub(crate) fn response(&self) -> &Arc<ResponseMetadata> {
+        &self.response
     }
 
     /// Records that the client finished sending (`END_STREAM`).
@@ -329,7 +338,17 @@ where
         if let Poll::Ready(outcome) = summary.in_span(|| inner.poll(cx)) {
             // The body carries the summary on: the call is over once it is sent.
             let summary = this.summary.take();
-            return Poll::Ready(outcome.map(|response| {
+            return Poll::Ready(outcome.map(|mut response| {
+                // A trailers-only answer (an error before any response): the handler's
+                // trailers go in its only header block.
+                if let Some(summary) = &summary
+                    && response.headers().contains_key("grpc-status")
+                {
+                    append(
+                        response.headers_mut(),
+                        summary.state.response.take_trailing(),
+                    );
+                }
                 response.map(|body| {
                     Body::new(CountedBody {
                         inner: body,
@@ -368,11 +387,14 @@ impl http_body::Body for CountedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = &mut *self;
-        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        if let (Some(Ok(frame)), Some(summary)) = (&frame, this.summary.as_mut())
-            && let Some(data) = frame.data_ref()
-        {
-            summary.sent(data);
+        let mut frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if let (Some(Ok(frame)), Some(summary)) = (&mut frame, this.summary.as_mut()) {
+            if let Some(data) = frame.data_ref() {
+                summary.sent(data);
+            } else if let Some(trailers) = frame.trailers_mut() {
+                // The status, success or error: the handler's trailers go with it.
+                append(trailers, summary.state.response.take_trailing());
+            }
         }
         Poll::Ready(frame)
     }

@@ -29,6 +29,7 @@ pub mod codegen;
 mod context;
 mod deadline;
 mod inbound;
+mod metadata;
 mod server;
 mod shutdown;
 mod sink;
@@ -45,6 +46,7 @@ pub use client::{
 pub use context::{CallContext, EndReason};
 pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};
+pub use metadata::LateMetadata;
 pub use server::{
     ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_SHUTDOWN_GRACE, TunedRouter, TunedServer,
 };
