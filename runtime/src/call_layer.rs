@@ -2,8 +2,8 @@
 //! request body ends.
 
 use crate::context::EndReason;
-use crate::metadata::{ResponseMetadata, append};
 use crate::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
+use crate::metadata::{ResponseMetadata, append};
 use http_body::{Body as _, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use std::future::Future;

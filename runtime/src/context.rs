@@ -231,6 +231,15 @@ impl CallContext {
         self.inner.response.add_trailing(metadata)
     }
 
+    /// Sends this call's response uncompressed even where the method compresses responses;
+    /// grpcio's `context.set_compression(grpc.Compression.NoCompression)`.
+    ///
+    /// Applies to unary and client-streaming calls (tonic compresses a response stream as a
+    /// whole, by the service's setting); call it before the handler returns.
+    pub fn disable_compression(&self) {
+        self.inner.response.disable_compression();
+    }
+
     /// The call's response metadata, shared with the adapter and `CallLayer`.
     pub(crate) fn response(&self) -> &ResponseMetadata {
         &self.inner.response

@@ -26,6 +26,7 @@ mod call_layer;
 mod chunk;
 mod client;
 pub mod codegen;
+mod compression;
 mod context;
 mod deadline;
 mod inbound;
@@ -33,6 +34,7 @@ mod metadata;
 mod server;
 mod shutdown;
 mod sink;
+mod status;
 mod status_layer;
 pub mod testing;
 mod tuning;
@@ -41,8 +43,10 @@ pub use call::CallConfig;
 pub use call_layer::{CallFuture, CallLayer, CallService};
 pub use chunk::{Chunk, ChunkReader, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
 pub use client::{
-    OutgoingRequests, Requests, Responses, bidi, client_status, code_name, request, status_line,
+    OutgoingRequests, Reply, Requests, Responses, bidi, call_with_metadata, client_status,
+    code_name, request, status_line,
 };
+pub use compression::{Compression, Encoding};
 pub use context::{CallContext, EndReason};
 pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};
@@ -51,5 +55,6 @@ pub use server::{
     ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_SHUTDOWN_GRACE, TunedRouter, TunedServer,
 };
 pub use sink::{ResponseSink, ResponseStream, SendError};
+pub use status::{RpcStatus, rich_status, status_details};
 pub use status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
 pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, Tuning};

@@ -7,6 +7,7 @@
 
 use http::HeaderMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use tonic::Status;
@@ -52,6 +53,8 @@ pub(crate) struct ResponseMetadata {
     headers: Mutex<Headers>,
     /// `None` once taken for the status.
     trailers: Mutex<Option<HeaderMap>>,
+    /// The handler asked for an uncompressed response.
+    uncompressed: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -68,6 +71,7 @@ impl ResponseMetadata {
         ResponseMetadata {
             headers: Mutex::new(Headers::default()),
             trailers: Mutex::new(Some(HeaderMap::new())),
+            uncompressed: AtomicBool::new(false),
         }
     }
 
@@ -79,6 +83,16 @@ impl ResponseMetadata {
         }
         append(&mut headers.map, metadata.into_headers());
         Ok(())
+    }
+
+    /// Asks for the response to be sent uncompressed.
+    pub(crate) fn disable_compression(&self) {
+        self.uncompressed.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the handler asked for an uncompressed response.
+    pub(crate) fn uncompressed(&self) -> bool {
+        self.uncompressed.load(Ordering::Relaxed)
     }
 
     /// Adds `metadata` to the trailers.
@@ -174,7 +188,9 @@ fn is_reserved(name: &str) -> bool {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while holding these locks; a poisoned one is still consistent.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -197,7 +213,10 @@ mod tests {
         let sent = meta.take_initial();
         let values: Vec<_> = sent.get_all("a").iter().collect();
         assert_eq!(values, ["1", "2"]);
-        assert!(sent.get("grpc-status").is_none(), "reserved names are dropped");
+        assert!(
+            sent.get("grpc-status").is_none(),
+            "reserved names are dropped"
+        );
         assert_eq!(
             meta.add_initial(map(&[("b", "1")])),
             Err(LateMetadata::HeadersSent)
