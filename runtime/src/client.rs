@@ -22,6 +22,41 @@ pub fn request<T>(message: T, timeout: Option<std::time::Duration>) -> tonic::Re
     request
 }
 
+/// `request` with `timeout` (if any) sent as `grpc-timeout`, unless the request already
+/// carries a deadline of its own.
+pub fn with_timeout<T>(
+    mut request: tonic::Request<T>,
+    timeout: Option<std::time::Duration>,
+) -> tonic::Request<T> {
+    if let Some(timeout) = timeout
+        && !request
+            .metadata()
+            .contains_key(crate::deadline::GRPC_TIMEOUT_HEADER)
+    {
+        request.set_timeout(timeout);
+    }
+    request
+}
+
+/// A tonic client for `channel` with a stream client's settings: `max_message_size` both
+/// ways, requests compressed with `compression` (if any), and compressed responses accepted
+/// in every encoding the runtime decodes.
+pub fn client_grpc(
+    channel: tonic::transport::Channel,
+    max_message_size: usize,
+    compression: Option<crate::Encoding>,
+) -> tonic::client::Grpc<tonic::transport::Channel> {
+    let mut grpc = tonic::client::Grpc::new(channel)
+        .max_decoding_message_size(max_message_size)
+        .max_encoding_message_size(max_message_size)
+        .accept_compressed(crate::Encoding::Gzip.tonic())
+        .accept_compressed(crate::Encoding::Zstd.tonic());
+    if let Some(encoding) = compression {
+        grpc = grpc.send_compressed(encoding.tonic());
+    }
+    grpc
+}
+
 /// Normalises a status a tonic client returned.
 ///
 /// tonic's own client-side timer (from `Request::set_timeout` or `Endpoint::timeout`)

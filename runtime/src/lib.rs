@@ -43,8 +43,8 @@ pub use call::CallConfig;
 pub use call_layer::{CallFuture, CallLayer, CallService};
 pub use chunk::{Chunk, ChunkReader, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
 pub use client::{
-    OutgoingRequests, Reply, Requests, Responses, bidi, call_with_metadata, client_status,
-    code_name, request, status_line,
+    OutgoingRequests, Reply, Requests, Responses, bidi, call_with_metadata, client_grpc,
+    client_status, code_name, request, status_line, with_timeout,
 };
 pub use compression::{Compression, Encoding};
 pub use context::{CallContext, EndReason};

@@ -243,6 +243,7 @@ fn adapter_fn(
         #rt::#runner(paths::#path_const, #config, request, move |ctx, #arguments| async move {
             #call.await
         })
+        .await
     };
     Ok(match &cx.method.stream_type {
         // Server streaming: tonic's associated stream type, and the runner returns at once.
@@ -265,10 +266,57 @@ fn adapter_fn(
             {
                 let handler = ::std::sync::Arc::clone(&self.handler);
                 #run
-                .await
             }
         },
     })
+}
+
+/// The `<name>_with_metadata` helper of a method that answers once: the request with the
+/// caller's metadata, the reply with its headers and trailers apart.
+fn reply_helper(cx: &Context<'_>) -> Result<Option<TokenStream>, Error> {
+    let Some(helper) = &cx.method.reply_helper else {
+        return Ok(None);
+    };
+    let rt = cx.rt;
+    let Spelling {
+        status,
+        result,
+        request: req,
+        response: res,
+        ..
+    } = &cx.types;
+    let helper = ident(helper)?;
+    let deprecated = &cx.deprecated;
+    let path_const = format_ident!("{}", cx.method.path_const);
+    let doc = format!(
+        " {} `{}` with the request's metadata; the reply keeps the response's headers and trailers.",
+        capitalize(cx.method.pattern.label()),
+        cx.method.proto_name
+    );
+    let (input, stream) = if cx.method.pattern.client_streams() {
+        (
+            quote!(requests: #rt::tonic::Request<impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static>),
+            quote!(requests),
+        )
+    } else {
+        (
+            quote!(request: #rt::tonic::Request<#req>),
+            quote!(request.map(#rt::once)),
+        )
+    };
+    Ok(Some(quote! {
+        #[doc = #doc]
+        #deprecated
+        pub async fn #helper(&mut self, #input) -> #result<#rt::Reply<#res>, #status> {
+            let grpc = #rt::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = #rt::with_timeout(#stream, self.timeout);
+            #rt::call_with_metadata(grpc, paths::#path_const, request).await
+        }
+    }))
 }
 
 /// The end of a client helper whose call answers once: the response, or `()`.
@@ -348,7 +396,7 @@ impl PatternEmitter for Unary {
         let answer = single_response(cx);
         Ok(ClientItems {
             consts: Vec::new(),
-            fns: vec![quote! {
+            fns: [quote! {
                 #[doc = #doc]
                 #deprecated
                 pub async fn #name(&mut self, request: #req) -> #result<#res, #status> {
@@ -356,7 +404,10 @@ impl PatternEmitter for Unary {
                     let response = #call.await;
                     #answer
                 }
-            }],
+            }]
+            .into_iter()
+            .chain(reply_helper(cx)?)
+            .collect(),
         })
     }
 
@@ -504,7 +555,7 @@ impl PatternEmitter for ClientStreaming {
         let answer = single_response(cx);
         let mut items = ClientItems {
             consts: Vec::new(),
-            fns: vec![quote! {
+            fns: [quote! {
                 #[doc = #doc]
                 #deprecated
                 pub async fn #name(
@@ -515,7 +566,10 @@ impl PatternEmitter for ClientStreaming {
                     let response = #call.await;
                     #answer
                 }
-            }],
+            }]
+            .into_iter()
+            .chain(reply_helper(cx)?)
+            .collect(),
         };
         let (Some(helper), Some(size_const)) = (&method.upload_helper, &method.chunk_size_const)
         else {
