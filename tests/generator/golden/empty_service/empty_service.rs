@@ -574,7 +574,8 @@ pub mod placeholder_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::placeholder_server::PlaceholderServer<Self> {
             super::placeholder_server::PlaceholderServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -594,7 +595,9 @@ pub mod placeholder_stream {
         inner: super::placeholder_client::PlaceholderClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl PlaceholderStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -606,16 +609,34 @@ pub mod placeholder_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PlaceholderStreamClient {
-                inner: super::placeholder_client::PlaceholderClient::new(channel)
+                inner: super::placeholder_client::PlaceholderClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                channel,
                 timeout: ::core::option::Option::None,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -708,7 +729,8 @@ pub mod pinger_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::pinger_server::PingerServer<Self> {
             super::pinger_server::PingerServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -731,13 +753,14 @@ pub mod pinger_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::WATCH,
-                &self.config.watch,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as PingerHandler>::watch(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::WATCH,
+                    &self.config.watch,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as PingerHandler>::watch(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `Pinger` client with `TUNING` and helpers shaped by each pattern.
@@ -748,7 +771,9 @@ pub mod pinger_stream {
         inner: super::pinger_client::PingerClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl PingerStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -760,16 +785,34 @@ pub mod pinger_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PingerStreamClient {
-                inner: super::pinger_client::PingerClient::new(channel)
+                inner: super::pinger_client::PingerClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                channel,
                 timeout: ::core::option::Option::None,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.

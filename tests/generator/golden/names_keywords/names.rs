@@ -8308,7 +8308,8 @@ pub mod methods_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::methods_server::MethodsServer<Self> {
             super::methods_server::MethodsServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -8349,13 +8350,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::BREAK,
-                &self.config.r#break,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#break(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::BREAK,
+                    &self.config.r#break,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#break(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#const(
             &self,
@@ -8389,14 +8392,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::CONTINUE,
-                &self.config.r#continue,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#continue(&handler, ctx, requests, sink)
-                        .await
-                },
-            )
+                    paths::CONTINUE,
+                    &self.config.r#continue,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#continue(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#else(
             &self,
@@ -8426,13 +8430,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::ENUM,
-                &self.config.r#enum,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#enum(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::ENUM,
+                    &self.config.r#enum,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#enum(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#false(
             &self,
@@ -8466,13 +8471,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::FN,
-                &self.config.r#fn,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#fn(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::FN,
+                    &self.config.r#fn,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#fn(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn r#for(
             &self,
@@ -8502,13 +8508,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::IF,
-                &self.config.r#if,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#if(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::IF,
+                    &self.config.r#if,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#if(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#impl(
             &self,
@@ -8542,13 +8549,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::IN,
-                &self.config.r#in,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#in(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::IN,
+                    &self.config.r#in,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#in(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn r#let(
             &self,
@@ -8578,13 +8586,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::LOOP,
-                &self.config.r#loop,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#loop(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::LOOP,
+                    &self.config.r#loop,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#loop(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#match(
             &self,
@@ -8618,13 +8627,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::MOD,
-                &self.config.r#mod,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#mod(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::MOD,
+                    &self.config.r#mod,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#mod(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn r#move(
             &self,
@@ -8654,13 +8664,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::MUT,
-                &self.config.r#mut,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#mut(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::MUT,
+                    &self.config.r#mut,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#mut(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#pub(
             &self,
@@ -8694,13 +8705,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::REF,
-                &self.config.r#ref,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#ref(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::REF,
+                    &self.config.r#ref,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#ref(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn r#return(
             &self,
@@ -8730,13 +8742,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::STATIC,
-                &self.config.r#static,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#static(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::STATIC,
+                    &self.config.r#static,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#static(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#struct(
             &self,
@@ -8770,13 +8784,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::TRAIT,
-                &self.config.r#trait,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#trait(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::TRAIT,
+                    &self.config.r#trait,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#trait(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#true(
             &self,
@@ -8806,13 +8822,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::TYPE,
-                &self.config.r#type,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#type(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::TYPE,
+                    &self.config.r#type,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#type(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#unsafe(
             &self,
@@ -8846,13 +8863,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::USE,
-                &self.config.r#use,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#use(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::USE,
+                    &self.config.r#use,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#use(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn r#where(
             &self,
@@ -8882,13 +8900,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::WHILE,
-                &self.config.r#while,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#while(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::WHILE,
+                    &self.config.r#while,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#while(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#dyn(
             &self,
@@ -8922,14 +8942,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::ABSTRACT,
-                &self.config.r#abstract,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#abstract(&handler, ctx, requests, sink)
-                        .await
-                },
-            )
+                    paths::ABSTRACT,
+                    &self.config.r#abstract,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#abstract(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#become(
             &self,
@@ -9001,13 +9022,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::FINAL,
-                &self.config.r#final,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#final(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::FINAL,
+                    &self.config.r#final,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#final(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#macro(
             &self,
@@ -9037,13 +9060,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::OVERRIDE,
-                &self.config.r#override,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#override(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::OVERRIDE,
+                    &self.config.r#override,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#override(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#priv(
             &self,
@@ -9077,13 +9102,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::TYPEOF,
-                &self.config.r#typeof,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#typeof(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::TYPEOF,
+                    &self.config.r#typeof,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#typeof(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#unsized(
             &self,
@@ -9113,13 +9140,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::VIRTUAL,
-                &self.config.r#virtual,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#virtual(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::VIRTUAL,
+                    &self.config.r#virtual,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#virtual(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#yield(
             &self,
@@ -9153,13 +9182,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::ASYNC,
-                &self.config.r#async,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#async(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::ASYNC,
+                    &self.config.r#async,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#async(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#await(
             &self,
@@ -9189,13 +9220,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::TRY,
-                &self.config.r#try,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#try(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::TRY,
+                    &self.config.r#try,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#try(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#gen(
             &self,
@@ -9229,13 +9261,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::SUPER,
-                &self.config.super_,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::super_(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::SUPER,
+                    &self.config.super_,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::super_(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn self_(
             &self,
@@ -9265,13 +9299,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::SELF_,
-                &self.config.self__,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::self__(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::SELF_,
+                    &self.config.self__,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::self__(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn extern_(
             &self,
@@ -9305,13 +9340,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::CRATE,
-                &self.config.crate_,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::crate_(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::CRATE,
+                    &self.config.crate_,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::crate_(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn __(
             &self,
@@ -9341,13 +9378,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::___,
-                &self.config.___,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::___(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::___,
+                    &self.config.___,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::___(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn _1(
             &self,
@@ -9381,13 +9419,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::A_B,
-                &self.config.a_b,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::a_b(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::A_B,
+                    &self.config.a_b,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::a_b(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn trailing(
             &self,
@@ -9417,13 +9456,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::PING_PONG,
-                &self.config.ping_pong,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::ping_pong(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::PING_PONG,
+                    &self.config.ping_pong,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::ping_pong(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn ping_pong_(
             &self,
@@ -9455,7 +9496,9 @@ pub mod methods_stream {
         inner: super::methods_client::MethodsClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl MethodsStreamClient {
         /// Chunk size for `box` uploads: the proto's option or 64 KiB.
@@ -9469,16 +9512,34 @@ pub mod methods_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             MethodsStreamClient {
-                inner: super::methods_client::MethodsClient::new(channel)
+                inner: super::methods_client::MethodsClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                channel,
                 timeout: ::core::option::Option::None,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -9507,6 +9568,25 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `as` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn as_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::AS, request).await
         }
         /// Server streaming `break`.
         pub async fn r#break(
@@ -9546,6 +9626,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `const` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn const_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Const,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Const>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::CONST, request).await
+        }
         /// Bidi streaming `continue`.
         pub fn r#continue(
             &self,
@@ -9581,6 +9681,25 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `else` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn else_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Else>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Else>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::ELSE, request).await
         }
         /// Server streaming `enum`.
         pub async fn r#enum(
@@ -9620,6 +9739,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `false` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn false_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::False,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::False>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::FALSE, request).await
+        }
         /// Bidi streaming `fn`.
         pub fn r#fn(
             &self,
@@ -9656,6 +9795,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `for` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn for_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::For>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::For>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::FOR, request).await
+        }
         /// Server streaming `if`.
         pub async fn r#if(
             &mut self,
@@ -9690,6 +9848,26 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `impl` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn impl_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Impl,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Impl>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::IMPL, request).await
         }
         /// Bidi streaming `in`.
         pub fn r#in(
@@ -9726,6 +9904,25 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `let` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn let_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Let>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Let>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::LET, request).await
         }
         /// Server streaming `loop`.
         pub async fn r#loop(
@@ -9765,6 +9962,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `match` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn match_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Match,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Match>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::MATCH, request).await
+        }
         /// Bidi streaming `mod`.
         pub fn r#mod(
             &self,
@@ -9801,6 +10018,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `move` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn move_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Move>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Move>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::MOVE, request).await
+        }
         /// Server streaming `mut`.
         pub async fn r#mut(
             &mut self,
@@ -9835,6 +10071,26 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `pub` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn pub_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Pub,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Pub>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::PUB, request).await
         }
         /// Bidi streaming `ref`.
         pub fn r#ref(
@@ -9875,6 +10131,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `return` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn return_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Return>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Return>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::RETURN, request)
+                .await
+        }
         /// Server streaming `static`.
         pub async fn r#static(
             &mut self,
@@ -9913,6 +10189,27 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `struct` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn struct_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Struct,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Struct>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::STRUCT, request)
+                .await
+        }
         /// Bidi streaming `trait`.
         pub fn r#trait(
             &self,
@@ -9948,6 +10245,25 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `true` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn true_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::True>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::True>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::TRUE, request).await
         }
         /// Server streaming `type`.
         pub async fn r#type(
@@ -9986,6 +10302,27 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `unsafe` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn unsafe_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Unsafe,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Unsafe>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::UNSAFE, request)
+                .await
         }
         /// Bidi streaming `use`.
         pub fn r#use(
@@ -10026,6 +10363,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `where` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn where_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Where>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Where>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::WHERE, request).await
+        }
         /// Server streaming `while`.
         pub async fn r#while(
             &mut self,
@@ -10060,6 +10416,26 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `dyn` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn dyn_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Dyn,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Dyn>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::DYN, request).await
         }
         /// Bidi streaming `abstract`.
         pub fn r#abstract(
@@ -10100,6 +10476,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `become` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn become_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Become>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Become>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::BECOME, request)
+                .await
+        }
         /// Client streaming `box`.
         pub async fn r#box(
             &mut self,
@@ -10115,6 +10511,26 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `box` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn box_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Box,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Box>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::BOX, request).await
         }
         /// Client-streaming `box` from any reader, in chunks of `chunk_size` bytes (`Self::BOX_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn box_from(
@@ -10160,6 +10576,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `do` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn do_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Do,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Do>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::DO, request).await
+        }
         /// Bidi streaming `final`.
         pub fn r#final(
             &self,
@@ -10199,6 +10635,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `macro` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn macro_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Macro>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Macro>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::MACRO, request).await
+        }
         /// Server streaming `override`.
         pub async fn r#override(
             &mut self,
@@ -10233,6 +10688,26 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `priv` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn priv_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Priv,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Priv>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::PRIV, request).await
         }
         /// Bidi streaming `typeof`.
         pub fn r#typeof(
@@ -10273,6 +10748,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `unsized` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn unsized_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Unsized>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Unsized>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::UNSIZED, request)
+                .await
+        }
         /// Server streaming `virtual`.
         pub async fn r#virtual(
             &mut self,
@@ -10310,6 +10805,26 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `yield` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn yield_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Yield,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Yield>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::YIELD, request).await
         }
         /// Bidi streaming `async`.
         pub fn r#async(
@@ -10350,6 +10865,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `await` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn await_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Await>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Await>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::AWAIT, request).await
+        }
         /// Server streaming `try`.
         pub async fn r#try(
             &mut self,
@@ -10384,6 +10918,26 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `gen` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn gen_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Gen,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Gen>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::GEN, request).await
         }
         /// Bidi streaming `super`.
         pub fn super_(
@@ -10424,6 +10978,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `self` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn self_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Self_>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Self_>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::SELF, request).await
+        }
         /// Server streaming `Self`.
         pub async fn self__(
             &mut self,
@@ -10462,6 +11035,27 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `extern` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn extern_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Extern,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Extern>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::EXTERN, request)
+                .await
+        }
         /// Bidi streaming `crate`.
         pub fn crate_(
             &self,
@@ -10498,6 +11092,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `_` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn ___with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::__, request).await
+        }
         /// Server streaming `__`.
         pub async fn ___(
             &mut self,
@@ -10532,6 +11145,26 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `_1` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn _1_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::As,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::_1, request).await
         }
         /// Bidi streaming `a__b`.
         pub fn a_b(
@@ -10569,6 +11202,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `trailing_` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn trailing_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::TRAILING, request)
+                .await
+        }
         /// Server streaming `PingPong`.
         pub async fn ping_pong(
             &mut self,
@@ -10603,6 +11256,27 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `ping_pong` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn ping_pong_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::As,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::PING_PONG_, request)
+                .await
         }
     }
 }

@@ -900,7 +900,8 @@ pub mod files_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::files_server::FilesServer<Self> {
             super::files_server::FilesServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -943,13 +944,14 @@ pub mod files_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::DOWNLOAD,
-                &self.config.download,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as FilesHandler>::download(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::DOWNLOAD,
+                    &self.config.download,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as FilesHandler>::download(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         type SyncStream = ::rust_stream::codegen::ResponseStream<super::Chunk>;
         async fn sync(
@@ -963,13 +965,14 @@ pub mod files_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::SYNC,
-                &self.config.sync,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as FilesHandler>::sync(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::SYNC,
+                    &self.config.sync,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as FilesHandler>::sync(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `Files` client with `TUNING` and helpers shaped by each pattern.
@@ -981,7 +984,9 @@ pub mod files_stream {
         inner: super::files_client::FilesClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl FilesStreamClient {
         /// Chunk size for `Upload` uploads: the proto's option or 64 KiB.
@@ -995,16 +1000,34 @@ pub mod files_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             FilesStreamClient {
-                inner: super::files_client::FilesClient::new(channel)
+                inner: super::files_client::FilesClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                channel,
                 timeout: ::core::option::Option::None,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -1035,6 +1058,27 @@ pub mod files_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `Upload` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn upload_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Chunk,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Done>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::UPLOAD, request)
+                .await
         }
         /// Client-streaming `Upload` from any reader, in chunks of `chunk_size` bytes (`Self::UPLOAD_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn upload_from(
@@ -1182,7 +1226,8 @@ pub mod feed_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::feed_server::FeedServer<Self> {
             super::feed_server::FeedServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -1205,13 +1250,14 @@ pub mod feed_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::EVENTS,
-                &self.config.events,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as FeedHandler>::events(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::EVENTS,
+                    &self.config.events,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as FeedHandler>::events(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `Feed` client with `TUNING` and helpers shaped by each pattern.
@@ -1222,7 +1268,9 @@ pub mod feed_stream {
         inner: super::feed_client::FeedClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl FeedStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1234,16 +1282,34 @@ pub mod feed_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             FeedStreamClient {
-                inner: super::feed_client::FeedClient::new(channel)
+                inner: super::feed_client::FeedClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                channel,
                 timeout: ::core::option::Option::None,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
