@@ -16,8 +16,8 @@ pub use crate::sink::{ResponseSink, ResponseStream};
 pub use crate::tuning::Tuning;
 pub use bytes::Bytes;
 pub use futures_util::Stream;
-pub use tokio_stream::once;
 pub use tokio::io::AsyncRead;
+pub use tokio_stream::once;
 pub use {prost, tonic};
 
 /// A boxed, sendable stream, as upload helpers hand to tonic clients.

@@ -71,12 +71,10 @@ impl Compression {
             "Content is compressed with `{}` which isn't supported",
             String::from_utf8_lossy(value.as_bytes())
         ));
-        let accepted = if self.accept.is_empty() {
-            "identity".to_owned()
-        } else {
-            let names: Vec<&str> = self.accept.iter().map(|e| e.name()).collect();
-            names.join(",")
-        };
+        // As tonic says it for a service: the encodings, then `identity`.
+        let mut names: Vec<&str> = self.accept.iter().map(|e| e.name()).collect();
+        names.push("identity");
+        let accepted = names.join(",");
         if let Ok(value) = MetadataValue::try_from(accepted) {
             status.metadata_mut().insert("grpc-accept-encoding", value);
         }

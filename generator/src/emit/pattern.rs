@@ -481,8 +481,9 @@ impl PatternEmitter for ServerStreaming {
                 pub async fn #name(&mut self, request: #req) -> #result<#rt::Responses<#res>, #status> {
                     let request = #rt::request(request, self.timeout);
                     let response = #call.await;
+                    // The responses keep the headers, for `Responses::headers`.
                     ::core::result::Result::Ok(::core::convert::Into::into(
-                        response.map_err(#rt::client_status)?.into_inner(),
+                        response.map_err(#rt::client_status)?,
                     ))
                 }
             }],

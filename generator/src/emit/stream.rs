@@ -328,6 +328,29 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
     let tonic_client = format_ident!("{}", service.tonic_client);
     let tuning = tuning_expr(&service.tuning, rt);
     let compression = server_compression(service, rt);
+    // What the `_with_metadata` helpers use, only where there are any (fields never read
+    // would warn).
+    let replies = service.methods.iter().any(|m| m.reply_helper.is_some());
+    let (reply_fields, reply_init, reply_compression) = if replies {
+        (
+            quote! {
+                channel: #rt::tonic::transport::Channel,
+                compression: ::core::option::Option<#rt::Encoding>,
+            },
+            quote! {
+                channel,
+                compression: ::core::option::Option::None,
+            },
+            quote!(self.compression = ::core::option::Option::Some(encoding);),
+        )
+    } else {
+        (quote!(), quote!(), quote!())
+    };
+    let channel_arg = if replies {
+        quote!(::core::clone::Clone::clone(&channel))
+    } else {
+        quote!(channel)
+    };
     let any_deprecated = service.methods.iter().any(|m| m.deprecated);
     // A service without RPCs never calls its handler.
     let allow_unread = if service.methods.is_empty() {
@@ -527,9 +550,8 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
             #[derive(Clone, Debug)]
             pub struct #client {
                 inner: super::#client_mod::#tonic_client<#rt::tonic::transport::Channel>,
-                channel: #rt::tonic::transport::Channel,
                 timeout: ::core::option::Option<::core::time::Duration>,
-                compression: ::core::option::Option<#rt::Encoding>,
+                #reply_fields
             }
 
             #allow_deprecated
@@ -547,14 +569,13 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
                 /// responses are accepted in gzip and zstd.
                 pub fn from_channel(channel: #rt::tonic::transport::Channel) -> Self {
                     #client {
-                        inner: super::#client_mod::#tonic_client::new(::core::clone::Clone::clone(&channel))
+                        inner: super::#client_mod::#tonic_client::new(#channel_arg)
                             .max_decoding_message_size(TUNING.max_message_size)
                             .max_encoding_message_size(TUNING.max_message_size)
                             .accept_compressed(#rt::Encoding::Gzip.tonic())
                             .accept_compressed(#rt::Encoding::Zstd.tonic()),
-                        channel,
                         timeout: ::core::option::Option::None,
-                        compression: ::core::option::Option::None,
+                        #reply_init
                     }
                 }
 
@@ -563,7 +584,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
                 /// answers `UNIMPLEMENTED`.
                 pub fn with_compression(mut self, encoding: #rt::Encoding) -> Self {
                     self.inner = self.inner.send_compressed(encoding.tonic());
-                    self.compression = ::core::option::Option::Some(encoding);
+                    #reply_compression
                     self
                 }
 
