@@ -1175,8 +1175,8 @@ pub mod constructs_stream {
         inner: super::constructs_client::ConstructsClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
         compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl ConstructsStreamClient {
@@ -1204,8 +1204,8 @@ pub mod constructs_stream {
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
-                channel,
                 timeout: ::core::option::Option::None,
+                channel,
                 compression: ::core::option::Option::None,
             }
         }
@@ -1282,7 +1282,7 @@ pub mod constructs_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -1429,7 +1429,7 @@ pub mod constructs_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }

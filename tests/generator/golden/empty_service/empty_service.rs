@@ -595,9 +595,7 @@ pub mod placeholder_stream {
         inner: super::placeholder_client::PlaceholderClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl PlaceholderStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -615,16 +613,12 @@ pub mod placeholder_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PlaceholderStreamClient {
-                inner: super::placeholder_client::PlaceholderClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                inner: super::placeholder_client::PlaceholderClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
-                channel,
                 timeout: ::core::option::Option::None,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -635,7 +629,6 @@ pub mod placeholder_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -771,9 +764,7 @@ pub mod pinger_stream {
         inner: super::pinger_client::PingerClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl PingerStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -791,16 +782,12 @@ pub mod pinger_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PingerStreamClient {
-                inner: super::pinger_client::PingerClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                inner: super::pinger_client::PingerClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
-                channel,
                 timeout: ::core::option::Option::None,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -811,7 +798,6 @@ pub mod pinger_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -843,7 +829,7 @@ pub mod pinger_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }

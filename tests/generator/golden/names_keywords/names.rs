@@ -9496,8 +9496,8 @@ pub mod methods_stream {
         inner: super::methods_client::MethodsClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
         compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl MethodsStreamClient {
@@ -9525,8 +9525,8 @@ pub mod methods_stream {
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
-                channel,
                 timeout: ::core::option::Option::None,
+                channel,
                 compression: ::core::option::Option::None,
             }
         }
@@ -9603,7 +9603,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -9716,7 +9716,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -9829,7 +9829,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -9939,7 +9939,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10052,7 +10052,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10166,7 +10166,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10280,7 +10280,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10397,7 +10397,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10669,7 +10669,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10783,7 +10783,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10899,7 +10899,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -11012,7 +11012,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -11126,7 +11126,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -11237,7 +11237,7 @@ pub mod methods_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }

@@ -547,8 +547,8 @@ pub mod keyed_stream {
         inner: super::keyed_client::KeyedClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
         compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl KeyedStreamClient {
@@ -574,8 +574,8 @@ pub mod keyed_stream {
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
-                channel,
                 timeout: ::core::option::Option::None,
+                channel,
                 compression: ::core::option::Option::None,
             }
         }

@@ -2383,8 +2383,8 @@ pub mod connection_stream {
         inner: super::connection_client::ConnectionClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
         compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl ConnectionStreamClient {
@@ -2412,8 +2412,8 @@ pub mod connection_stream {
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
-                channel,
                 timeout: ::core::option::Option::None,
+                channel,
                 compression: ::core::option::Option::None,
             }
         }
@@ -3039,7 +3039,7 @@ pub mod connection_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }

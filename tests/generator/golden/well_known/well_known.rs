@@ -1006,8 +1006,8 @@ pub mod clock_stream {
         inner: super::clock_client::ClockClient<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
         compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl ClockStreamClient {
@@ -1033,8 +1033,8 @@ pub mod clock_stream {
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
-                channel,
                 timeout: ::core::option::Option::None,
+                channel,
                 compression: ::core::option::Option::None,
             }
         }
@@ -1078,7 +1078,7 @@ pub mod clock_stream {
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
