@@ -635,6 +635,38 @@ mod tests {
     }
 
     #[test]
+    fn compression_is_resolved_field_by_field_like_the_numbers() {
+        let params = Params::parse("compression=gzip").unwrap();
+        let defaults = params.method_defaults;
+        assert_eq!(defaults.encoding(), Some(CompressionOption::Gzip));
+        let method = |c: CompressionOption| MethodOptions {
+            compression: Some(c as i32),
+            ..MethodOptions::default()
+        };
+        // The method's own setting wins, `none` included; unset falls through.
+        assert_eq!(
+            method(CompressionOption::Zstd).or(defaults).encoding(),
+            Some(CompressionOption::Zstd)
+        );
+        assert_eq!(
+            method(CompressionOption::None).or(defaults).encoding(),
+            None
+        );
+        assert_eq!(
+            method(CompressionOption::Unspecified)
+                .or(defaults)
+                .encoding(),
+            Some(CompressionOption::Gzip)
+        );
+        assert!(!method(CompressionOption::Gzip).is_default());
+        let err = Params::parse("compression=brotli").unwrap_err().to_string();
+        assert!(
+            err.contains("unknown encoding `brotli`; valid encodings: none, gzip, zstd"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn plain_paths_and_file_names_are_accepted() {
         for path in [
             "::rust_stream",
