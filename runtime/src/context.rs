@@ -192,9 +192,11 @@ impl CallContext {
     ///
     /// The headers go out before the first response: for unary and client-streaming calls
     /// with the response (or, on an error, with the status: a trailers-only response carries
-    /// them with the trailers); for streaming calls when the handler first sends, first waits
-    /// for anything (a request, a timer), calls [`send_initial_metadata`](Self::send_initial_metadata)
-    /// or returns, whichever comes first. So set them before the handler's first `.await`.
+    /// them with the trailers); for streaming calls at the handler's first wait for anything
+    /// (a request, a timer, room in the response buffer), its call of
+    /// [`send_initial_metadata`](Self::send_initial_metadata) or its return, whichever comes
+    /// first. Responses sent before then are queued behind the headers. So set them before
+    /// the handler's first `.await` that waits.
     /// Keys ending in `-bin` carry binary values (`MetadataMap::insert_bin`). Names gRPC
     /// reserves (`grpc-*`, `content-type`, `te`) are left out.
     ///
