@@ -222,7 +222,7 @@ async fn respond(
 fn payload(size: i32) -> pb::Payload {
     pb::Payload {
         r#type: pb::PayloadType::Compressable as i32,
-        body: vec![0; usize::try_from(size).unwrap_or(0)].into(),
+        body: vec![0; usize::try_from(size).unwrap_or(0)],
     }
 }
 
@@ -911,7 +911,7 @@ fn check_report(direction: &str, lines: &[String]) {
     for case in CASES {
         let line = format!("{case}: ok");
         assert!(
-            lines.iter().any(|l| *l == line),
+            lines.contains(&line),
             "{direction}: `{case}` did not pass:\n{report}"
         );
     }
