@@ -848,6 +848,12 @@ pub mod files_stream {
                     idle_timeout: ::core::option::Option::Some(
                         ::core::time::Duration::from_millis(30000),
                     ),
+                })
+                .with_compression(::rust_stream::codegen::Compression {
+                    accept: &[::rust_stream::codegen::Encoding::Gzip],
+                    send: ::core::option::Option::Some(
+                        ::rust_stream::codegen::Encoding::Gzip,
+                    ),
                 }),
             download: ::rust_stream::codegen::CallConfig::DEFAULT
                 .with_buffer(4)
@@ -869,6 +875,12 @@ pub mod files_stream {
                         ::core::time::Duration::from_millis(30000),
                     ),
                     ..::rust_stream::codegen::InboundLimits::DEFAULT
+                })
+                .with_compression(::rust_stream::codegen::Compression {
+                    accept: &[::rust_stream::codegen::Encoding::Zstd],
+                    send: ::core::option::Option::Some(
+                        ::rust_stream::codegen::Encoding::Zstd,
+                    ),
                 }),
         };
     }
@@ -906,6 +918,10 @@ pub mod files_stream {
             super::files_server::FilesServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
                 .max_encoding_message_size(TUNING.max_message_size)
+                .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                .send_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic())
+                .send_compressed(::rust_stream::codegen::Encoding::Zstd.tonic())
         }
     }
     /// A tonic server builder with `TUNING` applied, ready for `add_service`.
