@@ -109,7 +109,7 @@ mod tests {
         assert_eq!(status.code(), tonic::Code::Unimplemented);
         assert_eq!(
             status.metadata().get("grpc-accept-encoding").unwrap(),
-            "gzip,zstd"
+            "gzip,zstd,identity"
         );
         metadata.insert("grpc-encoding", "gzip".parse().unwrap());
         let status = Compression::NONE.check_request(&metadata).unwrap_err();
