@@ -30,6 +30,10 @@ use tower_service::Service;
 ///   with `CANCELLED` instead of a short "finished" one, and counts request messages, so a
 ///   unary request carrying two answers `INTERNAL`.
 ///
+/// - **Trailers.** The trailing metadata a handler set with
+///   [`CallContext::set_trailing_metadata`](crate::CallContext::set_trailing_metadata) goes out
+///   with its status, also on success, where tonic's trailers carry only `grpc-status`.
+///
 /// [`Tuning::server`](crate::Tuning::server) installs it; add it with `Server::layer` when
 /// you build a tonic server yourself.
 #[derive(Clone, Copy, Debug, Default)]
@@ -338,17 +342,9 @@ where
         if let Poll::Ready(outcome) = summary.in_span(|| inner.poll(cx)) {
             // The body carries the summary on: the call is over once it is sent.
             let summary = this.summary.take();
-            return Poll::Ready(outcome.map(|mut response| {
-                // A trailers-only answer (an error before any response): the handler's
-                // trailers go in its only header block.
-                if let Some(summary) = &summary
-                    && response.headers().contains_key("grpc-status")
-                {
-                    append(
-                        response.headers_mut(),
-                        summary.state.response.take_trailing(),
-                    );
-                }
+            return Poll::Ready(outcome.map(|response| {
+                // A trailers-only answer (an error before any response) already carries the
+                // handler's trailers: the adapter put them in the status.
                 response.map(|body| {
                     Body::new(CountedBody {
                         inner: body,
