@@ -135,8 +135,8 @@ pub struct Method {
     /// Name of the client's constant holding the upload helper's chunk size
     /// (`<PATH_CONST>_CHUNK_SIZE`), set with `upload_helper`.
     pub chunk_size_const: Option<String>,
-    /// Name of the client's helper returning the reply with its headers and trailers
-    /// (`<name>_with_metadata`), for unary and client streaming.
+    /// Name of the client's helper that sends request metadata and keeps the response's
+    /// headers and trailers (`<name>_with_metadata`).
     pub reply_helper: Option<String>,
     /// tonic's associated response stream type (`<ProtoName>Stream`), for server streaming and
     /// bidi methods.
@@ -671,10 +671,8 @@ fn build_service(
             method.upload_helper = Some(ident::claim(name, &mut taken));
             method.chunk_size_const = Some(format!("{}_CHUNK_SIZE", method.path_const));
         }
-        if !method.pattern.server_streams() {
-            let name = ident::compose(&method.rust_name, "_with_metadata");
-            method.reply_helper = Some(ident::claim(name, &mut taken));
-        }
+        let name = ident::compose(&method.rust_name, "_with_metadata");
+        method.reply_helper = Some(ident::claim(name, &mut taken));
     }
     let tonic_module = ident::tonic_module(&rust_name);
     let stream_module = ident::stream_module(&proto_name);

@@ -705,14 +705,9 @@ async fn custom_metadata(mut client: TestServiceStreamClient) -> Result<(), Stri
     check_large(&reply.message)?;
     check_echoed("UnaryCall", Some(&reply.headers), Some(&reply.trailers))?;
 
-    // Request metadata on a bidirectional call: the tonic client under the helpers, started
-    // with the runtime's `bidi` so the call never waits for the server's headers.
-    let mut inner = client.inner().clone();
-    let (requests, mut responses) = rust_stream::bidi(4, move |outgoing| async move {
-        let mut request = tonic::Request::new(outgoing);
-        echo_request_metadata(request.metadata_mut());
-        inner.full_duplex_call(request).await
-    });
+    let mut metadata = MetadataMap::new();
+    echo_request_metadata(&mut metadata);
+    let (requests, mut responses) = client.full_duplex_call_with_metadata(metadata);
     requests
         .send(duplex_request(314_159, 271_828))
         .await

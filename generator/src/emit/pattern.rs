@@ -272,7 +272,8 @@ fn adapter_fn(
 }
 
 /// The `<name>_with_metadata` helper of a method that answers once: the request with the
-/// caller's metadata, the reply with its headers and trailers apart.
+/// caller's metadata, the reply with its headers and trailers apart. (Streaming responses
+/// keep theirs in `Responses`.)
 fn reply_helper(cx: &Context<'_>) -> Result<Option<TokenStream>, Error> {
     let Some(helper) = &cx.method.reply_helper else {
         return Ok(None);
@@ -317,6 +318,26 @@ fn reply_helper(cx: &Context<'_>) -> Result<Option<TokenStream>, Error> {
             #rt::call_with_metadata(grpc, paths::#path_const, request).await
         }
     }))
+}
+
+/// The name of the method's `<name>_with_metadata` helper.
+fn metadata_helper(cx: &Context<'_>) -> Result<proc_macro2::Ident, Error> {
+    let name = cx.method.reply_helper.as_deref().ok_or_else(|| {
+        Error::new(
+            crate::error::DiagnosticKind::Internal,
+            format!("`{}` has no metadata helper name", cx.method.proto_name),
+        )
+    })?;
+    ident(name)
+}
+
+/// The docs of a streaming method's `<name>_with_metadata` helper.
+fn metadata_doc(method: &Method) -> String {
+    format!(
+        " {} `{}` with request metadata; the responses keep the headers and trailers.",
+        capitalize(method.pattern.label()),
+        method.proto_name
+    )
 }
 
 /// The end of a client helper whose call answers once: the response, or `()`.
@@ -473,13 +494,24 @@ impl PatternEmitter for ServerStreaming {
         let doc = client_doc(cx.method);
         let deprecated = &cx.deprecated;
         let call = tonic_call(cx, quote!(&mut self.inner), quote!(request))?;
+        let helper = metadata_helper(cx)?;
+        let metadata_doc = metadata_doc(cx.method);
         Ok(ClientItems {
             consts: Vec::new(),
             fns: vec![quote! {
                 #[doc = #doc]
                 #deprecated
                 pub async fn #name(&mut self, request: #req) -> #result<#rt::Responses<#res>, #status> {
-                    let request = #rt::request(request, self.timeout);
+                    Self::#helper(self, #rt::tonic::Request::new(request)).await
+                }
+
+                #[doc = #metadata_doc]
+                #deprecated
+                pub async fn #helper(
+                    &mut self,
+                    request: #rt::tonic::Request<#req>,
+                ) -> #result<#rt::Responses<#res>, #status> {
+                    let request = #rt::with_timeout(request, self.timeout);
                     let response = #call.await;
                     // The responses keep the headers, for `Responses::headers`.
                     ::core::result::Result::Ok(::core::convert::Into::into(
@@ -699,8 +731,13 @@ impl PatternEmitter for Bidi {
         let call = tonic_call(
             cx,
             quote!(&mut inner),
-            quote!(#rt::request(requests, timeout)),
+            quote!(#rt::with_timeout(
+                #rt::tonic::Request::from_parts(metadata, ::core::default::Default::default(), requests),
+                timeout,
+            )),
         )?;
+        let helper = metadata_helper(cx)?;
+        let metadata_doc = metadata_doc(method);
         Ok(ClientItems {
             consts: Vec::new(),
             fns: vec![quote! {
@@ -708,6 +745,15 @@ impl PatternEmitter for Bidi {
                 #deprecated
                 #allow
                 pub fn #name(&self) -> (#rt::Requests<#req>, #rt::Responses<#res>) {
+                    Self::#helper(self, ::core::default::Default::default())
+                }
+
+                #[doc = #metadata_doc]
+                #deprecated
+                pub fn #helper(
+                    &self,
+                    metadata: #rt::tonic::metadata::MetadataMap,
+                ) -> (#rt::Requests<#req>, #rt::Responses<#res>) {
                     let mut inner = ::core::clone::Clone::clone(&self.inner);
                     let timeout = self.timeout;
                     #rt::bidi(#buffer, move |requests| async move {

@@ -1275,7 +1275,21 @@ pub mod constructs_stream {
             ::rust_stream::codegen::Responses<super::Frame>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::feed_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Feed` with request metadata; the responses keep the headers and trailers.
+        pub async fn feed_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Frame>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Frame>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::constructs_client::ConstructsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::feed(&mut self.inner, request)
@@ -1330,6 +1344,16 @@ pub mod constructs_stream {
             ::rust_stream::codegen::Requests<super::Frame>,
             ::rust_stream::codegen::Responses<super::Ack>,
         ) {
+            Self::exchange_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Exchange` with request metadata; the responses keep the headers and trailers.
+        pub fn exchange_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Frame>,
+            ::rust_stream::codegen::Responses<super::Ack>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -1339,7 +1363,14 @@ pub mod constructs_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::exchange(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -1422,7 +1453,21 @@ pub mod constructs_stream {
             ::rust_stream::codegen::Responses<super::frame::Part>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::download_parts_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `DownloadParts` with request metadata; the responses keep the headers and trailers.
+        pub async fn download_parts_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Ack>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::frame::Part>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::constructs_client::ConstructsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::download_parts(&mut self.inner, request)

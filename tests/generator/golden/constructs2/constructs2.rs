@@ -935,7 +935,21 @@ pub mod records_stream {
             ::rust_stream::codegen::Responses<super::Record>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::scan_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Scan` with request metadata; the responses keep the headers and trailers.
+        pub async fn scan_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Tally>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Record>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::records_client::RecordsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::scan(&mut self.inner, request)
@@ -992,6 +1006,16 @@ pub mod records_stream {
             ::rust_stream::codegen::Requests<super::Record>,
             ::rust_stream::codegen::Responses<super::Record>,
         ) {
+            Self::sync_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Sync` with request metadata; the responses keep the headers and trailers.
+        pub fn sync_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Record>,
+            ::rust_stream::codegen::Responses<super::Record>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -1001,7 +1025,14 @@ pub mod records_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::sync(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },

@@ -816,7 +816,21 @@ pub mod mixed_stream {
             ::rust_stream::codegen::Responses<super::super::b::outer::Piece>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::get_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Get` with request metadata; the responses keep the headers and trailers.
+        pub async fn get_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::super::b::Outer>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::super::b::outer::Piece>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::mixed_client::MixedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::get(&mut self.inner, request)
@@ -834,6 +848,16 @@ pub mod mixed_stream {
             ::rust_stream::codegen::Requests<super::Local>,
             ::rust_stream::codegen::Responses<super::super::b::Outer>,
         ) {
+            Self::both_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Both` with request metadata; the responses keep the headers and trailers.
+        pub fn both_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Local>,
+            ::rust_stream::codegen::Responses<super::super::b::Outer>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -843,7 +867,14 @@ pub mod mixed_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::both(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },

@@ -1585,7 +1585,22 @@ pub mod mixed_stream {
             ::rust_stream::codegen::Responses<super::Item>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::watch_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Watch` with request metadata; the responses keep the headers and trailers.
+        #[deprecated]
+        pub async fn watch_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Item>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Item>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::mixed_client::MixedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::watch(&mut self.inner, request)
@@ -1642,6 +1657,17 @@ pub mod mixed_stream {
             ::rust_stream::codegen::Requests<super::Item>,
             ::rust_stream::codegen::Responses<super::Item>,
         ) {
+            Self::talk_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Talk` with request metadata; the responses keep the headers and trailers.
+        #[deprecated]
+        pub fn talk_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Item>,
+            ::rust_stream::codegen::Responses<super::Item>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -1651,7 +1677,14 @@ pub mod mixed_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::talk(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },

@@ -1551,7 +1551,21 @@ pub mod match_stream {
             ::rust_stream::codegen::Responses<super::Self_>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::super_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `super` with request metadata; the responses keep the headers and trailers.
+        pub async fn super_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Type>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Self_>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::match_client::MatchClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::super_(&mut self.inner, request)
@@ -1569,6 +1583,16 @@ pub mod match_stream {
             ::rust_stream::codegen::Requests<super::Type>,
             ::rust_stream::codegen::Responses<super::Type>,
         ) {
+            Self::crate_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `crate` with request metadata; the responses keep the headers and trailers.
+        pub fn crate_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Type>,
+            ::rust_stream::codegen::Responses<super::Type>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -1578,7 +1602,14 @@ pub mod match_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::crate_(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },

@@ -487,6 +487,8 @@ pub mod resources_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl ResourcesStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -504,12 +506,16 @@ pub mod resources_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             ResourcesStreamClient {
-                inner: super::resources_client::ResourcesClient::new(channel)
+                inner: super::resources_client::ResourcesClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -520,6 +526,7 @@ pub mod resources_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -544,7 +551,21 @@ pub mod resources_stream {
             ::rust_stream::codegen::Responses<super::Resource>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::list_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `List` with request metadata; the responses keep the headers and trailers.
+        pub async fn list_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Resource>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Resource>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::resources_client::ResourcesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::list(&mut self.inner, request)

@@ -9596,7 +9596,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Break>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::break_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `break` with request metadata; the responses keep the headers and trailers.
+        pub async fn break_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Break>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Break>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#break(&mut self.inner, request)
@@ -9653,6 +9667,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Continue>,
             ::rust_stream::codegen::Responses<super::Continue>,
         ) {
+            Self::continue_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `continue` with request metadata; the responses keep the headers and trailers.
+        pub fn continue_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Continue>,
+            ::rust_stream::codegen::Responses<super::Continue>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -9662,7 +9686,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#continue(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -9709,7 +9740,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Enum>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::enum_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `enum` with request metadata; the responses keep the headers and trailers.
+        pub async fn enum_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Enum>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Enum>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#enum(&mut self.inner, request)
@@ -9766,6 +9811,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Fn>,
             ::rust_stream::codegen::Responses<super::Fn>,
         ) {
+            Self::fn_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `fn` with request metadata; the responses keep the headers and trailers.
+        pub fn fn_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Fn>,
+            ::rust_stream::codegen::Responses<super::Fn>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -9775,7 +9830,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#fn(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -9822,7 +9884,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::If>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::if_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `if` with request metadata; the responses keep the headers and trailers.
+        pub async fn if_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::If>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::If>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#if(&mut self.inner, request)
@@ -9876,6 +9952,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::In>,
             ::rust_stream::codegen::Responses<super::In>,
         ) {
+            Self::in_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `in` with request metadata; the responses keep the headers and trailers.
+        pub fn in_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::In>,
+            ::rust_stream::codegen::Responses<super::In>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -9885,7 +9971,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#in(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -9932,7 +10025,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Loop>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::loop_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `loop` with request metadata; the responses keep the headers and trailers.
+        pub async fn loop_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Loop>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Loop>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#loop(&mut self.inner, request)
@@ -9989,6 +10096,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Mod>,
             ::rust_stream::codegen::Responses<super::Mod>,
         ) {
+            Self::mod_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `mod` with request metadata; the responses keep the headers and trailers.
+        pub fn mod_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Mod>,
+            ::rust_stream::codegen::Responses<super::Mod>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -9998,7 +10115,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#mod(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10045,7 +10169,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Mut>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::mut_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `mut` with request metadata; the responses keep the headers and trailers.
+        pub async fn mut_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Mut>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Mut>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#mut(&mut self.inner, request)
@@ -10099,6 +10237,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Ref>,
             ::rust_stream::codegen::Responses<super::Ref>,
         ) {
+            Self::ref_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `ref` with request metadata; the responses keep the headers and trailers.
+        pub fn ref_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Ref>,
+            ::rust_stream::codegen::Responses<super::Ref>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -10108,7 +10256,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#ref(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10159,7 +10314,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Static>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::static_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `static` with request metadata; the responses keep the headers and trailers.
+        pub async fn static_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Static>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Static>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#static(&mut self.inner, request)
@@ -10217,6 +10386,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Trait>,
             ::rust_stream::codegen::Responses<super::Trait>,
         ) {
+            Self::trait_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `trait` with request metadata; the responses keep the headers and trailers.
+        pub fn trait_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Trait>,
+            ::rust_stream::codegen::Responses<super::Trait>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -10226,7 +10405,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#trait(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10273,7 +10459,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Type>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::type_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `type` with request metadata; the responses keep the headers and trailers.
+        pub async fn type_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Type>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Type>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#type(&mut self.inner, request)
@@ -10331,6 +10531,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Use>,
             ::rust_stream::codegen::Responses<super::Use>,
         ) {
+            Self::use_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `use` with request metadata; the responses keep the headers and trailers.
+        pub fn use_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Use>,
+            ::rust_stream::codegen::Responses<super::Use>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -10340,7 +10550,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#use(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10390,7 +10607,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::While>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::while_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `while` with request metadata; the responses keep the headers and trailers.
+        pub async fn while_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::While>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::While>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#while(&mut self.inner, request)
@@ -10444,6 +10675,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Abstract>,
             ::rust_stream::codegen::Responses<super::Abstract>,
         ) {
+            Self::abstract_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `abstract` with request metadata; the responses keep the headers and trailers.
+        pub fn abstract_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Abstract>,
+            ::rust_stream::codegen::Responses<super::Abstract>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -10453,7 +10694,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#abstract(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10603,6 +10851,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Final>,
             ::rust_stream::codegen::Responses<super::Final>,
         ) {
+            Self::final_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `final` with request metadata; the responses keep the headers and trailers.
+        pub fn final_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Final>,
+            ::rust_stream::codegen::Responses<super::Final>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -10612,7 +10870,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#final(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10662,7 +10927,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Override>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::override_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `override` with request metadata; the responses keep the headers and trailers.
+        pub async fn override_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Override>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Override>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#override(&mut self.inner, request)
@@ -10716,6 +10995,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Typeof>,
             ::rust_stream::codegen::Responses<super::Typeof>,
         ) {
+            Self::typeof_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `typeof` with request metadata; the responses keep the headers and trailers.
+        pub fn typeof_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Typeof>,
+            ::rust_stream::codegen::Responses<super::Typeof>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -10725,7 +11014,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#typeof(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10776,7 +11072,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Virtual>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::virtual_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `virtual` with request metadata; the responses keep the headers and trailers.
+        pub async fn virtual_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Virtual>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Virtual>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#virtual(&mut self.inner, request)
@@ -10833,6 +11143,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Async>,
             ::rust_stream::codegen::Responses<super::Async>,
         ) {
+            Self::async_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `async` with request metadata; the responses keep the headers and trailers.
+        pub fn async_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Async>,
+            ::rust_stream::codegen::Responses<super::Async>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -10842,7 +11162,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#async(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10892,7 +11219,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Try>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::try_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `try` with request metadata; the responses keep the headers and trailers.
+        pub async fn try_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Try>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Try>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#try(&mut self.inner, request)
@@ -10946,6 +11287,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Super>,
             ::rust_stream::codegen::Responses<super::Super>,
         ) {
+            Self::super_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `super` with request metadata; the responses keep the headers and trailers.
+        pub fn super_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Super>,
+            ::rust_stream::codegen::Responses<super::Super>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -10955,7 +11306,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::super_(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -11005,7 +11363,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::self_with_metadata_(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Self` with request metadata; the responses keep the headers and trailers.
+        pub async fn self_with_metadata_(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::self__(&mut self.inner, request)
@@ -11063,6 +11435,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Crate>,
             ::rust_stream::codegen::Responses<super::Crate>,
         ) {
+            Self::crate_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `crate` with request metadata; the responses keep the headers and trailers.
+        pub fn crate_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Crate>,
+            ::rust_stream::codegen::Responses<super::Crate>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -11072,7 +11454,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::crate_(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -11119,7 +11508,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::____with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `__` with request metadata; the responses keep the headers and trailers.
+        pub async fn ____with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::___(&mut self.inner, request)
@@ -11173,6 +11576,16 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::As>,
             ::rust_stream::codegen::Responses<super::As>,
         ) {
+            Self::a_b_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `a__b` with request metadata; the responses keep the headers and trailers.
+        pub fn a_b_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::As>,
+            ::rust_stream::codegen::Responses<super::As>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -11182,7 +11595,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::a_b(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -11230,7 +11650,21 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::ping_pong_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `PingPong` with request metadata; the responses keep the headers and trailers.
+        pub async fn ping_pong_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::ping_pong(&mut self.inner, request)
@@ -11258,7 +11692,7 @@ pub mod methods_stream {
             )
         }
         /// Client streaming `ping_pong` with the request's metadata; the reply keeps the response's headers and trailers.
-        pub async fn ping_pong_with_metadata(
+        pub async fn ping_pong_with_metadata_(
             &mut self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<

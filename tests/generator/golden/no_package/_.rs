@@ -667,7 +667,21 @@ pub mod store_stream {
             ::rust_stream::codegen::Responses<super::Blob>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::get_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Get` with request metadata; the responses keep the headers and trailers.
+        pub async fn get_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Ack>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Blob>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::store_client::StoreClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::get(&mut self.inner, request)

@@ -2449,6 +2449,16 @@ pub mod connection_stream {
             ::rust_stream::codegen::Requests<super::Request>,
             ::rust_stream::codegen::Responses<super::Response>,
         ) {
+            Self::connect_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Connect` with request metadata; the responses keep the headers and trailers.
+        pub fn connect_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Request>,
+            ::rust_stream::codegen::Responses<super::Response>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -2458,7 +2468,14 @@ pub mod connection_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::connect_(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -3032,7 +3049,21 @@ pub mod connection_stream {
             ::rust_stream::codegen::Responses<super::Duration>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::default_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Default` with request metadata; the responses keep the headers and trailers.
+        pub async fn default_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::CallContext>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Duration>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::default(&mut self.inner, request)

@@ -981,7 +981,21 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::Responses<super::Event>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::list_events_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `ListEvents` with request metadata; the responses keep the headers and trailers.
+        pub async fn list_events_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::EventFilter>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Event>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::streaming_examples_client::StreamingExamplesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::list_events(&mut self.inner, request)
@@ -1074,6 +1088,16 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::Requests<super::Message>,
             ::rust_stream::codegen::Responses<super::Message>,
         ) {
+            Self::chat_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Chat` with request metadata; the responses keep the headers and trailers.
+        pub fn chat_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Message>,
+            ::rust_stream::codegen::Responses<super::Message>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -1083,7 +1107,14 @@ pub mod streaming_examples_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::chat(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },

@@ -1132,7 +1132,21 @@ pub mod files_stream {
             ::rust_stream::codegen::Responses<super::Chunk>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::download_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Download` with request metadata; the responses keep the headers and trailers.
+        pub async fn download_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Done>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Chunk>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::files_client::FilesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::download(&mut self.inner, request)
@@ -1150,6 +1164,16 @@ pub mod files_stream {
             ::rust_stream::codegen::Requests<super::Chunk>,
             ::rust_stream::codegen::Responses<super::Chunk>,
         ) {
+            Self::sync_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Sync` with request metadata; the responses keep the headers and trailers.
+        pub fn sync_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Chunk>,
+            ::rust_stream::codegen::Responses<super::Chunk>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -1159,7 +1183,14 @@ pub mod files_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::sync(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -1285,6 +1316,8 @@ pub mod feed_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl FeedStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1302,12 +1335,16 @@ pub mod feed_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             FeedStreamClient {
-                inner: super::feed_client::FeedClient::new(channel)
+                inner: super::feed_client::FeedClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -1318,6 +1355,7 @@ pub mod feed_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -1342,7 +1380,21 @@ pub mod feed_stream {
             ::rust_stream::codegen::Responses<super::Done>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::events_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Events` with request metadata; the responses keep the headers and trailers.
+        pub async fn events_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Done>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Done>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::feed_client::FeedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::events(&mut self.inner, request)

@@ -1071,7 +1071,21 @@ pub mod clock_stream {
             ::rust_stream::codegen::Responses<::prost_types::Timestamp>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::ticks_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Ticks` with request metadata; the responses keep the headers and trailers.
+        pub async fn ticks_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<()>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<::prost_types::Timestamp>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::clock_client::ClockClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::ticks(&mut self.inner, request)
@@ -1124,6 +1138,16 @@ pub mod clock_stream {
             ::rust_stream::codegen::Requests<::prost_types::Any>,
             ::rust_stream::codegen::Responses<::prost_types::Struct>,
         ) {
+            Self::echo_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Echo` with request metadata; the responses keep the headers and trailers.
+        pub fn echo_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<::prost_types::Any>,
+            ::rust_stream::codegen::Responses<::prost_types::Struct>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -1133,7 +1157,14 @@ pub mod clock_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::echo(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -1142,6 +1173,16 @@ pub mod clock_stream {
         /// Bidi streaming `Names`.
         pub fn names(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<::prost::alloc::string::String>,
+            ::rust_stream::codegen::Responses<::core::primitive::bool>,
+        ) {
+            Self::names_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Names` with request metadata; the responses keep the headers and trailers.
+        pub fn names_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<::prost::alloc::string::String>,
             ::rust_stream::codegen::Responses<::core::primitive::bool>,
@@ -1155,7 +1196,14 @@ pub mod clock_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::names(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
