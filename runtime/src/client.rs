@@ -301,6 +301,12 @@ impl<T> Requests<T> {
     pub fn is_active(&self) -> bool {
         !self.tx.is_closed()
     }
+
+    /// Resolves once the call takes no more requests: it ended, or its responses were
+    /// dropped (which cancels it).
+    pub async fn closed(&self) {
+        self.tx.closed().await;
+    }
 }
 
 /// The request stream of a bidirectional call, as handed to the tonic client: what is sent on

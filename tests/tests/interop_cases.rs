@@ -836,12 +836,7 @@ async fn cancel_after_first_response(client: TestServiceStreamClient) -> Result<
         "size".into()
     })?;
     drop(responses);
-    within("the request stream to close", async {
-        while requests.is_active() {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
+    within("the request stream to close", requests.closed()).await
 }
 
 async fn timeout_on_sleeping_server(client: TestServiceStreamClient) -> Result<(), String> {

@@ -328,9 +328,9 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
     let tonic_client = format_ident!("{}", service.tonic_client);
     let tuning = tuning_expr(&service.tuning, rt);
     let compression = server_compression(service, rt);
-    // What the `_with_metadata` helpers use, only where there are any (fields never read
-    // would warn).
-    let replies = service.methods.iter().any(|m| m.reply_helper.is_some());
+    // What the unary and client-streaming `_with_metadata` helpers use, only where there are
+    // any (fields never read would warn).
+    let replies = service.methods.iter().any(|m| !m.pattern.server_streams());
     let (reply_fields, reply_init, reply_compression) = if replies {
         (
             quote! {

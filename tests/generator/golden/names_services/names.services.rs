@@ -3860,8 +3860,6 @@ pub mod self_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl SelfStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -3879,16 +3877,12 @@ pub mod self_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             SelfStreamClient {
-                inner: super::self__client::Self_Client::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                inner: super::self__client::Self_Client::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -3899,7 +3893,6 @@ pub mod self_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -4284,8 +4277,6 @@ pub mod crate_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl CrateStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -4303,16 +4294,12 @@ pub mod crate_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             CrateStreamClient {
-                inner: super::crate_client::CrateClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                inner: super::crate_client::CrateClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -4323,7 +4310,6 @@ pub mod crate_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -4707,8 +4693,6 @@ pub mod as_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl AsStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -4726,16 +4710,12 @@ pub mod as_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             AsStreamClient {
-                inner: super::as_client::AsClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                inner: super::as_client::AsClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -4746,7 +4726,6 @@ pub mod as_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -5131,8 +5110,6 @@ pub mod abstract_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl AbstractStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -5150,16 +5127,12 @@ pub mod abstract_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             AbstractStreamClient {
-                inner: super::abstract_client::AbstractClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                inner: super::abstract_client::AbstractClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -5170,7 +5143,6 @@ pub mod abstract_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -5554,8 +5526,6 @@ pub mod gen_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl GenStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -5573,16 +5543,12 @@ pub mod gen_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             GenStreamClient {
-                inner: super::gen_client::GenClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                inner: super::gen_client::GenClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -5593,7 +5559,6 @@ pub mod gen_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -5978,8 +5943,6 @@ pub mod ping_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl PingStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -5997,16 +5960,12 @@ pub mod ping_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PingStreamClient {
-                inner: super::ping_client::PingClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                inner: super::ping_client::PingClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -6017,7 +5976,6 @@ pub mod ping_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
