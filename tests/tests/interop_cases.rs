@@ -4,7 +4,10 @@
 //! - our `grpc.testing.TestService` on generated code (below) against the Python case runner
 //!   `tests/interop/interop_client.py`;
 //! - our case runner on the generated client helpers (below) against the Python servicer
-//!   `tests/interop/interop_server.py`.
+//!   `tests/interop/interop_server.py`, and against our own TestService, for what grpcio
+//!   cannot observe (whether a request arrived compressed);
+//! - response compression counted on the wire through a proxy, and a request in an encoding
+//!   the service does not accept (`UNIMPLEMENTED` with `grpc-accept-encoding`).
 //!
 //! Every process binds `127.0.0.1:0` and reports the port it got. grpcio comes from the
 //! virtual environment `tests/interop/setup-venv.sh` makes under cargo's target dir.
