@@ -135,6 +135,9 @@ pub struct Method {
     /// Name of the client's constant holding the upload helper's chunk size
     /// (`<PATH_CONST>_CHUNK_SIZE`), set with `upload_helper`.
     pub chunk_size_const: Option<String>,
+    /// Name of the client's helper that sends request metadata and keeps the response's
+    /// headers and trailers (`<name>_with_metadata`).
+    pub reply_helper: Option<String>,
     /// tonic's associated response stream type (`<ProtoName>Stream`), for server streaming and
     /// bidi methods.
     pub stream_type: Option<String>,
@@ -234,7 +237,13 @@ const TONIC_CLIENT_FNS: &[&str] = &[
 ];
 
 /// Functions of the generated stream client besides the RPC helpers.
-const STREAM_CLIENT_FNS: &[&str] = &["connect", "from_channel", "with_timeout", "inner"];
+const STREAM_CLIENT_FNS: &[&str] = &[
+    "connect",
+    "from_channel",
+    "with_timeout",
+    "with_compression",
+    "inner",
+];
 
 struct MessageInfo<'a> {
     message: &'a DescriptorProto,
@@ -648,6 +657,7 @@ fn build_service(
             options,
             upload_helper: None,
             chunk_size_const: None,
+            reply_helper: None,
             stream_type: pattern.server_streams().then(|| format!("{name}Stream")),
             request,
             response,
@@ -661,6 +671,8 @@ fn build_service(
             method.upload_helper = Some(ident::claim(name, &mut taken));
             method.chunk_size_const = Some(format!("{}_CHUNK_SIZE", method.path_const));
         }
+        let name = ident::compose(&method.rust_name, "_with_metadata");
+        method.reply_helper = Some(ident::claim(name, &mut taken));
     }
     let tonic_module = ident::tonic_module(&rust_name);
     let stream_module = ident::stream_module(&proto_name);

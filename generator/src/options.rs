@@ -83,13 +83,58 @@ numeric_options! {
         /// Default deadline in milliseconds; 0 is none.
         deadline_ms: uint64 u64 = "6", "milliseconds, 0 = none";
     }
+    /// Message compression of requests accepted and responses sent
+    /// ([`CompressionOption`]).
+    #[prost(enumeration = "CompressionOption", optional, tag = "7")]
+    pub compression: Option<i32>,
+}
+
+/// `rust_stream.Compression`: the encoding a method accepts on requests (besides none) and
+/// uses for its responses when the client accepts it too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+pub enum CompressionOption {
+    /// Not set: the next level decides (no compression at the last).
+    Unspecified = 0,
+    /// No compression; a compressed request answers `UNIMPLEMENTED`.
+    None = 1,
+    /// gzip.
+    Gzip = 2,
+    /// zstd.
+    Zstd = 3,
+}
+
+impl CompressionOption {
+    /// The parameter's values, as `compression=` takes them.
+    const NAMES: [(&'static str, CompressionOption); 3] = [
+        ("none", CompressionOption::None),
+        ("gzip", CompressionOption::Gzip),
+        ("zstd", CompressionOption::Zstd),
+    ];
 }
 
 impl MethodOptions {
     /// Fills every unset field of `self` from `fallback`.
     pub fn or(mut self, fallback: MethodOptions) -> MethodOptions {
         self.fill(&fallback);
+        if self.compression_setting().is_none() {
+            self.compression = fallback.compression;
+        }
         self
+    }
+
+    /// The compression set at this level, if any (`UNSPECIFIED` and unknown numbers are not
+    /// a setting).
+    pub fn compression_setting(&self) -> Option<CompressionOption> {
+        self.compression
+            .and_then(|n| CompressionOption::try_from(n).ok())
+            .filter(|c| *c != CompressionOption::Unspecified)
+    }
+
+    /// The encoding of the method's requests and responses, after every level: `None` for
+    /// no compression.
+    pub fn encoding(&self) -> Option<CompressionOption> {
+        self.compression_setting()
+            .filter(|c| *c != CompressionOption::None)
     }
 
     /// `true` if no field of the runtime's `CallConfig` is set (its `DEFAULT` applies);
@@ -319,12 +364,34 @@ const GENERAL: &[Parameter] = &[
     },
 ];
 
+/// The method settings that are not numbers.
+const METHOD: &[Parameter] = &[Parameter {
+    name: "compression",
+    takes: "none|gzip|zstd: encoding accepted on requests and used for responses",
+    set: |params, value| {
+        let v = need("compression", value)?;
+        let (_, option) = CompressionOption::NAMES
+            .iter()
+            .find(|(name, _)| *name == v)
+            .ok_or_else(|| {
+                let names: Vec<&str> = CompressionOption::NAMES.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "parameter `compression`: unknown encoding `{v}`; valid encodings: {}",
+                    names.join(", ")
+                )
+            })?;
+        params.method_defaults.compression = Some(*option as i32);
+        Ok(())
+    },
+}];
+
 /// Every parameter [`Params::parse`] accepts, in the order the docs list them.
 pub fn parameters() -> impl Iterator<Item = &'static Parameter> {
     GENERAL
         .iter()
         .chain(ServiceOptions::PARAMETERS)
         .chain(MethodOptions::PARAMETERS)
+        .chain(METHOD)
 }
 
 /// The value of parameter `key`, which must not be empty.
@@ -565,6 +632,38 @@ mod tests {
         assert!(Params::parse("include_file=../x.rs").is_err());
         assert!(Params::parse("buffer").is_err());
         assert_eq!(Params::parse("").unwrap(), Params::default());
+    }
+
+    #[test]
+    fn compression_is_resolved_field_by_field_like_the_numbers() {
+        let params = Params::parse("compression=gzip").unwrap();
+        let defaults = params.method_defaults;
+        assert_eq!(defaults.encoding(), Some(CompressionOption::Gzip));
+        let method = |c: CompressionOption| MethodOptions {
+            compression: Some(c as i32),
+            ..MethodOptions::default()
+        };
+        // The method's own setting wins, `none` included; unset falls through.
+        assert_eq!(
+            method(CompressionOption::Zstd).or(defaults).encoding(),
+            Some(CompressionOption::Zstd)
+        );
+        assert_eq!(
+            method(CompressionOption::None).or(defaults).encoding(),
+            None
+        );
+        assert_eq!(
+            method(CompressionOption::Unspecified)
+                .or(defaults)
+                .encoding(),
+            Some(CompressionOption::Gzip)
+        );
+        assert!(!method(CompressionOption::Gzip).is_default());
+        let err = Params::parse("compression=brotli").unwrap_err().to_string();
+        assert!(
+            err.contains("unknown encoding `brotli`; valid encodings: none, gzip, zstd"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::context::EndReason;
 use crate::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
+use crate::metadata::{ResponseMetadata, append};
 use http_body::{Body as _, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use std::future::Future;
@@ -28,6 +29,10 @@ use tower_service::Service;
 ///   `END_STREAM`, so [`RequestStream`](crate::RequestStream) answers an abandoned upload
 ///   with `CANCELLED` instead of a short "finished" one, and counts request messages, so a
 ///   unary request carrying two answers `INTERNAL`.
+///
+/// - **Trailers.** The trailing metadata a handler set with
+///   [`CallContext::set_trailing_metadata`](crate::CallContext::set_trailing_metadata) goes out
+///   with its status, also on success, where tonic's trailers carry only `grpc-status`.
 ///
 /// [`Tuning::server`](crate::Tuning::server) installs it; add it with `Server::layer` when
 /// you build a tonic server yourself.
@@ -72,6 +77,8 @@ pub(crate) struct BodyState {
     /// The call's span (disabled when nothing listens, or the feature is off).
     #[cfg(feature = "tracing")]
     span: tracing::Span,
+    /// The response metadata the call's handler sets; the layer writes its trailers.
+    response: Arc<ResponseMetadata>,
 }
 
 impl Default for BodyState {
@@ -83,6 +90,7 @@ impl Default for BodyState {
             reason: OnceLock::new(),
             #[cfg(feature = "tracing")]
             span: tracing::Span::none(),
+            response: Arc::new(ResponseMetadata::new()),
         }
     }
 }
@@ -131,6 +139,11 @@ impl BodyState {
     #[cfg(feature = "tracing")]
     pub(crate) fn span(&self) -> &tracing::Span {
         &self.span
+    }
+
+    /// The response metadata of the call.
+    pub(crate) fn response(&self) -> &Arc<ResponseMetadata> {
+        &self.response
     }
 
     /// Records that the client finished sending (`END_STREAM`).
@@ -330,6 +343,8 @@ where
             // The body carries the summary on: the call is over once it is sent.
             let summary = this.summary.take();
             return Poll::Ready(outcome.map(|response| {
+                // A trailers-only answer (an error before any response) already carries the
+                // handler's trailers: the adapter put them in the status.
                 response.map(|body| {
                     Body::new(CountedBody {
                         inner: body,
@@ -368,11 +383,14 @@ impl http_body::Body for CountedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = &mut *self;
-        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        if let (Some(Ok(frame)), Some(summary)) = (&frame, this.summary.as_mut())
-            && let Some(data) = frame.data_ref()
-        {
-            summary.sent(data);
+        let mut frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if let (Some(Ok(frame)), Some(summary)) = (&mut frame, this.summary.as_mut()) {
+            if let Some(data) = frame.data_ref() {
+                summary.sent(data);
+            } else if let Some(trailers) = frame.trailers_mut() {
+                // The status, success or error: the handler's trailers go with it.
+                append(trailers, summary.state.response.take_trailing());
+            }
         }
         Poll::Ready(frame)
     }

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::metadata::MetadataMap;
 use tonic::{Code, Response, Status, Streaming};
 
 /// A tonic request carrying `message`, with `timeout` (if any) sent as `grpc-timeout`.
@@ -19,6 +20,41 @@ pub fn request<T>(message: T, timeout: Option<std::time::Duration>) -> tonic::Re
         request.set_timeout(timeout);
     }
     request
+}
+
+/// `request` with `timeout` (if any) sent as `grpc-timeout`, unless the request already
+/// carries a deadline of its own.
+pub fn with_timeout<T>(
+    mut request: tonic::Request<T>,
+    timeout: Option<std::time::Duration>,
+) -> tonic::Request<T> {
+    if let Some(timeout) = timeout
+        && !request
+            .metadata()
+            .contains_key(crate::deadline::GRPC_TIMEOUT_HEADER)
+    {
+        request.set_timeout(timeout);
+    }
+    request
+}
+
+/// A tonic client for `channel` with a stream client's settings: `max_message_size` both
+/// ways, requests compressed with `compression` (if any), and compressed responses accepted
+/// in every encoding the runtime decodes.
+pub fn client_grpc(
+    channel: tonic::transport::Channel,
+    max_message_size: usize,
+    compression: Option<crate::Encoding>,
+) -> tonic::client::Grpc<tonic::transport::Channel> {
+    let mut grpc = tonic::client::Grpc::new(channel)
+        .max_decoding_message_size(max_message_size)
+        .max_encoding_message_size(max_message_size)
+        .accept_compressed(crate::Encoding::Gzip.tonic())
+        .accept_compressed(crate::Encoding::Zstd.tonic());
+    if let Some(encoding) = compression {
+        grpc = grpc.send_compressed(encoding.tonic());
+    }
+    grpc
 }
 
 /// Normalises a status a tonic client returned.
@@ -81,6 +117,11 @@ pub fn status_line(status: &Status) -> String {
 /// server sees the stream reset), which is how a client stops a stream part-way.
 pub struct Responses<T> {
     state: State<T>,
+    /// The response headers, once the call has started.
+    headers: Option<MetadataMap>,
+    /// The trailers, once the stream ended with `OK` (an error status carries its own in
+    /// [`Status::metadata`]).
+    trailers: Option<MetadataMap>,
     /// For bidi calls: dropped with the responses, it ends the request stream, so the call
     /// is reset rather than left half-open.
     _close_requests: Option<oneshot::Sender<()>>,
@@ -108,8 +149,20 @@ impl<T> From<Streaming<T>> for Responses<T> {
     fn from(streaming: Streaming<T>) -> Self {
         Responses {
             state: State::Open(Box::new(streaming)),
+            headers: None,
+            trailers: None,
             _close_requests: None,
         }
+    }
+}
+
+impl<T> From<Response<Streaming<T>>> for Responses<T> {
+    /// Keeps the response's headers, for [`Responses::headers`].
+    fn from(response: Response<Streaming<T>>) -> Self {
+        let (headers, streaming, _) = response.into_parts();
+        let mut responses = Responses::from(streaming);
+        responses.headers = Some(headers);
+        responses
     }
 }
 
@@ -125,6 +178,20 @@ impl<T> Responses<T> {
     /// The next response, `Ok(None)` when the server finished, or the call's error status.
     pub async fn message(&mut self) -> Result<Option<T>, Status> {
         std::future::poll_fn(|cx| self.poll_message(cx)).await
+    }
+
+    /// The response headers (the server's initial metadata), once the call has started:
+    /// at once for a server-streaming helper, after the first [`message`](Self::message)
+    /// for a bidirectional one. grpcio's `call.initial_metadata()`.
+    pub fn headers(&self) -> Option<&MetadataMap> {
+        self.headers.as_ref()
+    }
+
+    /// The trailers (the server's trailing metadata), once the stream ended with `OK`;
+    /// grpcio's `call.trailing_metadata()`. A call that failed carries its trailers in the
+    /// error's [`Status::metadata`].
+    pub fn trailers(&self) -> Option<&MetadataMap> {
+        self.trailers.as_ref()
     }
 
     /// Reads every remaining response into a vector, failing with `RESOURCE_EXHAUSTED`
@@ -148,7 +215,11 @@ impl<T> Responses<T> {
                 State::Starting(task) => {
                     let started = ready!(Pin::new(task).poll(cx));
                     self.state = match started {
-                        Ok(Ok(response)) => State::Open(Box::new(response.into_inner())),
+                        Ok(Ok(response)) => {
+                            let (headers, streaming, _) = response.into_parts();
+                            self.headers = Some(headers);
+                            State::Open(Box::new(streaming))
+                        }
                         Ok(Err(status)) => {
                             self.state = State::Done;
                             return Poll::Ready(Err(client_status(status)));
@@ -165,6 +236,14 @@ impl<T> Responses<T> {
                     let next = ready!(Pin::new(streaming.as_mut()).poll_next(cx))
                         .transpose()
                         .map_err(client_status);
+                    if matches!(next, Ok(None)) {
+                        // The stream read its trailers to learn the status: they are at
+                        // hand, the future resolves at once.
+                        let trailers = std::pin::pin!(streaming.trailers()).poll(cx);
+                        if let Poll::Ready(Ok(trailers)) = trailers {
+                            self.trailers = Some(trailers.unwrap_or_default());
+                        }
+                    }
                     if !matches!(next, Ok(Some(_))) {
                         self.state = State::Done;
                     }
@@ -221,6 +300,12 @@ impl<T> Requests<T> {
     /// `true` while the call can still take requests.
     pub fn is_active(&self) -> bool {
         !self.tx.is_closed()
+    }
+
+    /// Resolves once the call takes no more requests: it ended, or its responses were
+    /// dropped (which cancels it).
+    pub async fn closed(&self) {
+        self.tx.closed().await;
     }
 }
 
@@ -283,7 +368,77 @@ where
         Requests { tx },
         Responses {
             state: State::Starting(task),
+            headers: None,
+            trailers: None,
             _close_requests: Some(close),
         },
     )
+}
+
+/// The answer of a unary or client-streaming call with its metadata: what the generated
+/// `<method>_with_metadata` helpers return.
+///
+/// | grpcio (Python) | rust-stream |
+/// |---|---|
+/// | `response, call = stub.GetUser.with_call(request, metadata=md)` | `let reply = client.get_user_with_metadata(request).await?` |
+/// | `response` | `reply.message` |
+/// | `call.initial_metadata()` | `reply.headers` |
+/// | `call.trailing_metadata()` | `reply.trailers` |
+///
+/// tonic's own unary client merges the trailers into the response's metadata; these helpers
+/// keep the two apart, as the gRPC spec and other implementations do. A failed call carries
+/// its trailers in the error's [`Status::metadata`].
+#[derive(Clone, Debug)]
+pub struct Reply<T> {
+    /// The response headers: the server's initial metadata.
+    pub headers: MetadataMap,
+    /// The response message.
+    pub message: T,
+    /// The trailers: the server's trailing metadata, sent with the status.
+    pub trailers: MetadataMap,
+}
+
+/// Performs a unary or client-streaming call to `path` on `grpc` and keeps the response's
+/// headers and trailers apart ([`Reply`]). `request` carries the request stream (a unary
+/// call's one message as a stream of one) with the caller's metadata.
+pub async fn call_with_metadata<Req, Res, S>(
+    mut grpc: tonic::client::Grpc<tonic::transport::Channel>,
+    path: &'static str,
+    request: tonic::Request<S>,
+) -> Result<Reply<Res>, Status>
+where
+    S: Stream<Item = Req> + Send + 'static,
+    Req: prost::Message + Send + Sync + 'static,
+    Res: prost::Message + Default + Send + Sync + 'static,
+{
+    grpc.ready()
+        .await
+        .map_err(|err| client_status(Status::unavailable(format!("the channel failed: {err}"))))?;
+    let codec = tonic_prost::ProstCodec::<Req, Res>::default();
+    let path = http::uri::PathAndQuery::from_static(path);
+    let response = grpc
+        .streaming(request, path, codec)
+        .await
+        .map_err(client_status)?;
+    let (headers, mut responses, _) = response.into_parts();
+    let message = responses
+        .message()
+        .await
+        .map_err(client_status)?
+        .ok_or_else(|| Status::internal("the server sent no response message"))?;
+    if responses.message().await.map_err(client_status)?.is_some() {
+        return Err(Status::internal(
+            "the server sent more than one response message",
+        ));
+    }
+    let trailers = responses
+        .trailers()
+        .await
+        .map_err(client_status)?
+        .unwrap_or_default();
+    Ok(Reply {
+        headers,
+        message,
+        trailers,
+    })
 }

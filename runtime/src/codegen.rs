@@ -4,7 +4,11 @@
 
 pub use crate::call::{CallConfig, bidi_streaming, client_streaming, server_streaming, unary};
 pub use crate::chunk::{Chunk, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
-pub use crate::client::{OutgoingRequests, Requests, Responses, bidi, client_status, request};
+pub use crate::client::{
+    OutgoingRequests, Reply, Requests, Responses, bidi, call_with_metadata, client_grpc,
+    client_status, request, with_timeout,
+};
+pub use crate::compression::{Compression, Encoding};
 pub use crate::context::CallContext;
 pub use crate::inbound::{InboundLimits, RequestStream};
 pub use crate::server::TunedServer;
@@ -13,6 +17,7 @@ pub use crate::tuning::Tuning;
 pub use bytes::Bytes;
 pub use futures_util::Stream;
 pub use tokio::io::AsyncRead;
+pub use tokio_stream::once;
 pub use {prost, tokio, tonic};
 
 /// A boxed, sendable stream, as upload helpers hand to tonic clients.

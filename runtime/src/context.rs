@@ -11,6 +11,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
 use crate::call_layer::BodyState;
+use crate::metadata::{LateMetadata, ResponseMetadata};
 
 /// Why a call stopped being active.
 ///
@@ -93,6 +94,8 @@ struct Inner {
     /// Why reading the request failed (a limit), the reason the call ends with when the
     /// handler then fails.
     inbound_failure: std::sync::OnceLock<EndReason>,
+    /// The response headers and trailers the handler sets; shared with `CallLayer`.
+    response: Arc<ResponseMetadata>,
 }
 
 type EndCallback = Box<dyn FnOnce(EndReason) + Send>;
@@ -117,6 +120,10 @@ impl CallContext {
         deadline: Option<Instant>,
         body: Option<Arc<BodyState>>,
     ) -> Self {
+        let response = body.as_ref().map_or_else(
+            || Arc::new(ResponseMetadata::new()),
+            |body| Arc::clone(body.response()),
+        );
         CallContext {
             inner: Arc::new(Inner {
                 ended: AtomicBool::new(false),
@@ -129,6 +136,7 @@ impl CallContext {
                 on_end: Mutex::new(Vec::new()),
                 body,
                 inbound_failure: std::sync::OnceLock::new(),
+                response,
             }),
         }
     }
@@ -172,6 +180,71 @@ impl CallContext {
     /// The request's custom metadata (gRPC headers).
     pub fn metadata(&self) -> &MetadataMap {
         &self.inner.metadata
+    }
+
+    /// Adds `metadata` to the response's initial metadata (its headers); grpc-go's
+    /// `SetHeader`.
+    ///
+    /// | grpcio (Python) | rust-stream |
+    /// |---|---|
+    /// | `context.send_initial_metadata((("k", "v"),))` | `ctx.send_initial_metadata(map)?` |
+    /// | (none: grpcio sends at once) | `ctx.set_initial_metadata(map)?`, sent with the first response |
+    ///
+    /// The headers go out before the first response: for unary and client-streaming calls
+    /// with the response (or, on an error, with the status: a trailers-only response carries
+    /// them with the trailers); for streaming calls at the handler's first wait for anything
+    /// (a request, a timer, room in the response buffer), its call of
+    /// [`send_initial_metadata`](Self::send_initial_metadata) or its return, whichever comes
+    /// first. Responses sent before then are queued behind the headers. So set them before
+    /// the handler's first `.await` that waits.
+    /// Keys ending in `-bin` carry binary values (`MetadataMap::insert_bin`). Names gRPC
+    /// reserves (`grpc-*`, `content-type`, `te`) are left out.
+    ///
+    /// Fails with [`LateMetadata::HeadersSent`] once the headers went out (as grpcio raises).
+    pub fn set_initial_metadata(&self, metadata: MetadataMap) -> Result<(), LateMetadata> {
+        self.inner.response.add_initial(metadata)
+    }
+
+    /// Adds `metadata` to the initial metadata and, in a streaming call, sends the headers
+    /// now; grpcio's `context.send_initial_metadata`, grpc-go's `SendHeader`. In a unary or
+    /// client-streaming call they still go out with the response, which is the first thing
+    /// such a call sends.
+    pub fn send_initial_metadata(&self, metadata: MetadataMap) -> Result<(), LateMetadata> {
+        self.set_initial_metadata(metadata)?;
+        self.inner.response.release_initial();
+        Ok(())
+    }
+
+    /// Adds `metadata` to the trailers sent with the call's status, on success and on error
+    /// alike; grpcio's `context.set_trailing_metadata`, grpc-go's `SetTrailer`.
+    ///
+    /// | grpcio (Python) | rust-stream |
+    /// |---|---|
+    /// | `context.set_trailing_metadata((("k-bin", b"\x00"),))` | `ctx.set_trailing_metadata(map)?` |
+    /// | `context.set_code(c); context.set_details(d)` | `return Err(Status::new(c, d))` |
+    /// | `context.abort(c, d)` | `return Err(Status::new(c, d))` |
+    /// | `context.abort_with_status(rich)` | `return Err(rust_stream::rich_status(c, d, details))` |
+    ///
+    /// Unlike grpcio's, repeated calls add to each other. Successful calls carry trailers
+    /// through [`CallLayer`](crate::CallLayer), which [`Tuning::server`](crate::Tuning::server)
+    /// installs; a handler's error carries them in any server. Fails with
+    /// [`LateMetadata::TrailersSent`] once the status went out.
+    pub fn set_trailing_metadata(&self, metadata: MetadataMap) -> Result<(), LateMetadata> {
+        self.inner.response.add_trailing(metadata)
+    }
+
+    /// Sends this call's response uncompressed even where the method compresses responses;
+    /// grpcio's `context.set_compression(grpc.Compression.NoCompression)`.
+    ///
+    /// Applies to unary and client-streaming calls (tonic compresses a response stream as a
+    /// whole, by the service's setting); call it before the handler returns.
+    pub fn disable_compression(&self) {
+        self.inner.response.disable_compression();
+    }
+
+    /// The call's response metadata, shared with the adapter and `CallLayer`.
+    pub(crate) fn response(&self) -> &ResponseMetadata {
+        &self.inner.response
     }
 
     /// The peer's socket address, when the transport knows it (TCP does).

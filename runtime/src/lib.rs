@@ -1,7 +1,11 @@
 //! The run-time half of rust-stream: what generated services and their handlers use.
 //!
 //! - [`CallContext`]: the guide's `context`: [`is_active`](CallContext::is_active),
-//!   [`cancelled`](CallContext::cancelled), time remaining, metadata, peer address.
+//!   [`cancelled`](CallContext::cancelled), time remaining, metadata, peer address, and the
+//!   response's metadata ([`set_initial_metadata`](CallContext::set_initial_metadata),
+//!   [`set_trailing_metadata`](CallContext::set_trailing_metadata)) and compression.
+//! - Statuses in full: [`rich_status`] and [`status_details`] (`grpc-status-details-bin`);
+//!   [`Compression`] per method in gzip or zstd.
 //! - [`ResponseSink`]: bounded outbound stream for server-streaming and bidi handlers whose
 //!   `send` fails promptly once the client is gone or the deadline passed.
 //! - [`RequestStream`]: inbound stream with byte / message / idle limits and counters, and
@@ -10,7 +14,9 @@
 //!   the runtime's server ([`TunedServer`] / [`TunedRouter`]: tonic's routes on hyper, with
 //!   safe limits, accept backoff, a handshake timeout and a shutdown that ends open streams).
 //! - Client helpers: [`upload`] from any `AsyncRead` in 64 KiB chunks with progress,
-//!   [`Responses`] for server streams, [`bidi`] for deadlock-free bidirectional calls.
+//!   [`Responses`] for server streams (with their headers and trailers), [`Reply`] for a
+//!   unary or client-streaming answer with its metadata, [`bidi`] for deadlock-free
+//!   bidirectional calls.
 //!
 //! - [`testing`]: the same request streams, sinks and contexts built in a plain
 //!   `#[tokio::test]`, to unit-test handlers without a server.
@@ -26,13 +32,16 @@ mod call_layer;
 mod chunk;
 mod client;
 pub mod codegen;
+mod compression;
 mod context;
 mod deadline;
 mod gate;
 mod inbound;
+mod metadata;
 mod server;
 mod shutdown;
 mod sink;
+mod status;
 mod status_layer;
 pub mod testing;
 mod tuning;
@@ -41,14 +50,18 @@ pub use call::CallConfig;
 pub use call_layer::{CallFuture, CallLayer, CallService};
 pub use chunk::{Chunk, ChunkReader, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
 pub use client::{
-    OutgoingRequests, Requests, Responses, bidi, client_status, code_name, request, status_line,
+    OutgoingRequests, Reply, Requests, Responses, bidi, call_with_metadata, client_grpc,
+    client_status, code_name, request, status_line, with_timeout,
 };
+pub use compression::{Compression, Encoding};
 pub use context::{CallContext, EndReason};
 pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};
+pub use metadata::LateMetadata;
 pub use server::{
     ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_SHUTDOWN_GRACE, TunedRouter, TunedServer,
 };
 pub use sink::{ResponseSink, ResponseStream, SendError};
+pub use status::{RpcStatus, rich_status, status_details};
 pub use status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
 pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, Tuning};

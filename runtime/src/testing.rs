@@ -13,6 +13,7 @@
 //!   handler sends; dropping the collector is the client going away.
 //! - [`run`]: runs a handler under the runtime's deadline and panic guard, ending the
 //!   context with the reason the server would record.
+//! - [`initial_metadata`] and [`trailing_metadata`]: the response metadata the handler set.
 //!
 //! # Unary
 //!
@@ -225,6 +226,36 @@ where
 {
     let ctx = ctx.clone();
     async move { run_once(&ctx, handler).await }
+}
+
+/// The initial metadata (response headers) the handler of `ctx` set with
+/// [`CallContext::set_initial_metadata`] or [`CallContext::send_initial_metadata`], whether or
+/// not it was sent yet.
+///
+/// ```
+/// use rust_stream::testing;
+/// use tonic::metadata::MetadataMap;
+///
+/// let ctx = testing::context("/demo.Users/GetUser").build();
+/// let mut headers = MetadataMap::new();
+/// headers.insert("x-served-by", "replica-1".parse().unwrap());
+/// ctx.set_initial_metadata(headers).unwrap();
+/// let mut trailers = MetadataMap::new();
+/// trailers.insert_bin("x-checksum-bin", tonic::metadata::MetadataValue::from_bytes(b"\x00\x01"));
+/// ctx.set_trailing_metadata(trailers).unwrap();
+/// assert_eq!(testing::initial_metadata(&ctx).get("x-served-by").unwrap(), "replica-1");
+/// let trailers = testing::trailing_metadata(&ctx);
+/// assert_eq!(trailers.get_bin("x-checksum-bin").unwrap().to_bytes().unwrap().as_ref(), b"\x00\x01");
+/// ```
+pub fn initial_metadata(ctx: &CallContext) -> MetadataMap {
+    ctx.response().snapshot().0
+}
+
+/// The trailing metadata the handler of `ctx` set with
+/// [`CallContext::set_trailing_metadata`]. (When the handler failed, the server's adapter
+/// sends them in the error status's metadata instead; [`run`] leaves them here.)
+pub fn trailing_metadata(ctx: &CallContext) -> MetadataMap {
+    ctx.response().snapshot().1
 }
 
 /// A [`RequestStream`] that yields `messages` and then ends as a finished upload, with

@@ -243,6 +243,7 @@ fn adapter_fn(
         #rt::#runner(paths::#path_const, #config, request, move |ctx, #arguments| async move {
             #call.await
         })
+        .await
     };
     Ok(match &cx.method.stream_type {
         // Server streaming: tonic's associated stream type, and the runner returns at once.
@@ -265,10 +266,78 @@ fn adapter_fn(
             {
                 let handler = ::std::sync::Arc::clone(&self.handler);
                 #run
-                .await
             }
         },
     })
+}
+
+/// The `<name>_with_metadata` helper of a method that answers once: the request with the
+/// caller's metadata, the reply with its headers and trailers apart. (Streaming responses
+/// keep theirs in `Responses`.)
+fn reply_helper(cx: &Context<'_>) -> Result<Option<TokenStream>, Error> {
+    let Some(helper) = &cx.method.reply_helper else {
+        return Ok(None);
+    };
+    let rt = cx.rt;
+    let Spelling {
+        status,
+        result,
+        request: req,
+        response: res,
+        ..
+    } = &cx.types;
+    let helper = ident(helper)?;
+    let deprecated = &cx.deprecated;
+    let path_const = format_ident!("{}", cx.method.path_const);
+    let doc = format!(
+        " {} `{}` with the request's metadata; the reply keeps the response's headers and trailers.",
+        capitalize(cx.method.pattern.label()),
+        cx.method.proto_name
+    );
+    let (input, stream) = if cx.method.pattern.client_streams() {
+        (
+            quote!(requests: #rt::tonic::Request<impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static>),
+            quote!(requests),
+        )
+    } else {
+        (
+            quote!(request: #rt::tonic::Request<#req>),
+            quote!(request.map(#rt::once)),
+        )
+    };
+    Ok(Some(quote! {
+        #[doc = #doc]
+        #deprecated
+        pub async fn #helper(&mut self, #input) -> #result<#rt::Reply<#res>, #status> {
+            let grpc = #rt::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = #rt::with_timeout(#stream, self.timeout);
+            #rt::call_with_metadata(grpc, paths::#path_const, request).await
+        }
+    }))
+}
+
+/// The name of the method's `<name>_with_metadata` helper.
+fn metadata_helper(cx: &Context<'_>) -> Result<proc_macro2::Ident, Error> {
+    let name = cx.method.reply_helper.as_deref().ok_or_else(|| {
+        Error::new(
+            crate::error::DiagnosticKind::Internal,
+            format!("`{}` has no metadata helper name", cx.method.proto_name),
+        )
+    })?;
+    ident(name)
+}
+
+/// The docs of a streaming method's `<name>_with_metadata` helper.
+fn metadata_doc(method: &Method) -> String {
+    format!(
+        " {} `{}` with request metadata; the responses keep the headers and trailers.",
+        capitalize(method.pattern.label()),
+        method.proto_name
+    )
 }
 
 /// The end of a client helper whose call answers once: the response, or `()`.
@@ -348,7 +417,7 @@ impl PatternEmitter for Unary {
         let answer = single_response(cx);
         Ok(ClientItems {
             consts: Vec::new(),
-            fns: vec![quote! {
+            fns: [quote! {
                 #[doc = #doc]
                 #deprecated
                 pub async fn #name(&mut self, request: #req) -> #result<#res, #status> {
@@ -356,7 +425,10 @@ impl PatternEmitter for Unary {
                     let response = #call.await;
                     #answer
                 }
-            }],
+            }]
+            .into_iter()
+            .chain(reply_helper(cx)?)
+            .collect(),
         })
     }
 
@@ -422,16 +494,28 @@ impl PatternEmitter for ServerStreaming {
         let doc = client_doc(cx.method);
         let deprecated = &cx.deprecated;
         let call = tonic_call(cx, quote!(&mut self.inner), quote!(request))?;
+        let helper = metadata_helper(cx)?;
+        let metadata_doc = metadata_doc(cx.method);
         Ok(ClientItems {
             consts: Vec::new(),
             fns: vec![quote! {
                 #[doc = #doc]
                 #deprecated
                 pub async fn #name(&mut self, request: #req) -> #result<#rt::Responses<#res>, #status> {
-                    let request = #rt::request(request, self.timeout);
+                    Self::#helper(self, #rt::tonic::Request::new(request)).await
+                }
+
+                #[doc = #metadata_doc]
+                #deprecated
+                pub async fn #helper(
+                    &mut self,
+                    request: #rt::tonic::Request<#req>,
+                ) -> #result<#rt::Responses<#res>, #status> {
+                    let request = #rt::with_timeout(request, self.timeout);
                     let response = #call.await;
+                    // The responses keep the headers, for `Responses::headers`.
                     ::core::result::Result::Ok(::core::convert::Into::into(
-                        response.map_err(#rt::client_status)?.into_inner(),
+                        response.map_err(#rt::client_status)?,
                     ))
                 }
             }],
@@ -504,7 +588,7 @@ impl PatternEmitter for ClientStreaming {
         let answer = single_response(cx);
         let mut items = ClientItems {
             consts: Vec::new(),
-            fns: vec![quote! {
+            fns: [quote! {
                 #[doc = #doc]
                 #deprecated
                 pub async fn #name(
@@ -515,7 +599,10 @@ impl PatternEmitter for ClientStreaming {
                     let response = #call.await;
                     #answer
                 }
-            }],
+            }]
+            .into_iter()
+            .chain(reply_helper(cx)?)
+            .collect(),
         };
         let (Some(helper), Some(size_const)) = (&method.upload_helper, &method.chunk_size_const)
         else {
@@ -644,8 +731,13 @@ impl PatternEmitter for Bidi {
         let call = tonic_call(
             cx,
             quote!(&mut inner),
-            quote!(#rt::request(requests, timeout)),
+            quote!(#rt::with_timeout(
+                #rt::tonic::Request::from_parts(metadata, ::core::default::Default::default(), requests),
+                timeout,
+            )),
         )?;
+        let helper = metadata_helper(cx)?;
+        let metadata_doc = metadata_doc(method);
         Ok(ClientItems {
             consts: Vec::new(),
             fns: vec![quote! {
@@ -653,6 +745,15 @@ impl PatternEmitter for Bidi {
                 #deprecated
                 #allow
                 pub fn #name(&self) -> (#rt::Requests<#req>, #rt::Responses<#res>) {
+                    Self::#helper(self, ::core::default::Default::default())
+                }
+
+                #[doc = #metadata_doc]
+                #deprecated
+                pub fn #helper(
+                    &self,
+                    metadata: #rt::tonic::metadata::MetadataMap,
+                ) -> (#rt::Requests<#req>, #rt::Responses<#res>) {
                     let mut inner = ::core::clone::Clone::clone(&self.inner);
                     let timeout = self.timeout;
                     #rt::bidi(#buffer, move |requests| async move {

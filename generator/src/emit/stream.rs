@@ -9,7 +9,7 @@ use crate::emit::pattern::{
 use crate::emit::{doc_lines, ident, rust_type};
 use crate::error::{DiagnosticKind, Error};
 use crate::model::{Idempotency, Method, Package, Pattern, Service, TypeRef};
-use crate::options::TuningSpec;
+use crate::options::{CompressionOption, TuningSpec};
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
@@ -129,7 +129,46 @@ fn call_config_expr(method: &Method, rt: &TokenStream) -> TokenStream {
         let v = millis(ms);
         expr = quote!(#expr.with_default_deadline(#v));
     }
+    if let Some(encoding) = options.encoding() {
+        let encoding = encoding_expr(encoding, rt);
+        expr = quote! {
+            #expr.with_compression(#rt::Compression {
+                accept: &[#encoding],
+                send: ::core::option::Option::Some(#encoding),
+            })
+        };
+    }
     expr
+}
+
+/// The runtime's `Encoding` for a compression setting other than none.
+fn encoding_expr(encoding: CompressionOption, rt: &TokenStream) -> TokenStream {
+    match encoding {
+        CompressionOption::Zstd => quote!(#rt::Encoding::Zstd),
+        _ => quote!(#rt::Encoding::Gzip),
+    }
+}
+
+/// tonic's server settings for the encodings `service`'s methods use: each accepted on
+/// requests and used for responses the client accepts; each method narrows them to its own.
+fn server_compression(service: &Service, rt: &TokenStream) -> TokenStream {
+    let mut encodings: Vec<CompressionOption> = service
+        .methods
+        .iter()
+        .filter_map(|m| m.options.encoding())
+        .collect();
+    encodings.sort();
+    encodings.dedup();
+    encodings
+        .into_iter()
+        .map(|encoding| {
+            let encoding = encoding_expr(encoding, rt);
+            quote! {
+                .accept_compressed(#encoding.tonic())
+                .send_compressed(#encoding.tonic())
+            }
+        })
+        .collect()
 }
 
 /// An optional duration of `ms` milliseconds; 0 means none.
@@ -288,6 +327,30 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
     let tonic_server = format_ident!("{}", service.tonic_server);
     let tonic_client = format_ident!("{}", service.tonic_client);
     let tuning = tuning_expr(&service.tuning, rt);
+    let compression = server_compression(service, rt);
+    // What the unary and client-streaming `_with_metadata` helpers use, only where there are
+    // any (fields never read would warn).
+    let replies = service.methods.iter().any(|m| !m.pattern.server_streams());
+    let (reply_fields, reply_init, reply_compression) = if replies {
+        (
+            quote! {
+                channel: #rt::tonic::transport::Channel,
+                compression: ::core::option::Option<#rt::Encoding>,
+            },
+            quote! {
+                channel,
+                compression: ::core::option::Option::None,
+            },
+            quote!(self.compression = ::core::option::Option::Some(encoding);),
+        )
+    } else {
+        (quote!(), quote!(), quote!())
+    };
+    let channel_arg = if replies {
+        quote!(::core::clone::Clone::clone(&channel))
+    } else {
+        quote!(channel)
+    };
     let any_deprecated = service.methods.iter().any(|m| m.deprecated);
     // A service without RPCs never calls its handler.
     let allow_unread = if service.methods.is_empty() {
@@ -462,11 +525,13 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
                     self
                 }
 
-                /// The tonic service to add to a server, with `TUNING`'s message size limits.
+                /// The tonic service to add to a server, with `TUNING`'s message size limits
+                /// and the compression the methods' options name.
                 pub fn into_server(self) -> super::#server_mod::#tonic_server<Self> {
                     super::#server_mod::#tonic_server::new(self)
                         .max_decoding_message_size(TUNING.max_message_size)
                         .max_encoding_message_size(TUNING.max_message_size)
+                        #compression
                 }
             }
 
@@ -486,6 +551,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
             pub struct #client {
                 inner: super::#client_mod::#tonic_client<#rt::tonic::transport::Channel>,
                 timeout: ::core::option::Option<::core::time::Duration>,
+                #reply_fields
             }
 
             #allow_deprecated
@@ -499,14 +565,27 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
                     ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
                 }
 
-                /// Uses an existing channel, with `TUNING`'s message size limits.
+                /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+                /// responses are accepted in gzip and zstd.
                 pub fn from_channel(channel: #rt::tonic::transport::Channel) -> Self {
                     #client {
-                        inner: super::#client_mod::#tonic_client::new(channel)
+                        inner: super::#client_mod::#tonic_client::new(#channel_arg)
                             .max_decoding_message_size(TUNING.max_message_size)
-                            .max_encoding_message_size(TUNING.max_message_size),
+                            .max_encoding_message_size(TUNING.max_message_size)
+                            .accept_compressed(#rt::Encoding::Gzip.tonic())
+                            .accept_compressed(#rt::Encoding::Zstd.tonic()),
                         timeout: ::core::option::Option::None,
+                        #reply_init
                     }
+                }
+
+                /// Compresses every request sent through the helpers with `encoding`
+                /// (grpcio's `compression=` on a call). A server that does not accept it
+                /// answers `UNIMPLEMENTED`.
+                pub fn with_compression(mut self, encoding: #rt::Encoding) -> Self {
+                    self.inner = self.inner.send_compressed(encoding.tonic());
+                    #reply_compression
+                    self
                 }
 
                 /// Gives every call made through the helpers a deadline of `timeout` from its

@@ -524,7 +524,8 @@ pub mod documented_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::documented_server::DocumentedServer<Self> {
             super::documented_server::DocumentedServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -566,13 +567,15 @@ pub mod documented_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::WATCH,
-                &self.config.watch,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as DocumentedHandler>::watch(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::WATCH,
+                    &self.config.watch,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as DocumentedHandler>::watch(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
     }
     /// A `Documented` client with `TUNING` and helpers shaped by each pattern.
@@ -584,6 +587,8 @@ pub mod documented_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl DocumentedStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -595,16 +600,34 @@ pub mod documented_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             DocumentedStreamClient {
-                inner: super::documented_client::DocumentedClient::new(channel)
+                inner: super::documented_client::DocumentedClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -634,6 +657,25 @@ pub mod documented_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `Call` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn call_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Doc>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Doc>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
+        }
         /// Server streaming `Watch`.
         pub async fn watch(
             &mut self,
@@ -642,14 +684,28 @@ pub mod documented_stream {
             ::rust_stream::codegen::Responses<super::Doc>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::watch_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Watch` with request metadata; the responses keep the headers and trailers.
+        pub async fn watch_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Doc>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Doc>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::documented_client::DocumentedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::watch(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }

@@ -1022,7 +1022,8 @@ pub mod constructs_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::constructs_server::ConstructsServer<Self> {
             super::constructs_server::ConstructsServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -1064,13 +1065,15 @@ pub mod constructs_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::FEED,
-                &self.config.feed,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as ConstructsHandler>::feed(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::FEED,
+                    &self.config.feed,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as ConstructsHandler>::feed(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn collect(
             &self,
@@ -1104,14 +1107,15 @@ pub mod constructs_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::EXCHANGE,
-                &self.config.exchange,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as ConstructsHandler>::exchange(&handler, ctx, requests, sink)
-                        .await
-                },
-            )
+                    paths::EXCHANGE,
+                    &self.config.exchange,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as ConstructsHandler>::exchange(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn upload_parts(
             &self,
@@ -1146,19 +1150,20 @@ pub mod constructs_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::DOWNLOAD_PARTS,
-                &self.config.download_parts,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as ConstructsHandler>::download_parts(
-                            &handler,
-                            ctx,
-                            request,
-                            sink,
-                        )
-                        .await
-                },
-            )
+                    paths::DOWNLOAD_PARTS,
+                    &self.config.download_parts,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as ConstructsHandler>::download_parts(
+                                &handler,
+                                ctx,
+                                request,
+                                sink,
+                            )
+                            .await
+                    },
+                )
+                .await
         }
     }
     /// A `Constructs` client with `TUNING` and helpers shaped by each pattern.
@@ -1171,6 +1176,8 @@ pub mod constructs_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl ConstructsStreamClient {
         /// Chunk size for `UploadParts` uploads: the proto's option or 64 KiB.
@@ -1184,16 +1191,34 @@ pub mod constructs_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             ConstructsStreamClient {
-                inner: super::constructs_client::ConstructsClient::new(channel)
+                inner: super::constructs_client::ConstructsClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -1223,6 +1248,25 @@ pub mod constructs_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `One` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn one_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Frame>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Ack>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::ONE, request).await
+        }
         /// Server streaming `Feed`.
         pub async fn feed(
             &mut self,
@@ -1231,14 +1275,28 @@ pub mod constructs_stream {
             ::rust_stream::codegen::Responses<super::Frame>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::feed_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Feed` with request metadata; the responses keep the headers and trailers.
+        pub async fn feed_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Frame>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Frame>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::constructs_client::ConstructsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::feed(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -1258,9 +1316,40 @@ pub mod constructs_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `Collect` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn collect_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Frame,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Ack>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::COLLECT, request)
+                .await
+        }
         /// Bidi streaming `Exchange`.
         pub fn exchange(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Frame>,
+            ::rust_stream::codegen::Responses<super::Ack>,
+        ) {
+            Self::exchange_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Exchange` with request metadata; the responses keep the headers and trailers.
+        pub fn exchange_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Frame>,
             ::rust_stream::codegen::Responses<super::Ack>,
@@ -1274,7 +1363,14 @@ pub mod constructs_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::exchange(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -1295,6 +1391,31 @@ pub mod constructs_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `UploadParts` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn upload_parts_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::frame::Part,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Ack>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(
+                    grpc,
+                    paths::UPLOAD_PARTS,
+                    request,
+                )
+                .await
         }
         /// Client-streaming `UploadParts` from any reader, in chunks of `chunk_size` bytes (`Self::UPLOAD_PARTS_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn upload_parts_from(
@@ -1332,14 +1453,28 @@ pub mod constructs_stream {
             ::rust_stream::codegen::Responses<super::frame::Part>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::download_parts_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `DownloadParts` with request metadata; the responses keep the headers and trailers.
+        pub async fn download_parts_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Ack>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::frame::Part>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::constructs_client::ConstructsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::download_parts(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }

@@ -732,7 +732,8 @@ pub mod records_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::records_server::RecordsServer<Self> {
             super::records_server::RecordsServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -773,13 +774,14 @@ pub mod records_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::SCAN,
-                &self.config.scan,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as RecordsHandler>::scan(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::SCAN,
+                    &self.config.scan,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as RecordsHandler>::scan(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn load(
             &self,
@@ -813,13 +815,14 @@ pub mod records_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::SYNC,
-                &self.config.sync,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as RecordsHandler>::sync(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::SYNC,
+                    &self.config.sync,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as RecordsHandler>::sync(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `Records` client with `TUNING` and helpers shaped by each pattern.
@@ -832,6 +835,8 @@ pub mod records_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl RecordsStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -843,16 +848,34 @@ pub mod records_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             RecordsStreamClient {
-                inner: super::records_client::RecordsClient::new(channel)
+                inner: super::records_client::RecordsClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -885,6 +908,25 @@ pub mod records_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `Put` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn put_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Record>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Tally>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::PUT, request).await
+        }
         /// Server streaming `Scan`.
         pub async fn scan(
             &mut self,
@@ -893,14 +935,28 @@ pub mod records_stream {
             ::rust_stream::codegen::Responses<super::Record>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::scan_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Scan` with request metadata; the responses keep the headers and trailers.
+        pub async fn scan_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Tally>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Record>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::records_client::RecordsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::scan(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -923,9 +979,39 @@ pub mod records_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `Load` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn load_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Record,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Tally>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::LOAD, request).await
+        }
         /// Bidi streaming `Sync`.
         pub fn sync(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Record>,
+            ::rust_stream::codegen::Responses<super::Record>,
+        ) {
+            Self::sync_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Sync` with request metadata; the responses keep the headers and trailers.
+        pub fn sync_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Record>,
             ::rust_stream::codegen::Responses<super::Record>,
@@ -939,7 +1025,14 @@ pub mod records_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::sync(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },

@@ -589,7 +589,8 @@ pub mod mixed_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::mixed_server::MixedServer<Self> {
             super::mixed_server::MixedServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -634,13 +635,14 @@ pub mod mixed_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::GET,
-                &self.config.get,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MixedHandler>::get(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::GET,
+                    &self.config.get,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MixedHandler>::get(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         type BothStream = ::rust_stream::codegen::ResponseStream<super::super::b::Outer>;
         async fn both(
@@ -654,13 +656,14 @@ pub mod mixed_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::BOTH,
-                &self.config.both,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MixedHandler>::both(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::BOTH,
+                    &self.config.both,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MixedHandler>::both(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `Mixed` client with `TUNING` and helpers shaped by each pattern.
@@ -673,6 +676,8 @@ pub mod mixed_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl MixedStreamClient {
         /// Chunk size for `Put` uploads: the proto's option or 64 KiB.
@@ -686,16 +691,34 @@ pub mod mixed_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             MixedStreamClient {
-                inner: super::mixed_client::MixedClient::new(channel)
+                inner: super::mixed_client::MixedClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -729,6 +752,26 @@ pub mod mixed_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `Put` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn put_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::super::b::outer::Piece,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::local::Nested>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::PUT, request).await
         }
         /// Client-streaming `Put` from any reader, in chunks of `chunk_size` bytes (`Self::PUT_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn put_from(
@@ -773,20 +816,44 @@ pub mod mixed_stream {
             ::rust_stream::codegen::Responses<super::super::b::outer::Piece>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::get_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Get` with request metadata; the responses keep the headers and trailers.
+        pub async fn get_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::super::b::Outer>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::super::b::outer::Piece>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::mixed_client::MixedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::get(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
         /// Bidi streaming `Both`.
         pub fn both(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Local>,
+            ::rust_stream::codegen::Responses<super::super::b::Outer>,
+        ) {
+            Self::both_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Both` with request metadata; the responses keep the headers and trailers.
+        pub fn both_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Local>,
             ::rust_stream::codegen::Responses<super::super::b::Outer>,
@@ -800,7 +867,14 @@ pub mod mixed_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::both(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },

@@ -1008,7 +1008,8 @@ pub mod old_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::old_server::OldServer<Self> {
             super::old_server::OldServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -1047,6 +1048,8 @@ pub mod old_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl OldStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1058,16 +1061,34 @@ pub mod old_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             OldStreamClient {
-                inner: super::old_client::OldClient::new(channel)
+                inner: super::old_client::OldClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -1096,6 +1117,25 @@ pub mod old_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `Fetch` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn fetch_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Item>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Item>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::FETCH, request).await
         }
     }
     /// A server started by `test_server`: dropping it shuts the server down (new calls
@@ -1370,7 +1410,8 @@ pub mod mixed_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::mixed_server::MixedServer<Self> {
             super::mixed_server::MixedServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -1412,13 +1453,14 @@ pub mod mixed_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::WATCH,
-                &self.config.watch,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MixedHandler>::watch(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::WATCH,
+                    &self.config.watch,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MixedHandler>::watch(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn push(
             &self,
@@ -1452,13 +1494,14 @@ pub mod mixed_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::TALK,
-                &self.config.talk,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MixedHandler>::talk(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::TALK,
+                    &self.config.talk,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MixedHandler>::talk(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn peek(
             &self,
@@ -1507,6 +1550,8 @@ pub mod mixed_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     #[allow(deprecated)]
     impl MixedStreamClient {
@@ -1519,16 +1564,34 @@ pub mod mixed_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             MixedStreamClient {
-                inner: super::mixed_client::MixedClient::new(channel)
+                inner: super::mixed_client::MixedClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -1559,6 +1622,26 @@ pub mod mixed_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `Fetch` with the request's metadata; the reply keeps the response's headers and trailers.
+        #[deprecated]
+        pub async fn fetch_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Item>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Item>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::FETCH, request).await
+        }
         /// Server streaming `Watch`.
         #[deprecated]
         pub async fn watch(
@@ -1568,14 +1651,29 @@ pub mod mixed_stream {
             ::rust_stream::codegen::Responses<super::Item>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::watch_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Watch` with request metadata; the responses keep the headers and trailers.
+        #[deprecated]
+        pub async fn watch_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Item>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Item>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::mixed_client::MixedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::watch(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -1596,10 +1694,42 @@ pub mod mixed_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `Push` with the request's metadata; the reply keeps the response's headers and trailers.
+        #[deprecated]
+        pub async fn push_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Item,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Item>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::PUSH, request).await
+        }
         /// Bidi streaming `Talk`.
         #[deprecated]
         pub fn talk(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Item>,
+            ::rust_stream::codegen::Responses<super::Item>,
+        ) {
+            Self::talk_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Talk` with request metadata; the responses keep the headers and trailers.
+        #[deprecated]
+        pub fn talk_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Item>,
             ::rust_stream::codegen::Responses<super::Item>,
@@ -1613,7 +1743,14 @@ pub mod mixed_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::talk(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -1633,6 +1770,25 @@ pub mod mixed_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `Peek` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn peek_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Item>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Item>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::PEEK, request).await
+        }
         /// Unary `Put`.
         pub async fn put(
             &mut self,
@@ -1646,6 +1802,25 @@ pub mod mixed_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `Put` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn put_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Item>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Item>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::PUT, request).await
         }
     }
     /// A server started by `test_server`: dropping it shuts the server down (new calls

@@ -574,7 +574,8 @@ pub mod placeholder_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::placeholder_server::PlaceholderServer<Self> {
             super::placeholder_server::PlaceholderServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -606,16 +607,29 @@ pub mod placeholder_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PlaceholderStreamClient {
                 inner: super::placeholder_client::PlaceholderClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -775,7 +789,8 @@ pub mod pinger_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::pinger_server::PingerServer<Self> {
             super::pinger_server::PingerServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -798,13 +813,14 @@ pub mod pinger_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::WATCH,
-                &self.config.watch,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as PingerHandler>::watch(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::WATCH,
+                    &self.config.watch,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as PingerHandler>::watch(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `Pinger` client with `TUNING` and helpers shaped by each pattern.
@@ -827,16 +843,29 @@ pub mod pinger_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PingerStreamClient {
                 inner: super::pinger_client::PingerClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -860,14 +889,28 @@ pub mod pinger_stream {
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::watch_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Watch` with request metadata; the responses keep the headers and trailers.
+        pub async fn watch_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Ping>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Ping>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::pinger_client::PingerClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::watch(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }

@@ -1231,7 +1231,8 @@ pub mod match_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::match_server::MatchServer<Self> {
             super::match_server::MatchServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -1292,13 +1293,14 @@ pub mod match_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::SUPER,
-                &self.config.super_,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MatchHandler>::super_(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::SUPER,
+                    &self.config.super_,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MatchHandler>::super_(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         type crateStream = ::rust_stream::codegen::ResponseStream<super::Type>;
         async fn crate_(
@@ -1312,13 +1314,14 @@ pub mod match_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::CRATE,
-                &self.config.crate_,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MatchHandler>::crate_(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::CRATE,
+                    &self.config.crate_,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MatchHandler>::crate_(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn r#await(
             &self,
@@ -1385,6 +1388,8 @@ pub mod match_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl MatchStreamClient {
         /// Chunk size for `self` uploads: the proto's option or 64 KiB.
@@ -1398,16 +1403,34 @@ pub mod match_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             MatchStreamClient {
-                inner: super::match_client::MatchClient::new(channel)
+                inner: super::match_client::MatchClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -1437,6 +1460,25 @@ pub mod match_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `type` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn type_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Type>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Type>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::TYPE, request).await
+        }
         /// Client streaming `self`.
         pub async fn self_(
             &mut self,
@@ -1452,6 +1494,26 @@ pub mod match_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `self` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn self_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Self_,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Type>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::SELF, request).await
         }
         /// Client-streaming `self` from any reader, in chunks of `chunk_size` bytes (`Self::SELF_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn self_from(
@@ -1489,20 +1551,44 @@ pub mod match_stream {
             ::rust_stream::codegen::Responses<super::Self_>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::super_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `super` with request metadata; the responses keep the headers and trailers.
+        pub async fn super_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Type>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Self_>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::match_client::MatchClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::super_(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
         /// Bidi streaming `crate`.
         pub fn crate_(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Type>,
+            ::rust_stream::codegen::Responses<super::Type>,
+        ) {
+            Self::crate_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `crate` with request metadata; the responses keep the headers and trailers.
+        pub fn crate_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Type>,
             ::rust_stream::codegen::Responses<super::Type>,
@@ -1516,7 +1602,14 @@ pub mod match_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::crate_(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -1536,6 +1629,25 @@ pub mod match_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `await` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn await_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Type>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Type>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::AWAIT, request).await
+        }
         /// Unary `gen`.
         pub async fn r#gen(
             &mut self,
@@ -1550,6 +1662,25 @@ pub mod match_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `gen` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn gen_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Type>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Type>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::GEN, request).await
+        }
         /// Unary `Try`.
         pub async fn r#try(
             &mut self,
@@ -1563,6 +1694,25 @@ pub mod match_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `Try` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn try_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Type>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Type>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::TRY, request).await
         }
     }
     /// A server started by `test_server`: dropping it shuts the server down (new calls
@@ -1709,7 +1859,8 @@ pub mod self_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::self__server::Self_Server<Self> {
             super::self__server::Self_Server::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -1748,6 +1899,8 @@ pub mod self_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl SelfStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1759,16 +1912,34 @@ pub mod self_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             SelfStreamClient {
-                inner: super::self__client::Self_Client::new(channel)
+                inner: super::self__client::Self_Client::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -1797,6 +1968,25 @@ pub mod self_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `Impl` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn impl_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Type>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Type>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::IMPL, request).await
         }
     }
     /// A server started by `test_server`: dropping it shuts the server down (new calls

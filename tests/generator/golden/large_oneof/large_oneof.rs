@@ -432,7 +432,8 @@ pub mod recognizer_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::recognizer_server::RecognizerServer<Self> {
             super::recognizer_server::RecognizerServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -458,14 +459,20 @@ pub mod recognizer_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::RECOGNIZE,
-                &self.config.recognize,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as RecognizerHandler>::recognize(&handler, ctx, requests, sink)
-                        .await
-                },
-            )
+                    paths::RECOGNIZE,
+                    &self.config.recognize,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as RecognizerHandler>::recognize(
+                                &handler,
+                                ctx,
+                                requests,
+                                sink,
+                            )
+                            .await
+                    },
+                )
+                .await
         }
     }
     /// A `Recognizer` client with `TUNING` and helpers shaped by each pattern.
@@ -488,16 +495,29 @@ pub mod recognizer_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             RecognizerStreamClient {
                 inner: super::recognizer_client::RecognizerClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -520,6 +540,16 @@ pub mod recognizer_stream {
             ::rust_stream::codegen::Requests<super::Request>,
             ::rust_stream::codegen::Responses<super::Request>,
         ) {
+            Self::recognize_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Recognize` with request metadata; the responses keep the headers and trailers.
+        pub fn recognize_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Request>,
+            ::rust_stream::codegen::Responses<super::Request>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -529,7 +559,14 @@ pub mod recognizer_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::recognize(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },

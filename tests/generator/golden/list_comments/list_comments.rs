@@ -443,7 +443,8 @@ pub mod resources_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::resources_server::ResourcesServer<Self> {
             super::resources_server::ResourcesServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -467,13 +468,14 @@ pub mod resources_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::LIST,
-                &self.config.list,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as ResourcesHandler>::list(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::LIST,
+                    &self.config.list,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as ResourcesHandler>::list(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `Resources` client with `TUNING` and helpers shaped by each pattern.
@@ -496,16 +498,29 @@ pub mod resources_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             ResourcesStreamClient {
                 inner: super::resources_client::ResourcesClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -529,14 +544,28 @@ pub mod resources_stream {
             ::rust_stream::codegen::Responses<super::Resource>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::list_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `List` with request metadata; the responses keep the headers and trailers.
+        pub async fn list_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Resource>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Resource>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::resources_client::ResourcesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::list(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }

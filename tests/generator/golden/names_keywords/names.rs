@@ -8308,7 +8308,8 @@ pub mod methods_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::methods_server::MethodsServer<Self> {
             super::methods_server::MethodsServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -8349,13 +8350,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::BREAK,
-                &self.config.r#break,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#break(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::BREAK,
+                    &self.config.r#break,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#break(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#const(
             &self,
@@ -8389,14 +8392,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::CONTINUE,
-                &self.config.r#continue,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#continue(&handler, ctx, requests, sink)
-                        .await
-                },
-            )
+                    paths::CONTINUE,
+                    &self.config.r#continue,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#continue(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#else(
             &self,
@@ -8426,13 +8430,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::ENUM,
-                &self.config.r#enum,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#enum(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::ENUM,
+                    &self.config.r#enum,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#enum(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#false(
             &self,
@@ -8466,13 +8471,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::FN,
-                &self.config.r#fn,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#fn(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::FN,
+                    &self.config.r#fn,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#fn(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn r#for(
             &self,
@@ -8502,13 +8508,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::IF,
-                &self.config.r#if,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#if(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::IF,
+                    &self.config.r#if,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#if(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#impl(
             &self,
@@ -8542,13 +8549,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::IN,
-                &self.config.r#in,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#in(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::IN,
+                    &self.config.r#in,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#in(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn r#let(
             &self,
@@ -8578,13 +8586,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::LOOP,
-                &self.config.r#loop,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#loop(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::LOOP,
+                    &self.config.r#loop,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#loop(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#match(
             &self,
@@ -8618,13 +8627,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::MOD,
-                &self.config.r#mod,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#mod(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::MOD,
+                    &self.config.r#mod,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#mod(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn r#move(
             &self,
@@ -8654,13 +8664,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::MUT,
-                &self.config.r#mut,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#mut(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::MUT,
+                    &self.config.r#mut,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#mut(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#pub(
             &self,
@@ -8694,13 +8705,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::REF,
-                &self.config.r#ref,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#ref(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::REF,
+                    &self.config.r#ref,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#ref(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn r#return(
             &self,
@@ -8730,13 +8742,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::STATIC,
-                &self.config.r#static,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#static(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::STATIC,
+                    &self.config.r#static,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#static(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#struct(
             &self,
@@ -8770,13 +8784,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::TRAIT,
-                &self.config.r#trait,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#trait(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::TRAIT,
+                    &self.config.r#trait,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#trait(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#true(
             &self,
@@ -8806,13 +8822,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::TYPE,
-                &self.config.r#type,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#type(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::TYPE,
+                    &self.config.r#type,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#type(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#unsafe(
             &self,
@@ -8846,13 +8863,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::USE,
-                &self.config.r#use,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#use(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::USE,
+                    &self.config.r#use,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#use(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn r#where(
             &self,
@@ -8882,13 +8900,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::WHILE,
-                &self.config.r#while,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#while(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::WHILE,
+                    &self.config.r#while,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#while(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#dyn(
             &self,
@@ -8922,14 +8942,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::ABSTRACT,
-                &self.config.r#abstract,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#abstract(&handler, ctx, requests, sink)
-                        .await
-                },
-            )
+                    paths::ABSTRACT,
+                    &self.config.r#abstract,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#abstract(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#become(
             &self,
@@ -9001,13 +9022,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::FINAL,
-                &self.config.r#final,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#final(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::FINAL,
+                    &self.config.r#final,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#final(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#macro(
             &self,
@@ -9037,13 +9060,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::OVERRIDE,
-                &self.config.r#override,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#override(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::OVERRIDE,
+                    &self.config.r#override,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#override(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#priv(
             &self,
@@ -9077,13 +9102,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::TYPEOF,
-                &self.config.r#typeof,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#typeof(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::TYPEOF,
+                    &self.config.r#typeof,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#typeof(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#unsized(
             &self,
@@ -9113,13 +9140,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::VIRTUAL,
-                &self.config.r#virtual,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#virtual(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::VIRTUAL,
+                    &self.config.r#virtual,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#virtual(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#yield(
             &self,
@@ -9153,13 +9182,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::ASYNC,
-                &self.config.r#async,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::r#async(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::ASYNC,
+                    &self.config.r#async,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::r#async(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn r#await(
             &self,
@@ -9189,13 +9220,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::TRY,
-                &self.config.r#try,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::r#try(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::TRY,
+                    &self.config.r#try,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::r#try(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn r#gen(
             &self,
@@ -9229,13 +9261,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::SUPER,
-                &self.config.super_,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::super_(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::SUPER,
+                    &self.config.super_,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::super_(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn self_(
             &self,
@@ -9265,13 +9299,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::SELF_,
-                &self.config.self__,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::self__(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::SELF_,
+                    &self.config.self__,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::self__(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn extern_(
             &self,
@@ -9305,13 +9340,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::CRATE,
-                &self.config.crate_,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::crate_(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::CRATE,
+                    &self.config.crate_,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::crate_(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn __(
             &self,
@@ -9341,13 +9378,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::___,
-                &self.config.___,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::___(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::___,
+                    &self.config.___,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::___(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn _1(
             &self,
@@ -9381,13 +9419,14 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::A_B,
-                &self.config.a_b,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as MethodsHandler>::a_b(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::A_B,
+                    &self.config.a_b,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as MethodsHandler>::a_b(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn trailing(
             &self,
@@ -9417,13 +9456,15 @@ pub mod methods_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::PING_PONG,
-                &self.config.ping_pong,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as MethodsHandler>::ping_pong(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::PING_PONG,
+                    &self.config.ping_pong,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as MethodsHandler>::ping_pong(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn ping_pong_(
             &self,
@@ -9456,6 +9497,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl MethodsStreamClient {
         /// Chunk size for `box` uploads: the proto's option or 64 KiB.
@@ -9469,16 +9512,34 @@ pub mod methods_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             MethodsStreamClient {
-                inner: super::methods_client::MethodsClient::new(channel)
+                inner: super::methods_client::MethodsClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -9508,6 +9569,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `as` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn as_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::AS, request).await
+        }
         /// Server streaming `break`.
         pub async fn r#break(
             &mut self,
@@ -9516,14 +9596,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Break>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::break_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `break` with request metadata; the responses keep the headers and trailers.
+        pub async fn break_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Break>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Break>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#break(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -9546,9 +9640,39 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `const` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn const_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Const,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Const>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::CONST, request).await
+        }
         /// Bidi streaming `continue`.
         pub fn r#continue(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Continue>,
+            ::rust_stream::codegen::Responses<super::Continue>,
+        ) {
+            Self::continue_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `continue` with request metadata; the responses keep the headers and trailers.
+        pub fn continue_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Continue>,
             ::rust_stream::codegen::Responses<super::Continue>,
@@ -9562,7 +9686,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#continue(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -9582,6 +9713,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `else` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn else_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Else>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Else>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::ELSE, request).await
+        }
         /// Server streaming `enum`.
         pub async fn r#enum(
             &mut self,
@@ -9590,14 +9740,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Enum>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::enum_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `enum` with request metadata; the responses keep the headers and trailers.
+        pub async fn enum_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Enum>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Enum>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#enum(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -9620,9 +9784,39 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `false` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn false_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::False,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::False>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::FALSE, request).await
+        }
         /// Bidi streaming `fn`.
         pub fn r#fn(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Fn>,
+            ::rust_stream::codegen::Responses<super::Fn>,
+        ) {
+            Self::fn_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `fn` with request metadata; the responses keep the headers and trailers.
+        pub fn fn_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Fn>,
             ::rust_stream::codegen::Responses<super::Fn>,
@@ -9636,7 +9830,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#fn(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -9656,6 +9857,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `for` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn for_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::For>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::For>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::FOR, request).await
+        }
         /// Server streaming `if`.
         pub async fn r#if(
             &mut self,
@@ -9664,14 +9884,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::If>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::if_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `if` with request metadata; the responses keep the headers and trailers.
+        pub async fn if_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::If>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::If>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#if(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -9691,9 +9925,39 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `impl` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn impl_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Impl,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Impl>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::IMPL, request).await
+        }
         /// Bidi streaming `in`.
         pub fn r#in(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::In>,
+            ::rust_stream::codegen::Responses<super::In>,
+        ) {
+            Self::in_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `in` with request metadata; the responses keep the headers and trailers.
+        pub fn in_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::In>,
             ::rust_stream::codegen::Responses<super::In>,
@@ -9707,7 +9971,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#in(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -9727,6 +9998,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `let` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn let_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Let>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Let>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::LET, request).await
+        }
         /// Server streaming `loop`.
         pub async fn r#loop(
             &mut self,
@@ -9735,14 +10025,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Loop>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::loop_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `loop` with request metadata; the responses keep the headers and trailers.
+        pub async fn loop_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Loop>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Loop>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#loop(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -9765,9 +10069,39 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `match` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn match_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Match,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Match>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::MATCH, request).await
+        }
         /// Bidi streaming `mod`.
         pub fn r#mod(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Mod>,
+            ::rust_stream::codegen::Responses<super::Mod>,
+        ) {
+            Self::mod_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `mod` with request metadata; the responses keep the headers and trailers.
+        pub fn mod_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Mod>,
             ::rust_stream::codegen::Responses<super::Mod>,
@@ -9781,7 +10115,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#mod(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -9801,6 +10142,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `move` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn move_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Move>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Move>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::MOVE, request).await
+        }
         /// Server streaming `mut`.
         pub async fn r#mut(
             &mut self,
@@ -9809,14 +10169,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Mut>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::mut_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `mut` with request metadata; the responses keep the headers and trailers.
+        pub async fn mut_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Mut>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Mut>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#mut(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -9836,9 +10210,39 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `pub` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn pub_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Pub,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Pub>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::PUB, request).await
+        }
         /// Bidi streaming `ref`.
         pub fn r#ref(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Ref>,
+            ::rust_stream::codegen::Responses<super::Ref>,
+        ) {
+            Self::ref_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `ref` with request metadata; the responses keep the headers and trailers.
+        pub fn ref_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Ref>,
             ::rust_stream::codegen::Responses<super::Ref>,
@@ -9852,7 +10256,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#ref(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -9875,6 +10286,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `return` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn return_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Return>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Return>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::RETURN, request)
+                .await
+        }
         /// Server streaming `static`.
         pub async fn r#static(
             &mut self,
@@ -9883,14 +10314,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Static>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::static_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `static` with request metadata; the responses keep the headers and trailers.
+        pub async fn static_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Static>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Static>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#static(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -9913,9 +10358,40 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `struct` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn struct_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Struct,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Struct>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::STRUCT, request)
+                .await
+        }
         /// Bidi streaming `trait`.
         pub fn r#trait(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Trait>,
+            ::rust_stream::codegen::Responses<super::Trait>,
+        ) {
+            Self::trait_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `trait` with request metadata; the responses keep the headers and trailers.
+        pub fn trait_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Trait>,
             ::rust_stream::codegen::Responses<super::Trait>,
@@ -9929,7 +10405,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#trait(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -9949,6 +10432,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `true` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn true_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::True>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::True>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::TRUE, request).await
+        }
         /// Server streaming `type`.
         pub async fn r#type(
             &mut self,
@@ -9957,14 +10459,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Type>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::type_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `type` with request metadata; the responses keep the headers and trailers.
+        pub async fn type_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Type>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Type>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#type(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -9987,9 +10503,40 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `unsafe` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn unsafe_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Unsafe,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Unsafe>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::UNSAFE, request)
+                .await
+        }
         /// Bidi streaming `use`.
         pub fn r#use(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Use>,
+            ::rust_stream::codegen::Responses<super::Use>,
+        ) {
+            Self::use_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `use` with request metadata; the responses keep the headers and trailers.
+        pub fn use_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Use>,
             ::rust_stream::codegen::Responses<super::Use>,
@@ -10003,7 +10550,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#use(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10026,6 +10580,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `where` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn where_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Where>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Where>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::WHERE, request).await
+        }
         /// Server streaming `while`.
         pub async fn r#while(
             &mut self,
@@ -10034,14 +10607,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::While>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::while_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `while` with request metadata; the responses keep the headers and trailers.
+        pub async fn while_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::While>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::While>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#while(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10061,9 +10648,39 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `dyn` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn dyn_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Dyn,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Dyn>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::DYN, request).await
+        }
         /// Bidi streaming `abstract`.
         pub fn r#abstract(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Abstract>,
+            ::rust_stream::codegen::Responses<super::Abstract>,
+        ) {
+            Self::abstract_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `abstract` with request metadata; the responses keep the headers and trailers.
+        pub fn abstract_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Abstract>,
             ::rust_stream::codegen::Responses<super::Abstract>,
@@ -10077,7 +10694,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#abstract(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10100,6 +10724,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `become` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn become_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Become>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Become>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::BECOME, request)
+                .await
+        }
         /// Client streaming `box`.
         pub async fn r#box(
             &mut self,
@@ -10115,6 +10759,26 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `box` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn box_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Box,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Box>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::BOX, request).await
         }
         /// Client-streaming `box` from any reader, in chunks of `chunk_size` bytes (`Self::BOX_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn box_from(
@@ -10160,9 +10824,39 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `do` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn do_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Do,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Do>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::DO, request).await
+        }
         /// Bidi streaming `final`.
         pub fn r#final(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Final>,
+            ::rust_stream::codegen::Responses<super::Final>,
+        ) {
+            Self::final_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `final` with request metadata; the responses keep the headers and trailers.
+        pub fn final_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Final>,
             ::rust_stream::codegen::Responses<super::Final>,
@@ -10176,7 +10870,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#final(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10199,6 +10900,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `macro` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn macro_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Macro>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Macro>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::MACRO, request).await
+        }
         /// Server streaming `override`.
         pub async fn r#override(
             &mut self,
@@ -10207,14 +10927,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Override>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::override_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `override` with request metadata; the responses keep the headers and trailers.
+        pub async fn override_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Override>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Override>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#override(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10234,9 +10968,39 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `priv` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn priv_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Priv,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Priv>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::PRIV, request).await
+        }
         /// Bidi streaming `typeof`.
         pub fn r#typeof(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Typeof>,
+            ::rust_stream::codegen::Responses<super::Typeof>,
+        ) {
+            Self::typeof_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `typeof` with request metadata; the responses keep the headers and trailers.
+        pub fn typeof_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Typeof>,
             ::rust_stream::codegen::Responses<super::Typeof>,
@@ -10250,7 +11014,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#typeof(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10273,6 +11044,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `unsized` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn unsized_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Unsized>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Unsized>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::UNSIZED, request)
+                .await
+        }
         /// Server streaming `virtual`.
         pub async fn r#virtual(
             &mut self,
@@ -10281,14 +11072,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Virtual>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::virtual_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `virtual` with request metadata; the responses keep the headers and trailers.
+        pub async fn virtual_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Virtual>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Virtual>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#virtual(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10311,9 +11116,39 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `yield` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn yield_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Yield,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Yield>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::YIELD, request).await
+        }
         /// Bidi streaming `async`.
         pub fn r#async(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Async>,
+            ::rust_stream::codegen::Responses<super::Async>,
+        ) {
+            Self::async_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `async` with request metadata; the responses keep the headers and trailers.
+        pub fn async_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Async>,
             ::rust_stream::codegen::Responses<super::Async>,
@@ -10327,7 +11162,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::r#async(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10350,6 +11192,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `await` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn await_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Await>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Await>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::AWAIT, request).await
+        }
         /// Server streaming `try`.
         pub async fn r#try(
             &mut self,
@@ -10358,14 +11219,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Try>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::try_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `try` with request metadata; the responses keep the headers and trailers.
+        pub async fn try_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Try>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Try>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::r#try(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10385,9 +11260,39 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `gen` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn gen_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Gen,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Gen>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::GEN, request).await
+        }
         /// Bidi streaming `super`.
         pub fn super_(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Super>,
+            ::rust_stream::codegen::Responses<super::Super>,
+        ) {
+            Self::super_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `super` with request metadata; the responses keep the headers and trailers.
+        pub fn super_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Super>,
             ::rust_stream::codegen::Responses<super::Super>,
@@ -10401,7 +11306,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::super_(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10424,6 +11336,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `self` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn self_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Self_>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Self_>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::SELF, request).await
+        }
         /// Server streaming `Self`.
         pub async fn self__(
             &mut self,
@@ -10432,14 +11363,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::self_with_metadata_(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Self` with request metadata; the responses keep the headers and trailers.
+        pub async fn self_with_metadata_(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::self__(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10462,9 +11407,40 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `extern` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn extern_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Extern,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Extern>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::EXTERN, request)
+                .await
+        }
         /// Bidi streaming `crate`.
         pub fn crate_(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Crate>,
+            ::rust_stream::codegen::Responses<super::Crate>,
+        ) {
+            Self::crate_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `crate` with request metadata; the responses keep the headers and trailers.
+        pub fn crate_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Crate>,
             ::rust_stream::codegen::Responses<super::Crate>,
@@ -10478,7 +11454,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::crate_(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10498,6 +11481,25 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `_` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn ___with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::__, request).await
+        }
         /// Server streaming `__`.
         pub async fn ___(
             &mut self,
@@ -10506,14 +11508,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::____with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `__` with request metadata; the responses keep the headers and trailers.
+        pub async fn ____with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::___(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10533,9 +11549,39 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `_1` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn _1_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::As,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::_1, request).await
+        }
         /// Bidi streaming `a__b`.
         pub fn a_b(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::As>,
+            ::rust_stream::codegen::Responses<super::As>,
+        ) {
+            Self::a_b_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `a__b` with request metadata; the responses keep the headers and trailers.
+        pub fn a_b_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::As>,
             ::rust_stream::codegen::Responses<super::As>,
@@ -10549,7 +11595,14 @@ pub mod methods_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::a_b(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -10569,6 +11622,26 @@ pub mod methods_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `trailing_` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn trailing_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::TRAILING, request)
+                .await
+        }
         /// Server streaming `PingPong`.
         pub async fn ping_pong(
             &mut self,
@@ -10577,14 +11650,28 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::ping_pong_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `PingPong` with request metadata; the responses keep the headers and trailers.
+        pub async fn ping_pong_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::As>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::ping_pong(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -10603,6 +11690,27 @@ pub mod methods_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `ping_pong` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn ping_pong_with_metadata_(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::As,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::As>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::PING_PONG_, request)
+                .await
         }
     }
     /// A server started by `test_server`: dropping it shuts the server down (new calls

@@ -485,7 +485,8 @@ pub mod keyed_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::keyed_server::KeyedServer<Self> {
             super::keyed_server::KeyedServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -528,13 +529,14 @@ pub mod keyed_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::CHAT,
-                &self.config.chat,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as KeyedHandler>::chat(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::CHAT,
+                    &self.config.chat,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as KeyedHandler>::chat(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `Keyed` client with `TUNING` and helpers shaped by each pattern.
@@ -546,6 +548,8 @@ pub mod keyed_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl KeyedStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -557,16 +561,34 @@ pub mod keyed_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             KeyedStreamClient {
-                inner: super::keyed_client::KeyedClient::new(channel)
+                inner: super::keyed_client::KeyedClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -596,9 +618,38 @@ pub mod keyed_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `Get` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn get_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Ping>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Ping>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::GET, request).await
+        }
         /// Bidi streaming `Chat`.
         pub fn chat(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Ping>,
+            ::rust_stream::codegen::Responses<super::Ping>,
+        ) {
+            Self::chat_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Chat` with request metadata; the responses keep the headers and trailers.
+        pub fn chat_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Ping>,
             ::rust_stream::codegen::Responses<super::Ping>,
@@ -612,7 +663,14 @@ pub mod keyed_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::chat(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },

@@ -2013,7 +2013,8 @@ pub mod connection_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::connection_server::ConnectionServer<Self> {
             super::connection_server::ConnectionServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -2039,14 +2040,15 @@ pub mod connection_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::CONNECT,
-                &self.config.connect_,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as ConnectionHandler>::connect_(&handler, ctx, requests, sink)
-                        .await
-                },
-            )
+                    paths::CONNECT,
+                    &self.config.connect_,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as ConnectionHandler>::connect_(&handler, ctx, requests, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn new_(
             &self,
@@ -2341,13 +2343,15 @@ pub mod connection_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::DEFAULT,
-                &self.config.default,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as ConnectionHandler>::default(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::DEFAULT,
+                    &self.config.default,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as ConnectionHandler>::default(&handler, ctx, request, sink)
+                            .await
+                    },
+                )
+                .await
         }
         async fn result(
             &self,
@@ -2380,6 +2384,8 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl ConnectionStreamClient {
         /// Chunk size for `Upload` uploads: the proto's option or 64 KiB.
@@ -2393,16 +2399,34 @@ pub mod connection_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             ConnectionStreamClient {
-                inner: super::connection_client::ConnectionClient::new(channel)
+                inner: super::connection_client::ConnectionClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -2425,6 +2449,16 @@ pub mod connection_stream {
             ::rust_stream::codegen::Requests<super::Request>,
             ::rust_stream::codegen::Responses<super::Response>,
         ) {
+            Self::connect_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Connect` with request metadata; the responses keep the headers and trailers.
+        pub fn connect_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Request>,
+            ::rust_stream::codegen::Responses<super::Response>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -2434,7 +2468,14 @@ pub mod connection_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::connect_(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -2457,6 +2498,25 @@ pub mod connection_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `New` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn new_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Response>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::NEW, request).await
+        }
         /// Unary `WithInterceptor`.
         pub async fn with_interceptor_(
             &mut self,
@@ -2473,6 +2533,30 @@ pub mod connection_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `WithInterceptor` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn with_interceptor_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Result>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(
+                    grpc,
+                    paths::WITH_INTERCEPTOR,
+                    request,
+                )
+                .await
         }
         /// Unary `WithOrigin`.
         pub async fn with_origin_(
@@ -2491,6 +2575,26 @@ pub mod connection_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `WithOrigin` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn with_origin_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Status>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::WITH_ORIGIN, request)
+                .await
+        }
         /// Unary `SendCompressed`.
         pub async fn send_compressed_(
             &mut self,
@@ -2508,6 +2612,30 @@ pub mod connection_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `SendCompressed` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn send_compressed_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Option>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(
+                    grpc,
+                    paths::SEND_COMPRESSED,
+                    request,
+                )
+                .await
+        }
         /// Unary `AcceptCompressed`.
         pub async fn accept_compressed_(
             &mut self,
@@ -2522,6 +2650,30 @@ pub mod connection_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `AcceptCompressed` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn accept_compressed_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Box>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(
+                    grpc,
+                    paths::ACCEPT_COMPRESSED,
+                    request,
+                )
+                .await
+        }
         /// Unary `MaxDecodingMessageSize`.
         pub async fn max_decoding_message_size_(
             &mut self,
@@ -2535,6 +2687,30 @@ pub mod connection_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `MaxDecodingMessageSize` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn max_decoding_message_size_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Vec>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(
+                    grpc,
+                    paths::MAX_DECODING_MESSAGE_SIZE,
+                    request,
+                )
+                .await
         }
         /// Unary `MaxEncodingMessageSize`.
         pub async fn max_encoding_message_size_(
@@ -2553,6 +2729,30 @@ pub mod connection_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `MaxEncodingMessageSize` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn max_encoding_message_size_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::String>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(
+                    grpc,
+                    paths::MAX_ENCODING_MESSAGE_SIZE,
+                    request,
+                )
+                .await
+        }
         /// Unary `FromChannel`.
         pub async fn from_channel_(
             &mut self,
@@ -2570,6 +2770,30 @@ pub mod connection_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `FromChannel` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn from_channel_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Future>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(
+                    grpc,
+                    paths::FROM_CHANNEL,
+                    request,
+                )
+                .await
+        }
         /// Unary `Inner`.
         pub async fn inner_(
             &mut self,
@@ -2584,6 +2808,25 @@ pub mod connection_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `Inner` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn inner_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Send>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::INNER, request).await
+        }
         /// Unary `WithTimeout`.
         pub async fn with_timeout_(
             &mut self,
@@ -2597,6 +2840,30 @@ pub mod connection_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `WithTimeout` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn with_timeout_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Sync>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(
+                    grpc,
+                    paths::WITH_TIMEOUT,
+                    request,
+                )
+                .await
         }
         /// Client streaming `Upload`.
         pub async fn upload(
@@ -2613,6 +2880,27 @@ pub mod connection_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `Upload` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn upload_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Stream,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Arc>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::UPLOAD, request)
+                .await
         }
         /// Client-streaming `Upload` from any reader, in chunks of `chunk_size` bytes (`Self::UPLOAD_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn upload_from_(
@@ -2659,6 +2947,26 @@ pub mod connection_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `UploadFrom` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn upload_from_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Streaming>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::UPLOAD_FROM, request)
+                .await
+        }
         /// Unary `GetUser`.
         pub async fn get_user(
             &mut self,
@@ -2675,6 +2983,26 @@ pub mod connection_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `GetUser` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn get_user_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Channel>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::GET_USER, request)
+                .await
         }
         /// Unary `get_user`.
         pub async fn get_user_(
@@ -2693,6 +3021,26 @@ pub mod connection_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `get_user` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn get_user_with_metadata_(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Request>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Tuning>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::GET_USER_, request)
+                .await
+        }
         /// Server streaming `Default`.
         pub async fn default(
             &mut self,
@@ -2701,14 +3049,28 @@ pub mod connection_stream {
             ::rust_stream::codegen::Responses<super::Duration>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::default_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Default` with request metadata; the responses keep the headers and trailers.
+        pub async fn default_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::CallContext>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Duration>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::default(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -2730,6 +3092,27 @@ pub mod connection_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `Result` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn result_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Result,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Default>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::RESULT, request)
+                .await
         }
     }
     /// A server started by `test_server`: dropping it shuts the server down (new calls

@@ -1008,7 +1008,8 @@ pub mod first_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::first_server::FirstServer<Self> {
             super::first_server::FirstServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -1049,13 +1050,14 @@ pub mod first_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::WATCH,
-                &self.config.watch,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as FirstHandler>::watch(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::WATCH,
+                    &self.config.watch,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as FirstHandler>::watch(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         type ChatStream = ::rust_stream::codegen::ResponseStream<super::Ping>;
         async fn chat(
@@ -1069,13 +1071,14 @@ pub mod first_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::CHAT,
-                &self.config.chat,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as FirstHandler>::chat(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::CHAT,
+                    &self.config.chat,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as FirstHandler>::chat(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `First` client with `TUNING` and helpers shaped by each pattern.
@@ -1088,6 +1091,8 @@ pub mod first_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl FirstStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1099,16 +1104,34 @@ pub mod first_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             FirstStreamClient {
-                inner: super::first_client::FirstClient::new(channel)
+                inner: super::first_client::FirstClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -1138,6 +1161,25 @@ pub mod first_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `Get` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn get_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Ping>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Ping>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::GET, request).await
+        }
         /// Server streaming `Watch`.
         pub async fn watch(
             &mut self,
@@ -1146,20 +1188,44 @@ pub mod first_stream {
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::watch_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Watch` with request metadata; the responses keep the headers and trailers.
+        pub async fn watch_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Ping>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Ping>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::first_client::FirstClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::watch(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
         /// Bidi streaming `Chat`.
         pub fn chat(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Ping>,
+            ::rust_stream::codegen::Responses<super::Ping>,
+        ) {
+            Self::chat_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Chat` with request metadata; the responses keep the headers and trailers.
+        pub fn chat_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Ping>,
             ::rust_stream::codegen::Responses<super::Ping>,
@@ -1173,7 +1239,14 @@ pub mod first_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::chat(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -1372,7 +1445,8 @@ pub mod second_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::second_server::SecondServer<Self> {
             super::second_server::SecondServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -1413,13 +1487,14 @@ pub mod second_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::WATCH,
-                &self.config.watch,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as SecondHandler>::watch(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::WATCH,
+                    &self.config.watch,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as SecondHandler>::watch(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         type ChatStream = ::rust_stream::codegen::ResponseStream<super::Ping>;
         async fn chat(
@@ -1433,13 +1508,14 @@ pub mod second_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::CHAT,
-                &self.config.chat,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as SecondHandler>::chat(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::CHAT,
+                    &self.config.chat,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as SecondHandler>::chat(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `Second` client with `TUNING` and helpers shaped by each pattern.
@@ -1452,6 +1528,8 @@ pub mod second_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl SecondStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1463,16 +1541,34 @@ pub mod second_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             SecondStreamClient {
-                inner: super::second_client::SecondClient::new(channel)
+                inner: super::second_client::SecondClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -1502,6 +1598,25 @@ pub mod second_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `Get` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn get_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Ping>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Ping>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::GET, request).await
+        }
         /// Server streaming `Watch`.
         pub async fn watch(
             &mut self,
@@ -1510,20 +1625,44 @@ pub mod second_stream {
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::watch_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Watch` with request metadata; the responses keep the headers and trailers.
+        pub async fn watch_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Ping>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Ping>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::second_client::SecondClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::watch(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
         /// Bidi streaming `Chat`.
         pub fn chat(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Ping>,
+            ::rust_stream::codegen::Responses<super::Ping>,
+        ) {
+            Self::chat_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Chat` with request metadata; the responses keep the headers and trailers.
+        pub fn chat_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Ping>,
             ::rust_stream::codegen::Responses<super::Ping>,
@@ -1537,7 +1676,14 @@ pub mod second_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::chat(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },

@@ -161,7 +161,8 @@ pub mod streaming_examples_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(
             self,
         ) -> super::streaming_examples_server::StreamingExamplesServer<Self> {
@@ -206,19 +207,20 @@ pub mod streaming_examples_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::LIST_EVENTS,
-                &self.config.list_events,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as StreamingExamplesHandler>::list_events(
-                            &handler,
-                            ctx,
-                            request,
-                            sink,
-                        )
-                        .await
-                },
-            )
+                    paths::LIST_EVENTS,
+                    &self.config.list_events,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as StreamingExamplesHandler>::list_events(
+                                &handler,
+                                ctx,
+                                request,
+                                sink,
+                            )
+                            .await
+                    },
+                )
+                .await
         }
         async fn upload_chunks(
             &self,
@@ -257,14 +259,20 @@ pub mod streaming_examples_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::CHAT,
-                &self.config.chat,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as StreamingExamplesHandler>::chat(&handler, ctx, requests, sink)
-                        .await
-                },
-            )
+                    paths::CHAT,
+                    &self.config.chat,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as StreamingExamplesHandler>::chat(
+                                &handler,
+                                ctx,
+                                requests,
+                                sink,
+                            )
+                            .await
+                    },
+                )
+                .await
         }
     }
     /// A `StreamingExamples` client with `TUNING` and helpers shaped by each pattern.
@@ -277,6 +285,8 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl StreamingExamplesStreamClient {
         /// Chunk size for `UploadChunks` uploads: the proto's option or 64 KiB.
@@ -290,18 +300,34 @@ pub mod streaming_examples_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             StreamingExamplesStreamClient {
                 inner: super::streaming_examples_client::StreamingExamplesClient::new(
-                        channel,
+                        ::core::clone::Clone::clone(&channel),
                     )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -334,6 +360,26 @@ pub mod streaming_examples_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Unary `GetUser` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn get_user_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::UserRequest>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::UserResponse>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::GET_USER, request)
+                .await
+        }
         /// Server streaming `ListEvents`.
         pub async fn list_events(
             &mut self,
@@ -342,14 +388,28 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::Responses<super::Event>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::list_events_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `ListEvents` with request metadata; the responses keep the headers and trailers.
+        pub async fn list_events_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::EventFilter>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Event>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::streaming_examples_client::StreamingExamplesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::list_events(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -371,6 +431,31 @@ pub mod streaming_examples_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `UploadChunks` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn upload_chunks_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Chunk,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::UploadResult>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(
+                    grpc,
+                    paths::UPLOAD_CHUNKS,
+                    request,
+                )
+                .await
         }
         /// Client-streaming `UploadChunks` from any reader, in chunks of `chunk_size` bytes (`Self::UPLOAD_CHUNKS_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn upload_chunks_from(
@@ -410,6 +495,16 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::Requests<super::Message>,
             ::rust_stream::codegen::Responses<super::Message>,
         ) {
+            Self::chat_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Chat` with request metadata; the responses keep the headers and trailers.
+        pub fn chat_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Message>,
+            ::rust_stream::codegen::Responses<super::Message>,
+        ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
@@ -419,7 +514,14 @@ pub mod streaming_examples_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::chat(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },

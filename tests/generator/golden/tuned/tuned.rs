@@ -848,6 +848,12 @@ pub mod files_stream {
                     idle_timeout: ::core::option::Option::Some(
                         ::core::time::Duration::from_millis(30000),
                     ),
+                })
+                .with_compression(::rust_stream::codegen::Compression {
+                    accept: &[::rust_stream::codegen::Encoding::Gzip],
+                    send: ::core::option::Option::Some(
+                        ::rust_stream::codegen::Encoding::Gzip,
+                    ),
                 }),
             download: ::rust_stream::codegen::CallConfig::DEFAULT
                 .with_buffer(4)
@@ -869,6 +875,12 @@ pub mod files_stream {
                         ::core::time::Duration::from_millis(30000),
                     ),
                     ..::rust_stream::codegen::InboundLimits::DEFAULT
+                })
+                .with_compression(::rust_stream::codegen::Compression {
+                    accept: &[::rust_stream::codegen::Encoding::Zstd],
+                    send: ::core::option::Option::Some(
+                        ::rust_stream::codegen::Encoding::Zstd,
+                    ),
                 }),
         };
     }
@@ -900,11 +912,16 @@ pub mod files_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::files_server::FilesServer<Self> {
             super::files_server::FilesServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
                 .max_encoding_message_size(TUNING.max_message_size)
+                .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                .send_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic())
+                .send_compressed(::rust_stream::codegen::Encoding::Zstd.tonic())
         }
     }
     /// A tonic server builder with `TUNING` applied, ready for `add_service`.
@@ -943,13 +960,14 @@ pub mod files_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::DOWNLOAD,
-                &self.config.download,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as FilesHandler>::download(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::DOWNLOAD,
+                    &self.config.download,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as FilesHandler>::download(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         type SyncStream = ::rust_stream::codegen::ResponseStream<super::Chunk>;
         async fn sync(
@@ -963,13 +981,14 @@ pub mod files_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::SYNC,
-                &self.config.sync,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as FilesHandler>::sync(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::SYNC,
+                    &self.config.sync,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as FilesHandler>::sync(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `Files` client with `TUNING` and helpers shaped by each pattern.
@@ -982,6 +1001,8 @@ pub mod files_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl FilesStreamClient {
         /// Chunk size for `Upload` uploads: the proto's option or 64 KiB.
@@ -995,16 +1016,34 @@ pub mod files_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             FilesStreamClient {
-                inner: super::files_client::FilesClient::new(channel)
+                inner: super::files_client::FilesClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -1035,6 +1074,27 @@ pub mod files_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Client streaming `Upload` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn upload_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = super::Chunk,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<super::Done>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::UPLOAD, request)
+                .await
         }
         /// Client-streaming `Upload` from any reader, in chunks of `chunk_size` bytes (`Self::UPLOAD_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn upload_from(
@@ -1072,20 +1132,44 @@ pub mod files_stream {
             ::rust_stream::codegen::Responses<super::Chunk>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::download_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Download` with request metadata; the responses keep the headers and trailers.
+        pub async fn download_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Done>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Chunk>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::files_client::FilesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::download(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
         /// Bidi streaming `Sync`.
         pub fn sync(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<super::Chunk>,
+            ::rust_stream::codegen::Responses<super::Chunk>,
+        ) {
+            Self::sync_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Sync` with request metadata; the responses keep the headers and trailers.
+        pub fn sync_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<super::Chunk>,
             ::rust_stream::codegen::Responses<super::Chunk>,
@@ -1099,7 +1183,14 @@ pub mod files_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::sync(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -1248,7 +1339,8 @@ pub mod feed_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::feed_server::FeedServer<Self> {
             super::feed_server::FeedServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -1271,13 +1363,14 @@ pub mod feed_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::EVENTS,
-                &self.config.events,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as FeedHandler>::events(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::EVENTS,
+                    &self.config.events,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as FeedHandler>::events(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
     }
     /// A `Feed` client with `TUNING` and helpers shaped by each pattern.
@@ -1300,16 +1393,29 @@ pub mod feed_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             FeedStreamClient {
                 inner: super::feed_client::FeedClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -1333,14 +1439,28 @@ pub mod feed_stream {
             ::rust_stream::codegen::Responses<super::Done>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::events_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Events` with request metadata; the responses keep the headers and trailers.
+        pub async fn events_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<super::Done>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<super::Done>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::feed_client::FeedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::events(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }

@@ -859,7 +859,8 @@ pub mod clock_stream {
             self.config = config;
             self
         }
-        /// The tonic service to add to a server, with `TUNING`'s message size limits.
+        /// The tonic service to add to a server, with `TUNING`'s message size limits
+        /// and the compression the methods' options name.
         pub fn into_server(self) -> super::clock_server::ClockServer<Self> {
             super::clock_server::ClockServer::new(self)
                 .max_decoding_message_size(TUNING.max_message_size)
@@ -884,13 +885,14 @@ pub mod clock_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::server_streaming(
-                paths::TICKS,
-                &self.config.ticks,
-                request,
-                move |ctx, request, sink| async move {
-                    <H as ClockHandler>::ticks(&handler, ctx, request, sink).await
-                },
-            )
+                    paths::TICKS,
+                    &self.config.ticks,
+                    request,
+                    move |ctx, request, sink| async move {
+                        <H as ClockHandler>::ticks(&handler, ctx, request, sink).await
+                    },
+                )
+                .await
         }
         async fn sleep(
             &self,
@@ -924,13 +926,14 @@ pub mod clock_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::ECHO,
-                &self.config.echo,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as ClockHandler>::echo(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::ECHO,
+                    &self.config.echo,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as ClockHandler>::echo(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         type NamesStream = ::rust_stream::codegen::ResponseStream<
             ::core::primitive::bool,
@@ -946,13 +949,14 @@ pub mod clock_stream {
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::bidi_streaming(
-                paths::NAMES,
-                &self.config.names,
-                request,
-                move |ctx, requests, sink| async move {
-                    <H as ClockHandler>::names(&handler, ctx, requests, sink).await
-                },
-            )
+                    paths::NAMES,
+                    &self.config.names,
+                    request,
+                    move |ctx, requests, sink| async move {
+                        <H as ClockHandler>::names(&handler, ctx, requests, sink).await
+                    },
+                )
+                .await
         }
         async fn blobs(
             &self,
@@ -1003,6 +1007,8 @@ pub mod clock_stream {
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        channel: ::rust_stream::codegen::tonic::transport::Channel,
+        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl ClockStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1014,16 +1020,34 @@ pub mod clock_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
-        /// Uses an existing channel, with `TUNING`'s message size limits.
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
         pub fn from_channel(
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             ClockStreamClient {
-                inner: super::clock_client::ClockClient::new(channel)
+                inner: super::clock_client::ClockClient::new(
+                        ::core::clone::Clone::clone(&channel),
+                    )
                     .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size),
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
+                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
+                channel,
+                compression: ::core::option::Option::None,
             }
+        }
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(
+            mut self,
+            encoding: ::rust_stream::codegen::Encoding,
+        ) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.compression = ::core::option::Option::Some(encoding);
+            self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
         /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
@@ -1047,14 +1071,28 @@ pub mod clock_stream {
             ::rust_stream::codegen::Responses<::prost_types::Timestamp>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
+            Self::ticks_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+        }
+        /// Server streaming `Ticks` with request metadata; the responses keep the headers and trailers.
+        pub async fn ticks_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<()>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Responses<::prost_types::Timestamp>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let response = super::clock_client::ClockClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
             >::ticks(&mut self.inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
+                    response.map_err(::rust_stream::codegen::client_status)?,
                 ),
             )
         }
@@ -1073,9 +1111,39 @@ pub mod clock_stream {
             response.map_err(::rust_stream::codegen::client_status)?;
             ::core::result::Result::Ok(())
         }
+        /// Client streaming `Sleep` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn sleep_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = ::prost_types::Duration,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<()>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::SLEEP, request).await
+        }
         /// Bidi streaming `Echo`.
         pub fn echo(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<::prost_types::Any>,
+            ::rust_stream::codegen::Responses<::prost_types::Struct>,
+        ) {
+            Self::echo_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Echo` with request metadata; the responses keep the headers and trailers.
+        pub fn echo_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<::prost_types::Any>,
             ::rust_stream::codegen::Responses<::prost_types::Struct>,
@@ -1089,7 +1157,14 @@ pub mod clock_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::echo(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -1098,6 +1173,16 @@ pub mod clock_stream {
         /// Bidi streaming `Names`.
         pub fn names(
             &self,
+        ) -> (
+            ::rust_stream::codegen::Requests<::prost::alloc::string::String>,
+            ::rust_stream::codegen::Responses<::core::primitive::bool>,
+        ) {
+            Self::names_with_metadata(self, ::core::default::Default::default())
+        }
+        /// Bidi streaming `Names` with request metadata; the responses keep the headers and trailers.
+        pub fn names_with_metadata(
+            &self,
+            metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
             ::rust_stream::codegen::Requests<::prost::alloc::string::String>,
             ::rust_stream::codegen::Responses<::core::primitive::bool>,
@@ -1111,7 +1196,14 @@ pub mod clock_stream {
                         ::rust_stream::codegen::tonic::transport::Channel,
                     >::names(
                             &mut inner,
-                            ::rust_stream::codegen::request(requests, timeout),
+                            ::rust_stream::codegen::with_timeout(
+                                ::rust_stream::codegen::tonic::Request::from_parts(
+                                    metadata,
+                                    ::core::default::Default::default(),
+                                    requests,
+                                ),
+                                timeout,
+                            ),
                         )
                         .await
                 },
@@ -1136,6 +1228,26 @@ pub mod clock_stream {
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
         }
+        /// Client streaming `Blobs` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn blobs_with_metadata(
+            &mut self,
+            requests: ::rust_stream::codegen::tonic::Request<
+                impl ::rust_stream::codegen::Stream<
+                    Item = ::prost::alloc::vec::Vec<u8>,
+                > + ::core::marker::Send + 'static,
+            >,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<::core::primitive::u64>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::BLOBS, request).await
+        }
         /// Unary `Now`.
         pub async fn now(
             &mut self,
@@ -1152,6 +1264,25 @@ pub mod clock_stream {
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
             )
+        }
+        /// Unary `Now` with the request's metadata; the reply keeps the response's headers and trailers.
+        pub async fn now_with_metadata(
+            &mut self,
+            request: ::rust_stream::codegen::tonic::Request<()>,
+        ) -> ::core::result::Result<
+            ::rust_stream::codegen::Reply<::prost_types::Timestamp>,
+            ::rust_stream::codegen::tonic::Status,
+        > {
+            let grpc = ::rust_stream::codegen::client_grpc(
+                ::core::clone::Clone::clone(&self.channel),
+                TUNING.max_message_size,
+                self.compression,
+            );
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            ::rust_stream::codegen::call_with_metadata(grpc, paths::NOW, request).await
         }
     }
     /// A server started by `test_server`: dropping it shuts the server down (new calls
