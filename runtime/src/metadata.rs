@@ -55,6 +55,8 @@ pub(crate) struct ResponseMetadata {
     trailers: Mutex<Option<HeaderMap>>,
     /// The handler asked for an uncompressed response.
     uncompressed: AtomicBool,
+    /// The headers went out: lets every response send check it without the lock.
+    headers_sent: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +74,7 @@ impl ResponseMetadata {
             headers: Mutex::new(Headers::default()),
             trailers: Mutex::new(Some(HeaderMap::new())),
             uncompressed: AtomicBool::new(false),
+            headers_sent: AtomicBool::new(false),
         }
     }
 
@@ -110,6 +113,7 @@ impl ResponseMetadata {
             return MetadataMap::new();
         }
         headers.sent = true;
+        self.headers_sent.store(true, Ordering::Release);
         // Cloning an empty map allocates nothing: the common call pays no copy.
         let map = MetadataMap::from_headers(headers.map.clone());
         match headers.waiter.take() {
@@ -123,7 +127,11 @@ impl ResponseMetadata {
     }
 
     /// Sends the headers now if a streaming adapter waits for them and they are not sent yet.
+    /// Cheap once they are: every response a streaming handler sends calls it.
     pub(crate) fn release_initial(&self) {
+        if self.headers_sent.load(Ordering::Acquire) {
+            return;
+        }
         let waiting = {
             let headers = lock(&self.headers);
             !headers.sent && headers.waiter.is_some()

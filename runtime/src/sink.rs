@@ -91,6 +91,9 @@ impl<T> ResponseSink<T> {
     /// by another task is released when the response body ends.
     pub async fn send(&self, item: T) -> Result<(), SendError> {
         self.check()?;
+        // The first response takes the headers with it, even from a handler that goes on
+        // working in the same poll (a loop under `block_in_place`, say).
+        self.ctx.response().release_initial();
         // The receiver lives exactly as long as the response body: hyper drops the body when
         // the client resets or disconnects, and the body closes it on a deadline, so a send
         // waiting for room fails the moment the call ends. A streaming handler itself is
