@@ -8,6 +8,7 @@ pub use crate::client::{OutgoingRequests, Requests, Responses, bidi, client_stat
 pub use crate::context::CallContext;
 pub use crate::inbound::{InboundLimits, RequestStream};
 pub use crate::server::TunedServer;
+pub use crate::service::StreamService;
 pub use crate::sink::{ResponseSink, ResponseStream};
 pub use crate::tuning::Tuning;
 pub use bytes::Bytes;

@@ -30,6 +30,7 @@ mod context;
 mod deadline;
 mod inbound;
 mod server;
+mod service;
 mod shutdown;
 mod sink;
 mod status_layer;
@@ -48,6 +49,12 @@ pub use inbound::{InboundLimits, RequestStream};
 pub use server::{
     ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_SHUTDOWN_GRACE, TunedRouter, TunedServer,
 };
+pub use service::StreamService;
 pub use sink::{ResponseSink, ResponseStream, SendError};
 pub use status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
 pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, Tuning};
+
+/// `#[derive(StreamService)]`: implements [`StreamService`] for a handler struct from a
+/// `.proto` read at compile time; see the README's front-end section for its keys.
+#[cfg(feature = "derive")]
+pub use rust_stream_macros::StreamService;
