@@ -73,5 +73,5 @@ pub fn handler_signature(method: &model::Method) -> Result<String, Error> {
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let inner = lines.get(1..lines.len().saturating_sub(1)).unwrap_or(&[]);
     let joined = inner.join(" ").replace("( ", "(").replace(" )", ")");
-    Ok(joined.trim_end_matches(';').replace(", )", ")"))
+    Ok(joined.trim_end_matches(';').replace(",)", ")"))
 }

@@ -244,9 +244,7 @@ fn value(meta: &ParseNestedMeta<'_>) -> syn::Result<Option<syn::Lit>> {
     if input.peek(Token![=]) {
         input.parse::<Token![=]>()?;
         let fork = input.fork();
-        if fork.parse::<syn::Lit>().is_ok()
-            && (fork.is_empty() || fork.peek(Token![,]))
-        {
+        if fork.parse::<syn::Lit>().is_ok() && (fork.is_empty() || fork.peek(Token![,])) {
             return input.parse::<syn::Lit>().map(Some);
         }
     }

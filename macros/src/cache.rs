@@ -3,7 +3,9 @@
 //! protos in one crate parse them once and generate once.
 
 use proc_macro2::TokenStream;
-use rust_stream_build::{Descriptors, Error, Model, Params, generate_tokens, model_of, nest_modules};
+use rust_stream_build::{
+    Descriptors, Error, Model, Params, generate_tokens, model_of, nest_modules,
+};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -33,9 +35,9 @@ struct Entry {
 
 static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
-/// How often the protos were parsed and code generated in this process (for tests).
+/// The protos of every parse in this process, for tests (which run in parallel).
 #[cfg(test)]
-pub static PARSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+pub static PARSED: Mutex<Vec<Vec<PathBuf>>> = Mutex::new(Vec::new());
 
 /// The code for `protos` (absolute paths) with `includes` and `params`, from the cache if
 /// every file it read still has the same contents.
@@ -62,7 +64,10 @@ pub fn generate(
                 cache.remove(stale);
             }
             #[cfg(test)]
-            PARSES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            PARSED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(protos.to_vec());
             let compiled = Descriptors::compile(protos, includes)?;
             let named = compiled.to_generate.clone();
             // As the build API: imported packages are generated too.

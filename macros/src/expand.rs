@@ -18,7 +18,10 @@ use syn::{DeriveInput, Ident};
 pub fn expand(input: &DeriveInput, manifest_dir: &Path) -> TokenStream {
     let mut errors = Errors::default();
     let options = attr::parse(&input.attrs, input.ident.span(), &mut errors);
-    let module = options.module.clone().unwrap_or_else(|| default_module(&input.ident));
+    let module = options
+        .module
+        .clone()
+        .unwrap_or_else(|| default_module(&input.ident));
     let expanded = if options.protos.is_empty() {
         None
     } else {
@@ -105,7 +108,12 @@ impl Resolved {
             .includes
             .iter()
             .find(|(_, path)| path.join(&location.file).is_file())
-            .map(|(written, _)| Path::new(written).join(&location.file).display().to_string())
+            .map(|(written, _)| {
+                Path::new(written)
+                    .join(&location.file)
+                    .display()
+                    .to_string()
+            })
             .unwrap_or_else(|| location.file.clone());
         Location {
             file: written,
@@ -168,14 +176,18 @@ fn generate(
             return None;
         }
     };
-    let (package, service) = choose_service(options, &resolved, &generated, errors)?;
-    let glue = match glue(input, options, module, package, service) {
-        Ok(glue) => glue,
-        Err(error) => {
-            errors.push(error);
-            return None;
-        }
-    };
+    // Without a service to serve, the module is still emitted: code using its types then
+    // compiles, and the one error is about the service.
+    let glue =
+        choose_service(options, &resolved, &generated, errors).and_then(|(package, service)| {
+            match glue(input, options, module, package, service) {
+                Ok(glue) => Some(glue),
+                Err(error) => {
+                    errors.push(error);
+                    None
+                }
+            }
+        });
     let code = &generated.code;
     let vis = &input.vis;
     let doc = format!(
@@ -193,7 +205,9 @@ fn generate(
     // Rust has no tracked-path API).
     let tracked = generated.descriptors.loaded_files().iter().map(|path| {
         let path = path.display().to_string();
-        quote!(const _: &[u8] = include_bytes!(#path);)
+        quote!(
+            const _: &[u8] = include_bytes!(#path);
+        )
     });
     Some(quote! {
         #[doc = #doc]
@@ -252,7 +266,11 @@ fn choose_service<'g>(
                         format!(
                             "no service `{value}` in {}; services: {}",
                             protos(),
-                            if declared.is_empty() { "none".to_owned() } else { names() }
+                            if declared.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                names()
+                            }
                         ),
                     );
                     None
@@ -308,9 +326,9 @@ fn ident(name: &str) -> syn::Result<Ident> {
         })
 }
 
-/// `impl StreamService for the struct`, and for a struct without generics a check whose
-/// error, if the struct does not implement the handler trait, names the service, the proto
-/// and every RPC with its pattern and expected signature.
+/// `impl StreamService` for the struct, bound by a trait whose error, if the struct does not
+/// implement the handler trait, names the service, the proto and every RPC with its pattern
+/// and expected signature.
 fn glue(
     input: &DeriveInput,
     options: &Options,
@@ -334,15 +352,19 @@ fn glue(
     let server = ident(&service.tonic_server)?;
     let ty = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let mut where_clause = where_clause.cloned().unwrap_or_else(|| syn::parse_quote!(where));
-    where_clause
-        .predicates
-        .push(syn::parse_quote!(Self: #(#path::)*#stream::#handler));
-    let check = if input.generics.params.is_empty() {
-        Some(handler_check(input, options, &path, &stream, &handler, service)?)
+    let check = handler_check(input, options, &path, &stream, &handler, service)?;
+    let mut where_clause = where_clause
+        .cloned()
+        .unwrap_or_else(|| syn::parse_quote!(where));
+    // Through our trait, whose message the check's error carries. Without generics the bound
+    // is higher-ranked: a bound naming no parameter is checked at the impl (a second error
+    // after the check's), one with a bound lifetime only where the impl is used.
+    let bound: syn::WherePredicate = if input.generics.params.is_empty() {
+        syn::parse_quote!(for<'derive> Self: Implemented)
     } else {
-        None
+        syn::parse_quote!(Self: Implemented)
     };
+    where_clause.predicates.push(bound);
     Ok(quote! {
         #check
         impl #impl_generics #krate::codegen::StreamService for #ty #ty_generics #where_clause {
@@ -361,8 +383,10 @@ fn glue(
     })
 }
 
-/// A bound through a trait of our own whose `#[diagnostic::on_unimplemented]` says what to
-/// implement: rustc reports the outermost unmet bound with that trait's message.
+/// `Implemented`: the handler trait under another name, whose
+/// `#[diagnostic::on_unimplemented]` says what to implement (rustc reports an unmet bound
+/// with the message of the trait named in the bound). The handler trait is its supertrait,
+/// so that the bound alone gives the impl everything it needs: one error, not one per use.
 fn handler_check(
     input: &DeriveInput,
     options: &Options,
@@ -389,7 +413,10 @@ fn handler_check(
         "`{ty}` does not implement `{handler}`, the handler of gRPC service `{}` ({protos})",
         service.full_name
     ));
-    let label = escape(&format!("`#[derive(StreamService)]` serves `{ty}` as `{}`", service.full_name));
+    let label = escape(&format!(
+        "`#[derive(StreamService)]` serves `{ty}` as `{}`",
+        service.full_name
+    ));
     let mut notes = vec![escape(&format!(
         "add `impl {trait_path} for {ty}` with one async method per RPC \
          (an RPC left out answers UNIMPLEMENTED):"
@@ -403,12 +430,18 @@ fn handler_check(
             method.pattern.label()
         )));
     }
+    // Where the struct is named without generics, the bound is checked at once.
+    let check_fn = input.generics.params.is_empty().then(|| {
+        quote! {
+            fn implemented<T: Implemented>() {}
+            let _ = implemented::<#ty>;
+        }
+    });
     Ok(quote! {
         #[diagnostic::on_unimplemented(message = #message, label = #label, #(note = #notes),*)]
-        trait Implemented {}
+        trait Implemented: #(#path::)*#stream::#handler {}
         impl<T: #(#path::)*#stream::#handler> Implemented for T {}
-        fn implemented<T: Implemented>() {}
-        let _ = implemented::<#ty>;
+        #check_fn
     })
 }
 

@@ -28,6 +28,8 @@ mod attr;
 mod cache;
 mod expand;
 mod fallback;
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
 use std::path::PathBuf;

@@ -60,7 +60,11 @@ pub trait StreamService: Sized + Send + Sync + 'static {
         let server = self.into_server();
         async move {
             let listener = tokio::net::TcpListener::bind(addr).await?;
-            Self::TUNING.server().add_service(server).serve(listener).await
+            Self::TUNING
+                .server()
+                .add_service(server)
+                .serve(listener)
+                .await
         }
     }
 
