@@ -45,6 +45,18 @@ pub struct Options {
     pub span: Span,
 }
 
+impl Options {
+    /// The protos as written, for messages: `` `a.proto`, `b.proto` ``.
+    pub fn proto_list(&self) -> String {
+        let quoted: Vec<String> = self
+            .protos
+            .iter()
+            .map(|p| format!("`{}`", p.value))
+            .collect();
+        quoted.join(", ")
+    }
+}
+
 /// Every key the attribute takes, in the order errors list them.
 pub fn valid_keys() -> Vec<&'static str> {
     OWN_KEYS

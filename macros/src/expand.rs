@@ -193,12 +193,7 @@ fn generate(
     let doc = format!(
         "The code generated from {} for `{}` by `#[derive(StreamService)]`: prost's messages, \
          tonic's client and server and rust-stream's stream layer, as the build API writes them.",
-        options
-            .protos
-            .iter()
-            .map(|p| format!("`{}`", p.value))
-            .collect::<Vec<_>>()
-            .join(", "),
+        options.proto_list(),
         input.ident
     );
     // `include_bytes!` is how cargo learns that the crate depends on each file (stable
@@ -244,14 +239,7 @@ fn choose_service<'g>(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let protos = || {
-        options
-            .protos
-            .iter()
-            .map(|p| format!("`{}`", p.value))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let protos = || options.proto_list();
     match &options.service {
         Some(Located { value, span }) => {
             let found: Vec<_> = declared
@@ -403,12 +391,7 @@ fn handler_check(
             .collect::<Vec<_>>()
             .join("::")
     );
-    let protos = options
-        .protos
-        .iter()
-        .map(|p| format!("`{}`", p.value))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let protos = options.proto_list();
     let message = escape(&format!(
         "`{ty}` does not implement `{handler}`, the handler of gRPC service `{}` ({protos})",
         service.full_name

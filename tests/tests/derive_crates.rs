@@ -17,7 +17,8 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// `cargo run` in `dir`: the binary's output.
+/// `cargo run` in `dir`: the binary's output. The build must be warning-free: the
+/// expansion is generated code in the user's crate.
 fn run(dir: &Path) -> String {
     let output = Command::new(env!("CARGO"))
         .args(["run", "--quiet", "--offline"])
@@ -35,6 +36,12 @@ fn run(dir: &Path) -> String {
         "cargo run failed in {}:\n{}",
         dir.display(),
         String::from_utf8_lossy(&output.stderr)
+    );
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !log.contains("warning"),
+        "warnings in {}:\n{log}",
+        dir.display()
     );
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
