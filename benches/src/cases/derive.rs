@@ -130,11 +130,10 @@ fn write_crate(dir: &Path, front: Front, subject: &Subject) -> Result<PathBuf, E
         manifest.push_str("\n[profile.dev.build-override]\nopt-level = 3\n");
     }
     let lib = match front {
-        Front::Derive | Front::DeriveOptimized => format!(
-            "#[derive(rust_stream::StreamService)]\n\
+        Front::Derive | Front::DeriveOptimized => "#[derive(rust_stream::StreamService)]\n\
              #[stream_service(proto = \"proto/service.proto\", include = \"proto\", module = \"pb\")]\n\
              pub struct Server;\n\nmod handler;\n"
-        ),
+            .to_owned(),
         Front::BuildRs => {
             let generator = workspace().join("generator").display().to_string();
             let _ = write!(
