@@ -120,6 +120,8 @@ pub enum Case {
     Codegen,
     /// 8. A client that never reads: server memory per connection and stream.
     Pinned,
+    /// 9. `#[derive(StreamService)]` against `build.rs`: clean build and `cargo check`.
+    Derive,
 }
 
 /// Where the long link runs.

@@ -51,6 +51,7 @@ fn every_case_runs_in_smoke_mode() {
         "6. Slow consumer",
         "7. Code generation",
         "8. Non-reading client",
+        "9. Derive vs build.rs",
     ] {
         assert!(
             results.contains(&format!("| {case} |")),

@@ -1,7 +1,10 @@
 //! The guide's `StreamingExamples` service on rust-stream: the code `build.rs` generates from
 //! `proto/streaming.proto`, and the guide's server behaviour, shared by the
 //! `streaming-server` and `streaming-client` binaries and by the project's tests and
-//! benchmarks.
+//! benchmarks; and the same service on `#[derive(StreamService)]` ([`derived`]).
+
+// The derive's code names the messages by the crate's absolute path (`extern_path`).
+extern crate self as rust_stream_examples;
 
 /// Messages, tonic client and server, and the stream layer for `proto/streaming.proto`, as
 /// rust-stream-build generates them.
@@ -14,4 +17,5 @@ pub mod pb {
 /// `StreamingExamplesService`, `StreamingExamplesStreamClient`, `TUNING`, `server_builder`.
 pub use pb::streaming_examples_stream as adapter;
 
+pub mod derived;
 pub mod guide;

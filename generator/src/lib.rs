@@ -44,3 +44,35 @@ pub use error::{Diagnostic, DiagnosticKind, Error, Location};
 pub use load::Descriptors;
 pub use model::Model;
 pub use options::{Parameter, Params, parameters};
+
+/// The method a handler writes for `method`, on one line with short type names
+/// (`async fn get_user(&self, ctx: CallContext, request: UserRequest) -> Result<UserResponse,
+/// Status>`), from the same pattern emitter as the handler trait: for messages that show the
+/// expected signature, such as the derive's.
+pub fn handler_signature(method: &model::Method) -> Result<String, Error> {
+    use quote::ToTokens;
+    let short = |path: &str| -> Result<proc_macro2::TokenStream, Error> {
+        let name = path.rsplit("::").next().unwrap_or(path);
+        syn::parse_str::<syn::Type>(name)
+            .map(|ty| ty.into_token_stream())
+            .map_err(|_| Error::new(DiagnosticKind::Internal, format!("`{name}` is not a type")))
+    };
+    let types = emit::pattern::Spelling {
+        call_context: quote::quote!(CallContext),
+        request_stream: quote::quote!(RequestStream),
+        response_sink: quote::quote!(ResponseSink),
+        status: quote::quote!(Status),
+        result: quote::quote!(Result),
+        request: short(&method.request.rust_path)?,
+        response: short(&method.response.rust_path)?,
+    };
+    let signature = emit::pattern::skeleton_signature(method, &types)?;
+    let item = syn::parse2::<syn::File>(quote::quote!(trait Handler { #signature; }))
+        .map_err(|err| Error::new(DiagnosticKind::Internal, err.to_string()))?;
+    let text = prettyplease::unparse(&item);
+    // The lines inside `trait Handler { .. }`, joined into one.
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let inner = lines.get(1..lines.len().saturating_sub(1)).unwrap_or(&[]);
+    let joined = inner.join(" ").replace("( ", "(").replace(" )", ")");
+    Ok(joined.trim_end_matches(';').replace(",)", ")"))
+}

@@ -289,7 +289,7 @@ pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Di
             services: Vec::new(),
             chunks: Vec::new(),
         });
-        collect_chunks(file, &messages, &mut package.chunks);
+        collect_chunks(file, &messages, params, &mut package.chunks);
         let source = SourceIndex::new(file);
         for (index, service) in file.service.iter().enumerate() {
             if let Some(service) = build_service(
@@ -352,9 +352,12 @@ fn index_messages<'a>(
     }
 }
 
+/// The chunk-shaped messages `file` declares, except those mapped with `extern_path=`: their
+/// code, and so their `impl Chunk`, is elsewhere (and the orphan rule forbids it here).
 fn collect_chunks(
     file: &FileDescriptorProto,
     messages: &BTreeMap<String, MessageInfo<'_>>,
+    params: &Params,
     out: &mut Vec<TypeRef>,
 ) {
     let prefix = qualify_pkg(file.package());
@@ -364,6 +367,7 @@ fn collect_chunks(
         }
         if info.file.name() != file.name()
             || info.message.options.as_ref().is_some_and(|o| o.map_entry())
+            || params.extern_path_of(name).is_some()
         {
             continue;
         }

@@ -12,6 +12,7 @@ pub use crate::compression::{Compression, Encoding};
 pub use crate::context::CallContext;
 pub use crate::inbound::{InboundLimits, RequestStream};
 pub use crate::server::TunedServer;
+pub use crate::service::StreamService;
 pub use crate::sink::{ResponseSink, ResponseStream};
 pub use crate::tuning::Tuning;
 pub use bytes::Bytes;

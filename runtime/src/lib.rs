@@ -18,6 +18,9 @@
 //!   unary or client-streaming answer with its metadata, [`bidi`] for deadlock-free
 //!   bidirectional calls.
 //!
+//! - [`StreamService`](trait@StreamService): a handler served as its gRPC service, with
+//!   `serve` in one call; `#[derive(StreamService)]` (default `derive` feature) implements it
+//!   from a `.proto` read at compile time.
 //! - [`testing`]: the same request streams, sinks and contexts built in a plain
 //!   `#[tokio::test]`, to unit-test handlers without a server.
 //! - [`CallLayer`]: starts each call's clock when its headers arrive and tells a finished
@@ -39,6 +42,7 @@ mod gate;
 mod inbound;
 mod metadata;
 mod server;
+mod service;
 mod shutdown;
 mod sink;
 mod status;
@@ -61,7 +65,16 @@ pub use metadata::LateMetadata;
 pub use server::{
     ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_SHUTDOWN_GRACE, TunedRouter, TunedServer,
 };
+pub use service::StreamService;
 pub use sink::{ResponseSink, ResponseStream, SendError};
 pub use status::{RpcStatus, rich_status, status_details};
 pub use status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
 pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, Tuning};
+
+/// `#[derive(StreamService)]`: implements the [`StreamService`](trait@StreamService) trait
+/// for a handler struct from a `.proto` read at compile time, with no build script. Keys of
+/// `#[stream_service(..)]`: `proto`, `include` (relative to `CARGO_MANIFEST_DIR`, repeatable),
+/// `service`, `module`, `crate`, and the generator's parameters by their plugin names
+/// (`tuning`, `buffer`, `extern_path`, ...); the README's front-end section has the details.
+#[cfg(feature = "derive")]
+pub use rust_stream_macros::StreamService;

@@ -2,11 +2,12 @@
 //! port 0, tuned clients, and a bound on every wait so a broken guard fails instead of
 //! hanging.
 
-use rust_stream::{CallConfig, Tuning};
+use rust_stream::{CallConfig, StreamService, TunedRouter, Tuning};
 use rust_stream_examples::adapter::{
     StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService,
     StreamingExamplesStreamClient,
 };
+use rust_stream_examples::derived::{Derived, DerivedConfig};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,7 +58,8 @@ impl TestServer {
     }
 }
 
-/// Serves `handler` with every method configured as `config`.
+/// Serves `handler` with every method configured as `config`, through the code the build
+/// script generates.
 pub async fn serve<H: StreamingExamplesHandler>(handler: Arc<H>, config: CallConfig) -> TestServer {
     let service =
         StreamingExamplesService::from_arc(handler).with_config(StreamingExamplesConfig {
@@ -66,18 +68,36 @@ pub async fn serve<H: StreamingExamplesHandler>(handler: Arc<H>, config: CallCon
             upload_chunks: config,
             chat: config,
         });
+    start(Tuning::BALANCED.server().add_service(service.into_server())).await
+}
+
+/// Serves `handler` as [`serve`] does, through the code `#[derive(StreamService)]` generates
+/// (`rust_stream_examples::derived`) and its tuning: the same tests run against both.
+pub async fn serve_derived<H: StreamingExamplesHandler>(
+    handler: Arc<H>,
+    config: CallConfig,
+) -> TestServer {
+    let config = DerivedConfig {
+        get_user: config,
+        list_events: config,
+        upload_chunks: config,
+        chat: config,
+    };
+    let server = Derived::server_from_arc(Arc::new(Derived(handler)), config);
+    start(Derived::<H>::TUNING.server().add_service(server)).await
+}
+
+/// Serves `router` on a free loopback port until the returned server is dropped.
+async fn start(router: TunedRouter) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
     let addr = listener.local_addr().expect("local address");
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(
-        Tuning::BALANCED
-            .server()
-            .add_service(service.into_server())
-            .serve_with_incoming_shutdown(Tuning::BALANCED.incoming(listener), async {
-                let _ = stopped.await;
-            }),
+        router.serve_with_incoming_shutdown(Tuning::BALANCED.incoming(listener), async {
+            let _ = stopped.await;
+        }),
     );
     TestServer { addr, _stop: stop }
 }

@@ -2,6 +2,7 @@
 
 pub mod cancel;
 pub mod codegen;
+pub mod derive;
 pub mod events;
 pub mod link;
 pub mod pingpong;
@@ -29,6 +30,7 @@ pub async fn run(case: Case, plan: &Plan, report: &mut Report) -> Result<(), Err
         Case::Slow => slow::run(plan, report).await,
         Case::Codegen => codegen::run(plan, report).await,
         Case::Pinned => pinned::run(plan, report).await,
+        Case::Derive => derive::run(plan, report).await,
     }
 }
 
@@ -100,4 +102,13 @@ pub const METHOD: &str = "## How each case is measured
   once it stopped growing (no 1% rise for 1 s), idle (the reference) and then with one
   connection that opened N endless ListEvents streams in raw HTTP/2 frames, granted windows of
   2^31 - 1 bytes and never reads the socket.
+- 9. Derive vs build.rs: crates with the same proto and the same handler file, one with
+  `#[derive(StreamService)]` (once as is, once with `[profile.dev.build-override] opt-level = 3`,
+  which compiles the macro and the generator optimized), one with a `build.rs` calling the
+  build API, built by cargo in the dev profile in one shared target directory with every
+  dependency already compiled. Clean
+  build: `cargo clean -p <crate>` then `cargo build`. Incremental check: `cargo check` after
+  rewriting the handler file (a new string in one method's body), which expands the derive
+  again and does not rerun the build script. For `proto/streaming.proto` and a generated
+  400-method service (the patterns in turn on two messages).
 ";

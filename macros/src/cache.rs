@@ -1,0 +1,117 @@
+//! A process-wide cache of parsed protos and generated code, keyed by the files' contents:
+//! rustc loads a procedural macro once per crate it compiles, so several derives on the same
+//! protos in one crate parse them once and generate once.
+
+use proc_macro2::TokenStream;
+use rust_stream_build::{
+    Descriptors, Error, Model, Params, generate_tokens, model_of, nest_modules,
+};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+/// What one derive needs from the generator.
+pub struct Generated {
+    /// The descriptors, imports included ([`Descriptors::loaded_files`] for rebuilds).
+    pub descriptors: Descriptors,
+    /// The files named in the attribute (code is generated for their imports too).
+    pub named: Vec<String>,
+    /// The model, for the glue.
+    pub model: Model,
+    /// Every package's code, nested as the include file nests them.
+    pub code: TokenStream,
+}
+
+/// One set of protos: the files read with their contents, and the code per parameter set.
+struct Entry {
+    protos: Vec<PathBuf>,
+    includes: Vec<PathBuf>,
+    files: Vec<(PathBuf, Vec<u8>)>,
+    descriptors: Descriptors,
+    named: Vec<String>,
+    /// Token streams cannot outlive one macro call, so the code is kept as text.
+    outputs: Vec<(Params, Model, String)>,
+}
+
+static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+/// The protos of every parse in this process, for tests (which run in parallel).
+#[cfg(test)]
+pub static PARSED: Mutex<Vec<Vec<PathBuf>>> = Mutex::new(Vec::new());
+
+/// The code for `protos` (absolute paths) with `includes` and `params`, from the cache if
+/// every file it read still has the same contents.
+pub fn generate(
+    protos: &[PathBuf],
+    includes: &[PathBuf],
+    params: &Params,
+) -> Result<Generated, Error> {
+    // A poisoned lock only means an earlier call panicked; the entries are still whole.
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let position = cache
+        .iter()
+        .position(|e| e.protos == protos && e.includes == includes);
+    let fresh = position.filter(|&i| {
+        cache[i]
+            .files
+            .iter()
+            .all(|(path, bytes)| std::fs::read(path).is_ok_and(|now| &now == bytes))
+    });
+    let index = match fresh {
+        Some(i) => i,
+        None => {
+            if let Some(stale) = position {
+                cache.remove(stale);
+            }
+            #[cfg(test)]
+            PARSED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(protos.to_vec());
+            let compiled = Descriptors::compile(protos, includes)?;
+            let named = compiled.to_generate.clone();
+            // As the build API: imported packages are generated too.
+            let descriptors = compiled.generate_imports();
+            let files = descriptors
+                .loaded_files()
+                .iter()
+                .map(|path| (path.clone(), std::fs::read(path).unwrap_or_default()))
+                .collect();
+            cache.push(Entry {
+                protos: protos.to_vec(),
+                includes: includes.to_vec(),
+                files,
+                descriptors,
+                named,
+                outputs: Vec::new(),
+            });
+            cache.len() - 1
+        }
+    };
+    let entry = &mut cache[index];
+    let (model, code) = match entry.outputs.iter().find(|(p, _, _)| p == params) {
+        Some((_, model, text)) => {
+            let code = TokenStream::from_str(text).map_err(|err| {
+                Error::new(
+                    rust_stream_build::DiagnosticKind::Internal,
+                    format!("cached code does not parse: {err}"),
+                )
+            })?;
+            (model.clone(), code)
+        }
+        None => {
+            let (model, _) = model_of(&entry.descriptors, params)?;
+            let code = nest_modules(&generate_tokens(&entry.descriptors, params)?)?;
+            entry
+                .outputs
+                .push((params.clone(), model.clone(), code.to_string()));
+            (model, code)
+        }
+    };
+    Ok(Generated {
+        descriptors: entry.descriptors.clone(),
+        named: entry.named.clone(),
+        model,
+        code,
+    })
+}

@@ -1,0 +1,211 @@
+//! The expansion against the build API, computed now from the same protos and options, and
+//! the cache.
+
+use crate::cache::PARSED;
+use crate::expand::expand;
+use proc_macro2::TokenStream;
+use quote::{ToTokens, quote};
+use rust_stream_build::{
+    Builder, Descriptors, PackageTokens, Params, generate_tokens, nest_modules,
+};
+use std::path::{Path, PathBuf};
+
+/// The workspace: the tests name protos relative to it, as a crate in it would.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the macros crate is in the workspace")
+        .to_owned()
+}
+
+/// The items of module `name` in `expanded`.
+fn module_items(expanded: &TokenStream, name: &str) -> syn::File {
+    let file: syn::File = syn::parse2(expanded.clone()).expect("the expansion parses");
+    let module = file
+        .items
+        .into_iter()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == name => Some(m),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no module `{name}` in the expansion"));
+    syn::File {
+        shebang: None,
+        attrs: Vec::new(),
+        items: module.content.map(|(_, items)| items).unwrap_or_default(),
+    }
+}
+
+/// What the build API writes for `protos`, nested as the include file nests it, formatted.
+fn build_api(protos: &[PathBuf], includes: &[PathBuf], params: &Params) -> String {
+    let files = Builder::new()
+        .emit_rerun_if_changed(false)
+        .params(params.clone())
+        .generate(protos, includes)
+        .expect("the build API generates");
+    // Module paths by file name, as the core names them.
+    let descriptors = Descriptors::compile(protos, includes)
+        .expect("protos compile")
+        .generate_imports();
+    let modules = generate_tokens(&descriptors, params).expect("tokens");
+    assert_eq!(files.len(), modules.len(), "one file per package");
+    let packages: Vec<PackageTokens> = files
+        .iter()
+        .map(|file| {
+            let module = modules
+                .iter()
+                .find(|m| m.file_name == file.name)
+                .unwrap_or_else(|| panic!("no module for {}", file.name));
+            let parsed = syn::parse_file(&file.content).expect("the file parses");
+            PackageTokens {
+                module: module.module.clone(),
+                file_name: file.name.clone(),
+                tokens: parsed.into_token_stream(),
+            }
+        })
+        .collect();
+    let nested = nest_modules(&packages).expect("nested");
+    prettyplease::unparse(&syn::parse2(nested).expect("nested code parses"))
+}
+
+/// Asserts that deriving on `protos` (relative to the workspace) with `keys` (more
+/// attribute keys) yields the build API's code for the same protos and `params`.
+fn assert_same(protos: &[&str], include: &str, keys: TokenStream, params: &Params) {
+    let input: syn::DeriveInput = syn::parse2(quote! {
+        #[stream_service(#(proto = #protos,)* include = #include, module = "generated", #keys)]
+        struct Probe;
+    })
+    .expect("derive input");
+    let expanded = expand(&input, &workspace());
+    let derived = prettyplease::unparse(&module_items(&expanded, "generated"));
+    let absolute: Vec<PathBuf> = protos.iter().map(|p| workspace().join(p)).collect();
+    let expected = build_api(&absolute, &[workspace().join(include)], params);
+    assert!(
+        derived == expected,
+        "{protos:?}: the derive's code differs from the build API's"
+    );
+}
+
+#[test]
+fn the_reference_proto_expands_to_the_build_apis_code() {
+    assert_same(
+        &["proto/streaming.proto"],
+        "proto",
+        TokenStream::new(),
+        &Params::default(),
+    );
+    // The generator's options, as the plugin parameters name them.
+    let params =
+        Params::parse("bytes=.streaming.Chunk.data,tuning=low_latency,buffer=8,deadline_ms=500")
+            .unwrap();
+    assert_same(
+        &["proto/streaming.proto"],
+        "proto",
+        quote!(
+            bytes = ".streaming.Chunk.data",
+            tuning = "low_latency",
+            buffer = 8,
+            deadline_ms = 500
+        ),
+        &params,
+    );
+}
+
+#[test]
+fn the_edge_case_corpus_expands_to_the_build_apis_code() {
+    let corpus = workspace().join("tests/generator/corpus");
+    let mut protos = Vec::new();
+    let mut dirs = vec![corpus.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "proto") {
+                protos.push(path);
+            }
+        }
+    }
+    protos.sort();
+    assert!(protos.len() > 20, "the corpus is there: {protos:?}");
+    for proto in protos {
+        let relative = proto
+            .strip_prefix(workspace())
+            .unwrap()
+            .display()
+            .to_string();
+        assert_same(
+            &[relative.as_str()],
+            "tests/generator/corpus",
+            TokenStream::new(),
+            &Params::default(),
+        );
+    }
+}
+
+/// The expansion of a derive on `proto` in `dir`, and how many parses it took.
+fn expand_counting(dir: &Path, proto: &str) -> (String, usize) {
+    let input: syn::DeriveInput = syn::parse2(quote! {
+        #[stream_service(proto = #proto)]
+        struct Probe;
+    })
+    .unwrap();
+    let path = dir.join(proto);
+    let parses = || {
+        PARSED
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.contains(&path))
+            .count()
+    };
+    let before = parses();
+    let expanded = expand(&input, dir).to_string();
+    (expanded, parses() - before)
+}
+
+#[test]
+fn several_derives_parse_once_until_a_file_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rpc: &str| {
+        std::fs::write(
+            dir.path().join("cached.proto"),
+            format!(
+                "syntax = \"proto3\";\npackage cached;\nimport \"item.proto\";\n\
+                 service Cache {{ rpc {rpc}(Item) returns (Item); }}\n"
+            ),
+        )
+        .unwrap();
+    };
+    std::fs::write(
+        dir.path().join("item.proto"),
+        "syntax = \"proto3\";\npackage cached;\nmessage Item { string id = 1; }\n",
+    )
+    .unwrap();
+    write("Get");
+    let (first, parses) = expand_counting(dir.path(), "cached.proto");
+    assert_eq!(parses, 1);
+    let (second, parses) = expand_counting(dir.path(), "cached.proto");
+    assert_eq!(parses, 0, "the second derive is served from the cache");
+    assert_eq!(first, second);
+    // A changed import is a changed input.
+    std::fs::write(
+        dir.path().join("item.proto"),
+        "syntax = \"proto3\";\npackage cached;\nmessage Item { string id = 1; string colour_name = 2; }\n",
+    )
+    .unwrap();
+    let (third, parses) = expand_counting(dir.path(), "cached.proto");
+    assert_eq!(parses, 1, "an edited import is parsed again");
+    assert!(third.contains("colour_name") && !first.contains("colour_name"));
+    write("Fetch");
+    let (fourth, parses) = expand_counting(dir.path(), "cached.proto");
+    assert_eq!(parses, 1);
+    assert!(fourth.contains("fetch"));
+    // Every file read is tracked, imports included.
+    for file in ["cached.proto", "item.proto"] {
+        assert!(
+            fourth.contains(&format!("{file}\"")),
+            "include_bytes! of {file}"
+        );
+    }
+}

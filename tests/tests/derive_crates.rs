@@ -1,0 +1,114 @@
+//! `#[derive(StreamService)]` in a crate of its own, as a user has it: `rust-stream` and
+//! the crates the generated code names in `[dependencies]`, protos in the crate, no build
+//! script (`tests/derive/probe`). Three derives in one module, two on the same proto and one
+//! on a proto sharing its import, serve and answer all four patterns; editing a proto, or a
+//! file it imports, rebuilds the crate with the change.
+//!
+//! Built in `target/generator-compile`, shared with the generator's compile tests, so the
+//! dependencies are compiled once.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// `cargo run` in `dir`: the binary's output. The build must be warning-free: the
+/// expansion is generated code in the user's crate.
+fn run(dir: &Path) -> String {
+    let output = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--offline"])
+        .current_dir(dir)
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace().join("target").join("generator-compile"),
+        )
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo run failed in {}:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !log.contains("warning"),
+        "warnings in {}:\n{log}",
+        dir.display()
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// Replaces `from` with `to` in `path`, which must contain it.
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} contains {from:?}", path.display());
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
+
+#[test]
+fn derives_serve_every_pattern_and_rebuild_when_a_proto_or_its_import_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let krate = dir.path().join("derive-probe");
+    let source = workspace().join("tests/derive/probe");
+    for sub in ["src", "proto"] {
+        std::fs::create_dir_all(krate.join(sub)).unwrap();
+        for entry in std::fs::read_dir(source.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), krate.join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    // What the README lists for the derive: the runtime, and what the generated code names.
+    let manifest = format!(
+        "[package]\nname = \"derive-probe\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [workspace]\n\n[dependencies]\n\
+         rust-stream = {{ path = {runtime:?} }}\n\
+         tonic = {{ version = \"0.14\", default-features = false, features = [\"transport\", \"codegen\", \"router\", \"server\", \"channel\"] }}\n\
+         tonic-prost = \"0.14\"\nprost = \"0.14\"\n\
+         tokio = {{ version = \"1\", features = [\"rt-multi-thread\", \"macros\", \"net\", \"sync\"] }}\n\
+         tokio-stream = \"0.1\"\n",
+        runtime = workspace().join("runtime").display().to_string(),
+    );
+    std::fs::write(krate.join("Cargo.toml"), manifest).unwrap();
+
+    let first = run(&krate);
+    for line in [
+        "max_message_size=1000000",
+        "item=Item { id: \"\" }",
+        "unary=got a",
+        "server_streaming=w 0,w 1,w 2",
+        "client_streaming=x+y",
+        "bidi=re: hi",
+        "stock=level of nuts",
+    ] {
+        assert!(first.lines().any(|l| l == line), "{line:?} in:\n{first}");
+    }
+
+    // The imported file changes: the crate is rebuilt with the new field.
+    edit(
+        &krate.join("proto/common.proto"),
+        "string id = 1;",
+        "string id = 1;\n  string note = 2;",
+    );
+    let second = run(&krate);
+    assert!(
+        second.contains("item=Item { id: \"\", note: \"\" }"),
+        "{second}"
+    );
+
+    // The named proto changes: the tuning follows.
+    edit(
+        &krate.join("proto/orders.proto"),
+        "max_message_size: 1000000",
+        "max_message_size: 2000000",
+    );
+    let third = run(&krate);
+    assert!(third.contains("max_message_size=2000000"), "{third}");
+}
