@@ -86,6 +86,16 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         rounds: usize,
     },
+    /// One server stream of `events` events through one subject, client and server in this
+    /// process on one thread, for an instruction-counting profiler (see `benches/PROFILE.md`).
+    ProfileEvents {
+        /// `gen-<preset>`, `plain` or `plain-adaptive`.
+        #[arg(long, default_value = "gen-balanced")]
+        subject: String,
+        /// Events to stream.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+    },
     /// Internal: run one code generator over a FileDescriptorSet and print its wall time
     /// and peak memory.
     CodegenWorker {
@@ -231,6 +241,9 @@ fn main() -> ExitCode {
         }
         Some(Command::ProfilePingpong { subject, rounds }) => {
             profiled("profile-pingpong", profile::pingpong(&subject, rounds))
+        }
+        Some(Command::ProfileEvents { subject, events }) => {
+            profiled("profile-events", profile::events(&subject, events))
         }
         None => bench(&cli),
     }

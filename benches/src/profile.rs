@@ -1,12 +1,13 @@
-//! The `profile-upload` and `profile-pingpong` subcommands: one upload of a fixed size, or
-//! one chat of a fixed number of round trips, through one subject, client and server in this
+//! The `profile-upload`, `profile-pingpong` and `profile-events` subcommands: one upload of a
+//! fixed size, one chat of a fixed number of round trips, or one stream of a fixed number of
+//! events, through one subject, client and server in this
 //! process on one thread, so an instruction-counting profiler sees the whole path (reading
 //! the source, encoding, HTTP/2 both ways, decoding, the handler) and counts it
 //! reproducibly. See `benches/PROFILE.md` for how its figures are read.
 
 use crate::cases::Error;
-use crate::cases::pingpong;
 use crate::cases::upload::{generated_upload, plain_upload, raw_upload};
+use crate::cases::{events, pingpong};
 use crate::servers::{self, Kind};
 use rust_stream_examples::adapter::StreamingExamplesStreamClient;
 use std::net::{IpAddr, Ipv4Addr};
@@ -47,6 +48,23 @@ pub fn pingpong(subject: &str, rounds: usize) -> Result<String, Error> {
         let mean = latencies.iter().sum::<f64>() / latencies.len().max(1) as f64;
         Ok(format!(
             "{} made {rounds} round trips, mean {mean:.1} µs",
+            kind.name()
+        ))
+    })
+}
+
+/// Streams `n` events (case 3's, 64-byte payloads) through `subject` (`gen-<preset>` or
+/// `plain`) and returns a line describing it.
+pub fn events(subject: &str, n: u64) -> Result<String, Error> {
+    let kind = parse(subject)?;
+    if matches!(kind, Kind::Raw) {
+        return Err("server streaming has no raw TCP subject".into());
+    }
+    one_thread()?.block_on(async move {
+        let server = servers::start(&kind, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
+        let rate = events::stream(&kind, &server, n).await?;
+        Ok(format!(
+            "{} streamed {n} events, {rate:.0} events/s",
             kind.name()
         ))
     })

@@ -89,31 +89,46 @@ fn profile_upload_carries_every_byte() {
     assert!(!output.status.success());
 }
 
-/// The ping-pong profiling mode makes exactly the round trips asked for through the two
-/// subjects it compares, and refuses raw TCP, which has no chat.
+/// The ping-pong and event profiling modes do exactly the work asked for through the two
+/// subjects they compare, and refuse raw TCP, which has neither a chat nor an event stream.
 #[test]
-fn profile_pingpong_makes_every_round_trip() {
-    for subject in ["gen-balanced", "plain"] {
-        let output = run(&[
-            "profile-pingpong".as_ref(),
-            "--subject".as_ref(),
-            subject.as_ref(),
-            "--rounds".as_ref(),
-            "50".as_ref(),
-        ]);
+fn profile_pingpong_and_events_do_the_work_asked_for() {
+    let modes = [
+        (
+            "profile-pingpong",
+            "--rounds",
+            "50 round trips",
+            "ping-pong",
+        ),
+        (
+            "profile-events",
+            "--events",
+            "50 events",
+            "server streaming",
+        ),
+    ];
+    for (command, flag, done, case) in modes {
+        for subject in ["gen-balanced", "plain"] {
+            let output = run(&[
+                command.as_ref(),
+                "--subject".as_ref(),
+                subject.as_ref(),
+                flag.as_ref(),
+                "50".as_ref(),
+            ]);
+            let log = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                output.status.success(),
+                "{command} {subject} failed:\n{log}"
+            );
+            assert!(log.contains(subject) && log.contains(done), "{log}");
+        }
+        let output = run(&[command.as_ref(), "--subject".as_ref(), "raw".as_ref()]);
         let log = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{subject} failed:\n{log}");
+        assert!(!output.status.success());
         assert!(
-            log.contains(&format!("{subject} made 50 round trips")),
+            log.contains(&format!("{case} has no raw TCP subject")),
             "{log}"
         );
     }
-    let output = run(&[
-        "profile-pingpong".as_ref(),
-        "--subject".as_ref(),
-        "raw".as_ref(),
-    ]);
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(log.contains("ping-pong has no raw TCP subject"), "{log}");
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 const CASE: &str = "3. Server streaming";
 
 /// Streams `n` events from the server of `kind` over a fresh connection; events/s.
-async fn stream(kind: &Kind, server: &Running, n: u64) -> Result<f64, Error> {
+pub(crate) async fn stream(kind: &Kind, server: &Running, n: u64) -> Result<f64, Error> {
     let after = n.to_string();
     let (received, secs) = match kind {
         Kind::Plain(config) => {
