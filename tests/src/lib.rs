@@ -157,3 +157,32 @@ pub const GENERATOR_CORPUS: &[&str] = &[
 /// repetitive (`trait_names.proto` is 81 names in each of the four patterns), and what they
 /// guard is that the code compiles.
 pub const COMPILE_ONLY_CORPUS: &[&str] = &["trait_names.proto"];
+
+/// The Python of the interop virtual environment (grpcio, grpcio-tools and the health and
+/// reflection clients, from `tests/interop/requirements.txt`), created under `target_tmpdir`
+/// on first use and again after the requirements change. Pass the test's
+/// `env!("CARGO_TARGET_TMPDIR")`.
+pub fn interop_python(target_tmpdir: &str) -> &'static std::path::Path {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let venv = Path::new(target_tmpdir).join("interop-venv");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/setup-venv.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(&venv)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("could not run bash {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "creating the grpcio virtual environment failed ({}); the interop tests need \
+             python3 with venv and pip, and PyPI:\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        venv.join("bin").join("python")
+    })
+}

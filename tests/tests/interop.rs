@@ -440,26 +440,7 @@ fn interop_dir() -> PathBuf {
 
 /// The venv's Python, creating the venv on first use (and after requirements change).
 fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
-        let script = interop_dir().join("setup-venv.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&venv)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("could not run bash {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "creating the grpcio virtual environment failed ({}); the interop tests need \
-             python3 with venv and pip, and PyPI:\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        venv.join("bin").join("python")
-    })
+    rust_stream_tests::interop_python(env!("CARGO_TARGET_TMPDIR"))
 }
 
 /// A binary of the examples crate, built (or found fresh) with this test's profile.

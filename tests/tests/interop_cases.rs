@@ -17,8 +17,8 @@ use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
@@ -926,25 +926,7 @@ fn interop_dir() -> PathBuf {
 
 /// The venv's Python, creating the venv on first use (and after requirements change).
 fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
-        let script = interop_dir().join("setup-venv.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&venv)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("could not run bash {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "creating the grpcio virtual environment failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        venv.join("bin").join("python")
-    })
+    rust_stream_tests::interop_python(env!("CARGO_TARGET_TMPDIR"))
 }
 
 fn python_command(script: &str) -> Command {
