@@ -109,12 +109,14 @@ fn names_that_do_not_fit_are_refused() {
     }
 }
 
-/// The `derive` codegen style, run like the build-rs style above. Not a `#[test]` yet: it
-/// needs the `#[derive(StreamService)]` of rust-stream-macros; make it one when the derive
-/// is in the runtime.
-#[allow(dead_code)]
+/// The `derive` codegen style, run like the build-rs style above: the derive on the handler
+/// generates the code (`crate::pb` re-exports it) and serves the struct; the handler file is
+/// the scaffold's but for the derive's lines.
+#[test]
 fn the_derive_style_crate_builds_tests_lints_and_serves() {
     let krate = generate("derive-service", &[("codegen", "derive")]);
+    let lib = std::fs::read_to_string(krate.path().join("src/lib.rs")).unwrap();
+    assert!(!lib.contains("include!"), "{lib}");
     check_build_test_clippy(krate.path());
     assert_handlers_are_the_scaffold(krate.path(), &["streaming_examples.rs"], true);
     serve_and_check(
@@ -123,6 +125,27 @@ fn the_derive_style_crate_builds_tests_lints_and_serves() {
         |addr| call_the_guide(krate.path(), "derive-service", addr),
         Some(&["list-events", "--count", "1000000000"]),
     );
+}
+
+/// The derive serves one service per struct, so the two-service proto is refused with it,
+/// before anything is written.
+#[test]
+fn the_derive_style_with_the_catalog_proto_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = generate_command(
+        "refused",
+        tmp.path(),
+        &[("codegen", "derive"), ("proto", "catalog")],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("codegen=derive serves one service"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("refused").join("Cargo.toml").exists());
 }
 
 // Generating and building
@@ -185,19 +208,9 @@ fn generate(name: &str, defines: &[(&str, &str)]) -> Generated {
         !tmp.path().starts_with(workspace()),
         "the temporary directory must be outside the workspace"
     );
-    let mut command = Command::new(cargo_generate());
-    command
-        .arg("generate")
-        .arg("--path")
-        .arg(workspace().join("templates").join("service"))
-        .args(["--name", name, "--silent", "--vcs", "none", "--destination"])
-        .arg(tmp.path())
-        .arg("--define")
-        .arg(format!("rust_stream_path={}", workspace().display()));
-    for (key, value) in defines {
-        command.arg("--define").arg(format!("{key}={value}"));
-    }
-    let output = command.stdin(Stdio::null()).output().unwrap();
+    let output = generate_command(name, tmp.path(), defines)
+        .output()
+        .unwrap();
     assert_success(&output, "cargo generate");
     let path = tmp.path().join(name);
     std::fs::copy(workspace().join("Cargo.lock"), path.join("Cargo.lock")).unwrap();
@@ -211,6 +224,25 @@ fn generate(name: &str, defines: &[(&str, &str)]) -> Generated {
         );
     }
     Generated { _tmp: tmp, path }
+}
+
+/// `cargo generate` of crate `name` into `destination` with `defines`, depending on this
+/// checkout, without prompting.
+fn generate_command(name: &str, destination: &Path, defines: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(cargo_generate());
+    command
+        .arg("generate")
+        .arg("--path")
+        .arg(workspace().join("templates").join("service"))
+        .args(["--name", name, "--silent", "--vcs", "none", "--destination"])
+        .arg(destination)
+        .arg("--define")
+        .arg(format!("rust_stream_path={}", workspace().display()));
+    for (key, value) in defines {
+        command.arg("--define").arg(format!("{key}={value}"));
+    }
+    command.stdin(Stdio::null());
+    command
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -301,6 +333,13 @@ fn outside_bodies(text: &str) -> Vec<&str> {
     lines
 }
 
+/// The lines the derive style adds to the handler file, above the scaffold's struct.
+const DERIVE_LINES: &[&str] = &[
+    "// Generates the proto's code into `generated` (`crate::pb` re-exports it) and serves this.",
+    "#[derive(::rust_stream::StreamService)]",
+    "#[stream_service(proto = \"proto/service.proto\", module = \"generated\")]",
+];
+
 /// The handler files are the scaffold's: scaffolding again finds nothing to add, and each
 /// file is what the scaffold writes for a new file (`scaffold` with no files yet). With
 /// `guide_bodies`, the method bodies are the guide's instead: every line outside them
@@ -329,6 +368,15 @@ fn assert_handlers_are_the_scaffold(dir: &Path, file_names: &[&str], guide_bodie
         .unwrap();
     for (file, new) in report.files.iter().zip(&fresh.files) {
         let ours = std::fs::read_to_string(&file.path).unwrap();
+        // The derive style's handler carries the derive: the scaffold's file but for it.
+        let ours = match ours.find(DERIVE_LINES[0]) {
+            Some(start) => {
+                let end = start + DERIVE_LINES.iter().map(|l| l.len() + 1).sum::<usize>();
+                assert_eq!(ours[start..end].lines().collect::<Vec<_>>(), DERIVE_LINES);
+                format!("{}{}", &ours[..start], &ours[end..])
+            }
+            None => ours,
+        };
         if !guide_bodies {
             assert_eq!(ours, new.content, "{}", file.path.display());
             continue;
