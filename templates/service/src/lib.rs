@@ -11,6 +11,7 @@ pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/{{package_file}}"));
 }
 {%- else %}
+///
 /// `#[derive(StreamService)]` on the handler generates them, nested by package.
 pub mod pb {
     pub use crate::handlers::{{service_snake}}::generated::{{package_path}}::*;
