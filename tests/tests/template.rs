@@ -127,25 +127,24 @@ fn the_derive_style_crate_builds_tests_lints_and_serves() {
     );
 }
 
-/// The derive serves one service per struct, so the two-service proto is refused with it,
-/// before anything is written.
+/// The two-service proto in the `derive` style: the derive on Inventory's handler generates
+/// the code of both services, and Transfer's handler (exactly the scaffold's) uses it.
 #[test]
-fn the_derive_style_with_the_catalog_proto_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let output = generate_command(
-        "refused",
-        tmp.path(),
-        &[("codegen", "derive"), ("proto", "catalog")],
-    )
-    .output()
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("codegen=derive serves one service"),
-        "{stderr}"
+fn the_derive_style_catalog_crate_builds_tests_lints_and_serves_both() {
+    let defines = [
+        ("proto", "catalog"),
+        ("package", "catalog.v1"),
+        ("codegen", "derive"),
+    ];
+    let krate = generate("derive-catalog", &defines);
+    check_build_test_clippy(krate.path());
+    assert_handlers_are_the_scaffold(krate.path(), &["inventory.rs", "transfer.rs"], false);
+    serve_and_check(
+        "derive-catalog",
+        &["catalog.v1.Inventory", "catalog.v1.Transfer"],
+        |addr| call_the_catalog(krate.path(), "derive-catalog", addr),
+        None,
     );
-    assert!(!tmp.path().join("refused").join("Cargo.toml").exists());
 }
 
 // Generating and building
@@ -333,12 +332,28 @@ fn outside_bodies(text: &str) -> Vec<&str> {
     lines
 }
 
-/// The lines the derive style adds to the handler file, above the scaffold's struct.
-const DERIVE_LINES: &[&str] = &[
+/// The lines the derive style adds to a handler file, above the scaffold's struct (the last
+/// one names the service when the proto has several).
+const DERIVE_LINES: [&str; 3] = [
     "// Generates the proto's code into `generated` (`crate::pb` re-exports it) and serves this.",
     "#[derive(::rust_stream::StreamService)]",
-    "#[stream_service(proto = \"proto/service.proto\", module = \"generated\")]",
+    "#[stream_service(proto = \"proto/service.proto\", ",
 ];
+
+/// `text` without the derive style's lines, which must be whole if there.
+fn without_derive(text: &str) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let Some(at) = lines.iter().position(|l| l.trim_end() == DERIVE_LINES[0]) else {
+        return text.to_owned();
+    };
+    assert_eq!(lines[at + 1].trim_end(), DERIVE_LINES[1], "{text}");
+    assert!(lines[at + 2].starts_with(DERIVE_LINES[2]), "{text}");
+    assert!(
+        lines[at + 2].ends_with("module = \"generated\")]\n"),
+        "{text}"
+    );
+    [&lines[..at], &lines[at + 3..]].concat().concat()
+}
 
 /// The handler files are the scaffold's: scaffolding again finds nothing to add, and each
 /// file is what the scaffold writes for a new file (`scaffold` with no files yet). With
@@ -369,14 +384,7 @@ fn assert_handlers_are_the_scaffold(dir: &Path, file_names: &[&str], guide_bodie
     for (file, new) in report.files.iter().zip(&fresh.files) {
         let ours = std::fs::read_to_string(&file.path).unwrap();
         // The derive style's handler carries the derive: the scaffold's file but for it.
-        let ours = match ours.find(DERIVE_LINES[0]) {
-            Some(start) => {
-                let end = start + DERIVE_LINES.iter().map(|l| l.len() + 1).sum::<usize>();
-                assert_eq!(ours[start..end].lines().collect::<Vec<_>>(), DERIVE_LINES);
-                format!("{}{}", &ours[..start], &ours[end..])
-            }
-            None => ours,
-        };
+        let ours = without_derive(&ours);
         if !guide_bodies {
             assert_eq!(ours, new.content, "{}", file.path.display());
             continue;

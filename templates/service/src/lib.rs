@@ -12,9 +12,10 @@ pub mod pb {
 }
 {%- else %}
 ///
-/// `#[derive(StreamService)]` on the handler generates them, nested by package.
+/// `#[derive(StreamService)]` on {% if proto == "guide" %}the handler{% else %}the first service's handler{% endif %} generates them, nested by
+/// package.
 pub mod pb {
-    pub use crate::handlers::{{service_snake}}::generated::{{package_path}}::*;
+    pub use crate::handlers::{% if proto == "guide" %}{{service_snake}}{% else %}inventory{% endif %}::generated::{{package_path}}::*;
 }
 {%- endif %}
 
