@@ -109,12 +109,14 @@ fn names_that_do_not_fit_are_refused() {
     }
 }
 
-/// The `derive` codegen style, run like the build-rs style above. Not a `#[test]` yet: it
-/// needs the `#[derive(StreamService)]` of rust-stream-macros; make it one when the derive
-/// is in the runtime.
-#[allow(dead_code)]
+/// The `derive` codegen style, run like the build-rs style above: the derive on the handler
+/// generates the code (`crate::pb` re-exports it) and serves the struct; the handler file is
+/// the scaffold's but for the derive's lines.
+#[test]
 fn the_derive_style_crate_builds_tests_lints_and_serves() {
     let krate = generate("derive-service", &[("codegen", "derive")]);
+    let lib = std::fs::read_to_string(krate.path().join("src/lib.rs")).unwrap();
+    assert!(!lib.contains("include!"), "{lib}");
     check_build_test_clippy(krate.path());
     assert_handlers_are_the_scaffold(krate.path(), &["streaming_examples.rs"], true);
     serve_and_check(
@@ -122,6 +124,26 @@ fn the_derive_style_crate_builds_tests_lints_and_serves() {
         &["streaming.StreamingExamples"],
         |addr| call_the_guide(krate.path(), "derive-service", addr),
         Some(&["list-events", "--count", "1000000000"]),
+    );
+}
+
+/// The two-service proto in the `derive` style: the derive on Inventory's handler generates
+/// the code of both services, and Transfer's handler (exactly the scaffold's) uses it.
+#[test]
+fn the_derive_style_catalog_crate_builds_tests_lints_and_serves_both() {
+    let defines = [
+        ("proto", "catalog"),
+        ("package", "catalog.v1"),
+        ("codegen", "derive"),
+    ];
+    let krate = generate("derive-catalog", &defines);
+    check_build_test_clippy(krate.path());
+    assert_handlers_are_the_scaffold(krate.path(), &["inventory.rs", "transfer.rs"], false);
+    serve_and_check(
+        "derive-catalog",
+        &["catalog.v1.Inventory", "catalog.v1.Transfer"],
+        |addr| call_the_catalog(krate.path(), "derive-catalog", addr),
+        None,
     );
 }
 
@@ -185,19 +207,9 @@ fn generate(name: &str, defines: &[(&str, &str)]) -> Generated {
         !tmp.path().starts_with(workspace()),
         "the temporary directory must be outside the workspace"
     );
-    let mut command = Command::new(cargo_generate());
-    command
-        .arg("generate")
-        .arg("--path")
-        .arg(workspace().join("templates").join("service"))
-        .args(["--name", name, "--silent", "--vcs", "none", "--destination"])
-        .arg(tmp.path())
-        .arg("--define")
-        .arg(format!("rust_stream_path={}", workspace().display()));
-    for (key, value) in defines {
-        command.arg("--define").arg(format!("{key}={value}"));
-    }
-    let output = command.stdin(Stdio::null()).output().unwrap();
+    let output = generate_command(name, tmp.path(), defines)
+        .output()
+        .unwrap();
     assert_success(&output, "cargo generate");
     let path = tmp.path().join(name);
     std::fs::copy(workspace().join("Cargo.lock"), path.join("Cargo.lock")).unwrap();
@@ -211,6 +223,25 @@ fn generate(name: &str, defines: &[(&str, &str)]) -> Generated {
         );
     }
     Generated { _tmp: tmp, path }
+}
+
+/// `cargo generate` of crate `name` into `destination` with `defines`, depending on this
+/// checkout, without prompting.
+fn generate_command(name: &str, destination: &Path, defines: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(cargo_generate());
+    command
+        .arg("generate")
+        .arg("--path")
+        .arg(workspace().join("templates").join("service"))
+        .args(["--name", name, "--silent", "--vcs", "none", "--destination"])
+        .arg(destination)
+        .arg("--define")
+        .arg(format!("rust_stream_path={}", workspace().display()));
+    for (key, value) in defines {
+        command.arg("--define").arg(format!("{key}={value}"));
+    }
+    command.stdin(Stdio::null());
+    command
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -301,6 +332,29 @@ fn outside_bodies(text: &str) -> Vec<&str> {
     lines
 }
 
+/// The lines the derive style adds to a handler file, above the scaffold's struct (the last
+/// one names the service when the proto has several).
+const DERIVE_LINES: [&str; 3] = [
+    "// Generates the proto's code into `generated` (`crate::pb` re-exports it) and serves this.",
+    "#[derive(::rust_stream::StreamService)]",
+    "#[stream_service(proto = \"proto/service.proto\", ",
+];
+
+/// `text` without the derive style's lines, which must be whole if there.
+fn without_derive(text: &str) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let Some(at) = lines.iter().position(|l| l.trim_end() == DERIVE_LINES[0]) else {
+        return text.to_owned();
+    };
+    assert_eq!(lines[at + 1].trim_end(), DERIVE_LINES[1], "{text}");
+    assert!(lines[at + 2].starts_with(DERIVE_LINES[2]), "{text}");
+    assert!(
+        lines[at + 2].ends_with("module = \"generated\")]\n"),
+        "{text}"
+    );
+    [&lines[..at], &lines[at + 3..]].concat().concat()
+}
+
 /// The handler files are the scaffold's: scaffolding again finds nothing to add, and each
 /// file is what the scaffold writes for a new file (`scaffold` with no files yet). With
 /// `guide_bodies`, the method bodies are the guide's instead: every line outside them
@@ -329,6 +383,8 @@ fn assert_handlers_are_the_scaffold(dir: &Path, file_names: &[&str], guide_bodie
         .unwrap();
     for (file, new) in report.files.iter().zip(&fresh.files) {
         let ours = std::fs::read_to_string(&file.path).unwrap();
+        // The derive style's handler carries the derive: the scaffold's file but for it.
+        let ours = without_derive(&ours);
         if !guide_bodies {
             assert_eq!(ours, new.content, "{}", file.path.display());
             continue;

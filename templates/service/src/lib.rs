@@ -5,17 +5,19 @@
 /// Messages, tonic client and server, and rust-stream's stream layer for
 /// `proto/service.proto`: per service `<service>_stream` with the handler trait, the
 /// service, the tuned client, `server_builder()` and the test harness `test_server`.
+{%- if codegen == "build-rs" %}
 #[allow(missing_docs)]
 pub mod pb {
-{%- if codegen == "build-rs" %}
     include!(concat!(env!("OUT_DIR"), "/{{package_file}}"));
-{%- else %}
-    /// Carries the derive that generates this module's code from the proto.
-    #[derive(::rust_stream::StreamService)]
-    #[stream_service(proto = "proto/service.proto")]
-    pub struct Protos;
-{%- endif %}
 }
+{%- else %}
+///
+/// `#[derive(StreamService)]` on {% if proto == "guide" %}the handler{% else %}the first service's handler{% endif %} generates them, nested by
+/// package.
+pub mod pb {
+    pub use crate::handlers::{% if proto == "guide" %}{{service_snake}}{% else %}inventory{% endif %}::generated::{{package_path}}::*;
+}
+{%- endif %}
 
 pub mod handlers;
 

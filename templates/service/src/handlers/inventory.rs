@@ -12,6 +12,11 @@ use crate::pb::{Item, ItemRequest, StockLevel};
 use crate::pb::inventory_stream::InventoryHandler;
 
 /// Implements `{{package}}.Inventory`.
+{%- if codegen == "derive" %}
+// Generates the proto's code into `generated` (`crate::pb` re-exports it) and serves this.
+#[derive(::rust_stream::StreamService)]
+#[stream_service(proto = "proto/service.proto", service = "Inventory", module = "generated")]
+{%- endif %}
 #[derive(Debug, Default)]
 pub struct InventoryImpl;
 

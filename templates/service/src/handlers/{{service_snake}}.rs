@@ -14,6 +14,11 @@ use crate::pb::{
 use crate::pb::{{service_snake}}_stream::{{service}}Handler;
 
 /// Implements `{{package}}.{{service}}`.
+{%- if codegen == "derive" %}
+// Generates the proto's code into `generated` (`crate::pb` re-exports it) and serves this.
+#[derive(::rust_stream::StreamService)]
+#[stream_service(proto = "proto/service.proto", module = "generated")]
+{%- endif %}
 #[derive(Debug, Default)]
 pub struct {{service}}Impl;
 
