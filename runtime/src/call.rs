@@ -300,9 +300,11 @@ fn spawn_streaming<Res: Send + 'static>(
             return;
         };
         match outcome {
-            // A handler that returned because it saw the shutdown (`is_active()` turned
-            // false while it ran) did not finish the stream: the client learns why it ended.
-            Ok(Ok(())) if ctx.end_reason() == Some(EndReason::ServerShutdown) => {
+            // A handler that returned because it saw the shutdown while it ran (`is_active()`
+            // turned false, or a send failed, before the abort reached it) did not finish the
+            // stream: the client learns why it ended. A failed handler's own status would not
+            // go out either, as the call has ended.
+            Ok(_) if ctx.end_reason() == Some(EndReason::ServerShutdown) => {
                 abort_with(abort, crate::shutdown::unavailable());
             }
             Ok(Ok(())) => ctx.finish(&Ok::<(), Status>(())),

@@ -181,6 +181,10 @@ impl<T> Stream for ResponseStream<T> {
                 Some(status) => Poll::Ready(Some(Err(status))),
                 None => Poll::Pending,
             },
+            // The handler's task sends its abort before it drops its sink, but the check
+            // above may have run before the abort and this one after the close: without a
+            // second look a shutdown would end the stream with OK.
+            Poll::Ready(None) => Poll::Ready(self.take_abort(None).map(Err)),
             ready => ready,
         }
     }

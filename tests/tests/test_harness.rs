@@ -154,3 +154,45 @@ async fn a_stream_that_returns_on_shutdown_ends_unavailable_not_ok() {
     let end = within("the stream to end", events.message()).await;
     assert_eq!(end.unwrap_err().code(), Code::Unavailable);
 }
+
+/// Every one of many open streams ends with `UNAVAILABLE` when the server shuts down, while
+/// their clients read as fast as they can: none may read the shutdown as the stream's end.
+/// (The handler's task sends the status just before it closes the stream's buffer, and the
+/// body must not take the close for an `OK` end.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_open_stream_ends_unavailable_at_shutdown() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (client, server) = test_server(GuideServer::new(dir.path())).await.unwrap();
+        let mut readers = Vec::new();
+        let (started_tx, mut started) = tokio::sync::mpsc::channel(64);
+        for _ in 0..64 {
+            let (mut client, started_tx) = (client.clone(), started_tx.clone());
+            readers.push(tokio::spawn(async move {
+                let mut events = client.list_events(pb::EventFilter::default()).await?;
+                events.message().await?;
+                let _ = started_tx.send(()).await;
+                loop {
+                    if events.message().await?.is_none() {
+                        return Ok::<_, Status>(());
+                    }
+                }
+            }));
+        }
+        for _ in 0..64 {
+            within("every stream's first event", started.recv()).await;
+        }
+        within("the server to stop", server.shutdown())
+            .await
+            .unwrap();
+        for reader in readers {
+            let end = within("a stream to end", reader).await.unwrap();
+            let status = end.expect_err("a stream ended OK at shutdown");
+            assert_eq!(
+                status.code(),
+                Code::Unavailable,
+                "round {round}: {status:?}"
+            );
+        }
+    }
+}
