@@ -594,22 +594,7 @@ fn stdout_of(output: &Output, what: &str) -> String {
 
 /// The venv's Python with grpcio and its health and reflection clients.
 fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
-        let script = workspace().join("tests/interop/setup-venv.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .arg(&venv)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert_success(
-            &output,
-            "tests/interop/setup-venv.sh (python3, venv, pip and PyPI)",
-        );
-        venv.join("bin").join("python")
-    })
+    rust_stream_tests::interop_python(env!("CARGO_TARGET_TMPDIR"))
 }
 
 /// Every RPC of the guide's proto through the crate's client, with the guide's answers.
