@@ -1,4 +1,5 @@
-//! The `rust-stream` command-line tool (feature `bin`): `generate`, `inspect`, `scaffold`.
+//! The `rust-stream` command-line tool (feature `bin`): `generate`, `inspect`, `scaffold`,
+//! `new` and `sync`.
 
 use crate::builder::write_if_changed;
 use crate::emit;
@@ -7,6 +8,7 @@ use crate::load::Descriptors;
 use crate::model::{Model, Pattern};
 use crate::options::Params;
 use crate::scaffold::Scaffold;
+use crate::service_crate::{self, new::NewCrate, new::new_crate};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -56,6 +58,44 @@ pub enum Command {
         #[arg(long)]
         flat: bool,
     },
+    /// Create a service crate from your protos: the `cargo generate` template's files
+    /// around them and a handler per service. Without --proto, the guide's example.
+    New {
+        /// The directory to create; its name is the crate's.
+        dir: PathBuf,
+        /// A proto of yours (repeatable); its imports are copied too.
+        #[arg(long = "proto")]
+        protos: Vec<PathBuf>,
+        /// Include paths for the protos' imports, searched in order (default: each
+        /// proto's directory).
+        #[arg(short = 'I', long = "include")]
+        includes: Vec<PathBuf>,
+        /// The crate's name (default: the directory's).
+        #[arg(long)]
+        name: Option<String>,
+        /// A placeholder's value, as `cargo generate --define` takes it (repeatable):
+        /// `codegen=build-rs|derive`, `tuning=balanced|low_latency|bulk_transfer`,
+        /// `listen_addr=HOST:PORT`, `rust_stream_path=DIR` (default: the checkout this
+        /// binary was built from).
+        #[arg(short, long = "define", value_parser = parse_define)]
+        defines: Vec<(String, String)>,
+    },
+    /// Bring a service crate in step with its protos (`proto/`): a handler file for each
+    /// new service, a stub for each new RPC, `src/handlers/mod.rs` rewritten. RPCs and
+    /// services that left the protos are reported with `file:line`, and nothing is
+    /// written until they are gone.
+    Sync {
+        /// The crate's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+/// `key=value`, as `cargo generate --define` takes it.
+fn parse_define(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not `key=value`"))
 }
 
 /// Protos, includes and parameters, as protoc takes them.
@@ -262,6 +302,28 @@ pub fn run(cli: Cli) -> Result<String, Error> {
                 .write(&model, &out)?;
             Ok(report.to_string())
         }
+        Command::New {
+            dir,
+            protos,
+            includes,
+            name,
+            defines,
+        } => {
+            let request = NewCrate {
+                dir: dir.clone(),
+                name,
+                protos,
+                includes,
+                defines,
+            };
+            let report = new_crate(&request)?;
+            Ok(format!(
+                "{report}created {}: `cargo run` serves it, `cargo test` tests every RPC; \
+                 after changing proto/, run `rust-stream sync` there\n",
+                dir.display()
+            ))
+        }
+        Command::Sync { dir } => Ok(service_crate::sync(&dir)?.to_string()),
     }
 }
 

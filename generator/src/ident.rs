@@ -170,6 +170,72 @@ pub fn claim(ident: String, taken: &mut std::collections::BTreeSet<String>) -> S
     ident
 }
 
+/// The name of the struct holding one handler per service: `Handlers`, unless a type at
+/// the root of the module tree (`taken`: a message of a file without a package, a generic
+/// parameter named after a service) already has it.
+pub fn handlers_struct(taken: &[String]) -> String {
+    ["Handlers", "ServiceHandlers", "AllHandlers"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((2..).map(|n| format!("Handlers{n}")))
+        .find(|name| !taken.contains(name))
+        .unwrap_or_default()
+}
+
+/// Module names a handler never gets: module files a source directory may already hold, and
+/// names Windows reserves for devices (the module is also a file).
+const RESERVED_MODULES: &[&str] = &[
+    "mod", "lib", "main", "build", "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4",
+    "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7",
+    "lpt8", "lpt9",
+];
+
+/// A distinct name per service for its handler: the module (and file) of its skeleton and
+/// its field in the generated `Handlers`. `services` holds each service's package module
+/// path and its skeleton stem, in model order; the result is parallel to it.
+///
+/// A stem no other service of the run shares stays as it is; the others get their package
+/// prefixed (`a_v1_event`). Any name still taken (a prefixed name equal to another
+/// service's, a reserved module name) gets `_2`, `_3`, ... in model order. Unprefixed names
+/// are claimed first, so a service added elsewhere never renames one that had no clash.
+pub fn handler_modules(services: &[(&[String], &str)]) -> Vec<String> {
+    let mut uses = std::collections::BTreeMap::<&str, usize>::new();
+    for (_, stem) in services {
+        *uses.entry(stem).or_default() += 1;
+    }
+    let mut taken: std::collections::BTreeSet<String> =
+        RESERVED_MODULES.iter().map(|s| (*s).to_owned()).collect();
+    let mut names = vec![String::new(); services.len()];
+    let (unique, shared): (Vec<usize>, Vec<usize>) =
+        (0..services.len()).partition(|&i| uses[services[i].1] == 1);
+    for i in unique {
+        names[i] = numbered(services[i].1.to_owned(), &mut taken);
+    }
+    for i in shared {
+        let (package, stem) = services[i];
+        let prefixed = if package.is_empty() {
+            stem.to_owned()
+        } else {
+            let parts: Vec<&str> = package.iter().map(|m| unraw(m)).collect();
+            format!("{}_{stem}", parts.join("_"))
+        };
+        names[i] = numbered(prefixed, &mut taken);
+    }
+    names
+}
+
+/// `stem`, or `stem_2`, `stem_3`, ... if taken; recorded as taken.
+fn numbered(stem: String, taken: &mut std::collections::BTreeSet<String>) -> String {
+    let mut name = stem.clone();
+    let mut n = 2;
+    while taken.contains(&name) {
+        name = format!("{stem}_{n}");
+        n += 1;
+    }
+    taken.insert(name.clone());
+    name
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

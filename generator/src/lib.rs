@@ -33,12 +33,13 @@ pub mod model;
 pub mod options;
 pub mod plugin;
 pub mod scaffold;
+pub mod service_crate;
 mod validate;
 
 pub use builder::Builder;
 pub use emit::{
     GeneratedFile, HEADER, PackageTokens, generate, generate_from_model, generate_tokens, model_of,
-    nest_modules,
+    nest_modules, root_items,
 };
 pub use error::{Diagnostic, DiagnosticKind, Error, Location};
 pub use load::Descriptors;

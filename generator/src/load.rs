@@ -121,6 +121,7 @@ impl Descriptors {
             }
         }
 
+        let protos = expand_directories(protos)?;
         let mut resolver = ChainFileResolver::new();
         for include in includes {
             resolver.add(IncludeFileResolver::new(include.as_ref().to_owned()));
@@ -130,7 +131,7 @@ impl Descriptors {
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true).include_source_info(true);
         compiler
-            .open_files(protos.iter().map(AsRef::as_ref))
+            .open_files(&protos)
             .map_err(protox_error)?;
         let to_generate: Vec<String> = compiler
             .files()
@@ -166,6 +167,7 @@ impl Descriptors {
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
     ) -> Result<Self, Error> {
+        let protos = expand_directories(protos)?;
         let scratch = Scratch::new()?;
         let options_dir = scratch.0.join("include");
         let options_file = options_dir.join(OPTIONS_PROTO_NAME);
@@ -182,7 +184,7 @@ impl Descriptors {
                 cmd.args(["--include_imports", "--include_source_info"]);
             }
             cmd.arg(format!("--descriptor_set_out={}", out.display()));
-            cmd.args(protos.iter().map(AsRef::as_ref));
+            cmd.args(&protos);
             let output = cmd.output().map_err(|err| {
                 Error::new(
                     DiagnosticKind::Io,
@@ -431,6 +433,55 @@ pub(crate) fn source_location(file: &FileDescriptorProto, path: &[i32]) -> Locat
         line: at(0),
         column: at(1),
     }
+}
+
+/// The proto files `paths` name: a file as it is, a directory as every `.proto` file
+/// below it, in path order (hidden directories skipped). A directory without one is an
+/// error naming it.
+pub fn expand_directories(paths: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
+    let mut protos = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        if !path.is_dir() {
+            protos.push(path.to_owned());
+            continue;
+        }
+        let before = protos.len();
+        collect_protos(path, &mut protos)?;
+        if protos.len() == before {
+            return Err(Error::new(
+                DiagnosticKind::Usage,
+                format!("no .proto file in the directory {}", path.display()),
+            ));
+        }
+    }
+    Ok(protos)
+}
+
+fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let io = |err: std::io::Error| {
+        Error::new(
+            DiagnosticKind::Io,
+            format!("reading the directory {}: {err}", dir.display()),
+        )
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    entries.sort();
+    for path in entries {
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if path.is_dir() && !hidden {
+            collect_protos(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// `.pkg.Name`, or `.Name` without a package.

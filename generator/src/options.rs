@@ -238,6 +238,9 @@ pub struct Params {
     pub stream_only: bool,
     /// Also write one file nesting every package's module (`include_file=<name>`).
     pub include_file: Option<String>,
+    /// At the include file's root, also emit `rpc_tests!`, a macro writing one
+    /// over-the-wire test per RPC (`rpc_tests`).
+    pub rpc_tests: bool,
     /// Proto paths whose `bytes` fields become `bytes::Bytes` (`bytes=<path>`, repeatable).
     pub bytes: Vec<String>,
     /// Proto packages or types whose code exists elsewhere, with its Rust path
@@ -257,6 +260,7 @@ impl Default for Params {
             runtime_path: "::rust_stream".to_owned(),
             stream_only: false,
             include_file: None,
+            rpc_tests: false,
             bytes: Vec::new(),
             extern_paths: Vec::new(),
             tuning: None,
@@ -286,6 +290,17 @@ impl std::fmt::Debug for Parameter {
     }
 }
 
+/// A `true|false` parameter; given without a value, it is `true`.
+fn flag(name: &str, value: Option<&str>) -> Result<bool, String> {
+    match value {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(v) => Err(format!(
+            "parameter `{name}`: `{v}` is not `true` or `false`"
+        )),
+    }
+}
+
 /// The parameters that are not numeric settings.
 const GENERAL: &[Parameter] = &[
     Parameter {
@@ -302,15 +317,15 @@ const GENERAL: &[Parameter] = &[
         name: "stream_only",
         takes: "true|false: emit only the stream layer",
         set: |params, value| {
-            params.stream_only = match value {
-                None | Some("true") => true,
-                Some("false") => false,
-                Some(v) => {
-                    return Err(format!(
-                        "parameter `stream_only`: `{v}` is not `true` or `false`"
-                    ));
-                }
-            };
+            params.stream_only = flag("stream_only", value)?;
+            Ok(())
+        },
+    },
+    Parameter {
+        name: "rpc_tests",
+        takes: "true|false: with include_file, emit `rpc_tests!`, one test per RPC",
+        set: |params, value| {
+            params.rpc_tests = flag("rpc_tests", value)?;
             Ok(())
         },
     },

@@ -11,17 +11,8 @@ use crate::error::{DiagnosticKind, Error};
 use crate::ident;
 use crate::model::{Model, Package, Service};
 use crate::options::Params;
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
-
-/// Stems a skeleton never gets: module files a source directory may already hold, and names
-/// Windows reserves for devices.
-const RESERVED_STEMS: &[&str] = &[
-    "mod", "lib", "main", "build", "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4",
-    "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7",
-    "lpt8", "lpt9",
-];
 
 /// How skeletons refer to the generated code and the runtime.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -235,57 +226,24 @@ fn check_owner(service: &Service, path: &Path, text: &str) -> Result<(), Error> 
     ))
 }
 
-/// A distinct file name per service, parallel to `services`.
-///
-/// A service whose snake-case name no other service of the run shares keeps it; the others
-/// get their package prefixed. Any name still taken (a prefixed name equal to another
-/// service's, a reserved stem) gets `_2`, `_3`, ... in model order. Unprefixed names are
-/// claimed first, so a service added elsewhere never renames a file that had no clash.
+/// A distinct file name per service, parallel to `services`: its handler module's name
+/// ([`ident::handler_modules`]) with `.rs`.
 fn file_names(services: &[(&Package, &Service)]) -> Vec<String> {
-    let stems: Vec<String> = services
+    let stems: Vec<(&[String], &str)> = services
         .iter()
-        .map(|(_, s)| s.skeleton_stem.clone())
+        .map(|(p, s)| (p.module.as_slice(), s.skeleton_stem.as_str()))
         .collect();
-    let mut uses = BTreeMap::<&str, usize>::new();
-    for stem in &stems {
-        *uses.entry(stem).or_default() += 1;
-    }
-    let mut taken: BTreeSet<String> = RESERVED_STEMS.iter().map(|s| (*s).to_owned()).collect();
-    let mut names = vec![String::new(); services.len()];
-    let unique = |i: &usize| uses[stems[*i].as_str()] == 1;
-    let (first, second): (Vec<usize>, Vec<usize>) = (0..services.len()).partition(unique);
-    for i in first {
-        names[i] = claim(stems[i].clone(), &mut taken);
-    }
-    for i in second {
-        let package = &services[i].0.module;
-        let stem = if package.is_empty() {
-            stems[i].clone()
-        } else {
-            let parts: Vec<&str> = package.iter().map(|m| ident::unraw(m)).collect();
-            format!("{}_{}", parts.join("_"), stems[i])
-        };
-        names[i] = claim(stem, &mut taken);
-    }
-    names.into_iter().map(|stem| format!("{stem}.rs")).collect()
-}
-
-/// `stem`, or `stem_2`, `stem_3`, ... if taken; recorded as taken.
-fn claim(stem: String, taken: &mut BTreeSet<String>) -> String {
-    let mut name = stem.clone();
-    let mut n = 2;
-    while taken.contains(&name) {
-        name = format!("{stem}_{n}");
-        n += 1;
-    }
-    taken.insert(name.clone());
-    name
+    ident::handler_modules(&stems)
+        .into_iter()
+        .map(|stem| format!("{stem}.rs"))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::load::Descriptors;
+    use std::collections::BTreeSet;
 
     /// Writes `files` (name, text) into a temporary include directory and builds the model.
     fn model(files: &[(&str, &str)]) -> Model {

@@ -10,7 +10,7 @@ use syn::{Attribute, Ident, Token};
 pub const ATTRIBUTE: &str = "stream_service";
 
 /// Keys of the derive itself; the generator's parameters follow them.
-const OWN_KEYS: &[&str] = &["proto", "include", "service", "module", "crate"];
+const OWN_KEYS: &[&str] = &["proto", "include", "service", "module", "crate", "serve"];
 
 /// Generator parameters the derive does not take: the runtime path is `crate = ".."`, the
 /// derive always emits messages and tonic's code (its glue needs them), and it writes no
@@ -29,7 +29,8 @@ pub struct Located {
 /// What the attribute says.
 #[derive(Debug)]
 pub struct Options {
-    /// `proto = ".."`, in order, relative to `CARGO_MANIFEST_DIR`.
+    /// `proto = ".."`, in order, relative to `CARGO_MANIFEST_DIR`: a file, or a directory
+    /// standing for every `.proto` file below it.
     pub protos: Vec<Located>,
     /// `include = ".."`, in order, relative to `CARGO_MANIFEST_DIR`.
     pub includes: Vec<Located>,
@@ -39,6 +40,9 @@ pub struct Options {
     pub module: Option<Ident>,
     /// `crate = ".."`: the runtime's path.
     pub krate: Option<syn::Path>,
+    /// `serve = false`: generate the code only, without serving the struct as a service
+    /// (for a crate serving several services through the generated `Handlers`).
+    pub serve: bool,
     /// The generator's parameters, `crate` included as `runtime_path`.
     pub params: Params,
     /// Where the attribute is, for errors about it as a whole.
@@ -104,6 +108,7 @@ pub fn parse(attrs: &[Attribute], derive_span: Span, errors: &mut Errors) -> Opt
         service: None,
         module: None,
         krate: None,
+        serve: true,
         params: Params::default(),
         span: derive_span,
     };
@@ -210,6 +215,13 @@ fn key(meta: &ParseNestedMeta<'_>, options: &mut Options, errors: &mut Errors) {
                 }
             }
         }
+        "serve" => match &value {
+            syn::Lit::Bool(b) => options.serve = b.value,
+            other => errors.at(
+                other.span(),
+                "`serve` takes a bool: `serve = false` generates the code without serving the struct",
+            ),
+        },
         "crate" => {
             if once(options.krate.is_some(), errors)
                 && let Some(s) = string(errors)

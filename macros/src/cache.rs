@@ -3,8 +3,9 @@
 //! protos in one crate parse them once and generate once.
 
 use proc_macro2::TokenStream;
+use quote::ToTokens;
 use rust_stream_build::{
-    Descriptors, Error, Model, Params, generate_tokens, model_of, nest_modules,
+    Descriptors, Error, Model, Params, generate_tokens, model_of, nest_modules, root_items,
 };
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -100,8 +101,10 @@ pub fn generate(
             (model.clone(), code)
         }
         None => {
-            let (model, _) = model_of(&entry.descriptors, params)?;
-            let code = nest_modules(&generate_tokens(&entry.descriptors, params)?)?;
+            let (model, seen) = model_of(&entry.descriptors, params)?;
+            let mut code = nest_modules(&generate_tokens(&entry.descriptors, params)?)?;
+            // What the include file holds at its root: `SERVICES`, `Handlers`, ...
+            code.extend(root_items(&model, &seen, params)?.into_token_stream());
             entry
                 .outputs
                 .push((params.clone(), model.clone(), code.to_string()));

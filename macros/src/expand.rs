@@ -48,7 +48,7 @@ fn paths(options: &Options, manifest_dir: &Path, errors: &mut Errors) -> Option<
     let mut protos = Vec::new();
     for proto in &options.protos {
         let path = absolute(manifest_dir, &proto.value);
-        if path.is_file() {
+        if path.is_file() || path.is_dir() {
             protos.push(path);
         } else {
             ok = false;
@@ -80,12 +80,17 @@ fn paths(options: &Options, manifest_dir: &Path, errors: &mut Errors) -> Option<
         }
     }
     if options.includes.is_empty() {
-        // Each proto's own directory, as `protoc -I` would be set for a lone file.
-        for proto in &options.protos {
-            let written = Path::new(&proto.value)
-                .parent()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
+        // Each proto's own directory, as `protoc -I` would be set for a lone file; a
+        // directory of protos is the root of their imports.
+        for (proto, path) in options.protos.iter().zip(&protos) {
+            let written = if path.is_dir() {
+                proto.value.clone()
+            } else {
+                Path::new(&proto.value)
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            };
             let path = absolute(manifest_dir, &written);
             if !includes.iter().any(|(_, p)| *p == path) {
                 includes.push((written, path));
@@ -178,8 +183,11 @@ fn generate(
     };
     // Without a service to serve, the module is still emitted: code using its types then
     // compiles, and the one error is about the service.
-    let glue =
-        choose_service(options, &resolved, &generated, errors).and_then(|(package, service)| {
+    let chosen = options
+        .serve
+        .then(|| choose_service(options, &resolved, &generated, errors))
+        .flatten();
+    let glue = chosen.and_then(|(package, service)| {
             match glue(input, options, module, package, service) {
                 Ok(glue) => Some(glue),
                 Err(error) => {

@@ -11,7 +11,8 @@ pub use crate::client::{
 pub use crate::compression::{Compression, Encoding};
 pub use crate::context::CallContext;
 pub use crate::inbound::{InboundLimits, RequestStream};
-pub use crate::server::TunedServer;
+pub use crate::probe::{Answer, answer_once, answer_stream, assert_answers};
+pub use crate::server::{TunedRouter, TunedServer};
 pub use crate::service::StreamService;
 pub use crate::sink::{ResponseSink, ResponseStream};
 pub use crate::tuning::Tuning;

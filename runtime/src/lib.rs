@@ -41,6 +41,7 @@ mod deadline;
 mod gate;
 mod inbound;
 mod metadata;
+mod probe;
 mod server;
 mod service;
 mod shutdown;

@@ -144,6 +144,8 @@
 //! # }
 //! ```
 
+pub use crate::probe::{ANSWER_TIMEOUT, Answer, FIRST_MESSAGE_WAIT};
+
 use crate::call::run_once;
 use crate::call_layer::BodyState;
 use crate::context::CallContext;

@@ -3,6 +3,7 @@
 pub mod docs;
 pub mod harness;
 pub mod pattern;
+pub mod service_set;
 pub mod skeleton;
 pub mod stream;
 
@@ -69,9 +70,10 @@ pub fn generate_from_model(
         modules.push((package.module.clone(), name));
     }
     if let Some(include) = &params.include_file {
+        let root = root_items(model, descriptors, params)?;
         files.push(GeneratedFile {
             name: include.clone(),
-            content: include_file(&modules),
+            content: include_file(&modules, root),
         });
     }
     Ok(files)
@@ -400,7 +402,53 @@ fn prepare_items(
     file
 }
 
-fn include_file(modules: &[(Vec<String>, String)]) -> String {
+/// The items at the root of the module tree ([`service_set`]), with the descriptors as
+/// `generate` sees them.
+pub fn root_items(
+    model: &Model,
+    descriptors: &Descriptors,
+    params: &Params,
+) -> Result<syn::File, Error> {
+    use prost::Message as _;
+    let set = prost_types::FileDescriptorSet {
+        file: descriptors.files.clone(),
+    }
+    .encode_to_vec();
+    let root_types = root_types(descriptors);
+    let options = service_set::RootOptions {
+        root_types: &root_types,
+        rpc_tests: params.rpc_tests,
+    };
+    let tokens = service_set::root_items(
+        model,
+        &options,
+        &set,
+        &stream::Paths::new(&params.runtime_path)?,
+    )?;
+    syn::parse2(tokens).map_err(|err| {
+        Error::new(
+            DiagnosticKind::Internal,
+            format!("the root items do not parse: {err}"),
+        )
+    })
+}
+
+/// The type names prost gives the messages and enums of the files without a package that
+/// code is generated for: they live at the root too.
+pub(crate) fn root_types(descriptors: &Descriptors) -> Vec<String> {
+    descriptors
+        .files
+        .iter()
+        .filter(|f| f.package().is_empty() && descriptors.to_generate.iter().any(|n| n == f.name()))
+        .flat_map(|f| {
+            let messages = f.message_type.iter().map(|m| m.name());
+            messages.chain(f.enum_type.iter().map(|e| e.name()))
+        })
+        .map(crate::ident::to_upper_camel)
+        .collect()
+}
+
+fn include_file(modules: &[(Vec<String>, String)], root: syn::File) -> String {
     fn write(tree: &ModuleTree<'_, String>, name: Option<&str>, depth: usize, out: &mut String) {
         let pad = "    ".repeat(depth);
         if let Some(file) = tree.own {
@@ -423,6 +471,7 @@ fn include_file(modules: &[(Vec<String>, String)]) -> String {
     );
     let mut out = format!("{HEADER}\n");
     write(&tree, None, 0, &mut out);
+    out.push_str(&prettyplease::unparse(&root));
     out
 }
 

@@ -1,4 +1,4 @@
-//! Serves {% if proto == "guide" %}`{{package}}.{{service}}`{% else %}`{{package}}.Inventory` and `{{package}}.Transfer`{% endif %} with rust-stream's tuned server, plus the standard gRPC
+//! Serves every service of `proto/` with rust-stream's tuned server, plus the standard gRPC
 //! health (`grpc.health.v1.Health`) and reflection (v1 and v1alpha) services.
 //!
 //! Prints `listening on <addr>` once bound (`--addr 127.0.0.1:0` picks a free port) and logs
@@ -11,22 +11,12 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tonic_health::ServingStatus;
-{% if proto == "guide" -%}
-use {{crate_name}}::handlers::{{service_snake}}::{{service}}Impl;
-use {{crate_name}}::pb::{{service_snake}}_stream::server_builder;
-use {{crate_name}}::pb::{{service_snake}}_stream::{{service}}Service;
-{%- else -%}
-use {{crate_name}}::handlers::inventory::InventoryImpl;
-use {{crate_name}}::handlers::transfer::TransferImpl;
-use {{crate_name}}::pb::inventory_stream::InventoryService;
-use {{crate_name}}::pb::transfer_stream::TransferService;
-// Both services have the same tuning; the server takes Inventory's.
-use {{crate_name}}::pb::inventory_stream::server_builder;
-{%- endif %}
-use {{crate_name}}::{FILE_DESCRIPTOR_SET, SERVICES};
+
+use {{crate_name}}::handlers;
+use {{crate_name}}::pb::{FILE_DESCRIPTOR_SET, SERVICES};
 
 #[derive(Parser)]
-#[command(about = "Serve the {% if proto == 'guide' %}{{package}}.{{service}} gRPC service{% else %}{{package}} gRPC services{% endif %}")]
+#[command(about = "Serve the gRPC services of proto/")]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "{{listen_addr}}")]
@@ -67,13 +57,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             health.set_service_status(name, ServingStatus::NotServing).await;
         }
     };
-    server_builder()
-{%- if proto == "guide" %}
-        .add_service({{service}}Service::new({{service}}Impl).into_server())
-{%- else %}
-        .add_service(InventoryService::new(InventoryImpl).into_server())
-        .add_service(TransferService::new(TransferImpl).into_server())
-{%- endif %}
+    handlers::all()
+        .into_router()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

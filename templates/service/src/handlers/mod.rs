@@ -1,10 +1,11 @@
-//! The handlers, one file per service. `rust-stream scaffold` writes them and, run again
-//! after the proto has grown, adds stubs for new RPCs without changing a line of yours;
-//! declare the file of a new service here.
+//! The handlers, one file per service: edit those files. `rust-stream sync` rewrites
+//! this one on every run, from the protos in `proto/`.
 
-{% if proto == "guide" -%}
-pub mod {{service_snake}};
-{%- else -%}
-pub mod inventory;
-pub mod transfer;
-{%- endif %}
+pub mod streaming_examples;
+
+/// Every service's handler, each built with `Default`, as `src/main.rs` serves them.
+pub fn all() -> crate::pb::Handlers<streaming_examples::StreamingExamplesImpl> {
+    crate::pb::Handlers {
+        streaming_examples: Default::default(),
+    }
+}

@@ -1,28 +1,23 @@
-//! The `{{package}}.{{service}}` service, scaffolded by `rust-stream scaffold`.
+//! The `streaming.StreamingExamples` service, scaffolded by `rust-stream scaffold`.
 //!
 //! This file is yours to edit. Running `rust-stream scaffold` again adds stubs for RPCs
 //! added to the proto and leaves everything else as it is.
 //!
-//! Serve it with `{{service}}Service::new({{service}}Impl).into_server()`; `{{service}}Service` is in
-//! `crate::pb::{{service_snake}}_stream`.
+//! Serve it with `StreamingExamplesService::new(StreamingExamplesImpl).into_server()`; `StreamingExamplesService` is in
+//! `crate::pb::streaming_examples_stream`.
 
 use ::rust_stream::{CallContext, RequestStream, ResponseSink};
 use ::rust_stream::codegen::tonic::Status;
 use crate::pb::{
     Chunk, Event, EventFilter, Message, UploadResult, UserRequest, UserResponse,
 };
-use crate::pb::{{service_snake}}_stream::{{service}}Handler;
+use crate::pb::streaming_examples_stream::StreamingExamplesHandler;
 
-/// Implements `{{package}}.{{service}}`.
-{%- if codegen == "derive" %}
-// Generates the proto's code into `generated` (`crate::pb` re-exports it) and serves this.
-#[derive(::rust_stream::StreamService)]
-#[stream_service(proto = "proto/service.proto", module = "generated")]
-{%- endif %}
+/// Implements `streaming.StreamingExamples`.
 #[derive(Debug, Default)]
-pub struct {{service}}Impl;
+pub struct StreamingExamplesImpl;
 
-impl {{service}}Handler for {{service}}Impl {
+impl StreamingExamplesHandler for StreamingExamplesImpl {
     // rust-stream: rpc GetUser
     async fn get_user(
         &self,

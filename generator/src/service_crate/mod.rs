@@ -1,0 +1,167 @@
+//! A service crate as the template lays it out, and `rust-stream sync`, which keeps what
+//! depends on its protos in step with them.
+//!
+//! ```text
+//! proto/                every .proto below it is compiled; it is also the import root
+//! src/pb.rs or lib.rs   the generated code at `crate::pb` (build.rs or the derive)
+//! src/handlers/<s>.rs   one handler per service: yours once written
+//! src/handlers/mod.rs   the handler modules and `all()`: rewritten by every sync
+//! ```
+//!
+//! Everything else that depends on the protos is generated at build time: the service
+//! list, the descriptors for reflection, `Handlers` (one field per service, so a service
+//! added to the protos is a compile error until its handler exists) and the per-RPC tests.
+//! A sync writes a stub file for each new service and a stub for each new RPC, rewrites
+//! `mod.rs`, and changes no line of a handler; RPCs or services that left the protos are
+//! reported with where they are, and then nothing is written.
+
+#[cfg(feature = "bin")]
+pub mod new;
+
+use crate::emit::service_set;
+use crate::emit::{model_of, root_types};
+use crate::error::{DiagnosticKind, Error};
+use crate::ident;
+use crate::load::Descriptors;
+use crate::model::{Model, Package, Service};
+use crate::options::Params;
+use crate::scaffold::{Report, Scaffold};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The directory of the protos, relative to the crate.
+pub const PROTO_DIR: &str = "proto";
+/// The directory of the handler files, relative to the crate.
+pub const HANDLER_DIR: &str = "src/handlers";
+/// The module generated code is at.
+pub const MODULE_PATH: &str = "crate::pb";
+
+/// The widest line rustfmt keeps (its default `max_width`).
+const MAX_WIDTH: usize = 100;
+
+/// What a sync did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncReport {
+    /// The handler files.
+    pub handlers: Report,
+    /// `src/handlers/mod.rs`, and whether its text changed.
+    pub module_file: (PathBuf, bool),
+}
+
+impl fmt::Display for SyncReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.handlers)?;
+        let (path, changed) = &self.module_file;
+        let what = if *changed { "rewritten" } else { "up to date" };
+        writeln!(f, "{}: {what}", path.display())
+    }
+}
+
+/// The protos of a service crate, as its build sees them.
+#[derive(Clone, Debug)]
+pub struct CrateProtos {
+    /// The model.
+    pub model: Model,
+    /// The name the generated code gives `Handlers`.
+    pub handlers_struct: String,
+}
+
+/// The model of the crate at `dir`: every proto below `proto/`, imports generated too (as
+/// the crate's build compiles them).
+pub fn model(dir: &Path) -> Result<CrateProtos, Error> {
+    let protos = dir.join(PROTO_DIR);
+    let descriptors = Descriptors::compile(&[&protos], &[&protos])?.generate_imports();
+    let (model, seen) = model_of(&descriptors, &Params::default())?;
+    if services(&model).is_empty() {
+        return Err(Error::new(
+            DiagnosticKind::Usage,
+            format!(
+                "the protos in {} declare no service; a service crate serves at least one",
+                protos.display()
+            ),
+        ));
+    }
+    let handlers_struct = service_set::struct_name(&handler_modules(&model), &root_types(&seen));
+    Ok(CrateProtos {
+        model,
+        handlers_struct,
+    })
+}
+
+/// Brings the crate at `dir` in step with its protos: a stub file per new service, a stub
+/// per new RPC, `src/handlers/mod.rs` rewritten. Fails, writing nothing, if a handler file
+/// holds RPCs that left the protos or a file belongs to a service that did.
+pub fn sync(dir: &Path) -> Result<SyncReport, Error> {
+    let protos = model(dir)?;
+    let module_text = handlers_module(&protos);
+    let handlers = Scaffold::new(MODULE_PATH).write(&protos.model, &dir.join(HANDLER_DIR))?;
+    let module_path = dir.join(HANDLER_DIR).join("mod.rs");
+    let changed = std::fs::read_to_string(&module_path).ok().as_deref() != Some(&module_text);
+    crate::builder::write_if_changed(&module_path, &module_text)?;
+    Ok(SyncReport {
+        handlers,
+        module_file: (module_path, changed),
+    })
+}
+
+fn services(model: &Model) -> Vec<(&Package, &Service)> {
+    model
+        .packages
+        .iter()
+        .flat_map(|p| p.services.iter().map(move |s| (p, s)))
+        .collect()
+}
+
+/// Each service's handler module ([`ident::handler_modules`]), in model order.
+fn handler_modules(model: &Model) -> Vec<String> {
+    let stems: Vec<(&[String], &str)> = services(model)
+        .iter()
+        .map(|(p, s)| (p.module.as_slice(), s.skeleton_stem.as_str()))
+        .collect();
+    ident::handler_modules(&stems)
+}
+
+/// The text of `src/handlers/mod.rs` for `protos`, formatted as rustfmt formats it.
+pub fn handlers_module(protos: &CrateProtos) -> String {
+    let services = services(&protos.model);
+    let modules: Vec<String> = handler_modules(&protos.model)
+        .iter()
+        .map(|m| ident::to_snake(m))
+        .collect();
+    let mut out = String::from(
+        "//! The handlers, one file per service: edit those files. `rust-stream sync` rewrites\n\
+         //! this one on every run, from the protos in `proto/`.\n\n",
+    );
+    // rustfmt sorts consecutive `mod` items.
+    let mut sorted = modules.clone();
+    sorted.sort_by(|a, b| ident::unraw(a).cmp(ident::unraw(b)));
+    for module in &sorted {
+        out.push_str(&format!("pub mod {module};\n"));
+    }
+    let types: Vec<String> = services
+        .iter()
+        .zip(&modules)
+        .map(|((_, service), module)| format!("{module}::{}", service.skeleton_struct))
+        .collect();
+    let handlers = format!("{MODULE_PATH}::{}", protos.handlers_struct);
+    let one_line = format!("pub fn all() -> {handlers}<{}> {{", types.join(", "));
+    out.push_str(
+        "\n/// Every service's handler, each built with `Default`, as `src/main.rs` serves them.\n",
+    );
+    if one_line.len() <= MAX_WIDTH {
+        out.push_str(&one_line);
+        out.push('\n');
+    } else {
+        out.push_str(&format!("pub fn all() -> {handlers}<\n"));
+        for ty in &types {
+            out.push_str(&format!("    {ty},\n"));
+        }
+        out.push_str("> {\n");
+    }
+    out.push_str(&format!("    {handlers} {{\n"));
+    for module in &modules {
+        out.push_str(&format!("        {module}: Default::default(),\n"));
+    }
+    out.push_str("    }\n}\n");
+    out
+}
