@@ -17,5 +17,10 @@ pub mod pb {
 /// `StreamingExamplesService`, `StreamingExamplesStreamClient`, `TUNING`, `server_builder`.
 pub use pb::streaming_examples_stream as adapter;
 
+/// The encoded `FileDescriptorSet` of `proto/streaming.proto` (imports included), as protox
+/// writes it: what the reflection-driven `streaming-cli` calls the service with.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/streaming_descriptor_set.bin"));
+
 pub mod derived;
 pub mod guide;
