@@ -5,7 +5,9 @@
 
 use rust_stream::CallConfig;
 use rust_stream_examples::guide::GuideServer;
-use rust_stream_tests::{PATIENCE, TestServer, example_bin, pseudo_random, serve, wait_for, within};
+use rust_stream_tests::{
+    PATIENCE, TestServer, example_bin, pseudo_random, serve, wait_for, within,
+};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
@@ -127,16 +129,27 @@ async fn unary_prints_the_response_as_json_for_every_spelling_of_the_method() {
         );
     }
     // The request from stdin.
-    let output = run(&guide.server.uri(), &["call", "GetUser", "-"], "{\"id\":\"42\"}\n").await;
+    let output = run(
+        &guide.server.uri(),
+        &["call", "GetUser", "-"],
+        "{\"id\":\"42\"}\n",
+    )
+    .await;
     assert_exit(&output, 0);
-    assert_eq!(json_lines(&output), [json!({"name": "Ada Lovelace", "email": "ada@example.com"})]);
+    assert_eq!(
+        json_lines(&output),
+        [json!({"name": "Ada Lovelace", "email": "ada@example.com"})]
+    );
 }
 
 #[tokio::test]
 async fn a_status_is_printed_by_its_code_name_and_exits_1() {
     let guide = guide().await;
     // No argument: the request is `{}`, an empty id.
-    for args in [&["call", "GetUser", r#"{"id":"7"}"#][..], &["call", "GetUser"]] {
+    for args in [
+        &["call", "GetUser", r#"{"id":"7"}"#][..],
+        &["call", "GetUser"],
+    ] {
         let output = run(&guide.server.uri(), args, "").await;
         assert_exit(&output, 1);
         assert_eq!(stderr(&output), "NOT_FOUND: User not found\n");
@@ -160,9 +173,18 @@ async fn server_streaming_prints_a_line_per_event_and_limit_cancels_the_stream()
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["logout", "login", "click"]);
     // 64 payload bytes in base64.
-    assert!(events.iter().all(|e| e["data"].as_str().unwrap().len() == 88));
+    assert!(
+        events
+            .iter()
+            .all(|e| e["data"].as_str().unwrap().len() == 88)
+    );
     // The endless feed stopped: the client's exit ended the call.
-    wait_for("the feed to stop", &guide.handler.stats().feeds_running, |n| *n == 0).await;
+    wait_for(
+        "the feed to stop",
+        &guide.handler.stats().feeds_running,
+        |n| *n == 0,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -173,7 +195,10 @@ async fn client_streaming_sends_one_message_per_stdin_line() {
     let output = run(&guide.server.uri(), &["call", "UploadChunks"], stdin).await;
     assert_exit(&output, 0);
     assert_eq!(stdout(&output), "{\"bytesReceived\":\"10\"}\n");
-    assert_eq!(std::fs::read(guide.handler.upload_path(1)).unwrap(), b"helloworld");
+    assert_eq!(
+        std::fs::read(guide.handler.upload_path(1)).unwrap(),
+        b"helloworld"
+    );
 }
 
 #[tokio::test]
@@ -186,23 +211,54 @@ async fn upload_streams_a_file_in_chunks() {
     std::fs::write(&file, &payload).unwrap();
     let file = file.to_str().unwrap();
     for (n, chunk_size) in [(1, "65536"), (2, "1000")] {
-        let args = ["call", "UploadChunks", "--upload", file, "--chunk-size", chunk_size];
+        let args = [
+            "call",
+            "UploadChunks",
+            "--upload",
+            file,
+            "--chunk-size",
+            chunk_size,
+        ];
         let output = run(&guide.server.uri(), &args, "").await;
         assert_exit(&output, 0);
-        assert_eq!(json_lines(&output), [json!({"bytesReceived": payload.len().to_string()})]);
-        assert_eq!(std::fs::read(guide.handler.upload_path(n)).unwrap(), payload);
+        assert_eq!(
+            json_lines(&output),
+            [json!({"bytesReceived": payload.len().to_string()})]
+        );
+        assert_eq!(
+            std::fs::read(guide.handler.upload_path(n)).unwrap(),
+            payload
+        );
     }
 }
 
 #[tokio::test]
 async fn upload_needs_a_chunk_shaped_method_and_a_readable_file() {
     let guide = guide().await;
-    let output = run(&guide.server.uri(), &["call", "Chat", "--upload", "Cargo.toml"], "").await;
+    let output = run(
+        &guide.server.uri(),
+        &["call", "Chat", "--upload", "Cargo.toml"],
+        "",
+    )
+    .await;
     assert_exit(&output, 2);
-    assert!(stderr(&output).contains("--upload needs a client-streaming method"), "{}", stderr(&output));
-    let output = run(&guide.server.uri(), &["call", "UploadChunks", "--upload", "/no/such/file"], "").await;
+    assert!(
+        stderr(&output).contains("--upload needs a client-streaming method"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(
+        &guide.server.uri(),
+        &["call", "UploadChunks", "--upload", "/no/such/file"],
+        "",
+    )
+    .await;
     assert_exit(&output, 2);
-    assert!(stderr(&output).starts_with("cannot read /no/such/file: "), "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with("cannot read /no/such/file: "),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[tokio::test]
@@ -274,7 +330,12 @@ async fn an_unknown_method_is_refused_with_the_valid_ones() {
 #[tokio::test]
 async fn bad_json_names_the_method_the_type_and_the_problem() {
     // Refused before connecting: no server needed.
-    let output = run("http://127.0.0.1:1", &["call", "GetUser", r#"{"idd":"1"}"#], "").await;
+    let output = run(
+        "http://127.0.0.1:1",
+        &["call", "GetUser", r#"{"idd":"1"}"#],
+        "",
+    )
+    .await;
     assert_exit(&output, 2);
     let err = stderr(&output);
     assert!(
@@ -286,7 +347,11 @@ async fn bad_json_names_the_method_the_type_and_the_problem() {
     );
     let output = run("http://127.0.0.1:1", &["call", "GetUser", "{"], "").await;
     assert_exit(&output, 2);
-    assert!(stderr(&output).contains("EOF while parsing"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("EOF while parsing"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[tokio::test]
@@ -304,19 +369,34 @@ async fn a_bad_stdin_line_aborts_the_stream_without_completing_it() {
         "{err}"
     );
     // The server saw a reset upload, never a short one.
-    wait_for("the upload to end", &guide.handler.stats().uploads_running, |n| *n == 0).await;
-    let stored = guide.handler.stats().uploads_stored.load(std::sync::atomic::Ordering::SeqCst);
+    wait_for(
+        "the upload to end",
+        &guide.handler.stats().uploads_running,
+        |n| *n == 0,
+    )
+    .await;
+    let stored = guide
+        .handler
+        .stats()
+        .uploads_stored
+        .load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(stored, 0);
 }
 
 #[tokio::test]
 async fn a_server_that_is_not_there_is_named() {
     // A port nobody listens on: bound, then closed.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let output = run(&format!("http://{addr}"), &["call", "GetUser", "{}"], "").await;
     assert_exit(&output, 3);
     let err = stderr(&output);
-    assert!(err.starts_with(&format!("cannot connect to http://{addr}: ")), "{err}");
+    assert!(
+        err.starts_with(&format!("cannot connect to http://{addr}: ")),
+        "{err}"
+    );
     // A bare host:port means http.
     let output = run(&addr.to_string(), &["call", "GetUser", "{}"], "").await;
     assert_exit(&output, 3);
@@ -345,12 +425,20 @@ async fn the_timeout_bounds_a_stream_that_never_ends() {
     .await
     .unwrap();
     assert_exit(&output, 1);
-    assert!(stderr(&output).starts_with("DEADLINE_EXCEEDED"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with("DEADLINE_EXCEEDED"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[tokio::test]
 async fn usage_errors_exit_2() {
-    for args in [&["call"][..], &["call", "GetUser", "--limit", "3"], &["fly"]] {
+    for args in [
+        &["call"][..],
+        &["call", "GetUser", "--limit", "3"],
+        &["fly"],
+    ] {
         let output = run("http://127.0.0.1:1", args, "").await;
         assert_exit(&output, 2);
     }

@@ -7,12 +7,17 @@ use tonic::metadata::{Ascii, Binary, MetadataKey, MetadataMap, MetadataValue};
 
 /// The whole command line.
 #[derive(Debug, Parser)]
-#[command(about = "Calls gRPC methods with JSON requests and responses (proto3 JSON mapping)")]
+#[command(
+    about = "Calls gRPC methods with JSON requests and responses (proto3 JSON mapping)",
+    after_help = "Exit codes: 0 the call ended OK; 1 it ended with another status; 2 usage \
+                  (bad arguments, unknown method, bad JSON, unreadable input); 3 the server \
+                  could not be reached; 4 the program's descriptor set is invalid."
+)]
 pub(super) struct Cli {
-    /// Server address, `http://host:port` (a bare `host:port` means `http://`). Default: the
-    /// address the program was built with.
+    // The default is the program's, set by `Cli::command_with_default_addr`.
+    /// Server address, `http://host:port` (a bare `host:port` means `http://`).
     #[arg(long, global = true, value_name = "URL")]
-    pub addr: Option<String>,
+    pub addr: String,
     /// Deadline of the whole call in seconds, sent to the server as `grpc-timeout`.
     #[arg(long, global = true, value_name = "SECS", value_parser = parse_seconds)]
     pub timeout: Option<Duration>,
@@ -26,6 +31,16 @@ pub(super) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The clap command, with `default_addr` as `--addr`'s default (shown in `--help`).
+    pub(super) fn command_with_default_addr(default_addr: &str) -> clap::Command {
+        // clap keeps defaults as `&'static str`; this runs once per process.
+        let default_addr: &'static str = default_addr.to_owned().leak();
+        <Cli as clap::CommandFactory>::command()
+            .mut_arg("addr", |arg| arg.default_value(default_addr).required(false))
+    }
 }
 
 /// The subcommands.
@@ -94,7 +109,10 @@ fn parse_header(text: &str) -> Result<Header, String> {
     let bad_key = |_| format!("`{key}` is not a valid metadata key");
     if key.ends_with("-bin") {
         let key = MetadataKey::from_bytes(key.as_bytes()).map_err(bad_key)?;
-        Ok(Header::Binary(key, MetadataValue::from_bytes(value.as_bytes())))
+        Ok(Header::Binary(
+            key,
+            MetadataValue::from_bytes(value.as_bytes()),
+        ))
     } else {
         let key = MetadataKey::from_bytes(key.as_bytes()).map_err(bad_key)?;
         let value = MetadataValue::try_from(value)
@@ -115,18 +133,32 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 fn parse_chunk_size(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(size) if size > 0 => Ok(size),
-        _ => Err(format!("`{text}` is not a chunk size (a number of bytes, at least 1)")),
+        _ => Err(format!(
+            "`{text}` is not a chunk size (a number of bytes, at least 1)"
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_is_consistent() {
-        Cli::command().debug_assert();
+        Cli::command_with_default_addr("http://127.0.0.1:1").debug_assert();
+    }
+
+    #[test]
+    fn the_address_defaults_to_the_programs() {
+        use clap::FromArgMatches;
+        let parse = |args: &[&str]| {
+            let matches = Cli::command_with_default_addr("http://[::1]:7")
+                .try_get_matches_from(args)
+                .unwrap();
+            Cli::from_arg_matches(&matches).unwrap().addr
+        };
+        assert_eq!(parse(&["cli", "list"]), "http://[::1]:7");
+        assert_eq!(parse(&["cli", "list", "--addr", "h:1"]), "h:1");
     }
 
     #[test]

@@ -35,7 +35,9 @@ pub(super) async fn connect(addr: &str, connect_timeout: Duration) -> Result<Cha
     };
     let endpoint = TUNING
         .endpoint(uri.clone())
-        .map_err(|err| CliError::usage(format!("`{addr}` is not a server address: {}", chain(&err))))?
+        .map_err(|err| {
+            CliError::usage(format!("`{addr}` is not a server address: {}", chain(&err)))
+        })?
         .connect_timeout(connect_timeout);
     endpoint.connect().await.map_err(|err| CliError::Connect {
         addr: uri,
@@ -76,8 +78,9 @@ impl<'a> Call<'a> {
         printer: Printer,
         limit: Option<u64>,
     ) -> Result<Self, CliError> {
-        let path = PathAndQuery::try_from(format!("/{}", method.path()))
-            .map_err(|err| CliError::usage(format!("`{}` is not a gRPC path: {err}", method.path())))?;
+        let path = PathAndQuery::try_from(format!("/{}", method.path())).map_err(|err| {
+            CliError::usage(format!("`{}` is not a gRPC path: {err}", method.path()))
+        })?;
         Ok(Call {
             grpc: crate::client_grpc(channel, TUNING.max_message_size, None),
             method,
@@ -93,19 +96,26 @@ impl<'a> Call<'a> {
     pub(super) async fn unary(mut self, message: DynamicMessage) -> Result<(), CliError> {
         self.ready().await?;
         let request = self.request(message);
-        let response = self.grpc.unary(request, self.path.clone(), self.codec()).await?;
+        let response = self
+            .grpc
+            .unary(request, self.path.clone(), self.codec())
+            .await?;
         self.printer.print(response.get_ref())
     }
 
     /// Server streaming: prints each response as it arrives.
-    pub(super) async fn server_streaming(mut self, message: DynamicMessage) -> Result<(), CliError> {
+    pub(super) async fn server_streaming(
+        mut self,
+        message: DynamicMessage,
+    ) -> Result<(), CliError> {
         self.ready().await?;
         let request = self.request(message);
         let response = self
             .grpc
             .server_streaming(request, self.path.clone(), self.codec())
             .await?;
-        self.print_stream(response.into_inner(), InputFailure::never()).await
+        self.print_stream(response.into_inner(), InputFailure::never())
+            .await
     }
 
     /// Client streaming: sends `requests`, prints the response; fails at once if reading
@@ -236,10 +246,9 @@ fn progress_bar(size: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let style = ProgressStyle::with_template(
-        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     ProgressBar::new(size).with_style(style)
 }
 

@@ -70,7 +70,11 @@ impl Catalog {
     /// unknown or ambiguous name is refused with the names that would do.
     pub(super) fn find(&self, query: &str) -> Result<&Method, CliError> {
         let query = query.strip_prefix('/').unwrap_or(query);
-        let found: Vec<&Method> = self.methods.iter().filter(|m| m.answers_to(query)).collect();
+        let found: Vec<&Method> = self
+            .methods
+            .iter()
+            .filter(|m| m.answers_to(query))
+            .collect();
         match found.as_slice() {
             [method] => Ok(method),
             [] => Err(CliError::usage(format!(
@@ -86,7 +90,12 @@ impl Catalog {
 
     /// One line per method: path, pattern, request and response types, aligned in columns.
     pub(super) fn listing(&self) -> String {
-        let path_width = self.methods.iter().map(|m| m.path().len()).max().unwrap_or(0);
+        let path_width = self
+            .methods
+            .iter()
+            .map(|m| m.path().len())
+            .max()
+            .unwrap_or(0);
         let pattern_width = "client streaming".len();
         let mut out = String::new();
         for method in &self.methods {
@@ -280,11 +289,17 @@ mod tests {
         let catalog = catalog();
         let facts = |query: &str| {
             let method = catalog.find(query).unwrap();
-            (method.pattern(), method.chunk_field().map(|f| f.name().to_owned()))
+            (
+                method.pattern(),
+                method.chunk_field().map(|f| f.name().to_owned()),
+            )
         };
         assert_eq!(facts("a.Store/Get"), (Pattern::Unary, None));
         assert_eq!(facts("Watch"), (Pattern::ServerStreaming, None));
-        assert_eq!(facts("Put"), (Pattern::ClientStreaming, Some("data".into())));
+        assert_eq!(
+            facts("Put"),
+            (Pattern::ClientStreaming, Some("data".into()))
+        );
         // A stream of two-field messages is not chunk-shaped, nor is a bidi one of chunks.
         assert_eq!(facts("Send"), (Pattern::ClientStreaming, None));
         assert_eq!(facts("Chat"), (Pattern::Bidi, None));

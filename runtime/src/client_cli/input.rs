@@ -187,9 +187,14 @@ mod tests {
     #[tokio::test]
     async fn a_streaming_call_takes_the_argument_as_its_only_message() {
         use futures_util::StreamExt;
-        let (requests, _failure) = parser("b.Talk/Send").stream(Some(r#"{"note": "x"}"#)).unwrap();
+        let (requests, _failure) = parser("b.Talk/Send")
+            .stream(Some(r#"{"note": "x"}"#))
+            .unwrap();
         let all: Vec<DynamicMessage> = requests.collect().await;
         assert_eq!(all.len(), 1);
-        assert_eq!(*all[0].get_field_by_name("note").unwrap(), Value::String("x".into()));
+        assert_eq!(
+            *all[0].get_field_by_name("note").unwrap(),
+            Value::String("x".into())
+        );
     }
 }

@@ -7,13 +7,17 @@
 //! grpcurl: nothing in it is written per method, so it never goes stale when the proto
 //! changes.
 //!
-//! ```no_run
-//! // src/bin/client.rs of a service crate whose build script writes the descriptor set.
-//! const FILE_DESCRIPTOR_SET: &[u8] =
-//!     include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
+//! A service crate's build script writes the set with protox (`Compiler::new(["proto"])?`,
+//! `.include_imports(true)`, `.open_file("proto/service.proto")?`, then
+//! `.encode_file_descriptor_set()` into `$OUT_DIR/file_descriptor_set.bin`); its library
+//! embeds it as `pub const FILE_DESCRIPTOR_SET: &[u8] =
+//! include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));`, and its client
+//! binary is then, whatever the proto holds:
 //!
+//! ```no_run
+//! # mod my_service { pub const FILE_DESCRIPTOR_SET: &[u8] = &[]; }
 //! fn main() -> std::process::ExitCode {
-//!     rust_stream::client_cli::main(FILE_DESCRIPTOR_SET, "http://127.0.0.1:50051")
+//!     rust_stream::client_cli::main(my_service::FILE_DESCRIPTOR_SET, "http://127.0.0.1:50051")
 //! }
 //! ```
 //!
@@ -76,7 +80,7 @@ mod output;
 use args::{CallArgs, Cli, Command};
 use call::Call;
 use catalog::{Catalog, Method, Pattern};
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use error::CliError;
 use input::RequestParser;
 use output::Printer;
@@ -90,7 +94,7 @@ use std::process::ExitCode;
 /// unless `--addr` says otherwise. Returns the exit code the module docs list; never
 /// panics on any input, a malformed descriptor set included.
 pub fn main(descriptor_set: &[u8], default_addr: &str) -> ExitCode {
-    let cli = match parse(std::env::args_os()) {
+    let cli = match parse(std::env::args_os(), default_addr) {
         Ok(cli) => cli,
         Err(err) => {
             // clap prints help to stdout and errors to stderr, each in its own format.
@@ -98,7 +102,7 @@ pub fn main(descriptor_set: &[u8], default_addr: &str) -> ExitCode {
             return ExitCode::from(err.exit_code().clamp(0, 255) as u8);
         }
     };
-    match run(cli, descriptor_set, default_addr) {
+    match run(cli, descriptor_set) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if !matches!(err, CliError::OutputClosed) {
@@ -109,14 +113,14 @@ pub fn main(descriptor_set: &[u8], default_addr: &str) -> ExitCode {
     }
 }
 
-/// The command line, parsed.
-fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
-    let matches = Cli::command().try_get_matches_from(args)?;
+/// The command line, parsed, with `default_addr` as `--addr`'s default.
+fn parse(args: impl IntoIterator<Item = OsString>, default_addr: &str) -> Result<Cli, clap::Error> {
+    let matches = Cli::command_with_default_addr(default_addr).try_get_matches_from(args)?;
     Cli::from_arg_matches(&matches)
 }
 
 /// Runs `cli` on a single-threaded runtime.
-fn run(cli: Cli, descriptor_set: &[u8], default_addr: &str) -> Result<(), CliError> {
+fn run(cli: Cli, descriptor_set: &[u8]) -> Result<(), CliError> {
     let catalog = Catalog::decode(descriptor_set)?;
     let args = match cli.command {
         Command::List => return print_listing(&catalog),
@@ -126,7 +130,7 @@ fn run(cli: Cli, descriptor_set: &[u8], default_addr: &str) -> Result<(), CliErr
         .enable_all()
         .build()
         .map_err(|err| CliError::Internal(format!("starting the async runtime failed: {err}")))?;
-    let result = runtime.block_on(call(&cli, args, &catalog, default_addr));
+    let result = runtime.block_on(call(&cli, args, &catalog));
     // A stdin read can block forever; the process is about to exit anyway.
     runtime.shutdown_background();
     result
@@ -160,7 +164,11 @@ enum Plan {
 impl Plan {
     /// The plan for `method`, refusing flags that do not fit its pattern, and reading the
     /// request of a unary or server-streaming call (bad JSON fails before connecting).
-    async fn new(args: &CallArgs, method: &Method, parser: &RequestParser) -> Result<Self, CliError> {
+    async fn new(
+        args: &CallArgs,
+        method: &Method,
+        parser: &RequestParser,
+    ) -> Result<Self, CliError> {
         let pattern = method.pattern();
         let misfit = |what: &str| {
             CliError::usage(format!(
@@ -193,21 +201,22 @@ const UPLOAD_NEEDS: &str =
 
 /// `call`: plans the call, connects, and runs the method's pattern, all within
 /// `--timeout`.
-async fn call(
-    cli: &Cli,
-    args: &CallArgs,
-    catalog: &Catalog,
-    default_addr: &str,
-) -> Result<(), CliError> {
+async fn call(cli: &Cli, args: &CallArgs, catalog: &Catalog) -> Result<(), CliError> {
     let method = catalog.find(&args.method)?;
     let parser = RequestParser::new(method);
     let plan = Plan::new(args, method, &parser).await?;
     let json = args.json.as_deref();
     let run = async {
-        let addr = cli.addr.as_deref().unwrap_or(default_addr);
-        let channel = call::connect(addr, cli.connect_timeout).await?;
+        let channel = call::connect(&cli.addr, cli.connect_timeout).await?;
         let printer = Printer::new(args.emit_defaults, args.proto_names);
-        let call = Call::new(channel, method, &cli.headers, cli.timeout, printer, args.limit)?;
+        let call = Call::new(
+            channel,
+            method,
+            &cli.headers,
+            cli.timeout,
+            printer,
+            args.limit,
+        )?;
         match plan {
             Plan::Unary(request) => call.unary(request).await,
             Plan::ServerStreaming(request) => call.server_streaming(request).await,
@@ -226,10 +235,12 @@ async fn call(
         None => run.await,
         // tonic's own timer covers only the wait for the response headers; this one
         // covers the whole call, streams included.
-        Some(timeout) => tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
-            Err(CliError::Status(tonic::Status::deadline_exceeded(
-                "deadline exceeded (client timer)",
-            )))
-        }),
+        Some(timeout) => tokio::time::timeout(timeout, run)
+            .await
+            .unwrap_or_else(|_| {
+                Err(CliError::Status(tonic::Status::deadline_exceeded(
+                    "deadline exceeded (client timer)",
+                )))
+            }),
     }
 }
