@@ -3,8 +3,10 @@
 //! set, run as a separate process against the guide's server on a loopback port, for all
 //! four patterns and the ways a call can fail.
 
-use rust_stream::CallConfig;
+use rust_stream::{CallConfig, CallContext};
+use rust_stream_examples::adapter::StreamingExamplesHandler;
 use rust_stream_examples::guide::GuideServer;
+use rust_stream_examples::pb;
 use rust_stream_tests::{
     PATIENCE, TestServer, example_bin, pseudo_random, serve, wait_for, within,
 };
@@ -155,6 +157,57 @@ async fn a_status_is_printed_by_its_code_name_and_exits_1() {
         assert_eq!(stderr(&output), "NOT_FOUND: User not found\n");
         assert_eq!(stdout(&output), "");
     }
+}
+
+/// Answers `GetUser` with the request's `x-user` metadata (every value, joined) as the name
+/// and its `x-trace-bin` as the email.
+struct EchoesMetadata;
+
+impl StreamingExamplesHandler for EchoesMetadata {
+    async fn get_user(
+        &self,
+        ctx: CallContext,
+        _request: pb::UserRequest,
+    ) -> Result<pb::UserResponse, tonic::Status> {
+        let users: Vec<&str> = ctx
+            .metadata()
+            .get_all("x-user")
+            .iter()
+            .map(|value| value.to_str().unwrap_or("?"))
+            .collect();
+        let trace = match ctx.metadata().get_bin("x-trace-bin") {
+            Some(value) => String::from_utf8_lossy(&value.to_bytes().unwrap()).into_owned(),
+            None => String::new(),
+        };
+        Ok(pb::UserResponse {
+            name: users.join(","),
+            email: trace,
+        })
+    }
+}
+
+#[tokio::test]
+async fn headers_are_sent_as_request_metadata() {
+    let server = serve(Arc::new(EchoesMetadata), CallConfig::DEFAULT).await;
+    let args = [
+        "-H",
+        "x-user: ada",
+        "--header",
+        "X-User:grace",
+        "-H",
+        "x-trace-bin: t-1",
+        "call",
+        "GetUser",
+    ];
+    let output = run(&server.uri(), &args, "").await;
+    assert_exit(&output, 0);
+    assert_eq!(
+        json_lines(&output),
+        [json!({"name": "ada,grace", "email": "t-1"})]
+    );
+    // A malformed header is a usage error.
+    let output = run(&server.uri(), &["-H", "no colon", "call", "GetUser"], "").await;
+    assert_exit(&output, 2);
 }
 
 #[tokio::test]

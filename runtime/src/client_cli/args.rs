@@ -38,8 +38,9 @@ impl Cli {
     pub(super) fn command_with_default_addr(default_addr: &str) -> clap::Command {
         // clap keeps defaults as `&'static str`; this runs once per process.
         let default_addr: &'static str = default_addr.to_owned().leak();
-        <Cli as clap::CommandFactory>::command()
-            .mut_arg("addr", |arg| arg.default_value(default_addr).required(false))
+        <Cli as clap::CommandFactory>::command().mut_arg("addr", |arg| {
+            arg.default_value(default_addr).required(false)
+        })
     }
 }
 
