@@ -405,6 +405,22 @@ async fn bad_json_names_the_method_the_type_and_the_problem() {
         "{}",
         stderr(&output)
     );
+    // A streaming call's argument too.
+    let output = run(
+        "http://127.0.0.1:1",
+        &["call", "Chat", r#"{"txt":"x"}"#],
+        "",
+    )
+    .await;
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).starts_with(
+            "bad request JSON for streaming.StreamingExamples/Chat \
+             (type streaming.Message, from the argument): "
+        ),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[tokio::test]

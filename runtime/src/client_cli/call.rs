@@ -5,7 +5,7 @@ use super::args::Header;
 use super::catalog::Method;
 use super::codec::DynamicCodec;
 use super::error::CliError;
-use super::input::InputFailure;
+use super::input::{InputFailure, Requests};
 use super::output::Printer;
 use crate::{Chunk, Tuning, UploadError};
 use bytes::Bytes;
@@ -120,13 +120,13 @@ impl<'a> Call<'a> {
 
     /// Client streaming: sends `requests`, prints the response; fails at once if reading
     /// the requests fails.
-    pub(super) async fn client_streaming(
-        mut self,
-        requests: impl Stream<Item = DynamicMessage> + Send + 'static,
-        mut failure: InputFailure,
-    ) -> Result<(), CliError> {
+    pub(super) async fn client_streaming(mut self, requests: Requests) -> Result<(), CliError> {
+        let Requests {
+            stream,
+            mut failure,
+        } = requests;
         self.ready().await?;
-        let request = self.request(requests);
+        let request = self.request(stream);
         let (path, codec) = (self.path.clone(), self.codec());
         let response = tokio::select! {
             biased;
@@ -137,13 +137,13 @@ impl<'a> Call<'a> {
     }
 
     /// Bidi: sends `requests` while printing each response as it arrives.
-    pub(super) async fn bidi(
-        mut self,
-        requests: impl Stream<Item = DynamicMessage> + Send + 'static,
-        mut failure: InputFailure,
-    ) -> Result<(), CliError> {
+    pub(super) async fn bidi(mut self, requests: Requests) -> Result<(), CliError> {
+        let Requests {
+            stream,
+            mut failure,
+        } = requests;
         self.ready().await?;
-        let request = self.request(requests);
+        let request = self.request(stream);
         let (path, codec) = (self.path.clone(), self.codec());
         let response = tokio::select! {
             biased;

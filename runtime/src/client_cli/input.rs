@@ -67,24 +67,25 @@ impl RequestParser {
     /// message, or (without one, or for `-`) one message per non-empty line of stdin, read
     /// as the call goes. A bad line is reported through the returned [`InputFailure`]; the
     /// stream then stays open, so the server never takes a cut-short stream for a whole one.
-    pub(super) fn stream(
-        &self,
-        argument: Option<&str>,
-    ) -> Result<(ReceiverStream<DynamicMessage>, InputFailure), CliError> {
+    pub(super) fn stream(&self, argument: Option<&str>) -> Result<Requests, CliError> {
         let (tx, rx) = mpsc::channel(QUEUED_REQUESTS);
-        match argument {
+        let failure = match argument {
             Some(json) if json != "-" => {
                 let message = self.parse(json, "the argument")?;
                 tx.try_send(message)
                     .map_err(|_| CliError::Internal("the request queue refused".into()))?;
-                Ok((ReceiverStream::new(rx), InputFailure::never()))
+                InputFailure::never()
             }
             _ => {
                 let (fail, failure) = oneshot::channel();
                 tokio::spawn(self.clone().feed_stdin_lines(tx, fail));
-                Ok((ReceiverStream::new(rx), InputFailure(Some(failure))))
+                InputFailure(Some(failure))
             }
-        }
+        };
+        Ok(Requests {
+            stream: ReceiverStream::new(rx),
+            failure,
+        })
     }
 
     /// Sends each non-empty line of stdin as a request until stdin ends (which ends the
@@ -118,6 +119,15 @@ impl RequestParser {
         let _ = fail.send(error);
         tx.closed().await;
     }
+}
+
+/// The requests of a client-streaming or bidi call, and how reading them can fail.
+#[derive(Debug)]
+pub(super) struct Requests {
+    /// The messages, in order; ends when the input does.
+    pub(super) stream: ReceiverStream<DynamicMessage>,
+    /// The error that stopped the input, if one does.
+    pub(super) failure: InputFailure,
 }
 
 /// Resolves with the error that stopped reading the requests, if one ever does.
@@ -187,10 +197,10 @@ mod tests {
     #[tokio::test]
     async fn a_streaming_call_takes_the_argument_as_its_only_message() {
         use futures_util::StreamExt;
-        let (requests, _failure) = parser("b.Talk/Send")
+        let requests = parser("b.Talk/Send")
             .stream(Some(r#"{"note": "x"}"#))
             .unwrap();
-        let all: Vec<DynamicMessage> = requests.collect().await;
+        let all: Vec<DynamicMessage> = requests.stream.collect().await;
         assert_eq!(all.len(), 1);
         assert_eq!(
             *all[0].get_field_by_name("note").unwrap(),

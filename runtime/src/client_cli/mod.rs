@@ -82,7 +82,7 @@ use call::Call;
 use catalog::{Catalog, Method, Pattern};
 use clap::FromArgMatches;
 use error::CliError;
-use input::RequestParser;
+use input::{RequestParser, Requests};
 use output::Printer;
 use prost_reflect::{DynamicMessage, FieldDescriptor};
 use std::ffi::OsString;
@@ -154,16 +154,17 @@ enum Plan {
     /// A server-streaming call of this request.
     ServerStreaming(DynamicMessage),
     /// A client-streaming call of the JSON argument or stdin's lines.
-    ClientStreaming,
+    ClientStreaming(Requests),
     /// A client-streaming call of this file's bytes, in this field of each request.
     Upload(PathBuf, FieldDescriptor),
     /// A bidi call of the JSON argument or stdin's lines.
-    Bidi,
+    Bidi(Requests),
 }
 
 impl Plan {
-    /// The plan for `method`, refusing flags that do not fit its pattern, and reading the
-    /// request of a unary or server-streaming call (bad JSON fails before connecting).
+    /// The plan for `method`, refusing flags that do not fit its pattern; the requests are
+    /// read (a streaming call's from stdin as it goes), so bad JSON in the argument fails
+    /// before connecting.
     async fn new(
         args: &CallArgs,
         method: &Method,
@@ -189,8 +190,8 @@ impl Plan {
             (_, Some(_)) => return Err(misfit(UPLOAD_NEEDS)),
             (Pattern::Unary, None) => Plan::Unary(parser.single(json).await?),
             (Pattern::ServerStreaming, None) => Plan::ServerStreaming(parser.single(json).await?),
-            (Pattern::ClientStreaming, None) => Plan::ClientStreaming,
-            (Pattern::Bidi, None) => Plan::Bidi,
+            (Pattern::ClientStreaming, None) => Plan::ClientStreaming(parser.stream(json)?),
+            (Pattern::Bidi, None) => Plan::Bidi(parser.stream(json)?),
         })
     }
 }
@@ -205,7 +206,6 @@ async fn call(cli: &Cli, args: &CallArgs, catalog: &Catalog) -> Result<(), CliEr
     let method = catalog.find(&args.method)?;
     let parser = RequestParser::new(method);
     let plan = Plan::new(args, method, &parser).await?;
-    let json = args.json.as_deref();
     let run = async {
         let channel = call::connect(&cli.addr, cli.connect_timeout).await?;
         let printer = Printer::new(args.emit_defaults, args.proto_names);
@@ -221,14 +221,8 @@ async fn call(cli: &Cli, args: &CallArgs, catalog: &Catalog) -> Result<(), CliEr
             Plan::Unary(request) => call.unary(request).await,
             Plan::ServerStreaming(request) => call.server_streaming(request).await,
             Plan::Upload(file, field) => call.upload(&file, args.chunk_size, field).await,
-            Plan::ClientStreaming => {
-                let (requests, failure) = parser.stream(json)?;
-                call.client_streaming(requests, failure).await
-            }
-            Plan::Bidi => {
-                let (requests, failure) = parser.stream(json)?;
-                call.bidi(requests, failure).await
-            }
+            Plan::ClientStreaming(requests) => call.client_streaming(requests).await,
+            Plan::Bidi(requests) => call.bidi(requests).await,
         }
     };
     match cli.timeout {
