@@ -23,6 +23,10 @@
 //!   from a `.proto` read at compile time.
 //! - [`testing`]: the same request streams, sinks and contexts built in a plain
 //!   `#[tokio::test]`, to unit-test handlers without a server.
+//! - `client_cli` (feature `client-cli`, off by default): a whole command-line client for
+//!   every method of an encoded `FileDescriptorSet`, driven by reflection (grpcurl-like:
+//!   `list`, `call METHOD JSON` for all four patterns, uploads from a file), so a service's
+//!   client binary is one line and never goes stale.
 //! - [`CallLayer`]: starts each call's clock when its headers arrive and tells a finished
 //!   upload from an abandoned one ([`Tuning::server`] installs it).
 //!
@@ -34,6 +38,8 @@ mod call;
 mod call_layer;
 mod chunk;
 mod client;
+#[cfg(feature = "client-cli")]
+pub mod client_cli;
 pub mod codegen;
 mod compression;
 mod context;

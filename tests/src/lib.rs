@@ -127,6 +127,50 @@ pub fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// A binary of the examples crate (`streaming-server`, `streaming-cli`, ...), built (or
+/// found fresh) with the calling test's profile and target directory, to run as a separate
+/// process the way a user runs it. Call it from an integration test.
+pub fn example_bin(name: &str) -> std::path::PathBuf {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let profile_dir = BUILT.get_or_init(|| {
+        // A test runs from <target>/<profile>/deps/.
+        let exe = std::env::current_exe().expect("the test's own path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from <target>/<profile>/deps")
+            .to_path_buf();
+        let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
+            Some("debug") => "dev".to_owned(),
+            Some(other) => other.to_owned(),
+            None => panic!("no profile in {}", profile_dir.display()),
+        };
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the tests crate is in the workspace");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .current_dir(workspace)
+            .args(["build", "--quiet", "-p", "rust-stream-examples", "--bins"])
+            .arg("--profile")
+            .arg(profile)
+            .arg("--target-dir")
+            .arg(profile_dir.parent().expect("the target directory"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("running cargo build for the example binaries");
+        assert!(
+            out.status.success(),
+            "building the example binaries failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        profile_dir
+    });
+    profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
 /// The generator's edge-case corpus: each proto under `tests/generator/corpus` that is a
 /// root of generation (`cross/b.proto` comes in through `cross/a.proto`'s import).
 pub const GENERATOR_CORPUS: &[&str] = &[

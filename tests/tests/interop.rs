@@ -14,11 +14,12 @@
 use rust_stream::{DEFAULT_CHUNK_SIZE, Progress, UploadError};
 use rust_stream_examples::adapter::StreamingExamplesStreamClient;
 use rust_stream_examples::pb;
+use rust_stream_tests::example_bin;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::sync::mpsc;
@@ -441,38 +442,6 @@ fn interop_dir() -> PathBuf {
 /// The venv's Python, creating the venv on first use (and after requirements change).
 fn python() -> &'static Path {
     rust_stream_tests::interop_python(env!("CARGO_TARGET_TMPDIR"))
-}
-
-/// A binary of the examples crate, built (or found fresh) with this test's profile.
-fn example_bin(name: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let profile_dir = BUILT.get_or_init(|| {
-        // This test runs from <target>/<profile>/deps/.
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-        let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-            "debug" => "dev".to_owned(),
-            other => other.to_owned(),
-        };
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(workspace_root())
-            .args(["build", "--quiet", "-p", "rust-stream-examples", "--bins"])
-            .arg("--profile")
-            .arg(profile)
-            .arg("--target-dir")
-            .arg(profile_dir.parent().unwrap())
-            .stdin(Stdio::null())
-            .output()
-            .expect("running cargo build for the example binaries");
-        assert!(
-            out.status.success(),
-            "building the example binaries failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        profile_dir
-    });
-    profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// A child process whose stdout is read line by line; killed when dropped.
