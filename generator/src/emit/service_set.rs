@@ -100,7 +100,7 @@ fn handlers(
             let call = default_call(method, paths)?;
             arms.push(quote! {
                 #path => {
-                    let (mut client, _server) = #stream::test_server(self.#field).await?;
+                    let (client, _server) = #stream::test_server(self.#field).await?;
                     ::core::result::Result::Ok(#call)
                 }
             });

@@ -4,14 +4,14 @@
 //! added to the proto and leaves everything else as it is.
 //!
 //! Serve it with `StreamingExamplesService::new(StreamingExamplesImpl).into_server()`; `StreamingExamplesService` is in
-//! `crate::pb::streaming_examples_stream`.
+//! `crate::pb::streaming::streaming_examples_stream`.
 
 use ::rust_stream::{CallContext, RequestStream, ResponseSink};
 use ::rust_stream::codegen::tonic::Status;
-use crate::pb::{
+use crate::pb::streaming::{
     Chunk, Event, EventFilter, Message, UploadResult, UserRequest, UserResponse,
 };
-use crate::pb::streaming_examples_stream::StreamingExamplesHandler;
+use crate::pb::streaming::streaming_examples_stream::StreamingExamplesHandler;
 
 /// Implements `streaming.StreamingExamples`.
 #[derive(Debug, Default)]
