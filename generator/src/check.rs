@@ -136,6 +136,12 @@ impl<'a> Source<'a> {
         }
     }
 
+    /// The span of the element at `path` (`[line, start, end]` or `[line, start, line,
+    /// end]`, zero-based), if the file has source info for it.
+    fn span(&self, path: &[i32]) -> Option<&'a [i32]> {
+        self.spans.as_ref()?.get(path).copied()
+    }
+
     /// `false` if the file has source info without a location for `path`: prost-build
     /// looks up every message, field, enum, value, service and method and panics on a
     /// missing one.
@@ -301,14 +307,59 @@ impl<'a> Checker<'a> {
                     continue;
                 }
                 self.located(&method_at);
-                for (role, ty) in [
-                    ("request type", method.input_type.as_deref()),
-                    ("response type", method.output_type.as_deref()),
+                // Fields 2 and 3 of MethodDescriptorProto.
+                for (role, field, ty) in [
+                    ("request type", 2, method.input_type.as_deref()),
+                    ("response type", 3, method.output_type.as_deref()),
                 ] {
                     self.type_name(&method_at, role, ty, &[TypeKind::Message], generated);
+                    let mut type_path = method_at.path.clone();
+                    type_path.push(field);
+                    self.method_scope(source, service, &at.path, &type_path, ty);
                 }
             }
         }
+    }
+
+    /// protoc looks a relative type name of a method up in the service's scope first, where
+    /// the service's methods are: in `rpc Status(Req) returns (Status)` the response type is
+    /// the method, and protoc refuses it ("is not a message type"). protox takes the message,
+    /// so the name as written is checked here; the descriptors only hold the name it
+    /// resolved to, and the span of the type name tells which suffix of it was written.
+    /// A compound name (`Status.Inner`) passes protoc, and so here: a method is not a scope,
+    /// so its lookup goes on outwards.
+    fn method_scope(
+        &mut self,
+        source: &Source<'_>,
+        service: &prost_types::ServiceDescriptorProto,
+        service_path: &[i32],
+        type_path: &[i32],
+        resolved: Option<&str>,
+    ) {
+        let Some(written) = resolved
+            .zip(source.span(type_path))
+            .and_then(|(resolved, span)| written_name(resolved, span))
+            .filter(|written| !written.starts_with('.') && !written.contains('.'))
+        else {
+            return;
+        };
+        let Some(m) = service.method.iter().position(|m| m.name() == written) else {
+            return;
+        };
+        let resolved = resolved.unwrap_or_default();
+        let service_name = qualified(&package_prefix(source.file.package()), service.name());
+        let mut method_path = service_path.to_vec();
+        method_path.extend([2, m as i32]);
+        self.problems.push(Diagnostic::new(
+            DiagnosticKind::Syntax,
+            Some(source.location(type_path)),
+            format!(
+                "\"{written}\" is not a message type: inside service {service} it names the \
+                 method {service}.{written} ({at}); write \"{resolved}\" or rename one of them",
+                service = shown(&service_name),
+                at = source.location(&method_path),
+            ),
+        ));
     }
 
     fn message(
@@ -770,6 +821,20 @@ fn unescape_c(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The type name written at `span` (one line: `[line, start, end]`) that resolved to
+/// `resolved` (`.a.B.C`): the fully qualified name or the suffix (`a.B.C`, `B.C`, `C`) as
+/// long as the span, each being one character or more longer than the next; `None` for a
+/// span over several lines or of no such length (a name with spaces or comments inside).
+fn written_name<'r>(resolved: &'r str, span: &[i32]) -> Option<&'r str> {
+    let [_, start, end] = *span else {
+        return None;
+    };
+    let width = usize::try_from(end.checked_sub(start)?).ok()?;
+    std::iter::once(resolved)
+        .chain(resolved.match_indices('.').map(|(i, _)| &resolved[i + 1..]))
+        .find(|candidate| candidate.len() == width)
+}
+
 /// `.pkg`, or empty without a package.
 fn package_prefix(package: &str) -> String {
     if package.is_empty() {
@@ -791,6 +856,24 @@ fn shown(qualified: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_names_are_the_suffix_as_long_as_the_span() {
+        for (resolved, span, written) in [
+            (".acme.Status", &[6, 27, 33][..], Some("Status")),
+            (".acme.Status", &[6, 27, 38], Some("acme.Status")),
+            (".acme.Status", &[6, 27, 39], Some(".acme.Status")),
+            (".acme.Status.Inner", &[6, 10, 22], Some("Status.Inner")),
+            (".Status", &[0, 0, 6], Some("Status")),
+            (".Status", &[0, 0, 7], Some(".Status")),
+            (".acme.Status", &[6, 27, 30], None),
+            (".acme.Status", &[6, 27, 7, 3], None),
+            (".acme.Status", &[6, 27, 20], None),
+            (".acme.Status", &[], None),
+        ] {
+            assert_eq!(written_name(resolved, span), written, "{resolved} {span:?}");
+        }
+    }
 
     #[test]
     fn c_escapes_are_read_as_prost_build_reads_them() {

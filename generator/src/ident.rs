@@ -152,6 +152,44 @@ pub fn compose(base: &str, suffix: &str) -> String {
     sanitize(&format!("{base}{suffix}"))
 }
 
+/// By-value methods of traits that every type implements and that code calling a client has
+/// in scope: the prelude's (editions 2015 to 2024), and the ones a tonic or tracing user
+/// imports. Method-call syntax tries the receiver by value before by reference, so
+/// `client.into(request)` calls `Into::into` however the client's own `into(&self, ..)` is
+/// written; helpers named like these are renamed by [`client_helper`]. Trait methods taking
+/// `&self` or `&mut self` (`clone`, `as_ref`, `hash`, `clone_from`, `borrow_mut`, ...) need
+/// no renaming: the client's helpers take `&self`, and inherent methods win at that step.
+const BY_VALUE_TRAIT_METHODS: &[(&str, &str)] = &[
+    ("into", "core::convert::Into::into"),
+    ("try_into", "core::convert::TryInto::try_into"),
+    ("into_request", "tonic::IntoRequest::into_request"),
+    ("instrument", "tracing::Instrument::instrument"),
+    ("in_current_span", "tracing::Instrument::in_current_span"),
+    (
+        "with_subscriber",
+        "tracing::instrument::WithSubscriber::with_subscriber",
+    ),
+    (
+        "with_current_subscriber",
+        "tracing::instrument::WithSubscriber::with_current_subscriber",
+    ),
+];
+
+/// What the stream client's helpers of an RPC are renamed with when [`client_helper`] must.
+pub const CLIENT_HELPER_SUFFIX: &str = "_rpc";
+
+/// The stream client's name for the helper of an RPC whose Rust name is `rust_name`: that
+/// name, or for a by-value trait method every type has (`into`, `try_into`, ...), that name
+/// with [`CLIENT_HELPER_SUFFIX`] (`into_rpc`), with the trait method that would be called
+/// instead (`core::convert::Into::into`).
+pub fn client_helper(rust_name: &str) -> (String, Option<&'static str>) {
+    let plain = unraw(rust_name);
+    match BY_VALUE_TRAIT_METHODS.iter().find(|(name, _)| *name == plain) {
+        Some((_, method)) => (compose(rust_name, CLIENT_HELPER_SUFFIX), Some(method)),
+        None => (rust_name.to_owned(), None),
+    }
+}
+
 /// `true` if `s` is a plain identifier (letters, digits, `_`, not starting with a digit).
 pub fn is_proto_identifier(s: &str) -> bool {
     let mut chars = s.chars();
@@ -381,6 +419,27 @@ mod tests {
                 expected,
                 "{enum_name}.{value}"
             );
+        }
+    }
+
+    #[test]
+    fn client_helper_table() {
+        for (rust_name, expected, renamed) in [
+            ("into", "into_rpc", true),
+            ("try_into", "try_into_rpc", true),
+            ("into_request", "into_request_rpc", true),
+            ("instrument", "instrument_rpc", true),
+            ("clone", "clone", false),
+            ("clone_from", "clone_from", false),
+            ("as_ref", "as_ref", false),
+            ("into_inner", "into_inner", false),
+            ("into_", "into_", false),
+            ("r#type", "r#type", false),
+            ("get_user", "get_user", false),
+        ] {
+            let (name, reason) = client_helper(rust_name);
+            assert_eq!(name, expected, "{rust_name}");
+            assert_eq!(reason.is_some(), renamed, "{rust_name}");
         }
     }
 

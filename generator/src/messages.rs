@@ -131,6 +131,7 @@ pub fn generate(
     for (proto, rust) in &params.extern_paths {
         config.extern_path(proto, rust);
     }
+    config.prost_types_path(params.well_known_types_path());
     for oneof in oneofs_with_messages(&descriptors.files) {
         config.enum_attribute(oneof, "#[allow(clippy::large_enum_variant)]");
     }

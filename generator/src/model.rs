@@ -95,7 +95,8 @@ pub struct TypeRef {
     /// Fully qualified proto name (`.pkg.Msg`).
     pub proto_name: String,
     /// Rust path relative to the package's module, as prost-build resolves it
-    /// (`Msg`, `outer::Inner`, `super::other::Msg`, `::prost_types::Timestamp`, `()`).
+    /// (`Msg`, `outer::Inner`, `super::other::Msg`), or absolute ([`is_absolute`]:
+    /// `::rust_stream::codegen::prost_types::Timestamp`, `crate::rt::..`, `()`).
     pub rust_path: String,
     /// Set when the message has exactly one field, of type `bytes`.
     pub chunk: Option<ChunkField>,
@@ -111,6 +112,12 @@ pub struct Method {
     pub rust_name: String,
     /// Set if `rust_name` differs from the plain snake-case name, saying why.
     pub renamed_because: Option<String>,
+    /// Name of the stream client's helper for the RPC: `rust_name`, unless method-call
+    /// syntax would pick a trait's method over it (`into` becomes `into_rpc`, see
+    /// [`ident::client_helper`](crate::ident)).
+    pub client_helper: String,
+    /// Set if `client_helper` differs from `rust_name`, saying why.
+    pub client_renamed_because: Option<String>,
     /// Name of the constant holding the gRPC path in the `paths` module.
     pub path_const: String,
     /// The gRPC path: `/pkg.Service/Method`.
@@ -371,7 +378,7 @@ fn collect_chunks(
         {
             continue;
         }
-        if let Some(type_ref) = type_ref(name, file.package(), messages)
+        if let Some(type_ref) = type_ref(name, file.package(), messages, params)
             && type_ref.chunk.is_some()
         {
             out.push(type_ref);
@@ -404,8 +411,9 @@ fn chunk_field(message: &DescriptorProto, file: &FileDescriptorProto) -> Option<
     })
 }
 
-/// Rust paths of the types prost-build maps to something outside the generated code.
-fn extern_type(proto_name: &str) -> Option<String> {
+/// Rust paths of the types prost-build maps to something outside the generated code, the
+/// well-known types being at `well_known` ([`Params::well_known_types_path`]).
+fn extern_type(proto_name: &str, well_known: &str) -> Option<String> {
     let mapped = match proto_name {
         ".google.protobuf.Empty" => "()",
         ".google.protobuf.BoolValue" => "::core::primitive::bool",
@@ -421,13 +429,19 @@ fn extern_type(proto_name: &str) -> Option<String> {
             let rest = proto_name.strip_prefix(".google.protobuf.")?;
             let mut parts: Vec<&str> = rest.split('.').collect();
             let last = parts.pop()?;
-            let mut path: Vec<String> = vec!["::prost_types".to_owned()];
+            let mut path: Vec<String> = vec![well_known.to_owned()];
             path.extend(parts.into_iter().map(ident::to_snake));
             path.push(ident::to_upper_camel(last));
             return Some(path.join("::"));
         }
     };
     Some(mapped.to_owned())
+}
+
+/// `true` if `rust_path` (a [`TypeRef`]'s) means the same in every module: `()`, or a path
+/// from `::` or `crate::`; otherwise it is relative to the package's module.
+pub fn is_absolute(rust_path: &str) -> bool {
+    rust_path == "()" || rust_path.starts_with("::") || rust_path.starts_with("crate::")
 }
 
 /// prost-build's `resolve_ident`: the path of `proto_name` from the module of `package`.
@@ -452,8 +466,9 @@ fn type_ref(
     proto_name: &str,
     package: &str,
     messages: &BTreeMap<String, MessageInfo<'_>>,
+    params: &Params,
 ) -> Option<TypeRef> {
-    if let Some(rust_path) = extern_type(proto_name) {
+    if let Some(rust_path) = extern_type(proto_name, &params.well_known_types_path()) {
         return Some(TypeRef {
             proto_name: proto_name.to_owned(),
             rust_path,
@@ -605,7 +620,7 @@ fn build_service(
                     rust_path,
                     chunk: None,
                 })
-                .or_else(|| type_ref(proto, file.package(), messages));
+                .or_else(|| type_ref(proto, file.package(), messages, params));
             if found.is_none() {
                 problems.push(Diagnostic {
                     kind: DiagnosticKind::UnresolvedType,
@@ -650,6 +665,8 @@ fn build_service(
         };
         methods.push(Method {
             proto_name: name.to_owned(),
+            client_helper: rust_name.clone(),
+            client_renamed_because: None,
             rust_name,
             renamed_because,
             path_const,
@@ -668,8 +685,16 @@ fn build_service(
             location,
         });
     }
-    // Upload helpers are named after all RPCs, so an RPC keeps its name over a helper.
+    // Helpers are named after all RPCs, so an RPC keeps its name over a helper.
     for method in &mut methods {
+        if let (helper, Some(trait_method)) = ident::client_helper(&method.rust_name) {
+            method.client_helper = ident::claim(helper, &mut taken);
+            method.client_renamed_because = Some(format!(
+                "every type has `{trait_method}`, which method-call syntax \
+                 (`client.{}(..)`) would call instead",
+                ident::unraw(&method.rust_name)
+            ));
+        }
         if method.pattern == Pattern::ClientStreaming && method.request.chunk.is_some() {
             let name = ident::compose(&method.rust_name, "_from");
             method.upload_helper = Some(ident::claim(name, &mut taken));
@@ -735,12 +760,31 @@ mod tests {
 
     #[test]
     fn well_known_types_map_like_prost() {
-        assert_eq!(extern_type(".google.protobuf.Empty").unwrap(), "()");
+        let at = "::rt::codegen::prost_types";
+        assert_eq!(extern_type(".google.protobuf.Empty", at).unwrap(), "()");
         assert_eq!(
-            extern_type(".google.protobuf.Timestamp").unwrap(),
-            "::prost_types::Timestamp"
+            extern_type(".google.protobuf.Timestamp", at).unwrap(),
+            "::rt::codegen::prost_types::Timestamp"
         );
-        assert_eq!(extern_type(".a.B"), None);
+        assert_eq!(
+            extern_type(".google.protobuf.NullValue", at).unwrap(),
+            "::rt::codegen::prost_types::NullValue"
+        );
+        assert_eq!(extern_type(".a.B", at), None);
+    }
+
+    #[test]
+    fn absolute_paths() {
+        for (path, absolute) in [
+            ("()", true),
+            ("::prost_types::Any", true),
+            ("crate::rt::codegen::prost_types::Any", true),
+            ("Msg", false),
+            ("super::a::Msg", false),
+            ("crate_name::Msg", false),
+        ] {
+            assert_eq!(is_absolute(path), absolute, "{path}");
+        }
     }
 
     #[test]

@@ -584,6 +584,26 @@ impl Params {
         }
     }
 
+    /// Where generated code finds Google's well-known types (prost-build's
+    /// `prost_types_path`): the runtime's re-export, `<runtime_path>::codegen::prost_types`,
+    /// so that a crate needs no `prost-types` of its own. With `stream_only`, `::prost_types`,
+    /// as the other plugins' messages and tonic code name them; likewise for a runtime path
+    /// relative to a module (`self::`, `super::`), which would mean something else in each
+    /// module that names a type. A runtime path of a crate (`rust_stream`) gets its leading
+    /// `::`, so that prost-build and tonic read it as absolute.
+    pub fn well_known_types_path(&self) -> String {
+        const PROST_TYPES: &str = "::prost_types";
+        let runtime = self.runtime_path.as_str();
+        let first = runtime.trim_start_matches("::").split("::").next();
+        if self.stream_only || matches!(first, Some("self" | "super")) {
+            PROST_TYPES.to_owned()
+        } else if runtime.starts_with("::") || first == Some("crate") {
+            format!("{runtime}::codegen::prost_types")
+        } else {
+            format!("::{runtime}::codegen::prost_types")
+        }
+    }
+
     /// The Rust path `extern_path=` gives the proto type `proto_name` (`.pkg.Msg`), as
     /// prost-build's `extern_path` resolves it; `None` if no mapping covers it.
     pub fn extern_path_of(&self, proto_name: &str) -> Option<String> {
@@ -614,6 +634,23 @@ impl Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn well_known_types_are_the_runtimes_unless_stream_only() {
+        for (params, expected) in [
+            ("", "::rust_stream::codegen::prost_types"),
+            ("runtime_path=::a::b", "::a::b::codegen::prost_types"),
+            ("runtime_path=a::b", "::a::b::codegen::prost_types"),
+            ("runtime_path=crate::rt", "crate::rt::codegen::prost_types"),
+            ("runtime_path=super::rt", "::prost_types"),
+            ("runtime_path=self::rt", "::prost_types"),
+            ("stream_only", "::prost_types"),
+            ("stream_only,runtime_path=::a", "::prost_types"),
+        ] {
+            let params = Params::parse(params).unwrap();
+            assert_eq!(params.well_known_types_path(), expected, "{params:?}");
+        }
+    }
 
     #[test]
     fn parses_every_parameter() {

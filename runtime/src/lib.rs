@@ -77,6 +77,10 @@ pub use sink::{ResponseSink, ResponseStream, SendError};
 pub use status::{RpcStatus, rich_status, status_details};
 pub use status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
 pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, Tuning};
+/// Google's well-known types (`Timestamp`, `Duration`, `Any`, `Struct`, ...), the very types
+/// generated code uses: a handler names them from here without a `prost-types` dependency of
+/// its own.
+pub use prost_types;
 
 /// `#[derive(StreamService)]`: implements the [`StreamService`](trait@StreamService) trait
 /// for a handler struct from a `.proto` read at compile time, with no build script. Keys of

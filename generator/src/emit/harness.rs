@@ -4,7 +4,7 @@
 //! real socket in three lines:
 //!
 //! ```text
-//! let (mut client, _server) = streaming_examples_stream::test_server(MyServer).await?;
+//! let (client, _server) = streaming_examples_stream::test_server(MyServer).await?;
 //! let user = client.get_user(UserRequest { id: "42".into() }).await?;
 //! assert_eq!(user.name, "Ada Lovelace");
 //! ```

@@ -505,7 +505,7 @@ pub(crate) fn ident(name: &str) -> Result<syn::Ident, Error> {
 /// A type path as seen from a module one level below the package module (`super::` added
 /// to relative paths), or from the package module itself.
 pub(crate) fn rust_type(path: &str, from_child: bool) -> Result<TokenStream, Error> {
-    let full = if from_child && !path.starts_with("::") && path != "()" {
+    let full = if from_child && !model::is_absolute(path) {
         format!("super::{path}")
     } else {
         path.to_owned()

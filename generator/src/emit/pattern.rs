@@ -308,7 +308,7 @@ fn reply_helper(cx: &Context<'_>) -> Result<Option<TokenStream>, Error> {
     Ok(Some(quote! {
         #[doc = #doc]
         #deprecated
-        pub async fn #helper(&mut self, #input) -> #result<#rt::Reply<#res>, #status> {
+        pub async fn #helper(&self, #input) -> #result<#rt::Reply<#res>, #status> {
             let grpc = #rt::client_grpc(
                 ::core::clone::Clone::clone(&self.channel),
                 TUNING.max_message_size,
@@ -353,12 +353,41 @@ fn single_response(cx: &Context<'_>) -> TokenStream {
     }
 }
 
-fn client_doc(method: &Method) -> String {
-    format!(
+/// The docs of a method's main client helper: its pattern and proto name, and why it is
+/// named otherwise than the RPC where it is.
+fn client_docs(method: &Method) -> TokenStream {
+    let summary = format!(
         " {} `{}`.",
         capitalize(method.pattern.label()),
         method.proto_name
-    )
+    );
+    let Some(reason) = &method.client_renamed_because else {
+        return quote!(#[doc = #summary]);
+    };
+    let note = format!(
+        " Named `{}`, not `{}` like the RPC `{}`, because {reason}.",
+        crate::ident::unraw(&method.client_helper),
+        crate::ident::unraw(&method.rust_name),
+        method.proto_name
+    );
+    quote! {
+        #[doc = #summary]
+        #[doc = ""]
+        #[doc = #note]
+    }
+}
+
+/// The client helper's name for `method`.
+fn client_name(method: &Method) -> Result<proc_macro2::Ident, Error> {
+    ident(&method.client_helper)
+}
+
+/// `let mut inner = <clone of the tonic client>;`: every helper takes `&self` and calls a
+/// clone (tonic's clients are a channel handle and settings), so one client serves many
+/// calls at once and a helper always wins method-call syntax over a trait method taking
+/// `&self` or `&mut self`.
+fn inner_clone() -> TokenStream {
+    quote!(let mut inner = ::core::clone::Clone::clone(&self.inner);)
 }
 
 /// `s` with its first letter in upper case.
@@ -410,18 +439,20 @@ impl PatternEmitter for Unary {
             response: res,
             ..
         } = &cx.types;
-        let name = ident(&cx.method.rust_name)?;
-        let doc = client_doc(cx.method);
+        let name = client_name(cx.method)?;
+        let docs = client_docs(cx.method);
         let deprecated = &cx.deprecated;
-        let call = tonic_call(cx, quote!(&mut self.inner), quote!(request))?;
+        let inner = inner_clone();
+        let call = tonic_call(cx, quote!(&mut inner), quote!(request))?;
         let answer = single_response(cx);
         Ok(ClientItems {
             consts: Vec::new(),
             fns: [quote! {
-                #[doc = #doc]
+                #docs
                 #deprecated
-                pub async fn #name(&mut self, request: #req) -> #result<#res, #status> {
+                pub async fn #name(&self, request: #req) -> #result<#res, #status> {
                     let request = #rt::request(request, self.timeout);
+                    #inner
                     let response = #call.await;
                     #answer
                 }
@@ -490,28 +521,30 @@ impl PatternEmitter for ServerStreaming {
             response: res,
             ..
         } = &cx.types;
-        let name = ident(&cx.method.rust_name)?;
-        let doc = client_doc(cx.method);
+        let name = client_name(cx.method)?;
+        let docs = client_docs(cx.method);
         let deprecated = &cx.deprecated;
-        let call = tonic_call(cx, quote!(&mut self.inner), quote!(request))?;
+        let inner = inner_clone();
+        let call = tonic_call(cx, quote!(&mut inner), quote!(request))?;
         let helper = metadata_helper(cx)?;
         let metadata_doc = metadata_doc(cx.method);
         Ok(ClientItems {
             consts: Vec::new(),
             fns: vec![quote! {
-                #[doc = #doc]
+                #docs
                 #deprecated
-                pub async fn #name(&mut self, request: #req) -> #result<#rt::Responses<#res>, #status> {
+                pub async fn #name(&self, request: #req) -> #result<#rt::Responses<#res>, #status> {
                     Self::#helper(self, #rt::tonic::Request::new(request)).await
                 }
 
                 #[doc = #metadata_doc]
                 #deprecated
                 pub async fn #helper(
-                    &mut self,
+                    &self,
                     request: #rt::tonic::Request<#req>,
                 ) -> #result<#rt::Responses<#res>, #status> {
                     let request = #rt::with_timeout(request, self.timeout);
+                    #inner
                     let response = #call.await;
                     // The responses keep the headers, for `Responses::headers`.
                     ::core::result::Result::Ok(::core::convert::Into::into(
@@ -581,21 +614,23 @@ impl PatternEmitter for ClientStreaming {
             response: res,
             ..
         } = &cx.types;
-        let name = ident(&method.rust_name)?;
-        let doc = client_doc(method);
+        let name = client_name(method)?;
+        let docs = client_docs(method);
         let deprecated = &cx.deprecated;
-        let call = tonic_call(cx, quote!(&mut self.inner), quote!(requests))?;
+        let inner = inner_clone();
+        let call = tonic_call(cx, quote!(&mut inner), quote!(requests))?;
         let answer = single_response(cx);
         let mut items = ClientItems {
             consts: Vec::new(),
             fns: [quote! {
-                #[doc = #doc]
+                #docs
                 #deprecated
                 pub async fn #name(
-                    &mut self,
+                    &self,
                     requests: impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static,
                 ) -> #result<#res, #status> {
                     let requests = #rt::request(requests, self.timeout);
+                    #inner
                     let response = #call.await;
                     #answer
                 }
@@ -630,12 +665,12 @@ impl PatternEmitter for ClientStreaming {
             #[doc = #doc]
             #deprecated
             pub async fn #helper(
-                &mut self,
+                &self,
                 reader: impl #rt::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
                 chunk_size: usize,
                 progress: impl ::core::ops::FnMut(#rt::Progress) + ::core::marker::Send + 'static,
             ) -> #result<#res, #rt::UploadError> {
-                let mut inner = ::core::clone::Clone::clone(&self.inner);
+                #inner
                 let timeout = self.timeout;
                 #rt::upload(reader, chunk_size, progress, move |chunks: #rt::BoxStream<#req>| async move {
                     #call.await.map_err(#rt::client_status)
@@ -721,11 +756,12 @@ impl PatternEmitter for Bidi {
             response: res,
             ..
         } = &cx.types;
-        let name = ident(&method.rust_name)?;
-        let doc = client_doc(method);
+        let name = client_name(method)?;
+        let docs = client_docs(method);
         let deprecated = &cx.deprecated;
+        let inner = inner_clone();
         // `fn clone(&self) -> ..` looks like `Clone::clone` to clippy.
-        let allow = (crate::ident::unraw(&method.rust_name) == "clone")
+        let allow = (crate::ident::unraw(&method.client_helper) == "clone")
             .then(|| quote!(#[allow(clippy::should_implement_trait)]));
         let buffer = usize_literal(method.options.buffer.map_or(32, |b| b.max(1) as usize));
         let call = tonic_call(
@@ -741,7 +777,7 @@ impl PatternEmitter for Bidi {
         Ok(ClientItems {
             consts: Vec::new(),
             fns: vec![quote! {
-                #[doc = #doc]
+                #docs
                 #deprecated
                 #allow
                 pub fn #name(&self) -> (#rt::Requests<#req>, #rt::Responses<#res>) {
@@ -754,7 +790,7 @@ impl PatternEmitter for Bidi {
                     &self,
                     metadata: #rt::tonic::metadata::MetadataMap,
                 ) -> (#rt::Requests<#req>, #rt::Responses<#res>) {
-                    let mut inner = ::core::clone::Clone::clone(&self.inner);
+                    #inner
                     let timeout = self.timeout;
                     #rt::bidi(#buffer, move |requests| async move {
                         #call.await

@@ -21,7 +21,7 @@ pub const RPC_MARKER: &str = "// rust-stream: rpc ";
 
 /// Joins a module path and a path relative to the package module.
 fn join(base: &str, relative: &str) -> String {
-    if relative.starts_with("::") || relative == "()" {
+    if crate::model::is_absolute(relative) {
         return relative.to_owned();
     }
     let mut base: Vec<&str> = base.split("::").collect();
@@ -529,5 +529,9 @@ mod tests {
             "::prost_types::Timestamp"
         );
         assert_eq!(join("crate::pb", "()"), "()");
+        assert_eq!(
+            join("crate::pb", "crate::rt::codegen::prost_types::Any"),
+            "crate::rt::codegen::prost_types::Any"
+        );
     }
 }

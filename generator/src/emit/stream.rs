@@ -453,9 +453,12 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
     let adapter_doc = format!(
         " Serves a `{handler}` through tonic's `{proto}` server trait with rust-stream's guards."
     );
-    let mut client_docs = vec![format!(
-        " A `{proto}` client with `TUNING` and helpers shaped by each pattern."
-    )];
+    let mut client_docs = vec![
+        format!(" A `{proto}` client with `TUNING` and helpers shaped by each pattern."),
+        " Helpers take `&self`: one client (or its clones, which share the connection) makes \
+         any number of calls at once."
+            .to_owned(),
+    ];
     let pattern_docs: Vec<&str> = patterns(service)
         .into_iter()
         .filter_map(|p| emitter(p).client_doc())

@@ -579,6 +579,7 @@ pub mod documented_stream {
         }
     }
     /// A `Documented` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -645,13 +646,14 @@ pub mod documented_stream {
         }
         /// Unary `Call`.
         pub async fn call(
-            &mut self,
+            &self,
             request: super::Doc,
         ) -> ::core::result::Result<super::Doc, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::documented_client::DocumentedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut self.inner, request)
+            >::call(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -659,7 +661,7 @@ pub mod documented_stream {
         }
         /// Unary `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Doc>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Doc>,
@@ -678,7 +680,7 @@ pub mod documented_stream {
         }
         /// Server streaming `Watch`.
         pub async fn watch(
-            &mut self,
+            &self,
             request: super::Doc,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Doc>,
@@ -692,16 +694,17 @@ pub mod documented_stream {
         }
         /// Server streaming `Watch` with request metadata; the responses keep the headers and trailers.
         pub async fn watch_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Doc>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Doc>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::documented_client::DocumentedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::watch(&mut self.inner, request)
+            >::watch(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(

@@ -18,11 +18,11 @@ pub struct Frame {
     #[prost(message, repeated, tag = "10")]
     pub parts: ::prost::alloc::vec::Vec<frame::Part>,
     #[prost(message, optional, tag = "11")]
-    pub at: ::core::option::Option<::prost_types::Timestamp>,
+    pub at: ::core::option::Option<::rust_stream::codegen::prost_types::Timestamp>,
     #[prost(message, optional, tag = "12")]
-    pub took: ::core::option::Option<::prost_types::Duration>,
+    pub took: ::core::option::Option<::rust_stream::codegen::prost_types::Duration>,
     #[prost(message, optional, tag = "13")]
-    pub meta: ::core::option::Option<::prost_types::Struct>,
+    pub meta: ::core::option::Option<::rust_stream::codegen::prost_types::Struct>,
     #[prost(message, optional, tag = "14")]
     pub wrapped: ::core::option::Option<i64>,
     #[prost(message, repeated, tag = "15")]
@@ -98,7 +98,7 @@ pub mod frame {
         #[prost(message, tag = "7")]
         Header(::prost::alloc::boxed::Box<Header>),
         #[prost(message, tag = "8")]
-        Any(::prost_types::Any),
+        Any(::rust_stream::codegen::prost_types::Any),
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -106,7 +106,7 @@ pub struct Ack {
     #[prost(map = "string, message", tag = "3")]
     pub values: ::std::collections::HashMap<
         ::prost::alloc::string::String,
-        ::prost_types::Value,
+        ::rust_stream::codegen::prost_types::Value,
     >,
     #[prost(oneof = "ack::Result", tags = "1, 2")]
     pub result: ::core::option::Option<ack::Result>,
@@ -1167,6 +1167,7 @@ pub mod constructs_stream {
         }
     }
     /// A `Constructs` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -1236,13 +1237,14 @@ pub mod constructs_stream {
         }
         /// Unary `One`.
         pub async fn one(
-            &mut self,
+            &self,
             request: super::Frame,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::constructs_client::ConstructsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::one(&mut self.inner, request)
+            >::one(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1250,7 +1252,7 @@ pub mod constructs_stream {
         }
         /// Unary `One` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn one_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Frame>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Ack>,
@@ -1269,7 +1271,7 @@ pub mod constructs_stream {
         }
         /// Server streaming `Feed`.
         pub async fn feed(
-            &mut self,
+            &self,
             request: super::Frame,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Frame>,
@@ -1283,16 +1285,17 @@ pub mod constructs_stream {
         }
         /// Server streaming `Feed` with request metadata; the responses keep the headers and trailers.
         pub async fn feed_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Frame>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Frame>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::constructs_client::ConstructsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::feed(&mut self.inner, request)
+            >::feed(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -1302,15 +1305,16 @@ pub mod constructs_stream {
         }
         /// Client streaming `Collect`.
         pub async fn collect(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Frame,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::constructs_client::ConstructsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::collect(&mut self.inner, requests)
+            >::collect(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1318,7 +1322,7 @@ pub mod constructs_stream {
         }
         /// Client streaming `Collect` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn collect_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Frame,
@@ -1378,15 +1382,16 @@ pub mod constructs_stream {
         }
         /// Client streaming `UploadParts`.
         pub async fn upload_parts(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::frame::Part,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::constructs_client::ConstructsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload_parts(&mut self.inner, requests)
+            >::upload_parts(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1394,7 +1399,7 @@ pub mod constructs_stream {
         }
         /// Client streaming `UploadParts` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_parts_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::frame::Part,
@@ -1419,7 +1424,7 @@ pub mod constructs_stream {
         }
         /// Client-streaming `UploadParts` from any reader, in chunks of `chunk_size` bytes (`Self::UPLOAD_PARTS_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn upload_parts_from(
-            &mut self,
+            &self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
             chunk_size: usize,
             progress: impl ::core::ops::FnMut(
@@ -1447,7 +1452,7 @@ pub mod constructs_stream {
         }
         /// Server streaming `DownloadParts`.
         pub async fn download_parts(
-            &mut self,
+            &self,
             request: super::Ack,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::frame::Part>,
@@ -1461,16 +1466,17 @@ pub mod constructs_stream {
         }
         /// Server streaming `DownloadParts` with request metadata; the responses keep the headers and trailers.
         pub async fn download_parts_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ack>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::frame::Part>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::constructs_client::ConstructsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::download_parts(&mut self.inner, request)
+            >::download_parts(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(

@@ -826,6 +826,7 @@ pub mod records_stream {
         }
     }
     /// A `Records` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -893,16 +894,17 @@ pub mod records_stream {
         }
         /// Unary `Put`.
         pub async fn put(
-            &mut self,
+            &self,
             request: super::Record,
         ) -> ::core::result::Result<
             super::Tally,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::records_client::RecordsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::put(&mut self.inner, request)
+            >::put(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -910,7 +912,7 @@ pub mod records_stream {
         }
         /// Unary `Put` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn put_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Record>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Tally>,
@@ -929,7 +931,7 @@ pub mod records_stream {
         }
         /// Server streaming `Scan`.
         pub async fn scan(
-            &mut self,
+            &self,
             request: super::Tally,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Record>,
@@ -943,16 +945,17 @@ pub mod records_stream {
         }
         /// Server streaming `Scan` with request metadata; the responses keep the headers and trailers.
         pub async fn scan_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Tally>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Record>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::records_client::RecordsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::scan(&mut self.inner, request)
+            >::scan(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -962,7 +965,7 @@ pub mod records_stream {
         }
         /// Client streaming `Load`.
         pub async fn load(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Record,
             > + ::core::marker::Send + 'static,
@@ -971,9 +974,10 @@ pub mod records_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::records_client::RecordsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::load(&mut self.inner, requests)
+            >::load(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -981,7 +985,7 @@ pub mod records_stream {
         }
         /// Client streaming `Load` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn load_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Record,

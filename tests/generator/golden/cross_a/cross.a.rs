@@ -667,6 +667,7 @@ pub mod mixed_stream {
         }
     }
     /// A `Mixed` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -736,7 +737,7 @@ pub mod mixed_stream {
         }
         /// Client streaming `Put`.
         pub async fn put(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::super::b::outer::Piece,
             > + ::core::marker::Send + 'static,
@@ -745,9 +746,10 @@ pub mod mixed_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::mixed_client::MixedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::put(&mut self.inner, requests)
+            >::put(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -755,7 +757,7 @@ pub mod mixed_stream {
         }
         /// Client streaming `Put` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn put_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::super::b::outer::Piece,
@@ -775,7 +777,7 @@ pub mod mixed_stream {
         }
         /// Client-streaming `Put` from any reader, in chunks of `chunk_size` bytes (`Self::PUT_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn put_from(
-            &mut self,
+            &self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
             chunk_size: usize,
             progress: impl ::core::ops::FnMut(
@@ -810,7 +812,7 @@ pub mod mixed_stream {
         }
         /// Server streaming `Get`.
         pub async fn get(
-            &mut self,
+            &self,
             request: super::super::b::Outer,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::super::b::outer::Piece>,
@@ -824,16 +826,17 @@ pub mod mixed_stream {
         }
         /// Server streaming `Get` with request metadata; the responses keep the headers and trailers.
         pub async fn get_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::super::b::Outer>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::super::b::outer::Piece>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::mixed_client::MixedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::get(&mut self.inner, request)
+            >::get(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(

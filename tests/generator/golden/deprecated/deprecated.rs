@@ -1042,6 +1042,7 @@ pub mod old_stream {
         }
     }
     /// A `Old` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct OldStreamClient {
         inner: super::old_client::OldClient<
@@ -1106,13 +1107,14 @@ pub mod old_stream {
         }
         /// Unary `Fetch`.
         pub async fn fetch(
-            &mut self,
+            &self,
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::old_client::OldClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::fetch(&mut self.inner, request)
+            >::fetch(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1120,7 +1122,7 @@ pub mod old_stream {
         }
         /// Unary `Fetch` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn fetch_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Item>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Item>,
@@ -1541,6 +1543,7 @@ pub mod mixed_stream {
         }
     }
     /// A `Mixed` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -1610,13 +1613,14 @@ pub mod mixed_stream {
         /// Unary `Fetch`.
         #[deprecated]
         pub async fn fetch(
-            &mut self,
+            &self,
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::mixed_client::MixedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::fetch(&mut self.inner, request)
+            >::fetch(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1625,7 +1629,7 @@ pub mod mixed_stream {
         /// Unary `Fetch` with the request's metadata; the reply keeps the response's headers and trailers.
         #[deprecated]
         pub async fn fetch_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Item>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Item>,
@@ -1645,7 +1649,7 @@ pub mod mixed_stream {
         /// Server streaming `Watch`.
         #[deprecated]
         pub async fn watch(
-            &mut self,
+            &self,
             request: super::Item,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Item>,
@@ -1660,16 +1664,17 @@ pub mod mixed_stream {
         /// Server streaming `Watch` with request metadata; the responses keep the headers and trailers.
         #[deprecated]
         pub async fn watch_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Item>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Item>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::mixed_client::MixedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::watch(&mut self.inner, request)
+            >::watch(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -1680,15 +1685,16 @@ pub mod mixed_stream {
         /// Client streaming `Push`.
         #[deprecated]
         pub async fn push(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Item,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::mixed_client::MixedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::push(&mut self.inner, requests)
+            >::push(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1697,7 +1703,7 @@ pub mod mixed_stream {
         /// Client streaming `Push` with the request's metadata; the reply keeps the response's headers and trailers.
         #[deprecated]
         pub async fn push_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Item,
@@ -1758,13 +1764,14 @@ pub mod mixed_stream {
         }
         /// Unary `Peek`.
         pub async fn peek(
-            &mut self,
+            &self,
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::mixed_client::MixedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::peek(&mut self.inner, request)
+            >::peek(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1772,7 +1779,7 @@ pub mod mixed_stream {
         }
         /// Unary `Peek` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn peek_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Item>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Item>,
@@ -1791,13 +1798,14 @@ pub mod mixed_stream {
         }
         /// Unary `Put`.
         pub async fn put(
-            &mut self,
+            &self,
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::mixed_client::MixedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::put(&mut self.inner, request)
+            >::put(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1805,7 +1813,7 @@ pub mod mixed_stream {
         }
         /// Unary `Put` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn put_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Item>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Item>,

@@ -590,6 +590,7 @@ pub mod placeholder_stream {
     impl<H: PlaceholderHandler> super::placeholder_server::Placeholder
     for PlaceholderService<H> {}
     /// A `Placeholder` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct PlaceholderStreamClient {
         inner: super::placeholder_client::PlaceholderClient<
@@ -824,6 +825,7 @@ pub mod pinger_stream {
         }
     }
     /// A `Pinger` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -883,7 +885,7 @@ pub mod pinger_stream {
         }
         /// Server streaming `Watch`.
         pub async fn watch(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
@@ -897,16 +899,17 @@ pub mod pinger_stream {
         }
         /// Server streaming `Watch` with request metadata; the responses keep the headers and trailers.
         pub async fn watch_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::pinger_client::PingerClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::watch(&mut self.inner, request)
+            >::watch(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(

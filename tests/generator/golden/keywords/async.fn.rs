@@ -1379,6 +1379,7 @@ pub mod match_stream {
         }
     }
     /// A `match` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -1448,13 +1449,14 @@ pub mod match_stream {
         }
         /// Unary `type`.
         pub async fn r#type(
-            &mut self,
+            &self,
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::match_client::MatchClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#type(&mut self.inner, request)
+            >::r#type(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1462,7 +1464,7 @@ pub mod match_stream {
         }
         /// Unary `type` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn type_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Type>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Type>,
@@ -1481,15 +1483,16 @@ pub mod match_stream {
         }
         /// Client streaming `self`.
         pub async fn self_(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Self_,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::match_client::MatchClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::self_(&mut self.inner, requests)
+            >::self_(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1497,7 +1500,7 @@ pub mod match_stream {
         }
         /// Client streaming `self` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn self_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Self_,
@@ -1517,7 +1520,7 @@ pub mod match_stream {
         }
         /// Client-streaming `self` from any reader, in chunks of `chunk_size` bytes (`Self::SELF_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn self_from(
-            &mut self,
+            &self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
             chunk_size: usize,
             progress: impl ::core::ops::FnMut(
@@ -1545,7 +1548,7 @@ pub mod match_stream {
         }
         /// Server streaming `super`.
         pub async fn super_(
-            &mut self,
+            &self,
             request: super::Type,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Self_>,
@@ -1559,16 +1562,17 @@ pub mod match_stream {
         }
         /// Server streaming `super` with request metadata; the responses keep the headers and trailers.
         pub async fn super_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Type>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Self_>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::match_client::MatchClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::super_(&mut self.inner, request)
+            >::super_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -1617,13 +1621,14 @@ pub mod match_stream {
         }
         /// Unary `await`.
         pub async fn r#await(
-            &mut self,
+            &self,
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::match_client::MatchClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#await(&mut self.inner, request)
+            >::r#await(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1631,7 +1636,7 @@ pub mod match_stream {
         }
         /// Unary `await` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn await_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Type>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Type>,
@@ -1650,13 +1655,14 @@ pub mod match_stream {
         }
         /// Unary `gen`.
         pub async fn r#gen(
-            &mut self,
+            &self,
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::match_client::MatchClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#gen(&mut self.inner, request)
+            >::r#gen(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1664,7 +1670,7 @@ pub mod match_stream {
         }
         /// Unary `gen` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn gen_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Type>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Type>,
@@ -1683,13 +1689,14 @@ pub mod match_stream {
         }
         /// Unary `Try`.
         pub async fn r#try(
-            &mut self,
+            &self,
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::match_client::MatchClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#try(&mut self.inner, request)
+            >::r#try(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1697,7 +1704,7 @@ pub mod match_stream {
         }
         /// Unary `Try` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn try_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Type>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Type>,
@@ -1893,6 +1900,7 @@ pub mod self_stream {
         }
     }
     /// A `Self_` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct SelfStreamClient {
         inner: super::self__client::Self_Client<
@@ -1957,13 +1965,14 @@ pub mod self_stream {
         }
         /// Unary `Impl`.
         pub async fn r#impl(
-            &mut self,
+            &self,
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::self__client::Self_Client::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#impl(&mut self.inner, request)
+            >::r#impl(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1971,7 +1980,7 @@ pub mod self_stream {
         }
         /// Unary `Impl` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn impl_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Type>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Type>,

@@ -534,6 +534,7 @@ pub mod legacy_stream {
         }
     }
     /// A `Legacy` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct LegacyStreamClient {
         inner: super::legacy_client::LegacyClient<
@@ -600,7 +601,7 @@ pub mod legacy_stream {
         }
         /// Client streaming `Upload`.
         pub async fn upload(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Piece,
             > + ::core::marker::Send + 'static,
@@ -609,9 +610,10 @@ pub mod legacy_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::legacy_client::LegacyClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload(&mut self.inner, requests)
+            >::upload(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -619,7 +621,7 @@ pub mod legacy_stream {
         }
         /// Client streaming `Upload` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Piece,
@@ -640,7 +642,7 @@ pub mod legacy_stream {
         }
         /// Client-streaming `Upload` from any reader, in chunks of `chunk_size` bytes (`Self::UPLOAD_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn upload_from(
-            &mut self,
+            &self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
             chunk_size: usize,
             progress: impl ::core::ops::FnMut(
@@ -671,7 +673,7 @@ pub mod legacy_stream {
         }
         /// Client streaming `UploadMaybe`.
         pub async fn upload_maybe(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::MaybePiece,
             > + ::core::marker::Send + 'static,
@@ -680,9 +682,10 @@ pub mod legacy_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::legacy_client::LegacyClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload_maybe(&mut self.inner, requests)
+            >::upload_maybe(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -690,7 +693,7 @@ pub mod legacy_stream {
         }
         /// Client streaming `UploadMaybe` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_maybe_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::MaybePiece,

@@ -479,6 +479,7 @@ pub mod resources_stream {
         }
     }
     /// A `Resources` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -538,7 +539,7 @@ pub mod resources_stream {
         }
         /// Server streaming `List`.
         pub async fn list(
-            &mut self,
+            &self,
             request: super::Resource,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Resource>,
@@ -552,16 +553,17 @@ pub mod resources_stream {
         }
         /// Server streaming `List` with request metadata; the responses keep the headers and trailers.
         pub async fn list_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Resource>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Resource>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::resources_client::ResourcesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::list(&mut self.inner, request)
+            >::list(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(

@@ -9488,6 +9488,7 @@ pub mod methods_stream {
         }
     }
     /// A `Methods` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -9557,13 +9558,14 @@ pub mod methods_stream {
         }
         /// Unary `as`.
         pub async fn r#as(
-            &mut self,
+            &self,
             request: super::As,
         ) -> ::core::result::Result<super::As, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#as(&mut self.inner, request)
+            >::r#as(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -9571,7 +9573,7 @@ pub mod methods_stream {
         }
         /// Unary `as` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn as_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::As>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::As>,
@@ -9590,7 +9592,7 @@ pub mod methods_stream {
         }
         /// Server streaming `break`.
         pub async fn r#break(
-            &mut self,
+            &self,
             request: super::Break,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Break>,
@@ -9604,16 +9606,17 @@ pub mod methods_stream {
         }
         /// Server streaming `break` with request metadata; the responses keep the headers and trailers.
         pub async fn break_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Break>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Break>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#break(&mut self.inner, request)
+            >::r#break(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -9623,7 +9626,7 @@ pub mod methods_stream {
         }
         /// Client streaming `const`.
         pub async fn r#const(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Const,
             > + ::core::marker::Send + 'static,
@@ -9632,9 +9635,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#const(&mut self.inner, requests)
+            >::r#const(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -9642,7 +9646,7 @@ pub mod methods_stream {
         }
         /// Client streaming `const` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn const_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Const,
@@ -9701,13 +9705,14 @@ pub mod methods_stream {
         }
         /// Unary `else`.
         pub async fn r#else(
-            &mut self,
+            &self,
             request: super::Else,
         ) -> ::core::result::Result<super::Else, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#else(&mut self.inner, request)
+            >::r#else(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -9715,7 +9720,7 @@ pub mod methods_stream {
         }
         /// Unary `else` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn else_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Else>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Else>,
@@ -9734,7 +9739,7 @@ pub mod methods_stream {
         }
         /// Server streaming `enum`.
         pub async fn r#enum(
-            &mut self,
+            &self,
             request: super::Enum,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Enum>,
@@ -9748,16 +9753,17 @@ pub mod methods_stream {
         }
         /// Server streaming `enum` with request metadata; the responses keep the headers and trailers.
         pub async fn enum_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Enum>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Enum>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#enum(&mut self.inner, request)
+            >::r#enum(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -9767,7 +9773,7 @@ pub mod methods_stream {
         }
         /// Client streaming `false`.
         pub async fn r#false(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::False,
             > + ::core::marker::Send + 'static,
@@ -9776,9 +9782,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#false(&mut self.inner, requests)
+            >::r#false(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -9786,7 +9793,7 @@ pub mod methods_stream {
         }
         /// Client streaming `false` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn false_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::False,
@@ -9845,13 +9852,14 @@ pub mod methods_stream {
         }
         /// Unary `for`.
         pub async fn r#for(
-            &mut self,
+            &self,
             request: super::For,
         ) -> ::core::result::Result<super::For, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#for(&mut self.inner, request)
+            >::r#for(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -9859,7 +9867,7 @@ pub mod methods_stream {
         }
         /// Unary `for` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn for_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::For>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::For>,
@@ -9878,7 +9886,7 @@ pub mod methods_stream {
         }
         /// Server streaming `if`.
         pub async fn r#if(
-            &mut self,
+            &self,
             request: super::If,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::If>,
@@ -9892,16 +9900,17 @@ pub mod methods_stream {
         }
         /// Server streaming `if` with request metadata; the responses keep the headers and trailers.
         pub async fn if_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::If>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::If>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#if(&mut self.inner, request)
+            >::r#if(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -9911,15 +9920,16 @@ pub mod methods_stream {
         }
         /// Client streaming `impl`.
         pub async fn r#impl(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Impl,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Impl, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#impl(&mut self.inner, requests)
+            >::r#impl(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -9927,7 +9937,7 @@ pub mod methods_stream {
         }
         /// Client streaming `impl` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn impl_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Impl,
@@ -9986,13 +9996,14 @@ pub mod methods_stream {
         }
         /// Unary `let`.
         pub async fn r#let(
-            &mut self,
+            &self,
             request: super::Let,
         ) -> ::core::result::Result<super::Let, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#let(&mut self.inner, request)
+            >::r#let(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10000,7 +10011,7 @@ pub mod methods_stream {
         }
         /// Unary `let` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn let_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Let>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Let>,
@@ -10019,7 +10030,7 @@ pub mod methods_stream {
         }
         /// Server streaming `loop`.
         pub async fn r#loop(
-            &mut self,
+            &self,
             request: super::Loop,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Loop>,
@@ -10033,16 +10044,17 @@ pub mod methods_stream {
         }
         /// Server streaming `loop` with request metadata; the responses keep the headers and trailers.
         pub async fn loop_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Loop>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Loop>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#loop(&mut self.inner, request)
+            >::r#loop(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -10052,7 +10064,7 @@ pub mod methods_stream {
         }
         /// Client streaming `match`.
         pub async fn r#match(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Match,
             > + ::core::marker::Send + 'static,
@@ -10061,9 +10073,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#match(&mut self.inner, requests)
+            >::r#match(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10071,7 +10084,7 @@ pub mod methods_stream {
         }
         /// Client streaming `match` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn match_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Match,
@@ -10130,13 +10143,14 @@ pub mod methods_stream {
         }
         /// Unary `move`.
         pub async fn r#move(
-            &mut self,
+            &self,
             request: super::Move,
         ) -> ::core::result::Result<super::Move, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#move(&mut self.inner, request)
+            >::r#move(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10144,7 +10158,7 @@ pub mod methods_stream {
         }
         /// Unary `move` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn move_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Move>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Move>,
@@ -10163,7 +10177,7 @@ pub mod methods_stream {
         }
         /// Server streaming `mut`.
         pub async fn r#mut(
-            &mut self,
+            &self,
             request: super::Mut,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Mut>,
@@ -10177,16 +10191,17 @@ pub mod methods_stream {
         }
         /// Server streaming `mut` with request metadata; the responses keep the headers and trailers.
         pub async fn mut_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Mut>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Mut>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#mut(&mut self.inner, request)
+            >::r#mut(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -10196,15 +10211,16 @@ pub mod methods_stream {
         }
         /// Client streaming `pub`.
         pub async fn r#pub(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Pub,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Pub, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#pub(&mut self.inner, requests)
+            >::r#pub(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10212,7 +10228,7 @@ pub mod methods_stream {
         }
         /// Client streaming `pub` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn pub_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Pub,
@@ -10271,16 +10287,17 @@ pub mod methods_stream {
         }
         /// Unary `return`.
         pub async fn r#return(
-            &mut self,
+            &self,
             request: super::Return,
         ) -> ::core::result::Result<
             super::Return,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#return(&mut self.inner, request)
+            >::r#return(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10288,7 +10305,7 @@ pub mod methods_stream {
         }
         /// Unary `return` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn return_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Return>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Return>,
@@ -10308,7 +10325,7 @@ pub mod methods_stream {
         }
         /// Server streaming `static`.
         pub async fn r#static(
-            &mut self,
+            &self,
             request: super::Static,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Static>,
@@ -10322,16 +10339,17 @@ pub mod methods_stream {
         }
         /// Server streaming `static` with request metadata; the responses keep the headers and trailers.
         pub async fn static_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Static>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Static>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#static(&mut self.inner, request)
+            >::r#static(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -10341,7 +10359,7 @@ pub mod methods_stream {
         }
         /// Client streaming `struct`.
         pub async fn r#struct(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Struct,
             > + ::core::marker::Send + 'static,
@@ -10350,9 +10368,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#struct(&mut self.inner, requests)
+            >::r#struct(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10360,7 +10379,7 @@ pub mod methods_stream {
         }
         /// Client streaming `struct` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn struct_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Struct,
@@ -10420,13 +10439,14 @@ pub mod methods_stream {
         }
         /// Unary `true`.
         pub async fn r#true(
-            &mut self,
+            &self,
             request: super::True,
         ) -> ::core::result::Result<super::True, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#true(&mut self.inner, request)
+            >::r#true(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10434,7 +10454,7 @@ pub mod methods_stream {
         }
         /// Unary `true` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn true_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::True>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::True>,
@@ -10453,7 +10473,7 @@ pub mod methods_stream {
         }
         /// Server streaming `type`.
         pub async fn r#type(
-            &mut self,
+            &self,
             request: super::Type,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Type>,
@@ -10467,16 +10487,17 @@ pub mod methods_stream {
         }
         /// Server streaming `type` with request metadata; the responses keep the headers and trailers.
         pub async fn type_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Type>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Type>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#type(&mut self.inner, request)
+            >::r#type(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -10486,7 +10507,7 @@ pub mod methods_stream {
         }
         /// Client streaming `unsafe`.
         pub async fn r#unsafe(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Unsafe,
             > + ::core::marker::Send + 'static,
@@ -10495,9 +10516,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#unsafe(&mut self.inner, requests)
+            >::r#unsafe(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10505,7 +10527,7 @@ pub mod methods_stream {
         }
         /// Client streaming `unsafe` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn unsafe_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Unsafe,
@@ -10565,16 +10587,17 @@ pub mod methods_stream {
         }
         /// Unary `where`.
         pub async fn r#where(
-            &mut self,
+            &self,
             request: super::Where,
         ) -> ::core::result::Result<
             super::Where,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#where(&mut self.inner, request)
+            >::r#where(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10582,7 +10605,7 @@ pub mod methods_stream {
         }
         /// Unary `where` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn where_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Where>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Where>,
@@ -10601,7 +10624,7 @@ pub mod methods_stream {
         }
         /// Server streaming `while`.
         pub async fn r#while(
-            &mut self,
+            &self,
             request: super::While,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::While>,
@@ -10615,16 +10638,17 @@ pub mod methods_stream {
         }
         /// Server streaming `while` with request metadata; the responses keep the headers and trailers.
         pub async fn while_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::While>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::While>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#while(&mut self.inner, request)
+            >::r#while(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -10634,15 +10658,16 @@ pub mod methods_stream {
         }
         /// Client streaming `dyn`.
         pub async fn r#dyn(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Dyn,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Dyn, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#dyn(&mut self.inner, requests)
+            >::r#dyn(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10650,7 +10675,7 @@ pub mod methods_stream {
         }
         /// Client streaming `dyn` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn dyn_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Dyn,
@@ -10709,16 +10734,17 @@ pub mod methods_stream {
         }
         /// Unary `become`.
         pub async fn r#become(
-            &mut self,
+            &self,
             request: super::Become,
         ) -> ::core::result::Result<
             super::Become,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#become(&mut self.inner, request)
+            >::r#become(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10726,7 +10752,7 @@ pub mod methods_stream {
         }
         /// Unary `become` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn become_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Become>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Become>,
@@ -10746,15 +10772,16 @@ pub mod methods_stream {
         }
         /// Client streaming `box`.
         pub async fn r#box(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Box,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Box, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#box(&mut self.inner, requests)
+            >::r#box(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10762,7 +10789,7 @@ pub mod methods_stream {
         }
         /// Client streaming `box` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn box_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Box,
@@ -10782,7 +10809,7 @@ pub mod methods_stream {
         }
         /// Client-streaming `box` from any reader, in chunks of `chunk_size` bytes (`Self::BOX_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn box_from(
-            &mut self,
+            &self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
             chunk_size: usize,
             progress: impl ::core::ops::FnMut(
@@ -10810,15 +10837,16 @@ pub mod methods_stream {
         }
         /// Client streaming `do`.
         pub async fn r#do(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Do,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Do, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#do(&mut self.inner, requests)
+            >::r#do(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10826,7 +10854,7 @@ pub mod methods_stream {
         }
         /// Client streaming `do` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn do_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Do,
@@ -10885,16 +10913,17 @@ pub mod methods_stream {
         }
         /// Unary `macro`.
         pub async fn r#macro(
-            &mut self,
+            &self,
             request: super::Macro,
         ) -> ::core::result::Result<
             super::Macro,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#macro(&mut self.inner, request)
+            >::r#macro(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10902,7 +10931,7 @@ pub mod methods_stream {
         }
         /// Unary `macro` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn macro_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Macro>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Macro>,
@@ -10921,7 +10950,7 @@ pub mod methods_stream {
         }
         /// Server streaming `override`.
         pub async fn r#override(
-            &mut self,
+            &self,
             request: super::Override,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Override>,
@@ -10935,16 +10964,17 @@ pub mod methods_stream {
         }
         /// Server streaming `override` with request metadata; the responses keep the headers and trailers.
         pub async fn override_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Override>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Override>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#override(&mut self.inner, request)
+            >::r#override(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -10954,15 +10984,16 @@ pub mod methods_stream {
         }
         /// Client streaming `priv`.
         pub async fn r#priv(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Priv,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Priv, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#priv(&mut self.inner, requests)
+            >::r#priv(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -10970,7 +11001,7 @@ pub mod methods_stream {
         }
         /// Client streaming `priv` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn priv_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Priv,
@@ -11029,16 +11060,17 @@ pub mod methods_stream {
         }
         /// Unary `unsized`.
         pub async fn r#unsized(
-            &mut self,
+            &self,
             request: super::Unsized,
         ) -> ::core::result::Result<
             super::Unsized,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#unsized(&mut self.inner, request)
+            >::r#unsized(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -11046,7 +11078,7 @@ pub mod methods_stream {
         }
         /// Unary `unsized` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn unsized_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Unsized>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Unsized>,
@@ -11066,7 +11098,7 @@ pub mod methods_stream {
         }
         /// Server streaming `virtual`.
         pub async fn r#virtual(
-            &mut self,
+            &self,
             request: super::Virtual,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Virtual>,
@@ -11080,16 +11112,17 @@ pub mod methods_stream {
         }
         /// Server streaming `virtual` with request metadata; the responses keep the headers and trailers.
         pub async fn virtual_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Virtual>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Virtual>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#virtual(&mut self.inner, request)
+            >::r#virtual(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -11099,7 +11132,7 @@ pub mod methods_stream {
         }
         /// Client streaming `yield`.
         pub async fn r#yield(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Yield,
             > + ::core::marker::Send + 'static,
@@ -11108,9 +11141,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#yield(&mut self.inner, requests)
+            >::r#yield(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -11118,7 +11152,7 @@ pub mod methods_stream {
         }
         /// Client streaming `yield` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn yield_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Yield,
@@ -11177,16 +11211,17 @@ pub mod methods_stream {
         }
         /// Unary `await`.
         pub async fn r#await(
-            &mut self,
+            &self,
             request: super::Await,
         ) -> ::core::result::Result<
             super::Await,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#await(&mut self.inner, request)
+            >::r#await(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -11194,7 +11229,7 @@ pub mod methods_stream {
         }
         /// Unary `await` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn await_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Await>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Await>,
@@ -11213,7 +11248,7 @@ pub mod methods_stream {
         }
         /// Server streaming `try`.
         pub async fn r#try(
-            &mut self,
+            &self,
             request: super::Try,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Try>,
@@ -11227,16 +11262,17 @@ pub mod methods_stream {
         }
         /// Server streaming `try` with request metadata; the responses keep the headers and trailers.
         pub async fn try_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Try>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Try>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#try(&mut self.inner, request)
+            >::r#try(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -11246,15 +11282,16 @@ pub mod methods_stream {
         }
         /// Client streaming `gen`.
         pub async fn r#gen(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Gen,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Gen, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#gen(&mut self.inner, requests)
+            >::r#gen(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -11262,7 +11299,7 @@ pub mod methods_stream {
         }
         /// Client streaming `gen` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn gen_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Gen,
@@ -11321,16 +11358,17 @@ pub mod methods_stream {
         }
         /// Unary `self`.
         pub async fn self_(
-            &mut self,
+            &self,
             request: super::Self_,
         ) -> ::core::result::Result<
             super::Self_,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::self_(&mut self.inner, request)
+            >::self_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -11338,7 +11376,7 @@ pub mod methods_stream {
         }
         /// Unary `self` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn self_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Self_>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Self_>,
@@ -11357,7 +11395,7 @@ pub mod methods_stream {
         }
         /// Server streaming `Self`.
         pub async fn self__(
-            &mut self,
+            &self,
             request: super::As,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::As>,
@@ -11371,16 +11409,17 @@ pub mod methods_stream {
         }
         /// Server streaming `Self` with request metadata; the responses keep the headers and trailers.
         pub async fn self_with_metadata_(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::As>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::self__(&mut self.inner, request)
+            >::self__(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -11390,7 +11429,7 @@ pub mod methods_stream {
         }
         /// Client streaming `extern`.
         pub async fn extern_(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Extern,
             > + ::core::marker::Send + 'static,
@@ -11399,9 +11438,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::extern_(&mut self.inner, requests)
+            >::extern_(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -11409,7 +11449,7 @@ pub mod methods_stream {
         }
         /// Client streaming `extern` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn extern_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Extern,
@@ -11469,13 +11509,14 @@ pub mod methods_stream {
         }
         /// Unary `_`.
         pub async fn __(
-            &mut self,
+            &self,
             request: super::As,
         ) -> ::core::result::Result<super::As, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::__(&mut self.inner, request)
+            >::__(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -11483,7 +11524,7 @@ pub mod methods_stream {
         }
         /// Unary `_` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn ___with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::As>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::As>,
@@ -11502,7 +11543,7 @@ pub mod methods_stream {
         }
         /// Server streaming `__`.
         pub async fn ___(
-            &mut self,
+            &self,
             request: super::As,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::As>,
@@ -11516,16 +11557,17 @@ pub mod methods_stream {
         }
         /// Server streaming `__` with request metadata; the responses keep the headers and trailers.
         pub async fn ____with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::As>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::___(&mut self.inner, request)
+            >::___(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -11535,15 +11577,16 @@ pub mod methods_stream {
         }
         /// Client streaming `_1`.
         pub async fn _1(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::As,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::As, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::_1(&mut self.inner, requests)
+            >::_1(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -11551,7 +11594,7 @@ pub mod methods_stream {
         }
         /// Client streaming `_1` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn _1_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::As,
@@ -11610,13 +11653,14 @@ pub mod methods_stream {
         }
         /// Unary `trailing_`.
         pub async fn trailing(
-            &mut self,
+            &self,
             request: super::As,
         ) -> ::core::result::Result<super::As, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::trailing(&mut self.inner, request)
+            >::trailing(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -11624,7 +11668,7 @@ pub mod methods_stream {
         }
         /// Unary `trailing_` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn trailing_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::As>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::As>,
@@ -11644,7 +11688,7 @@ pub mod methods_stream {
         }
         /// Server streaming `PingPong`.
         pub async fn ping_pong(
-            &mut self,
+            &self,
             request: super::As,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::As>,
@@ -11658,16 +11702,17 @@ pub mod methods_stream {
         }
         /// Server streaming `PingPong` with request metadata; the responses keep the headers and trailers.
         pub async fn ping_pong_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::As>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::ping_pong(&mut self.inner, request)
+            >::ping_pong(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -11677,15 +11722,16 @@ pub mod methods_stream {
         }
         /// Client streaming `ping_pong`.
         pub async fn ping_pong_(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::As,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::As, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::methods_client::MethodsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::ping_pong_(&mut self.inner, requests)
+            >::ping_pong_(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -11693,7 +11739,7 @@ pub mod methods_stream {
         }
         /// Client streaming `ping_pong` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn ping_pong_with_metadata_(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::As,

@@ -540,6 +540,7 @@ pub mod keyed_stream {
         }
     }
     /// A `Keyed` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
@@ -606,13 +607,14 @@ pub mod keyed_stream {
         }
         /// Unary `Get`.
         pub async fn get(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::keyed_client::KeyedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::get(&mut self.inner, request)
+            >::get(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -620,7 +622,7 @@ pub mod keyed_stream {
         }
         /// Unary `Get` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn get_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Ping>,

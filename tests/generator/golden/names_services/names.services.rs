@@ -3645,6 +3645,7 @@ pub mod __stream {
         }
     }
     /// A `_` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct __StreamClient {
         inner: super::___client::__Client<
@@ -3709,13 +3710,14 @@ pub mod __stream {
         }
         /// Unary `Call`.
         pub async fn call(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::___client::__Client::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut self.inner, request)
+            >::call(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -3723,7 +3725,7 @@ pub mod __stream {
         }
         /// Unary `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Ping>,
@@ -3918,6 +3920,7 @@ pub mod self_stream {
         }
     }
     /// A `self` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -3977,7 +3980,7 @@ pub mod self_stream {
         }
         /// Server streaming `Call`.
         pub async fn call(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
@@ -3991,16 +3994,17 @@ pub mod self_stream {
         }
         /// Server streaming `Call` with request metadata; the responses keep the headers and trailers.
         pub async fn call_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::self__client::Self_Client::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut self.inner, request)
+            >::call(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -4189,6 +4193,7 @@ pub mod super_stream {
         }
     }
     /// A `super` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct SuperStreamClient {
         inner: super::super_client::SuperClient<
@@ -4253,15 +4258,16 @@ pub mod super_stream {
         }
         /// Client streaming `Call`.
         pub async fn call(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Ping,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::super_client::SuperClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut self.inner, requests)
+            >::call(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -4269,7 +4275,7 @@ pub mod super_stream {
         }
         /// Client streaming `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Ping,
@@ -4467,6 +4473,7 @@ pub mod crate_stream {
         }
     }
     /// A `crate` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
@@ -4742,6 +4749,7 @@ pub mod extern_stream {
         }
     }
     /// A `extern` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct ExternStreamClient {
         inner: super::extern_client::ExternClient<
@@ -4806,13 +4814,14 @@ pub mod extern_stream {
         }
         /// Unary `Call`.
         pub async fn call(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::extern_client::ExternClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut self.inner, request)
+            >::call(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -4820,7 +4829,7 @@ pub mod extern_stream {
         }
         /// Unary `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Ping>,
@@ -5015,6 +5024,7 @@ pub mod as_stream {
         }
     }
     /// A `as` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -5074,7 +5084,7 @@ pub mod as_stream {
         }
         /// Server streaming `Call`.
         pub async fn call(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
@@ -5088,16 +5098,17 @@ pub mod as_stream {
         }
         /// Server streaming `Call` with request metadata; the responses keep the headers and trailers.
         pub async fn call_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::as_client::AsClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut self.inner, request)
+            >::call(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -5286,6 +5297,7 @@ pub mod dyn_stream {
         }
     }
     /// A `dyn` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct DynStreamClient {
         inner: super::dyn_client::DynClient<
@@ -5350,15 +5362,16 @@ pub mod dyn_stream {
         }
         /// Client streaming `Call`.
         pub async fn call(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Ping,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::dyn_client::DynClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut self.inner, requests)
+            >::call(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -5366,7 +5379,7 @@ pub mod dyn_stream {
         }
         /// Client streaming `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Ping,
@@ -5564,6 +5577,7 @@ pub mod abstract_stream {
         }
     }
     /// A `abstract` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
@@ -5840,6 +5854,7 @@ pub mod async_stream {
         }
     }
     /// A `async` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct AsyncStreamClient {
         inner: super::async_client::AsyncClient<
@@ -5904,13 +5919,14 @@ pub mod async_stream {
         }
         /// Unary `Call`.
         pub async fn call(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::async_client::AsyncClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut self.inner, request)
+            >::call(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -5918,7 +5934,7 @@ pub mod async_stream {
         }
         /// Unary `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Ping>,
@@ -6113,6 +6129,7 @@ pub mod gen_stream {
         }
     }
     /// A `gen` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -6172,7 +6189,7 @@ pub mod gen_stream {
         }
         /// Server streaming `Call`.
         pub async fn call(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
@@ -6186,16 +6203,17 @@ pub mod gen_stream {
         }
         /// Server streaming `Call` with request metadata; the responses keep the headers and trailers.
         pub async fn call_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::gen_client::GenClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut self.inner, request)
+            >::call(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -6384,6 +6402,7 @@ pub mod _1_stream {
         }
     }
     /// A `_1` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct _1StreamClient {
         inner: super::_1_client::_1Client<
@@ -6448,15 +6467,16 @@ pub mod _1_stream {
         }
         /// Client streaming `Call`.
         pub async fn call(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Ping,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::_1_client::_1Client::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut self.inner, requests)
+            >::call(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -6464,7 +6484,7 @@ pub mod _1_stream {
         }
         /// Client streaming `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Ping,
@@ -6662,6 +6682,7 @@ pub mod ping_stream {
         }
     }
     /// A `PING` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]

@@ -529,6 +529,7 @@ pub mod store_stream {
         }
     }
     /// A `Store` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -597,15 +598,16 @@ pub mod store_stream {
         }
         /// Client streaming `Put`.
         pub async fn put(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Blob,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::store_client::StoreClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::put(&mut self.inner, requests)
+            >::put(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -613,7 +615,7 @@ pub mod store_stream {
         }
         /// Client streaming `Put` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn put_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Blob,
@@ -633,7 +635,7 @@ pub mod store_stream {
         }
         /// Client-streaming `Put` from any reader, in chunks of `chunk_size` bytes (`Self::PUT_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn put_from(
-            &mut self,
+            &self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
             chunk_size: usize,
             progress: impl ::core::ops::FnMut(
@@ -661,7 +663,7 @@ pub mod store_stream {
         }
         /// Server streaming `Get`.
         pub async fn get(
-            &mut self,
+            &self,
             request: super::Ack,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Blob>,
@@ -675,16 +677,17 @@ pub mod store_stream {
         }
         /// Server streaming `Get` with request metadata; the responses keep the headers and trailers.
         pub async fn get_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ack>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Blob>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::store_client::StoreClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::get(&mut self.inner, request)
+            >::get(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(

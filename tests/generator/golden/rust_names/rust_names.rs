@@ -2375,6 +2375,7 @@ pub mod connection_stream {
         }
     }
     /// A `Connection` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -2483,16 +2484,17 @@ pub mod connection_stream {
         }
         /// Unary `New`.
         pub async fn new_(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<
             super::Response,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::new_(&mut self.inner, request)
+            >::new_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2500,7 +2502,7 @@ pub mod connection_stream {
         }
         /// Unary `New` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn new_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Response>,
@@ -2519,16 +2521,17 @@ pub mod connection_stream {
         }
         /// Unary `WithInterceptor`.
         pub async fn with_interceptor_(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<
             super::Result,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::with_interceptor_(&mut self.inner, request)
+            >::with_interceptor_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2536,7 +2539,7 @@ pub mod connection_stream {
         }
         /// Unary `WithInterceptor` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn with_interceptor_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Result>,
@@ -2560,16 +2563,17 @@ pub mod connection_stream {
         }
         /// Unary `WithOrigin`.
         pub async fn with_origin_(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<
             super::Status,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::with_origin_(&mut self.inner, request)
+            >::with_origin_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2577,7 +2581,7 @@ pub mod connection_stream {
         }
         /// Unary `WithOrigin` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn with_origin_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Status>,
@@ -2597,16 +2601,17 @@ pub mod connection_stream {
         }
         /// Unary `SendCompressed`.
         pub async fn send_compressed_(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<
             super::Option,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::send_compressed_(&mut self.inner, request)
+            >::send_compressed_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2614,7 +2619,7 @@ pub mod connection_stream {
         }
         /// Unary `SendCompressed` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn send_compressed_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Option>,
@@ -2638,13 +2643,14 @@ pub mod connection_stream {
         }
         /// Unary `AcceptCompressed`.
         pub async fn accept_compressed_(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<super::Box, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::accept_compressed_(&mut self.inner, request)
+            >::accept_compressed_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2652,7 +2658,7 @@ pub mod connection_stream {
         }
         /// Unary `AcceptCompressed` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn accept_compressed_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Box>,
@@ -2676,13 +2682,14 @@ pub mod connection_stream {
         }
         /// Unary `MaxDecodingMessageSize`.
         pub async fn max_decoding_message_size_(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<super::Vec, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::max_decoding_message_size_(&mut self.inner, request)
+            >::max_decoding_message_size_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2690,7 +2697,7 @@ pub mod connection_stream {
         }
         /// Unary `MaxDecodingMessageSize` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn max_decoding_message_size_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Vec>,
@@ -2714,16 +2721,17 @@ pub mod connection_stream {
         }
         /// Unary `MaxEncodingMessageSize`.
         pub async fn max_encoding_message_size_(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<
             super::String,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::max_encoding_message_size_(&mut self.inner, request)
+            >::max_encoding_message_size_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2731,7 +2739,7 @@ pub mod connection_stream {
         }
         /// Unary `MaxEncodingMessageSize` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn max_encoding_message_size_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::String>,
@@ -2755,16 +2763,17 @@ pub mod connection_stream {
         }
         /// Unary `FromChannel`.
         pub async fn from_channel_(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<
             super::Future,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::from_channel_(&mut self.inner, request)
+            >::from_channel_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2772,7 +2781,7 @@ pub mod connection_stream {
         }
         /// Unary `FromChannel` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn from_channel_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Future>,
@@ -2796,13 +2805,14 @@ pub mod connection_stream {
         }
         /// Unary `Inner`.
         pub async fn inner_(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<super::Send, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::inner_(&mut self.inner, request)
+            >::inner_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2810,7 +2820,7 @@ pub mod connection_stream {
         }
         /// Unary `Inner` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn inner_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Send>,
@@ -2829,13 +2839,14 @@ pub mod connection_stream {
         }
         /// Unary `WithTimeout`.
         pub async fn with_timeout_(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<super::Sync, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::with_timeout_(&mut self.inner, request)
+            >::with_timeout_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2843,7 +2854,7 @@ pub mod connection_stream {
         }
         /// Unary `WithTimeout` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn with_timeout_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Sync>,
@@ -2867,15 +2878,16 @@ pub mod connection_stream {
         }
         /// Client streaming `Upload`.
         pub async fn upload(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Stream,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Arc, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload(&mut self.inner, requests)
+            >::upload(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2883,7 +2895,7 @@ pub mod connection_stream {
         }
         /// Client streaming `Upload` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Stream,
@@ -2904,7 +2916,7 @@ pub mod connection_stream {
         }
         /// Client-streaming `Upload` from any reader, in chunks of `chunk_size` bytes (`Self::UPLOAD_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn upload_from_(
-            &mut self,
+            &self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
             chunk_size: usize,
             progress: impl ::core::ops::FnMut(
@@ -2932,16 +2944,17 @@ pub mod connection_stream {
         }
         /// Unary `UploadFrom`.
         pub async fn upload_from(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<
             super::Streaming,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload_from(&mut self.inner, request)
+            >::upload_from(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2949,7 +2962,7 @@ pub mod connection_stream {
         }
         /// Unary `UploadFrom` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_from_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Streaming>,
@@ -2969,16 +2982,17 @@ pub mod connection_stream {
         }
         /// Unary `GetUser`.
         pub async fn get_user(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<
             super::Channel,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::get_user(&mut self.inner, request)
+            >::get_user(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -2986,7 +3000,7 @@ pub mod connection_stream {
         }
         /// Unary `GetUser` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn get_user_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Channel>,
@@ -3006,16 +3020,17 @@ pub mod connection_stream {
         }
         /// Unary `get_user`.
         pub async fn get_user_(
-            &mut self,
+            &self,
             request: super::Request,
         ) -> ::core::result::Result<
             super::Tuning,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::get_user_(&mut self.inner, request)
+            >::get_user_(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -3023,7 +3038,7 @@ pub mod connection_stream {
         }
         /// Unary `get_user` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn get_user_with_metadata_(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Tuning>,
@@ -3043,7 +3058,7 @@ pub mod connection_stream {
         }
         /// Server streaming `Default`.
         pub async fn default(
-            &mut self,
+            &self,
             request: super::CallContext,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Duration>,
@@ -3057,16 +3072,17 @@ pub mod connection_stream {
         }
         /// Server streaming `Default` with request metadata; the responses keep the headers and trailers.
         pub async fn default_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::CallContext>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Duration>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::default(&mut self.inner, request)
+            >::default(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -3076,7 +3092,7 @@ pub mod connection_stream {
         }
         /// Client streaming `Result`.
         pub async fn result(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Result,
             > + ::core::marker::Send + 'static,
@@ -3085,9 +3101,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::connection_client::ConnectionClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::result(&mut self.inner, requests)
+            >::result(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -3095,7 +3112,7 @@ pub mod connection_stream {
         }
         /// Client streaming `Result` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn result_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Result,

@@ -1082,6 +1082,7 @@ pub mod first_stream {
         }
     }
     /// A `First` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -1149,13 +1150,14 @@ pub mod first_stream {
         }
         /// Unary `Get`.
         pub async fn get(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::first_client::FirstClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::get(&mut self.inner, request)
+            >::get(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1163,7 +1165,7 @@ pub mod first_stream {
         }
         /// Unary `Get` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn get_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Ping>,
@@ -1182,7 +1184,7 @@ pub mod first_stream {
         }
         /// Server streaming `Watch`.
         pub async fn watch(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
@@ -1196,16 +1198,17 @@ pub mod first_stream {
         }
         /// Server streaming `Watch` with request metadata; the responses keep the headers and trailers.
         pub async fn watch_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::first_client::FirstClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::watch(&mut self.inner, request)
+            >::watch(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -1519,6 +1522,7 @@ pub mod second_stream {
         }
     }
     /// A `Second` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -1586,13 +1590,14 @@ pub mod second_stream {
         }
         /// Unary `Get`.
         pub async fn get(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::second_client::SecondClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::get(&mut self.inner, request)
+            >::get(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1600,7 +1605,7 @@ pub mod second_stream {
         }
         /// Unary `Get` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn get_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::Ping>,
@@ -1619,7 +1624,7 @@ pub mod second_stream {
         }
         /// Server streaming `Watch`.
         pub async fn watch(
-            &mut self,
+            &self,
             request: super::Ping,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
@@ -1633,16 +1638,17 @@ pub mod second_stream {
         }
         /// Server streaming `Watch` with request metadata; the responses keep the headers and trailers.
         pub async fn watch_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Ping>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::second_client::SecondClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::watch(&mut self.inner, request)
+            >::watch(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(

@@ -276,6 +276,7 @@ pub mod streaming_examples_stream {
         }
     }
     /// A `StreamingExamples` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -345,16 +346,17 @@ pub mod streaming_examples_stream {
         }
         /// Unary `GetUser`.
         pub async fn get_user(
-            &mut self,
+            &self,
             request: super::UserRequest,
         ) -> ::core::result::Result<
             super::UserResponse,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::streaming_examples_client::StreamingExamplesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::get_user(&mut self.inner, request)
+            >::get_user(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -362,7 +364,7 @@ pub mod streaming_examples_stream {
         }
         /// Unary `GetUser` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn get_user_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::UserRequest>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Reply<super::UserResponse>,
@@ -382,7 +384,7 @@ pub mod streaming_examples_stream {
         }
         /// Server streaming `ListEvents`.
         pub async fn list_events(
-            &mut self,
+            &self,
             request: super::EventFilter,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Event>,
@@ -396,16 +398,17 @@ pub mod streaming_examples_stream {
         }
         /// Server streaming `ListEvents` with request metadata; the responses keep the headers and trailers.
         pub async fn list_events_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::EventFilter>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Event>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::streaming_examples_client::StreamingExamplesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::list_events(&mut self.inner, request)
+            >::list_events(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -415,7 +418,7 @@ pub mod streaming_examples_stream {
         }
         /// Client streaming `UploadChunks`.
         pub async fn upload_chunks(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Chunk,
             > + ::core::marker::Send + 'static,
@@ -424,9 +427,10 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::streaming_examples_client::StreamingExamplesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload_chunks(&mut self.inner, requests)
+            >::upload_chunks(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -434,7 +438,7 @@ pub mod streaming_examples_stream {
         }
         /// Client streaming `UploadChunks` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_chunks_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Chunk,
@@ -459,7 +463,7 @@ pub mod streaming_examples_stream {
         }
         /// Client-streaming `UploadChunks` from any reader, in chunks of `chunk_size` bytes (`Self::UPLOAD_CHUNKS_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn upload_chunks_from(
-            &mut self,
+            &self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
             chunk_size: usize,
             progress: impl ::core::ops::FnMut(

@@ -992,6 +992,7 @@ pub mod files_stream {
         }
     }
     /// A `Files` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -1061,15 +1062,16 @@ pub mod files_stream {
         }
         /// Client streaming `Upload`.
         pub async fn upload(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = super::Chunk,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Done, ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::files_client::FilesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload(&mut self.inner, requests)
+            >::upload(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1077,7 +1079,7 @@ pub mod files_stream {
         }
         /// Client streaming `Upload` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = super::Chunk,
@@ -1098,7 +1100,7 @@ pub mod files_stream {
         }
         /// Client-streaming `Upload` from any reader, in chunks of `chunk_size` bytes (`Self::UPLOAD_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
         pub async fn upload_from(
-            &mut self,
+            &self,
             reader: impl ::rust_stream::codegen::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
             chunk_size: usize,
             progress: impl ::core::ops::FnMut(
@@ -1126,7 +1128,7 @@ pub mod files_stream {
         }
         /// Server streaming `Download`.
         pub async fn download(
-            &mut self,
+            &self,
             request: super::Done,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Chunk>,
@@ -1140,16 +1142,17 @@ pub mod files_stream {
         }
         /// Server streaming `Download` with request metadata; the responses keep the headers and trailers.
         pub async fn download_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Done>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Chunk>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::files_client::FilesClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::download(&mut self.inner, request)
+            >::download(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -1374,6 +1377,7 @@ pub mod feed_stream {
         }
     }
     /// A `Feed` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -1433,7 +1437,7 @@ pub mod feed_stream {
         }
         /// Server streaming `Events`.
         pub async fn events(
-            &mut self,
+            &self,
             request: super::Done,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Done>,
@@ -1447,16 +1451,17 @@ pub mod feed_stream {
         }
         /// Server streaming `Events` with request metadata; the responses keep the headers and trailers.
         pub async fn events_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<super::Done>,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::Responses<super::Done>,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::feed_client::FeedClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::events(&mut self.inner, request)
+            >::events(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(

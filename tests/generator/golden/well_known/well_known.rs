@@ -95,7 +95,9 @@ pub mod clock_client {
             &mut self,
             request: impl tonic::IntoRequest<()>,
         ) -> std::result::Result<
-            tonic::Response<tonic::codec::Streaming<::prost_types::Timestamp>>,
+            tonic::Response<
+                tonic::codec::Streaming<::rust_stream::codegen::prost_types::Timestamp>,
+            >,
             tonic::Status,
         > {
             self.inner
@@ -114,7 +116,9 @@ pub mod clock_client {
         }
         pub async fn sleep(
             &mut self,
-            request: impl tonic::IntoStreamingRequest<Message = ::prost_types::Duration>,
+            request: impl tonic::IntoStreamingRequest<
+                Message = ::rust_stream::codegen::prost_types::Duration,
+            >,
         ) -> std::result::Result<tonic::Response<()>, tonic::Status> {
             self.inner
                 .ready()
@@ -132,9 +136,13 @@ pub mod clock_client {
         }
         pub async fn echo(
             &mut self,
-            request: impl tonic::IntoStreamingRequest<Message = ::prost_types::Any>,
+            request: impl tonic::IntoStreamingRequest<
+                Message = ::rust_stream::codegen::prost_types::Any,
+            >,
         ) -> std::result::Result<
-            tonic::Response<tonic::codec::Streaming<::prost_types::Struct>>,
+            tonic::Response<
+                tonic::codec::Streaming<::rust_stream::codegen::prost_types::Struct>,
+            >,
             tonic::Status,
         > {
             self.inner
@@ -201,7 +209,7 @@ pub mod clock_client {
             &mut self,
             request: impl tonic::IntoRequest<()>,
         ) -> std::result::Result<
-            tonic::Response<::prost_types::Timestamp>,
+            tonic::Response<::rust_stream::codegen::prost_types::Timestamp>,
             tonic::Status,
         > {
             self.inner
@@ -235,7 +243,10 @@ pub mod clock_server {
     pub trait Clock: std::marker::Send + std::marker::Sync + 'static {
         /// Server streaming response type for the Ticks method.
         type TicksStream: tonic::codegen::tokio_stream::Stream<
-                Item = std::result::Result<::prost_types::Timestamp, tonic::Status>,
+                Item = std::result::Result<
+                    ::rust_stream::codegen::prost_types::Timestamp,
+                    tonic::Status,
+                >,
             >
             + std::marker::Send
             + 'static;
@@ -245,17 +256,24 @@ pub mod clock_server {
         ) -> std::result::Result<tonic::Response<Self::TicksStream>, tonic::Status>;
         async fn sleep(
             &self,
-            request: tonic::Request<tonic::Streaming<::prost_types::Duration>>,
+            request: tonic::Request<
+                tonic::Streaming<::rust_stream::codegen::prost_types::Duration>,
+            >,
         ) -> std::result::Result<tonic::Response<()>, tonic::Status>;
         /// Server streaming response type for the Echo method.
         type EchoStream: tonic::codegen::tokio_stream::Stream<
-                Item = std::result::Result<::prost_types::Struct, tonic::Status>,
+                Item = std::result::Result<
+                    ::rust_stream::codegen::prost_types::Struct,
+                    tonic::Status,
+                >,
             >
             + std::marker::Send
             + 'static;
         async fn echo(
             &self,
-            request: tonic::Request<tonic::Streaming<::prost_types::Any>>,
+            request: tonic::Request<
+                tonic::Streaming<::rust_stream::codegen::prost_types::Any>,
+            >,
         ) -> std::result::Result<tonic::Response<Self::EchoStream>, tonic::Status>;
         /// Server streaming response type for the Names method.
         type NamesStream: tonic::codegen::tokio_stream::Stream<
@@ -275,7 +293,7 @@ pub mod clock_server {
             &self,
             request: tonic::Request<()>,
         ) -> std::result::Result<
-            tonic::Response<::prost_types::Timestamp>,
+            tonic::Response<::rust_stream::codegen::prost_types::Timestamp>,
             tonic::Status,
         >;
     }
@@ -360,7 +378,7 @@ pub mod clock_server {
                     struct TicksSvc<T: Clock>(pub Arc<T>);
                     impl<T: Clock> tonic::server::ServerStreamingService<()>
                     for TicksSvc<T> {
-                        type Response = ::prost_types::Timestamp;
+                        type Response = ::rust_stream::codegen::prost_types::Timestamp;
                         type ResponseStream = T::TicksStream;
                         type Future = BoxFuture<
                             tonic::Response<Self::ResponseStream>,
@@ -401,8 +419,9 @@ pub mod clock_server {
                     struct SleepSvc<T: Clock>(pub Arc<T>);
                     impl<
                         T: Clock,
-                    > tonic::server::ClientStreamingService<::prost_types::Duration>
-                    for SleepSvc<T> {
+                    > tonic::server::ClientStreamingService<
+                        ::rust_stream::codegen::prost_types::Duration,
+                    > for SleepSvc<T> {
                         type Response = ();
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
@@ -411,7 +430,9 @@ pub mod clock_server {
                         fn call(
                             &mut self,
                             request: tonic::Request<
-                                tonic::Streaming<::prost_types::Duration>,
+                                tonic::Streaming<
+                                    ::rust_stream::codegen::prost_types::Duration,
+                                >,
                             >,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
@@ -446,9 +467,12 @@ pub mod clock_server {
                 "/well_known.Clock/Echo" => {
                     #[allow(non_camel_case_types)]
                     struct EchoSvc<T: Clock>(pub Arc<T>);
-                    impl<T: Clock> tonic::server::StreamingService<::prost_types::Any>
-                    for EchoSvc<T> {
-                        type Response = ::prost_types::Struct;
+                    impl<
+                        T: Clock,
+                    > tonic::server::StreamingService<
+                        ::rust_stream::codegen::prost_types::Any,
+                    > for EchoSvc<T> {
+                        type Response = ::rust_stream::codegen::prost_types::Struct;
                         type ResponseStream = T::EchoStream;
                         type Future = BoxFuture<
                             tonic::Response<Self::ResponseStream>,
@@ -456,7 +480,9 @@ pub mod clock_server {
                         >;
                         fn call(
                             &mut self,
-                            request: tonic::Request<tonic::Streaming<::prost_types::Any>>,
+                            request: tonic::Request<
+                                tonic::Streaming<::rust_stream::codegen::prost_types::Any>,
+                            >,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
                             let fut = async move {
@@ -586,7 +612,7 @@ pub mod clock_server {
                     #[allow(non_camel_case_types)]
                     struct NowSvc<T: Clock>(pub Arc<T>);
                     impl<T: Clock> tonic::server::UnaryService<()> for NowSvc<T> {
-                        type Response = ::prost_types::Timestamp;
+                        type Response = ::rust_stream::codegen::prost_types::Timestamp;
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
@@ -695,7 +721,9 @@ pub mod clock_stream {
             &self,
             ctx: ::rust_stream::codegen::CallContext,
             request: (),
-            sink: ::rust_stream::codegen::ResponseSink<::prost_types::Timestamp>,
+            sink: ::rust_stream::codegen::ResponseSink<
+                ::rust_stream::codegen::prost_types::Timestamp,
+            >,
         ) -> impl ::core::future::Future<
             Output = ::core::result::Result<(), ::rust_stream::codegen::tonic::Status>,
         > + ::core::marker::Send {
@@ -712,7 +740,9 @@ pub mod clock_stream {
         fn sleep(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
-            requests: ::rust_stream::codegen::RequestStream<::prost_types::Duration>,
+            requests: ::rust_stream::codegen::RequestStream<
+                ::rust_stream::codegen::prost_types::Duration,
+            >,
         ) -> impl ::core::future::Future<
             Output = ::core::result::Result<(), ::rust_stream::codegen::tonic::Status>,
         > + ::core::marker::Send {
@@ -729,8 +759,12 @@ pub mod clock_stream {
         fn echo(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
-            requests: ::rust_stream::codegen::RequestStream<::prost_types::Any>,
-            sink: ::rust_stream::codegen::ResponseSink<::prost_types::Struct>,
+            requests: ::rust_stream::codegen::RequestStream<
+                ::rust_stream::codegen::prost_types::Any,
+            >,
+            sink: ::rust_stream::codegen::ResponseSink<
+                ::rust_stream::codegen::prost_types::Struct,
+            >,
         ) -> impl ::core::future::Future<
             Output = ::core::result::Result<(), ::rust_stream::codegen::tonic::Status>,
         > + ::core::marker::Send {
@@ -790,7 +824,7 @@ pub mod clock_stream {
             request: (),
         ) -> impl ::core::future::Future<
             Output = ::core::result::Result<
-                ::prost_types::Timestamp,
+                ::rust_stream::codegen::prost_types::Timestamp,
                 ::rust_stream::codegen::tonic::Status,
             >,
         > + ::core::marker::Send {
@@ -874,7 +908,7 @@ pub mod clock_stream {
     #[::rust_stream::codegen::tonic::async_trait]
     impl<H: ClockHandler> super::clock_server::Clock for ClockService<H> {
         type TicksStream = ::rust_stream::codegen::ResponseStream<
-            ::prost_types::Timestamp,
+            ::rust_stream::codegen::prost_types::Timestamp,
         >;
         async fn ticks(
             &self,
@@ -897,7 +931,9 @@ pub mod clock_stream {
         async fn sleep(
             &self,
             request: ::rust_stream::codegen::tonic::Request<
-                ::rust_stream::codegen::tonic::Streaming<::prost_types::Duration>,
+                ::rust_stream::codegen::tonic::Streaming<
+                    ::rust_stream::codegen::prost_types::Duration,
+                >,
             >,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::tonic::Response<()>,
@@ -914,11 +950,15 @@ pub mod clock_stream {
                 )
                 .await
         }
-        type EchoStream = ::rust_stream::codegen::ResponseStream<::prost_types::Struct>;
+        type EchoStream = ::rust_stream::codegen::ResponseStream<
+            ::rust_stream::codegen::prost_types::Struct,
+        >;
         async fn echo(
             &self,
             request: ::rust_stream::codegen::tonic::Request<
-                ::rust_stream::codegen::tonic::Streaming<::prost_types::Any>,
+                ::rust_stream::codegen::tonic::Streaming<
+                    ::rust_stream::codegen::prost_types::Any,
+                >,
             >,
         ) -> ::core::result::Result<
             ::rust_stream::codegen::tonic::Response<Self::EchoStream>,
@@ -982,7 +1022,9 @@ pub mod clock_stream {
             &self,
             request: ::rust_stream::codegen::tonic::Request<()>,
         ) -> ::core::result::Result<
-            ::rust_stream::codegen::tonic::Response<::prost_types::Timestamp>,
+            ::rust_stream::codegen::tonic::Response<
+                ::rust_stream::codegen::prost_types::Timestamp,
+            >,
             ::rust_stream::codegen::tonic::Status,
         > {
             let handler = ::std::sync::Arc::clone(&self.handler);
@@ -998,6 +1040,7 @@ pub mod clock_stream {
         }
     }
     /// A `Clock` client with `TUNING` and helpers shaped by each pattern.
+    /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -1065,10 +1108,12 @@ pub mod clock_stream {
         }
         /// Server streaming `Ticks`.
         pub async fn ticks(
-            &mut self,
+            &self,
             request: (),
         ) -> ::core::result::Result<
-            ::rust_stream::codegen::Responses<::prost_types::Timestamp>,
+            ::rust_stream::codegen::Responses<
+                ::rust_stream::codegen::prost_types::Timestamp,
+            >,
             ::rust_stream::codegen::tonic::Status,
         > {
             Self::ticks_with_metadata(
@@ -1079,16 +1124,19 @@ pub mod clock_stream {
         }
         /// Server streaming `Ticks` with request metadata; the responses keep the headers and trailers.
         pub async fn ticks_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<()>,
         ) -> ::core::result::Result<
-            ::rust_stream::codegen::Responses<::prost_types::Timestamp>,
+            ::rust_stream::codegen::Responses<
+                ::rust_stream::codegen::prost_types::Timestamp,
+            >,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::clock_client::ClockClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::ticks(&mut self.inner, request)
+            >::ticks(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -1098,25 +1146,26 @@ pub mod clock_stream {
         }
         /// Client streaming `Sleep`.
         pub async fn sleep(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
-                Item = ::prost_types::Duration,
+                Item = ::rust_stream::codegen::prost_types::Duration,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<(), ::rust_stream::codegen::tonic::Status> {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::clock_client::ClockClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::sleep(&mut self.inner, requests)
+            >::sleep(&mut inner, requests)
                 .await;
             response.map_err(::rust_stream::codegen::client_status)?;
             ::core::result::Result::Ok(())
         }
         /// Client streaming `Sleep` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn sleep_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
-                    Item = ::prost_types::Duration,
+                    Item = ::rust_stream::codegen::prost_types::Duration,
                 > + ::core::marker::Send + 'static,
             >,
         ) -> ::core::result::Result<
@@ -1135,8 +1184,10 @@ pub mod clock_stream {
         pub fn echo(
             &self,
         ) -> (
-            ::rust_stream::codegen::Requests<::prost_types::Any>,
-            ::rust_stream::codegen::Responses<::prost_types::Struct>,
+            ::rust_stream::codegen::Requests<::rust_stream::codegen::prost_types::Any>,
+            ::rust_stream::codegen::Responses<
+                ::rust_stream::codegen::prost_types::Struct,
+            >,
         ) {
             Self::echo_with_metadata(self, ::core::default::Default::default())
         }
@@ -1145,8 +1196,10 @@ pub mod clock_stream {
             &self,
             metadata: ::rust_stream::codegen::tonic::metadata::MetadataMap,
         ) -> (
-            ::rust_stream::codegen::Requests<::prost_types::Any>,
-            ::rust_stream::codegen::Responses<::prost_types::Struct>,
+            ::rust_stream::codegen::Requests<::rust_stream::codegen::prost_types::Any>,
+            ::rust_stream::codegen::Responses<
+                ::rust_stream::codegen::prost_types::Struct,
+            >,
         ) {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
@@ -1211,7 +1264,7 @@ pub mod clock_stream {
         }
         /// Client streaming `Blobs`.
         pub async fn blobs(
-            &mut self,
+            &self,
             requests: impl ::rust_stream::codegen::Stream<
                 Item = ::prost::alloc::vec::Vec<u8>,
             > + ::core::marker::Send + 'static,
@@ -1220,9 +1273,10 @@ pub mod clock_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let requests = ::rust_stream::codegen::request(requests, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::clock_client::ClockClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::blobs(&mut self.inner, requests)
+            >::blobs(&mut inner, requests)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1230,7 +1284,7 @@ pub mod clock_stream {
         }
         /// Client streaming `Blobs` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn blobs_with_metadata(
-            &mut self,
+            &self,
             requests: ::rust_stream::codegen::tonic::Request<
                 impl ::rust_stream::codegen::Stream<
                     Item = ::prost::alloc::vec::Vec<u8>,
@@ -1250,16 +1304,17 @@ pub mod clock_stream {
         }
         /// Unary `Now`.
         pub async fn now(
-            &mut self,
+            &self,
             request: (),
         ) -> ::core::result::Result<
-            ::prost_types::Timestamp,
+            ::rust_stream::codegen::prost_types::Timestamp,
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::request(request, self.timeout);
+            let mut inner = ::core::clone::Clone::clone(&self.inner);
             let response = super::clock_client::ClockClient::<
                 ::rust_stream::codegen::tonic::transport::Channel,
-            >::now(&mut self.inner, request)
+            >::now(&mut inner, request)
                 .await;
             ::core::result::Result::Ok(
                 response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
@@ -1267,10 +1322,12 @@ pub mod clock_stream {
         }
         /// Unary `Now` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn now_with_metadata(
-            &mut self,
+            &self,
             request: ::rust_stream::codegen::tonic::Request<()>,
         ) -> ::core::result::Result<
-            ::rust_stream::codegen::Reply<::prost_types::Timestamp>,
+            ::rust_stream::codegen::Reply<
+                ::rust_stream::codegen::prost_types::Timestamp,
+            >,
             ::rust_stream::codegen::tonic::Status,
         > {
             let grpc = ::rust_stream::codegen::client_grpc(
