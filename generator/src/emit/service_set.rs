@@ -155,8 +155,13 @@ fn handlers(
 /// it answered.
 fn default_call(method: &Method, paths: &Paths) -> Result<TokenStream, Error> {
     let rt = &paths.codegen;
-    let name = ident(&method.rust_name)?;
-    let default = quote!(::core::default::Default::default());
+    let name = ident(&method.client_helper)?;
+    // `google.protobuf.Empty` is `()`: written as such (clippy's `unit_arg`).
+    let default = if method.request.rust_path == "()" {
+        quote!(())
+    } else {
+        quote!(::core::default::Default::default())
+    };
     Ok(match method.pattern {
         Pattern::Unary => quote!(#rt::answer_once(client.#name(#default)).await),
         Pattern::ServerStreaming => quote!(#rt::answer_stream(client.#name(#default)).await),
