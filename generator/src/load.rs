@@ -130,9 +130,7 @@ impl Descriptors {
         resolver.add(GoogleFileResolver::new());
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true).include_source_info(true);
-        compiler
-            .open_files(&protos)
-            .map_err(protox_error)?;
+        compiler.open_files(&protos).map_err(protox_error)?;
         let to_generate: Vec<String> = compiler
             .files()
             .filter(|f| !f.is_import())

@@ -188,14 +188,14 @@ fn generate(
         .then(|| choose_service(options, &resolved, &generated, errors))
         .flatten();
     let glue = chosen.and_then(|(package, service)| {
-            match glue(input, options, module, package, service) {
-                Ok(glue) => Some(glue),
-                Err(error) => {
-                    errors.push(error);
-                    None
-                }
+        match glue(input, options, module, package, service) {
+            Ok(glue) => Some(glue),
+            Err(error) => {
+                errors.push(error);
+                None
             }
-        });
+        }
+    });
     let code = &generated.code;
     let vis = &input.vis;
     let doc = format!(

@@ -41,9 +41,7 @@ pub async fn answer_once<T>(call: impl Future<Output = Result<T, Status>>) -> An
 
 /// The answer of a call that responds with a stream: its first message, its end, or its
 /// staying open.
-pub async fn answer_stream<T>(
-    call: impl Future<Output = Result<Responses<T>, Status>>,
-) -> Answer {
+pub async fn answer_stream<T>(call: impl Future<Output = Result<Responses<T>, Status>>) -> Answer {
     let first = async {
         let mut responses = call.await?;
         responses.message().await
@@ -105,7 +103,10 @@ mod tests {
             (Answer::Status(Status::unimplemented("not yet")), true),
             (Answer::Status(Status::not_found("User not found")), true),
             (Answer::Status(Status::internal("a handler's own")), true),
-            (Answer::Status(Status::unavailable("connection refused")), false),
+            (
+                Answer::Status(Status::unavailable("connection refused")),
+                false,
+            ),
             (
                 Answer::Status(Status::internal("the handler for /a.B/C panicked")),
                 false,

@@ -159,7 +159,12 @@ fn own_proto_crate(name: &str, codegen: &str) {
     // 13 RPCs, a test each.
     check_crate(&dir, &[13]);
     assert_in_step(&dir);
-    serve_and_check(name, &TELEMETRY_SERVICES, |addr| call_the_stubs(&dir, name, addr), None);
+    serve_and_check(
+        name,
+        &TELEMETRY_SERVICES,
+        |addr| call_the_stubs(&dir, name, addr),
+        None,
+    );
 
     grow(&dir, name);
     shrink(&dir);
@@ -316,7 +321,10 @@ fn only_insertions(old: &str, new: &str) -> bool {
 fn assert_in_step(dir: &Path) {
     let before = all_files(dir);
     let report = rust_stream(&["sync", dir.to_str().unwrap()]).unwrap();
-    assert!(!report.contains("created") && !report.contains("added"), "{report}");
+    assert!(
+        !report.contains("created") && !report.contains("added"),
+        "{report}"
+    );
     assert!(report.contains("mod.rs: up to date"), "{report}");
     assert_eq!(all_files(dir), before);
 
@@ -622,7 +630,14 @@ fn call_the_guide(dir: &Path, name: &str, addr: &str) {
     );
     let ids: Vec<&str> = events
         .lines()
-        .map(|l| l.split("\"id\":\"").nth(1).unwrap().split('"').next().unwrap())
+        .map(|l| {
+            l.split("\"id\":\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
         .collect();
     assert_eq!(ids, ["11", "12"], "{events}");
     let upload = dir.join("Cargo.lock");
@@ -693,7 +708,11 @@ fn serve_and_check(
     let (watch_status, watch_out, watch_err) = close(watch);
     assert!(watch_status.success(), "{watch_err}");
     let watched: Vec<&str> = watch_out.lines().filter(|l| *l != "NOT_SERVING").collect();
-    assert_eq!(watched, ["SERVING", "ended UNAVAILABLE"], "{watch_out}{watch_err}");
+    assert_eq!(
+        watched,
+        ["SERVING", "ended UNAVAILABLE"],
+        "{watch_out}{watch_err}"
+    );
     if let Some(stream) = stream {
         let (ended, _, stderr) = close(stream);
         assert_eq!(ended.code(), Some(1), "{stderr}");

@@ -24,14 +24,26 @@ struct TemplateFile {
 
 /// Every file of the template but `cargo-generate.toml`.
 const FILES: &[TemplateFile] = &[
-    crate_file("Cargo.toml.liquid", include_str!("../../template/Cargo.toml.liquid")),
+    crate_file(
+        "Cargo.toml.liquid",
+        include_str!("../../template/Cargo.toml.liquid"),
+    ),
     crate_file("README.md", include_str!("../../template/README.md")),
     crate_file("build.rs", include_str!("../../template/build.rs")),
     crate_file("src/lib.rs", include_str!("../../template/src/lib.rs")),
     crate_file("src/main.rs", include_str!("../../template/src/main.rs")),
-    crate_file("src/bin/client.rs", include_str!("../../template/src/bin/client.rs")),
-    crate_file("tests/rpcs.rs", include_str!("../../template/tests/rpcs.rs")),
-    example_file("proto/streaming.proto", include_str!("../../template/proto/streaming.proto")),
+    crate_file(
+        "src/bin/client.rs",
+        include_str!("../../template/src/bin/client.rs"),
+    ),
+    crate_file(
+        "tests/rpcs.rs",
+        include_str!("../../template/tests/rpcs.rs"),
+    ),
+    example_file(
+        "proto/streaming.proto",
+        include_str!("../../template/proto/streaming.proto"),
+    ),
     example_file(
         "src/handlers/mod.rs",
         include_str!("../../template/src/handlers/mod.rs"),
@@ -40,7 +52,10 @@ const FILES: &[TemplateFile] = &[
         "src/handlers/streaming_examples.rs",
         include_str!("../../template/src/handlers/streaming_examples.rs"),
     ),
-    example_file("tests/handlers.rs", include_str!("../../template/tests/handlers.rs")),
+    example_file(
+        "tests/handlers.rs",
+        include_str!("../../template/tests/handlers.rs"),
+    ),
 ];
 
 /// The template's placeholders: types, choices, defaults and patterns.
@@ -221,7 +236,11 @@ fn placeholders() -> Result<BTreeMap<String, Placeholder>, Error> {
         let choices = entry
             .get("choices")
             .and_then(toml::Value::as_array)
-            .map(|c| c.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|c| {
+                c.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         let placeholder = Placeholder {
             choices,
@@ -294,13 +313,15 @@ fn render_all(
         .map_err(|err| Error::new(DiagnosticKind::Internal, err.to_string()))?;
     let mut globals = liquid::Object::new();
     for (key, value) in values {
-        globals.insert(key.clone().into(), liquid::model::Value::scalar(value.clone()));
+        globals.insert(
+            key.clone().into(),
+            liquid::model::Value::scalar(value.clone()),
+        );
     }
     let mut out = Vec::new();
     for file in FILES.iter().filter(|f| with_example || !f.example) {
-        let render = || -> Result<String, liquid::Error> {
-            parser.parse(file.text)?.render(&globals)
-        };
+        let render =
+            || -> Result<String, liquid::Error> { parser.parse(file.text)?.render(&globals) };
         let text = render().map_err(|err| {
             Error::new(
                 DiagnosticKind::Internal,
