@@ -2,6 +2,7 @@
 
 pub mod docs;
 pub mod harness;
+pub mod layout;
 pub mod pattern;
 pub mod skeleton;
 pub mod stream;
