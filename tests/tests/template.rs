@@ -8,7 +8,7 @@
 //! Every generated crate builds into one target directory (`target/template-crates`), so the
 //! dependencies compile once for all of them.
 
-use rust_stream_build::scaffold::{Outcome, Scaffold};
+use rust_stream_build::scaffold::{Files, Outcome, Scaffold};
 use rust_stream_build::{Descriptors, Params, model_of};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -307,12 +307,10 @@ fn scaffold(dir: &Path) -> rust_stream_build::scaffold::Report {
     let protos = [dir.join("proto").join("service.proto")];
     let descriptors = Descriptors::compile(&protos, &[dir.join("proto")]).unwrap();
     let (model, _) = model_of(&descriptors, &Params::default()).unwrap();
-    Scaffold::new("crate::pb")
-        .flat(true)
-        .render(&model, &dir.join("src").join("handlers"), |path| {
-            Ok(std::fs::read_to_string(path).ok())
-        })
-        .unwrap()
+    let scaffold = Scaffold::new("crate::pb").flat(true);
+    let handlers = dir.join("src").join("handlers");
+    let files = scaffold.read(&model, &handlers).unwrap();
+    scaffold.render(&model, &handlers, &files).unwrap()
 }
 
 /// The file's lines outside the bodies of the handler methods.
@@ -379,7 +377,7 @@ fn assert_handlers_are_the_scaffold(dir: &Path, file_names: &[&str], guide_bodie
     let (model, _) = model_of(&descriptors, &Params::default()).unwrap();
     let fresh = Scaffold::new("crate::pb")
         .flat(true)
-        .render(&model, empty.path(), |_| Ok(None))
+        .render(&model, empty.path(), &Files::new())
         .unwrap();
     for (file, new) in report.files.iter().zip(&fresh.files) {
         let ours = std::fs::read_to_string(&file.path).unwrap();

@@ -6,10 +6,10 @@
 //! Serve it with `InventoryService::new(InventoryImpl).into_server()`; `InventoryService` is in
 //! `crate::pb::inventory_stream`.
 
-use ::rust_stream::{CallContext, ResponseSink};
-use ::rust_stream::codegen::tonic::Status;
-use crate::pb::{Item, ItemRequest, StockLevel};
 use crate::pb::inventory_stream::InventoryHandler;
+use crate::pb::{Item, ItemRequest, StockLevel};
+use ::rust_stream::codegen::tonic::Status;
+use ::rust_stream::{CallContext, ResponseSink};
 
 /// Implements `{{package}}.Inventory`.
 {%- if codegen == "derive" %}
@@ -22,11 +22,7 @@ pub struct InventoryImpl;
 
 impl InventoryHandler for InventoryImpl {
     // rust-stream: rpc GetItem
-    async fn get_item(
-        &self,
-        ctx: CallContext,
-        request: ItemRequest,
-    ) -> Result<Item, Status> {
+    async fn get_item(&self, ctx: CallContext, request: ItemRequest) -> Result<Item, Status> {
         let _ = (&ctx, &request);
         // Look the request up; answer NOT_FOUND for what does not exist, as the
         // guide's `context.abort(NOT_FOUND, ...)` does.

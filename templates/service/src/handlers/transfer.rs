@@ -6,10 +6,10 @@
 //! Serve it with `TransferService::new(TransferImpl).into_server()`; `TransferService` is in
 //! `crate::pb::transfer_stream`.
 
-use ::rust_stream::{CallContext, RequestStream, ResponseSink};
-use ::rust_stream::codegen::tonic::Status;
-use crate::pb::{Change, ImageChunk, UploadSummary};
 use crate::pb::transfer_stream::TransferHandler;
+use crate::pb::{Change, ImageChunk, UploadSummary};
+use ::rust_stream::codegen::tonic::Status;
+use ::rust_stream::{CallContext, RequestStream, ResponseSink};
 
 /// Implements `{{package}}.Transfer`.
 #[derive(Debug, Default)]
@@ -28,9 +28,8 @@ impl TransferHandler for TransferImpl {
         while let Some(chunk) = requests.chunk().await? {
             total += chunk.len() as u64;
         }
-        Err(Status::unimplemented(format!(
-            "UploadImage is not implemented yet ({total} bytes received)"
-        )))
+        let message = format!("UploadImage is not implemented yet ({total} bytes received)");
+        Err(Status::unimplemented(message))
     }
 
     // rust-stream: rpc Sync

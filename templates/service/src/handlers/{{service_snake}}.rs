@@ -6,12 +6,10 @@
 //! Serve it with `{{service}}Service::new({{service}}Impl).into_server()`; `{{service}}Service` is in
 //! `crate::pb::{{service_snake}}_stream`.
 
-use ::rust_stream::{CallContext, RequestStream, ResponseSink};
-use ::rust_stream::codegen::tonic::Status;
-use crate::pb::{
-    Chunk, Event, EventFilter, Message, UploadResult, UserRequest, UserResponse,
-};
 use crate::pb::{{service_snake}}_stream::{{service}}Handler;
+use crate::pb::{Chunk, Event, EventFilter, Message, UploadResult, UserRequest, UserResponse};
+use ::rust_stream::codegen::tonic::Status;
+use ::rust_stream::{CallContext, RequestStream, ResponseSink};
 
 /// Implements `{{package}}.{{service}}`.
 {%- if codegen == "derive" %}
