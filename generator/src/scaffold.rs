@@ -350,20 +350,21 @@ fn stale_methods(
         .filter(|m| !known.contains(ident::unraw(&m.name)))
         .collect();
     let new = skeleton::missing(service, text);
+    let self_type = impls
+        .first()
+        .map_or(service.skeleton_struct.as_str(), |i| i.self_type.as_str());
+    let rpc_named = |rpc: &str| service.methods.iter().find(|m| m.proto_name == rpc);
     gone.iter()
         .map(|method| {
             let rename = likely_rename(method.pattern, &gone, &new);
-            let self_type = impls
-                .first()
-                .map_or(service.skeleton_struct.as_str(), |i| i.self_type.as_str());
-            let still_there = |rpc: &str| service.methods.iter().find(|m| m.proto_name == rpc);
             let message = match &method.marker {
-                Some(marker) => match still_there(&marker.rpc) {
+                Some(marker) => match rpc_named(&marker.rpc) {
                     Some(rpc) => renamed_by_hand(method, handler, service, rpc),
                     None => gone_stub(method, &marker.rpc, service, rename),
                 },
                 None => foreign_method(method, handler, self_type, service, rename),
             };
+            // A stub starts at its marker.
             let line = method.marker.as_ref().map_or(method.line, |m| m.line);
             stale(path, line, message)
         })

@@ -266,7 +266,7 @@ pub fn use_items(mut uses: Vec<Use>) -> String {
     for item in &mut uses {
         item.names.sort_by(|a, b| version_sort(unraw(a), unraw(b)));
     }
-    uses.sort_by(|a, b| compare_uses(a, b));
+    uses.sort_by(compare_uses);
     uses.iter().map(use_item).collect()
 }
 

@@ -565,6 +565,16 @@ impl ShopHandler for ShopImpl {
         assert_eq!(file.handler_impls().count(), 1);
     }
 
+    /// Every prefix of a file, cut anywhere (in a string, a comment, a raw name, a character
+    /// literal), reads without panicking.
+    #[test]
+    fn any_prefix_reads_without_panicking() {
+        let text = format!("{FILE}'\\u{{1F600}}' 'é' r##\"a\"# b\"##\n");
+        for (at, _) in text.char_indices() {
+            let _ = HandlerFile::read(&text[..at]);
+        }
+    }
+
     #[test]
     fn a_file_without_markers_is_not_scaffolded_and_broken_text_does_not_panic() {
         let file = HandlerFile::read("impl FooHandler for Foo { fn a(&self) {} }\n");
