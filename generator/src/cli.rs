@@ -43,6 +43,16 @@ pub enum Command {
         json: bool,
     },
     /// Write handler skeletons into a source tree; re-running adds stubs for new RPCs only.
+    ///
+    /// One file per service, laid out as `cargo fmt` lays it out. Run again after the proto
+    /// changed, it inserts stubs for new RPCs above the line `// rust-stream: new RPCs are
+    /// added above this line.` and changes no other line.
+    ///
+    /// Code the protos no longer have stops the run before anything is written: handler
+    /// methods of RPCs that left the proto (or that the handler trait lacks) and skeleton
+    /// files of services that left the protos are reported as `file:line: ...` with what to
+    /// do; the exit code is 1. Fix them and run again. Give every proto whose skeletons share
+    /// the directory in one run; files the scaffold did not write are left alone.
     Scaffold {
         /// Protos and include paths.
         #[command(flatten)]

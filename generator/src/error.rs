@@ -49,6 +49,9 @@ pub enum DiagnosticKind {
     InvalidDescriptor,
     /// The command line is wrong.
     Usage,
+    /// Code the user owns no longer matches the protos: a handler method or a skeleton file
+    /// of an RPC or a service that is gone.
+    Stale,
     /// The generator produced something it cannot use: a bug in rust-stream.
     Internal,
 }

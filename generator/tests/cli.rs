@@ -265,3 +265,46 @@ fn scaffold_reports_created_then_up_to_date() {
     }
     assert!(Path::new(&file).is_file());
 }
+
+/// A proto that lost an RPC: the run fails with exit code 1, names the stub at `file:line`
+/// with what to do, and leaves the handler file byte for byte as it was.
+#[test]
+fn scaffold_reports_an_rpc_that_left_the_proto_and_writes_nothing() {
+    let tree = Tree::new();
+    let proto = tree.path("proto/demo.proto");
+    let two_rpcs = PROTO.replace(
+        "service Feed { ",
+        "service Feed { rpc GetUser(M) returns (M); ",
+    );
+    std::fs::write(&proto, two_rpcs).unwrap();
+    let out = tree.path("src/handlers");
+    let args: [&dyn AsRef<std::ffi::OsStr>; 6] = [
+        &"scaffold",
+        &"--out",
+        &out,
+        &"-I",
+        &"proto",
+        &"proto/demo.proto",
+    ];
+    let output = run(cli(&args).current_dir(tree.path("")));
+    assert!(output.status.success(), "{output:?}");
+    let file = out.join("feed.rs");
+    let before = std::fs::read(&file).unwrap();
+    let text = String::from_utf8(before.clone()).unwrap();
+    let line = 1 + text
+        .lines()
+        .position(|l| l.trim() == "// rust-stream: rpc GetUser")
+        .expect("the stub's marker");
+
+    std::fs::write(&proto, PROTO).unwrap();
+    let output = run(cli(&args).current_dir(tree.path("")));
+    assert_fails_with(
+        &output,
+        &[format!(
+            "{}:{line}: method `get_user` (rpc GetUser) is no longer in demo.Feed: delete it, \
+             or, if the RPC was renamed, rename the method and its marker to the new name",
+            file.display()
+        )],
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+}

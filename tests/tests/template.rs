@@ -13,7 +13,7 @@
 //! Every generated crate builds into one target directory (`target/template-crates`), so
 //! the dependencies compile once for all of them.
 
-use rust_stream_build::scaffold::Scaffold;
+use rust_stream_build::scaffold::{Files, Scaffold};
 use rust_stream_build::service_crate::{self, new::template_paths};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -331,7 +331,7 @@ fn assert_in_step(dir: &Path) {
     let protos = service_crate::model(dir).unwrap();
     let empty = tempfile::tempdir().unwrap();
     let fresh = Scaffold::new(service_crate::MODULE_PATH)
-        .render(&protos.model, empty.path(), |_| Ok(None))
+        .render(&protos.model, empty.path(), &Files::new())
         .unwrap();
     for file in &fresh.files {
         let name = file.path.file_name().unwrap();

@@ -2,6 +2,7 @@
 
 pub mod docs;
 pub mod harness;
+pub mod layout;
 pub mod pattern;
 pub mod service_set;
 pub mod skeleton;

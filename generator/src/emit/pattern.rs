@@ -8,6 +8,7 @@
 //! in scope (`Clone`, `Into`, `Drop`, ...), which method-call syntax would pick instead.
 
 use crate::emit::ident;
+use crate::emit::layout::{self, Ty};
 use crate::error::Error;
 use crate::model::{Method, Pattern, Service};
 use proc_macro2::{Literal, TokenStream};
@@ -46,7 +47,78 @@ impl Spelling {
             response,
         }
     }
+
+    /// How `slot` is spelled.
+    pub fn slot(&self, slot: Slot) -> TokenStream {
+        let Spelling {
+            request_stream,
+            response_sink,
+            request,
+            response,
+            ..
+        } = self;
+        match slot {
+            Slot::Request => request.clone(),
+            Slot::RequestStream => quote!(#request_stream<#request>),
+            Slot::ResponseSink => quote!(#response_sink<#response>),
+            Slot::Response => response.clone(),
+            Slot::Unit => quote!(()),
+        }
+    }
 }
+
+/// What a handler method's parameter or success value holds; each caller spells it its own
+/// way ([`Spelling::slot`] in generated code, text in a skeleton).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// The request message.
+    Request,
+    /// `RequestStream<Request>`.
+    RequestStream,
+    /// `ResponseSink<Response>`.
+    ResponseSink,
+    /// The response message.
+    Response,
+    /// `()`: the responses went to the sink.
+    Unit,
+}
+
+/// One parameter of a handler method, after `&self, ctx`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Input {
+    /// Its name.
+    pub name: &'static str,
+    /// Declared `mut` in a skeleton, whose body reads the stream.
+    pub mut_in_skeleton: bool,
+    /// What it holds.
+    pub slot: Slot,
+}
+
+/// A pattern's handler method: its parameters after `&self, ctx` and what it returns on
+/// success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// The parameters, in order.
+    pub inputs: &'static [Input],
+    /// The success value.
+    pub output: Slot,
+}
+
+const REQUEST: Input = Input {
+    name: "request",
+    mut_in_skeleton: false,
+    slot: Slot::Request,
+};
+const REQUESTS: Input = Input {
+    name: "requests",
+    mut_in_skeleton: true,
+    slot: Slot::RequestStream,
+};
+const SINK: Input = Input {
+    name: "sink",
+    mut_in_skeleton: false,
+    slot: Slot::ResponseSink,
+};
 
 /// What the stream layer knows when it emits one method.
 pub struct Context<'a> {
@@ -79,15 +151,35 @@ pub trait PatternEmitter: Sync {
     /// What the client helpers of this pattern return, said once in the client's docs.
     fn client_doc(&self) -> Option<&'static str>;
 
+    /// The handler method's parameters and success value.
+    fn shape(&self) -> &'static Shape;
+
     /// The handler method's parameters after `&self, ctx`; `mut` on the request stream if
     /// `mutable` (a skeleton's body reads it).
-    fn inputs(&self, types: &Spelling, mutable: bool) -> TokenStream;
+    fn inputs(&self, types: &Spelling, mutable: bool) -> TokenStream {
+        let inputs = self.shape().inputs.iter().map(|input| {
+            let name = format_ident!("{}", input.name);
+            let mutable = (mutable && input.mut_in_skeleton).then(|| quote!(mut));
+            let ty = types.slot(input.slot);
+            quote!(#mutable #name: #ty)
+        });
+        quote!(#(#inputs),*)
+    }
 
     /// The names of those parameters, as a tuple's elements.
-    fn arguments(&self) -> TokenStream;
+    fn arguments(&self) -> TokenStream {
+        let names = self
+            .shape()
+            .inputs
+            .iter()
+            .map(|input| format_ident!("{}", input.name));
+        quote!(#(#names),*)
+    }
 
     /// The success type of the handler method.
-    fn output(&self, types: &Spelling) -> TokenStream;
+    fn output(&self, types: &Spelling) -> TokenStream {
+        types.slot(self.shape().output)
+    }
 
     /// The adapter's implementation of tonic's trait method, with its associated stream type
     /// for server streaming patterns.
@@ -97,7 +189,7 @@ pub trait PatternEmitter: Sync {
     fn client(&self, cx: &Context<'_>) -> Result<ClientItems, Error>;
 
     /// The body of a skeleton stub, as source text inside the braces, indented for a method of
-    /// an `impl` block.
+    /// an `impl` block and laid out as rustfmt would.
     fn skeleton_body(&self, method: &Method, types: &SkeletonTypes) -> String;
 }
 
@@ -107,6 +199,23 @@ pub struct SkeletonTypes {
     pub status: String,
     /// The response message.
     pub response: String,
+}
+
+impl SkeletonTypes {
+    /// `Option<Response>`.
+    fn optional_response(&self) -> Ty {
+        Ty::generic("Option", vec![self.response.clone()])
+    }
+
+    /// `Status::unimplemented`.
+    fn unimplemented(&self) -> String {
+        format!("{}::unimplemented", self.status)
+    }
+}
+
+/// The literal `"<Rpc> is not implemented yet<detail>"` of a stub's `UNIMPLEMENTED` status.
+fn not_implemented(method: &Method, detail: &str) -> String {
+    format!("\"{} is not implemented yet{detail}\"", method.proto_name)
 }
 
 /// The emitter of `pattern`.
@@ -413,17 +522,11 @@ impl PatternEmitter for Unary {
         None
     }
 
-    fn inputs(&self, types: &Spelling, _mutable: bool) -> TokenStream {
-        let req = &types.request;
-        quote!(request: #req)
-    }
-
-    fn arguments(&self) -> TokenStream {
-        quote!(request)
-    }
-
-    fn output(&self, types: &Spelling) -> TokenStream {
-        types.response.clone()
+    fn shape(&self) -> &'static Shape {
+        &Shape {
+            inputs: &[REQUEST],
+            output: Slot::Response,
+        }
     }
 
     fn adapter(&self, cx: &Context<'_>) -> Result<TokenStream, Error> {
@@ -464,17 +567,23 @@ impl PatternEmitter for Unary {
     }
 
     fn skeleton_body(&self, method: &Method, types: &SkeletonTypes) -> String {
-        let SkeletonTypes { status, response } = types;
-        let proto = &method.proto_name;
         format!(
             "        let _ = (&ctx, &request);\n\
              \x20       // Look the request up; answer NOT_FOUND for what does not exist, as the\n\
              \x20       // guide's `context.abort(NOT_FOUND, ...)` does.\n\
-             \x20       let found: Option<{response}> = None;\n\
+             {found}\
              \x20       match found {{\n\
              \x20           Some(response) => Ok(response),\n\
-             \x20           None => Err({status}::unimplemented(\"{proto} is not implemented yet\")),\n\
-             \x20       }}\n"
+             {none}\
+             \x20       }}\n",
+            found = layout::let_typed(8, "found", &types.optional_response(), "None"),
+            none = layout::err_call(
+                12,
+                "None => ",
+                &types.unimplemented(),
+                &not_implemented(method, ""),
+                ","
+            ),
         )
     }
 }
@@ -490,22 +599,11 @@ impl PatternEmitter for ServerStreaming {
         )
     }
 
-    fn inputs(&self, types: &Spelling, _mutable: bool) -> TokenStream {
-        let Spelling {
-            response_sink,
-            request: req,
-            response: res,
-            ..
-        } = types;
-        quote!(request: #req, sink: #response_sink<#res>)
-    }
-
-    fn arguments(&self) -> TokenStream {
-        quote!(request, sink)
-    }
-
-    fn output(&self, _types: &Spelling) -> TokenStream {
-        quote!(())
+    fn shape(&self) -> &'static Shape {
+        &Shape {
+            inputs: &[REQUEST, SINK],
+            output: Slot::Unit,
+        }
     }
 
     fn adapter(&self, cx: &Context<'_>) -> Result<TokenStream, Error> {
@@ -556,19 +654,25 @@ impl PatternEmitter for ServerStreaming {
     }
 
     fn skeleton_body(&self, method: &Method, types: &SkeletonTypes) -> String {
-        let SkeletonTypes { status, response } = types;
-        let proto = &method.proto_name;
         format!(
             "        let _ = (&ctx, &request);\n\
              \x20       // Stream until done or until the client goes away.\n\
              \x20       while sink.is_active() {{\n\
-             \x20           let next: Option<{response}> = None;\n\
+             {next}\
              \x20           match next {{\n\
              \x20               Some(response) => sink.send(response).await?,\n\
              \x20               None => break,\n\
              \x20           }}\n\
              \x20       }}\n\
-             \x20       Err({status}::unimplemented(\"{proto} is not implemented yet\"))\n"
+             {end}",
+            next = layout::let_typed(12, "next", &types.optional_response(), "None"),
+            end = layout::err_call(
+                8,
+                "",
+                &types.unimplemented(),
+                &not_implemented(method, ""),
+                ""
+            ),
         )
     }
 }
@@ -582,22 +686,11 @@ impl PatternEmitter for ClientStreaming {
         None
     }
 
-    fn inputs(&self, types: &Spelling, mutable: bool) -> TokenStream {
-        let Spelling {
-            request_stream,
-            request: req,
-            ..
-        } = types;
-        let mutable = mutable.then(|| quote!(mut));
-        quote!(#mutable requests: #request_stream<#req>)
-    }
-
-    fn arguments(&self) -> TokenStream {
-        quote!(requests)
-    }
-
-    fn output(&self, types: &Spelling) -> TokenStream {
-        types.response.clone()
+    fn shape(&self) -> &'static Shape {
+        &Shape {
+            inputs: &[REQUESTS],
+            output: Slot::Response,
+        }
     }
 
     fn adapter(&self, cx: &Context<'_>) -> Result<TokenStream, Error> {
@@ -682,34 +775,32 @@ impl PatternEmitter for ClientStreaming {
     }
 
     fn skeleton_body(&self, method: &Method, types: &SkeletonTypes) -> String {
-        let status = &types.status;
-        let proto = &method.proto_name;
-        if method.request.chunk.is_some() {
-            format!(
-                "        let _ = &ctx;\n\
-                 \x20       // Read the upload chunk by chunk; limits end it with a clear status.\n\
+        let (read, counted) = if method.request.chunk.is_some() {
+            (
+                "        // Read the upload chunk by chunk; limits end it with a clear status.\n\
                  \x20       let mut total: u64 = 0;\n\
-                 \x20       while let Some(chunk) = requests.chunk().await? {{\n\
+                 \x20       while let Some(chunk) = requests.chunk().await? {\n\
                  \x20           total += chunk.len() as u64;\n\
-                 \x20       }}\n\
-                 \x20       Err({status}::unimplemented(format!(\n\
-                 \x20           \"{proto} is not implemented yet ({{total}} bytes received)\"\n\
-                 \x20       )))\n"
+                 \x20       }\n",
+                " ({total} bytes received)",
             )
         } else {
-            format!(
-                "        let _ = &ctx;\n\
-                 \x20       // Read every message; limits end the stream with a clear status.\n\
+            (
+                "        // Read every message; limits end the stream with a clear status.\n\
                  \x20       let mut count: u64 = 0;\n\
-                 \x20       while let Some(request) = requests.message().await? {{\n\
+                 \x20       while let Some(request) = requests.message().await? {\n\
                  \x20           let _ = request;\n\
                  \x20           count += 1;\n\
-                 \x20       }}\n\
-                 \x20       Err({status}::unimplemented(format!(\n\
-                 \x20           \"{proto} is not implemented yet ({{count}} messages received)\"\n\
-                 \x20       )))\n"
+                 \x20       }\n",
+                " ({count} messages received)",
             )
-        }
+        };
+        format!(
+            "        let _ = &ctx;\n{read}{message}{end}",
+            message =
+                layout::let_macro_call(8, "message", "format!", &not_implemented(method, counted)),
+            end = layout::err_call(8, "", &types.unimplemented(), "message", ""),
+        )
     }
 }
 
@@ -724,24 +815,11 @@ impl PatternEmitter for Bidi {
         )
     }
 
-    fn inputs(&self, types: &Spelling, mutable: bool) -> TokenStream {
-        let Spelling {
-            request_stream,
-            response_sink,
-            request: req,
-            response: res,
-            ..
-        } = types;
-        let mutable = mutable.then(|| quote!(mut));
-        quote!(#mutable requests: #request_stream<#req>, sink: #response_sink<#res>)
-    }
-
-    fn arguments(&self) -> TokenStream {
-        quote!(requests, sink)
-    }
-
-    fn output(&self, _types: &Spelling) -> TokenStream {
-        quote!(())
+    fn shape(&self) -> &'static Shape {
+        &Shape {
+            inputs: &[REQUESTS, SINK],
+            output: Slot::Unit,
+        }
     }
 
     fn adapter(&self, cx: &Context<'_>) -> Result<TokenStream, Error> {
@@ -801,19 +879,25 @@ impl PatternEmitter for Bidi {
     }
 
     fn skeleton_body(&self, method: &Method, types: &SkeletonTypes) -> String {
-        let SkeletonTypes { status, response } = types;
-        let proto = &method.proto_name;
         format!(
             "        let _ = &ctx;\n\
              \x20       // Receive and respond; the two directions are independent.\n\
              \x20       while let Some(request) = requests.message().await? {{\n\
-             \x20           let response: Option<{response}> = None;\n\
+             {response}\
              \x20           let _ = request;\n\
              \x20           if let Some(response) = response {{\n\
              \x20               sink.send(response).await?;\n\
              \x20           }}\n\
              \x20       }}\n\
-             \x20       Err({status}::unimplemented(\"{proto} is not implemented yet\"))\n"
+             {end}",
+            response = layout::let_typed(12, "response", &types.optional_response(), "None"),
+            end = layout::err_call(
+                8,
+                "",
+                &types.unimplemented(),
+                &not_implemented(method, ""),
+                ""
+            ),
         )
     }
 }

@@ -5,12 +5,14 @@
 //! The file belongs to the user once written. Scaffolding again only inserts stubs for RPCs
 //! the file does not have yet, above the insertion marker line, and leaves every other line
 //! byte for byte as it was.
+//!
+//! The text is laid out as rustfmt lays it out ([`layout`]), so that `cargo fmt` leaves a new
+//! file, and a formatted file that stubs were added to, as they are.
 
-use crate::emit::pattern::{SkeletonTypes, Spelling, emitter, skeleton_signature};
+use crate::emit::layout::{self, Param, Ty, Use};
+use crate::emit::pattern::{SkeletonTypes, Slot, emitter};
 use crate::error::{DiagnosticKind, Error};
 use crate::model::{Method, Service};
-use proc_macro2::TokenStream;
-use quote::quote;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The line new stubs are inserted above.
@@ -52,14 +54,7 @@ pub fn scaffold(
             .collect();
         return Ok((new_file(service, module_path, runtime_path)?, added));
     };
-    let missing: Vec<&Method> = service
-        .methods
-        .iter()
-        .filter(|m| {
-            !existing.contains(&format!("{RPC_MARKER}{}\n", m.proto_name))
-                && !existing.contains(&format!("fn {}(", m.rust_name))
-        })
-        .collect();
+    let missing = missing(service, existing);
     if missing.is_empty() {
         return Ok((existing.to_owned(), Vec::new()));
     }
@@ -85,6 +80,19 @@ pub fn scaffold(
     }
     text.push_str(&existing[at..]);
     Ok((text, missing.iter().map(|m| m.proto_name.clone()).collect()))
+}
+
+/// The methods of `service` that the skeleton `existing` has no stub for: neither the stub's
+/// marker comment nor a method of that name.
+pub fn missing<'s>(service: &'s Service, existing: &str) -> Vec<&'s Method> {
+    service
+        .methods
+        .iter()
+        .filter(|m| {
+            !existing.contains(&format!("{RPC_MARKER}{}\n", m.proto_name))
+                && !existing.contains(&format!("fn {}(", m.rust_name))
+        })
+        .collect()
 }
 
 /// Names a skeleton writes or its user expects to mean what they usually do: the runtime's
@@ -228,37 +236,28 @@ impl Names {
             .unwrap_or_else(|| path.to_owned())
     }
 
-    /// The `use` lines for every short name, grouped by parent module and formatted.
-    /// `deprecated` is the module of a deprecated service, if it is.
-    fn use_lines(&self, deprecated: Option<&str>) -> Result<String, Error> {
-        let text = self.use_text(deprecated);
-        let file = syn::parse_file(&text).map_err(|err| {
-            Error::new(
-                DiagnosticKind::Internal,
-                format!("the skeleton's imports do not parse: {err}"),
-            )
-        })?;
-        Ok(prettyplease::unparse(&file))
-    }
-
-    fn use_text(&self, deprecated: Option<&str>) -> String {
-        let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    /// The `use` lines for every short name, one item per parent module, as rustfmt orders
+    /// and lays them out. `deprecated` is the module of a deprecated service, if it is.
+    fn use_lines(&self, deprecated: Option<&str>) -> String {
+        let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for path in &self.used {
             let (parent, name) = path.rsplit_once("::").unwrap_or(("", path));
-            groups.entry(parent).or_default().push(name);
+            groups.entry(parent).or_default().push(name.to_owned());
         }
-        let mut out = String::new();
-        for (parent, names) in groups {
-            // A deprecated service's module is deprecated: importing from it is a use of it.
-            if deprecated == Some(parent) {
-                out.push_str("#[allow(deprecated)]\n");
-            }
-            match names.as_slice() {
-                [one] => out.push_str(&format!("use {parent}::{one};\n")),
-                many => out.push_str(&format!("use {parent}::{{{}}};\n", many.join(", "))),
-            }
-        }
-        out
+        let uses = groups
+            .into_iter()
+            .map(|(parent, names)| Use {
+                // A deprecated service's module is deprecated: importing from it is a use of it.
+                attributes: if deprecated == Some(parent) {
+                    vec!["#[allow(deprecated)]".to_owned()]
+                } else {
+                    Vec::new()
+                },
+                parent: parent.to_owned(),
+                names,
+            })
+            .collect();
+        layout::use_items(uses)
     }
 }
 
@@ -332,10 +331,11 @@ fn new_file(service: &Service, module_path: &str, runtime_path: &str) -> Result<
          #[derive(Debug, Default)]\n\
          pub struct {name};\n\
          \n\
-         {allow}impl {handler} for {name} {{\n",
+         {allow}{impl_line}",
         full = service.full_name,
         adapter = service.adapter,
-        uses = names.use_lines(deprecated)?,
+        uses = names.use_lines(deprecated),
+        impl_line = layout::impl_header(&handler, name),
         allow = if service.deprecated {
             "#[allow(deprecated)]\n"
         } else {
@@ -356,62 +356,60 @@ fn new_file(service: &Service, module_path: &str, runtime_path: &str) -> Result<
     Ok(text)
 }
 
-/// One stub: the marker comment, the signature the pattern's emitter gives (formatted), and
-/// its skeleton body.
+/// One stub: the marker comment, the signature of the pattern's shape and its skeleton body,
+/// laid out as rustfmt would.
 fn stub(method: &Method, names: &Names) -> Result<String, Error> {
     let runtime = &names.runtime;
-    let ty = |path: &str| -> Result<TokenStream, Error> {
-        let spelled = names.spell(path);
-        syn::parse_str::<syn::Type>(&spelled)
-            .map(|t| quote!(#t))
-            .map_err(|_| {
-                Error::new(
-                    DiagnosticKind::Internal,
-                    format!("`{spelled}` is not a Rust type"),
-                )
-            })
-    };
-    let request = names.message_path(&method.request.rust_path);
-    let response = names.message_path(&method.response.rust_path);
-    let types = Spelling {
-        call_context: ty(&format!("{runtime}::CallContext"))?,
-        request_stream: ty(&format!("{runtime}::RequestStream"))?,
-        response_sink: ty(&format!("{runtime}::ResponseSink"))?,
-        status: ty(&format!("{runtime}::codegen::tonic::Status"))?,
-        result: quote!(Result),
-        request: ty(&request)?,
-        response: ty(&response)?,
-    };
-    // No `allow(deprecated)`: implementing a deprecated method is no use of it.
-    let signature = skeleton_signature(method, &types)?;
-    let item: syn::File = syn::parse2(quote! {
-        impl Handler for Skeleton {
-            #signature {}
+    let request = names.spell(&names.message_path(&method.request.rust_path));
+    let response = names.spell(&names.message_path(&method.response.rust_path));
+    let status = names.spell(&format!("{runtime}::codegen::tonic::Status"));
+    for spelled in [&request, &response, &status] {
+        if syn::parse_str::<syn::Type>(spelled).is_err() {
+            return Err(Error::new(
+                DiagnosticKind::Internal,
+                format!("`{spelled}` is not a Rust type"),
+            ));
         }
-    })
-    .map_err(|err| {
-        Error::new(
-            DiagnosticKind::Internal,
-            format!("the stub of `{}` does not parse: {err}", method.proto_name),
-        )
-    })?;
-    let formatted = prettyplease::unparse(&item);
-    let lines: Vec<&str> = formatted.lines().collect();
-    // The lines inside `impl .. { .. }`; the last ends with the empty body `{}`.
-    let inner = lines.get(1..lines.len().saturating_sub(1)).unwrap_or(&[]);
-    let mut signature = inner.join("\n");
-    if let Some(head) = signature.strip_suffix("{}") {
-        signature = head.to_owned();
     }
-    let body = emitter(method.pattern).skeleton_body(
-        method,
-        &SkeletonTypes {
-            status: names.spell(&format!("{runtime}::codegen::tonic::Status")),
-            response: names.spell(&response),
+    let name = crate::emit::ident(&method.rust_name)?;
+    let ty = |slot: Slot| match slot {
+        Slot::Request => Ty::plain(&request),
+        Slot::RequestStream => Ty::generic(
+            names.spell(&format!("{runtime}::RequestStream")),
+            vec![request.clone()],
+        ),
+        Slot::ResponseSink => Ty::generic(
+            names.spell(&format!("{runtime}::ResponseSink")),
+            vec![response.clone()],
+        ),
+        Slot::Response => Ty::plain(&response),
+        Slot::Unit => Ty::plain("()"),
+    };
+    let shape = emitter(method.pattern).shape();
+    let mut params = vec![
+        Param {
+            binding: "&self".to_owned(),
+            ty: None,
         },
-    );
+        Param {
+            binding: "ctx".to_owned(),
+            ty: Some(Ty::plain(names.spell(&format!("{runtime}::CallContext")))),
+        },
+    ];
+    params.extend(shape.inputs.iter().map(|input| Param {
+        binding: if input.mut_in_skeleton {
+            format!("mut {}", input.name)
+        } else {
+            input.name.to_owned()
+        },
+        ty: Some(ty(input.slot)),
+    }));
+    // No `allow(deprecated)`: implementing a deprecated method is no use of it.
+    let result = Ty::generic("Result", vec![ty(shape.output).text(), status.clone()]);
+    let signature = layout::signature(4, &format!("async fn {name}"), &params, &result);
+    let body = emitter(method.pattern).skeleton_body(method, &SkeletonTypes { status, response });
     Ok(format!(
-        "    {RPC_MARKER}{}\n{signature}{{\n{body}    }}\n",
+        "    {RPC_MARKER}{}\n{signature}{body}    }}\n",
         method.proto_name
     ))
 }

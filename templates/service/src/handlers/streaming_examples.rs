@@ -6,12 +6,12 @@
 //! Serve it with `StreamingExamplesService::new(StreamingExamplesImpl).into_server()`; `StreamingExamplesService` is in
 //! `crate::pb::streaming::streaming_examples_stream`.
 
-use ::rust_stream::{CallContext, RequestStream, ResponseSink};
-use ::rust_stream::codegen::tonic::Status;
+use crate::pb::streaming::streaming_examples_stream::StreamingExamplesHandler;
 use crate::pb::streaming::{
     Chunk, Event, EventFilter, Message, UploadResult, UserRequest, UserResponse,
 };
-use crate::pb::streaming::streaming_examples_stream::StreamingExamplesHandler;
+use ::rust_stream::codegen::tonic::Status;
+use ::rust_stream::{CallContext, RequestStream, ResponseSink};
 
 /// Implements `streaming.StreamingExamples`.
 #[derive(Debug, Default)]
