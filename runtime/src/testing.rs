@@ -147,6 +147,7 @@
 use crate::call::run_once;
 use crate::call_layer::BodyState;
 use crate::context::CallContext;
+use crate::deadline::CallDeadline;
 use crate::inbound::{InboundLimits, RequestStream, Source};
 use crate::sink::{ResponseSink, ResponseStream, outbound};
 use futures_util::Stream;
@@ -207,7 +208,7 @@ impl ContextBuilder {
 
     /// The context, active until the test (or [`run`]) ends it.
     pub fn build(self) -> CallContext {
-        let deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
+        let deadline = CallDeadline::new(self.timeout, None, Instant::now());
         CallContext::new(self.method, self.metadata, self.remote_addr, deadline, None)
     }
 }
