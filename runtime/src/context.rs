@@ -146,7 +146,13 @@ impl CallContext {
     /// peer, active until [`CallContext::end`] is called. For tests of handlers that need
     /// metadata, a deadline or a peer, see [`testing::context`](crate::testing::context).
     pub fn detached(method: &'static str) -> Self {
-        Self::new(method, MetadataMap::new(), None, CallDeadline::default(), None)
+        Self::new(
+            method,
+            MetadataMap::new(),
+            None,
+            CallDeadline::default(),
+            None,
+        )
     }
 
     /// `true` while the client is connected, the deadline has not passed and the call has not

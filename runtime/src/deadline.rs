@@ -82,9 +82,9 @@ impl CallDeadline {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let client_timer = client.zip(client_at).map(|(timeout, client_at)| {
-            client_at - CLIENT_TIMER_LEAD.min(timeout / 4)
-        });
+        let client_timer = client
+            .zip(client_at)
+            .map(|(timeout, client_at)| client_at - CLIENT_TIMER_LEAD.min(timeout / 4));
         CallDeadline { at, client_timer }
     }
 
