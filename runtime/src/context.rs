@@ -288,6 +288,10 @@ impl CallContext {
     /// [`EndReason::DeadlineExceeded`] then, whichever timer won; as
     /// [`EndReason::ClientGone`] otherwise.
     pub(crate) fn end_by_client(&self) {
+        if !self.is_active() {
+            // The usual case, at the end of every call: nothing to decide, no clock to read.
+            return;
+        }
         let reason = if self.inner.deadline.explains_client_leaving(Instant::now()) {
             EndReason::DeadlineExceeded
         } else {

@@ -378,6 +378,148 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
+    use std::task::{Wake, Waker};
+
+    /// A body that yields its frames, then ends (`ends`) or waits for ever.
+    struct Scripted {
+        frames: VecDeque<Frame<Bytes>>,
+        ends: bool,
+    }
+
+    impl http_body::Body for Scripted {
+        type Data = Bytes;
+        type Error = Status;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+            match self.frames.pop_front() {
+                Some(frame) => Poll::Ready(Some(Ok(frame))),
+                None if self.ends => Poll::Ready(None),
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    fn scripted(frames: impl IntoIterator<Item = Frame<Bytes>>, ends: bool) -> Scripted {
+        Scripted {
+            frames: frames.into_iter().collect(),
+            ends,
+        }
+    }
+
+    /// One gRPC message of one byte.
+    fn message() -> Frame<Bytes> {
+        Frame::data(Bytes::from_static(&[0, 0, 0, 0, 1, 7]))
+    }
+
+    fn trailers(code: &'static str) -> Frame<Bytes> {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static(code));
+        Frame::trailers(trailers)
+    }
+
+    /// Records whether it was woken.
+    #[derive(Default)]
+    struct Woken(AtomicBool);
+
+    impl Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// What a body yields when polled once: a data frame's length, a status in trailers, an
+    /// error, the end, or nothing yet.
+    #[derive(Debug, PartialEq)]
+    enum Polled {
+        Data(usize),
+        Status(String),
+        Error,
+        End,
+        Pending,
+    }
+
+    fn poll<B>(body: &mut B, waker: &Waker) -> Polled
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+    {
+        match Pin::new(body).poll_frame(&mut Context::from_waker(waker)) {
+            Poll::Pending => Polled::Pending,
+            Poll::Ready(None) => Polled::End,
+            Poll::Ready(Some(Err(_))) => Polled::Error,
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(data) => Polled::Data(data.len()),
+                Err(frame) => {
+                    let trailers = frame.into_trailers().expect("data or trailers");
+                    Polled::Status(trailers["grpc-status"].to_str().unwrap().to_owned())
+                }
+            },
+        }
+    }
+
+    #[test]
+    fn a_unary_answer_passes_whole_after_shutdown_started() {
+        let shutdown = Shutdown::default();
+        shutdown.start();
+        let answer = scripted([message(), trailers("0")], true);
+        let mut body = shutdown.watch().response(Body::new(answer));
+        let waker = Waker::noop();
+        assert_eq!(poll(&mut body, waker), Polled::Data(6));
+        assert_eq!(poll(&mut body, waker), Polled::Status("0".into()));
+        assert_eq!(poll(&mut body, waker), Polled::End);
+    }
+
+    #[test]
+    fn a_waiting_stream_is_woken_and_cut_at_shutdown_and_its_request_fails() {
+        let shutdown = Shutdown::default();
+        let watch = shutdown.watch();
+        let mut request = watch.request(scripted([], false));
+        let mut body = watch.response(Body::new(scripted([message()], false)));
+        let woken = Arc::new(Woken::default());
+        let waker = Waker::from(Arc::clone(&woken));
+        assert_eq!(poll(&mut body, &waker), Polled::Data(6));
+        assert_eq!(poll(&mut body, &waker), Polled::Pending);
+        assert_eq!(poll(&mut request, &waker), Polled::Pending);
+        assert!(!woken.0.load(Ordering::SeqCst));
+
+        shutdown.start();
+        assert!(
+            woken.0.load(Ordering::SeqCst),
+            "shutdown wakes a waiting body"
+        );
+        assert_eq!(poll(&mut body, &waker), Polled::Status("14".into()));
+        assert_eq!(poll(&mut body, &waker), Polled::End);
+        assert!(http_body::Body::is_end_stream(&body));
+        assert_eq!(poll(&mut request, &waker), Polled::Error);
+        assert_eq!(poll(&mut request, &waker), Polled::End);
+        assert!(shutdown.open().is_none());
+    }
+
+    #[test]
+    fn a_stream_that_never_waits_is_cut_at_its_next_message_after_shutdown() {
+        let shutdown = Shutdown::default();
+        let endless = scripted(std::iter::repeat_with(message).take(10), false);
+        let mut body = shutdown.watch().response(Body::new(endless));
+        let waker = Waker::noop();
+        assert_eq!(poll(&mut body, waker), Polled::Data(6));
+        assert_eq!(poll(&mut body, waker), Polled::Data(6));
+        shutdown.start();
+        assert_eq!(poll(&mut body, waker), Polled::Status("14".into()));
+        assert_eq!(poll(&mut body, waker), Polled::End);
+    }
+
+    #[test]
+    fn a_body_leaves_the_registry_when_dropped() {
+        let shutdown = Shutdown::default();
+        let mut body = shutdown.watch().response(Body::new(scripted([], false)));
+        assert_eq!(poll(&mut body, Waker::noop()), Polled::Pending);
+        assert_eq!(shutdown.open().as_ref().map(HashMap::len), Some(1));
+        drop(body);
+        assert_eq!(shutdown.open().as_ref().map(HashMap::len), Some(0));
+    }
 
     #[test]
     fn start_ends_open_calls_and_every_later_one() {
