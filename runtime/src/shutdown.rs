@@ -15,7 +15,9 @@
 //! How a response shows itself a stream: it has answered (its headers went out) and then,
 //! once shutdown started, either waits for its producer or brings a second message. A
 //! unary answer does neither: tonic encodes it once the handler returned, and its body
-//! yields its one message and its trailers without waiting. A response ended so gets
+//! yields its one message and its trailers without waiting. A stream that waits ends at
+//! once; one that brings more sends the frame it just produced (a health `Watch` sends the
+//! `NOT_SERVING` a server set as its shutdown began) and ends at the next poll. It ends with
 //! `UNAVAILABLE` trailers, and its request body fails with the same status, so a handler
 //! still reading a bidi stream stops and the HTTP/2 stream closes. Calls that have not
 //! answered yet (unary calls, uploads) get the grace to.
@@ -206,12 +208,13 @@ impl CallWatch {
             entry: None,
             framing: Framing::default(),
             messages: 0,
+            streamed_past_shutdown: false,
         }
     }
 }
 
 /// A response body that ends with `UNAVAILABLE` trailers once shutdown has started and it
-/// waits for its producer or brings a second message (see the [module docs](self)).
+/// waits for its producer or has brought a second message (see the [module docs](self)).
 pub(crate) struct ResponseBody {
     /// `None` once the body was cut (its trailers went out).
     inner: Option<Body>,
@@ -222,6 +225,8 @@ pub(crate) struct ResponseBody {
     framing: Framing,
     /// gRPC messages begun so far.
     messages: u64,
+    /// Set once it showed itself a stream by a message: it ends at the next poll.
+    streamed_past_shutdown: bool,
 }
 
 impl ResponseBody {
@@ -241,10 +246,12 @@ impl ResponseBody {
         self.shutdown.started()
     }
 
-    /// Whether `data` brings a second message after shutdown started.
-    fn streams_past_shutdown(&mut self, data: &[u8]) -> bool {
+    /// Notes whether `data` brings a second message after shutdown started.
+    fn count(&mut self, data: &[u8]) {
         self.messages += self.framing.feed(data);
-        self.messages > 1 && self.shutdown.started()
+        if self.messages > 1 && self.shutdown.started() {
+            self.streamed_past_shutdown = true;
+        }
     }
 
     /// Drops the producer and cuts the request; returns the trailers to end with.
@@ -278,16 +285,20 @@ impl http_body::Body for ResponseBody {
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
-        let polled = Pin::new(inner).poll_frame(cx);
-        let is_stream = match &polled {
-            Poll::Pending => this.waits_past_shutdown(cx),
-            Poll::Ready(Some(Ok(frame))) => frame
-                .data_ref()
-                .is_some_and(|data| this.streams_past_shutdown(data)),
-            Poll::Ready(_) => false,
-        };
-        if is_stream {
+        if this.streamed_past_shutdown {
             return Poll::Ready(Some(Ok(this.cut())));
+        }
+        let polled = Pin::new(inner).poll_frame(cx);
+        match &polled {
+            Poll::Pending if this.waits_past_shutdown(cx) => {
+                return Poll::Ready(Some(Ok(this.cut())));
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.count(data);
+                }
+            }
+            _ => {}
         }
         polled
     }
@@ -499,7 +510,7 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_that_never_waits_is_cut_at_its_next_message_after_shutdown() {
+    fn a_stream_that_never_waits_ends_after_the_frame_it_produced_at_shutdown() {
         let shutdown = Shutdown::default();
         let endless = scripted(std::iter::repeat_with(message).take(10), false);
         let mut body = shutdown.watch().response(Body::new(endless));
@@ -507,6 +518,7 @@ mod tests {
         assert_eq!(poll(&mut body, waker), Polled::Data(6));
         assert_eq!(poll(&mut body, waker), Polled::Data(6));
         shutdown.start();
+        assert_eq!(poll(&mut body, waker), Polled::Data(6));
         assert_eq!(poll(&mut body, waker), Polled::Status("14".into()));
         assert_eq!(poll(&mut body, waker), Polled::End);
     }

@@ -341,7 +341,7 @@ fn list_services() -> ServerReflectionRequest {
 async fn shutdown_ends_a_health_watch_and_a_reflection_stream_and_lets_a_unary_call_finish() {
     let grace = Duration::from_secs(30);
     let handler = Arc::new(HeldOpen(Gate::default()));
-    let (_reporter, health) = tonic_health::server::health_reporter();
+    let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .build_v1()
         .expect("the reflection service");
@@ -395,7 +395,16 @@ async fn shutdown_ends_a_health_watch_and_a_reflection_stream_and_lets_a_unary_c
         .expect("the stream is open");
     let call = tokio::spawn(async move { client.get_user(user("42")).await.map(drop) });
 
+    // As a server does when its shutdown begins: watchers learn it before their stream ends.
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
     shut_down_around_a_unary_call(server, grace, &handler.0, call, async {
+        let status = within("NOT_SERVING", watch.message())
+            .await
+            .expect("the new status")
+            .expect("a status");
+        assert_eq!(status.status, ServingStatus::NotServing as i32);
         ends_unavailable("the health Watch", &mut watch).await;
         ends_unavailable("the reflection stream", &mut answers).await;
         ends_unavailable("our ListEvents", &mut events).await;
