@@ -6,6 +6,7 @@
 //! cargo run --release -p rust-stream-benches -- --smoke                    # seconds
 //! cargo run --release -p rust-stream-benches -- --only cancel --only events
 //! cargo run --release -p rust-stream-benches -- profile-upload --subject plain --mib 64
+//! cargo run --release -p rust-stream-benches -- prepare    # case 9's dependencies, built once
 //! ```
 //!
 //! `serve` and `codegen-worker` are internal subcommands: the harness runs its own binary as
@@ -96,6 +97,9 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         events: u64,
     },
+    /// Compiles what the cases build on, outside any measurement and any time limit: the
+    /// dependencies of case 9's crates. The smoke test runs it before its timed run.
+    Prepare,
     /// Internal: run one code generator over a FileDescriptorSet and print its wall time
     /// and peak memory.
     CodegenWorker {
@@ -236,6 +240,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Prepare) => match cases::derive::prepare() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("prepare: {err}");
+                ExitCode::FAILURE
+            }
+        },
         Some(Command::ProfileUpload { subject, mib }) => {
             profiled("profile-upload", profile::upload(&subject, mib << 20))
         }

@@ -4,7 +4,7 @@
 use crate::call_layer::CallStart;
 use crate::compression::Compression;
 use crate::context::{CallContext, EndReason};
-use crate::deadline::{call_deadline, header_timeout};
+use crate::deadline::{CallDeadline, header_timeout};
 use crate::inbound::{InboundLimits, RequestStream};
 use crate::metadata::merge_into_status;
 use crate::sink::{Outbound, ResponseSink, ResponseStream, outbound};
@@ -165,7 +165,7 @@ fn begin<M>(method: &'static str, config: &CallConfig, request: Request<M>) -> (
         Some(call) => (call.start, call.timeout, Some(Arc::clone(&call.body))),
         None => (Instant::now(), header_timeout(&metadata), None),
     };
-    let deadline = call_deadline(client_timeout, config.default_deadline, start);
+    let deadline = CallDeadline::new(client_timeout, config.default_deadline, start);
     let ctx = CallContext::new(method, metadata, remote_addr, deadline, body);
     crate::shutdown::track(&extensions, &ctx);
     (ctx, message)

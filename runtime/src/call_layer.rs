@@ -460,7 +460,7 @@ impl Drop for TrackedBody {
 /// Follows gRPC's length-prefixed framing (1 flag byte, 4 length bytes, the message) across
 /// DATA frames, to count messages without decoding them.
 #[derive(Debug, Default)]
-struct Framing {
+pub(crate) struct Framing {
     /// Bytes of the current message still to come.
     remaining: u64,
     /// Bytes of the current 5-byte prefix seen so far.
@@ -471,7 +471,7 @@ struct Framing {
 
 impl Framing {
     /// Consumes `data`; returns how many messages began in it.
-    fn feed(&mut self, mut data: &[u8]) -> u64 {
+    pub(crate) fn feed(&mut self, mut data: &[u8]) -> u64 {
         let mut started = 0;
         while !data.is_empty() {
             if self.remaining > 0 {

@@ -11,6 +11,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
 use crate::call_layer::BodyState;
+use crate::deadline::CallDeadline;
 use crate::metadata::{LateMetadata, ResponseMetadata};
 
 /// Why a call stopped being active.
@@ -84,7 +85,7 @@ struct Inner {
     /// Wakes whoever awaits `cancelled()`.
     token: CancellationToken,
     reason: std::sync::OnceLock<EndReason>,
-    deadline: Option<Instant>,
+    deadline: CallDeadline,
     metadata: MetadataMap,
     remote_addr: Option<SocketAddr>,
     method: &'static str,
@@ -117,7 +118,7 @@ impl CallContext {
         method: &'static str,
         metadata: MetadataMap,
         remote_addr: Option<SocketAddr>,
-        deadline: Option<Instant>,
+        deadline: CallDeadline,
         body: Option<Arc<BodyState>>,
     ) -> Self {
         let response = body.as_ref().map_or_else(
@@ -145,7 +146,13 @@ impl CallContext {
     /// peer, active until [`CallContext::end`] is called. For tests of handlers that need
     /// metadata, a deadline or a peer, see [`testing::context`](crate::testing::context).
     pub fn detached(method: &'static str) -> Self {
-        Self::new(method, MetadataMap::new(), None, None, None)
+        Self::new(
+            method,
+            MetadataMap::new(),
+            None,
+            CallDeadline::default(),
+            None,
+        )
     }
 
     /// `true` while the client is connected, the deadline has not passed and the call has not
@@ -167,13 +174,12 @@ impl CallContext {
 
     /// The instant the call must be finished by, if the client or the service set one.
     pub fn deadline(&self) -> Option<Instant> {
-        self.inner.deadline
+        self.inner.deadline.at
     }
 
     /// Time left until the deadline; `None` when there is no deadline, zero once it passed.
     pub fn time_remaining(&self) -> Option<Duration> {
-        self.inner
-            .deadline
+        self.deadline()
             .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
@@ -275,6 +281,25 @@ impl CallContext {
         }
     }
 
+    /// Ends the call because the client left: it reset the stream or closed the connection.
+    ///
+    /// A client that leaves at the call's deadline does so because of it (its own timer
+    /// fired, which may happen just before ours), so the call ends as
+    /// [`EndReason::DeadlineExceeded`] then, whichever timer won; as
+    /// [`EndReason::ClientGone`] otherwise.
+    pub(crate) fn end_by_client(&self) {
+        if !self.is_active() {
+            // The usual case, at the end of every call: nothing to decide, no clock to read.
+            return;
+        }
+        let reason = if self.inner.deadline.explains_client_leaving(Instant::now()) {
+            EndReason::DeadlineExceeded
+        } else {
+            EndReason::ClientGone
+        };
+        self.end(reason);
+    }
+
     /// Ends the call with the reason its handler's `outcome` gives: a failure the request
     /// stream recorded (a limit) explains a handler error better than its status code.
     pub(crate) fn finish<T>(&self, outcome: &Result<T, Status>) {
@@ -323,9 +348,9 @@ impl CallContext {
         }
     }
 
-    /// A guard that ends the call as [`EndReason::ClientGone`] when dropped (or
-    /// [`EndReason::DeadlineExceeded`] past the deadline), unless the call already ended
-    /// for another reason. The response body or the handler future holds it,
+    /// A guard that ends the call as a client that left when dropped (see
+    /// [`end_by_client`](Self::end_by_client)), unless the call already ended for another
+    /// reason. The response body or the handler future holds it,
     /// so that hyper dropping either (client reset or disconnect) is observed at once.
     pub(crate) fn end_on_drop(&self) -> EndOnDrop {
         EndOnDrop(self.clone())
@@ -347,20 +372,15 @@ fn lock(callbacks: &Mutex<Vec<EndCallback>>) -> MutexGuard<'_, Vec<EndCallback>>
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Ends its call as [`EndReason::ClientGone`] when dropped, or as
-/// [`EndReason::DeadlineExceeded`] once the deadline has passed (the server's deadline
-/// answer drops the call's futures too).
+/// Ends its call as a client that left when dropped (see [`CallContext::end_by_client`]),
+/// unless it already ended: hyper drops the call's futures and bodies when the client
+/// resets the stream or disconnects (and the server's deadline answer drops them too).
 #[derive(Debug)]
 pub(crate) struct EndOnDrop(CallContext);
 
 impl Drop for EndOnDrop {
     fn drop(&mut self) {
-        let expired = self.0.deadline().is_some_and(|at| at <= Instant::now());
-        self.0.end(if expired {
-            EndReason::DeadlineExceeded
-        } else {
-            EndReason::ClientGone
-        });
+        self.0.end_by_client();
     }
 }
 

@@ -51,19 +51,54 @@ pub(crate) fn header_timeout(metadata: &MetadataMap) -> Option<Duration> {
         .map(|t| t.saturating_sub(TONIC_TIMER_MARGIN))
 }
 
-/// The instant a call must end: the earlier of the client's timeout and the service's
-/// default deadline, both measured from `start`. A deadline too far away for an `Instant`
-/// is no deadline.
-pub(crate) fn call_deadline(
-    client: Option<Duration>,
-    default: Option<Duration>,
-    start: Instant,
-) -> Option<Instant> {
-    let client = client.and_then(|t| start.checked_add(t));
-    let service = default.and_then(|t| start.checked_add(t));
-    match (client, service) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// How long before its deadline a client's reset still counts as the client's own deadline
+/// timer firing, at most (see [`CallDeadline::explains_client_leaving`]).
+///
+/// The client starts its clock before it sends the request; ours starts when the request's
+/// headers arrive, one trip (and whatever queueing either side adds) later. So the client's
+/// timer fires that much before ours, and its reset reaches us ahead of our own deadline.
+/// 50 ms covers a loaded machine's scheduling and a continental round trip.
+const CLIENT_TIMER_LEAD: Duration = Duration::from_millis(50);
+
+/// A call's deadline as the server knows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CallDeadline {
+    /// The instant the call must end by: the earlier of the client's deadline and the
+    /// service's default one.
+    pub(crate) at: Option<Instant>,
+    /// From this instant on, a client that resets the call does so because its own deadline
+    /// timer fired: [`CLIENT_TIMER_LEAD`] (at most a quarter of the client's timeout) ahead
+    /// of the client's deadline. `None` when the client sent no timeout.
+    client_timer: Option<Instant>,
+}
+
+impl CallDeadline {
+    /// The deadline of a call whose headers arrived at `start`, from the client's timeout
+    /// and the service's default. A deadline too far away for an `Instant` is no deadline.
+    pub(crate) fn new(client: Option<Duration>, default: Option<Duration>, start: Instant) -> Self {
+        let client_at = client.and_then(|t| start.checked_add(t));
+        let service_at = default.and_then(|t| start.checked_add(t));
+        let at = match (client_at, service_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let client_timer = client
+            .zip(client_at)
+            .map(|(timeout, client_at)| client_at - CLIENT_TIMER_LEAD.min(timeout / 4));
+        CallDeadline { at, client_timer }
+    }
+
+    /// Whether a client that left at `now` (reset the call, closed the connection) left
+    /// because of the deadline: ours has passed, or the client's own timer has fired.
+    ///
+    /// Either side's timer may fire first, so without this the same expired call would end
+    /// as [`DeadlineExceeded`](crate::EndReason::DeadlineExceeded) or
+    /// [`ClientGone`](crate::EndReason::ClientGone) by chance.
+    pub(crate) fn explains_client_leaving(&self, now: Instant) -> bool {
+        [self.at, self.client_timer]
+            .into_iter()
+            .flatten()
+            .any(|from| from <= now)
     }
 }
 
@@ -96,28 +131,48 @@ mod tests {
     #[test]
     fn deadline_is_the_earlier_of_client_and_service() {
         let start = Instant::now();
+        let at = |client, default| CallDeadline::new(client, default, start).at;
         let mut md = MetadataMap::new();
         assert_eq!(header_timeout(&md), None);
-        assert_eq!(call_deadline(None, None, start), None);
+        assert_eq!(at(None, None), None);
         assert_eq!(
-            call_deadline(None, Some(Duration::from_secs(5)), start),
+            at(None, Some(Duration::from_secs(5))),
             Some(start + Duration::from_secs(5))
         );
         md.insert(GRPC_TIMEOUT_HEADER, "2S".parse().unwrap());
         let two = header_timeout(&md);
         assert_eq!(two, Some(Duration::from_secs(2) - TONIC_TIMER_MARGIN));
         let client = start + Duration::from_secs(2) - TONIC_TIMER_MARGIN;
-        assert_eq!(call_deadline(two, None, start), Some(client));
+        assert_eq!(at(two, None), Some(client));
+        assert_eq!(at(two, Some(Duration::from_secs(5))), Some(client));
         assert_eq!(
-            call_deadline(two, Some(Duration::from_secs(5)), start),
-            Some(client)
-        );
-        assert_eq!(
-            call_deadline(two, Some(Duration::from_secs(1)), start),
+            at(two, Some(Duration::from_secs(1))),
             Some(start + Duration::from_secs(1))
         );
         let far = Some(Duration::from_secs(99_999_999 * 3600));
-        assert!(call_deadline(far, None, start).is_some_and(|at| at > client));
-        assert_eq!(call_deadline(Some(Duration::MAX), None, start), None);
+        assert!(at(far, None).is_some_and(|at| at > client));
+        assert_eq!(at(Some(Duration::MAX), None), None);
+    }
+
+    #[test]
+    fn a_client_leaving_within_its_timers_lead_left_by_the_deadline() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let client = CallDeadline::new(Some(ms(300)), None, start);
+        assert!(!client.explains_client_leaving(start));
+        assert!(!client.explains_client_leaving(start + ms(249)));
+        assert!(client.explains_client_leaving(start + ms(250)));
+        assert!(client.explains_client_leaving(start + ms(400)));
+
+        // A short timeout: the lead is a quarter of it, not most of it.
+        let short = CallDeadline::new(Some(ms(40)), None, start);
+        assert!(!short.explains_client_leaving(start + ms(29)));
+        assert!(short.explains_client_leaving(start + ms(30)));
+
+        // The client knows nothing of the service's default deadline: no lead before it.
+        let service = CallDeadline::new(None, Some(ms(300)), start);
+        assert!(!service.explains_client_leaving(start + ms(299)));
+        assert!(service.explains_client_leaving(start + ms(300)));
+        assert!(!CallDeadline::default().explains_client_leaving(start + ms(1_000_000)));
     }
 }

@@ -178,7 +178,7 @@ impl<T: prost::Message> RequestStream<T> {
                 // tonic ends the stream cleanly on a reset too: only `END_STREAM` is a
                 // finished upload, so a handler never stores an abandoned one as complete.
                 Some(BodyEnd::Open | BodyEnd::Abandoned) => {
-                    self.ctx.end(EndReason::ClientGone);
+                    self.ctx.end_by_client();
                     Err(Status::cancelled(
                         "the client abandoned the request stream before finishing it",
                     ))
@@ -248,7 +248,7 @@ impl<T: prost::Message> RequestStream<T> {
             .as_ref()
             .is_some_and(|body| body.end() == BodyEnd::Abandoned)
         {
-            self.ctx.end(EndReason::ClientGone);
+            self.ctx.end_by_client();
         }
         let status = map_decode_status(status);
         if status.code() == Code::ResourceExhausted {

@@ -64,8 +64,8 @@ pub struct TunedServer {
 ///   ([`Tuning::max_send_buffer`]);
 /// - rejects requests that are not gRPC (HTTP 415) and answers oversized metadata with
 ///   `RESOURCE_EXHAUSTED` (see [`RequestGuard`]);
-/// - on shutdown ([`TunedRouter::serve_with_shutdown`]) ends open streams instead of
-///   waiting for them forever;
+/// - on shutdown ([`TunedRouter::serve_with_shutdown`]) ends open streams, of every
+///   service it serves, instead of waiting for them forever;
 /// - does not start tonic's own `grpc-timeout` timer: the generated adapters enforce
 ///   deadlines and answer `DEADLINE_EXCEEDED`.
 #[derive(Clone, Debug)]
@@ -117,12 +117,21 @@ impl TunedRouter {
     ///
     /// 1. stops accepting and sends every connection a GOAWAY, so new calls are refused
     ///    (clients see `UNAVAILABLE` and reconnect elsewhere);
-    /// 2. ends every open call with [`EndReason::ServerShutdown`](crate::EndReason): its
-    ///    handler sees `is_active()` turn false and `cancelled()` resolve, and a streaming
-    ///    response ends with `UNAVAILABLE`;
-    /// 3. gives calls that answer once (unary, uploads) up to `grace` to finish, then
+    /// 2. ends every open call of a generated service with
+    ///    [`EndReason::ServerShutdown`](crate::EndReason): its handler sees `is_active()`
+    ///    turn false and `cancelled()` resolve, and a streaming response ends with
+    ///    `UNAVAILABLE`;
+    /// 3. ends every other open stream with `UNAVAILABLE` too, whatever service it comes
+    ///    from (tonic-health's `Watch`, tonic-reflection, a tower service of your own): a
+    ///    response that has answered and then waits for more, or brings a second message, is
+    ///    a stream, and its request body fails, so its handler stops reading;
+    /// 4. gives calls that answer once (unary, uploads) up to `grace` to finish, then
     ///    answers those still running with `UNAVAILABLE`;
-    /// 4. closes what is left and returns, at most `grace` plus one second after `signal`.
+    /// 5. closes what is left and returns, at most `grace` plus one second after `signal`
+    ///    (with no unary call or upload running, as soon as the streams have ended).
+    ///
+    /// A stream whose client has stopped reading (its flow-control window is full) cannot
+    /// be told before its window opens: it is closed with its connection, in step 5.
     pub async fn serve_with_shutdown(
         self,
         listener: tokio::net::TcpListener,
@@ -493,10 +502,10 @@ impl Drop for Open {
     }
 }
 
-/// A response body that keeps its stream counted as open (with an idle timeout) until
-/// hyper drops it.
+/// A response body that ends at shutdown if it is a stream, and keeps its stream counted
+/// as open (with an idle timeout) until hyper drops it.
 struct Tracked {
-    body: Body,
+    body: shutdown::ResponseBody,
     _open: Option<Open>,
 }
 
@@ -531,8 +540,12 @@ impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Inc
     type Future = ResponseFuture;
 
     fn call(&self, mut request: http::Request<Incoming>) -> Self::Future {
+        let watch = self.shutdown.watch();
         if let Some(rejection) = self.guard.check(&request) {
-            let rejection = rejection.map(|body| Tracked { body, _open: None });
+            let rejection = rejection.map(|body| Tracked {
+                body: watch.response(body),
+                _open: None,
+            });
             return Box::pin(std::future::ready(Ok(rejection)));
         }
         let extensions = request.extensions_mut();
@@ -541,7 +554,7 @@ impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Inc
         let mut routes = self.routes.clone();
         let open = self.activity.as_ref().map(Activity::open);
         // `CallLayer` reads tonic's body type, as it does under tonic's own server.
-        let call = routes.call(request.map(Body::new));
+        let call = routes.call(request.map(|body| Body::new(watch.request(body))));
         let closing = self.closing.clone();
         Box::pin(async move {
             let response = tokio::select! {
@@ -551,7 +564,10 @@ impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Inc
                     Ok(shutdown::unavailable().into_http())
                 }
             };
-            Ok(response?.map(|body| Tracked { body, _open: open }))
+            Ok(response?.map(|body| Tracked {
+                body: watch.response(body),
+                _open: open,
+            }))
         })
     }
 }

@@ -149,6 +149,7 @@ pub use crate::probe::{ANSWER_TIMEOUT, Answer, FIRST_MESSAGE_WAIT};
 use crate::call::run_once;
 use crate::call_layer::BodyState;
 use crate::context::CallContext;
+use crate::deadline::CallDeadline;
 use crate::inbound::{InboundLimits, RequestStream, Source};
 use crate::sink::{ResponseSink, ResponseStream, outbound};
 use futures_util::Stream;
@@ -209,7 +210,7 @@ impl ContextBuilder {
 
     /// The context, active until the test (or [`run`]) ends it.
     pub fn build(self) -> CallContext {
-        let deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
+        let deadline = CallDeadline::new(self.timeout, None, Instant::now());
         CallContext::new(self.method, self.metadata, self.remote_addr, deadline, None)
     }
 }

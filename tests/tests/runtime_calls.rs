@@ -176,6 +176,103 @@ async fn a_request_arriving_after_its_deadline_gets_deadline_exceeded_not_cancel
     }
 }
 
+/// GetUser and UploadChunks that never answer, recording how many calls reached them and
+/// how the last one ended.
+#[derive(Default)]
+struct Stalled {
+    entered: watch::Sender<usize>,
+    /// The reason, and whether the call ended before the deadline the server computed.
+    ended: watch::Sender<Option<(EndReason, bool)>>,
+}
+
+impl Stalled {
+    async fn stall(&self, ctx: &CallContext) -> ! {
+        let (ended, deadline) = (self.ended.clone(), ctx.deadline());
+        ctx.on_end(move |reason| {
+            let early = deadline.is_some_and(|at| tokio::time::Instant::now() < at);
+            ended.send_replace(Some((reason, early)));
+        });
+        self.entered.send_modify(|n| *n += 1);
+        std::future::pending().await
+    }
+
+    /// Waits for the next call to end and returns how.
+    async fn next_end(&self) -> (EndReason, bool) {
+        wait_for("the call to end", &self.ended, Option::is_some).await;
+        self.ended.send_replace(None).expect("an end")
+    }
+}
+
+impl StreamingExamplesHandler for Stalled {
+    async fn get_user(
+        &self,
+        ctx: CallContext,
+        _: pb::UserRequest,
+    ) -> Result<pb::UserResponse, Status> {
+        self.stall(&ctx).await
+    }
+
+    async fn upload_chunks(
+        &self,
+        ctx: CallContext,
+        _: RequestStream<pb::Chunk>,
+    ) -> Result<pb::UploadResult, Status> {
+        self.stall(&ctx).await
+    }
+}
+
+#[tokio::test]
+async fn a_client_resetting_at_its_deadline_ends_the_call_by_the_deadline() {
+    let handler = Arc::new(Stalled::default());
+    let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
+    let mut raw = Raw::connect(server.addr).await;
+    let user = framed(&pb::UserRequest { id: "42".into() });
+    let chunk = framed(&pb::Chunk {
+        data: vec![1; 10].into(),
+    });
+    let timeout = Duration::from_millis(300);
+    // The client's timer fires this long before the server's, as when the request took
+    // that long to arrive: its reset reaches the server first.
+    let lead = Duration::from_millis(20);
+    for (path, message, end_stream) in [(GET_USER, &user, true), (UPLOAD, &chunk, false)] {
+        // Under load the server's timer may still win a round; one won by the reset proves
+        // the point, and every round must end by the deadline.
+        let mut reset_first = false;
+        for _ in 0..5 {
+            let sent = tokio::time::Instant::now();
+            let (_response, mut body) = raw.open(path, &[("grpc-timeout", "300m")]).await;
+            body.send_data(message.clone(), end_stream).expect("send");
+            // Not a synchronisation: the moment of the reset is what is under test.
+            tokio::time::sleep_until(sent + timeout - lead).await;
+            body.send_reset(h2::Reason::CANCEL);
+            let (reason, early) = handler.next_end().await;
+            assert_eq!(reason, EndReason::DeadlineExceeded, "{path}");
+            reset_first |= early;
+            if reset_first {
+                break;
+            }
+        }
+        assert!(
+            reset_first,
+            "{path}: the server's timer fired first every round"
+        );
+    }
+
+    // A client that cancels long before its deadline left of its own accord.
+    for (path, message, end_stream) in [(GET_USER, &user, true), (UPLOAD, &chunk, false)] {
+        let reached = *handler.entered.borrow() + 1;
+        let (_response, mut body) = raw.open(path, &[("grpc-timeout", "10S")]).await;
+        body.send_data(message.clone(), end_stream).expect("send");
+        wait_for("the handler to run", &handler.entered, |n| *n == reached).await;
+        body.send_reset(h2::Reason::CANCEL);
+        assert_eq!(
+            handler.next_end().await,
+            (EndReason::ClientGone, true),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_malformed_grpc_timeout_answers_internal() {
     let (guide, _dir) = guide();

@@ -1,25 +1,39 @@
 //! The runtime's server ([`rust_stream::TunedRouter`]) over real loopback sockets:
-//! shutdown that ends open calls, refusing only the streams over the concurrency limit,
+//! shutdown that ends open calls and the streams of every service (ours, tonic-health,
+//! tonic-reflection, a plain tonic one), refusing only the streams over the concurrency limit,
 //! handshake timeout, accept backoff under a file-descriptor limit, and the request guard.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use prost::Message;
-use rust_stream::{CallContext, EndReason, RequestStream, ResponseSink, Tuning};
+use rust_stream::{CallContext, EndReason, RequestStream, ResponseSink, TunedRouter, Tuning};
 use rust_stream_examples::adapter::{
     StreamingExamplesHandler, StreamingExamplesService, StreamingExamplesStreamClient,
 };
 use rust_stream_examples::guide::GuideServer;
 use rust_stream_examples::pb;
+use rust_stream_examples::pb::streaming_examples_client::StreamingExamplesClient;
+use rust_stream_examples::pb::streaming_examples_server::{
+    StreamingExamples, StreamingExamplesServer,
+};
 use rust_stream_tests::within;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tonic::Code;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 
 /// A server run by `serve_with_shutdown`: `stop` triggers the shutdown, `done` is the serve
 /// future's task.
@@ -34,12 +48,16 @@ async fn start<H: StreamingExamplesHandler>(
     tuning: &Tuning,
     grace: Duration,
 ) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local address");
-    let (stop, stopped) = oneshot::channel::<()>();
     let router = tuning
         .server()
         .add_service(StreamingExamplesService::from_arc(handler).into_server());
+    start_router(router, grace).await
+}
+
+async fn start_router(router: TunedRouter, grace: Duration) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    let (stop, stopped) = oneshot::channel::<()>();
     let done = tokio::spawn(router.serve_with_shutdown(
         listener,
         async {
@@ -57,6 +75,44 @@ async fn client(addr: SocketAddr) -> StreamingExamplesStreamClient {
     )
     .await
     .expect("connect")
+}
+
+/// A plain tonic channel, for the clients of services that are not ours.
+async fn channel(addr: SocketAddr) -> Channel {
+    let endpoint = Channel::from_shared(format!("http://{addr}")).expect("a valid URI");
+    within("connect", endpoint.connect())
+        .await
+        .expect("connect")
+}
+
+/// Where unary handlers wait until the test lets them answer.
+#[derive(Default)]
+struct Gate {
+    /// How many handlers have reached the gate.
+    entered: watch::Sender<usize>,
+    open: watch::Sender<bool>,
+}
+
+impl Gate {
+    async fn pass(&self) {
+        self.entered.send_modify(|n| *n += 1);
+        let mut open = self.open.subscribe();
+        let _ = open.wait_for(|open| *open).await;
+    }
+
+    async fn reached_by(&self, handlers: usize) {
+        let mut entered = self.entered.subscribe();
+        within(
+            "the handlers to reach the gate",
+            entered.wait_for(|n| *n >= handlers),
+        )
+        .await
+        .unwrap();
+    }
+
+    fn open(&self) {
+        self.open.send_replace(true);
+    }
 }
 
 // ---------------------------------------------------------------- shutdown
@@ -148,17 +204,7 @@ async fn shutdown_ends_an_endless_stream_and_a_mid_flight_upload_with_unavailabl
     server.stop.send(()).unwrap();
 
     // The stream ends with UNAVAILABLE after whatever was already buffered.
-    let status = within("the stream to end", async {
-        loop {
-            match events.message().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => panic!("the endless stream ended cleanly"),
-                Err(status) => break status,
-            }
-        }
-    })
-    .await;
-    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    ends_unavailable("the endless stream", &mut events).await;
 
     let status = within("the upload to end", upload)
         .await
@@ -196,6 +242,264 @@ async fn shutdown_ends_an_endless_stream_and_a_mid_flight_upload_with_unavailabl
 
 fn user(id: &str) -> pb::UserRequest {
     pb::UserRequest { id: id.into() }
+}
+
+/// Reads `stream` to its end, which must be shutdown's `UNAVAILABLE` (carried in the
+/// trailers: a reset would read as another code).
+async fn ends_unavailable<T>(
+    what: &str,
+    mut stream: impl Stream<Item = Result<T, Status>> + Unpin,
+) {
+    let status = within(what, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(_)) => continue,
+                None => panic!("{what} ended cleanly"),
+                Some(Err(status)) => break status,
+            }
+        }
+    })
+    .await;
+    assert_eq!(status.code(), Code::Unavailable, "{what}: {status:?}");
+    assert_eq!(status.message(), "the server is shutting down", "{what}");
+}
+
+/// Stops `server` while a unary call holds it: once `streams_end` returns, the server
+/// must still be serving that call; released, the call completes, and serving returns well
+/// before `grace`.
+async fn shut_down_around_a_unary_call<F>(
+    server: Running,
+    grace: Duration,
+    gate: &Gate,
+    call: JoinHandle<Result<(), Status>>,
+    streams_end: F,
+) where
+    F: Future<Output = ()>,
+{
+    gate.reached_by(1).await;
+    let stopping = Instant::now();
+    server.stop.send(()).unwrap();
+    streams_end.await;
+    assert!(
+        !server.done.is_finished(),
+        "serve returned while a unary call was running"
+    );
+    assert!(
+        !call.is_finished(),
+        "the unary call ended before its answer"
+    );
+    gate.open();
+    within("the unary call", call)
+        .await
+        .unwrap()
+        .expect("a unary call running at shutdown completes within the grace");
+    within("serve to return", server.done)
+        .await
+        .unwrap()
+        .expect("serve ends cleanly");
+    let took = stopping.elapsed();
+    assert!(
+        took < grace / 3,
+        "serve returned {took:?} after the signal, grace {grace:?}: it waited for streams"
+    );
+}
+
+/// Our service with a call of each kind held open: GetUser waits at a gate, ListEvents
+/// sends one event and then waits for its call to end.
+struct HeldOpen(Gate);
+
+impl StreamingExamplesHandler for HeldOpen {
+    async fn get_user(
+        &self,
+        _ctx: CallContext,
+        _request: pb::UserRequest,
+    ) -> Result<pb::UserResponse, Status> {
+        self.0.pass().await;
+        Ok(pb::UserResponse::default())
+    }
+
+    async fn list_events(
+        &self,
+        ctx: CallContext,
+        _request: pb::EventFilter,
+        sink: ResponseSink<pb::Event>,
+    ) -> Result<(), Status> {
+        sink.send(pb::Event::default()).await?;
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+fn list_services() -> ServerReflectionRequest {
+    ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    }
+}
+
+#[tokio::test]
+async fn shutdown_ends_a_health_watch_and_a_reflection_stream_and_lets_a_unary_call_finish() {
+    let grace = Duration::from_secs(30);
+    let handler = Arc::new(HeldOpen(Gate::default()));
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .build_v1()
+        .expect("the reflection service");
+    let router = Tuning::BALANCED
+        .server()
+        .add_service(StreamingExamplesService::from_arc(Arc::clone(&handler)).into_server())
+        .add_service(health)
+        .add_service(reflection);
+    let server = start_router(router, grace).await;
+    let channel = channel(server.addr).await;
+
+    // A health Watch: the current status, then nothing until it changes, which it never
+    // does by itself.
+    let mut watch = within(
+        "Watch",
+        HealthClient::new(channel.clone()).watch(HealthCheckRequest::default()),
+    )
+    .await
+    .expect("Watch starts")
+    .into_inner();
+    let status = within("the first status", watch.message())
+        .await
+        .unwrap()
+        .expect("a status");
+    assert_eq!(status.status, ServingStatus::Serving as i32);
+
+    // Reflection: one answer, the request stream left open.
+    let (ask, questions) = mpsc::channel(1);
+    ask.send(list_services()).await.unwrap();
+    let mut answers = within(
+        "ServerReflectionInfo",
+        ServerReflectionClient::new(channel.clone())
+            .server_reflection_info(ReceiverStream::new(questions)),
+    )
+    .await
+    .expect("ServerReflectionInfo starts")
+    .into_inner();
+    within("the list of services", answers.message())
+        .await
+        .unwrap()
+        .expect("an answer");
+
+    // Our own stream, and a unary call in flight.
+    let mut client = StreamingExamplesStreamClient::from_channel(channel);
+    let mut events = within("ListEvents", client.list_events(pb::EventFilter::default()))
+        .await
+        .expect("ListEvents starts");
+    within("an event", events.message())
+        .await
+        .unwrap()
+        .expect("the stream is open");
+    let call = tokio::spawn(async move { client.get_user(user("42")).await.map(drop) });
+
+    // As a server does when its shutdown begins: watchers learn it before their stream ends.
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
+    shut_down_around_a_unary_call(server, grace, &handler.0, call, async {
+        let status = within("NOT_SERVING", watch.message())
+            .await
+            .expect("the new status")
+            .expect("a status");
+        assert_eq!(status.status, ServingStatus::NotServing as i32);
+        ends_unavailable("the health Watch", &mut watch).await;
+        ends_unavailable("the reflection stream", &mut answers).await;
+        ends_unavailable("our ListEvents", &mut events).await;
+    })
+    .await;
+    drop(ask);
+}
+
+/// The guide's service written against tonic's own trait, so the runtime registers none of
+/// its calls: GetUser waits at a gate, ListEvents streams without ever waiting for its
+/// producer, Chat echoes each message.
+struct PlainTonic(Gate);
+
+type Plain<T> = futures_util::stream::BoxStream<'static, Result<T, Status>>;
+
+#[tonic::async_trait]
+impl StreamingExamples for PlainTonic {
+    async fn get_user(
+        &self,
+        _request: tonic::Request<pb::UserRequest>,
+    ) -> Result<tonic::Response<pb::UserResponse>, Status> {
+        self.0.pass().await;
+        Ok(tonic::Response::new(pb::UserResponse::default()))
+    }
+
+    type ListEventsStream = Plain<pb::Event>;
+
+    async fn list_events(
+        &self,
+        _request: tonic::Request<pb::EventFilter>,
+    ) -> Result<tonic::Response<Self::ListEventsStream>, Status> {
+        let events = futures_util::stream::repeat_with(|| Ok(pb::Event::default()));
+        Ok(tonic::Response::new(Box::pin(events)))
+    }
+
+    async fn upload_chunks(
+        &self,
+        _request: tonic::Request<tonic::Streaming<pb::Chunk>>,
+    ) -> Result<tonic::Response<pb::UploadResult>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
+
+    type ChatStream = Plain<pb::Message>;
+
+    async fn chat(
+        &self,
+        request: tonic::Request<tonic::Streaming<pb::Message>>,
+    ) -> Result<tonic::Response<Self::ChatStream>, Status> {
+        Ok(tonic::Response::new(Box::pin(request.into_inner())))
+    }
+}
+
+#[tokio::test]
+async fn shutdown_ends_the_streams_of_a_plain_tonic_service_and_lets_its_unary_call_finish() {
+    let grace = Duration::from_secs(30);
+    let handler = Arc::new(PlainTonic(Gate::default()));
+    let router = Tuning::BALANCED
+        .server()
+        .add_service(StreamingExamplesServer::from_arc(Arc::clone(&handler)));
+    let server = start_router(router, grace).await;
+    let mut client = StreamingExamplesClient::new(channel(server.addr).await);
+
+    // A stream that is never idle: the client reads it as fast as it comes.
+    let mut events = within("ListEvents", client.list_events(pb::EventFilter::default()))
+        .await
+        .expect("ListEvents starts")
+        .into_inner();
+    within("an event", events.message())
+        .await
+        .unwrap()
+        .expect("the stream is open");
+
+    // A bidi stream waiting for the client's next message.
+    let (say, said) = mpsc::channel(1);
+    let hello = pb::Message {
+        text: "hello".into(),
+        user: "test".into(),
+    };
+    say.send(hello.clone()).await.unwrap();
+    let mut replies = within("Chat", client.chat(ReceiverStream::new(said)))
+        .await
+        .expect("Chat starts")
+        .into_inner();
+    let echo = within("the echo", replies.message()).await.unwrap();
+    assert_eq!(echo, Some(hello));
+
+    let mut unary = client.clone();
+    let call = tokio::spawn(async move { unary.get_user(user("42")).await.map(drop) });
+
+    shut_down_around_a_unary_call(server, grace, &handler.0, call, async {
+        ends_unavailable("the endless ListEvents", &mut events).await;
+        ends_unavailable("Chat", &mut replies).await;
+    })
+    .await;
+    drop(say);
 }
 
 // ---------------------------------------------------------------- raw HTTP/2 client
@@ -271,10 +575,7 @@ fn get_user_raw(
 // ---------------------------------------------------------------- concurrency limit
 
 /// GetUser waits at a gate, so calls stay open until the test releases them.
-struct Gated {
-    entered: watch::Sender<usize>,
-    gate: watch::Sender<bool>,
-}
+struct Gated(Gate);
 
 impl StreamingExamplesHandler for Gated {
     async fn get_user(
@@ -282,9 +583,7 @@ impl StreamingExamplesHandler for Gated {
         _ctx: CallContext,
         _request: pb::UserRequest,
     ) -> Result<pb::UserResponse, tonic::Status> {
-        self.entered.send_modify(|n| *n += 1);
-        let mut open = self.gate.subscribe();
-        let _ = open.wait_for(|open| *open).await;
+        self.0.pass().await;
         Ok(pb::UserResponse::default())
     }
 }
@@ -296,10 +595,7 @@ async fn streams_over_the_concurrency_limit_are_refused_and_the_rest_complete() 
     // Each refused stream counts twice against h2's local-reset guard (its HEADERS and
     // its DATA), so this many trip a guard sized at the stream limit.
     let excess = limit;
-    let handler = Arc::new(Gated {
-        entered: watch::Sender::new(0),
-        gate: watch::Sender::new(false),
-    });
+    let handler = Arc::new(Gated(Gate::default()));
     let server = start(Arc::clone(&handler), &tuning, Duration::ZERO).await;
 
     // Every stream is opened before the connection task runs, so none waits for the
@@ -320,14 +616,8 @@ async fn streams_over_the_concurrency_limit_are_refused_and_the_rest_complete() 
         .map(|response| tokio::spawn(finish(response)))
         .collect();
 
-    let mut entered = handler.entered.subscribe();
-    within(
-        "the first streams to reach the handler",
-        entered.wait_for(|n| *n == limit),
-    )
-    .await
-    .unwrap();
-    handler.gate.send_replace(true);
+    handler.0.reached_by(limit).await;
+    handler.0.open();
 
     let (mut ok, mut refused) = (0, 0);
     for outcome in outcomes {

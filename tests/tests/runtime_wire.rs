@@ -242,7 +242,8 @@ async fn deadlines_end_every_pattern_with_deadline_exceeded() {
     let mut client = server.client().await.with_timeout(timeout);
 
     // Unary: tonic's client timer races the server's; either way the caller sees
-    // DEADLINE_EXCEEDED, and the server ended the handler by its own deadline.
+    // DEADLINE_EXCEEDED, and the server records the deadline as the reason, even when the
+    // client's reset came first (`runtime_calls.rs` forces that order).
     let dropped = handler.0.arm();
     let status = within("GetUser", client.get_user(pb::UserRequest::default()))
         .await

@@ -186,20 +186,42 @@ fn cargo(dir: &Path, args: &[&str]) -> Result<f64, Error> {
     Ok(secs)
 }
 
+/// Writes every front's crate for `subject` under `dir`, in the order of [`Front::ALL`].
+fn write_crates(dir: &Path, subject: &Subject) -> Result<Vec<PathBuf>, Error> {
+    Front::ALL
+        .iter()
+        .map(|&front| write_crate(dir, front, subject))
+        .collect()
+}
+
+/// Builds and checks `crates`, which compiles their dependencies into the shared target
+/// directory: what the figures must not include.
+fn build_dependencies(crates: &[PathBuf]) -> Result<(), Error> {
+    for krate in crates {
+        cargo(krate, &["build", "--quiet"])?;
+        cargo(krate, &["check", "--quiet"])?;
+    }
+    Ok(())
+}
+
+/// Compiles the dependencies of this case's crates, once, so that a later run of the case
+/// (the smoke test's, under its time limit) compiles only the crates it measures. A first
+/// build from a fresh clone compiles tonic, prost and the generator in several profiles:
+/// minutes on a small machine.
+pub fn prepare() -> Result<(), Error> {
+    let dir = tempfile::tempdir()?;
+    // Every subject's crates have the same dependencies: the reference proto's stand for all.
+    build_dependencies(&write_crates(dir.path(), &reference_subject()?)?)
+}
+
 /// Clean builds and incremental checks of each front's crate, `reps` times each, in turn;
 /// by front, as in [`Front::ALL`].
 fn measure(subject: &Subject, reps: usize) -> Result<[[Vec<f64>; 3]; 2], Error> {
     let dir = tempfile::tempdir()?;
     let fronts = Front::ALL;
-    let crates: Vec<PathBuf> = fronts
-        .iter()
-        .map(|&f| write_crate(dir.path(), f, subject))
-        .collect::<Result<_, _>>()?;
-    // Dependencies first, outside the figures.
-    for krate in &crates {
-        cargo(krate, &["build", "--quiet"])?;
-        cargo(krate, &["check", "--quiet"])?;
-    }
+    let crates = write_crates(dir.path(), subject)?;
+    // Dependencies first, outside the figures (after `prepare`, only the crates themselves).
+    build_dependencies(&crates)?;
     let mut clean = [Vec::new(), Vec::new(), Vec::new()];
     let mut check = [Vec::new(), Vec::new(), Vec::new()];
     let mut edits = 0;
@@ -217,19 +239,24 @@ fn measure(subject: &Subject, reps: usize) -> Result<[[Vec<f64>; 3]; 2], Error> 
     Ok([clean, check])
 }
 
+/// The guide's service, `proto/streaming.proto`.
+fn reference_subject() -> Result<Subject, Error> {
+    Ok(Subject {
+        label: "proto/streaming.proto".into(),
+        proto: std::fs::read_to_string(workspace().join("proto/streaming.proto"))?,
+        package: "streaming",
+        handler: "streaming_examples_stream::StreamingExamplesHandler",
+        method: "get_user",
+        request: "UserRequest",
+        response: "UserResponse",
+    })
+}
+
 /// Runs case 9.
 pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
     let methods = if plan.smoke { 8 } else { 400 };
     let subjects = [
-        Subject {
-            label: "proto/streaming.proto".into(),
-            proto: std::fs::read_to_string(workspace().join("proto/streaming.proto"))?,
-            package: "streaming",
-            handler: "streaming_examples_stream::StreamingExamplesHandler",
-            method: "get_user",
-            request: "UserRequest",
-            response: "UserResponse",
-        },
+        reference_subject()?,
         Subject {
             label: format!("{methods}-method service"),
             proto: big_proto(methods),
