@@ -103,7 +103,7 @@ fn every_file_starts_with_the_generated_header() {
 }
 
 /// The tokens entry point (what a procedural macro expands to) gives exactly the items of the
-/// formatted files, and `nest_modules` the module tree of the include file.
+/// formatted files, and `nest_modules` with `root_items` the include file.
 #[test]
 fn tokens_are_the_items_of_the_formatted_files() {
     // Formatting adds trailing commas, so both sides are compared formatted.
@@ -154,10 +154,15 @@ fn tokens_are_the_items_of_the_formatted_files() {
                 }
                 expanded.push('\n');
             }
+            // Then the root items, as the derive adds them after the nested modules.
+            let (model, seen) = rust_stream_build::model_of(&descriptors, &params).unwrap();
+            let mut nested = rust_stream_build::nest_modules(&packages).unwrap();
+            let root = rust_stream_build::root_items(&model, &seen, &params).unwrap();
+            quote::ToTokens::to_tokens(&root, &mut nested);
             assert_eq!(
-                formatted(rust_stream_build::nest_modules(&packages).unwrap()),
+                formatted(nested),
                 tokens_of(&expanded),
-                "{name}: nested modules"
+                "{name}: nested modules and root items"
             );
         }
     }

@@ -411,10 +411,9 @@ pub fn root_items(
     params: &Params,
 ) -> Result<syn::File, Error> {
     use prost::Message as _;
-    let set = prost_types::FileDescriptorSet {
-        file: descriptors.files.clone(),
-    }
-    .encode_to_vec();
+    let mut files = descriptors.files.clone();
+    files.iter_mut().for_each(canonical);
+    let set = prost_types::FileDescriptorSet { file: files }.encode_to_vec();
     let root_types = root_types(descriptors);
     let options = service_set::RootOptions {
         root_types: &root_types,
@@ -432,6 +431,30 @@ pub fn root_items(
             format!("the root items do not parse: {err}"),
         )
     })
+}
+
+/// `file` as every front end sees it. protoc and protox list the same source locations in
+/// different orders (sorted here), and protoc hands a plugin extension-range options holding
+/// only what prost cannot read (source-retention declarations), which it leaves out of a
+/// descriptor set (empty options dropped here).
+fn canonical(file: &mut prost_types::FileDescriptorProto) {
+    fn ranges(message: &mut prost_types::DescriptorProto) {
+        for range in &mut message.extension_range {
+            if range
+                .options
+                .as_ref()
+                .is_some_and(|o| *o == Default::default())
+            {
+                range.options = None;
+            }
+        }
+        message.nested_type.iter_mut().for_each(ranges);
+    }
+    if let Some(info) = file.source_code_info.as_mut() {
+        info.location
+            .sort_by(|a, b| (&a.path, &a.span).cmp(&(&b.path, &b.span)));
+    }
+    file.message_type.iter_mut().for_each(ranges);
 }
 
 /// The type names prost gives the messages and enums of the files without a package that

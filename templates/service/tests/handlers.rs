@@ -24,11 +24,17 @@ async fn get_user_answers_not_found_for_unknown_ids() {
 async fn list_events_stops_when_the_client_goes_away() {
     let ctx = testing::context(paths::LIST_EVENTS).build();
     let (sink, mut events) = testing::response_sink(&ctx, 4);
-    let request = pb::EventFilter { after: String::new() };
+    let request = pb::EventFilter {
+        after: String::new(),
+    };
     let call = ctx.clone();
     let handler =
         tokio::spawn(async move { StreamingExamplesImpl.list_events(call, request, sink).await });
-    let first = events.next().await.expect("an event").expect("not an error");
+    let first = events
+        .next()
+        .await
+        .expect("an event")
+        .expect("not an error");
     assert_eq!(first.id, "1");
     drop(events);
     // The send that finds the client gone fails the loop: the handler ends by itself.
@@ -41,19 +47,29 @@ async fn upload_chunks_sums_the_chunk_sizes() {
     let ctx = testing::context(paths::UPLOAD_CHUNKS).build();
     let chunks = [3usize, 5, 7].map(|n| pb::Chunk { data: vec![1; n] });
     let requests = testing::requests(&ctx, InboundLimits::DEFAULT, chunks);
-    let result = testing::run(&ctx, StreamingExamplesImpl.upload_chunks(ctx.clone(), requests)).await;
+    let result = testing::run(
+        &ctx,
+        StreamingExamplesImpl.upload_chunks(ctx.clone(), requests),
+    )
+    .await;
     assert_eq!(result.expect("uploaded").bytes_received, 15);
 }
 
 #[tokio::test]
 async fn chat_replies_delivered_to_each_message() {
     let ctx = testing::context(paths::CHAT).build();
-    let messages = ["a", "b"].map(|text| pb::Message { text: text.into(), user: "bob".into() });
+    let messages = ["a", "b"].map(|text| pb::Message {
+        text: text.into(),
+        user: "bob".into(),
+    });
     let requests = testing::requests(&ctx, InboundLimits::DEFAULT, messages);
     let (sink, replies) = testing::response_sink(&ctx, 4);
-    testing::run(&ctx, StreamingExamplesImpl.chat(ctx.clone(), requests, sink))
-        .await
-        .expect("chat ends cleanly");
+    testing::run(
+        &ctx,
+        StreamingExamplesImpl.chat(ctx.clone(), requests, sink),
+    )
+    .await
+    .expect("chat ends cleanly");
     let texts: Vec<String> = replies
         .collect_all()
         .await
