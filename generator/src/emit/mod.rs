@@ -434,10 +434,17 @@ pub fn root_items(
 }
 
 /// `file` as every front end sees it. protoc and protox list the same source locations in
-/// different orders (sorted here), and protoc hands a plugin extension-range options holding
+/// different orders (sorted here); protoc hands a plugin extension-range options holding
 /// only what prost cannot read (source-retention declarations), which it leaves out of a
-/// descriptor set (empty options dropped here).
+/// descriptor set (empty options dropped here); and each ships its own version of
+/// `descriptor.proto` (protox's is used).
 fn canonical(file: &mut prost_types::FileDescriptorProto) {
+    if file.name() == DESCRIPTOR_PROTO
+        && let Some(shipped) = shipped_descriptor_proto()
+    {
+        *file = shipped.clone();
+        return;
+    }
     fn ranges(message: &mut prost_types::DescriptorProto) {
         for range in &mut message.extension_range {
             if range
@@ -455,6 +462,21 @@ fn canonical(file: &mut prost_types::FileDescriptorProto) {
             .sort_by(|a, b| (&a.path, &a.span).cmp(&(&b.path, &b.span)));
     }
     file.message_type.iter_mut().for_each(ranges);
+}
+
+const DESCRIPTOR_PROTO: &str = "google/protobuf/descriptor.proto";
+
+/// `descriptor.proto` as protox ships and compiles it.
+fn shipped_descriptor_proto() -> Option<&'static prost_types::FileDescriptorProto> {
+    static SHIPPED: std::sync::OnceLock<Option<prost_types::FileDescriptorProto>> =
+        std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(|| {
+            let no_includes: [&str; 0] = [];
+            let set = protox::compile([DESCRIPTOR_PROTO], no_includes).ok()?;
+            set.file.into_iter().find(|f| f.name() == DESCRIPTOR_PROTO)
+        })
+        .as_ref()
 }
 
 /// The type names prost gives the messages and enums of the files without a package that
