@@ -2,3 +2,103 @@
 pub mod streaming {
     include!("streaming.rs");
 }
+/// The fully qualified name of every service, as health checks and reflection name
+/// them.
+pub const SERVICES: &[&str] = &["streaming.StreamingExamples"];
+/// The encoded `FileDescriptorSet` of the protos and their imports, source info
+/// included: what a reflection service serves.
+pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\x89\x16\n\x0Fstreaming.proto\x12\tstreaming\"\x1D\n\x0BUserRequest\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\"8\n\x0CUserResponse\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05email\x18\x02 \x01(\tR\x05email\"#\n\x0BEventFilter\x12\x14\n\x05after\x18\x01 \x01(\tR\x05after\"?\n\x05Event\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n\x04data\x18\x03 \x01(\x0CR\x04data\"\x1B\n\x05Chunk\x12\x12\n\x04data\x18\x01 \x01(\x0CR\x04data\"5\n\x0CUploadResult\x12%\n\x0Ebytes_received\x18\x01 \x01(\x04R\rbytesReceived\"1\n\x07Message\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\x12\x12\n\x04user\x18\x02 \x01(\tR\x04user2\xFA\x01\n\x11StreamingExamples\x12:\n\x07GetUser\x12\x16.streaming.UserRequest\x1A\x17.streaming.UserResponse\x128\n\nListEvents\x12\x16.streaming.EventFilter\x1A\x10.streaming.Event0\x01\x12;\n\x0CUploadChunks\x12\x10.streaming.Chunk\x1A\x17.streaming.UploadResult(\x01\x122\n\x04Chat\x12\x12.streaming.Message\x1A\x12.streaming.Message(\x010\x01J\x9F\x11\n\x06\x12\x04\x02\0E\x01\n\x08\n\x01\x02\x12\x03\x04\0\x12\n&\n\x02\x04\0\x12\x04\x16\0\x19\x01\x1A\x1A Asks for one user by id.\n\n\n\n\x03\x04\0\x01\x12\x03\x16\x08\x13\n/\n\x04\x04\0\x02\0\x12\x03\x18\x02\x10\x1A\" The user's id, for example \"42\".\n\n\x0C\n\x05\x04\0\x02\0\x01\x12\x03\x18\t\x0B\n\x0C\n\x05\x04\0\x02\0\x03\x12\x03\x18\x0E\x0F\n\x0C\n\x05\x04\0\x02\0\x05\x12\x03\x18\x02\x08\n&\n\x02\x04\x01\x12\x04\x1C\0!\x01\x1A\x1A A user's public profile.\n\n\n\n\x03\x04\x01\x01\x12\x03\x1C\x08\x14\n\x1C\n\x04\x04\x01\x02\0\x12\x03\x1E\x02\x12\x1A\x0F Display name.\n\n\x0C\n\x05\x04\x01\x02\0\x01\x12\x03\x1E\t\r\n\x0C\n\x05\x04\x01\x02\0\x03\x12\x03\x1E\x10\x11\n\x0C\n\x05\x04\x01\x02\0\x05\x12\x03\x1E\x02\x08\n\x1F\n\x04\x04\x01\x02\x01\x12\x03 \x02\x13\x1A\x12 Contact address.\n\n\x0C\n\x05\x04\x01\x02\x01\x01\x12\x03 \t\x0E\n\x0C\n\x05\x04\x01\x02\x01\x03\x12\x03 \x11\x12\n\x0C\n\x05\x04\x01\x02\x01\x05\x12\x03 \x02\x08\n+\n\x02\x04\x02\x12\x04$\0'\x01\x1A\x1F Selects the events to stream.\n\n\n\n\x03\x04\x02\x01\x12\x03$\x08\x13\nF\n\x04\x04\x02\x02\0\x12\x03&\x02\x13\x1A9 Only events after this point, for example \"2024-01-01\".\n\n\x0C\n\x05\x04\x02\x02\0\x01\x12\x03&\t\x0E\n\x0C\n\x05\x04\x02\x02\0\x03\x12\x03&\x11\x12\n\x0C\n\x05\x04\x02\x02\0\x05\x12\x03&\x02\x08\n\"\n\x02\x04\x03\x12\x04*\x001\x01\x1A\x16 One event of a feed.\n\n\n\n\x03\x04\x03\x01\x12\x03*\x08\r\n&\n\x04\x04\x03\x02\0\x12\x03,\x02\x10\x1A\x19 Unique id of the event.\n\n\x0C\n\x05\x04\x03\x02\0\x01\x12\x03,\t\x0B\n\x0C\n\x05\x04\x03\x02\0\x03\x12\x03,\x0E\x0F\n\x0C\n\x05\x04\x03\x02\0\x05\x12\x03,\x02\x08\n2\n\x04\x04\x03\x02\x01\x12\x03.\x02\x12\x1A% Kind of event, for example \"login\".\n\n\x0C\n\x05\x04\x03\x02\x01\x01\x12\x03.\t\r\n\x0C\n\x05\x04\x03\x02\x01\x03\x12\x03.\x10\x11\n\x0C\n\x05\x04\x03\x02\x01\x05\x12\x03.\x02\x08\n\x1E\n\x04\x04\x03\x02\x02\x12\x030\x02\x11\x1A\x11 Opaque payload.\n\n\x0C\n\x05\x04\x03\x02\x02\x01\x12\x030\x08\x0C\n\x0C\n\x05\x04\x03\x02\x02\x03\x12\x030\x0F\x10\n\x0C\n\x05\x04\x03\x02\x02\x05\x12\x030\x02\x07\nH\n\x02\x04\x04\x12\x044\x007\x01\x1A< One piece of an upload (the guide sends 64 KiB per chunk).\n\n\n\n\x03\x04\x04\x01\x12\x034\x08\r\n'\n\x04\x04\x04\x02\0\x12\x036\x02\x11\x1A\x1A The bytes of this piece.\n\n\x0C\n\x05\x04\x04\x02\0\x01\x12\x036\x08\x0C\n\x0C\n\x05\x04\x04\x02\0\x03\x12\x036\x0F\x10\n\x0C\n\x05\x04\x04\x02\0\x05\x12\x036\x02\x07\n/\n\x02\x04\x05\x12\x04:\0=\x01\x1A# The summary of a finished upload.\n\n\n\n\x03\x04\x05\x01\x12\x03:\x08\x14\nB\n\x04\x04\x05\x02\0\x12\x03<\x02\x1C\x1A5 Total payload bytes the server received and stored.\n\n\x0C\n\x05\x04\x05\x02\0\x01\x12\x03<\t\x17\n\x0C\n\x05\x04\x05\x02\0\x03\x12\x03<\x1A\x1B\n\x0C\n\x05\x04\x05\x02\0\x05\x12\x03<\x02\x08\n2\n\x02\x04\x06\x12\x04@\0E\x01\x1A& A chat message, in either direction.\n\n\n\n\x03\x04\x06\x01\x12\x03@\x08\x0F\n\x1D\n\x04\x04\x06\x02\0\x12\x03B\x02\x12\x1A\x10 What was said.\n\n\x0C\n\x05\x04\x06\x02\0\x01\x12\x03B\t\r\n\x0C\n\x05\x04\x06\x02\0\x03\x12\x03B\x10\x11\n\x0C\n\x05\x04\x06\x02\0\x05\x12\x03B\x02\x08\n\x1B\n\x04\x04\x06\x02\x01\x12\x03D\x02\x12\x1A\x0E Who said it.\n\n\x0C\n\x05\x04\x06\x02\x01\x01\x12\x03D\t\r\n\x0C\n\x05\x04\x06\x02\x01\x03\x12\x03D\x10\x11\n\x0C\n\x05\x04\x06\x02\x01\x05\x12\x03D\x02\x08\n;\n\x02\x06\0\x12\x04\x07\0\x13\x01\x1A/ The guide's four gRPC communication patterns.\n\n\n\n\x03\x06\0\x01\x12\x03\x07\x08\x19\nd\n\x04\x06\0\x02\0\x12\x03\t\x022\x1AW Unary: one request, one response. Answers NOT_FOUND \"User not found\" for unknown ids.\n\n\x0C\n\x05\x06\0\x02\0\x01\x12\x03\t\x06\r\n\x0C\n\x05\x06\0\x02\0\x02\x12\x03\t\x0E\x19\n\x0C\n\x05\x06\0\x02\0\x03\x12\x03\t$0\n`\n\x04\x06\0\x02\x01\x12\x03\x0C\x025\x1AS Server streaming: one request, a stream of responses, until the client goes away.\n\n\x0C\n\x05\x06\0\x02\x01\x01\x12\x03\x0C\x06\x10\n\x0C\n\x05\x06\0\x02\x01\x02\x12\x03\x0C\x11\x1C\n\x0C\n\x05\x06\0\x02\x01\x03\x12\x03\x0C.3\n\x0C\n\x05\x06\0\x02\x01\x06\x12\x03\x0C'-\nJ\n\x04\x06\0\x02\x02\x12\x03\x0F\x028\x1A= Client streaming: a stream of chunks, one summary response.\n\n\x0C\n\x05\x06\0\x02\x02\x01\x12\x03\x0F\x06\x12\n\x0C\n\x05\x06\0\x02\x02\x02\x12\x03\x0F\x1A\x1F\n\x0C\n\x05\x06\0\x02\x02\x03\x12\x03\x0F*6\n\x0C\n\x05\x06\0\x02\x02\x05\x12\x03\x0F\x13\x19\nF\n\x04\x06\0\x02\x03\x12\x03\x12\x024\x1A9 Bidirectional streaming: both sides send independently.\n\n\x0C\n\x05\x06\0\x02\x03\x01\x12\x03\x12\x06\n\n\x0C\n\x05\x06\0\x02\x03\x02\x12\x03\x12\x12\x19\n\x0C\n\x05\x06\0\x02\x03\x03\x12\x03\x12+2\n\x0C\n\x05\x06\0\x02\x03\x05\x12\x03\x12\x0B\x11\n\x0C\n\x05\x06\0\x02\x03\x06\x12\x03\x12$*\n\xB6\x01\n\x01\x0C\x12\x03\x02\0\x12\x1A\xAB\x01 The service from the gRPC streaming patterns guide: one RPC per communication pattern.\n Every test, example and benchmark in rust-stream uses this file as its reference.\nb\x06proto3";
+/// One handler per service, served together by [`Handlers::into_router`]: the tuned server of `streaming.StreamingExamples` (the first service) with every service added.
+#[derive(Clone, Debug, Default)]
+pub struct Handlers<StreamingExamples> {
+    /// The handler of `streaming.StreamingExamples`.
+    pub streaming_examples: StreamingExamples,
+}
+impl<
+    StreamingExamples: streaming::streaming_examples_stream::StreamingExamplesHandler,
+> Handlers<StreamingExamples> {
+    /// The server with every service added, each with its proto's configuration;
+    /// add more services (health, reflection) and serve it.
+    pub fn into_router(self) -> ::rust_stream::codegen::TunedRouter {
+        streaming::streaming_examples_stream::server_builder()
+            .add_service(
+                streaming::streaming_examples_stream::StreamingExamplesService::new(
+                        self.streaming_examples,
+                    )
+                    .into_server(),
+            )
+    }
+    /// Calls `method` (its gRPC path, `/pkg.Service/Method`) with a default request
+    /// over a real socket, its service's handler served by the service's test
+    /// harness, and returns how it answered: what the per-RPC tests check.
+    #[allow(deprecated)]
+    pub async fn answer_default(
+        self,
+        method: &str,
+    ) -> ::core::result::Result<
+        ::rust_stream::codegen::Answer,
+        ::std::boxed::Box<
+            dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync,
+        >,
+    > {
+        match method {
+            "/streaming.StreamingExamples/GetUser" => {
+                let (client, _server) = streaming::streaming_examples_stream::test_server(
+                        self.streaming_examples,
+                    )
+                    .await?;
+                ::core::result::Result::Ok(
+                    ::rust_stream::codegen::answer_once(
+                            client.get_user(::core::default::Default::default()),
+                        )
+                        .await,
+                )
+            }
+            "/streaming.StreamingExamples/ListEvents" => {
+                let (client, _server) = streaming::streaming_examples_stream::test_server(
+                        self.streaming_examples,
+                    )
+                    .await?;
+                ::core::result::Result::Ok(
+                    ::rust_stream::codegen::answer_stream(
+                            client.list_events(::core::default::Default::default()),
+                        )
+                        .await,
+                )
+            }
+            "/streaming.StreamingExamples/UploadChunks" => {
+                let (client, _server) = streaming::streaming_examples_stream::test_server(
+                        self.streaming_examples,
+                    )
+                    .await?;
+                ::core::result::Result::Ok(
+                    ::rust_stream::codegen::answer_once(
+                            client
+                                .upload_chunks(
+                                    ::rust_stream::codegen::once(
+                                        ::core::default::Default::default(),
+                                    ),
+                                ),
+                        )
+                        .await,
+                )
+            }
+            "/streaming.StreamingExamples/Chat" => {
+                let (client, _server) = streaming::streaming_examples_stream::test_server(
+                        self.streaming_examples,
+                    )
+                    .await?;
+                ::core::result::Result::Ok({
+                    let (requests, responses) = client.chat();
+                    let _ = requests.send(::core::default::Default::default()).await;
+                    ::core::mem::drop(requests);
+                    ::rust_stream::codegen::answer_stream(async {
+                            ::core::result::Result::Ok(responses)
+                        })
+                        .await
+                })
+            }
+            _ => ::core::result::Result::Err(::std::format!("no RPC {method}").into()),
+        }
+    }
+}
