@@ -432,7 +432,7 @@ use tonic::Code;
 
 #[tokio::test]
 async fn new_rpcs_answer_unimplemented() {
-    let (mut client, _server) = test_server(OrderDeskImpl).await.unwrap();
+    let (client, _server) = test_server(OrderDeskImpl).await.unwrap();
     let status = client.ping(Note::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
 

@@ -12,7 +12,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::test]
 async fn get_user_answers_known_users_and_not_found_for_others() -> Result<(), Error> {
-    let (mut client, _server) = test_server({{service}}Impl).await?;
+    let (client, _server) = test_server({{service}}Impl).await?;
     let user = client.get_user(pb::UserRequest { id: "42".into() }).await?;
     assert_eq!(user.name, "Ada Lovelace");
 
@@ -26,7 +26,7 @@ async fn get_user_answers_known_users_and_not_found_for_others() -> Result<(), E
 
 #[tokio::test]
 async fn list_events_streams_events_after_the_filter_until_the_client_leaves() -> Result<(), Error> {
-    let (mut client, _server) = test_server({{service}}Impl).await?;
+    let (client, _server) = test_server({{service}}Impl).await?;
     let mut events = client.list_events(pb::EventFilter { after: "10".into() }).await?;
     for id in 11..=15 {
         let event = events.message().await?.expect("an endless stream");
@@ -42,7 +42,7 @@ async fn list_events_streams_events_after_the_filter_until_the_client_leaves() -
 
 #[tokio::test]
 async fn upload_chunks_counts_every_byte_of_a_chunked_upload() -> Result<(), Error> {
-    let (mut client, _server) = test_server({{service}}Impl).await?;
+    let (client, _server) = test_server({{service}}Impl).await?;
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = std::sync::Arc::clone(&reports);
@@ -86,7 +86,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::test]
 async fn get_item_answers_unimplemented() -> Result<(), Error> {
-    let (mut client, _server) = inventory_stream::test_server(InventoryImpl).await?;
+    let (client, _server) = inventory_stream::test_server(InventoryImpl).await?;
     let status = client.get_item(pb::ItemRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
     Ok(())
@@ -94,7 +94,7 @@ async fn get_item_answers_unimplemented() -> Result<(), Error> {
 
 #[tokio::test]
 async fn watch_stock_answers_unimplemented() -> Result<(), Error> {
-    let (mut client, _server) = inventory_stream::test_server(InventoryImpl).await?;
+    let (client, _server) = inventory_stream::test_server(InventoryImpl).await?;
     let status = match client.watch_stock(pb::ItemRequest::default()).await {
         Err(status) => status,
         Ok(mut levels) => levels.message().await.unwrap_err(),
@@ -105,7 +105,7 @@ async fn watch_stock_answers_unimplemented() -> Result<(), Error> {
 
 #[tokio::test]
 async fn upload_image_reads_the_upload_and_answers_unimplemented() -> Result<(), Error> {
-    let (mut client, _server) = transfer_stream::test_server(TransferImpl).await?;
+    let (client, _server) = transfer_stream::test_server(TransferImpl).await?;
     let data = std::io::Cursor::new(vec![7u8; 100_000]);
     match client.upload_image_from(data, 65536, |_| {}).await {
         Err(UploadError::Status(status)) => {

@@ -123,7 +123,7 @@ fn describe(err: &(dyn std::error::Error + 'static)) -> String {
 
 {% if proto == "guide" -%}
 async fn run(args: Args) -> Result<(), Error> {
-    let mut client = {{service}}StreamClient::connect(args.addr).await?;
+    let client = {{service}}StreamClient::connect(args.addr).await?;
     match args.command {
         Command::GetUser { id } => {
             let user = client.get_user(pb::UserRequest { id }).await?;
@@ -182,12 +182,12 @@ async fn run(args: Args) -> Result<(), Error> {
 async fn run(args: Args) -> Result<(), Error> {
     match args.command {
         Command::GetItem { id } => {
-            let mut client = InventoryStreamClient::connect(args.addr).await?;
+            let client = InventoryStreamClient::connect(args.addr).await?;
             let item = client.get_item(pb::ItemRequest { id }).await?;
             println!("{} {}", item.id, item.title);
         }
         Command::WatchStock { id, count } => {
-            let mut client = InventoryStreamClient::connect(args.addr).await?;
+            let client = InventoryStreamClient::connect(args.addr).await?;
             let mut levels = client.watch_stock(pb::ItemRequest { id }).await?;
             for _ in 0..count {
                 let Some(level) = levels.message().await? else {
@@ -198,7 +198,7 @@ async fn run(args: Args) -> Result<(), Error> {
             // Dropping the stream cancels the call; the server's producer stops.
         }
         Command::UploadImage { file, chunk_size } => {
-            let mut client = TransferStreamClient::connect(args.addr).await?;
+            let client = TransferStreamClient::connect(args.addr).await?;
             let source = tokio::fs::File::open(&file).await?;
             let total = source.metadata().await?.len();
             let bar = ProgressBar::new(total).with_style(ProgressStyle::with_template(
