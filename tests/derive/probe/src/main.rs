@@ -34,7 +34,7 @@ struct Third;
 /// Well-known types, RPCs named like `Clone::clone`, `Into::into`, `Borrow::borrow` and
 /// `TryInto::try_into`.
 #[derive(StreamService)]
-#[stream_service(proto = "proto/clock.proto", include = "proto")]
+#[stream_service(proto = "proto/clock.proto", include = "proto", module = "clock_proto")]
 struct Fourth;
 
 fn item(id: impl Into<String>) -> Item {
@@ -232,8 +232,8 @@ async fn well_known_types_by_method_syntax(uri: String) {
         "wkt_unary=at {} took {} text {} count {} nothing {:?}",
         stamp.at.unwrap().seconds,
         stamp.took.unwrap().seconds,
-        stamp.text.unwrap(),
-        stamp.count.unwrap(),
+        stamp.text.as_deref().unwrap_or_default(),
+        stamp.count.unwrap_or_default(),
         stamp.nothing(),
     );
     let mut ticks = client
