@@ -184,7 +184,10 @@ pub const CLIENT_HELPER_SUFFIX: &str = "_rpc";
 /// instead (`core::convert::Into::into`).
 pub fn client_helper(rust_name: &str) -> (String, Option<&'static str>) {
     let plain = unraw(rust_name);
-    match BY_VALUE_TRAIT_METHODS.iter().find(|(name, _)| *name == plain) {
+    match BY_VALUE_TRAIT_METHODS
+        .iter()
+        .find(|(name, _)| *name == plain)
+    {
         Some((_, method)) => (compose(rust_name, CLIENT_HELPER_SUFFIX), Some(method)),
         None => (rust_name.to_owned(), None),
     }

@@ -17,12 +17,12 @@ pub use crate::sink::{ResponseSink, ResponseStream};
 pub use crate::tuning::Tuning;
 pub use bytes::Bytes;
 pub use futures_util::Stream;
-pub use tokio::io::AsyncRead;
-pub use tokio_stream::once;
-pub use {prost, tokio, tonic};
 /// Google's well-known types: generated code names them through here (prost-build's
 /// `prost_types_path`), so a crate needs no `prost-types` dependency of its own.
 pub use prost_types;
+pub use tokio::io::AsyncRead;
+pub use tokio_stream::once;
+pub use {prost, tokio, tonic};
 
 /// A boxed, sendable stream, as upload helpers hand to tonic clients.
 pub type BoxStream<T> = std::pin::Pin<Box<dyn futures_util::Stream<Item = T> + Send>>;

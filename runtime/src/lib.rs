@@ -62,6 +62,10 @@ pub use context::{CallContext, EndReason};
 pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};
 pub use metadata::LateMetadata;
+/// Google's well-known types (`Timestamp`, `Duration`, `Any`, `Struct`, ...), the very types
+/// generated code uses: a handler names them from here without a `prost-types` dependency of
+/// its own.
+pub use prost_types;
 pub use server::{
     ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_SHUTDOWN_GRACE, TunedRouter, TunedServer,
 };
@@ -70,10 +74,6 @@ pub use sink::{ResponseSink, ResponseStream, SendError};
 pub use status::{RpcStatus, rich_status, status_details};
 pub use status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
 pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, Tuning};
-/// Google's well-known types (`Timestamp`, `Duration`, `Any`, `Struct`, ...), the very types
-/// generated code uses: a handler names them from here without a `prost-types` dependency of
-/// its own.
-pub use prost_types;
 
 /// `#[derive(StreamService)]`: implements the [`StreamService`](trait@StreamService) trait
 /// for a handler struct from a `.proto` read at compile time, with no build script. Keys of

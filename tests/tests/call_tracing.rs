@@ -210,7 +210,7 @@ async fn every_list_events_call_logs_its_report_even_when_they_end_together() {
     let guide = Arc::new(GuideServer::new(dir.path()));
     let stats = guide.stats();
     let server = serve(guide, CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let reports = || {
         capture
             .events

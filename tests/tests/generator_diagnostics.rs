@@ -251,7 +251,12 @@ fn qualified_and_compound_names_of_a_message_named_like_a_method_are_accepted() 
     let types: Vec<(&str, &str)> = model.packages[0].services[0]
         .methods
         .iter()
-        .map(|m| (m.request.proto_name.as_str(), m.response.proto_name.as_str()))
+        .map(|m| {
+            (
+                m.request.proto_name.as_str(),
+                m.response.proto_name.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         types,

@@ -238,7 +238,7 @@ async fn oversize_messages_from_python_are_refused_by_the_rust_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_get_user_against_python() {
     let server = Server::python(&[]).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let user = client
         .get_user(pb::UserRequest { id: "42".into() })
         .await
@@ -260,7 +260,7 @@ async fn rust_get_user_against_python() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_cancel_of_list_events_is_observed_by_python() {
     let mut server = Server::python(&[]).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let mut events = client
         .list_events(pb::EventFilter {
             after: "2024-01-01".into(),
@@ -296,7 +296,7 @@ async fn rust_cancel_of_list_events_is_observed_by_python() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_upload_helper_to_python_is_stored_byte_exact() {
     let mut server = Server::python(&[]).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let data = test_bytes(3 * 1024 * 1024 + 777, 4);
     let file = TestFile::new(&data);
     let progress = Arc::new(Mutex::new(Vec::<Progress>::new()));
@@ -386,7 +386,7 @@ async fn rust_chat_helper_against_python_sends_after_starting_the_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_messages_between_rust_client_and_python_server_are_refused() {
     let server = Server::python(&["--max-receive-bytes", "1024"]).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
 
     // grpcio refuses Rust requests over its limit, streaming and unary.
     let file = TestFile::new(&test_bytes(8192, 5));

@@ -292,8 +292,8 @@ async fn a_request_in_an_encoding_the_server_does_not_accept_is_unimplemented() 
 async fn our_server_compresses_only_when_asked() {
     let (uri, server) = rust_server().await;
     let (proxy_uri, sent) = counting_proxy(uri.trim_start_matches("http://").to_owned()).await;
-    let mut client = TestServiceStreamClient::connect(proxy_uri).await.unwrap();
-    let mut measure = async |compressed: bool| {
+    let client = TestServiceStreamClient::connect(proxy_uri).await.unwrap();
+    let measure = async |compressed: bool| {
         let before = sent.load(Ordering::SeqCst);
         let response = client
             .unary_call(large_request(None, Some(compressed)))
@@ -454,7 +454,7 @@ fn check_large(response: &pb::SimpleResponse) -> Result<(), String> {
     )
 }
 
-async fn empty_unary(mut client: TestServiceStreamClient) -> Result<(), String> {
+async fn empty_unary(client: TestServiceStreamClient) -> Result<(), String> {
     client
         .empty_call(pb::Empty {})
         .await
@@ -462,7 +462,7 @@ async fn empty_unary(mut client: TestServiceStreamClient) -> Result<(), String> 
     Ok(())
 }
 
-async fn large_unary(mut client: TestServiceStreamClient) -> Result<(), String> {
+async fn large_unary(client: TestServiceStreamClient) -> Result<(), String> {
     let response = client
         .unary_call(large_request(None, None))
         .await
@@ -473,12 +473,12 @@ async fn large_unary(mut client: TestServiceStreamClient) -> Result<(), String> 
 /// The probe tells whether the server checks compression (grpcio's servicer API does not show
 /// it; ours does); the compressed and uncompressed calls must succeed either way.
 async fn client_compressed_unary(
-    mut client: TestServiceStreamClient,
+    client: TestServiceStreamClient,
     peer: Peer,
 ) -> Result<(), String> {
     let probe = client.unary_call(large_request(Some(true), None)).await;
     probe_result(probe.map(|_| ()), peer)?;
-    let mut compressed = client.clone().with_compression(Encoding::Gzip);
+    let compressed = client.clone().with_compression(Encoding::Gzip);
     let response = compressed
         .unary_call(large_request(Some(true), None))
         .await
@@ -503,7 +503,7 @@ fn probe_result(probe: Result<(), Status>, peer: Peer) -> Result<(), String> {
 /// The message flag is not visible through tonic; the response's `grpc-encoding` is. A
 /// server may name an encoding and still send a message uncompressed (tonic does), so only a
 /// compressed response is checked here; `our_server_compresses_only_when_asked` counts bytes.
-async fn server_compressed_unary(mut client: TestServiceStreamClient) -> Result<(), String> {
+async fn server_compressed_unary(client: TestServiceStreamClient) -> Result<(), String> {
     for compressed in [true, false] {
         let reply = client
             .unary_call_with_metadata(tonic::Request::new(large_request(None, Some(compressed))))
@@ -529,7 +529,7 @@ fn input(size: usize, expect_compressed: Option<bool>) -> pb::StreamingInputCall
     }
 }
 
-async fn client_streaming(mut client: TestServiceStreamClient) -> Result<(), String> {
+async fn client_streaming(client: TestServiceStreamClient) -> Result<(), String> {
     let requests: Vec<_> = [27_182, 8, 1_828, 45_904].map(|n| input(n, None)).into();
     let response = client
         .streaming_input_call(futures_util::stream::iter(requests))
@@ -546,14 +546,14 @@ async fn client_streaming(mut client: TestServiceStreamClient) -> Result<(), Str
 /// tonic compresses every message of a call or none, so the second message goes compressed
 /// too (the document asks for it uncompressed).
 async fn client_compressed_streaming(
-    mut client: TestServiceStreamClient,
+    client: TestServiceStreamClient,
     peer: Peer,
 ) -> Result<(), String> {
     let probe = client
         .streaming_input_call(futures_util::stream::iter([input(27_182, Some(true))]))
         .await;
     probe_result(probe.map(|_| ()), peer)?;
-    let mut compressed = client.with_compression(Encoding::Gzip);
+    let compressed = client.with_compression(Encoding::Gzip);
     let requests = [input(27_182, Some(true)), input(45_904, Some(false))];
     let response = compressed
         .streaming_input_call(futures_util::stream::iter(requests))
@@ -591,7 +591,7 @@ async fn read_sizes(
     Ok(sizes)
 }
 
-async fn server_streaming(mut client: TestServiceStreamClient) -> Result<(), String> {
+async fn server_streaming(client: TestServiceStreamClient) -> Result<(), String> {
     let mut responses = client
         .streaming_output_call(output_request(&[31_415, 9, 2_653, 58_979], None))
         .await
@@ -608,7 +608,7 @@ async fn server_streaming(mut client: TestServiceStreamClient) -> Result<(), Str
 /// The per-message flag is not visible through tonic: from our server, the call's
 /// `grpc-encoding` says the stream was compressed (grpcio names none in its headers).
 async fn server_compressed_streaming(
-    mut client: TestServiceStreamClient,
+    client: TestServiceStreamClient,
     peer: Peer,
 ) -> Result<(), String> {
     let mut request = output_request(&[31_415], Some(true));
@@ -698,7 +698,7 @@ fn check_echoed(
     })
 }
 
-async fn custom_metadata(mut client: TestServiceStreamClient) -> Result<(), String> {
+async fn custom_metadata(client: TestServiceStreamClient) -> Result<(), String> {
     let mut request = tonic::Request::new(large_request(None, None));
     echo_request_metadata(request.metadata_mut());
     let reply = client
@@ -736,7 +736,7 @@ fn check_status(what: &str, status: &Status, message: &str) -> Result<(), String
 }
 
 async fn status_code_and_message(
-    mut client: TestServiceStreamClient,
+    client: TestServiceStreamClient,
     message: &str,
 ) -> Result<(), String> {
     let request = pb::SimpleRequest {
@@ -769,7 +769,7 @@ async fn status_code_and_message(
     check_status("FullDuplexCall", &status, message)
 }
 
-async fn unimplemented_method(mut client: TestServiceStreamClient) -> Result<(), String> {
+async fn unimplemented_method(client: TestServiceStreamClient) -> Result<(), String> {
     let status = client
         .unimplemented_call(pb::Empty {})
         .await
@@ -781,7 +781,7 @@ async fn unimplemented_method(mut client: TestServiceStreamClient) -> Result<(),
 }
 
 async fn unimplemented_service(uri: &str) -> Result<(), String> {
-    let mut client = UnimplementedServiceStreamClient::connect(uri.to_owned())
+    let client = UnimplementedServiceStreamClient::connect(uri.to_owned())
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let status = client
@@ -796,7 +796,7 @@ async fn unimplemented_service(uri: &str) -> Result<(), String> {
 
 /// The call is started (its request body is being polled), then cancelled by dropping it:
 /// the future never answers, and the channel serves the next call.
-async fn cancel_after_begin(mut client: TestServiceStreamClient) -> Result<(), String> {
+async fn cancel_after_begin(client: TestServiceStreamClient) -> Result<(), String> {
     let (started, begun) = tokio::sync::oneshot::channel::<()>();
     let mut started = Some(started);
     let requests = futures_util::stream::poll_fn(move |_| {
@@ -805,7 +805,7 @@ async fn cancel_after_begin(mut client: TestServiceStreamClient) -> Result<(), S
         }
         std::task::Poll::Pending::<Option<pb::StreamingInputCallRequest>>
     });
-    let mut again = client.clone();
+    let again = client.clone();
     let call = tokio::spawn(async move { client.streaming_input_call(requests).await });
     begun
         .await
@@ -864,7 +864,7 @@ async fn timeout_on_sleeping_server(client: TestServiceStreamClient) -> Result<(
     }
 }
 
-async fn status_details(mut client: TestServiceStreamClient) -> Result<(), String> {
+async fn status_details(client: TestServiceStreamClient) -> Result<(), String> {
     let echo = pb::EchoStatus {
         code: Code::FailedPrecondition as i32,
         message: "d\u{e9}tails \u{263a}".to_owned(),

@@ -164,7 +164,7 @@ fn check_error(pattern: &str, status: &Status) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unary_headers_and_trailers_arrive_apart_on_success_and_error() {
     let server = serve(Arc::new(Meta::default()), CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let reply = within(
         "GetUser",
         client.get_user_with_metadata(tonic::Request::new(pb::UserRequest { id: "42".into() })),
@@ -189,7 +189,7 @@ async fn unary_headers_and_trailers_arrive_apart_on_success_and_error() {
 async fn server_streaming_headers_go_out_before_the_first_event_and_trailers_with_the_status() {
     let meta = Arc::new(Meta::default());
     let server = serve(Arc::clone(&meta), CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     // The handler waits before its first event: its headers are out already, so the helper
     // returns with them while the handler still waits.
     let filter = pb::EventFilter {
@@ -235,7 +235,7 @@ async fn server_streaming_headers_go_out_before_the_first_event_and_trailers_wit
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_streaming_headers_and_trailers_on_success_and_error() {
     let server = serve(Arc::new(Meta::default()), CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let chunks = |data: &'static [u8]| {
         futures_util::stream::iter([pb::Chunk {
             data: bytes::Bytes::from_static(data),

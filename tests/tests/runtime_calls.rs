@@ -456,7 +456,7 @@ async fn a_panicking_end_callback_leaves_every_call_served() {
     let guide = GuideServer::new(dir.path());
     let stats = guide.stats();
     let server = serve(Arc::new(PanickingCallbacks(guide)), CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     for round in 0..3u64 {
         let user = within(
             "GetUser",
@@ -580,7 +580,7 @@ async fn the_server_records_exactly_how_each_call_ended() {
     };
 
     // A finished call, a handler error, a panic.
-    let mut client = server.client().await;
+    let client = server.client().await;
     within(
         "GetUser",
         client.get_user(pb::UserRequest { id: "42".into() }),

@@ -113,7 +113,7 @@ async fn shutdown_ends_an_endless_stream_and_a_mid_flight_upload_with_unavailabl
     });
     let grace = Duration::from_millis(500);
     let server = start(Arc::clone(&handler), &Tuning::BALANCED, grace).await;
-    let mut client = client(server.addr).await;
+    let client = client(server.addr).await;
 
     let mut events = within("ListEvents", client.list_events(pb::EventFilter::default()))
         .await
@@ -130,7 +130,7 @@ async fn shutdown_ends_an_endless_stream_and_a_mid_flight_upload_with_unavailabl
     })
     .await
     .unwrap();
-    let mut uploader = client.clone();
+    let uploader = client.clone();
     let upload = tokio::spawn(async move {
         uploader
             .upload_chunks(tokio_stream::wrappers::ReceiverStream::new(chunks))
@@ -428,7 +428,7 @@ async fn connections_that_do_not_finish_the_handshake_are_closed() {
         Duration::ZERO,
     )
     .await;
-    let mut good = client(server.addr).await;
+    let good = client(server.addr).await;
     good.get_user(user("42")).await.expect("a good call");
 
     let mut silent = TcpStream::connect(server.addr).await.unwrap();

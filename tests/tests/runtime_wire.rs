@@ -70,7 +70,7 @@ async fn cancelled_server_stream_stops_the_producer_within_one_item() {
     let (guide, _dir) = guide();
     let stats = guide.stats();
     let server = serve(guide, CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     for round in 0..5 {
         let mut events = within("ListEvents", client.list_events(pb::EventFilter::default()))
             .await
@@ -123,7 +123,7 @@ impl StreamingExamplesHandler for NeverChecks {
 async fn a_handler_that_never_checks_is_dropped_when_the_client_cancels() {
     let handler = Arc::new(NeverChecks(Probe::default()));
     let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
 
     let dropped = handler.0.arm();
     let events = within("ListEvents", client.list_events(pb::EventFilter::default()))
@@ -138,7 +138,7 @@ async fn a_handler_that_never_checks_is_dropped_when_the_client_cancels() {
     // A unary call abandoned by its client: tonic drops the handler, and the context says so.
     handler.0.ended.send_replace(None);
     let dropped = handler.0.arm();
-    let mut unary = client.clone();
+    let unary = client.clone();
     let call = async move { unary.get_user(pb::UserRequest::default()).await };
     let (abandon, abandoned) = oneshot::channel::<()>();
     let watcher = handler.0.ended.subscribe();
@@ -165,7 +165,7 @@ async fn a_handler_that_never_checks_is_dropped_when_the_connection_closes() {
     let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
     let dropped = handler.0.arm();
     let events = {
-        let mut client = server.client().await;
+        let client = server.client().await;
         within("ListEvents", client.list_events(pb::EventFilter::default()))
             .await
             .unwrap()
@@ -290,7 +290,7 @@ async fn deadlines_end_every_pattern_with_deadline_exceeded() {
 async fn the_service_default_deadline_applies_when_the_client_sends_none() {
     let config = CallConfig::DEFAULT.with_default_deadline(Some(Duration::from_millis(200)));
     let server = serve(Arc::new(Slow::default()), config).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let status = within("GetUser", client.get_user(pb::UserRequest::default()))
         .await
         .unwrap_err();
@@ -422,7 +422,7 @@ async fn a_64_mib_upload_arrives_byte_exact_through_the_chunk_bridge() {
     let (guide, dir) = guide();
     let stored = guide.upload_path(1);
     let server = serve(guide, CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
 
     let data = pseudo_random(64 << 20, 42);
     let expected = Sha256::digest(&data);
@@ -502,7 +502,7 @@ impl StreamingExamplesHandler for HashingReader {
 #[tokio::test]
 async fn the_async_read_bridge_yields_the_exact_bytes() {
     let server = serve(Arc::new(HashingReader), CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let data = pseudo_random(3 * 65536 + 123, 7);
     let digest = Sha256::digest(&data);
     let expected = u64::from_be_bytes(digest[..8].try_into().unwrap()) ^ data.len() as u64;
@@ -541,7 +541,7 @@ async fn a_failed_source_resets_the_upload_and_the_server_keeps_nothing() {
     let (guide, dir) = guide();
     let stats = guide.stats();
     let server = serve(guide, CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let err = within(
         "the upload",
         client.upload_chunks_from(FailingReader { good: 300_000 }, 65536, |_| {}),
@@ -593,7 +593,7 @@ async fn user_name(client: &mut StreamingExamplesStreamClient, id: &str) -> Stri
 async fn get_user_answers_the_demo_user_and_not_found() {
     let (guide, _dir) = guide();
     let server = serve(guide, CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let user = within(
         "GetUser",
         client.get_user(pb::UserRequest { id: "42".into() }),
@@ -928,7 +928,7 @@ const EVENT_ON_WIRE: u64 = 71;
 async fn a_large_client_window_lets_the_producer_run_ahead_of_an_idle_client() {
     let handler = Arc::new(RunAhead::default());
     let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
-    let mut client = server.client_with(&Tuning::BALANCED).await;
+    let client = server.client_with(&Tuning::BALANCED).await;
     let events = within("ListEvents", client.list_events(pb::EventFilter::default()))
         .await
         .unwrap();
@@ -945,7 +945,7 @@ async fn a_large_client_window_lets_the_producer_run_ahead_of_an_idle_client() {
 async fn a_small_client_window_bounds_how_far_the_producer_runs_ahead() {
     let handler = Arc::new(RunAhead::default());
     let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
-    let mut client = server.client_with(&Tuning::LOW_LATENCY).await;
+    let client = server.client_with(&Tuning::LOW_LATENCY).await;
     let mut events = within("ListEvents", client.list_events(pb::EventFilter::default()))
         .await
         .unwrap();

@@ -13,7 +13,7 @@ use tonic::{Code, Status};
 #[tokio::test]
 async fn a_handler_is_tested_over_a_socket_in_three_lines() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut client, server) = test_server(GuideServer::new(dir.path())).await.unwrap();
+    let (client, server) = test_server(GuideServer::new(dir.path())).await.unwrap();
     let user = client
         .get_user(pb::UserRequest { id: "42".into() })
         .await
@@ -37,7 +37,7 @@ async fn a_handler_is_tested_over_a_socket_in_three_lines() {
 #[tokio::test]
 async fn dropping_the_guard_ends_open_streams_and_stops_the_server() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut client, server) = test_server(GuideServer::new(dir.path())).await.unwrap();
+    let (client, server) = test_server(GuideServer::new(dir.path())).await.unwrap();
     let addr = server.addr();
     let mut events = client
         .list_events(pb::EventFilter {
@@ -142,7 +142,7 @@ impl StreamingExamplesHandler for Spinner {
 /// `UNAVAILABLE`: the client must not take the shutdown for the stream's end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_that_returns_on_shutdown_ends_unavailable_not_ok() {
-    let (mut client, server) = test_server(Spinner).await.unwrap();
+    let (client, server) = test_server(Spinner).await.unwrap();
     let mut events = client
         .list_events(pb::EventFilter::default())
         .await
@@ -167,7 +167,7 @@ async fn every_open_stream_ends_unavailable_at_shutdown() {
         let mut readers = Vec::new();
         let (started_tx, mut started) = tokio::sync::mpsc::channel(64);
         for _ in 0..64 {
-            let (mut client, started_tx) = (client.clone(), started_tx.clone());
+            let (client, started_tx) = (client.clone(), started_tx.clone());
             readers.push(tokio::spawn(async move {
                 let mut events = client.list_events(pb::EventFilter::default()).await?;
                 events.message().await?;

@@ -36,7 +36,7 @@ async fn one(kind: &Kind, server: &Running, read: usize) -> Result<Waste, Error>
             at
         }
         Kind::Generated(name) => {
-            let mut client = generated::connect(server.uri(), &preset(name)).await?;
+            let client = generated::connect(server.uri(), &preset(name)).await?;
             let filter = rust_stream_examples::pb::EventFilter {
                 after: ENDLESS.into(),
             };

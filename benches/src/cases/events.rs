@@ -24,7 +24,7 @@ pub(crate) async fn stream(kind: &Kind, server: &Running, n: u64) -> Result<f64,
             (received, start.elapsed().as_secs_f64())
         }
         Kind::Generated(name) => {
-            let mut client = generated::connect(server.uri(), &preset(name)).await?;
+            let client = generated::connect(server.uri(), &preset(name)).await?;
             let start = Instant::now();
             let filter = rust_stream_examples::pb::EventFilter { after };
             let mut events = client.list_events(filter).await?;

@@ -34,7 +34,7 @@ async fn consume(kind: Kind, process: &ServerProcess, secs: u64) -> Result<(u64,
             }
         }
         Kind::Generated(name) => {
-            let mut client = generated::connect(uri, &preset(name)).await?;
+            let client = generated::connect(uri, &preset(name)).await?;
             baseline = rss();
             let filter = rust_stream_examples::pb::EventFilter {
                 after: ENDLESS.into(),

@@ -24,7 +24,7 @@ pub async fn plain_upload(uri: String, config: PlainConfig, bytes: u64) -> Resul
 
 /// One upload through the generated client (already connected with its tuning).
 pub async fn generated_upload(
-    mut client: StreamingExamplesStreamClient,
+    client: StreamingExamplesStreamClient,
     bytes: u64,
 ) -> Result<f64, Error> {
     let start = Instant::now();

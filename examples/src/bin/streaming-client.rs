@@ -83,7 +83,7 @@ fn describe(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 async fn run(args: Args) -> Result<(), Error> {
-    let mut client = StreamingExamplesStreamClient::connect(args.addr).await?;
+    let client = StreamingExamplesStreamClient::connect(args.addr).await?;
     match args.command {
         Command::GetUser { id } => {
             let user = client.get_user(pb::UserRequest { id }).await?;
