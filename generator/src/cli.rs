@@ -392,10 +392,15 @@ fn inspect_table(model: &Model) -> String {
                 rows.push([
                     format!("{} [{}]", service.full_name, tuning_text(&service.tuning)),
                     format!(
-                        "{}{}{}",
+                        "{}{}{}{}",
                         method.proto_name,
                         if method.rust_name != crate::ident::to_snake(&method.proto_name) {
                             format!(" (as {})", method.rust_name)
+                        } else {
+                            String::new()
+                        },
+                        if method.client_helper != method.rust_name {
+                            format!(" (client: {})", method.client_helper)
                         } else {
                             String::new()
                         },
@@ -468,6 +473,8 @@ fn inspect_json(model: &Model) -> String {
                     "name": m.proto_name,
                     "rust_name": m.rust_name,
                     "renamed_because": m.renamed_because,
+                    "client_helper": m.client_helper,
+                    "client_renamed_because": m.client_renamed_because,
                     "path": m.grpc_path,
                     "pattern": match m.pattern {
                         Pattern::Unary => "unary",

@@ -11,6 +11,10 @@
 //! names (packages, messages, enums, enum values, fields, oneofs) are refused by
 //! `validate`; services and methods, which rust-stream names, keep their spelling
 //! instead ([`to_snake_decided`], [`to_upper_camel_decided`]).
+//!
+//! The stream client's helper of an RPC named like a by-value method that every type has
+//! (`into`, `try_into`, ...) gets [`CLIENT_HELPER_SUFFIX`] ([`client_helper`]), since
+//! method-call syntax would reach the trait's method first.
 
 use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 

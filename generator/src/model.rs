@@ -113,8 +113,8 @@ pub struct Method {
     /// Set if `rust_name` differs from the plain snake-case name, saying why.
     pub renamed_because: Option<String>,
     /// Name of the stream client's helper for the RPC: `rust_name`, unless method-call
-    /// syntax would pick a trait's method over it (`into` becomes `into_rpc`, see
-    /// [`ident::client_helper`](crate::ident)).
+    /// syntax would pick a by-value trait method every type has over it (`into` becomes
+    /// `into_rpc`).
     pub client_helper: String,
     /// Set if `client_helper` differs from `rust_name`, saying why.
     pub client_renamed_because: Option<String>,

@@ -198,8 +198,8 @@ pub const GENERATOR_CORPUS: &[&str] = &[
 ];
 
 /// Corpus protos that are compiled but have no golden file: their output is large and
-/// repetitive (`trait_names.proto` is 81 names in each of the four patterns), and what they
-/// guard is that the code compiles.
+/// repetitive (`trait_names.proto` is 92 names in each of the four patterns), and what they
+/// guard is that the code compiles, and user code calling it (`generator_compile`).
 pub const COMPILE_ONLY_CORPUS: &[&str] = &["trait_names.proto"];
 
 /// The Python of the interop virtual environment (grpcio, grpcio-tools and the health and

@@ -2,7 +2,9 @@
 //! the crates the generated code names in `[dependencies]`, protos in the crate, no build
 //! script (`tests/derive/probe`). Three derives in one module, two on the same proto and one
 //! on a proto sharing its import, serve and answer all four patterns; editing a proto, or a
-//! file it imports, rebuilds the crate with the change.
+//! file it imports, rebuilds the crate with the change. A fourth uses every well-known type
+//! without prost-types in `[dependencies]`, through RPCs named like trait methods
+//! (`Clone`, `Into`, `Borrow`, `TryInto`) that the crate calls with method syntax.
 //!
 //! Built in `target/generator-compile`, shared with the generator's compile tests, so the
 //! dependencies are compiled once.
@@ -87,6 +89,10 @@ fn derives_serve_every_pattern_and_rebuild_when_a_proto_or_its_import_changes() 
         "client_streaming=x+y",
         "bidi=re: hi",
         "stock=level of nuts",
+        "wkt_unary=at 7 took 1 text seven count 3 nothing NullValue",
+        "wkt_server_streaming=0,1,2",
+        "wkt_client_streaming=well known",
+        "wkt_bidi=2 empties",
     ] {
         assert!(first.lines().any(|l| l == line), "{line:?} in:\n{first}");
     }

@@ -1,12 +1,15 @@
 //! Compile tests of generated code: the reference proto and the edge-case corpus under
 //! `tests/generator/corpus` (plus a 400-method service), generated through the build API,
 //! with a skeleton for every service, built with warnings denied under editions 2021 and
-//! 2024 and checked by clippy with `-D warnings`.
+//! 2024 and checked by clippy with `-D warnings`. The crate depends on what the README
+//! lists (no `prost-types`: the well-known types come through the runtime), and its own
+//! code calls every client helper of `trait_names.proto` with method syntax, the traits
+//! whose methods share the names imported.
 //!
 //! The crate is built in `target/generator-compile` so its dependencies are compiled once and
 //! reused by later runs.
 
-use rust_stream_build::Builder;
+use rust_stream_build::{Builder, Descriptors, Params, model::Pattern};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,6 +36,103 @@ fn big_proto(methods: usize) -> String {
     }
     proto.push_str("}\n");
     proto
+}
+
+/// By-value methods of traits every type implements (the prelude's, tonic's, tracing's):
+/// the helpers named like them get `_rpc`, since method syntax would pick the trait's.
+const BY_VALUE: &[&str] = &[
+    "into",
+    "try_into",
+    "into_request",
+    "instrument",
+    "in_current_span",
+    "with_subscriber",
+    "with_current_subscriber",
+];
+
+/// User code calling every client helper of `trait_names.proto` on an owned client with
+/// method syntax (`client.clone(request)`), with the traits named like the RPCs in scope;
+/// each call's type is spelled out, so a call that reached a trait's method instead would
+/// not compile. Checks on the way that only the by-value names were renamed.
+fn trait_name_calls(corpus: &Path) -> String {
+    let descriptors = Descriptors::compile(&["trait_names.proto"], &[corpus]).unwrap();
+    let (model, _) = rust_stream_build::model_of(&descriptors, &Params::default()).unwrap();
+    let package = &model.packages[0];
+    let mut code = String::from(
+        "//! Calls from user code, with the traits named like the RPCs in scope.\n\
+         #![allow(unused_imports, missing_docs)]\n\
+         use crate::pb::trait_names::{Piece, Req, Res};\n\
+         use prost::Message;\n\
+         use rust_stream::Chunk;\n\
+         use std::any::Any;\n\
+         use std::borrow::{Borrow, BorrowMut};\n\
+         use std::error::Error;\n\
+         use std::fmt::{Debug, Display};\n\
+         use std::hash::Hash;\n\
+         use std::ops::{Add, Deref, DerefMut, Index, Not};\n\
+         use std::str::FromStr;\n\
+         use tonic::{IntoRequest, IntoStreamingRequest};\n\
+         use tracing::Instrument;\n\
+         use tracing::instrument::WithSubscriber;\n\
+         type Status = tonic::Status;\n",
+    );
+    let mut patterns = Vec::new();
+    for service in &package.services {
+        let mut renamed = Vec::new();
+        let client = format!(
+            "crate::pb::trait_names::{}::{}",
+            service.stream_module, service.stream_client
+        );
+        writeln!(
+            code,
+            "\npub async fn {}(client: {client}) -> Result<(), Status> {{",
+            service.stream_module
+        )
+        .unwrap();
+        for method in &service.methods {
+            let name = &method.client_helper;
+            if *name != method.rust_name {
+                renamed.push(method.rust_name.as_str());
+                // `IntoRpc` is an RPC too: `Into`'s helper is then `into_rpc_`.
+                assert!(
+                    name.starts_with(&format!("{}_rpc", method.rust_name)),
+                    "{name}"
+                );
+                assert!(method.client_renamed_because.is_some(), "{name}");
+            }
+            let call = match method.pattern {
+                Pattern::Unary => format!("let _: Res = client.{name}(Req::default()).await?;"),
+                Pattern::ServerStreaming => format!(
+                    "let _: rust_stream::Responses<Res> = client.{name}(Req::default()).await?;"
+                ),
+                Pattern::ClientStreaming => format!(
+                    "let _: Res = client.{name}(tokio_stream::iter([Piece::default()])).await?;"
+                ),
+                Pattern::Bidi => format!(
+                    "let _: (rust_stream::Requests<Req>, rust_stream::Responses<Res>) = \
+                     client.{name}();"
+                ),
+            };
+            writeln!(code, "    {call}").unwrap();
+        }
+        code.push_str("    Ok(())\n}\n");
+        renamed.sort_unstable();
+        let mut expected = BY_VALUE.to_vec();
+        expected.sort_unstable();
+        assert_eq!(renamed, expected, "{}", service.full_name);
+        patterns.push(service.methods[0].pattern);
+    }
+    patterns.sort();
+    assert_eq!(
+        patterns,
+        [
+            Pattern::Unary,
+            Pattern::ServerStreaming,
+            Pattern::ClientStreaming,
+            Pattern::Bidi
+        ]
+    );
+    code
 }
 
 fn cargo(dir: &Path, args: &[&str]) {
@@ -166,6 +266,7 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
         "//! Generated code for the corpus.\n#![deny(warnings)]\n\n\
          /// Everything generated.\n#[allow(missing_docs)]\npub mod pb {{\n    include!(\"gen/mod.rs\");\n}}\n\n\
          /// Handler skeletons.\n#[allow(missing_docs)]\npub mod skeletons {{\n{skeleton_mods}}}\n\n\
+         pub mod calls;\n\n\
          /// The reference service serves its skeleton.\n\
          pub fn serve_skeleton() -> impl Sized {{\n    \
          pb::streaming::streaming_examples_stream::StreamingExamplesService::new(\n        \
@@ -176,13 +277,15 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
             .expect("a skeleton for StreamingExamples")
     );
     std::fs::write(krate.join("src/lib.rs"), lib).unwrap();
+    std::fs::write(krate.join("src/calls.rs"), trait_name_calls(&corpus)).unwrap();
     for edition in ["2021", "2024"] {
         let manifest = format!(
             "[package]\nname = \"generated-corpus\"\nversion = \"0.0.0\"\nedition = \"{edition}\"\npublish = false\n\n\
              [workspace]\n\n[dependencies]\n\
              rust-stream = {{ path = {runtime:?} }}\n\
              tonic = {{ version = \"0.14\", default-features = false, features = [\"transport\", \"codegen\", \"router\", \"server\", \"channel\"] }}\n\
-             tonic-prost = \"0.14\"\nprost = \"0.14\"\nprost-types = \"0.14\"\n",
+             tonic-prost = \"0.14\"\nprost = \"0.14\"\n\
+             tokio-stream = \"0.1\"\ntracing = \"0.1\"\n",
             runtime = runtime.display().to_string(),
         );
         std::fs::write(krate.join("Cargo.toml"), manifest).unwrap();

@@ -200,6 +200,7 @@ fn the_corpus_covers_every_kind_of_message() {
         "unknown syntax `proto4`",
         "is not a dotted identifier",
         "its type 99 is unknown",
+        "is not a message type: inside service",
     ] {
         assert!(all.contains(text), "no case shows `{text}`");
     }
@@ -215,4 +216,90 @@ fn a_type_whose_code_is_not_generated_is_refused_only_when_generating() {
     let (model, _) = rust_stream_build::model_of(&descriptors, &params).unwrap();
     assert_eq!(model.packages[0].services[0].methods[0].proto_name, "Find");
     assert!(generate(&descriptors, &params).is_err());
+}
+
+/// A message named like a method of the service is reached by its fully qualified name, or
+/// by a compound name (`Status.Inner`: a method is not a scope, so protoc looks further
+/// out). protoc and the generator both accept them, and they resolve to the message.
+#[test]
+fn qualified_and_compound_names_of_a_message_named_like_a_method_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("scope.proto"),
+        "syntax = \"proto3\";\npackage acme;\n\
+         message Req {}\nmessage Status { message Inner {} }\n\
+         service Admin {\n\
+         \x20 rpc Status(.acme.Status) returns (.acme.Status);\n\
+         \x20 rpc Watch(stream Status.Inner) returns (stream acme.Status);\n\
+         \x20 rpc Put(Status.Inner) returns (Req);\n\
+         }\n",
+    )
+    .unwrap();
+    let protoc = Command::new(protoc_bin_vendored::protoc_bin_path().unwrap())
+        .current_dir(dir.path())
+        .args(["-I", ".", "-o", "set.pb", "scope.proto"])
+        .output()
+        .unwrap();
+    assert!(
+        protoc.status.success(),
+        "protoc refuses it: {}",
+        String::from_utf8_lossy(&protoc.stderr)
+    );
+    let descriptors = Descriptors::compile(&["scope.proto"], &[dir.path()]).unwrap();
+    generate(&descriptors, &Params::default()).unwrap_or_else(|err| panic!("{err}"));
+    let (model, _) = rust_stream_build::model_of(&descriptors, &Params::default()).unwrap();
+    let types: Vec<(&str, &str)> = model.packages[0].services[0]
+        .methods
+        .iter()
+        .map(|m| {
+            (
+                m.request.proto_name.as_str(),
+                m.response.proto_name.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            (".acme.Status", ".acme.Status"),
+            (".acme.Status.Inner", ".acme.Status"),
+            (".acme.Status.Inner", ".acme.Req"),
+        ]
+    );
+}
+
+/// protoc never sends a relative type naming a method of its service, but another compiler
+/// may: the plugin answers it in `response.error`, and the CLI fails with it, as with every
+/// other input error.
+#[test]
+fn a_type_naming_a_method_is_refused_by_the_plugin_and_the_cli() {
+    use prost_types::compiler::CodeGeneratorRequest;
+    let includes = [bad(), root().join("proto")];
+    let descriptors = Descriptors::compile(&["method_scope.proto"], &includes).unwrap();
+    let expected = "method_scope.proto:16:28: \"Status\" is not a message type: inside service \
+                    acme.Admin it names the method acme.Admin.Status (method_scope.proto:16:3); \
+                    write \".acme.Status\" or rename one of them";
+    let request = CodeGeneratorRequest {
+        file_to_generate: descriptors.to_generate.clone(),
+        proto_file: descriptors.files.clone(),
+        ..CodeGeneratorRequest::default()
+    };
+    let response = rust_stream_build::plugin::respond(&request.encode_to_vec()).unwrap();
+    let error = response.error.expect("the plugin refuses the request");
+    assert!(error.contains(expected), "{error}");
+    assert!(response.file.is_empty());
+
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec!["rust-stream".to_owned(), "generate".to_owned()];
+    for include in &includes {
+        args.extend(["-I".to_owned(), include.display().to_string()]);
+    }
+    args.extend([
+        "--out".to_owned(),
+        out.path().display().to_string(),
+        "method_scope.proto".to_owned(),
+    ]);
+    let error = rust_stream_build::cli::run_args(&args).expect_err("the CLI refuses it");
+    assert!(error.to_string().contains(expected), "{error}");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }

@@ -25,6 +25,13 @@ fn cases() -> Vec<(String, PathBuf, &'static str, &'static str)> {
             "streaming.proto",
             "stream_only,bytes=.streaming.Chunk.data",
         ),
+        // The other plugins' messages name the well-known types `::prost_types`.
+        (
+            "well_known_stream_only".to_owned(),
+            root().join("tests/generator/corpus"),
+            "well_known.proto",
+            "stream_only",
+        ),
     ];
     for &proto in rust_stream_tests::GENERATOR_CORPUS {
         let name = proto.trim_end_matches(".proto").replace('/', "_");
