@@ -123,6 +123,8 @@ fn handlers(
         pub struct #struct_name<#(#params),*> {
             #(#[doc = #docs] pub #fields: #params,)*
         }
+        // A deprecated service is still served and tested.
+        #[allow(deprecated)]
         impl<#(#params: #bounds),*> #struct_name<#(#params),*> {
             /// The server with every service added, each with its proto's configuration;
             /// add more services (health, reflection) and serve it.
@@ -133,7 +135,6 @@ fn handlers(
             /// Calls `method` (its gRPC path, `/pkg.Service/Method`) with a default request
             /// over a real socket, its service's handler served by the service's test
             /// harness, and returns how it answered: what the per-RPC tests check.
-            #[allow(deprecated)]
             pub async fn answer_default(
                 self,
                 method: &str,

@@ -112,6 +112,34 @@ fn services(model: &Model) -> Vec<(&Package, &Service)> {
         .collect()
 }
 
+/// `pub fn all() -> <handlers><types..> {` as rustfmt lays it out: on one line if it fits,
+/// else the return type on a line of its own, else its arguments one per line.
+fn signature(handlers: &str, types: &[String]) -> String {
+    let return_type = format!("-> {handlers}<{}>", types.join(", "));
+    let one_line = format!("pub fn all() {return_type}");
+    // The brace goes on the line if it fits there, else on its own.
+    let with_brace = |line: &str| {
+        if line.len() + 2 <= MAX_WIDTH {
+            format!("{line} {{\n")
+        } else {
+            format!("{line}\n{{\n")
+        }
+    };
+    // rustfmt keeps a signature one column past its width when the brace goes below it.
+    if one_line.len() <= MAX_WIDTH + 1 {
+        return with_brace(&one_line);
+    }
+    if return_type.len() <= MAX_WIDTH {
+        return format!("pub fn all()\n{}", with_brace(&return_type));
+    }
+    let mut text = format!("pub fn all() -> {handlers}<\n");
+    for ty in types {
+        text.push_str(&format!("    {ty},\n"));
+    }
+    text.push_str("> {\n");
+    text
+}
+
 /// Each service's handler module ([`ident::handler_modules`]), in model order.
 fn handler_modules(model: &Model) -> Vec<String> {
     let stems: Vec<(&[String], &str)> = services(model)
@@ -144,24 +172,57 @@ pub fn handlers_module(protos: &CrateProtos) -> String {
         .map(|((_, service), module)| format!("{module}::{}", service.skeleton_struct))
         .collect();
     let handlers = format!("{MODULE_PATH}::{}", protos.handlers_struct);
-    let one_line = format!("pub fn all() -> {handlers}<{}> {{", types.join(", "));
     out.push_str(
         "\n/// Every service's handler, each built with `Default`, as `src/main.rs` serves them.\n",
     );
-    if one_line.len() <= MAX_WIDTH {
-        out.push_str(&one_line);
-        out.push('\n');
-    } else {
-        out.push_str(&format!("pub fn all() -> {handlers}<\n"));
-        for ty in &types {
-            out.push_str(&format!("    {ty},\n"));
-        }
-        out.push_str("> {\n");
-    }
+    out.push_str(&signature(&handlers, &types));
     out.push_str(&format!("    {handlers} {{\n"));
     for module in &modules {
         out.push_str(&format!("        {module}: Default::default(),\n"));
     }
     out.push_str("    }\n}\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The signature of `all()` is what rustfmt prints, for every number of services and
+    /// every name length around the three layouts' edges.
+    #[test]
+    fn handlers_module_signatures_are_what_rustfmt_prints() {
+        let Ok(version) = std::process::Command::new("rustfmt")
+            .arg("--version")
+            .output()
+        else {
+            eprintln!("rustfmt is not installed: skipped (CI has it)");
+            return;
+        };
+        assert!(version.status.success());
+        let dir = tempfile::tempdir().unwrap();
+        for services in 1..=5 {
+            for length in 1..=40 {
+                let types: Vec<String> = (0..services)
+                    .map(|i| format!("m{i}::{}Impl", "X".repeat(length)))
+                    .collect();
+                let text = format!(
+                    "{}    crate::pb::Handlers {{}}\n}}\n",
+                    signature("crate::pb::Handlers", &types)
+                );
+                let path = dir.path().join("mod.rs");
+                std::fs::write(&path, &text).unwrap();
+                let status = std::process::Command::new("rustfmt")
+                    .args(["--edition", "2024", "--check"])
+                    .arg(&path)
+                    .output()
+                    .unwrap();
+                assert!(
+                    status.status.success(),
+                    "{services} services, names of {length}:\n{text}\n{}",
+                    String::from_utf8_lossy(&status.stdout)
+                );
+            }
+        }
+    }
 }

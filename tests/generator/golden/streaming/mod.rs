@@ -14,6 +14,7 @@ pub struct Handlers<StreamingExamples> {
     /// The handler of `streaming.StreamingExamples`.
     pub streaming_examples: StreamingExamples,
 }
+#[allow(deprecated)]
 impl<
     StreamingExamples: streaming::streaming_examples_stream::StreamingExamplesHandler,
 > Handlers<StreamingExamples> {
@@ -31,7 +32,6 @@ impl<
     /// Calls `method` (its gRPC path, `/pkg.Service/Method`) with a default request
     /// over a real socket, its service's handler served by the service's test
     /// harness, and returns how it answered: what the per-RPC tests check.
-    #[allow(deprecated)]
     pub async fn answer_default(
         self,
         method: &str,
