@@ -84,8 +84,9 @@ pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, Tuning};
 
 /// `#[derive(StreamService)]`: implements the [`StreamService`](trait@StreamService) trait
 /// for a handler struct from a `.proto` read at compile time, with no build script. Keys of
-/// `#[stream_service(..)]`: `proto`, `include` (relative to `CARGO_MANIFEST_DIR`, repeatable),
-/// `service`, `module`, `crate`, and the generator's parameters by their plugin names
+/// `#[stream_service(..)]`: `proto` (a file, or a directory of protos) and `include` (relative
+/// to `CARGO_MANIFEST_DIR`, repeatable), `service`, `module`, `crate`, `serve = false` (the
+/// code only, nothing served), and the generator's parameters by their plugin names
 /// (`tuning`, `buffer`, `extern_path`, ...); the README's front-end section has the details.
 #[cfg(feature = "derive")]
 pub use rust_stream_macros::StreamService;
