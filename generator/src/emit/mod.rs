@@ -403,8 +403,8 @@ fn prepare_items(
     file
 }
 
-/// The items at the root of the module tree ([`service_set`]), with the descriptors as
-/// `generate` sees them.
+/// The items at the root of the module tree (`SERVICES`, `FILE_DESCRIPTOR_SET`, `Handlers`,
+/// `rpc_tests!`), with the descriptors as `generate` sees them.
 pub fn root_items(
     model: &Model,
     descriptors: &Descriptors,
