@@ -239,6 +239,12 @@ fn grow(dir: &Path, name: &str) {
     std::fs::write(&proto, grown).unwrap();
     let before = handler_files(dir);
 
+    // Before the sync, the new service is a compile error that names its missing handler.
+    let unsynced = cargo_output(dir, &["build"]);
+    let stderr = String::from_utf8_lossy(&unsynced.stderr);
+    assert!(!unsynced.status.success());
+    assert!(stderr.contains("missing field `alerts`"), "{stderr}");
+
     let report = rust_stream(&["sync", dir.to_str().unwrap()]).unwrap();
     assert!(report.contains("alerts.rs: created"), "{report}");
     assert!(report.contains("query.rs: added Count"), "{report}");
@@ -491,8 +497,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn cargo(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO"))
+/// `cargo <args>` in `dir`, with the shared target directory, whatever its outcome.
+fn cargo_output(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO"))
         .args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target_dir())
@@ -500,7 +507,12 @@ fn cargo(dir: &Path, args: &[&str]) -> Output {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .stdin(Stdio::null())
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `cargo <args>` in `dir`, which must succeed.
+fn cargo(dir: &Path, args: &[&str]) -> Output {
+    let output = cargo_output(dir, args);
     assert_success(
         &output,
         &format!("cargo {} in {}", args.join(" "), dir.display()),
