@@ -6,7 +6,8 @@ use crate::expand::expand;
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use rust_stream_build::{
-    Builder, Descriptors, PackageTokens, Params, generate_tokens, nest_modules,
+    Builder, Descriptors, PackageTokens, Params, generate_tokens, model_of, nest_modules,
+    root_items,
 };
 use std::path::{Path, PathBuf};
 
@@ -36,7 +37,8 @@ fn module_items(expanded: &TokenStream, name: &str) -> syn::File {
     }
 }
 
-/// What the build API writes for `protos`, nested as the include file nests it, formatted.
+/// What the build API writes for `protos`, nested as the include file nests it (its root
+/// items too), formatted.
 fn build_api(protos: &[PathBuf], includes: &[PathBuf], params: &Params) -> String {
     let files = Builder::new()
         .emit_rerun_if_changed(false)
@@ -64,7 +66,11 @@ fn build_api(protos: &[PathBuf], includes: &[PathBuf], params: &Params) -> Strin
             }
         })
         .collect();
-    let nested = nest_modules(&packages).expect("nested");
+    let mut nested = nest_modules(&packages).expect("nested");
+    // The include file's root items follow the package modules, in the derive's module too.
+    let (model, seen) = model_of(&descriptors, params).expect("model");
+    let root = root_items(&model, &seen, params).expect("root items");
+    nested.extend(root.into_token_stream());
     prettyplease::unparse(&syn::parse2(nested).expect("nested code parses"))
 }
 
