@@ -11,13 +11,16 @@ fn workspace_root() -> &'static Path {
 }
 
 fn parse(version: &str) -> Vec<u64> {
-    version
+    let mut parts: Vec<u64> = version
         .split('.')
         .map(|part| {
             part.parse()
                 .unwrap_or_else(|_| panic!("bad version {version:?}"))
         })
-        .collect()
+        .collect();
+    // `1.88` and `1.88.0` are the same version.
+    parts.resize(3, 0);
+    parts
 }
 
 fn workspace_msrv() -> String {
