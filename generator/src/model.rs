@@ -231,6 +231,25 @@ pub struct Model {
     pub packages: Vec<Package>,
 }
 
+impl Model {
+    /// Every service with its package, in model order.
+    pub fn services(&self) -> impl Iterator<Item = (&Package, &Service)> {
+        self.packages
+            .iter()
+            .flat_map(|p| p.services.iter().map(move |s| (p, s)))
+    }
+
+    /// Each service's handler module ([`ident::handler_modules`]), in model order: the stem
+    /// of its skeleton file and its field in the generated `Handlers`.
+    pub fn handler_modules(&self) -> Vec<String> {
+        let stems: Vec<(&[String], &str)> = self
+            .services()
+            .map(|(p, s)| (p.module.as_slice(), s.skeleton_stem.as_str()))
+            .collect();
+        ident::handler_modules(&stems)
+    }
+}
+
 /// tonic's generated client functions an RPC must not be named like.
 const TONIC_CLIENT_FNS: &[&str] = &[
     "new",

@@ -31,7 +31,7 @@ mod handler_file;
 use crate::emit::skeleton;
 use crate::error::{Diagnostic, DiagnosticKind, Error, Location};
 use crate::ident;
-use crate::model::{Method, Model, Package, Pattern, Service};
+use crate::model::{Method, Model, Pattern, Service};
 use crate::options::Params;
 use handler_file::{HandlerFile, ImplMethod};
 use std::collections::{BTreeMap, BTreeSet};
@@ -143,17 +143,13 @@ impl Scaffold {
     /// The skeleton of every service of `model`, in model order, each with a file name of
     /// its own.
     pub fn skeletons<'m>(&self, model: &'m Model) -> Vec<Skeleton<'m>> {
-        let services: Vec<(&Package, &Service)> = model
-            .packages
-            .iter()
-            .flat_map(|p| p.services.iter().map(move |s| (p, s)))
-            .collect();
-        file_names(&services)
+        model
+            .handler_modules()
             .into_iter()
-            .zip(services)
-            .map(|(file_name, (package, service))| Skeleton {
+            .zip(model.services())
+            .map(|(module, (package, service))| Skeleton {
                 service,
-                file_name,
+                file_name: format!("{module}.rs"),
                 module_path: if self.flat || package.module.is_empty() {
                     self.module_path.clone()
                 } else {
@@ -482,19 +478,6 @@ fn stale_files(skeletons: &[Skeleton<'_>], dir: &Path, files: &Files) -> Vec<Dia
         }
     }
     problems
-}
-
-/// A distinct file name per service, parallel to `services`: its handler module's name
-/// ([`ident::handler_modules`]) with `.rs`.
-fn file_names(services: &[(&Package, &Service)]) -> Vec<String> {
-    let stems: Vec<(&[String], &str)> = services
-        .iter()
-        .map(|(p, s)| (p.module.as_slice(), s.skeleton_stem.as_str()))
-        .collect();
-    ident::handler_modules(&stems)
-        .into_iter()
-        .map(|stem| format!("{stem}.rs"))
-        .collect()
 }
 
 #[cfg(test)]

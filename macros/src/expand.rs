@@ -235,9 +235,7 @@ fn choose_service<'g>(
 ) -> Option<(&'g Package, &'g Service)> {
     let declared: Vec<(&Package, &Service)> = generated
         .model
-        .packages
-        .iter()
-        .flat_map(|p| p.services.iter().map(move |s| (p, s)))
+        .services()
         .filter(|(_, s)| generated.named.contains(&s.location.file))
         .collect();
     let names = || {

@@ -37,18 +37,14 @@ pub fn root_items(
     descriptor_set: &[u8],
     paths: &Paths,
 ) -> Result<TokenStream, Error> {
-    let services: Vec<(&Package, &Service)> = model
-        .packages
-        .iter()
-        .flat_map(|p| p.services.iter().map(move |s| (p, s)))
-        .collect();
+    let services: Vec<(&Package, &Service)> = model.services().collect();
     let names: Vec<&str> = services.iter().map(|(_, s)| s.full_name.as_str()).collect();
     // One literal token: compact, whatever the size of the set.
     let bytes = Literal::byte_string(descriptor_set);
     let handlers = if services.is_empty() {
         TokenStream::new()
     } else {
-        handlers(&services, options, paths)?
+        handlers(&services, &model.handler_modules(), options, paths)?
     };
     Ok(quote! {
         /// The fully qualified name of every service, as health checks and reflection name
@@ -64,18 +60,14 @@ pub fn root_items(
 /// `Handlers`, its `into_router` and `answer_default`, and `rpc_tests!` if asked for.
 fn handlers(
     services: &[(&Package, &Service)],
+    modules: &[String],
     options: &RootOptions<'_>,
     paths: &Paths,
 ) -> Result<TokenStream, Error> {
     let root_types = options.root_types;
     let rt = &paths.codegen;
-    let stems: Vec<(&[String], &str)> = services
-        .iter()
-        .map(|(p, s)| (p.module.as_slice(), s.skeleton_stem.as_str()))
-        .collect();
-    let modules = names::handler_modules(&stems);
-    let param_names = type_params(&modules);
-    let struct_name = ident(&struct_name(&modules, root_types))?;
+    let param_names = type_params(modules);
+    let struct_name = ident(&struct_name(modules, root_types))?;
     let fields = modules
         .iter()
         .map(|module| ident(&names::to_snake(module)))
@@ -107,7 +99,7 @@ fn handlers(
         }
     }
     let tests = if options.rpc_tests {
-        rpc_tests(services, &modules, paths)?
+        rpc_tests(services, modules, paths)?
     } else {
         TokenStream::new()
     };

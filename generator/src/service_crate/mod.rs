@@ -23,7 +23,7 @@ use crate::emit::{model_of, root_types};
 use crate::error::{DiagnosticKind, Error};
 use crate::ident;
 use crate::load::Descriptors;
-use crate::model::{Model, Package, Service};
+use crate::model::Model;
 use crate::options::Params;
 use crate::scaffold::{Report, Scaffold};
 use std::fmt;
@@ -72,7 +72,7 @@ pub fn model(dir: &Path) -> Result<CrateProtos, Error> {
     let protos = dir.join(PROTO_DIR);
     let descriptors = Descriptors::compile(&[&protos], &[&protos])?.generate_imports();
     let (model, seen) = model_of(&descriptors, &Params::default())?;
-    if services(&model).is_empty() {
+    if model.services().next().is_none() {
         return Err(Error::new(
             DiagnosticKind::Usage,
             format!(
@@ -81,7 +81,7 @@ pub fn model(dir: &Path) -> Result<CrateProtos, Error> {
             ),
         ));
     }
-    let handlers_struct = service_set::struct_name(&handler_modules(&model), &root_types(&seen));
+    let handlers_struct = service_set::struct_name(&model.handler_modules(), &root_types(&seen));
     Ok(CrateProtos {
         model,
         handlers_struct,
@@ -102,14 +102,6 @@ pub fn sync(dir: &Path) -> Result<SyncReport, Error> {
         handlers,
         module_file: (module_path, changed),
     })
-}
-
-fn services(model: &Model) -> Vec<(&Package, &Service)> {
-    model
-        .packages
-        .iter()
-        .flat_map(|p| p.services.iter().map(move |s| (p, s)))
-        .collect()
 }
 
 /// `pub fn all() -> <handlers><types..> {` as rustfmt lays it out: on one line if it fits,
@@ -140,19 +132,12 @@ fn signature(handlers: &str, types: &[String]) -> String {
     text
 }
 
-/// Each service's handler module ([`ident::handler_modules`]), in model order.
-fn handler_modules(model: &Model) -> Vec<String> {
-    let stems: Vec<(&[String], &str)> = services(model)
-        .iter()
-        .map(|(p, s)| (p.module.as_slice(), s.skeleton_stem.as_str()))
-        .collect();
-    ident::handler_modules(&stems)
-}
-
 /// The text of `src/handlers/mod.rs` for `protos`, formatted as rustfmt formats it.
 pub fn handlers_module(protos: &CrateProtos) -> String {
-    let services = services(&protos.model);
-    let modules: Vec<String> = handler_modules(&protos.model)
+    let services: Vec<_> = protos.model.services().collect();
+    let modules: Vec<String> = protos
+        .model
+        .handler_modules()
         .iter()
         .map(|m| ident::to_snake(m))
         .collect();
