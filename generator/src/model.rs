@@ -239,7 +239,7 @@ impl Model {
             .flat_map(|p| p.services.iter().map(move |s| (p, s)))
     }
 
-    /// Each service's handler module ([`ident::handler_modules`]), in model order: the stem
+    /// Each service's handler module, distinct across the run, in model order: the stem
     /// of its skeleton file and its field in the generated `Handlers`.
     pub fn handler_modules(&self) -> Vec<String> {
         let stems: Vec<(&[String], &str)> = self
