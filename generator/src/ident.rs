@@ -281,6 +281,33 @@ fn numbered(stem: String, taken: &mut std::collections::BTreeSet<String>) -> Str
     name
 }
 
+/// prost-build's file naming: `a.b.rs`, `_.rs` without a package; `.stream.rs` when only
+/// the stream layer is emitted.
+pub fn file_name(module: &[String], stream_only: bool) -> String {
+    // prost's naming: the package as written in the proto, so `r#` escapes stay out of
+    // file names.
+    let stem = if module.is_empty() {
+        "_".to_owned()
+    } else {
+        let segments: Vec<&str> = module.iter().map(|m| unraw(m)).collect();
+        segments.join(".")
+    };
+    if stream_only {
+        format!("{stem}.stream.rs")
+    } else {
+        format!("{stem}.rs")
+    }
+}
+
+/// prost-build's module path for a package.
+pub fn module_of(package: &str) -> Vec<String> {
+    package
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .map(to_snake)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

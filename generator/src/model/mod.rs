@@ -6,7 +6,8 @@
 //! validation and the emitters read and never change.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
-use crate::ident;
+use crate::ident::{self, module_of};
+use crate::index::Index;
 use crate::load::{Descriptors, qualify};
 use crate::options::{MethodOptions, Params, ServiceOptions, TuningSpec, check_tuning};
 use prost_types::field_descriptor_proto::{Label, Type};
@@ -280,9 +281,10 @@ struct MessageInfo<'a> {
     file: &'a FileDescriptorProto,
 }
 
-/// Builds the model, collecting every problem found.
-pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Diagnostic>> {
-    crate::check::check(descriptors, params)?;
+/// Builds the model from checked descriptors, with every problem found (the model holds
+/// what could be built despite them, for the validation to look at too).
+pub fn build(index: &Index<'_>, params: &Params) -> (Model, Vec<Diagnostic>) {
+    let descriptors = index.descriptors();
     let mut problems = Vec::new();
     let mut messages = BTreeMap::new();
     for file in &descriptors.files {
@@ -344,21 +346,7 @@ pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Di
     let model = Model {
         packages: packages.into_values().collect(),
     };
-    problems.extend(crate::validate::check(&model, descriptors));
-    if problems.is_empty() {
-        Ok(model)
-    } else {
-        Err(problems)
-    }
-}
-
-/// prost-build's module path for a package.
-pub fn module_of(package: &str) -> Vec<String> {
-    package
-        .split('.')
-        .filter(|s| !s.is_empty())
-        .map(ident::to_snake)
-        .collect()
+    (model, problems)
 }
 
 fn qualify_pkg(package: &str) -> String {
