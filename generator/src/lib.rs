@@ -39,10 +39,12 @@ mod validate;
 // 6. files or tokens.
 mod emit;
 
-// What every stage shares: errors, the naming rules, the settings.
+// What every stage shares: errors, the naming rules, the settings, proto names and
+// source locations.
 mod error;
 mod ident;
 pub mod options;
+mod proto;
 
 // The ways in: the protoc plugin, the build API, the CLI, the scaffold and the service crate.
 mod frontends;
