@@ -1,0 +1,76 @@
+//! The public API of each published crate, compared with the listing committed beside it
+//! (`runtime/public-api.txt`, `generator/public-api.txt`, `macros/public-api.txt`), so that
+//! every change to a public path, signature, field, variant or trait impl is deliberate.
+//!
+//! The listing is read from source with `syn` (see `public_api/lister.rs`), so this runs
+//! on stable Rust with nothing installed. After a change to a public API on purpose,
+//! regenerate the listings and commit them with the change:
+//!
+//! ```text
+//! UPDATE_API_LISTINGS=1 cargo test -p rust-stream-tests --test public_api
+//! ```
+
+#[path = "public_api/lister.rs"]
+mod lister;
+
+use std::path::{Path, PathBuf};
+
+/// The command that rewrites the committed listings.
+const UPDATE: &str = "UPDATE_API_LISTINGS=1 cargo test -p rust-stream-tests --test public_api";
+
+/// The workspace's root directory.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Lists the crate named `name` in folder `dir` and compares it with `dir/public-api.txt`,
+/// or rewrites that file when `UPDATE_API_LISTINGS` is set.
+fn check(name: &str, dir: &str) {
+    let root = workspace().join(dir);
+    let krate = lister::Crate::read(name, &root.join("src/lib.rs"))
+        .unwrap_or_else(|err| panic!("reading {dir}/src: {err}"));
+    let listing = krate.listing();
+    let committed_path = root.join("public-api.txt");
+    if std::env::var_os("UPDATE_API_LISTINGS").is_some() {
+        std::fs::write(&committed_path, &listing)
+            .unwrap_or_else(|err| panic!("writing {}: {err}", committed_path.display()));
+        return;
+    }
+    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+    if committed != listing {
+        panic!(
+            "the public API of `{name}` differs from {dir}/public-api.txt:\n{}\n\
+             If the change is deliberate, update the listing with\n    {UPDATE}\n\
+             and commit it with the change.",
+            difference(&committed, &listing)
+        );
+    }
+}
+
+/// The lines only in `old` (`-`) and only in `new` (`+`), in the listing's order.
+fn difference(old: &str, new: &str) -> String {
+    let removed = old
+        .lines()
+        .filter(|line| !new.lines().any(|other| other == *line));
+    let added = new
+        .lines()
+        .filter(|line| !old.lines().any(|other| other == *line));
+    let mut out: Vec<String> = removed.map(|line| format!("- {line}")).collect();
+    out.extend(added.map(|line| format!("+ {line}")));
+    out.join("\n")
+}
+
+#[test]
+fn runtime_public_api_is_the_committed_listing() {
+    check("rust_stream", "runtime");
+}
+
+#[test]
+fn generator_public_api_is_the_committed_listing() {
+    check("rust_stream_build", "generator");
+}
+
+#[test]
+fn derive_public_api_is_the_committed_listing() {
+    check("rust_stream_macros", "macros");
+}
