@@ -74,3 +74,73 @@ fn generator_public_api_is_the_committed_listing() {
 fn derive_public_api_is_the_committed_listing() {
     check("rust_stream_macros", "macros");
 }
+
+/// The lister on a small crate written for it: re-exports through private modules, globs,
+/// `#[doc(hidden)]`, `cfg`s, impls written elsewhere and items inside a macro invocation.
+#[test]
+fn lister_follows_reexports_and_sorts_hidden_items_apart() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("inner")).expect("src directory");
+    let lib = "mod private; pub mod inner; pub use private::{Shown, helper as renamed};\n\
+               #[doc(hidden)] pub mod glue { pub use crate::private::Shown; pub fn glue() {} }\n\
+               #[cfg(test)] pub fn only_in_tests() {}\n\
+               #[cfg(feature = \"extra\")] pub fn with_a_feature() {}\n\
+               pub use inner::*;";
+    let private = "#[derive(Clone)] pub struct Shown { pub field: u32, hidden_field: u8 }\n\
+                   pub fn helper(x: &str) -> usize { x.len() }\n\
+                   pub struct NotReachable;";
+    let inner = "use crate::private::Shown;\n\
+                 impl Shown { pub fn method(&self) {} fn private(&self) {} }\n\
+                 pin_project! { pub struct Projected<F> { #[pin] future: F } }\n\
+                 pub enum Choice { One, Two(u8) }";
+    for (file, text) in [
+        ("lib.rs", lib),
+        ("private.rs", private),
+        ("inner/mod.rs", inner),
+    ] {
+        std::fs::write(src.join(file), text).expect("writing the crate");
+    }
+    let listing = lister::Crate::read("demo", &src.join("lib.rs"))
+        .expect("the crate reads")
+        .listing();
+    let (public, hidden) = listing
+        .split_once("# #[doc(hidden)]")
+        .expect("a hidden section");
+    for line in [
+        "pub struct demo::Shown",
+        "pub demo::Shown::field: u32",
+        "pub fn demo::Shown::method(&self)",
+        "impl Clone for demo::Shown",
+        "pub fn demo::renamed(x: &str) -> usize",
+        "pub struct demo::Projected<F>",
+        "pub use demo::inner::Projected = demo::Projected",
+        "variant demo::Choice::Two(u8)",
+        "pub fn demo::with_a_feature()",
+    ] {
+        assert!(
+            public.lines().any(|l| l == line),
+            "missing `{line}` in:\n{listing}"
+        );
+    }
+    for line in [
+        "pub fn demo::glue::glue()",
+        "pub use demo::glue::Shown = demo::Shown",
+    ] {
+        assert!(
+            hidden.lines().any(|l| l == line),
+            "`{line}` not hidden in:\n{listing}"
+        );
+    }
+    for absent in [
+        "hidden_field",
+        "NotReachable",
+        "only_in_tests",
+        "private(&self)",
+    ] {
+        assert!(
+            !listing.contains(absent),
+            "`{absent}` listed in:\n{listing}"
+        );
+    }
+}
