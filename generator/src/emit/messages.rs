@@ -234,7 +234,12 @@ impl ServiceGenerator for Services {
         let qualified = crate::load::qualify(&service.package, &service.proto_name);
         // prost-build's names are empty for names made only of underscores; a service of a
         // file that is not generated gets rust-stream's names, not the model's.
-        service.name = ident::to_upper_camel_decided(&service.proto_name);
+        let rpcs: Vec<&str> = service
+            .methods
+            .iter()
+            .map(|m| m.proto_name.as_str())
+            .collect();
+        service.name = ident::service_type(&service.proto_name, &rpcs).0;
         for method in &mut service.methods {
             method.name = ident::to_snake_decided(&method.proto_name);
         }
