@@ -130,7 +130,13 @@ impl Descriptors {
         resolver.add(GoogleFileResolver::new());
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true).include_source_info(true);
-        compiler.open_files(&protos).map_err(protox_error)?;
+        if let Err(err) = compiler.open_files(&protos) {
+            return if uses_editions(&err) {
+                Descriptors::compile_editions(&protos, includes, protox_error(err))
+            } else {
+                Err(protox_error(err))
+            };
+        }
         let to_generate: Vec<String> = compiler
             .files()
             .filter(|f| !f.is_import())
@@ -152,6 +158,33 @@ impl Descriptors {
         descriptors.loaded_files = loaded_files;
         descriptors.normalize_source_info();
         Ok(descriptors)
+    }
+
+    /// Reads protos that protox refused for using editions (`refused` says so) with the protoc
+    /// that protoc-bin-vendored ships, as the plugin under that protoc reads them.
+    #[cfg(feature = "vendored-protoc")]
+    fn compile_editions(
+        protos: &[PathBuf],
+        includes: &[impl AsRef<Path>],
+        refused: Error,
+    ) -> Result<Self, Error> {
+        match protoc_bin_vendored::protoc_bin_path() {
+            Ok(protoc) => Descriptors::compile_with_protoc(&protoc, protos, includes),
+            Err(err) => Err(Error::new(
+                DiagnosticKind::Unsupported,
+                format!("{refused} (the bundled protoc does not run here: {err})"),
+            )),
+        }
+    }
+
+    /// Without the `vendored-protoc` feature, editions files need a protoc of the user's.
+    #[cfg(not(feature = "vendored-protoc"))]
+    fn compile_editions(
+        _protos: &[PathBuf],
+        _includes: &[impl AsRef<Path>],
+        refused: Error,
+    ) -> Result<Self, Error> {
+        Err(refused)
     }
 
     /// Compiles `protos` with the protoc binary at `protoc` instead of protox, searching
@@ -493,15 +526,21 @@ pub fn qualify(package: &str, name: &str) -> String {
 
 /// What the protox path says of an editions file, and how to proceed.
 pub(crate) const PROTOX_EDITIONS: &str = "the protoc-free parser (protox) cannot read; \
+     enable rust-stream-build's default `vendored-protoc` feature (a bundled protoc reads them), \
      generate with the protoc plugin (`protoc --rust-stream_out=...`), or have rust-stream run \
      a protoc 27 or later: `Builder::protoc(path)` in build.rs, `--protoc PATH` on the command line";
+
+/// `true` if protox stopped at an `edition = ...` line, which it cannot parse at all.
+fn uses_editions(err: &protox::Error) -> bool {
+    err.to_string().ends_with("but found 'edition'")
+}
 
 /// protox's message says what is wrong; its diagnostic says where. Both go into the error,
 /// so a malformed proto is reported as `file:line:column: message`.
 fn protox_error(err: protox::Error) -> Error {
     let message = err.to_string();
     // protox does not parse editions at all; say which file and what reads it.
-    if message.ends_with("but found 'edition'") {
+    if uses_editions(&err) {
         let location = protox_location(&err);
         let file = location.as_ref().map_or("", |l| l.file.as_str()).to_owned();
         return Error::at(
