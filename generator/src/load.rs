@@ -134,7 +134,8 @@ impl Descriptors {
             return if uses_editions(&err) {
                 Descriptors::compile_editions(&protos, includes, protox_error(err))
             } else {
-                Err(protox_error(err))
+                let includes: Vec<&Path> = includes.iter().map(AsRef::as_ref).collect();
+                Err(with_search_path(protox_error(err), &includes))
             };
         }
         let to_generate: Vec<String> = compiler
@@ -530,6 +531,40 @@ pub(crate) const PROTOX_EDITIONS: &str = "the protoc-free parser (protox) cannot
      generate with the protoc plugin (`protoc --rust-stream_out=...`), or have rust-stream run \
      a protoc 27 or later: `Builder::protoc(path)` in build.rs, `--protoc PATH` on the command line";
 
+/// protox's `import 'x' not found`, completed with where it looked and how to add a
+/// directory (each front end takes include directories its own way).
+fn with_search_path(error: Error, includes: &[&Path]) -> Error {
+    let Some(diagnostic) = error.diagnostics().first() else {
+        return error;
+    };
+    let Some(import) = diagnostic
+        .message
+        .strip_prefix("import '")
+        .and_then(|rest| rest.strip_suffix("' not found"))
+    else {
+        return error;
+    };
+    let searched = if includes.is_empty() {
+        "no include directory".to_owned()
+    } else {
+        let dirs: Vec<String> = includes
+            .iter()
+            .map(|dir| format!("`{}`", dir.display()))
+            .collect();
+        format!("the include directories {}", dirs.join(", "))
+    };
+    Error::at(
+        diagnostic.kind,
+        diagnostic.location.clone(),
+        format!(
+            "import '{import}' not found; searched {searched}, then the built-in \
+             `{OPTIONS_PROTO_NAME}` and `google/protobuf/*.proto`. Add the directory that \
+             holds `{import}` as an include: `include = \"...\"` in #[stream_service], \
+             `-I DIR` on the command line, or in the includes of `Builder::compile`"
+        ),
+    )
+}
+
 /// `true` if protox stopped at an `edition = ...` line, which it cannot parse at all.
 fn uses_editions(err: &protox::Error) -> bool {
     err.to_string().ends_with("but found 'edition'")
@@ -693,6 +728,32 @@ mod tests {
         assert!(!readers.contains(OPTIONS_PROTO_NAME));
     }
 
+    /// A missing import names each include directory searched and how to add one.
+    #[test]
+    fn a_missing_import_names_the_directories_searched_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("svc.proto"),
+            "syntax = \"proto3\";\nimport \"google/api/annotations.proto\";\n",
+        )
+        .unwrap();
+        let err =
+            Descriptors::compile(&[dir.path().join("svc.proto")], &[dir.path(), other.path()])
+                .unwrap_err();
+        let message = err.to_string();
+        for expected in [
+            "svc.proto:2:1: import 'google/api/annotations.proto' not found; searched the \
+             include directories ",
+            &format!("`{}`, `{}`", dir.path().display(), other.path().display()),
+            "`include = \"...\"` in #[stream_service]",
+            "`-I DIR` on the command line",
+            "`Builder::compile`",
+        ] {
+            assert!(message.contains(expected), "{message:?} lacks {expected:?}");
+        }
+    }
+
     /// Every kind of malformed input is reported as `file:line:column: what`.
     #[test]
     fn malformed_protos_are_reported_at_file_line_column() {
@@ -704,7 +765,7 @@ mod tests {
             ),
             (
                 "syntax = \"proto3\";\nimport \"gone.proto\";\n",
-                "bad.proto:2:1: import 'gone.proto' not found",
+                "bad.proto:2:1: import 'gone.proto' not found; searched the include directories `",
             ),
             (
                 "syntax = \"proto3\";\nmessage A {\n  Foo a = 1;\n}\n",
