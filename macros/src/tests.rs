@@ -141,7 +141,7 @@ fn editions_files_expand_to_the_build_apis_code() {
 
 #[test]
 fn the_edge_case_corpus_expands_to_the_build_apis_code() {
-    let corpus = workspace().join("tests/generator/corpus");
+    let corpus = workspace().join("generator/tests/corpus");
     let mut protos = Vec::new();
     let mut dirs = vec![corpus.clone()];
     while let Some(dir) = dirs.pop() {
@@ -164,7 +164,7 @@ fn the_edge_case_corpus_expands_to_the_build_apis_code() {
             .to_string();
         assert_same(
             &[relative.as_str()],
-            "tests/generator/corpus",
+            "generator/tests/corpus",
             TokenStream::new(),
             &Params::default(),
         );

@@ -1,8 +1,14 @@
 //! Emission: one formatted, deterministic file per proto package.
+//!
+//! The last stage of the pipeline. Takes the validated [`Model`], its [`Descriptors`] and the
+//! [`Params`]; gives tokens per package ([`PackageTokens`]) or formatted files
+//! ([`GeneratedFile`]). `messages` runs prost-build and tonic's generator; the other modules
+//! write rust-stream's own code.
 
 pub mod docs;
 pub mod harness;
 pub mod layout;
+pub(crate) mod messages;
 pub mod pattern;
 pub mod service_set;
 pub mod skeleton;
@@ -11,9 +17,9 @@ pub mod stream;
 // For `proc_macro::is_available`, to stay on one thread inside a procedural macro.
 extern crate proc_macro;
 
+use crate::emit::messages::{PackageCode, Piece};
 use crate::error::{DiagnosticKind, Error};
 use crate::load::Descriptors;
-use crate::messages::{PackageCode, Piece};
 use crate::model::{self, Model};
 use crate::options::Params;
 use proc_macro2::TokenStream;
@@ -179,7 +185,7 @@ fn package_jobs<'m>(
     let mut prost = if params.stream_only {
         BTreeMap::new()
     } else {
-        crate::messages::generate(descriptors, params, model)?
+        crate::emit::messages::generate(descriptors, params, model)?
     };
     // Checked once here, so that workers cannot fail on it.
     stream::Paths::new(&params.runtime_path)?;
@@ -222,7 +228,7 @@ fn package_pieces(
         let items = match piece {
             Piece::Prost(text) => syn::parse_file(text),
             Piece::Tonic(service) => {
-                syn::parse2::<syn::File>(crate::messages::tonic_tokens(service))
+                syn::parse2::<syn::File>(crate::emit::messages::tonic_tokens(service))
             }
         }
         .map_err(does_not_parse)?

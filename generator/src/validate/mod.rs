@@ -4,6 +4,9 @@
 //! package's module, a message's module, a struct's fields and the methods prost's derive
 //! adds to it, an enum's or a oneof's variants). A clash names both sides and where each
 //! is declared.
+//!
+//! A stage of the pipeline, after the model. Takes the [`Model`] and its [`Descriptors`];
+//! gives the problems renaming cannot fix.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident;

@@ -1,8 +1,14 @@
 //! Loading descriptors: from a protoc `CodeGeneratorRequest`, from an encoded
 //! `FileDescriptorSet`, or by compiling `.proto` files with protox (no protoc needed).
 //!
+//! Stage 1 of the pipeline. Takes protoc's request, an encoded `FileDescriptorSet` or
+//! `.proto` files; gives [`Descriptors`]: every file (editions files lowered to proto2 or
+//! proto3, see `editions`), the files to generate and the `rust_stream` options.
+//!
 //! prost-types drops unknown fields, and with them the `rust_stream` extension options, so
 //! the options are read from the same bytes a second time through small views below.
+
+pub(crate) mod editions;
 
 use crate::error::{Diagnostic, DiagnosticKind, Error, Location};
 use crate::options::{MethodOptions, ServiceOptions};
@@ -17,7 +23,7 @@ pub const OPTIONS_PROTO_NAME: &str = "rust_stream/options.proto";
 
 /// The text of `rust_stream/options.proto`, built into the generator so the build API and
 /// the CLI can resolve the import without an include path.
-pub const OPTIONS_PROTO: &str = include_str!("../proto/rust_stream/options.proto");
+pub const OPTIONS_PROTO: &str = include_str!("../../proto/rust_stream/options.proto");
 
 /// The descriptors of one run, with the files to generate code for.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -62,7 +68,7 @@ impl Descriptors {
             to_generate: request.file_to_generate,
             ..Descriptors::default()
         };
-        descriptors.problems = crate::editions::lower_request(bytes, &mut descriptors.files);
+        descriptors.problems = crate::load::editions::lower_request(bytes, &mut descriptors.files);
         descriptors.read_options(&raw.proto_file);
         Ok((descriptors, request.parameter.unwrap_or_default()))
     }
@@ -92,7 +98,7 @@ impl Descriptors {
             to_generate,
             ..Descriptors::default()
         };
-        descriptors.problems = crate::editions::lower_set(bytes, &mut descriptors.files);
+        descriptors.problems = crate::load::editions::lower_set(bytes, &mut descriptors.files);
         descriptors.read_options(&raw.file);
         Ok(descriptors)
     }

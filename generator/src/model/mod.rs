@@ -1,5 +1,9 @@
 //! The generator's view of the input: packages, services and methods, classified by
 //! streaming pattern, with every Rust name decided (and every clash resolved) here.
+//!
+//! A stage of the pipeline, after the checks. Takes the checked [`Descriptors`] and the
+//! [`Params`]; gives the [`Model`] (and the names of the files it read), which the
+//! validation and the emitters read and never change.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident;

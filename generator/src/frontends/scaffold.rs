@@ -255,7 +255,7 @@ impl Scaffold {
         let report = self.render(model, dir, &self.read(model, dir)?)?;
         for file in &report.files {
             if file.outcome != Outcome::UpToDate {
-                crate::builder::write_if_changed(&file.path, &file.content)?;
+                crate::frontends::builder::write_if_changed(&file.path, &file.content)?;
             }
         }
         Ok(report)

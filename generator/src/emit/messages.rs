@@ -246,7 +246,7 @@ pub fn generate(
         config.generate(requests)
     }))
     .map_err(|panic| {
-        let message = crate::plugin::panic_message(panic.as_ref());
+        let message = crate::frontends::plugin::panic_message(panic.as_ref());
         Error::new(
             DiagnosticKind::Internal,
             format!("prost-build panicked on these descriptors (a bug in rust-stream's checks): {message}"),

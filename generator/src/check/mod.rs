@@ -4,6 +4,10 @@
 //! element instead. protoc and protox never produce most of these faults; hand-built or
 //! damaged requests do.
 //!
+//! A stage of the pipeline, after loading. Takes the [`Descriptors`] and the [`Params`];
+//! gives nothing but the problems it finds, so that no later stage meets input prost-build or
+//! tonic-build would panic on.
+//!
 //! Also refused here: editions files that were not lowered (`editions`: descriptors built
 //! by hand as prost-types values, which cannot carry `features`), and types the output would refer to without generating them (a package that is neither
 //! generated nor mapped with `extern_path=`).

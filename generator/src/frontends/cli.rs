@@ -1,14 +1,14 @@
 //! The `rust-stream` command-line tool (feature `bin`): `generate`, `inspect`, `scaffold`,
 //! `new` and `sync`.
 
-use crate::builder::write_if_changed;
 use crate::emit;
 use crate::error::{Diagnostic, DiagnosticKind, Error};
+use crate::frontends::builder::write_if_changed;
+use crate::frontends::scaffold::Scaffold;
+use crate::frontends::service_crate::{self, new::NewCrate, new::new_crate};
 use crate::load::Descriptors;
 use crate::model::{Model, Pattern};
 use crate::options::Params;
-use crate::scaffold::Scaffold;
-use crate::service_crate::{self, new::NewCrate, new::new_crate};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
