@@ -54,7 +54,8 @@ pub fn model_of(descriptors: &Descriptors, params: &Params) -> Result<(Model, De
 /// Packages are parsed and formatted independently, on up to as many threads as the
 /// machine has cores (at most 8); the output does not depend on the number
 /// of threads.
-pub fn generate_from_model(
+#[cfg(feature = "bin")]
+pub(crate) fn generate_from_model(
     model: &Model,
     descriptors: &Descriptors,
     params: &Params,

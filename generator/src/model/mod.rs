@@ -87,6 +87,7 @@ pub enum Idempotency {
 
 /// A message's one `bytes` field, which makes it chunk-shaped.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ChunkField {
     /// The field's name in the proto.
     pub proto_name: String,
@@ -96,6 +97,7 @@ pub struct ChunkField {
 
 /// A message type as a method or a `Chunk` impl refers to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TypeRef {
     /// Fully qualified proto name (`.pkg.Msg`).
     pub proto_name: String,
@@ -109,6 +111,7 @@ pub struct TypeRef {
 
 /// One RPC.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Method {
     /// Name in the proto (`GetUser`).
     pub proto_name: String,
@@ -169,6 +172,7 @@ impl Method {
 
 /// One service.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Service {
     /// Name in the proto.
     pub proto_name: String,
@@ -221,6 +225,7 @@ pub struct Service {
 
 /// Everything generated for one proto package: one output file.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Package {
     /// Proto package name (empty for none).
     pub name: String,
@@ -234,6 +239,7 @@ pub struct Package {
 
 /// The model of one run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Model {
     /// Packages with at least one file to generate, sorted by module path.
     pub packages: Vec<Package>,
