@@ -42,7 +42,7 @@ pub fn generate_tokens(
 }
 
 /// Builds the model for `descriptors` (as [`generate`] sees them), reporting every problem;
-/// returns it with those descriptors, for [`generate_from_model`] or the root items.
+/// returns it with those descriptors, for the scaffold, the root items or emission.
 pub fn model_of(descriptors: &Descriptors, params: &Params) -> Result<(Model, Descriptors), Error> {
     let loaded = load::for_generation(descriptors).into_owned();
     let (_, model) = validated_model(&Index::new(&loaded), params)?;

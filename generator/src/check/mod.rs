@@ -4,13 +4,13 @@
 //! element instead. protoc and protox never produce most of these faults; hand-built or
 //! damaged requests do.
 //!
-//! A stage of the pipeline, after loading. Takes the [`Descriptors`] and the [`Params`];
-//! gives nothing but the problems it finds, so that no later stage meets input prost-build or
-//! tonic-build would panic on.
+//! A stage of the pipeline, after loading. Takes the [`Descriptors`](crate::Descriptors) and the
+//! [`Params`](crate::Params); gives nothing but the problems it finds, so that no later stage meets
+//! input prost-build or tonic-build would panic on.
 //!
-//! Also refused here: editions files that were not lowered (`editions`: descriptors built
-//! by hand as prost-types values, which cannot carry `features`), and types the output would refer to without generating them (a package that is neither
-//! generated nor mapped with `extern_path=`).
+//! Also refused here: editions files that were not lowered (`editions`: descriptors built by hand
+//! as prost-types values, which cannot carry `features`), and types the output would refer to
+//! without generating them (a package that is neither generated nor mapped with `extern_path=`).
 
 use crate::error::{Diagnostic, DiagnosticKind, Error};
 use crate::ident;
@@ -232,12 +232,12 @@ impl<'a> Checker<'a> {
         }
         let prefix = package_prefix(package);
         for (i, message) in file.message_type.iter().enumerate() {
-            self.message(&source, &prefix, message, vec![4, i as i32], generated);
+            self.message(source, &prefix, message, vec![4, i as i32], generated);
         }
         for (i, e) in file.enum_type.iter().enumerate() {
-            self.enumeration(&source, &prefix, e, vec![5, i as i32]);
+            self.enumeration(source, &prefix, e, vec![5, i as i32]);
         }
-        self.services(&source, &prefix, generated);
+        self.services(source, &prefix, generated);
         let unlocated = std::mem::take(&mut self.unlocated);
         if let Some(first) = unlocated.first() {
             self.invalid(

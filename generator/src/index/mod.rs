@@ -1,8 +1,8 @@
 //! The descriptor index, built once after loading: every message by its [`FullName`], and
 //! every file's source locations.
 //!
-//! A stage of the pipeline, after loading. Takes the [`Descriptors`]; gives an [`Index`]
-//! that the checks, the model and the validation ask instead of walking the descriptors
+//! A stage of the pipeline, after loading. Takes the [`Descriptors`](crate::Descriptors); gives an
+//! [`Index`] that the checks, the model and the validation ask instead of walking the descriptors
 //! or their source info themselves.
 
 use crate::load::Descriptors;

@@ -1,9 +1,9 @@
 //! Loading descriptors: from a protoc `CodeGeneratorRequest`, from an encoded
 //! `FileDescriptorSet`, or by compiling `.proto` files with protox (no protoc needed).
 //!
-//! Stage 1 of the pipeline. Takes protoc's request, an encoded `FileDescriptorSet` or
-//! `.proto` files; gives [`Descriptors`]: every file (editions files lowered to proto2 or
-//! proto3, see `editions`), the files to generate and the `rust_stream` options.
+//! Stage 1 of the pipeline. Takes protoc's request, an encoded `FileDescriptorSet` or `.proto`
+//! files; gives [`Descriptors`](crate::Descriptors): every file (editions files lowered to proto2
+//! or proto3, see `editions`), the files to generate and the `rust_stream` options.
 //!
 //! prost-types drops unknown fields, and with them the `rust_stream` extension options, so
 //! the options are read from the same bytes a second time through small views below.

@@ -1,8 +1,8 @@
 //! The generator's view of the input: packages, services and methods, classified by
 //! streaming pattern, with every Rust name decided (and every clash resolved) here.
 //!
-//! A stage of the pipeline, after the checks. Takes the checked [`Descriptors`] and the
-//! [`Params`]; gives the [`Model`] (and the names of the files it read), which the
+//! A stage of the pipeline, after the checks. Takes the checked [`Descriptors`](crate::Descriptors)
+//! and the [`Params`]; gives the [`Model`] (and the names of the files it read), which the
 //! validation and the emitters read and never change.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
@@ -102,7 +102,7 @@ pub struct TypeRef {
     /// Fully qualified proto name (`.pkg.Msg`).
     pub proto_name: String,
     /// Rust path relative to the package's module, as prost-build resolves it
-    /// (`Msg`, `outer::Inner`, `super::other::Msg`), or absolute ([`is_absolute`]:
+    /// (`Msg`, `outer::Inner`, `super::other::Msg`), or absolute (`is_absolute`:
     /// `::rust_stream::codegen::prost_types::Timestamp`, `crate::rt::..`, `()`).
     pub rust_path: String,
     /// Set when the message has exactly one field, of type `bytes`.
@@ -291,7 +291,7 @@ fn name_methods(full_name: &str, methods: &mut [Method]) {
 
 /// Builds the model from checked descriptors, with every problem found (the model holds
 /// what could be built despite them, for the validation to look at too).
-pub fn build(index: &Index<'_>, params: &Params) -> (Model, Vec<Diagnostic>) {
+pub(crate) fn build(index: &Index<'_>, params: &Params) -> (Model, Vec<Diagnostic>) {
     let descriptors = index.descriptors();
     let mut problems = Vec::new();
     let mut packages: BTreeMap<Vec<String>, Package> = BTreeMap::new();
@@ -482,7 +482,7 @@ fn is_prost_type(name: &str) -> bool {
 
 /// `true` if `rust_path` (a [`TypeRef`]'s) means the same in every module: `()`, or a path
 /// from `::` or `crate::`; otherwise it is relative to the package's module.
-pub fn is_absolute(rust_path: &str) -> bool {
+pub(crate) fn is_absolute(rust_path: &str) -> bool {
     rust_path == "()" || rust_path.starts_with("::") || rust_path.starts_with("crate::")
 }
 

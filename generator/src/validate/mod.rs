@@ -5,8 +5,8 @@
 //! adds to it, an enum's or a oneof's variants). A clash names both sides and where each
 //! is declared.
 //!
-//! A stage of the pipeline, after the model. Takes the [`Model`] and its [`Descriptors`];
-//! gives the problems renaming cannot fix.
+//! A stage of the pipeline, after the model. Takes the [`Model`](crate::Model) and its
+//! [`Descriptors`](crate::Descriptors); gives the problems renaming cannot fix.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident;
@@ -46,7 +46,7 @@ pub fn check(model: &Model, index: &Index<'_>) -> Vec<Diagnostic> {
         if !generated.contains(module) {
             let mut found = Vec::new();
             Walk {
-                source: &source,
+                source,
                 problems: &mut found,
             }
             .scope(
