@@ -239,14 +239,14 @@ where
 ///
 /// ```
 /// use rust_stream::testing;
-/// use tonic::metadata::MetadataMap;
+/// use rust_stream::MetadataMap;
 ///
 /// let ctx = testing::context("/demo.Users/GetUser").build();
 /// let mut headers = MetadataMap::new();
 /// headers.insert("x-served-by", "replica-1".parse().unwrap());
 /// ctx.set_initial_metadata(headers).unwrap();
 /// let mut trailers = MetadataMap::new();
-/// trailers.insert_bin("x-checksum-bin", tonic::metadata::MetadataValue::from_bytes(b"\x00\x01"));
+/// trailers.insert_bin("x-checksum-bin", rust_stream::MetadataValue::from_bytes(b"\x00\x01"));
 /// ctx.set_trailing_metadata(trailers).unwrap();
 /// assert_eq!(testing::initial_metadata(&ctx).get("x-served-by").unwrap(), "replica-1");
 /// let trailers = testing::trailing_metadata(&ctx);
