@@ -3,7 +3,7 @@
 //! messages, uploads reset at every early point, end callbacks that panic, and the reason
 //! the server records for each way a call ends.
 
-use crate::front::serve;
+use super::front::serve;
 use bytes::{BufMut, Bytes, BytesMut};
 use rust_stream::{CallConfig, CallContext, EndReason, InboundLimits, RequestStream, ResponseSink};
 use rust_stream_examples::adapter::StreamingExamplesHandler;
@@ -15,13 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tonic::{Code, Status};
-
-/// The code these tests serve through: the build script's. `derive_wire.rs` includes this
-/// file with its own `front`, the derive's, so the same tests run against both.
-#[allow(unused_imports)]
-mod front {
-    pub use rust_stream_tests::serve;
-}
 
 const GET_USER: &str = "/streaming.StreamingExamples/GetUser";
 const LIST_EVENTS: &str = "/streaming.StreamingExamples/ListEvents";
