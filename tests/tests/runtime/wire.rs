@@ -1,6 +1,6 @@
 //! The runtime's guards, observed over real loopback sockets with the guide's service.
 
-use crate::front::serve;
+use super::front::serve;
 use futures_util::StreamExt;
 use rust_stream::{
     CallConfig, CallContext, EndReason, InboundLimits, RequestStream, ResponseSink, Tuning,
@@ -16,13 +16,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use tonic::{Code, Status};
-
-/// The code these tests serve through: the build script's. `derive_wire.rs` includes this
-/// file with its own `front`, the derive's, so the same tests run against both.
-#[allow(unused_imports)]
-mod front {
-    pub use rust_stream_tests::serve;
-}
 
 fn guide() -> (Arc<GuideServer>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
