@@ -246,7 +246,7 @@ pub fn generate(
         config.generate(requests)
     }))
     .map_err(|panic| {
-        let message = crate::frontends::plugin::panic_message(panic.as_ref());
+        let message = crate::error::panic_message(panic.as_ref());
         Error::new(
             DiagnosticKind::Internal,
             format!("prost-build panicked on these descriptors (a bug in rust-stream's checks): {message}"),
@@ -316,7 +316,12 @@ impl ServiceGenerator for Services {
         let qualified = crate::load::qualify(&service.package, &service.proto_name);
         // prost-build's names are empty for names made only of underscores; a service of a
         // file that is not generated gets rust-stream's names, not the model's.
-        service.name = ident::to_upper_camel_decided(&service.proto_name);
+        let rpcs: Vec<&str> = service
+            .methods
+            .iter()
+            .map(|m| m.proto_name.as_str())
+            .collect();
+        service.name = ident::service_type(&service.proto_name, &rpcs).0;
         for method in &mut service.methods {
             method.name = ident::to_snake_decided(&method.proto_name);
         }

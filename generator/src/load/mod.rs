@@ -15,6 +15,7 @@ use crate::options::{MethodOptions, ServiceOptions};
 use prost::Message;
 use prost_types::compiler::CodeGeneratorRequest;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -394,6 +395,28 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The last step of loading: `descriptors` as every later stage sees them, without the
+/// source info of imports (protoc gives none for imports, so every front end sees the
+/// same). Borrowed when there is nothing to drop.
+pub(crate) fn for_generation(descriptors: &Descriptors) -> Cow<'_, Descriptors> {
+    let generated =
+        |file: &FileDescriptorProto| descriptors.to_generate.iter().any(|n| n == file.name());
+    let has_import_info = descriptors
+        .files
+        .iter()
+        .any(|file| file.source_code_info.is_some() && !generated(file));
+    if !has_import_info {
+        return Cow::Borrowed(descriptors);
+    }
+    let mut owned = descriptors.clone();
+    for file in &mut owned.files {
+        if !generated(file) {
+            file.source_code_info = None;
+        }
+    }
+    Cow::Owned(owned)
 }
 
 fn io_error(path: &Path, err: &std::io::Error) -> Error {
