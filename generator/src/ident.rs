@@ -781,7 +781,7 @@ mod tonic_probe {
             ],
             options: Default::default(),
         };
-        crate::messages::tonic_tokens(&service)
+        crate::emit::messages::tonic_tokens(&service)
     }
 
     /// Every name tonic's code uses without a path, less the ones it declares for the probe.
