@@ -90,9 +90,8 @@ fn protox_output(input: &[u8]) -> Option<(String, Vec<GeneratedFile>)> {
 /// `rust-stream`: not the stream layer alone (its messages would be elsewhere), not for a
 /// runtime at another path.
 pub fn standalone(parameter: &str) -> bool {
-    Params::parse(parameter).is_ok_and(|params| {
-        !params.stream_only && !parameter.contains("runtime_path")
-    })
+    Params::parse(parameter)
+        .is_ok_and(|params| !params.stream_only && !parameter.contains("runtime_path"))
 }
 
 /// Case inputs: `count` seeded inputs of each target (the test suite's seeds), then every

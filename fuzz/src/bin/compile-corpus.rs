@@ -30,7 +30,9 @@ fn run(args: Vec<String>) -> Result<String, String> {
     while let Some(arg) = args.next() {
         if arg == "--seeded" {
             let n = args.next().ok_or("--seeded takes a number")?;
-            count = n.parse().map_err(|_| format!("--seeded {n}: not a number"))?;
+            count = n
+                .parse()
+                .map_err(|_| format!("--seeded {n}: not a number"))?;
         } else {
             dirs.push(PathBuf::from(arg));
         }

@@ -358,22 +358,9 @@ fn build_model(descriptors: &Descriptors, params: &Params) -> Result<Model, Erro
     })
 }
 
-/// prost-build's file naming: `a.b.rs`, `_.rs` without a package; `.stream.rs` when only
-/// the stream layer is emitted.
+/// The file a package's code is written to ([`crate::ident::package_file`]).
 pub fn file_name(module: &[String], stream_only: bool) -> String {
-    // prost's naming: the package as written in the proto, so `r#` escapes stay out of
-    // file names.
-    let stem = if module.is_empty() {
-        "_".to_owned()
-    } else {
-        let segments: Vec<&str> = module.iter().map(|m| crate::ident::unraw(m)).collect();
-        segments.join(".")
-    };
-    if stream_only {
-        format!("{stem}.stream.rs")
-    } else {
-        format!("{stem}.rs")
-    }
+    crate::ident::package_file(module, stream_only)
 }
 
 /// Top-level items as a file, with their docs sanitized, adding to the modules named in
