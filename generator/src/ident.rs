@@ -463,20 +463,6 @@ pub fn method_names(service_full_name: &str, rpcs: &[RpcShape<'_>]) -> Vec<Metho
     names
 }
 
-/// The file of a package's generated code, named as prost-build names it: `a.b.rs` from the
-/// package's module path as written in the proto (no `r#`), `_.rs` without a package;
-/// `.stream.rs` when only the stream layer is emitted.
-pub fn package_file(module: &[String], stream_only: bool) -> String {
-    let stem = if module.is_empty() {
-        "_".to_owned()
-    } else {
-        let segments: Vec<&str> = module.iter().map(|m| unraw(m)).collect();
-        segments.join(".")
-    };
-    let extension = if stream_only { "stream.rs" } else { "rs" };
-    format!("{stem}.{extension}")
-}
-
 /// The file of a handler skeleton whose module is `module` ([`handler_modules`]).
 pub fn skeleton_file(module: &str) -> String {
     format!("{module}.rs")
@@ -564,6 +550,33 @@ fn numbered(stem: String, taken: &mut std::collections::BTreeSet<String>) -> Str
     }
     taken.insert(name.clone());
     name
+}
+
+/// prost-build's file naming: `a.b.rs`, `_.rs` without a package; `.stream.rs` when only
+/// the stream layer is emitted.
+pub fn file_name(module: &[String], stream_only: bool) -> String {
+    // prost's naming: the package as written in the proto, so `r#` escapes stay out of
+    // file names.
+    let stem = if module.is_empty() {
+        "_".to_owned()
+    } else {
+        let segments: Vec<&str> = module.iter().map(|m| unraw(m)).collect();
+        segments.join(".")
+    };
+    if stream_only {
+        format!("{stem}.stream.rs")
+    } else {
+        format!("{stem}.rs")
+    }
+}
+
+/// prost-build's module path for a package.
+pub fn module_of(package: &str) -> Vec<String> {
+    package
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .map(to_snake)
+        .collect()
 }
 
 #[cfg(test)]
@@ -775,10 +788,10 @@ mod tests {
 
     #[test]
     fn package_files() {
-        assert_eq!(package_file(&[], false), "_.rs");
+        assert_eq!(file_name(&[], false), "_.rs");
         let module = ["a".to_owned(), "r#type".to_owned()];
-        assert_eq!(package_file(&module, false), "a.type.rs");
-        assert_eq!(package_file(&module, true), "a.type.stream.rs");
+        assert_eq!(file_name(&module, false), "a.type.rs");
+        assert_eq!(file_name(&module, true), "a.type.stream.rs");
     }
 
     #[test]

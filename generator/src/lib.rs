@@ -22,12 +22,22 @@
 //!
 #![doc = include_str!("../README.md")]
 
+// The spine, which runs the stages.
+mod pipeline;
+
 // The stages, in the order they run; each takes what the one before it gives.
-mod check;
-mod emit;
+// 1. descriptors, from protoc, a descriptor set or `.proto` files;
 pub mod load;
+// 2. the descriptor index, built once;
+mod index;
+// 3. what prost-build and tonic-build assume of their input;
+mod check;
+// 4. the model: every name decided, every clash resolved;
 pub mod model;
+// 5. what renaming cannot fix;
 mod validate;
+// 6. files or tokens.
+mod emit;
 
 // What every stage shares: errors, the naming rules, the settings.
 mod error;
@@ -41,14 +51,12 @@ pub use frontends::cli;
 pub use frontends::{builder, plugin, scaffold, service_crate};
 
 pub use builder::Builder;
-pub use emit::{
-    GeneratedFile, HEADER, PackageTokens, generate, generate_from_model, generate_tokens, model_of,
-    nest_modules, root_items,
-};
+pub use emit::{GeneratedFile, HEADER, PackageTokens, nest_modules, root_items};
 pub use error::{Diagnostic, DiagnosticKind, Error, Location};
 pub use load::Descriptors;
 pub use model::Model;
 pub use options::{Parameter, Params, parameters};
+pub use pipeline::{generate, generate_from_model, generate_tokens, model_of};
 
 /// The method a handler writes for `method`, on one line with short type names
 /// (`async fn get_user(&self, ctx: CallContext, request: UserRequest) -> Result<UserResponse,

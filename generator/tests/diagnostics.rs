@@ -54,12 +54,14 @@ fn protox_error(case: &str, params: &str) -> Error {
     }
 }
 
+/// One line per diagnostic; the workspace's path, which messages naming include directories
+/// hold, reads `$ROOT`.
 fn render(err: &Error) -> String {
     let mut out = String::new();
     for diagnostic in err.diagnostics() {
         out.push_str(&format!("{:?}: {diagnostic}\n", diagnostic.kind));
     }
-    out
+    out.replace(&root().display().to_string(), "$ROOT")
 }
 
 /// `CodeGeneratorRequest` with its files still encoded, so protoc's descriptors reach the

@@ -117,6 +117,28 @@ fn the_reference_proto_expands_to_the_build_apis_code() {
     );
 }
 
+/// Editions files, which protox cannot read, expand with nothing installed (the generator's
+/// bundled protoc) to the build API's code, itself the plugin's byte for byte (the
+/// generator's editions tests); the DELIMITED cycles too, whose fields are boxed.
+#[test]
+fn editions_files_expand_to_the_build_apis_code() {
+    for proto in ["implicit.proto", "explicit.proto", "v2024.proto"] {
+        let path = format!("generator/tests/editions/{proto}");
+        assert_same(
+            &[path.as_str()],
+            "generator/tests/editions",
+            TokenStream::new(),
+            &Params::default(),
+        );
+    }
+    assert_same(
+        &["tests/proto/cycles/delimited.proto"],
+        "tests/proto/cycles",
+        quote!(serve = false),
+        &Params::default(),
+    );
+}
+
 #[test]
 fn the_edge_case_corpus_expands_to_the_build_apis_code() {
     let corpus = workspace().join("generator/tests/corpus");

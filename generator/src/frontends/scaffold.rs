@@ -494,7 +494,7 @@ mod tests {
         }
         let protos: Vec<PathBuf> = files.iter().map(|(n, _)| dir.path().join(n)).collect();
         let descriptors = Descriptors::compile(&protos, &[dir.path()]).unwrap();
-        crate::emit::model_of(&descriptors, &Params::default())
+        crate::model_of(&descriptors, &Params::default())
             .unwrap_or_else(|err| panic!("{err}"))
             .0
     }

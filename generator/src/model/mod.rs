@@ -6,7 +6,8 @@
 //! validation and the emitters read and never change.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
-use crate::ident;
+use crate::ident::{self, module_of};
+use crate::index::Index;
 use crate::load::{Descriptors, qualify};
 use crate::options::{MethodOptions, Params, ServiceOptions, TuningSpec, check_tuning};
 use prost_types::field_descriptor_proto::{Label, Type};
@@ -287,9 +288,10 @@ fn name_methods(full_name: &str, methods: &mut [Method]) {
     }
 }
 
-/// Builds the model, collecting every problem found.
-pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Diagnostic>> {
-    crate::check::check(descriptors, params)?;
+/// Builds the model from checked descriptors, with every problem found (the model holds
+/// what could be built despite them, for the validation to look at too).
+pub fn build(index: &Index<'_>, params: &Params) -> (Model, Vec<Diagnostic>) {
+    let descriptors = index.descriptors();
     let mut problems = Vec::new();
     let mut messages = BTreeMap::new();
     for file in &descriptors.files {
@@ -351,21 +353,7 @@ pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Di
     let model = Model {
         packages: packages.into_values().collect(),
     };
-    problems.extend(crate::validate::check(&model, descriptors));
-    if problems.is_empty() {
-        Ok(model)
-    } else {
-        Err(problems)
-    }
-}
-
-/// prost-build's module path for a package.
-pub fn module_of(package: &str) -> Vec<String> {
-    package
-        .split('.')
-        .filter(|s| !s.is_empty())
-        .map(ident::to_snake)
-        .collect()
+    (model, problems)
 }
 
 fn qualify_pkg(package: &str) -> String {
@@ -540,11 +528,12 @@ pub fn prost_type_paths(well_known: &str) -> Vec<(String, String)> {
     .into_iter()
     .map(|(name, rust)| (format!(".google.protobuf.{name}"), rust.to_owned()))
     .collect();
-    paths.extend(
-        PROST_TYPES
-            .iter()
-            .map(|name| (format!(".google.protobuf.{name}"), format!("{well_known}::{name}"))),
-    );
+    paths.extend(PROST_TYPES.iter().map(|name| {
+        (
+            format!(".google.protobuf.{name}"),
+            format!("{well_known}::{name}"),
+        )
+    }));
     paths.extend(PROST_COMPILER_TYPES.iter().map(|name| {
         (
             format!(".google.protobuf.compiler.{name}"),

@@ -18,13 +18,14 @@
 #[cfg(feature = "bin")]
 pub mod new;
 
+use crate::emit::root_types;
 use crate::emit::service_set;
-use crate::emit::{model_of, root_types};
 use crate::error::{DiagnosticKind, Error};
 use crate::frontends::scaffold::{Report, Scaffold};
 use crate::ident;
 use crate::load::Descriptors;
 use crate::model::Model;
+use crate::model_of;
 use crate::options::Params;
 use std::fmt;
 use std::path::{Path, PathBuf};
