@@ -6,7 +6,7 @@ use crate::emit;
 use crate::error::{Diagnostic, DiagnosticKind, Error};
 use crate::load::Descriptors;
 use crate::model::{Model, Pattern};
-use crate::options::Params;
+use crate::options::{MethodOptions, OptionValue, Params, ServiceOptions};
 use crate::scaffold::Scaffold;
 use crate::service_crate::{self, new::NewCrate, new::new_crate};
 use clap::{Args, Parser, Subcommand};
@@ -337,42 +337,52 @@ pub fn run(cli: Cli) -> Result<String, Error> {
     }
 }
 
-fn tuning_text(tuning: &crate::options::TuningSpec) -> String {
-    let mut text = tuning.preset.clone();
-    for (name, value) in [
-        ("stream_window", tuning.stream_window.map(u64::from)),
-        ("connection_window", tuning.connection_window.map(u64::from)),
-        ("max_message_size", tuning.max_message_size),
-    ] {
-        if let Some(value) = value {
-            text.push_str(&format!(" {name}={value}"));
-        }
-    }
-    text
+/// `name=value` for each option set, space-separated.
+fn set_text(values: impl Iterator<Item = (&'static str, OptionValue)>) -> String {
+    let parts: Vec<String> = values
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    parts.join(" ")
 }
 
+/// A service's tuning: its preset and each override set.
+fn tuning_text(tuning: &crate::options::TuningSpec) -> String {
+    let overrides = tuning.overrides();
+    let set = set_text(overrides.set_values());
+    if set.is_empty() {
+        tuning.preset.clone()
+    } else {
+        format!("{} {set}", tuning.preset)
+    }
+}
+
+/// A method's options set by the protos or the parameters, or `defaults`.
 fn options_text(method: &crate::model::Method) -> String {
-    let o = &method.options;
-    let mut parts = Vec::new();
-    for (name, value) in [
-        ("buffer", o.buffer.map(u64::from)),
-        ("max_total_bytes", o.max_total_bytes),
-        ("max_messages", o.max_messages),
-        ("idle_timeout_ms", o.idle_timeout_ms),
-        ("deadline_ms", o.deadline_ms),
-    ] {
-        if let Some(value) = value {
-            parts.push(format!("{name}={value}"));
-        }
-    }
-    if method.upload_helper.is_some() {
-        parts.push(format!("chunk_size={}", method.chunk_size()));
-    }
-    if parts.is_empty() {
+    let set = set_text(method.options.set_values());
+    if set.is_empty() {
         "defaults".to_owned()
     } else {
-        parts.join(" ")
+        set
     }
+}
+
+/// Each declared option of `options` with its effective value: the one set, else the
+/// declared default (`null` for a tuning preset's).
+fn options_json<S>(
+    options: &S,
+    declared: &'static [crate::options::Declared<S>],
+) -> serde_json::Map<String, serde_json::Value> {
+    declared
+        .iter()
+        .map(|option| {
+            let value = match (option.value)(options).or(option.default) {
+                Some(OptionValue::Number(n)) => serde_json::Value::from(n),
+                Some(OptionValue::Word(w)) => serde_json::Value::from(w),
+                None => serde_json::Value::Null,
+            };
+            (option.name.to_owned(), value)
+        })
+        .collect()
 }
 
 fn inspect_table(model: &Model) -> String {
@@ -451,6 +461,13 @@ fn inspect_table(model: &Model) -> String {
     out
 }
 
+/// A service's tuning: its preset and every override (`null` where the preset decides).
+fn tuning_json(tuning: &crate::options::TuningSpec) -> serde_json::Value {
+    let mut json = options_json(&tuning.overrides(), ServiceOptions::OPTIONS);
+    json.insert("preset".to_owned(), tuning.preset.clone().into());
+    serde_json::Value::Object(json)
+}
+
 fn inspect_json(model: &Model) -> String {
     use serde_json::json;
     let services: Vec<_> = model
@@ -463,12 +480,7 @@ fn inspect_json(model: &Model) -> String {
                 "rust_name": service.rust_name,
                 "stream_module": service.stream_module,
                 "deprecated": service.deprecated,
-                "tuning": {
-                    "preset": service.tuning.preset,
-                    "stream_window": service.tuning.stream_window,
-                    "connection_window": service.tuning.connection_window,
-                    "max_message_size": service.tuning.max_message_size,
-                },
+                "tuning": tuning_json(&service.tuning),
                 "methods": service.methods.iter().map(|m| json!({
                     "name": m.proto_name,
                     "rust_name": m.rust_name,
@@ -491,14 +503,7 @@ fn inspect_json(model: &Model) -> String {
                     "deprecated": m.deprecated,
                     "idempotency": format!("{:?}", m.idempotency),
                     "guards": m.pattern.guards(),
-                    "options": {
-                        "buffer": m.options.buffer,
-                        "max_total_bytes": m.options.max_total_bytes,
-                        "max_messages": m.options.max_messages,
-                        "idle_timeout_ms": m.options.idle_timeout_ms,
-                        "chunk_size": m.chunk_size(),
-                        "deadline_ms": m.options.deadline_ms,
-                    },
+                    "options": options_json(&m.options, MethodOptions::OPTIONS),
                     "location": m.location.to_string(),
                 })).collect::<Vec<_>>(),
             })

@@ -27,6 +27,8 @@ pub struct RootOptions<'a> {
     pub root_types: &'a [String],
     /// Emit `rpc_tests!`.
     pub rpc_tests: bool,
+    /// The services' test harnesses are emitted (`answer_default` and `rpc_tests!` use them).
+    pub harness: bool,
 }
 
 /// The root items for `model`, with `descriptor_set` encoded; `root_types` are the type names the protos without a
@@ -98,7 +100,12 @@ fn handlers(
             });
         }
     }
-    let tests = if options.rpc_tests {
+    let answer_default = if options.harness {
+        answer_default(&arms, rt)
+    } else {
+        TokenStream::new()
+    };
+    let tests = if options.rpc_tests && options.harness {
         rpc_tests(services, modules, paths)?
     } else {
         TokenStream::new()
@@ -124,6 +131,16 @@ fn handlers(
                 #first::server_builder() #(#adds)*
             }
 
+            #answer_default
+        }
+        #tests
+    })
+}
+
+/// `answer_default`, which serves each handler with its service's test harness: `arms` match
+/// a method's path to its call.
+fn answer_default(arms: &[TokenStream], rt: &TokenStream) -> TokenStream {
+    quote! {
             /// Calls `method` (its gRPC path, `/pkg.Service/Method`) with a default request
             /// over a real socket, its service's handler served by the service's test
             /// harness, and returns how it answered: what the per-RPC tests check.
@@ -139,9 +156,7 @@ fn handlers(
                     _ => ::core::result::Result::Err(::std::format!("no RPC {method}").into()),
                 }
             }
-        }
-        #tests
-    })
+    }
 }
 
 /// The call of `method` on a tuned client named `client` with a default request, and how
