@@ -70,18 +70,11 @@ fn handlers(
     let rt = &paths.codegen;
     let param_names = type_params(modules);
     let struct_name = ident(&struct_name(modules, root_types))?;
-    let fields = modules
-        .iter()
-        .map(|module| ident(&names::to_snake(module)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let params = param_names
-        .iter()
-        .map(|name| ident(name))
-        .collect::<Result<Vec<_>, _>>()?;
+    let fields = idents(modules.iter().map(|module| names::to_snake(module)))?;
+    let params = idents(param_names.iter().cloned())?;
     let mut bounds = Vec::new();
     let mut adds = Vec::new();
     let mut docs = Vec::new();
-    let mut arms = Vec::new();
     for ((package, service), field) in services.iter().zip(&fields) {
         let stream = stream_module(package, service)?;
         let handler = ident(&service.handler_trait)?;
@@ -89,19 +82,9 @@ fn handlers(
         bounds.push(quote!(#stream::#handler));
         adds.push(quote!(.add_service(#stream::#adapter::new(self.#field).into_server())));
         docs.push(format!(" The handler of `{}`.", service.full_name));
-        for method in &service.methods {
-            let path = &method.grpc_path;
-            let call = default_call(method, paths)?;
-            arms.push(quote! {
-                #path => {
-                    let (client, _server) = #stream::test_server(self.#field).await?;
-                    ::core::result::Result::Ok(#call)
-                }
-            });
-        }
     }
     let answer_default = if options.harness {
-        answer_default(&arms, rt)
+        answer_default(services, &fields, paths)?
     } else {
         TokenStream::new()
     };
@@ -137,10 +120,34 @@ fn handlers(
     })
 }
 
-/// `answer_default`, which serves each handler with its service's test harness: `arms` match
-/// a method's path to its call.
-fn answer_default(arms: &[TokenStream], rt: &TokenStream) -> TokenStream {
-    quote! {
+/// Each of `names` as an identifier.
+fn idents(names: impl Iterator<Item = String>) -> Result<Vec<proc_macro2::Ident>, Error> {
+    names.map(|name| ident(&name)).collect()
+}
+
+/// `answer_default`, which serves each handler (in the field of `fields` of its service)
+/// with its service's test harness and calls the method asked for.
+fn answer_default(
+    services: &[(&Package, &Service)],
+    fields: &[proc_macro2::Ident],
+    paths: &Paths,
+) -> Result<TokenStream, Error> {
+    let rt = &paths.codegen;
+    let mut arms = Vec::new();
+    for ((package, service), field) in services.iter().zip(fields) {
+        let stream = stream_module(package, service)?;
+        for method in &service.methods {
+            let path = &method.grpc_path;
+            let call = default_call(method, paths)?;
+            arms.push(quote! {
+                #path => {
+                    let (client, _server) = #stream::test_server(self.#field).await?;
+                    ::core::result::Result::Ok(#call)
+                }
+            });
+        }
+    }
+    Ok(quote! {
             /// Calls `method` (its gRPC path, `/pkg.Service/Method`) with a default request
             /// over a real socket, its service's handler served by the service's test
             /// harness, and returns how it answered: what the per-RPC tests check.
@@ -156,7 +163,7 @@ fn answer_default(arms: &[TokenStream], rt: &TokenStream) -> TokenStream {
                     _ => ::core::result::Result::Err(::std::format!("no RPC {method}").into()),
                 }
             }
-    }
+    })
 }
 
 /// The call of `method` on a tuned client named `client` with a default request, and how
