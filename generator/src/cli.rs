@@ -514,3 +514,39 @@ fn inspect_json(model: &Model) -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every declared option, set through its parameter: `inspect`'s table shows each and
+    /// its JSON has each, from the one declaration.
+    #[test]
+    fn inspect_shows_every_declared_option() {
+        let mut params = Params::default();
+        for option in MethodOptions::OPTIONS {
+            let value = match option.default {
+                Some(OptionValue::Word(_)) => "zstd",
+                _ => "70000",
+            };
+            params.set(option.name, Some(value)).unwrap();
+        }
+        for option in ServiceOptions::OPTIONS {
+            params.set(option.name, Some("70000")).unwrap();
+        }
+        let method = &params.method_defaults;
+        let table = set_text(method.set_values());
+        let json = options_json(method, MethodOptions::OPTIONS);
+        for option in MethodOptions::OPTIONS {
+            assert!(table.contains(&format!("{}=", option.name)), "{table}");
+            assert!(!json[option.name].is_null(), "{}", option.name);
+        }
+        let tuning = ServiceOptions::default().tuning(&params);
+        let table = tuning_text(&tuning);
+        let json = tuning_json(&tuning);
+        for option in ServiceOptions::OPTIONS {
+            assert!(table.contains(&format!("{}=70000", option.name)), "{table}");
+            assert_eq!(json[option.name], 70000, "{}", option.name);
+        }
+    }
+}
