@@ -211,7 +211,7 @@ pub fn seeds() -> &'static Seeds {
     static SEEDS: OnceLock<Seeds> = OnceLock::new();
     SEEDS.get_or_init(|| {
         let proto_dir = repository().join("proto");
-        let corpus = repository().join("tests/generator/corpus");
+        let corpus = repository().join("generator/tests/corpus");
         let mut roots = vec![(proto_dir.clone(), "streaming.proto".to_owned())];
         let mut found = Vec::new();
         collect_protos(&corpus, &corpus, &mut found);

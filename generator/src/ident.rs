@@ -197,6 +197,272 @@ pub fn client_helper(rust_name: &str) -> (String, Option<&'static str>) {
     }
 }
 
+/// The names tonic's generated client and server modules use without a path: from
+/// `use tonic::codegen::*` (`Arc`, `Body`, `BoxFuture`, `StdError`, ...), the prelude (`Box`,
+/// `Clone`, `Into`, `Option`, ...) and their own generic parameters (`T`, `B`, `D`, `F`).
+/// tonic declares the service's trait (`<Service>`), server (`<Service>Server`) and client
+/// (`<Service>Client`) in those modules, where an item of the same name would hide the one
+/// tonic means (`inner: Arc<T>` naming the trait `Arc`). A test reads tonic's code and keeps
+/// this list equal to what it uses.
+pub const TONIC_UNQUALIFIED: &[&str] = &[
+    "Arc",
+    "B",
+    "Body",
+    "Box",
+    "BoxFuture",
+    "Bytes",
+    "Clone",
+    "CompressionEncoding",
+    "Context",
+    "D",
+    "Default",
+    "EnabledCompressionEncodings",
+    "F",
+    "GrpcMethod",
+    "InterceptedService",
+    "Into",
+    "None",
+    "Ok",
+    "Option",
+    "Poll",
+    "Result",
+    "SERVICE_NAME",
+    "Some",
+    "StdError",
+    "T",
+    "TryInto",
+    "Uri",
+];
+
+/// The suffix of the struct tonic's server declares, in the block that serves an RPC, for
+/// the RPC's proto name (`Go` gets `GoSvc`): inside that block it hides a service trait of
+/// the same name.
+pub const TONIC_RPC_SERVICE_SUFFIX: &str = "Svc";
+
+/// tonic's generated client functions an RPC must not be named like (a test keeps this list
+/// equal to tonic's client).
+pub const TONIC_CLIENT_FNS: &[&str] = &[
+    "accept_compressed",
+    "connect",
+    "max_decoding_message_size",
+    "max_encoding_message_size",
+    "new",
+    "send_compressed",
+    "with_interceptor",
+    "with_origin",
+];
+
+/// Functions of the generated stream client besides the RPC helpers (a test keeps this
+/// list equal to the emitted client).
+pub const STREAM_CLIENT_FNS: &[&str] = &[
+    "connect",
+    "from_channel",
+    "inner",
+    "with_compression",
+    "with_timeout",
+];
+
+/// Why the Rust name `name` of a service whose RPCs have the proto names `rpcs` would not
+/// compile in tonic's modules, if it would not.
+fn tonic_clash(name: &str, rpcs: &[&str]) -> Option<String> {
+    let plain = unraw(name);
+    let tonic_items = [
+        plain.to_owned(),
+        format!("{plain}Server"),
+        format!("{plain}Client"),
+    ];
+    if let Some(item) = tonic_items
+        .iter()
+        .find(|item| TONIC_UNQUALIFIED.contains(&item.as_str()))
+    {
+        return Some(format!(
+            "tonic's generated code uses `{item}` without a path, which an item of that name \
+             would hide"
+        ));
+    }
+    rpcs.iter()
+        .find(|rpc| format!("{rpc}{TONIC_RPC_SERVICE_SUFFIX}") == plain)
+        .map(|rpc| {
+            format!(
+                "tonic's server names its struct serving RPC `{rpc}` `{plain}`, which would \
+                 hide the service's trait"
+            )
+        })
+}
+
+/// The Rust name of a service (the trait of tonic's server), as prost-build and tonic-build
+/// spell it ([`to_upper_camel_decided`]), unless tonic's code would not compile with it
+/// ([`TONIC_UNQUALIFIED`], `<Rpc>Svc`): then with `_` appended until it would, and the
+/// reason. `rpcs` are the proto names of its RPCs.
+pub fn service_type(proto_name: &str, rpcs: &[&str]) -> (String, Option<String>) {
+    let plain = to_upper_camel_decided(proto_name);
+    let Some(reason) = tonic_clash(&plain, rpcs) else {
+        return (plain, None);
+    };
+    let mut name = plain;
+    while tonic_clash(&name, rpcs).is_some() {
+        name = format!("{}_", unraw(&name));
+    }
+    (name, Some(reason))
+}
+
+/// Every name the generator gives a service and the items generated for it, decided
+/// together, as serde_derive's `MultiName` holds the names of one field: the emitters,
+/// the scaffold and the derive read them, never form them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceNames {
+    /// The Rust name of the service, tonic's trait ([`service_type`]).
+    pub rust_name: String,
+    /// Set if `rust_name` is not the plain conversion of the proto name, saying why.
+    pub renamed_because: Option<String>,
+    /// tonic's module prefix: `<prefix>_client`, `<prefix>_server` ([`tonic_module`]).
+    pub tonic_module: String,
+    /// tonic's client module.
+    pub tonic_client_module: String,
+    /// tonic's server module.
+    pub tonic_server_module: String,
+    /// tonic's server struct: `<rust_name>Server`.
+    pub tonic_server: String,
+    /// tonic's client struct: `<rust_name>Client`.
+    pub tonic_client: String,
+    /// The module of the stream layer ([`stream_module`]).
+    pub stream_module: String,
+    /// The handler trait: `<rust_name>Handler`.
+    pub handler_trait: String,
+    /// The per-method configuration struct: `<rust_name>Config`.
+    pub config_struct: String,
+    /// The adapter serving a handler through tonic's trait: `<rust_name>Service`.
+    pub adapter: String,
+    /// The tuned, pattern-shaped client: `<rust_name>StreamClient`.
+    pub stream_client: String,
+    /// The struct of the handler skeleton: `<rust_name>Impl`.
+    pub skeleton_struct: String,
+    /// The stem of the skeleton's file: the snake-case name without `r#` (`service` for a
+    /// name of underscores only).
+    pub skeleton_stem: String,
+}
+
+impl ServiceNames {
+    /// The names of the service `proto_name` whose RPCs have the proto names `rpcs`.
+    pub fn new(proto_name: &str, rpcs: &[&str]) -> Self {
+        let (rust_name, renamed_because) = service_type(proto_name, rpcs);
+        let tonic_module = tonic_module(&rust_name);
+        // The file stem and the user-facing names follow the proto's name: a `_` that only
+        // keeps tonic's code compiling stays in tonic's modules.
+        let plain = to_upper_camel_decided(proto_name);
+        let skeleton_stem = match unraw(&to_snake(unraw(&plain))) {
+            "" => "service".to_owned(),
+            stem => stem.to_owned(),
+        };
+        ServiceNames {
+            tonic_client_module: format!("{tonic_module}_client"),
+            tonic_server_module: format!("{tonic_module}_server"),
+            tonic_server: format!("{rust_name}Server"),
+            tonic_client: format!("{rust_name}Client"),
+            stream_module: stream_module(proto_name),
+            handler_trait: compose(&plain, "Handler"),
+            config_struct: compose(&plain, "Config"),
+            adapter: compose(&plain, "Service"),
+            stream_client: compose(&plain, "StreamClient"),
+            skeleton_struct: compose(&plain, "Impl"),
+            skeleton_stem,
+            tonic_module,
+            rust_name,
+            renamed_because,
+        }
+    }
+}
+
+/// What [`method_names`] needs to know of an RPC.
+#[derive(Clone, Copy, Debug)]
+pub struct RpcShape<'a> {
+    /// The RPC's proto name.
+    pub proto_name: &'a str,
+    /// The server sends a stream (tonic then declares an associated stream type).
+    pub server_streams: bool,
+    /// Client streaming with a chunk-shaped request: the client gets an upload helper.
+    pub uploads_chunks: bool,
+}
+
+/// Every name the generator gives one RPC and its helpers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MethodNames {
+    /// The RPC's Rust name everywhere (tonic's client and server, the handler, the config).
+    pub rust_name: String,
+    /// Set if `rust_name` differs from the plain snake-case name, saying why.
+    pub renamed_because: Option<String>,
+    /// The stream client's helper ([`client_helper`]).
+    pub client_helper: String,
+    /// Set if `client_helper` differs from `rust_name`, saying why.
+    pub client_renamed_because: Option<String>,
+    /// The constant holding the gRPC path.
+    pub path_const: String,
+    /// The client's chunk upload helper (`<name>_from`), for an RPC that uploads chunks.
+    pub upload_helper: Option<String>,
+    /// The constant of the upload helper's chunk size (`<PATH_CONST>_CHUNK_SIZE`).
+    pub chunk_size_const: Option<String>,
+    /// The client's helper with metadata (`<name>_with_metadata`).
+    pub reply_helper: String,
+    /// tonic's associated response stream type (`<ProtoName>Stream`), for server streams.
+    pub stream_type: Option<String>,
+}
+
+/// The names of the RPCs of the service `service_full_name`, in order, each distinct from
+/// the clients' own functions ([`TONIC_CLIENT_FNS`], [`STREAM_CLIENT_FNS`]) and from the
+/// others'. The helpers are named after every RPC, so an RPC keeps its name over a helper.
+pub fn method_names(service_full_name: &str, rpcs: &[RpcShape<'_>]) -> Vec<MethodNames> {
+    let reserved = || TONIC_CLIENT_FNS.iter().chain(STREAM_CLIENT_FNS);
+    let mut taken: std::collections::BTreeSet<String> =
+        reserved().map(|s| (*s).to_owned()).collect();
+    let mut consts = std::collections::BTreeSet::new();
+    let mut names: Vec<MethodNames> = rpcs
+        .iter()
+        .map(|rpc| {
+            let plain = to_snake_decided(rpc.proto_name);
+            let rust_name = claim(plain.clone(), &mut taken);
+            let renamed_because = (rust_name != plain).then(|| {
+                if reserved().any(|f| *f == unraw(&plain)) {
+                    format!("`{plain}` is a function of the generated clients")
+                } else {
+                    format!(
+                        "`{plain}` is already the Rust name of another method of \
+                         `{service_full_name}`"
+                    )
+                }
+            });
+            MethodNames {
+                path_const: claim(to_shouty(&rust_name), &mut consts),
+                client_helper: rust_name.clone(),
+                client_renamed_because: None,
+                upload_helper: None,
+                chunk_size_const: None,
+                reply_helper: String::new(),
+                stream_type: rpc
+                    .server_streams
+                    .then(|| format!("{}Stream", rpc.proto_name)),
+                rust_name,
+                renamed_because,
+            }
+        })
+        .collect();
+    for (names, rpc) in names.iter_mut().zip(rpcs) {
+        if let (helper, Some(trait_method)) = client_helper(&names.rust_name) {
+            names.client_helper = claim(helper, &mut taken);
+            names.client_renamed_because = Some(format!(
+                "every type has `{trait_method}`, which method-call syntax \
+                 (`client.{}(..)`) would call instead",
+                unraw(&names.rust_name)
+            ));
+        }
+        if rpc.uploads_chunks {
+            names.upload_helper = Some(claim(compose(&names.rust_name, "_from"), &mut taken));
+            names.chunk_size_const = Some(format!("{}_CHUNK_SIZE", names.path_const));
+        }
+        names.reply_helper = claim(compose(&names.rust_name, "_with_metadata"), &mut taken);
+    }
+    names
+}
+
 /// `true` if `s` is a plain identifier (letters, digits, `_`, not starting with a digit).
 pub fn is_proto_identifier(s: &str) -> bool {
     let mut chars = s.chars();
@@ -279,6 +545,33 @@ fn numbered(stem: String, taken: &mut std::collections::BTreeSet<String>) -> Str
     }
     taken.insert(name.clone());
     name
+}
+
+/// prost-build's file naming: `a.b.rs`, `_.rs` without a package; `.stream.rs` when only
+/// the stream layer is emitted.
+pub fn file_name(module: &[String], stream_only: bool) -> String {
+    // prost's naming: the package as written in the proto, so `r#` escapes stay out of
+    // file names.
+    let stem = if module.is_empty() {
+        "_".to_owned()
+    } else {
+        let segments: Vec<&str> = module.iter().map(|m| unraw(m)).collect();
+        segments.join(".")
+    };
+    if stream_only {
+        format!("{stem}.stream.rs")
+    } else {
+        format!("{stem}.rs")
+    }
+}
+
+/// prost-build's module path for a package.
+pub fn module_of(package: &str) -> Vec<String> {
+    package
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .map(to_snake)
+        .collect()
 }
 
 #[cfg(test)]
@@ -458,5 +751,162 @@ mod tests {
         assert_eq!(claim("connect".into(), &mut taken), "connect__");
         assert_eq!(claim("r#type".into(), &mut taken), "r#type");
         assert_eq!(claim("r#type".into(), &mut taken), "type_");
+    }
+}
+
+#[cfg(test)]
+mod tonic_probe {
+    use std::collections::BTreeSet;
+    use syn::visit_mut::VisitMut;
+
+    /// The first segment of every relative path in tonic's code that names a type, trait or
+    /// constructor (an upper-case first letter), `Self` aside.
+    #[derive(Default)]
+    struct Unqualified(BTreeSet<String>);
+
+    impl VisitMut for Unqualified {
+        fn visit_path_mut(&mut self, path: &mut syn::Path) {
+            if path.leading_colon.is_none()
+                && let Some(first) = path.segments.first()
+            {
+                let name = first.ident.to_string();
+                if name.starts_with(|c: char| c.is_uppercase()) && name != "Self" {
+                    self.0.insert(name);
+                }
+            }
+            syn::visit_mut::visit_path_mut(self, path);
+        }
+    }
+
+    fn method(name: &str, client: bool, server: bool) -> prost_build::Method {
+        prost_build::Method {
+            name: super::to_snake(name),
+            proto_name: name.to_owned(),
+            comments: Default::default(),
+            input_type: "Req".to_owned(),
+            output_type: "Res".to_owned(),
+            input_proto_type: String::new(),
+            output_proto_type: String::new(),
+            options: Default::default(),
+            client_streaming: client,
+            server_streaming: server,
+        }
+    }
+
+    /// tonic's client and server for a service `Probe` with one RPC of each pattern.
+    pub fn tokens() -> proc_macro2::TokenStream {
+        let service = prost_build::Service {
+            name: "Probe".to_owned(),
+            proto_name: "Probe".to_owned(),
+            package: "probe".to_owned(),
+            comments: Default::default(),
+            methods: vec![
+                method("One", false, false),
+                method("Down", false, true),
+                method("Up", true, false),
+                method("Both", true, true),
+            ],
+            options: Default::default(),
+        };
+        crate::emit::messages::tonic_tokens(&service)
+    }
+
+    /// Every name tonic's code uses without a path, less the ones it declares for the probe.
+    pub fn unqualified() -> BTreeSet<String> {
+        let mut file: syn::File = syn::parse2(tokens()).expect("tonic's code parses");
+        let mut names = Unqualified::default();
+        names.visit_file_mut(&mut file);
+        let declared = [
+            "Probe",
+            "ProbeServer",
+            "ProbeClient",
+            "OneSvc",
+            "DownSvc",
+            "UpSvc",
+            "BothSvc",
+        ];
+        names.0.retain(|n| !declared.contains(&n.as_str()));
+        names.0
+    }
+
+    /// The functions of the `impl` blocks of `ty` in `items`, less `rpcs`.
+    pub fn functions(items: &[syn::Item], ty: &str, rpcs: &[&str]) -> BTreeSet<String> {
+        let mut found = BTreeSet::new();
+        for item in items {
+            match item {
+                syn::Item::Mod(module) => {
+                    let inner = module.content.as_ref().map_or(&[][..], |(_, i)| i);
+                    found.extend(functions(inner, ty, rpcs));
+                }
+                syn::Item::Impl(block)
+                    if block.trait_.is_none()
+                        && matches!(&*block.self_ty, syn::Type::Path(p)
+                            if p.path.segments.last().is_some_and(|s| s.ident == ty)) =>
+                {
+                    found.extend(block.items.iter().filter_map(|item| match item {
+                        syn::ImplItem::Fn(f) => Some(f.sig.ident.to_string()),
+                        _ => None,
+                    }));
+                }
+                _ => {}
+            }
+        }
+        found.retain(|f| !rpcs.contains(&f.as_str()));
+        found
+    }
+
+    #[test]
+    fn tonic_names_are_the_ones_tonic_uses() {
+        let listed: BTreeSet<String> = super::TONIC_UNQUALIFIED
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert_eq!(unqualified(), listed);
+        let file: syn::File = syn::parse2(tokens()).expect("tonic's code parses");
+        let client = functions(&file.items, "ProbeClient", &["one", "down", "up", "both"]);
+        let listed: BTreeSet<String> = super::TONIC_CLIENT_FNS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert_eq!(client, listed);
+    }
+
+    #[test]
+    fn stream_client_functions_are_the_listed_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("probe.proto"),
+            "syntax = \"proto3\";\npackage probe;\nmessage Req {}\nmessage Res {}\n\
+             service Probe {\n rpc One(Req) returns (Res);\n rpc Down(Req) returns (stream Res);\n\
+             rpc Up(stream Req) returns (Res);\n rpc Both(stream Req) returns (stream Res);\n}\n",
+        )
+        .unwrap();
+        let descriptors = crate::Descriptors::compile(&["probe.proto"], &[dir.path()]).unwrap();
+        let params = crate::Params::default();
+        let (model, _) = crate::model_of(&descriptors, &params).unwrap();
+        let service = &model.packages[0].services[0];
+        let helpers: Vec<&str> = service
+            .methods
+            .iter()
+            .flat_map(|m| {
+                [
+                    Some(&m.client_helper),
+                    m.reply_helper.as_ref(),
+                    m.upload_helper.as_ref(),
+                ]
+            })
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let code = crate::generate_tokens(&descriptors, &params).unwrap();
+        let file: syn::File = syn::parse2(code[0].tokens.clone()).unwrap();
+        let listed: BTreeSet<String> = super::STREAM_CLIENT_FNS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert_eq!(
+            functions(&file.items, &service.stream_client, &helpers),
+            listed
+        );
     }
 }

@@ -3,48 +3,60 @@
 //! adapters with cancellation, backpressure, limits and deadlines, tuned channels and
 //! servers, upload helpers), next to prost's messages and tonic's client and server.
 //!
-//! The pipeline is descriptors ([`load`]) -> [`model`] (every name decided, every clash found)
-//! -> checks -> emission, which returns formatted files ([`generate`]) or tokens
-//! ([`generate_tokens`]); it keeps no global state and never prints (except `cargo:` lines from
+//! The sources show the pipeline. Stages, in the order they run, each taking what the one
+//! before it gives: [`load`] (descriptors from protoc, a descriptor set or `.proto` files),
+//! `check` (what prost-build and tonic-build assume), [`model`] (every name decided, every
+//! clash resolved), `validate` (what renaming cannot fix), `emit` (formatted files
+//! ([`generate`]) or tokens ([`generate_tokens`])). Shared by all: `error`, `ident` (naming
+//! rules) and [`options`]. The front ends, in `frontends`, take their users' input and run
+//! the stages: the protoc plugin `protoc-gen-rust-stream` ([`plugin`]), [`Builder`] for
+//! `build.rs` (protoc-free, protox), the `rust-stream` CLI (feature `bin`: `generate`,
+//! `inspect`, `scaffold`, `new`), [`scaffold`] (handler skeletons) and [`service_crate`].
+//!
+//! The generator keeps no global state and never prints (except `cargo:` lines from
 //! [`Builder`]), so it can run inside a proc-macro. Problems come back as [`Diagnostic`]s with
 //! a [`DiagnosticKind`] and a [`Location`], for each front end to present its own way.
-//! Front ends:
-//! - `protoc-gen-rust-stream`, the protoc plugin ([`plugin`]);
-//! - [`Builder`], for `build.rs`, protoc-free (protox);
-//! - the `rust-stream` CLI (feature `bin`): `generate`, `inspect`, `scaffold`;
-//! - [`scaffold`], the handler skeletons of a model, for the CLI, templates and tools.
 //!
 //! Settings come from plugin parameters ([`Params`]) and the proto options in
 //! `rust_stream/options.proto`; see [`options`] for the precedence.
 //!
 #![doc = include_str!("../README.md")]
 
-pub mod builder;
+// The spine, which runs the stages.
+mod pipeline;
+
+// The stages, in the order they run; each takes what the one before it gives.
+// 1. descriptors, from protoc, a descriptor set or `.proto` files;
+pub mod load;
+// 2. the descriptor index, built once;
+mod index;
+// 3. what prost-build and tonic-build assume of their input;
 mod check;
-#[cfg(feature = "bin")]
-pub mod cli;
-mod editions;
+// 4. the model: every name decided, every clash resolved;
+pub mod model;
+// 5. what renaming cannot fix;
+mod validate;
+// 6. files or tokens.
 mod emit;
+
+// What every stage shares: errors, the naming rules, the settings.
 mod error;
 mod ident;
-pub mod load;
-mod messages;
-pub mod model;
 pub mod options;
-pub mod plugin;
-pub mod scaffold;
-pub mod service_crate;
-mod validate;
+
+// The ways in: the protoc plugin, the build API, the CLI, the scaffold and the service crate.
+mod frontends;
+#[cfg(feature = "bin")]
+pub use frontends::cli;
+pub use frontends::{builder, plugin, scaffold, service_crate};
 
 pub use builder::Builder;
-pub use emit::{
-    GeneratedFile, HEADER, PackageTokens, generate, generate_from_model, generate_tokens, model_of,
-    nest_modules, root_items,
-};
+pub use emit::{GeneratedFile, HEADER, PackageTokens, nest_modules, root_items};
 pub use error::{Diagnostic, DiagnosticKind, Error, Location};
 pub use load::Descriptors;
 pub use model::Model;
 pub use options::{Parameter, Params, parameters};
+pub use pipeline::{generate, generate_from_model, generate_tokens, model_of};
 
 /// The method a handler writes for `method`, on one line with short type names
 /// (`async fn get_user(&self, ctx: CallContext, request: UserRequest) -> Result<UserResponse,

@@ -381,8 +381,9 @@ fn unknown_features_and_editions_are_refused_naming_the_field_and_feature() {
     );
 }
 
-/// protox cannot parse editions: the build API and the CLI say which file and how to
-/// proceed.
+/// protox cannot parse editions: without the bundled protoc, the build API and the CLI say
+/// which file and how to proceed.
+#[cfg(not(feature = "vendored-protoc"))]
 #[test]
 fn the_protox_path_names_the_editions_file_and_the_ways_forward() {
     let err =
@@ -392,6 +393,7 @@ fn the_protox_path_names_the_editions_file_and_the_ways_forward() {
         message.starts_with("implicit.proto:3:1: `implicit.proto` uses editions, which the protoc-free parser (protox) cannot read"),
         "{message}"
     );
+    assert!(message.contains("`vendored-protoc` feature"), "{message}");
     assert!(message.contains("protoc --rust-stream_out"), "{message}");
     assert!(message.contains("Builder::protoc"), "{message}");
 }
@@ -400,18 +402,9 @@ fn the_protox_path_names_the_editions_file_and_the_ways_forward() {
 /// plugin writes, byte for byte; protoc's own include directory provides the C++ features.
 #[test]
 fn the_build_api_reads_editions_through_protoc_as_the_plugin_does() {
-    let plugin_out = tempfile::tempdir().unwrap();
-    run(protoc()
-        .arg(format!("--plugin=protoc-gen-rust-stream={PLUGIN}"))
-        .arg(format!("--rust-stream_out={}", plugin_out.path().display()))
-        .arg("--rust-stream_opt=include_file=mod.rs")
-        .args(PROTOS));
-    let files = rust_stream_build::Builder::new()
-        .emit_rerun_if_changed(false)
-        .include_file("mod.rs")
-        .protoc(protoc_bin_vendored::protoc_bin_path().unwrap())
-        .generate(&PROTOS, &[corpus()])
-        .unwrap_or_else(|err| panic!("{err}"));
+    let builder =
+        rust_stream_build::Builder::new().protoc(protoc_bin_vendored::protoc_bin_path().unwrap());
+    let files = assert_same_as_plugin(&builder);
     let mut names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     names.sort();
     assert_eq!(
@@ -424,14 +417,6 @@ fn the_build_api_reads_editions_through_protoc_as_the_plugin_does() {
             "mod.rs"
         ]
     );
-    for file in &files {
-        let written = std::fs::read_to_string(plugin_out.path().join(&file.name)).unwrap();
-        assert!(
-            written == file.content,
-            "{} differs from the plugin's",
-            file.name
-        );
-    }
     // `(rust_stream.method)` is read in a file that imports the options with 2024's
     // `import option`.
     let v2024 = files.iter().find(|f| f.name == "ed.v2024.rs").unwrap();
@@ -452,6 +437,52 @@ fn the_build_api_reads_editions_through_protoc_as_the_plugin_does() {
     let canonical = std::fs::canonicalize(corpus().join("v2024.proto")).unwrap();
     assert_eq!(loaded.loaded_files(), [canonical]);
     assert_eq!(loaded.to_generate, ["v2024.proto"]);
+}
+
+/// With nothing installed and no protoc given, the build API reads editions files with the
+/// bundled protoc (the default `vendored-protoc` feature), byte for byte as the plugin under
+/// that protoc; the derive's expansion is the build API's (the macros crate's tests).
+#[cfg(feature = "vendored-protoc")]
+#[test]
+fn the_build_api_reads_editions_with_the_bundled_protoc_by_default() {
+    assert_same_as_plugin(&rust_stream_build::Builder::new());
+    // The files read from disk are still the corpus's: the derive tracks them.
+    let loaded = rust_stream_build::Descriptors::compile(&["v2024.proto"], &[corpus()]).unwrap();
+    let canonical = std::fs::canonicalize(corpus().join("v2024.proto")).unwrap();
+    assert_eq!(loaded.loaded_files(), [canonical]);
+}
+
+/// The corpus through `builder` (with an include file) and through the plugin under the
+/// vendored protoc: the same files, byte for byte. Returns the builder's files.
+fn assert_same_as_plugin(
+    builder: &rust_stream_build::Builder,
+) -> Vec<rust_stream_build::GeneratedFile> {
+    let plugin_out = tempfile::tempdir().unwrap();
+    run(protoc()
+        .arg(format!("--plugin=protoc-gen-rust-stream={PLUGIN}"))
+        .arg(format!("--rust-stream_out={}", plugin_out.path().display()))
+        .arg("--rust-stream_opt=include_file=mod.rs")
+        .args(PROTOS));
+    let files = builder
+        .clone()
+        .emit_rerun_if_changed(false)
+        .include_file("mod.rs")
+        .generate(&PROTOS, &[corpus()])
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        files.len(),
+        PROTOS.len() + 1,
+        "a file per package and mod.rs"
+    );
+    for file in &files {
+        let written = std::fs::read_to_string(plugin_out.path().join(&file.name)).unwrap();
+        assert!(
+            written == file.content,
+            "{} differs from the plugin's",
+            file.name
+        );
+    }
+    files
 }
 
 /// A protoc that fails (here: a file it cannot find) is reported with protoc's words.
@@ -486,19 +517,27 @@ fn the_cli_reads_editions_with_protoc() {
         args.push(corpus().join("explicit.proto").display().to_string());
         args
     };
-    let err = rust_stream_build::cli::run_args(args(false))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("uses editions") && err.contains("--protoc PATH"),
-        "{err}"
-    );
+    let without_protoc = rust_stream_build::cli::run_args(args(false));
+    if cfg!(feature = "vendored-protoc") {
+        // The bundled protoc reads them.
+        without_protoc.unwrap_or_else(|err| panic!("{err}"));
+    } else {
+        let err = without_protoc.unwrap_err().to_string();
+        assert!(
+            err.contains("uses editions") && err.contains("--protoc PATH"),
+            "{err}"
+        );
+    }
+    let bundled = std::fs::read_to_string(out.path().join("ed.explicit.rs")).ok();
     rust_stream_build::cli::run_args(args(true)).unwrap_or_else(|err| panic!("{err}"));
     let code = std::fs::read_to_string(out.path().join("ed.explicit.rs")).unwrap();
     assert!(
         code.contains("#[prost(group, required, tag = \"12\")]"),
         "{code}"
     );
+    if let Some(bundled) = bundled {
+        assert!(bundled == code, "the bundled protoc's output differs");
+    }
 }
 
 /// A message whose one field is `bytes` is chunk-shaped when that field has no `Option`:

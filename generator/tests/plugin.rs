@@ -20,7 +20,7 @@ fn protoc() -> PathBuf {
 }
 
 fn corpus() -> PathBuf {
-    root().join("tests/generator/corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
 }
 
 /// Every proto in the corpus, relative to it, sorted: imported files too, since protoc
@@ -258,7 +258,7 @@ fn include_file_naming_a_generated_file_is_refused_by_the_plugin() {
 }
 
 fn expected_dir() -> PathBuf {
-    root().join("tests/generator/bad/requests")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad/requests")
 }
 
 /// The base of the hand-built requests: one file with a map, a oneof, an enum and a
@@ -390,7 +390,7 @@ fn run_plugin_binary(name: &str, request: &[u8]) -> prost_types::compiler::CodeG
 }
 
 /// Every fault gets an error naming the element, in process and from the binary, which
-/// exits 0 and prints nothing; the errors match `tests/generator/bad/requests/<fault>.stderr`
+/// exits 0 and prints nothing; the errors match `tests/bad/requests/<fault>.stderr`
 /// (`UPDATE_GOLDEN=1` rewrites them).
 #[test]
 fn hand_built_faulty_requests_get_located_errors_and_nothing_panics() {
@@ -580,7 +580,7 @@ fn an_undecodable_option_of_ours_is_an_error_and_anothers_is_ignored() {
 /// imports) writes no code for the mapped package.
 #[test]
 fn extern_path_maps_a_package_that_is_not_generated() {
-    let bad = root().join("tests/generator/bad");
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad");
     let includes = [bad.clone(), root().join("proto")];
     let opt = "extern_path=.deep=::deep_code";
     let via_protoc = run_protoc(&includes, &["unresolved_rpc_type.proto"], opt).unwrap();

@@ -141,7 +141,7 @@ fn scaffold_cases(checks: &mut Checks, scaffold: &Scaffold, model: &Model, case:
 }
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/generator/corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
 }
 
 #[test]

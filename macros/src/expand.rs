@@ -346,7 +346,9 @@ fn glue(
     let server = ident(&service.tonic_server)?;
     let ty = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let check = handler_check(input, options, &path, &stream, &handler, service)?;
+    let helpers = HelperNames::new(input, module, &krate);
+    let check = handler_check(input, options, &path, &stream, &handler, service, &helpers)?;
+    let check_trait = &helpers.check_trait;
     let mut where_clause = where_clause
         .cloned()
         .unwrap_or_else(|| syn::parse_quote!(where));
@@ -354,9 +356,9 @@ fn glue(
     // is higher-ranked: a bound naming no parameter is checked at the impl (a second error
     // after the check's), one with a bound lifetime only where the impl is used.
     let bound: syn::WherePredicate = if input.generics.params.is_empty() {
-        syn::parse_quote!(for<'derive> Self: Implemented)
+        syn::parse_quote!(for<'derive> Self: #check_trait)
     } else {
-        syn::parse_quote!(Self: Implemented)
+        syn::parse_quote!(Self: #check_trait)
     };
     where_clause.predicates.push(bound);
     Ok(quote! {
@@ -377,6 +379,49 @@ fn glue(
     })
 }
 
+/// The names the derive declares beside the user's (in the block that holds its impl), each
+/// distinct from every name of the user's in that block: the struct, its generic
+/// parameters, the module and the first segment of the crate's path. A struct named
+/// `Implemented` then is not hidden by the check's trait.
+struct HelperNames {
+    /// The trait whose unmet bound explains what to implement.
+    check_trait: Ident,
+    /// The function that checks the bound at once.
+    check_fn: Ident,
+    /// The type parameter of the trait's blanket impl and of the function.
+    param: Ident,
+}
+
+impl HelperNames {
+    fn new(input: &DeriveInput, module: &Ident, krate: &syn::Path) -> Self {
+        let mut taken: Vec<String> = input
+            .generics
+            .params
+            .iter()
+            .map(|param| match param {
+                syn::GenericParam::Type(t) => t.ident.to_string(),
+                syn::GenericParam::Lifetime(l) => l.lifetime.ident.to_string(),
+                syn::GenericParam::Const(c) => c.ident.to_string(),
+            })
+            .collect();
+        taken.push(input.ident.to_string());
+        taken.push(module.to_string());
+        taken.extend(krate.segments.first().map(|s| s.ident.to_string()));
+        let fresh = |base: &str| {
+            let mut name = base.to_owned();
+            while taken.iter().any(|t| t.trim_start_matches("r#") == name) {
+                name.push('_');
+            }
+            format_ident!("{name}")
+        };
+        HelperNames {
+            check_trait: fresh("Implemented"),
+            check_fn: fresh("implemented"),
+            param: fresh("T"),
+        }
+    }
+}
+
 /// `Implemented`: the handler trait under another name, whose
 /// `#[diagnostic::on_unimplemented]` says what to implement (rustc reports an unmet bound
 /// with the message of the trait named in the bound). The handler trait is its supertrait,
@@ -388,8 +433,14 @@ fn handler_check(
     stream: &Ident,
     handler: &Ident,
     service: &Service,
+    helpers: &HelperNames,
 ) -> syn::Result<TokenStream> {
     let ty = &input.ident;
+    let HelperNames {
+        check_trait,
+        check_fn,
+        param,
+    } = helpers;
     let trait_path = format!(
         "{}::{stream}::{handler}",
         path.iter()
@@ -420,17 +471,17 @@ fn handler_check(
         )));
     }
     // Where the struct is named without generics, the bound is checked at once.
-    let check_fn = input.generics.params.is_empty().then(|| {
+    let check_now = input.generics.params.is_empty().then(|| {
         quote! {
-            fn implemented<T: Implemented>() {}
-            let _ = implemented::<#ty>;
+            fn #check_fn<#param: #check_trait>() {}
+            let _ = #check_fn::<#ty>;
         }
     });
     Ok(quote! {
         #[diagnostic::on_unimplemented(message = #message, label = #label, #(note = #notes),*)]
-        trait Implemented: #(#path::)*#stream::#handler {}
-        impl<T: #(#path::)*#stream::#handler> Implemented for T {}
-        #check_fn
+        trait #check_trait: #(#path::)*#stream::#handler {}
+        impl<#param: #(#path::)*#stream::#handler> #check_trait for #param {}
+        #check_now
     })
 }
 

@@ -171,37 +171,6 @@ pub fn example_bin(name: &str) -> std::path::PathBuf {
     profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// The generator's edge-case corpus: each proto under `tests/generator/corpus` that is a
-/// root of generation (`cross/b.proto` comes in through `cross/a.proto`'s import).
-pub const GENERATOR_CORPUS: &[&str] = &[
-    "comments.proto",
-    "constructs.proto",
-    "constructs2.proto",
-    "cross/a.proto",
-    "deprecated.proto",
-    "empty_service.proto",
-    "keywords.proto",
-    "large_oneof.proto",
-    "legacy.proto",
-    "list_comments.proto",
-    "names/keywords.proto",
-    "names/packages_a.proto",
-    "names/packages_b.proto",
-    "names/packages_c.proto",
-    "names/packages_d.proto",
-    "names/services.proto",
-    "no_package.proto",
-    "rust_names.proto",
-    "shared_names.proto",
-    "tuned.proto",
-    "well_known.proto",
-];
-
-/// Corpus protos that are compiled but have no golden file: their output is large and
-/// repetitive (`trait_names.proto` is 92 names in each of the four patterns), and what they
-/// guard is that the code compiles, and user code calling it (`generator_compile`).
-pub const COMPILE_ONLY_CORPUS: &[&str] = &["trait_names.proto"];
-
 /// The Python of the interop virtual environment (grpcio, grpcio-tools and the health and
 /// reflection clients, from `tests/interop/requirements.txt`), created under `target_tmpdir`
 /// on first use and again after the requirements change. Pass the test's

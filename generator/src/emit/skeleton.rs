@@ -425,7 +425,7 @@ mod tests {
         std::fs::write(dir.path().join("p.proto"), proto).unwrap();
         let descriptors =
             Descriptors::compile(&[dir.path().join("p.proto")], &[dir.path().to_owned()]).unwrap();
-        let (model, _) = crate::emit::model_of(&descriptors, &Params::default()).unwrap();
+        let (model, _) = crate::model_of(&descriptors, &Params::default()).unwrap();
         model
             .packages
             .into_iter()

@@ -1,17 +1,16 @@
-//! Golden files of the generator's output for `proto/streaming.proto` and the edge-case
-//! corpus, and a determinism check. `UPDATE_GOLDEN=1 cargo test -p rust-stream-tests --test
-//! generator_golden` rewrites them; review the change with `git diff`.
+//! Golden files (`tests/golden`) of the generator's output for `proto/streaming.proto` and
+//! the edge-case corpus (`tests/corpus`), and a determinism check. `UPDATE_GOLDEN=1 cargo
+//! test -p rust-stream-build --test golden` rewrites them; review the change with `git diff`.
+
+mod support;
 
 use rust_stream_build::{Descriptors, Params, generate};
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::{corpus, update_golden, workspace as root};
 
 /// (golden directory, include directory, proto, parameters)
 fn cases() -> Vec<(String, PathBuf, &'static str, &'static str)> {
-    let corpus = root().join("tests/generator/corpus");
+    let corpus = corpus();
     let mut cases = vec![
         (
             "streaming".to_owned(),
@@ -28,12 +27,12 @@ fn cases() -> Vec<(String, PathBuf, &'static str, &'static str)> {
         // The other plugins' messages name the well-known types `::prost_types`.
         (
             "well_known_stream_only".to_owned(),
-            root().join("tests/generator/corpus"),
+            corpus.clone(),
             "well_known.proto",
             "stream_only",
         ),
     ];
-    for &proto in rust_stream_tests::GENERATOR_CORPUS {
+    for &proto in support::GENERATOR_CORPUS {
         let name = proto.trim_end_matches(".proto").replace('/', "_");
         cases.push((name, corpus.clone(), proto, ""));
     }
@@ -52,10 +51,10 @@ fn run(include: &Path, proto: &str, params: &str) -> Vec<rust_stream_build::Gene
 
 #[test]
 fn generated_files_match_the_golden_files() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let update = update_golden();
     let mut mismatches = Vec::new();
     for (name, include, proto, params) in cases() {
-        let dir = root().join("tests/generator/golden").join(&name);
+        let dir = support::golden().join(&name);
         let files = run(&include, proto, params);
         if update {
             let _ = std::fs::remove_dir_all(&dir);

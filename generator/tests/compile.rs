@@ -1,6 +1,6 @@
 //! Compile tests of generated code: the reference proto and the edge-case corpus under
-//! `tests/generator/corpus` (plus a 400-method service), generated through the build API,
-//! with a skeleton for every service, built with warnings denied under editions 2021 and
+//! `tests/corpus` (plus a 400-method service), generated through the build API,
+//! with a skeleton for every service (as `rust-stream scaffold` writes them), built with warnings denied under editions 2021 and
 //! 2024 and checked by clippy with `-D warnings`. The crate depends on what the README
 //! lists (no `prost-types`: the well-known types come through the runtime), and its own
 //! code calls every client helper of `trait_names.proto` with method syntax, the traits
@@ -9,17 +9,14 @@
 //! The crate is built in `target/generator-compile` so its dependencies are compiled once and
 //! reused by later runs.
 
-use rust_stream_build::{Builder, Descriptors, Params, model::Pattern};
+use rust_stream_build::{Builder, Descriptors, Params, model::Pattern, scaffold::Scaffold};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
+mod support;
+
+use support::workspace;
 
 fn big_proto(methods: usize) -> String {
     let mut proto = String::from(
@@ -135,6 +132,18 @@ fn trait_name_calls(corpus: &Path) -> String {
     code
 }
 
+/// Writes the skeletons of `protos` into `out` as `rust-stream scaffold --module-path
+/// crate::pb` does (`tests/cli.rs` covers the command itself), and returns its report.
+fn scaffold(protos: &[PathBuf], includes: &[PathBuf], out: &Path) -> String {
+    let descriptors = Descriptors::compile(protos, includes)
+        .unwrap_or_else(|err| panic!("loading {protos:?} failed: {err}"));
+    let (model, _) = rust_stream_build::model_of(&descriptors, &Params::default()).unwrap();
+    Scaffold::new("crate::pb")
+        .write(&model, out)
+        .unwrap_or_else(|err| panic!("scaffold failed: {err}"))
+        .to_string()
+}
+
 fn cargo(dir: &Path, args: &[&str]) {
     cargo_with(dir, args, &[]);
 }
@@ -184,7 +193,7 @@ fn production_build(protos_dir: &Path, out: &Path) -> &'static str {
 #[test]
 fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_2024() {
     let root = workspace();
-    let corpus = root.join("tests/generator/corpus");
+    let corpus = support::corpus();
     let tmp = tempfile::tempdir().unwrap();
     let krate = tmp.path();
     let protos_dir = krate.join("protos");
@@ -196,9 +205,9 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
     )
     .unwrap();
 
-    let mut protos: Vec<PathBuf> = rust_stream_tests::GENERATOR_CORPUS
+    let mut protos: Vec<PathBuf> = support::GENERATOR_CORPUS
         .iter()
-        .chain(rust_stream_tests::COMPILE_ONLY_CORPUS)
+        .chain(support::COMPILE_ONLY_CORPUS)
         .map(|p| corpus.join(p))
         .collect();
     protos.push(protos_dir.join("big.proto"));
@@ -213,9 +222,9 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
         .unwrap_or_else(|err| panic!("generation failed: {err}"));
     let prod_dir = production_build(&protos_dir, &krate.join("src/gen_prod"));
 
-    // A skeleton per service, through the CLI's scaffold command. The reference service is
-    // scaffolded first from an older version of its proto with two RPCs, and again below
-    // with all four: the second run must only add stubs.
+    // A skeleton per service, as the CLI's scaffold command writes it. The reference
+    // service is scaffolded first from an older version of its proto with two RPCs, and
+    // again below with all four: the second run must only add stubs.
     let skeletons = krate.join("src/skeletons");
     let old_dir = krate.join("old");
     std::fs::create_dir_all(&old_dir).unwrap();
@@ -226,33 +235,14 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(old_dir.join("streaming.proto"), old_proto).unwrap();
-    rust_stream_build::cli::run_args([
-        "rust-stream".to_owned(),
-        "scaffold".to_owned(),
-        "--out".to_owned(),
-        skeletons.display().to_string(),
-        "-I".to_owned(),
-        old_dir.display().to_string(),
-        old_dir.join("streaming.proto").display().to_string(),
-    ])
-    .unwrap_or_else(|err| panic!("first scaffold failed: {err}"));
+    scaffold(
+        &[old_dir.join("streaming.proto")],
+        &[old_dir.clone()],
+        &skeletons,
+    );
     let first = std::fs::read_to_string(skeletons.join("streaming_examples.rs")).unwrap();
     assert!(first.contains("fn list_events(") && !first.contains("fn chat("));
-    let mut args = vec![
-        "rust-stream".to_owned(),
-        "scaffold".to_owned(),
-        "--out".to_owned(),
-        skeletons.display().to_string(),
-        "--module-path".to_owned(),
-        "crate::pb".to_owned(),
-    ];
-    for include in &includes {
-        args.push("-I".to_owned());
-        args.push(include.display().to_string());
-    }
-    args.extend(protos.iter().map(|p| p.display().to_string()));
-    let report = rust_stream_build::cli::run_args(&args)
-        .unwrap_or_else(|err| panic!("scaffold failed: {err}"));
+    let report = scaffold(&protos, &includes, &skeletons);
     assert!(
         report.contains("added UploadChunks, Chat"),
         "scaffold report: {report}"
@@ -268,7 +258,7 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
         );
     }
     // A third run changes nothing.
-    let report = rust_stream_build::cli::run_args(&args).unwrap();
+    let report = scaffold(&protos, &includes, &skeletons);
     assert!(report.contains("up to date"), "{report}");
     assert_eq!(
         std::fs::read_to_string(skeletons.join("streaming_examples.rs")).unwrap(),

@@ -1,14 +1,19 @@
 //! The generator's view of the input: packages, services and methods, classified by
 //! streaming pattern, with every Rust name decided (and every clash resolved) here.
+//!
+//! A stage of the pipeline, after the checks. Takes the checked [`Descriptors`] and the
+//! [`Params`]; gives the [`Model`] (and the names of the files it read), which the
+//! validation and the emitters read and never change.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
-use crate::ident;
+use crate::ident::{self, module_of};
+use crate::index::Index;
 use crate::load::{Descriptors, qualify};
 use crate::options::{MethodOptions, Params, ServiceOptions, TuningSpec, check_tuning};
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::method_options::IdempotencyLevel;
 use prost_types::{DescriptorProto, FileDescriptorProto};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// The four streaming patterns of gRPC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -169,8 +174,11 @@ pub struct Service {
     pub proto_name: String,
     /// Fully qualified (`pkg.Service`, no leading dot), as in gRPC paths.
     pub full_name: String,
-    /// Rust type name, as prost-build and tonic-build spell it (`StreamingExamples`).
+    /// Rust type name, as prost-build and tonic-build spell it (`StreamingExamples`), with
+    /// `_` appended where tonic's code would not compile with that name (`Arc_`).
     pub rust_name: String,
+    /// Set if `rust_name` is not the plain conversion of the proto name, saying why.
+    pub renamed_because: Option<String>,
     /// tonic's module prefix: `<prefix>_client`, `<prefix>_server`.
     pub tonic_module: String,
     /// Module of the stream layer: `<service_snake>_stream`.
@@ -250,35 +258,40 @@ impl Model {
     }
 }
 
-/// tonic's generated client functions an RPC must not be named like.
-const TONIC_CLIENT_FNS: &[&str] = &[
-    "new",
-    "with_origin",
-    "with_interceptor",
-    "send_compressed",
-    "accept_compressed",
-    "max_decoding_message_size",
-    "max_encoding_message_size",
-    "connect",
-];
-
-/// Functions of the generated stream client besides the RPC helpers.
-const STREAM_CLIENT_FNS: &[&str] = &[
-    "connect",
-    "from_channel",
-    "with_timeout",
-    "with_compression",
-    "inner",
-];
-
 struct MessageInfo<'a> {
     message: &'a DescriptorProto,
     file: &'a FileDescriptorProto,
 }
 
-/// Builds the model, collecting every problem found.
-pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Diagnostic>> {
-    crate::check::check(descriptors, params)?;
+/// Gives `methods` (of the service `full_name`) their Rust names and helpers, decided
+/// together by [`ident::method_names`].
+fn name_methods(full_name: &str, methods: &mut [Method]) {
+    let shapes: Vec<ident::RpcShape<'_>> = methods
+        .iter()
+        .map(|m| ident::RpcShape {
+            proto_name: &m.proto_name,
+            server_streams: m.pattern.server_streams(),
+            uploads_chunks: m.pattern == Pattern::ClientStreaming && m.request.chunk.is_some(),
+        })
+        .collect();
+    let names = ident::method_names(full_name, &shapes);
+    for (method, names) in methods.iter_mut().zip(names) {
+        method.rust_name = names.rust_name;
+        method.renamed_because = names.renamed_because;
+        method.client_helper = names.client_helper;
+        method.client_renamed_because = names.client_renamed_because;
+        method.path_const = names.path_const;
+        method.upload_helper = names.upload_helper;
+        method.chunk_size_const = names.chunk_size_const;
+        method.reply_helper = Some(names.reply_helper);
+        method.stream_type = names.stream_type;
+    }
+}
+
+/// Builds the model from checked descriptors, with every problem found (the model holds
+/// what could be built despite them, for the validation to look at too).
+pub fn build(index: &Index<'_>, params: &Params) -> (Model, Vec<Diagnostic>) {
+    let descriptors = index.descriptors();
     let mut problems = Vec::new();
     let mut messages = BTreeMap::new();
     for file in &descriptors.files {
@@ -340,21 +353,7 @@ pub fn build(descriptors: &Descriptors, params: &Params) -> Result<Model, Vec<Di
     let model = Model {
         packages: packages.into_values().collect(),
     };
-    problems.extend(crate::validate::check(&model, descriptors));
-    if problems.is_empty() {
-        Ok(model)
-    } else {
-        Err(problems)
-    }
-}
-
-/// prost-build's module path for a package.
-pub fn module_of(package: &str) -> Vec<String> {
-    package
-        .split('.')
-        .filter(|s| !s.is_empty())
-        .map(ident::to_snake)
-        .collect()
+    (model, problems)
 }
 
 fn qualify_pkg(package: &str) -> String {
@@ -446,6 +445,9 @@ fn extern_type(proto_name: &str, well_known: &str) -> Option<String> {
         ".google.protobuf.StringValue" => "::prost::alloc::string::String",
         _ => {
             let rest = proto_name.strip_prefix(".google.protobuf.")?;
+            if !is_prost_type(rest) {
+                return None;
+            }
             let mut parts: Vec<&str> = rest.split('.').collect();
             let last = parts.pop()?;
             let mut path: Vec<String> = vec![well_known.to_owned()];
@@ -455,6 +457,65 @@ fn extern_type(proto_name: &str, well_known: &str) -> Option<String> {
         }
     };
     Some(mapped.to_owned())
+}
+
+/// The messages and enums of package `google.protobuf` that prost-types provides (at its
+/// root, and in `compiler` for `google.protobuf.compiler`), besides the ones
+/// [`extern_type`] maps to Rust types. A type of that package not among them is the
+/// user's own, generated with the user's code.
+const PROST_TYPES: &[&str] = &[
+    "Any",
+    "Api",
+    "DescriptorProto",
+    "Duration",
+    "Enum",
+    "EnumDescriptorProto",
+    "EnumOptions",
+    "EnumValue",
+    "EnumValueDescriptorProto",
+    "EnumValueOptions",
+    "ExtensionRangeOptions",
+    "Field",
+    "FieldDescriptorProto",
+    "FieldMask",
+    "FieldOptions",
+    "FileDescriptorProto",
+    "FileDescriptorSet",
+    "FileOptions",
+    "GeneratedCodeInfo",
+    "ListValue",
+    "MessageOptions",
+    "Method",
+    "MethodDescriptorProto",
+    "MethodOptions",
+    "Mixin",
+    "NullValue",
+    "OneofDescriptorProto",
+    "OneofOptions",
+    "Option",
+    "ServiceDescriptorProto",
+    "ServiceOptions",
+    "SourceCodeInfo",
+    "SourceContext",
+    "Struct",
+    "Syntax",
+    "Timestamp",
+    "Type",
+    "UninterpretedOption",
+    "Value",
+];
+
+/// The messages prost-types provides in its `compiler` module.
+const PROST_COMPILER_TYPES: &[&str] = &["CodeGeneratorRequest", "CodeGeneratorResponse", "Version"];
+
+/// `true` if prost-types provides `name`, a type of `google.protobuf` (`Timestamp`,
+/// `FieldDescriptorProto.Type`, `compiler.Version`) written without the package.
+fn is_prost_type(name: &str) -> bool {
+    match name.split('.').collect::<Vec<_>>().as_slice() {
+        ["compiler", top, ..] => PROST_COMPILER_TYPES.contains(top),
+        [top, ..] => PROST_TYPES.contains(top),
+        [] => false,
+    }
 }
 
 /// `true` if `rust_path` (a [`TypeRef`]'s) means the same in every module: `()`, or a path
@@ -600,14 +661,6 @@ fn build_service(
         });
     }
     let service_defaults = service_options.methods.unwrap_or_default();
-    let rust_name = ident::to_upper_camel_decided(&proto_name);
-
-    let mut taken: BTreeSet<String> = TONIC_CLIENT_FNS
-        .iter()
-        .chain(STREAM_CLIENT_FNS)
-        .map(|s| (*s).to_owned())
-        .collect();
-    let mut consts = BTreeSet::new();
     let mut methods = Vec::new();
     for (m, method) in service.method.iter().enumerate() {
         let path = [6, index as i32, 2, m as i32];
@@ -656,18 +709,6 @@ fn build_service(
         let (Some(request), Some(response)) = (request, response) else {
             continue;
         };
-        let plain = ident::to_snake_decided(name);
-        let rust_name = ident::claim(plain.clone(), &mut taken);
-        let renamed_because = (rust_name != plain).then(|| {
-            if TONIC_CLIENT_FNS.contains(&ident::unraw(&plain))
-                || STREAM_CLIENT_FNS.contains(&ident::unraw(&plain))
-            {
-                format!("`{plain}` is a function of the generated clients")
-            } else {
-                format!("`{plain}` is already the Rust name of another method of `{full_name}`")
-            }
-        });
-        let path_const = ident::claim(ident::to_shouty(&rust_name), &mut consts);
         let options = descriptors
             .method_options
             .get(&format!("{qualified}.{name}"))
@@ -684,11 +725,12 @@ fn build_service(
         };
         methods.push(Method {
             proto_name: name.to_owned(),
-            client_helper: rust_name.clone(),
+            // Named below, with the other RPCs that resolve.
+            rust_name: String::new(),
+            renamed_because: None,
+            client_helper: String::new(),
             client_renamed_because: None,
-            rust_name,
-            renamed_because,
-            path_const,
+            path_const: String::new(),
             grpc_path: format!("/{full_name}/{name}"),
             pattern,
             comments: source.comments(&path),
@@ -698,50 +740,31 @@ fn build_service(
             upload_helper: None,
             chunk_size_const: None,
             reply_helper: None,
-            stream_type: pattern.server_streams().then(|| format!("{name}Stream")),
+            stream_type: None,
             request,
             response,
             location,
         });
     }
-    // Helpers are named after all RPCs, so an RPC keeps its name over a helper.
-    for method in &mut methods {
-        if let (helper, Some(trait_method)) = ident::client_helper(&method.rust_name) {
-            method.client_helper = ident::claim(helper, &mut taken);
-            method.client_renamed_because = Some(format!(
-                "every type has `{trait_method}`, which method-call syntax \
-                 (`client.{}(..)`) would call instead",
-                ident::unraw(&method.rust_name)
-            ));
-        }
-        if method.pattern == Pattern::ClientStreaming && method.request.chunk.is_some() {
-            let name = ident::compose(&method.rust_name, "_from");
-            method.upload_helper = Some(ident::claim(name, &mut taken));
-            method.chunk_size_const = Some(format!("{}_CHUNK_SIZE", method.path_const));
-        }
-        let name = ident::compose(&method.rust_name, "_with_metadata");
-        method.reply_helper = Some(ident::claim(name, &mut taken));
-    }
-    let tonic_module = ident::tonic_module(&rust_name);
-    let stream_module = ident::stream_module(&proto_name);
+    name_methods(&full_name, &mut methods);
+    let rpcs: Vec<&str> = methods.iter().map(|m| m.proto_name.as_str()).collect();
+    let names = ident::ServiceNames::new(&proto_name, &rpcs);
     Some(Service {
-        tonic_client_module: format!("{tonic_module}_client"),
-        tonic_server_module: format!("{tonic_module}_server"),
-        tonic_trait: rust_name.clone(),
-        tonic_server: format!("{rust_name}Server"),
-        tonic_client: format!("{rust_name}Client"),
-        handler_trait: ident::compose(&rust_name, "Handler"),
-        config_struct: ident::compose(&rust_name, "Config"),
-        adapter: ident::compose(&rust_name, "Service"),
-        stream_client: ident::compose(&rust_name, "StreamClient"),
-        skeleton_struct: ident::compose(&rust_name, "Impl"),
-        skeleton_stem: match ident::unraw(&ident::to_snake(ident::unraw(&rust_name))) {
-            "" => "service".to_owned(),
-            stem => stem.to_owned(),
-        },
-        tonic_module,
-        stream_module,
-        rust_name,
+        tonic_trait: names.rust_name.clone(),
+        rust_name: names.rust_name,
+        renamed_because: names.renamed_because,
+        tonic_module: names.tonic_module,
+        tonic_client_module: names.tonic_client_module,
+        tonic_server_module: names.tonic_server_module,
+        tonic_server: names.tonic_server,
+        tonic_client: names.tonic_client,
+        stream_module: names.stream_module,
+        handler_trait: names.handler_trait,
+        config_struct: names.config_struct,
+        adapter: names.adapter,
+        stream_client: names.stream_client,
+        skeleton_struct: names.skeleton_struct,
+        skeleton_stem: names.skeleton_stem,
         full_name,
         comments: source.comments(&service_path),
         deprecated: service.options.as_ref().is_some_and(|o| o.deprecated()),
@@ -790,6 +813,17 @@ mod tests {
             "::rt::codegen::prost_types::NullValue"
         );
         assert_eq!(extern_type(".a.B", at), None);
+        // A message of the user's own in package `google.protobuf` is not prost-types'.
+        assert_eq!(extern_type(".google.protobuf.Req", at), None);
+        assert_eq!(
+            extern_type(".google.protobuf.FieldDescriptorProto.Type", at).unwrap(),
+            "::rt::codegen::prost_types::field_descriptor_proto::Type"
+        );
+        assert_eq!(
+            extern_type(".google.protobuf.compiler.Version", at).unwrap(),
+            "::rt::codegen::prost_types::compiler::Version"
+        );
+        assert_eq!(extern_type(".google.protobuf.compiler.Req", at), None);
     }
 
     #[test]

@@ -1,14 +1,13 @@
 //! The `rust-stream` command-line tool (feature `bin`): `generate`, `inspect`, `scaffold`,
 //! `new` and `sync`.
 
-use crate::builder::write_if_changed;
-use crate::emit;
 use crate::error::{Diagnostic, DiagnosticKind, Error};
+use crate::frontends::builder::write_if_changed;
+use crate::frontends::scaffold::Scaffold;
+use crate::frontends::service_crate::{self, new::NewCrate, new::new_crate};
 use crate::load::Descriptors;
 use crate::model::{Model, Pattern};
 use crate::options::{MethodOptions, OptionValue, Params, ServiceOptions};
-use crate::scaffold::Scaffold;
-use crate::service_crate::{self, new::NewCrate, new::new_crate};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -273,8 +272,8 @@ pub fn run(cli: Cli) -> Result<String, Error> {
     match cli.command {
         Command::Generate { input, out } => {
             let (descriptors, params) = input.load()?;
-            let (model, descriptors) = emit::model_of(&descriptors, &params)?;
-            let files = emit::generate_from_model(&model, &descriptors, &params)?;
+            let (model, descriptors) = crate::model_of(&descriptors, &params)?;
+            let files = crate::generate_from_model(&model, &descriptors, &params)?;
             // What was generated, then where it went: the table `inspect` prints.
             let mut report = inspect_table(&model);
             report.push('\n');
@@ -291,7 +290,7 @@ pub fn run(cli: Cli) -> Result<String, Error> {
         }
         Command::Inspect { input, json } => {
             let (descriptors, params) = input.load()?;
-            let (model, _) = emit::model_of(&descriptors, &params)?;
+            let (model, _) = crate::model_of(&descriptors, &params)?;
             Ok(if json {
                 inspect_json(&model)
             } else {
@@ -305,7 +304,7 @@ pub fn run(cli: Cli) -> Result<String, Error> {
             flat,
         } => {
             let (descriptors, params) = input.load()?;
-            let (model, _) = emit::model_of(&descriptors, &params)?;
+            let (model, _) = crate::model_of(&descriptors, &params)?;
             let report = Scaffold::new(module_path)
                 .flat(flat)
                 .runtime_path(params.runtime_path)

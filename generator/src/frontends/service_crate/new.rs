@@ -26,40 +26,40 @@ struct TemplateFile {
 const FILES: &[TemplateFile] = &[
     crate_file(
         "Cargo.toml.liquid",
-        include_str!("../../template/Cargo.toml.liquid"),
+        include_str!("../../../template/Cargo.toml.liquid"),
     ),
-    crate_file("README.md", include_str!("../../template/README.md")),
-    crate_file("build.rs", include_str!("../../template/build.rs")),
-    crate_file("src/lib.rs", include_str!("../../template/src/lib.rs")),
-    crate_file("src/main.rs", include_str!("../../template/src/main.rs")),
+    crate_file("README.md", include_str!("../../../template/README.md")),
+    crate_file("build.rs", include_str!("../../../template/build.rs")),
+    crate_file("src/lib.rs", include_str!("../../../template/src/lib.rs")),
+    crate_file("src/main.rs", include_str!("../../../template/src/main.rs")),
     crate_file(
         "src/bin/client.rs",
-        include_str!("../../template/src/bin/client.rs"),
+        include_str!("../../../template/src/bin/client.rs"),
     ),
     crate_file(
         "tests/rpcs.rs",
-        include_str!("../../template/tests/rpcs.rs"),
+        include_str!("../../../template/tests/rpcs.rs"),
     ),
     example_file(
         "proto/streaming.proto",
-        include_str!("../../template/proto/streaming.proto"),
+        include_str!("../../../template/proto/streaming.proto"),
     ),
     example_file(
         "src/handlers/mod.rs",
-        include_str!("../../template/src/handlers/mod.rs"),
+        include_str!("../../../template/src/handlers/mod.rs"),
     ),
     example_file(
         "src/handlers/streaming_examples.rs",
-        include_str!("../../template/src/handlers/streaming_examples.rs"),
+        include_str!("../../../template/src/handlers/streaming_examples.rs"),
     ),
     example_file(
         "tests/handlers.rs",
-        include_str!("../../template/tests/handlers.rs"),
+        include_str!("../../../template/tests/handlers.rs"),
     ),
 ];
 
 /// The template's placeholders: types, choices, defaults and patterns.
-const CARGO_GENERATE_TOML: &str = include_str!("../../template/cargo-generate.toml");
+const CARGO_GENERATE_TOML: &str = include_str!("../../../template/cargo-generate.toml");
 
 const fn crate_file(path: &'static str, text: &'static str) -> TemplateFile {
     TemplateFile {

@@ -255,7 +255,7 @@ impl Scaffold {
         let report = self.render(model, dir, &self.read(model, dir)?)?;
         for file in &report.files {
             if file.outcome != Outcome::UpToDate {
-                crate::builder::write_if_changed(&file.path, &file.content)?;
+                crate::frontends::builder::write_if_changed(&file.path, &file.content)?;
             }
         }
         Ok(report)
@@ -494,7 +494,7 @@ mod tests {
         }
         let protos: Vec<PathBuf> = files.iter().map(|(n, _)| dir.path().join(n)).collect();
         let descriptors = Descriptors::compile(&protos, &[dir.path()]).unwrap();
-        crate::emit::model_of(&descriptors, &Params::default())
+        crate::model_of(&descriptors, &Params::default())
             .unwrap_or_else(|err| panic!("{err}"))
             .0
     }

@@ -18,14 +18,15 @@
 #[cfg(feature = "bin")]
 pub mod new;
 
+use crate::emit::root_types;
 use crate::emit::service_set;
-use crate::emit::{model_of, root_types};
 use crate::error::{DiagnosticKind, Error};
+use crate::frontends::scaffold::{Report, Scaffold};
 use crate::ident;
 use crate::load::Descriptors;
 use crate::model::Model;
+use crate::model_of;
 use crate::options::Params;
-use crate::scaffold::{Report, Scaffold};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -97,7 +98,7 @@ pub fn sync(dir: &Path) -> Result<SyncReport, Error> {
     let handlers = Scaffold::new(MODULE_PATH).write(&protos.model, &dir.join(HANDLER_DIR))?;
     let module_path = dir.join(HANDLER_DIR).join("mod.rs");
     let changed = std::fs::read_to_string(&module_path).ok().as_deref() != Some(&module_text);
-    crate::builder::write_if_changed(&module_path, &module_text)?;
+    crate::frontends::builder::write_if_changed(&module_path, &module_text)?;
     Ok(SyncReport {
         handlers,
         module_file: (module_path, changed),

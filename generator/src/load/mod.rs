@@ -1,14 +1,21 @@
 //! Loading descriptors: from a protoc `CodeGeneratorRequest`, from an encoded
 //! `FileDescriptorSet`, or by compiling `.proto` files with protox (no protoc needed).
 //!
+//! Stage 1 of the pipeline. Takes protoc's request, an encoded `FileDescriptorSet` or
+//! `.proto` files; gives [`Descriptors`]: every file (editions files lowered to proto2 or
+//! proto3, see `editions`), the files to generate and the `rust_stream` options.
+//!
 //! prost-types drops unknown fields, and with them the `rust_stream` extension options, so
 //! the options are read from the same bytes a second time through small views below.
+
+pub(crate) mod editions;
 
 use crate::error::{Diagnostic, DiagnosticKind, Error, Location};
 use crate::options::{MethodOptions, ServiceOptions};
 use prost::Message;
 use prost_types::compiler::CodeGeneratorRequest;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -17,7 +24,7 @@ pub const OPTIONS_PROTO_NAME: &str = "rust_stream/options.proto";
 
 /// The text of `rust_stream/options.proto`, built into the generator so the build API and
 /// the CLI can resolve the import without an include path.
-pub const OPTIONS_PROTO: &str = include_str!("../proto/rust_stream/options.proto");
+pub const OPTIONS_PROTO: &str = include_str!("../../proto/rust_stream/options.proto");
 
 /// The descriptors of one run, with the files to generate code for.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -62,7 +69,7 @@ impl Descriptors {
             to_generate: request.file_to_generate,
             ..Descriptors::default()
         };
-        descriptors.problems = crate::editions::lower_request(bytes, &mut descriptors.files);
+        descriptors.problems = crate::load::editions::lower_request(bytes, &mut descriptors.files);
         descriptors.read_options(&raw.proto_file);
         Ok((descriptors, request.parameter.unwrap_or_default()))
     }
@@ -92,7 +99,7 @@ impl Descriptors {
             to_generate,
             ..Descriptors::default()
         };
-        descriptors.problems = crate::editions::lower_set(bytes, &mut descriptors.files);
+        descriptors.problems = crate::load::editions::lower_set(bytes, &mut descriptors.files);
         descriptors.read_options(&raw.file);
         Ok(descriptors)
     }
@@ -130,7 +137,14 @@ impl Descriptors {
         resolver.add(GoogleFileResolver::new());
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true).include_source_info(true);
-        compiler.open_files(&protos).map_err(protox_error)?;
+        if let Err(err) = compiler.open_files(&protos) {
+            return if uses_editions(&err) {
+                Descriptors::compile_editions(&protos, includes, protox_error(err))
+            } else {
+                let includes: Vec<&Path> = includes.iter().map(AsRef::as_ref).collect();
+                Err(with_search_path(protox_error(err), &includes))
+            };
+        }
         let to_generate: Vec<String> = compiler
             .files()
             .filter(|f| !f.is_import())
@@ -152,6 +166,33 @@ impl Descriptors {
         descriptors.loaded_files = loaded_files;
         descriptors.normalize_source_info();
         Ok(descriptors)
+    }
+
+    /// Reads protos that protox refused for using editions (`refused` says so) with the protoc
+    /// that protoc-bin-vendored ships, as the plugin under that protoc reads them.
+    #[cfg(feature = "vendored-protoc")]
+    fn compile_editions(
+        protos: &[PathBuf],
+        includes: &[impl AsRef<Path>],
+        refused: Error,
+    ) -> Result<Self, Error> {
+        match protoc_bin_vendored::protoc_bin_path() {
+            Ok(protoc) => Descriptors::compile_with_protoc(&protoc, protos, includes),
+            Err(err) => Err(Error::new(
+                DiagnosticKind::Unsupported,
+                format!("{refused} (the bundled protoc does not run here: {err})"),
+            )),
+        }
+    }
+
+    /// Without the `vendored-protoc` feature, editions files need a protoc of the user's.
+    #[cfg(not(feature = "vendored-protoc"))]
+    fn compile_editions(
+        _protos: &[PathBuf],
+        _includes: &[impl AsRef<Path>],
+        refused: Error,
+    ) -> Result<Self, Error> {
+        Err(refused)
     }
 
     /// Compiles `protos` with the protoc binary at `protoc` instead of protox, searching
@@ -356,6 +397,28 @@ impl Drop for Scratch {
     }
 }
 
+/// The last step of loading: `descriptors` as every later stage sees them, without the
+/// source info of imports (protoc gives none for imports, so every front end sees the
+/// same). Borrowed when there is nothing to drop.
+pub(crate) fn for_generation(descriptors: &Descriptors) -> Cow<'_, Descriptors> {
+    let generated =
+        |file: &FileDescriptorProto| descriptors.to_generate.iter().any(|n| n == file.name());
+    let has_import_info = descriptors
+        .files
+        .iter()
+        .any(|file| file.source_code_info.is_some() && !generated(file));
+    if !has_import_info {
+        return Cow::Borrowed(descriptors);
+    }
+    let mut owned = descriptors.clone();
+    for file in &mut owned.files {
+        if !generated(file) {
+            file.source_code_info = None;
+        }
+    }
+    Cow::Owned(owned)
+}
+
 fn io_error(path: &Path, err: &std::io::Error) -> Error {
     Error::new(DiagnosticKind::Io, format!("{}: {err}", path.display()))
 }
@@ -493,15 +556,55 @@ pub fn qualify(package: &str, name: &str) -> String {
 
 /// What the protox path says of an editions file, and how to proceed.
 pub(crate) const PROTOX_EDITIONS: &str = "the protoc-free parser (protox) cannot read; \
+     enable rust-stream-build's default `vendored-protoc` feature (a bundled protoc reads them), \
      generate with the protoc plugin (`protoc --rust-stream_out=...`), or have rust-stream run \
      a protoc 27 or later: `Builder::protoc(path)` in build.rs, `--protoc PATH` on the command line";
+
+/// protox's `import 'x' not found`, completed with where it looked and how to add a
+/// directory (each front end takes include directories its own way).
+fn with_search_path(error: Error, includes: &[&Path]) -> Error {
+    let Some(diagnostic) = error.diagnostics().first() else {
+        return error;
+    };
+    let Some(import) = diagnostic
+        .message
+        .strip_prefix("import '")
+        .and_then(|rest| rest.strip_suffix("' not found"))
+    else {
+        return error;
+    };
+    let searched = if includes.is_empty() {
+        "no include directory".to_owned()
+    } else {
+        let dirs: Vec<String> = includes
+            .iter()
+            .map(|dir| format!("`{}`", dir.display()))
+            .collect();
+        format!("the include directories {}", dirs.join(", "))
+    };
+    Error::at(
+        diagnostic.kind,
+        diagnostic.location.clone(),
+        format!(
+            "import '{import}' not found; searched {searched}, then the built-in \
+             `{OPTIONS_PROTO_NAME}` and `google/protobuf/*.proto`. Add the directory that \
+             holds `{import}` as an include: `include = \"...\"` in #[stream_service], \
+             `-I DIR` on the command line, or in the includes of `Builder::compile`"
+        ),
+    )
+}
+
+/// `true` if protox stopped at an `edition = ...` line, which it cannot parse at all.
+fn uses_editions(err: &protox::Error) -> bool {
+    err.to_string().ends_with("but found 'edition'")
+}
 
 /// protox's message says what is wrong; its diagnostic says where. Both go into the error,
 /// so a malformed proto is reported as `file:line:column: message`.
 fn protox_error(err: protox::Error) -> Error {
     let message = err.to_string();
     // protox does not parse editions at all; say which file and what reads it.
-    if message.ends_with("but found 'edition'") {
+    if uses_editions(&err) {
         let location = protox_location(&err);
         let file = location.as_ref().map_or("", |l| l.file.as_str()).to_owned();
         return Error::at(
@@ -654,6 +757,32 @@ mod tests {
         assert!(!readers.contains(OPTIONS_PROTO_NAME));
     }
 
+    /// A missing import names each include directory searched and how to add one.
+    #[test]
+    fn a_missing_import_names_the_directories_searched_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("svc.proto"),
+            "syntax = \"proto3\";\nimport \"google/api/annotations.proto\";\n",
+        )
+        .unwrap();
+        let err =
+            Descriptors::compile(&[dir.path().join("svc.proto")], &[dir.path(), other.path()])
+                .unwrap_err();
+        let message = err.to_string();
+        for expected in [
+            "svc.proto:2:1: import 'google/api/annotations.proto' not found; searched the \
+             include directories ",
+            &format!("`{}`, `{}`", dir.path().display(), other.path().display()),
+            "`include = \"...\"` in #[stream_service]",
+            "`-I DIR` on the command line",
+            "`Builder::compile`",
+        ] {
+            assert!(message.contains(expected), "{message:?} lacks {expected:?}");
+        }
+    }
+
     /// Every kind of malformed input is reported as `file:line:column: what`.
     #[test]
     fn malformed_protos_are_reported_at_file_line_column() {
@@ -665,7 +794,7 @@ mod tests {
             ),
             (
                 "syntax = \"proto3\";\nimport \"gone.proto\";\n",
-                "bad.proto:2:1: import 'gone.proto' not found",
+                "bad.proto:2:1: import 'gone.proto' not found; searched the include directories `",
             ),
             (
                 "syntax = \"proto3\";\nmessage A {\n  Foo a = 1;\n}\n",

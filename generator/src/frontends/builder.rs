@@ -1,6 +1,6 @@
 //! The build-script API: protoc-free (protox) compilation of protos into `OUT_DIR`.
 
-use crate::emit::{self, GeneratedFile};
+use crate::emit::GeneratedFile;
 use crate::error::{DiagnosticKind, Error};
 use crate::load::Descriptors;
 use crate::options::Params;
@@ -132,7 +132,7 @@ impl Builder {
                 println!("cargo:rerun-if-changed={}", include.as_ref().display());
             }
         }
-        emit::generate(&descriptors, &self.params)
+        crate::generate(&descriptors, &self.params)
     }
 
     /// Generates and writes the files (only those whose content changed).

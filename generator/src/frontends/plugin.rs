@@ -1,7 +1,6 @@
 //! The protoc plugin protocol: a `CodeGeneratorRequest` in, a `CodeGeneratorResponse` out.
 
-use crate::emit;
-use crate::error::DiagnosticKind;
+use crate::error::{DiagnosticKind, panic_message};
 use crate::load::Descriptors;
 use crate::options::Params;
 use prost::Message;
@@ -17,10 +16,10 @@ pub const SUPPORTED_FEATURES: u64 =
 const FEATURE_SUPPORTS_EDITIONS: u64 = 2;
 
 /// The oldest edition the plugin reads: `EDITION_PROTO2` (`syntax = "proto2"`).
-pub const MINIMUM_EDITION: i32 = crate::editions::MINIMUM_EDITION;
+pub const MINIMUM_EDITION: i32 = crate::load::editions::MINIMUM_EDITION;
 
 /// The newest edition the plugin reads: `EDITION_2024`.
-pub const MAXIMUM_EDITION: i32 = crate::editions::MAXIMUM_EDITION;
+pub const MAXIMUM_EDITION: i32 = crate::load::editions::MAXIMUM_EDITION;
 
 /// `CodeGeneratorResponse.minimum_edition` and `maximum_edition`, which prost-types 0.14
 /// lacks; encoded after the rest of the response (protobuf merges concatenated messages).
@@ -45,7 +44,7 @@ pub fn respond(request: &[u8]) -> Result<CodeGeneratorResponse, crate::Error> {
     // The checks before prost-build make its panics unreachable; should one remain (or a
     // bug of ours), protoc still gets an answer naming it instead of a crashed plugin.
     let generated = std::panic::catch_unwind(|| {
-        Params::parse(&parameter).and_then(|params| emit::generate(&descriptors, &params))
+        Params::parse(&parameter).and_then(|params| crate::generate(&descriptors, &params))
     })
     .unwrap_or_else(|panic| {
         Err(crate::Error::new(
@@ -82,13 +81,4 @@ pub fn respond_bytes(request: &[u8]) -> Result<Vec<u8>, crate::Error> {
     };
     bytes.extend(range.encode_to_vec());
     Ok(bytes)
-}
-
-/// The text of a panic's payload (`panic!("...")` carries a `&str` or a `String`).
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned())
 }

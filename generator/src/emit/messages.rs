@@ -96,6 +96,85 @@ fn oneofs_with_messages(files: &[prost_types::FileDescriptorProto]) -> Vec<Strin
     out
 }
 
+/// The fully qualified paths (`.pkg.Message.field`, `.pkg.Message.oneof.field` in a oneof)
+/// of the singular message and group fields whose type contains the message again, which
+/// must be boxed. prost-build boxes these itself when the cycle runs through message fields
+/// only: its graph of messages leaves groups out, so a cycle through a group (an editions
+/// field with `message_encoding = DELIMITED`) would give types of infinite size.
+fn recursive_fields(files: &[prost_types::FileDescriptorProto]) -> Vec<String> {
+    use prost_types::field_descriptor_proto::{Label, Type};
+    let mut messages: BTreeMap<String, &prost_types::DescriptorProto> = BTreeMap::new();
+    fn collect<'a>(
+        message: &'a prost_types::DescriptorProto,
+        scope: &str,
+        out: &mut BTreeMap<String, &'a prost_types::DescriptorProto>,
+    ) {
+        let name = format!("{scope}.{}", message.name());
+        for nested in &message.nested_type {
+            collect(nested, &name, out);
+        }
+        out.insert(name, message);
+    }
+    for file in files {
+        let scope = match file.package() {
+            "" => String::new(),
+            package => format!(".{package}"),
+        };
+        for message in &file.message_type {
+            collect(message, &scope, &mut messages);
+        }
+    }
+    let singular = |field: &&prost_types::FieldDescriptorProto| {
+        field.label() != Label::Repeated && matches!(field.r#type(), Type::Message | Type::Group)
+    };
+    let has_group = messages
+        .values()
+        .flat_map(|m| &m.field)
+        .filter(singular)
+        .any(|f| f.r#type() == Type::Group);
+    if !has_group {
+        // Every cycle runs through message fields: prost-build boxes them.
+        return Vec::new();
+    }
+    // Whether `to` is reachable from `from` through singular message and group fields.
+    let reaches = |from: &str, to: &str| {
+        let mut seen = BTreeSet::from([from.to_owned()]);
+        let mut stack = vec![from.to_owned()];
+        while let Some(name) = stack.pop() {
+            if name == to {
+                return true;
+            }
+            let fields = messages
+                .get(&name)
+                .map(|m| m.field.as_slice())
+                .unwrap_or(&[]);
+            for field in fields.iter().filter(singular) {
+                if seen.insert(field.type_name().to_owned()) {
+                    stack.push(field.type_name().to_owned());
+                }
+            }
+        }
+        false
+    };
+    let mut out = Vec::new();
+    for (name, message) in &messages {
+        for field in message.field.iter().filter(singular) {
+            if !reaches(field.type_name(), name) {
+                continue;
+            }
+            let oneof = field
+                .oneof_index
+                .filter(|_| !field.proto3_optional())
+                .and_then(|i| message.oneof_decl.get(usize::try_from(i).ok()?));
+            out.push(match oneof {
+                Some(oneof) => format!("{name}.{}.{}", oneof.name(), field.name()),
+                None => format!("{name}.{}", field.name()),
+            });
+        }
+    }
+    out
+}
+
 /// prost-build's output for every package of the model, by module.
 pub fn generate(
     descriptors: &crate::load::Descriptors,
@@ -135,6 +214,9 @@ pub fn generate(
     for oneof in oneofs_with_messages(&descriptors.files) {
         config.enum_attribute(oneof, "#[allow(clippy::large_enum_variant)]");
     }
+    for field in recursive_fields(&descriptors.files) {
+        config.boxed(field);
+    }
     config.service_generator(Box::new(Services {
         tonic: tonic_prost_build::configure().service_generator(),
         methods,
@@ -164,7 +246,7 @@ pub fn generate(
         config.generate(requests)
     }))
     .map_err(|panic| {
-        let message = crate::plugin::panic_message(panic.as_ref());
+        let message = crate::error::panic_message(panic.as_ref());
         Error::new(
             DiagnosticKind::Internal,
             format!("prost-build panicked on these descriptors (a bug in rust-stream's checks): {message}"),
@@ -234,7 +316,12 @@ impl ServiceGenerator for Services {
         let qualified = crate::load::qualify(&service.package, &service.proto_name);
         // prost-build's names are empty for names made only of underscores; a service of a
         // file that is not generated gets rust-stream's names, not the model's.
-        service.name = ident::to_upper_camel_decided(&service.proto_name);
+        let rpcs: Vec<&str> = service
+            .methods
+            .iter()
+            .map(|m| m.proto_name.as_str())
+            .collect();
+        service.name = ident::service_type(&service.proto_name, &rpcs).0;
         for method in &mut service.methods {
             method.name = ident::to_snake_decided(&method.proto_name);
         }

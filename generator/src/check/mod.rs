@@ -4,12 +4,17 @@
 //! element instead. protoc and protox never produce most of these faults; hand-built or
 //! damaged requests do.
 //!
+//! A stage of the pipeline, after loading. Takes the [`Descriptors`] and the [`Params`];
+//! gives nothing but the problems it finds, so that no later stage meets input prost-build or
+//! tonic-build would panic on.
+//!
 //! Also refused here: editions files that were not lowered (`editions`: descriptors built
 //! by hand as prost-types values, which cannot carry `features`), and types the output would refer to without generating them (a package that is neither
 //! generated nor mapped with `extern_path=`).
 
-use crate::error::{Diagnostic, DiagnosticKind, Location};
+use crate::error::{Diagnostic, DiagnosticKind, Error, Location};
 use crate::ident;
+use crate::index::Index;
 use crate::load::{Descriptors, OPTIONS_PROTO_NAME};
 use crate::options::Params;
 use prost_types::field_descriptor_proto::{Label, Type};
@@ -24,26 +29,36 @@ const EDITIONS_NOT_LOWERED: &str = "an editions file must be read from an encode
      `Descriptors::from_file_descriptor_set`): prost-types values cannot carry its features";
 
 /// Every problem with the descriptors that would make prost-build or tonic-build fail
-/// (called when the model is built, so every front end and command sees them).
-pub fn check(descriptors: &Descriptors, params: &Params) -> Result<(), Vec<Diagnostic>> {
-    let checker = walk(descriptors, params);
-    if checker.problems.is_empty() {
-        Ok(())
-    } else {
-        Err(checker.problems)
+/// (checked before the model is built, so every front end and command sees them); what
+/// passes is [`Checked`].
+pub fn check(index: &Index<'_>, params: &Params) -> Result<Checked, Vec<Diagnostic>> {
+    let descriptors = index.descriptors();
+    let mut checker = walk(descriptors, params);
+    if !checker.problems.is_empty() {
+        return Err(checker.problems);
     }
+    checker.include_file(descriptors);
+    Ok(Checked {
+        output: checker.output,
+    })
 }
 
-/// What generated code needs beyond [`check`]: every type it refers to is generated in
-/// the same run (or mapped with `extern_path=`), and the include file is not a package's
-/// file. Only generation calls this: `inspect` can show a proto whose imports are not
-/// generated.
-pub fn output(descriptors: &Descriptors, params: &Params) -> Result<(), crate::Error> {
-    let mut checker = walk(descriptors, params);
-    checker.include_file(descriptors);
-    match crate::Error::from_diagnostics(checker.output) {
-        Some(err) => Err(err),
-        None => Ok(()),
+/// Descriptors that passed [`check`], with what generated code needs beyond it, found in
+/// the same walk: every type it refers to is generated in the same run (or mapped with
+/// `extern_path=`), and the include file is not a package's file.
+#[derive(Debug)]
+pub struct Checked {
+    output: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// Whether code can be generated. Only generation asks: `inspect` can show a proto
+    /// whose imports are not generated.
+    pub fn for_output(self) -> Result<(), Error> {
+        match Error::from_diagnostics(self.output) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 }
 
@@ -54,7 +69,7 @@ fn walk<'a>(descriptors: &'a Descriptors, params: &'a Params) -> Checker<'a> {
             .files
             .iter()
             .filter(|f| descriptors.to_generate.iter().any(|n| n == f.name()))
-            .map(|f| crate::model::module_of(f.package()))
+            .map(|f| ident::module_of(f.package()))
             .collect(),
         params,
         problems: descriptors.problems().to_vec(),
@@ -610,7 +625,7 @@ impl<'a> Checker<'a> {
             return;
         }
         let file = info.file.name().to_owned();
-        let module = crate::model::module_of(info.file.package());
+        let module = ident::module_of(info.file.package());
         let well_known = name.starts_with(".google.protobuf.") || file == OPTIONS_PROTO_NAME;
         if generated && !well_known && !self.generated_modules.contains(&module) {
             let package = info.file.package();
@@ -678,12 +693,12 @@ impl<'a> Checker<'a> {
         if let Some(package) = self
             .generated_modules
             .iter()
-            .find(|module| crate::emit::file_name(module, self.params.stream_only) == *include)
+            .find(|module| crate::ident::file_name(module, self.params.stream_only) == *include)
         {
             let package = descriptors
                 .files
                 .iter()
-                .find(|f| crate::model::module_of(f.package()) == *package)
+                .find(|f| ident::module_of(f.package()) == *package)
                 .map_or("", |f| f.package());
             self.output.push(Diagnostic::new(
                 DiagnosticKind::InvalidOption,

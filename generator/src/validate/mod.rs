@@ -4,11 +4,16 @@
 //! package's module, a message's module, a struct's fields and the methods prost's derive
 //! adds to it, an enum's or a oneof's variants). A clash names both sides and where each
 //! is declared.
+//!
+//! A stage of the pipeline, after the model. Takes the [`Model`] and its [`Descriptors`];
+//! gives the problems renaming cannot fix.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident;
-use crate::load::{Descriptors, qualify};
-use crate::model::{Model, SourceIndex, module_of};
+use crate::ident::module_of;
+use crate::index::Index;
+use crate::load::qualify;
+use crate::model::{Model, SourceIndex};
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
     DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
@@ -17,7 +22,8 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every problem with the model, empty if there is none.
-pub fn check(model: &Model, descriptors: &Descriptors) -> Vec<Diagnostic> {
+pub fn check(model: &Model, index: &Index<'_>) -> Vec<Diagnostic> {
+    let descriptors = index.descriptors();
     let mut problems = Vec::new();
     let mut files: Vec<(Vec<String>, &FileDescriptorProto)> = descriptors
         .files
