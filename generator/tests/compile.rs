@@ -262,6 +262,29 @@ fn cargo_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
     );
 }
 
+/// Generates the reference proto with `harness=false` into `out` (inside `src/`), checks that
+/// no harness item is in it, and returns `out`'s path relative to `src/`.
+fn production_build(protos_dir: &Path, out: &Path) -> &'static str {
+    Builder::new()
+        .emit_rerun_if_changed(false)
+        .include_file("mod.rs")
+        .param("harness", "false")
+        .unwrap()
+        .out_dir(out)
+        .compile(&[protos_dir.join("streaming.proto")], &[protos_dir])
+        .unwrap_or_else(|err| panic!("generation without the harness failed: {err}"));
+    for entry in std::fs::read_dir(out).unwrap() {
+        let code = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for harness_item in ["test_server", "TestServer", "answer_default", "rpc_tests"] {
+            assert!(
+                !code.contains(harness_item),
+                "`{harness_item}` with harness=false"
+            );
+        }
+    }
+    "gen_prod"
+}
+
 #[test]
 fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_2024() {
     let root = workspace();
@@ -293,6 +316,7 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
         .out_dir(&gen_dir)
         .compile(&protos, &includes)
         .unwrap_or_else(|err| panic!("generation failed: {err}"));
+    let prod_dir = production_build(&protos_dir, &krate.join("src/gen_prod"));
 
     // A skeleton per service, as the CLI's scaffold command writes it. The reference
     // service is scaffolded first from an older version of its proto with two RPCs, and
@@ -352,11 +376,13 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
         "//! Generated code for the corpus.\n#![deny(warnings)]\n\n\
          /// Everything generated.\n#[allow(missing_docs)]\npub mod pb {{\n    include!(\"gen/mod.rs\");\n}}\n\n\
          /// Handler skeletons.\n#[allow(missing_docs)]\npub mod skeletons {{\n{skeleton_mods}}}\n\n\
+         /// The reference proto for production: no test harness.\n#[allow(missing_docs)]\npub mod prod {{\n    include!(\"{}/mod.rs\");\n}}\n\n\
          pub mod calls;\n\n\
          /// The reference service serves its skeleton.\n\
          pub fn serve_skeleton() -> impl Sized {{\n    \
          pb::streaming::streaming_examples_stream::StreamingExamplesService::new(\n        \
          skeletons::s{}::StreamingExamplesImpl,\n    )\n    .into_server()\n}}\n",
+        prod_dir,
         files
             .iter()
             .position(|f| f == "streaming_examples.rs")

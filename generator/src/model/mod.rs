@@ -166,7 +166,7 @@ impl Method {
         self.options
             .chunk_size
             .filter(|&n| n > 0)
-            .map_or(64 * 1024, |n| n as usize)
+            .map_or(crate::options::DEFAULT_CHUNK_SIZE, |n| n as usize)
     }
 }
 
