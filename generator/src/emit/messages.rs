@@ -208,7 +208,13 @@ pub fn generate(
     for (proto, rust) in &params.extern_paths {
         config.extern_path(proto, rust);
     }
-    config.prost_types_path(params.well_known_types_path());
+    // prost-build would map all of package `google.protobuf` to prost-types, and so never
+    // generate a message of the user's own there; the types prost-types provides are
+    // mapped one by one instead, to the paths prost-build gives them.
+    config.compile_well_known_types();
+    for (proto, rust) in crate::model::prost_type_paths(&params.well_known_types_path()) {
+        config.extern_path(proto, rust);
+    }
     for oneof in oneofs_with_messages(&descriptors.files) {
         config.enum_attribute(oneof, "#[allow(clippy::large_enum_variant)]");
     }

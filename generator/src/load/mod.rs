@@ -110,6 +110,11 @@ impl Descriptors {
     ///
     /// Code is generated for `protos` only, as protoc does with the files named on its
     /// command line; see [`Descriptors::generate_imports`] for the build API's behaviour.
+    ///
+    /// protox cannot parse editions files: with the default `vendored-protoc` feature they
+    /// are read by the protoc that protoc-bin-vendored ships
+    /// ([`Descriptors::compile_with_protoc`]), as the plugin under that protoc reads them;
+    /// without it, the error names the file and the ways forward.
     pub fn compile(
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],

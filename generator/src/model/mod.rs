@@ -166,7 +166,7 @@ impl Method {
         self.options
             .chunk_size
             .filter(|&n| n > 0)
-            .map_or(64 * 1024, |n| n as usize)
+            .map_or(crate::options::DEFAULT_CHUNK_SIZE, |n| n as usize)
     }
 }
 
@@ -469,6 +469,41 @@ const PROST_TYPES: &[&str] = &[
 
 /// The messages prost-types provides in its `compiler` module.
 const PROST_COMPILER_TYPES: &[&str] = &["CodeGeneratorRequest", "CodeGeneratorResponse", "Version"];
+
+/// The extern paths prost-build gives Google's well-known types when it maps them itself
+/// (its `ExternPaths` without `compile_well_known_types`), for each type prost-types
+/// provides rather than for the whole package: the wrappers and `Empty` as Rust types, the
+/// others at `well_known` ([`Params::well_known_types_path`]).
+pub fn prost_type_paths(well_known: &str) -> Vec<(String, String)> {
+    let mut paths: Vec<(String, String)> = [
+        ("BoolValue", "bool"),
+        ("BytesValue", "::prost::alloc::vec::Vec<u8>"),
+        ("DoubleValue", "f64"),
+        ("Empty", "()"),
+        ("FloatValue", "f32"),
+        ("Int32Value", "i32"),
+        ("Int64Value", "i64"),
+        ("StringValue", "::prost::alloc::string::String"),
+        ("UInt32Value", "u32"),
+        ("UInt64Value", "u64"),
+    ]
+    .into_iter()
+    .map(|(name, rust)| (format!(".google.protobuf.{name}"), rust.to_owned()))
+    .collect();
+    paths.extend(PROST_TYPES.iter().map(|name| {
+        (
+            format!(".google.protobuf.{name}"),
+            format!("{well_known}::{name}"),
+        )
+    }));
+    paths.extend(PROST_COMPILER_TYPES.iter().map(|name| {
+        (
+            format!(".google.protobuf.compiler.{name}"),
+            format!("{well_known}::compiler::{name}"),
+        )
+    }));
+    paths
+}
 
 /// `true` if prost-types provides `name`, a type of `google.protobuf` (`Timestamp`,
 /// `FieldDescriptorProto.Type`, `compiler.Version`) written without the package.
