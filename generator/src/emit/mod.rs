@@ -1,9 +1,9 @@
 //! Emission: one formatted, deterministic file per proto package.
 //!
-//! The last stage of the pipeline. Takes the validated [`Model`], its [`Descriptors`] and the
-//! [`Params`]; gives tokens per package ([`PackageTokens`]) or formatted files
-//! ([`GeneratedFile`]). `messages` runs prost-build and tonic's generator; the other modules
-//! write rust-stream's own code.
+//! The last stage of the pipeline. Takes the validated [`Model`](crate::Model), its
+//! [`Descriptors`](crate::Descriptors) and the [`Params`](crate::Params); gives tokens per package
+//! ([`PackageTokens`]) or formatted files ([`GeneratedFile`]). `messages` runs prost-build and
+//! tonic's generator; the other modules write rust-stream's own code.
 
 pub mod docs;
 pub mod harness;

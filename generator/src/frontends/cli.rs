@@ -273,7 +273,7 @@ pub fn run(cli: Cli) -> Result<String, Error> {
         Command::Generate { input, out } => {
             let (descriptors, params) = input.load()?;
             let (model, descriptors) = crate::model_of(&descriptors, &params)?;
-            let files = crate::generate_from_model(&model, &descriptors, &params)?;
+            let files = crate::pipeline::generate_from_model(&model, &descriptors, &params)?;
             // What was generated, then where it went: the table `inspect` prints.
             let mut report = inspect_table(&model);
             report.push('\n');
