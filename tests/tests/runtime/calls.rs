@@ -751,3 +751,36 @@ async fn the_server_records_exactly_how_each_call_ended() {
         (UPLOAD, EndReason::DeadlineExceeded)
     );
 }
+
+// ---------------------------------------------------------------- the options' defaults
+
+/// Each method option's default as the generator declares it (what `rust-stream inspect
+/// --json` shows where no level sets it) is the runtime's own: generated code names the
+/// runtime's constants, so the two must agree. An option declared without its runtime
+/// default here fails.
+#[test]
+fn declared_option_defaults_are_the_runtimes() {
+    use rust_stream::codegen::{Compression, DEFAULT_CHUNK_SIZE};
+    use rust_stream_build::options::{MethodOptions, OptionValue, ServiceOptions};
+    let config = CallConfig::DEFAULT;
+    let millis = |d: Option<Duration>| d.map_or(0, |d| u64::try_from(d.as_millis()).unwrap());
+    let count = |n: Option<u64>| OptionValue::Number(n.unwrap_or(0));
+    for option in MethodOptions::OPTIONS {
+        let runtime = match option.name {
+            "buffer" => OptionValue::Number(config.buffer as u64),
+            "max_total_bytes" => count(config.limits.max_total_bytes),
+            "max_messages" => count(config.limits.max_messages),
+            "idle_timeout_ms" => OptionValue::Number(millis(config.limits.idle_timeout)),
+            "deadline_ms" => OptionValue::Number(millis(config.default_deadline)),
+            "chunk_size" => OptionValue::Number(DEFAULT_CHUNK_SIZE as u64),
+            "compression" => {
+                assert_eq!(config.compression, Compression::NONE);
+                OptionValue::Word("none")
+            }
+            other => panic!("option `{other}`: add the runtime's default here"),
+        };
+        assert_eq!(option.default, Some(runtime), "{}", option.name);
+    }
+    // The tuning preset decides the service options' defaults.
+    assert!(ServiceOptions::OPTIONS.iter().all(|o| o.default.is_none()));
+}

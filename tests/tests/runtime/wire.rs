@@ -218,7 +218,7 @@ impl StreamingExamplesHandler for Slow {
 }
 
 fn with_timeout<T>(message: T, timeout: Duration) -> tonic::Request<T> {
-    rust_stream::request(message, Some(timeout))
+    rust_stream::codegen::request(message, Some(timeout))
 }
 
 /// Waits until the handler's call ended and checks the server's own verdict.
@@ -274,7 +274,7 @@ async fn deadlines_end_every_pattern_with_deadline_exceeded() {
         client.inner().upload_chunks(with_timeout(chunks, timeout)),
     )
     .await
-    .map_err(rust_stream::client_status)
+    .map_err(rust_stream::codegen::client_status)
     .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     ended_by_deadline(&handler, dropped).await;
