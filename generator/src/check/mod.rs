@@ -17,7 +17,7 @@ use crate::ident;
 use crate::index::Index;
 use crate::load::{Descriptors, OPTIONS_PROTO_NAME};
 use crate::options::Params;
-use crate::proto::SourceIndex;
+use crate::proto::{FullName, SourceIndex};
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
     DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
@@ -112,7 +112,7 @@ enum TypeKind {
 }
 
 struct Checker<'a> {
-    types: BTreeMap<String, TypeInfo<'a>>,
+    types: BTreeMap<FullName, TypeInfo<'a>>,
     generated_modules: BTreeSet<Vec<String>>,
     params: &'a Params,
     problems: Vec<Diagnostic>,
@@ -173,14 +173,14 @@ impl<'a> Checker<'a> {
     /// Records every message, map entry and enum of `file` by fully qualified name.
     fn index(&mut self, file: &'a FileDescriptorProto) {
         fn walk<'a>(
-            types: &mut BTreeMap<String, TypeInfo<'a>>,
+            types: &mut BTreeMap<FullName, TypeInfo<'a>>,
             file: &'a FileDescriptorProto,
-            prefix: &str,
+            prefix: &FullName,
             messages: &'a [DescriptorProto],
             enums: &'a [EnumDescriptorProto],
         ) {
             for message in messages {
-                let name = qualified(prefix, message.name());
+                let name = prefix.child(message.name());
                 let kind = if message.options.as_ref().is_some_and(|o| o.map_entry()) {
                     TypeKind::MapEntry
                 } else {
@@ -191,10 +191,10 @@ impl<'a> Checker<'a> {
             }
             for e in enums {
                 let kind = TypeKind::Enum;
-                types.insert(qualified(prefix, e.name()), TypeInfo { kind, file });
+                types.insert(prefix.child(e.name()), TypeInfo { kind, file });
             }
         }
-        let prefix = package_prefix(file.package());
+        let prefix = FullName::package(file.package());
         walk(
             &mut self.types,
             file,
@@ -230,7 +230,7 @@ impl<'a> Checker<'a> {
             // The model's name checks report it; every name in the file would be wrong too.
             return;
         }
-        let prefix = package_prefix(package);
+        let prefix = FullName::package(package);
         for (i, message) in file.message_type.iter().enumerate() {
             self.message(source, &prefix, message, vec![4, i as i32], generated);
         }
@@ -251,14 +251,14 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn services(&mut self, source: &SourceIndex<'_>, prefix: &str, generated: bool) {
+    fn services(&mut self, source: &SourceIndex<'_>, prefix: &FullName, generated: bool) {
         let file = source.file();
         for (i, service) in file.service.iter().enumerate() {
             let path = vec![6, i as i32];
-            let service_name = qualified(prefix, service.name());
+            let service_name = prefix.child(service.name());
             let at = Element {
                 source,
-                what: format!("service `{}`", shown(&service_name)),
+                what: format!("service `{}`", service_name.shown()),
                 path,
             };
             if !self.name(&at, service.name.as_deref()) {
@@ -270,7 +270,7 @@ impl<'a> Checker<'a> {
                 path.extend([2, m as i32]);
                 let method_at = Element {
                     source,
-                    what: format!("method `{}.{}`", shown(&service_name), method.name()),
+                    what: format!("method `{}.{}`", service_name.shown(), method.name()),
                     path,
                 };
                 if !self.name(&method_at, method.name.as_deref()) {
@@ -317,7 +317,7 @@ impl<'a> Checker<'a> {
             return;
         };
         let resolved = resolved.unwrap_or_default();
-        let service_name = qualified(&package_prefix(source.file().package()), service.name());
+        let service_name = FullName::of(source.file().package(), service.name());
         let mut method_path = service_path.to_vec();
         method_path.extend([2, m as i32]);
         self.problems.push(Diagnostic::new(
@@ -326,7 +326,7 @@ impl<'a> Checker<'a> {
             format!(
                 "\"{written}\" is not a message type: inside service {service} it names the \
                  method {service}.{written} ({at}); write \"{resolved}\" or rename one of them",
-                service = shown(&service_name),
+                service = service_name.shown(),
                 at = source.location(&method_path),
             ),
         ));
@@ -335,26 +335,26 @@ impl<'a> Checker<'a> {
     fn message(
         &mut self,
         source: &SourceIndex<'_>,
-        prefix: &str,
+        prefix: &FullName,
         message: &DescriptorProto,
         path: Vec<i32>,
         generated: bool,
     ) {
-        let full = qualified(prefix, message.name());
+        let full = prefix.child(message.name());
         let map_entry = message.options.as_ref().is_some_and(|o| o.map_entry());
         let at = Element {
             source,
             what: format!(
                 "{} `{}`",
                 if map_entry { "map entry" } else { "message" },
-                shown(&full)
+                full.shown()
             ),
             path,
         };
         if !self.name(&at, message.name.as_deref()) {
             return;
         }
-        let external = self.params.extern_path_of(&full).is_some();
+        let external = self.params.extern_path_of(full.as_str()).is_some();
         if map_entry {
             self.map_entry(&at, message, generated);
             return;
@@ -368,7 +368,7 @@ impl<'a> Checker<'a> {
             path.extend([2, i as i32]);
             let field_at = Element {
                 source,
-                what: format!("field `{}.{}`", shown(&full), field.name()),
+                what: format!("field `{}.{}`", full.shown(), field.name()),
                 path,
             };
             if !external {
@@ -401,7 +401,7 @@ impl<'a> Checker<'a> {
             path.extend([8, i as i32]);
             let oneof_at = Element {
                 source,
-                what: format!("oneof `{}.{}`", shown(&full), oneof.name()),
+                what: format!("oneof `{}.{}`", full.shown(), oneof.name()),
                 path,
             };
             self.name(&oneof_at, oneof.name.as_deref());
@@ -419,9 +419,13 @@ impl<'a> Checker<'a> {
             let mut path = at.path.clone();
             // A map entry is synthesized, without a source location of its own: its
             // problems are reported at the map field that declares it.
-            let entry = qualified(&full, nested.name());
+            let entry = full.child(nested.name());
             let is_entry = nested.options.as_ref().is_some_and(|o| o.map_entry());
-            match message.field.iter().position(|f| f.type_name() == entry) {
+            match message
+                .field
+                .iter()
+                .position(|f| f.type_name() == entry.as_str())
+            {
                 Some(field) if is_entry => path.extend([2, field as i32]),
                 _ => path.extend([3, i as i32]),
             }
@@ -605,20 +609,20 @@ impl<'a> Checker<'a> {
     fn enumeration(
         &mut self,
         source: &SourceIndex<'_>,
-        prefix: &str,
+        prefix: &FullName,
         e: &EnumDescriptorProto,
         path: Vec<i32>,
     ) {
-        let full = qualified(prefix, e.name());
+        let full = prefix.child(e.name());
         let at = Element {
             source,
-            what: format!("enum `{}`", shown(&full)),
+            what: format!("enum `{}`", full.shown()),
             path,
         };
         if !self.name(&at, e.name.as_deref()) {
             return;
         }
-        let external = self.params.extern_path_of(&full).is_some();
+        let external = self.params.extern_path_of(full.as_str()).is_some();
         if external {
             return;
         }
@@ -631,7 +635,7 @@ impl<'a> Checker<'a> {
             path.extend([2, i as i32]);
             let value_at = Element {
                 source,
-                what: format!("enum value `{}.{}`", shown(&full), value.name()),
+                what: format!("enum value `{}.{}`", full.shown(), value.name()),
                 path,
             };
             if self.name(&value_at, value.name.as_deref()) {
@@ -672,7 +676,7 @@ fn check_default(
     ty: Type,
     default: &str,
     type_name: &str,
-    types: &BTreeMap<String, TypeInfo<'_>>,
+    types: &BTreeMap<FullName, TypeInfo<'_>>,
 ) -> Result<(), String> {
     let number = |ok: bool| {
         if ok {
@@ -714,23 +718,26 @@ fn enum_values<'f>(
     name: &str,
 ) -> Option<&'f [prost_types::EnumValueDescriptorProto]> {
     fn find<'f>(
-        prefix: &str,
+        prefix: &FullName,
         messages: &'f [DescriptorProto],
         enums: &'f [EnumDescriptorProto],
         name: &str,
     ) -> Option<&'f [prost_types::EnumValueDescriptorProto]> {
-        if let Some(e) = enums.iter().find(|e| qualified(prefix, e.name()) == name) {
+        if let Some(e) = enums
+            .iter()
+            .find(|e| prefix.child(e.name()).as_str() == name)
+        {
             return Some(&e.value);
         }
         messages.iter().find_map(|m| {
-            let full = qualified(prefix, m.name());
+            let full = prefix.child(m.name());
             name.starts_with(&format!("{full}."))
                 .then(|| find(&full, &m.nested_type, &m.enum_type, name))
                 .flatten()
         })
     }
     find(
-        &package_prefix(file.package()),
+        &FullName::package(file.package()),
         &file.message_type,
         &file.enum_type,
         name,
@@ -803,24 +810,6 @@ fn written_name<'r>(resolved: &'r str, span: &[i32]) -> Option<&'r str> {
     std::iter::once(resolved)
         .chain(resolved.match_indices('.').map(|(i, _)| &resolved[i + 1..]))
         .find(|candidate| candidate.len() == width)
-}
-
-/// `.pkg`, or empty without a package.
-fn package_prefix(package: &str) -> String {
-    if package.is_empty() {
-        String::new()
-    } else {
-        format!(".{package}")
-    }
-}
-
-fn qualified(prefix: &str, name: &str) -> String {
-    format!("{prefix}.{name}")
-}
-
-/// How messages name an element: its full name without the leading dot (`pkg.Msg`).
-fn shown(qualified: &str) -> &str {
-    qualified.strip_prefix('.').unwrap_or(qualified)
 }
 
 #[cfg(test)]

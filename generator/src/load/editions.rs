@@ -26,7 +26,7 @@
 //! naming the element and the feature.
 
 use crate::error::{Diagnostic, DiagnosticKind};
-use crate::proto::SourceIndex;
+use crate::proto::{FullName, SourceIndex};
 use prost::Message;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
@@ -283,7 +283,7 @@ impl Lowering<'_> {
             &defaults,
             view.options.as_ref().and_then(|o| o.features.as_ref()),
         );
-        let prefix = package_prefix(file.package());
+        let prefix = FullName::package(file.package());
         // Enums change nothing prost-build emits: their features are only checked.
         self.enums(&[5], &prefix, &features, &view.enum_type, &file.enum_type);
         self.proto3 = implicit_anywhere(file, view, &features);
@@ -294,7 +294,7 @@ impl Lowering<'_> {
         file.message_type = messages;
         let mut extensions = std::mem::take(&mut file.extension);
         for (i, (field, view)) in extensions.iter_mut().zip(&view.extension).enumerate() {
-            let what = format!("extension `{prefix}{}`", field.name());
+            let what = format!("extension `{}`", prefix.child(field.name()).shown());
             self.field(
                 &[7, i as i32],
                 &what,
@@ -311,13 +311,13 @@ impl Lowering<'_> {
     fn message(
         &mut self,
         path: &[i32],
-        scope: &str,
+        scope: &FullName,
         message: &mut DescriptorProto,
         view: &MessageView,
         parent: &Features,
     ) {
-        let full = format!("{scope}{}", message.name());
-        let what = format!("message `{full}`");
+        let full = scope.child(message.name());
+        let what = format!("message `{}`", full.shown());
         let features = self.features(
             path,
             &what,
@@ -336,7 +336,7 @@ impl Lowering<'_> {
             .enumerate()
             .map(|(i, (oneof, decl))| {
                 let at = [path, &[8, i as i32]].concat();
-                let what = format!("oneof `{full}.{}`", decl.name());
+                let what = format!("oneof `{}`", full.child(decl.name()).shown());
                 self.features(
                     &at,
                     &what,
@@ -349,12 +349,12 @@ impl Lowering<'_> {
             .nested_type
             .iter()
             .filter(|m| m.options.as_ref().is_some_and(|o| o.map_entry()))
-            .map(|m| format!(".{full}.{}", m.name()))
+            .map(|m| full.child(m.name()).into())
             .collect();
         let mut fields = std::mem::take(&mut message.field);
         let mut synthetic = Vec::new();
         for (i, (field, view)) in fields.iter_mut().zip(&view.field).enumerate() {
-            let what = format!("field `{full}.{}`", field.name());
+            let what = format!("field `{}`", full.child(field.name()).shown());
             let oneof = field
                 .oneof_index
                 .and_then(|o| usize::try_from(o).ok())
@@ -386,15 +386,14 @@ impl Lowering<'_> {
         message.field = fields;
         let mut extensions = std::mem::take(&mut message.extension);
         for (i, (field, view)) in extensions.iter_mut().zip(&view.extension).enumerate() {
-            let what = format!("extension `{full}.{}`", field.name());
+            let what = format!("extension `{}`", full.child(field.name()).shown());
             let at = [path, &[6, i as i32]].concat();
             self.field(&at, &what, field, view, &features, FieldKind::Extension);
         }
         message.extension = extensions;
-        let nested_scope = format!("{full}.");
         self.enums(
             &[path, &[4]].concat(),
-            &nested_scope,
+            &full,
             &features,
             &view.enum_type,
             &message.enum_type,
@@ -403,7 +402,7 @@ impl Lowering<'_> {
         for (i, (inner, view)) in nested.iter_mut().zip(&view.nested_type).enumerate() {
             self.message(
                 &[path, &[3, i as i32]].concat(),
-                &nested_scope,
+                &full,
                 inner,
                 view,
                 &features,
@@ -415,13 +414,13 @@ impl Lowering<'_> {
     fn enums(
         &mut self,
         path: &[i32],
-        scope: &str,
+        scope: &FullName,
         parent: &Features,
         views: &[EnumView],
         enums: &[prost_types::EnumDescriptorProto],
     ) {
         for (i, (view, e)) in views.iter().zip(enums).enumerate() {
-            let what = format!("enum `{scope}{}`", e.name());
+            let what = format!("enum `{}`", scope.child(e.name()).shown());
             let at = [path, &[i as i32]].concat();
             self.features(
                 &at,
@@ -565,14 +564,6 @@ fn synthetic_oneof_name(
         name.insert(0, 'X');
     }
     name
-}
-
-fn package_prefix(package: &str) -> String {
-    if package.is_empty() {
-        String::new()
-    } else {
-        format!("{package}.")
-    }
 }
 
 fn edition_name(edition: i32) -> String {
