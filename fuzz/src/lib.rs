@@ -15,6 +15,8 @@
 //! targets under `targets/` call these; the crate's test runs a fixed, seeded set of inputs
 //! so every run of the suite repeats the same cases.
 
+pub mod compile;
+
 use prost::Message;
 use prost_types::compiler::CodeGeneratorRequest;
 use prost_types::field_descriptor_proto::{Label, Type};
@@ -391,15 +393,20 @@ fn check_refusal(message: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One plugin case: a seed request mutated by `data`'s choices (or `data` itself as the
-/// request, for inputs whose first byte is 0), answered by the plugin.
-pub fn plugin_case(data: &[u8]) -> Result<(), String> {
+/// The request of a plugin case: a seed request mutated by `data`'s choices, or `data`
+/// itself for inputs whose first byte is 0.
+pub fn plugin_request(data: &[u8]) -> Vec<u8> {
     let mut choices = Choices::new(data);
-    let request = if choices.byte() == 0 {
+    if choices.byte() == 0 {
         choices.rest().to_vec()
     } else {
         mutated_request(&mut choices)
-    };
+    }
+}
+
+/// One plugin case: [`plugin_request`] answered by the plugin.
+pub fn plugin_case(data: &[u8]) -> Result<(), String> {
+    let request = plugin_request(data);
     guarded(|| match rust_stream_build::plugin::respond(&request) {
         // Not a request at all: the plugin exits non-zero with this message.
         Err(err) => check_refusal(&err.to_string()),
@@ -787,14 +794,20 @@ fn type_names(request: &CodeGeneratorRequest) -> Vec<String> {
         .collect()
 }
 
-/// One protox case: a repository proto mutated at the token level by `data`'s choices,
-/// compiled with protox and generated with a chosen parameter string.
-pub fn protox_case(data: &[u8]) -> Result<(), String> {
+/// The input of a protox case: a repository proto (its name relative to its include
+/// directory) mutated at the token level by `data`'s choices, and a parameter string.
+pub fn protox_input(data: &[u8]) -> (&'static str, String, &'static str) {
     let mut choices = Choices::new(data);
     let seeds = seeds();
     let (name, _, text) = &seeds.protos[choices.below(seeds.protos.len())];
     let mutated = mutate_text(text, &mut choices);
-    let parameter = choices.pick(PARAMETERS);
+    (name, mutated, choices.pick(PARAMETERS))
+}
+
+/// One protox case: [`protox_input`] compiled with protox and generated.
+pub fn protox_case(data: &[u8]) -> Result<(), String> {
+    let (name, mutated, parameter) = protox_input(data);
+    let seeds = seeds();
     let dir = tempfile::tempdir().map_err(|err| format!("a temporary directory: {err}"))?;
     // The same name as the seed, so the seed's own imports and package layout still hold;
     // the temporary directory comes first among the includes.

@@ -463,6 +463,11 @@ pub fn method_names(service_full_name: &str, rpcs: &[RpcShape<'_>]) -> Vec<Metho
     names
 }
 
+/// The file of a handler skeleton whose module is `module` ([`handler_modules`]).
+pub fn skeleton_file(module: &str) -> String {
+    format!("{module}.rs")
+}
+
 /// `true` if `s` is a plain identifier (letters, digits, `_`, not starting with a digit).
 pub fn is_proto_identifier(s: &str) -> bool {
     let mut chars = s.chars();
@@ -741,6 +746,52 @@ mod tests {
             assert_eq!(name, expected, "{rust_name}");
             assert_eq!(reason.is_some(), renamed, "{rust_name}");
         }
+    }
+
+    #[test]
+    fn service_types_step_aside_from_tonic() {
+        for (proto, rpcs, expected, renamed) in [
+            ("Arc", &["Go"][..], "Arc_", true),
+            ("clone", &[], "Clone_", true),
+            ("box_future", &[], "BoxFuture_", true),
+            ("t", &[], "T_", true),
+            ("GoSvc", &["Go"], "GoSvc_", true),
+            ("GoSvc", &["go"], "GoSvc", false),
+            ("Files", &["Go"], "Files", false),
+            ("Self", &[], "Self_", false),
+            ("_", &[], "__", false),
+        ] {
+            let (name, reason) = service_type(proto, rpcs);
+            assert_eq!(name, expected, "{proto}");
+            assert_eq!(reason.is_some(), renamed, "{proto}");
+        }
+        let names = ServiceNames::new("Arc", &[]);
+        assert_eq!(
+            (
+                names.tonic_server.as_str(),
+                names.tonic_client_module.as_str(),
+                names.handler_trait.as_str(),
+                names.stream_client.as_str(),
+                names.skeleton_stem.as_str(),
+                names.stream_module.as_str(),
+            ),
+            (
+                "Arc_Server",
+                "arc__client",
+                "ArcHandler",
+                "ArcStreamClient",
+                "arc",
+                "arc_stream"
+            )
+        );
+    }
+
+    #[test]
+    fn package_files() {
+        assert_eq!(file_name(&[], false), "_.rs");
+        let module = ["a".to_owned(), "r#type".to_owned()];
+        assert_eq!(file_name(&module, false), "a.type.rs");
+        assert_eq!(file_name(&module, true), "a.type.stream.rs");
     }
 
     #[test]

@@ -54,14 +54,14 @@ fn protox_error(case: &str, params: &str) -> Error {
     }
 }
 
-/// One line per diagnostic; this crate's path, which messages naming include directories
-/// hold, reads `$CRATE`.
+/// One line per diagnostic; the workspace's path, which messages naming include directories
+/// hold, reads `$ROOT`.
 fn render(err: &Error) -> String {
     let mut out = String::new();
     for diagnostic in err.diagnostics() {
         out.push_str(&format!("{:?}: {diagnostic}\n", diagnostic.kind));
     }
-    out.replace(env!("CARGO_MANIFEST_DIR"), "$CRATE")
+    out.replace(&root().display().to_string(), "$ROOT")
 }
 
 /// `CodeGeneratorRequest` with its files still encoded, so protoc's descriptors reach the

@@ -149,7 +149,7 @@ impl Scaffold {
             .zip(model.services())
             .map(|(module, (package, service))| Skeleton {
                 service,
-                file_name: format!("{module}.rs"),
+                file_name: crate::ident::skeleton_file(&module),
                 module_path: if self.flat || package.module.is_empty() {
                     self.module_path.clone()
                 } else {
