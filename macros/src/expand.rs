@@ -31,7 +31,7 @@ pub fn expand(input: &DeriveInput, manifest_dir: &Path) -> TokenStream {
         None => expanded.map(|e| e.code).unwrap_or_default(),
         Some(error) => fallback::expand(input, &options, &module, expanded, &error),
     };
-    edition_gate(input, &options, &module, out)
+    edition_gate(input, &options, &module, manifest_dir, out)
 }
 
 /// The minimum edition of a crate using the derive: the generated code (tonic's client)
@@ -40,31 +40,53 @@ pub const MINIMUM_EDITION: &str = "2021";
 
 /// `code` where the crate is on edition 2021 or later; elsewhere one error at the attribute
 /// naming the minimum edition, with the fallback's placeholders. A proc macro cannot ask
-/// for the crate's edition, but a `macro_rules!` defined with the caller's spans parses
-/// `$p:pat` as the caller's edition does: a top-level `_ | _` is one pattern from 2021 on.
+/// rustc for the crate's edition, so it is read from the crate's manifest.
 fn edition_gate(
     input: &DeriveInput,
     options: &Options,
     module: &Ident,
+    manifest_dir: &Path,
     code: TokenStream,
 ) -> TokenStream {
+    let Some(edition) = manifest_edition(manifest_dir) else {
+        return code;
+    };
+    if edition.as_str() >= MINIMUM_EDITION {
+        return code;
+    }
     let error = syn::Error::new(
         options.span,
         format!(
             "#[derive(StreamService)] needs Rust edition {MINIMUM_EDITION} or later (the \
-             generated code relies on its prelude); set `edition = \"{MINIMUM_EDITION}\"` \
-             in this crate's Cargo.toml"
+             generated code relies on its prelude), and this crate is on {edition}; set \
+             `edition = \"{MINIMUM_EDITION}\"` in its Cargo.toml"
         ),
     );
-    let refused = fallback::expand(input, options, module, None, &error);
-    let gate = format_ident!("__{}_edition", module);
-    quote! {
-        macro_rules! #gate {
-            ($edition:pat, { $($code:tt)* }) => { $($code)* };
-            ($($refused:tt)*) => { #refused };
+    fallback::expand(input, options, module, None, &error)
+}
+
+/// The `[package]` edition in `manifest_dir/Cargo.toml`: `2015` if none is written, `None`
+/// if it is inherited from the workspace (`edition.workspace = true`) or unreadable.
+fn manifest_edition(manifest_dir: &Path) -> Option<String> {
+    let manifest = std::fs::read_to_string(manifest_dir.join("Cargo.toml")).ok()?;
+    let mut in_package = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+            continue;
         }
-        #gate!(_ | _, { #code });
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if in_package && key == "edition" {
+            return Some(value.trim().trim_matches('"').to_owned());
+        }
+        if in_package && key.starts_with("edition.") {
+            return None;
+        }
     }
+    manifest.contains("[package]").then(|| "2015".to_owned())
 }
 
 /// What [`generate`] could make: the module, and the glue if a service could be served.
