@@ -5,10 +5,9 @@
 //! [`GuideServer`](crate::guide::GuideServer), serves through it unchanged and the project's
 //! wire tests run against both.
 
-use rust_stream::{CallContext, RequestStream, ResponseSink, StreamService};
+use rust_stream::{CallContext, RequestStream, ResponseSink, Status, StreamService};
 use std::future::Future;
 use std::sync::Arc;
-use tonic::Status;
 
 use crate::adapter::StreamingExamplesHandler as BuildHandler;
 use crate::pb;

@@ -3,12 +3,11 @@
 
 use crate::adapter::StreamingExamplesHandler;
 use crate::pb;
-use rust_stream::{CallContext, RequestStream, ResponseSink};
+use rust_stream::{CallContext, RequestStream, ResponseSink, Status};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::watch;
-use tonic::Status;
 
 /// Size of each event's payload, in bytes.
 pub const EVENT_PAYLOAD: usize = 64;

@@ -4,14 +4,20 @@
 //! servers, upload helpers), next to prost's messages and tonic's client and server.
 //!
 //! The sources show the pipeline. Stages, in the order they run, each taking what the one
-//! before it gives: [`load`] (descriptors from protoc, a descriptor set or `.proto` files),
+//! before it gives: `load` ([`Descriptors`] from protoc, a descriptor set or `.proto` files),
 //! `check` (what prost-build and tonic-build assume), [`model`] (every name decided, every
-//! clash resolved), `validate` (what renaming cannot fix), `emit` (formatted files
+//! clash resolved; read by the front ends, built only here), `validate` (what renaming cannot fix), `emit` (formatted files
 //! ([`generate`]) or tokens ([`generate_tokens`])). Shared by all: `error`, `ident` (naming
 //! rules) and [`options`]. The front ends, in `frontends`, take their users' input and run
 //! the stages: the protoc plugin `protoc-gen-rust-stream` ([`plugin`]), [`Builder`] for
 //! `build.rs` (protoc-free, protox), the `rust-stream` CLI (feature `bin`: `generate`,
-//! `inspect`, `scaffold`, `new`), [`scaffold`] (handler skeletons) and [`service_crate`].
+//! `inspect`, `scaffold`, `new`), [`scaffold`] (handler skeletons) and `service_crate` (the
+//! CLI's and the template's service crates).
+//!
+//! The public API is the façade: [`Builder`]; [`generate`], [`generate_tokens`] and
+//! [`model_of`] on [`Descriptors`]; [`Params`] and [`parameters`]; [`Diagnostic`],
+//! [`DiagnosticKind`], [`Error`] and [`Location`]; [`scaffold::Scaffold`]; the plugin's
+//! [`plugin::respond`]. Items marked hidden serve rust-stream's own derive, CLI and tests.
 //!
 //! The generator keeps no global state and never prints (except `cargo:` lines from
 //! [`Builder`]), so it can run inside a proc-macro. Problems come back as [`Diagnostic`]s with
@@ -27,7 +33,7 @@ mod pipeline;
 
 // The stages, in the order they run; each takes what the one before it gives.
 // 1. descriptors, from protoc, a descriptor set or `.proto` files;
-pub mod load;
+mod load;
 // 2. the descriptor index, built once;
 mod index;
 // 3. what prost-build and tonic-build assume of their input;
@@ -39,29 +45,39 @@ mod validate;
 // 6. files or tokens.
 mod emit;
 
-// What every stage shares: errors, the naming rules, the settings.
+// What every stage shares: errors, the naming rules, the settings, proto names and
+// source locations.
 mod error;
 mod ident;
 pub mod options;
+mod proto;
 
 // The ways in: the protoc plugin, the build API, the CLI, the scaffold and the service crate.
 mod frontends;
 #[cfg(feature = "bin")]
 pub use frontends::cli;
-pub use frontends::{builder, plugin, scaffold, service_crate};
+pub use frontends::{plugin, scaffold};
+// The service crate `rust-stream new` writes and `rust-stream sync` keeps in step, for the
+// CLI and the template's tests.
+#[doc(hidden)]
+pub use frontends::service_crate;
 
-pub use builder::Builder;
-pub use emit::{GeneratedFile, HEADER, PackageTokens, nest_modules, root_items};
+pub use emit::{GeneratedFile, HEADER};
 pub use error::{Diagnostic, DiagnosticKind, Error, Location};
+pub use frontends::builder::Builder;
 pub use load::Descriptors;
 pub use model::Model;
 pub use options::{Parameter, Params, parameters};
-pub use pipeline::{generate, generate_from_model, generate_tokens, model_of};
+pub use pipeline::{generate, generate_tokens, model_of};
+// What the derive (`rust-stream-macros`) expands to, beside `generate_tokens`.
+#[doc(hidden)]
+pub use emit::{PackageTokens, nest_modules, root_items};
 
 /// The method a handler writes for `method`, on one line with short type names
 /// (`async fn get_user(&self, ctx: CallContext, request: UserRequest) -> Result<UserResponse,
 /// Status>`), from the same pattern emitter as the handler trait: for messages that show the
 /// expected signature, such as the derive's.
+#[doc(hidden)]
 pub fn handler_signature(method: &model::Method) -> Result<String, Error> {
     use quote::ToTokens;
     let short = |path: &str| -> Result<proc_macro2::TokenStream, Error> {

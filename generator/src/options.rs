@@ -17,16 +17,79 @@ pub const PRESETS: [&str; 3] = ["balanced", "low_latency", "bulk_transfer"];
 /// Largest HTTP/2 window (2^31 - 1).
 const MAX_WINDOW: u32 = i32::MAX as u32;
 
-/// Declares a struct of numeric settings once: its fields (as the proto option's fields,
-/// with their prost encoding), a [`Parameter`] for each (same name, set in
-/// `Params::$params`), and `fill`, which takes unset fields from a fallback.
-macro_rules! numeric_options {
+/// An option's value as the CLI and the docs show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionValue {
+    /// A number (bytes, milliseconds, a count; 0 is "none" where the option says so).
+    Number(u64),
+    /// A word (`gzip`, `true`).
+    Word(&'static str),
+}
+
+impl std::fmt::Display for OptionValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionValue::Number(n) => write!(f, "{n}"),
+            OptionValue::Word(w) => f.write_str(w),
+        }
+    }
+}
+
+/// Where an option lands in the runtime's configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// `CallConfig::buffer` (and the client's bidi request buffer).
+    Buffer,
+    /// A field of `InboundLimits` of the same name (`idle_timeout` for `idle_timeout_ms`).
+    Limit,
+    /// `CallConfig::default_deadline`.
+    Deadline,
+    /// `CallConfig::compression`.
+    Compression,
+    /// The client's upload helper only; not part of `CallConfig`.
+    UploadChunk,
+    /// A field of the runtime's `Tuning` of the same name.
+    Tuning,
+}
+
+/// One field of a `rust_stream` option message, declared once in [`declare_options!`]: the
+/// proto field (`options.proto` holds the same name and number), the parameter of the
+/// same name, the CLI's column and JSON key, and the runtime's setting with its default.
+pub struct Declared<S: 'static> {
+    /// The field's, the parameter's and the CLI's name.
+    pub name: &'static str,
+    /// The proto field number in `rust_stream/options.proto`.
+    pub tag: &'static str,
+    /// Where the runtime applies it.
+    pub setting: Setting,
+    /// What applies when no level sets it: the runtime's default (`None`: the tuning
+    /// preset's).
+    pub default: Option<OptionValue>,
+    /// The value set at this level, if any.
+    pub value: fn(&S) -> Option<OptionValue>,
+}
+
+/// A numeric option's value.
+fn shown_number<T: Copy + Into<u64>>(n: &T) -> Option<OptionValue> {
+    Some(OptionValue::Number((*n).into()))
+}
+
+/// Declares an option message once: its fields (as `rust_stream/options.proto`'s, with their
+/// prost encoding), its [`Declared`] table `OPTIONS`, a [`Parameter`] for each field (same
+/// name, set in `Params::$params`), and `fill`, which takes unset fields from a fallback.
+macro_rules! declare_options {
     (
         $(#[$attr:meta])*
         pub struct $name:ident (in Params::$params:ident) {
             $(
                 $(#[doc = $doc:literal])*
-                $field:ident: $proto:ident $ty:ty = $tag:literal, $takes:literal;
+                $field:ident: [$($prost:tt)*] $ty:ty = $tag:literal {
+                    takes: $takes:literal,
+                    setting: $setting:ident,
+                    default: $default:expr,
+                    parse: $parse:path,
+                    show: $show:path $(,)?
+                }
             )*
         }
         $($rest:tt)*
@@ -35,58 +98,147 @@ macro_rules! numeric_options {
         pub struct $name {
             $(
                 $(#[doc = $doc])*
-                #[prost($proto, optional, tag = $tag)]
+                #[prost($($prost)*, optional, tag = $tag)]
                 pub $field: Option<$ty>,
             )*
             $($rest)*
         }
 
         impl $name {
+            /// Every option of this message, in `options.proto`'s order.
+            pub const OPTIONS: &'static [Declared<$name>] = &[$(
+                Declared {
+                    name: stringify!($field),
+                    tag: $tag,
+                    setting: Setting::$setting,
+                    default: $default,
+                    value: |options| options.$field.as_ref().and_then($show),
+                },
+            )*];
+
             /// The parameters setting these fields' defaults.
             const PARAMETERS: &'static [Parameter] = &[$(
                 Parameter {
                     name: stringify!($field),
                     takes: $takes,
+                    default: $default,
                     set: |params, value| {
-                        params.$params.$field = Some(number(stringify!($field), value)?);
+                        params.$params.$field = Some($parse(stringify!($field), value)?);
                         Ok(())
                     },
                 },
             )*];
 
-            /// Each field's name and proto field number (checked against `options.proto`).
-            #[cfg(test)]
-            const FIELDS: &'static [(&'static str, &'static str)] = &[$((stringify!($field), $tag),)*];
-
-            /// Sets every unset numeric field from `fallback`.
+            /// Sets every field not set here (`UNSPECIFIED` is not set) from `fallback`.
             fn fill(&mut self, fallback: &$name) {
-                $(self.$field = self.$field.or(fallback.$field);)*
+                $(
+                    if self.$field.as_ref().and_then($show).is_none() {
+                        self.$field = fallback.$field;
+                    }
+                )*
+            }
+
+            /// Each option set here, with its value, in declaration order.
+            pub fn set_values(&self) -> impl Iterator<Item = (&'static str, OptionValue)> + '_ {
+                Self::OPTIONS
+                    .iter()
+                    .filter_map(move |option| Some((option.name, (option.value)(self)?)))
             }
         }
     };
 }
 
-numeric_options! {
+declare_options! {
     /// The settings of one method's guards and helpers; `None` falls through to the next level.
     #[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
     pub struct MethodOptions (in Params::method_defaults) {
         /// Responses buffered between a streaming handler and the network.
-        buffer: uint32 u32 = "1", "responses";
+        buffer: [uint32] u32 = "1" {
+            takes: "responses",
+            setting: Buffer,
+            default: Some(OptionValue::Number(128)),
+            parse: number,
+            show: shown_number,
+        }
         /// Most bytes accepted on one call; 0 is no limit.
-        max_total_bytes: uint64 u64 = "2", "bytes, 0 = no limit";
+        max_total_bytes: [uint64] u64 = "2" {
+            takes: "bytes, 0 = no limit",
+            setting: Limit,
+            default: Some(OptionValue::Number(1 << 30)),
+            parse: number,
+            show: shown_number,
+        }
         /// Most messages accepted on one call; 0 is no limit.
-        max_messages: uint64 u64 = "3", "count, 0 = no limit";
+        max_messages: [uint64] u64 = "3" {
+            takes: "count, 0 = no limit",
+            setting: Limit,
+            default: Some(OptionValue::Number(0)),
+            parse: number,
+            show: shown_number,
+        }
         /// Longest wait for the next message in milliseconds; 0 is no limit.
-        idle_timeout_ms: uint64 u64 = "4", "milliseconds, 0 = no limit";
+        idle_timeout_ms: [uint64] u64 = "4" {
+            takes: "milliseconds, 0 = no limit",
+            setting: Limit,
+            default: Some(OptionValue::Number(60_000)),
+            parse: number,
+            show: shown_number,
+        }
         /// Chunk size of the upload helper in bytes.
-        chunk_size: uint32 u32 = "5", "bytes";
+        chunk_size: [uint32] u32 = "5" {
+            takes: "bytes",
+            setting: UploadChunk,
+            default: Some(OptionValue::Number(DEFAULT_CHUNK_SIZE as u64)),
+            parse: number,
+            show: shown_number,
+        }
         /// Default deadline in milliseconds; 0 is none.
-        deadline_ms: uint64 u64 = "6", "milliseconds, 0 = none";
+        deadline_ms: [uint64] u64 = "6" {
+            takes: "milliseconds, 0 = none",
+            setting: Deadline,
+            default: Some(OptionValue::Number(0)),
+            parse: number,
+            show: shown_number,
+        }
+        /// Message compression of requests accepted and responses sent
+        /// ([`CompressionOption`]).
+        compression: [enumeration = "CompressionOption"] i32 = "7" {
+            takes: "none|gzip|zstd: encoding accepted on requests and used for responses",
+            setting: Compression,
+            default: Some(OptionValue::Word("none")),
+            parse: compression_number,
+            show: shown_compression,
+        }
     }
-    /// Message compression of requests accepted and responses sent
-    /// ([`CompressionOption`]).
-    #[prost(enumeration = "CompressionOption", optional, tag = "7")]
-    pub compression: Option<i32>,
+}
+
+/// The runtime's chunk size of upload helpers (`rust_stream::DEFAULT_CHUNK_SIZE`, which
+/// generated code names): what applies where no level sets `chunk_size`.
+pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
+
+/// A compression setting's name; `UNSPECIFIED` and unknown numbers are not a setting.
+fn shown_compression(n: &i32) -> Option<OptionValue> {
+    let option = CompressionOption::try_from(*n).ok()?;
+    CompressionOption::NAMES
+        .iter()
+        .find(|(_, named)| *named == option)
+        .map(|(name, _)| OptionValue::Word(name))
+}
+
+/// `compression=`'s value: the [`CompressionOption`] it names.
+fn compression_number(key: &str, value: Option<&str>) -> Result<i32, String> {
+    let v = need(key, value)?;
+    CompressionOption::NAMES
+        .iter()
+        .find(|(name, _)| *name == v)
+        .map(|(_, option)| *option as i32)
+        .ok_or_else(|| {
+            let names: Vec<&str> = CompressionOption::NAMES.iter().map(|(n, _)| *n).collect();
+            format!(
+                "parameter `{key}`: unknown encoding `{v}`; valid encodings: {}",
+                names.join(", ")
+            )
+        })
 }
 
 /// `rust_stream.Compression`: the encoding a method accepts on requests (besides none) and
@@ -116,9 +268,6 @@ impl MethodOptions {
     /// Fills every unset field of `self` from `fallback`.
     pub fn or(mut self, fallback: MethodOptions) -> MethodOptions {
         self.fill(&fallback);
-        if self.compression_setting().is_none() {
-            self.compression = fallback.compression;
-        }
         self
     }
 
@@ -137,26 +286,55 @@ impl MethodOptions {
             .filter(|c| *c != CompressionOption::None)
     }
 
-    /// `true` if no field of the runtime's `CallConfig` is set (its `DEFAULT` applies);
+    /// `true` if no option of the runtime's `CallConfig` is set (its `DEFAULT` applies);
     /// the chunk size is the upload helper's, not the call's.
     pub fn is_default(&self) -> bool {
-        MethodOptions {
-            chunk_size: None,
-            ..*self
-        } == MethodOptions::default()
+        MethodOptions::OPTIONS
+            .iter()
+            .filter(|option| option.setting != Setting::UploadChunk)
+            .all(|option| (option.value)(self).is_none())
+    }
+
+    /// The options of `setting` set here, with their values, in declaration order.
+    pub fn set_in(
+        &self,
+        setting: Setting,
+    ) -> impl Iterator<Item = (&'static str, OptionValue)> + '_ {
+        MethodOptions::OPTIONS
+            .iter()
+            .filter(move |option| option.setting == setting)
+            .filter_map(move |option| Some((option.name, (option.value)(self)?)))
     }
 }
 
-numeric_options! {
+declare_options! {
     /// The settings of one service; `None` (or an empty preset) falls through.
     #[derive(Clone, PartialEq, Eq, prost::Message)]
     pub struct ServiceOptions (in Params::tuning_overrides) {
         /// Per-stream window in bytes.
-        stream_window: uint32 u32 = "2", "bytes";
+        stream_window: [uint32] u32 = "2" {
+            takes: "bytes",
+            setting: Tuning,
+            default: None,
+            parse: number,
+            show: shown_number,
+        }
         /// Connection window in bytes.
-        connection_window: uint32 u32 = "3", "bytes";
+        connection_window: [uint32] u32 = "3" {
+            takes: "bytes",
+            setting: Tuning,
+            default: None,
+            parse: number,
+            show: shown_number,
+        }
         /// Largest message in bytes.
-        max_message_size: uint64 u64 = "4", "bytes";
+        max_message_size: [uint64] u64 = "4" {
+            takes: "bytes",
+            setting: Tuning,
+            default: None,
+            parse: number,
+            show: shown_number,
+        }
     }
     /// Tuning preset name.
     #[prost(string, tag = "1")]
@@ -201,6 +379,18 @@ impl ServiceOptions {
     }
 }
 
+impl TuningSpec {
+    /// The explicit overrides, as the declared service options they came from.
+    pub fn overrides(&self) -> ServiceOptions {
+        ServiceOptions {
+            stream_window: self.stream_window,
+            connection_window: self.connection_window,
+            max_message_size: self.max_message_size,
+            ..ServiceOptions::default()
+        }
+    }
+}
+
 /// Checks a resolved tuning; returns the problem, if any.
 pub fn check_tuning(tuning: &TuningSpec) -> Option<String> {
     if !PRESETS.contains(&tuning.preset.as_str()) {
@@ -241,6 +431,9 @@ pub struct Params {
     /// At the include file's root, also emit `rpc_tests!`, a macro writing one
     /// over-the-wire test per RPC (`rpc_tests`).
     pub rpc_tests: bool,
+    /// Emit each service's test harness (`test_server`, `TestServer`) in its stream module
+    /// (`harness`, on by default); `harness=false` leaves it out of a production build.
+    pub harness: bool,
     /// Proto paths whose `bytes` fields become `bytes::Bytes` (`bytes=<path>`, repeatable).
     pub bytes: Vec<String>,
     /// Proto packages or types whose code exists elsewhere, with its Rust path
@@ -261,6 +454,7 @@ impl Default for Params {
             stream_only: false,
             include_file: None,
             rpc_tests: false,
+            harness: true,
             bytes: Vec::new(),
             extern_paths: Vec::new(),
             tuning: None,
@@ -278,6 +472,9 @@ pub struct Parameter {
     pub name: &'static str,
     /// What it takes, for messages and docs.
     pub takes: &'static str,
+    /// What applies when it is not given, where the runtime or the generator has one value
+    /// for it (`None`: see `takes`, or the tuning preset's).
+    pub default: Option<OptionValue>,
     set: fn(&mut Params, Option<&str>) -> Result<(), String>,
 }
 
@@ -286,6 +483,7 @@ impl std::fmt::Debug for Parameter {
         f.debug_struct("Parameter")
             .field("name", &self.name)
             .field("takes", &self.takes)
+            .field("default", &self.default)
             .finish_non_exhaustive()
     }
 }
@@ -306,6 +504,7 @@ const GENERAL: &[Parameter] = &[
     Parameter {
         name: "runtime_path",
         takes: "path of the runtime crate, default ::rust_stream",
+        default: Some(OptionValue::Word("::rust_stream")),
         set: |params, value| {
             let v = need("runtime_path", value)?;
             check_runtime_path(v)?;
@@ -315,6 +514,7 @@ const GENERAL: &[Parameter] = &[
     },
     Parameter {
         name: "stream_only",
+        default: Some(OptionValue::Word("false")),
         takes: "true|false: emit only the stream layer",
         set: |params, value| {
             params.stream_only = flag("stream_only", value)?;
@@ -323,6 +523,7 @@ const GENERAL: &[Parameter] = &[
     },
     Parameter {
         name: "rpc_tests",
+        default: Some(OptionValue::Word("false")),
         takes: "true|false: with include_file, emit `rpc_tests!`, one test per RPC",
         set: |params, value| {
             params.rpc_tests = flag("rpc_tests", value)?;
@@ -330,7 +531,17 @@ const GENERAL: &[Parameter] = &[
         },
     },
     Parameter {
+        name: "harness",
+        default: Some(OptionValue::Word("true")),
+        takes: "true|false: emit each service's test harness (`test_server`); false for a production build",
+        set: |params, value| {
+            params.harness = flag("harness", value)?;
+            Ok(())
+        },
+    },
+    Parameter {
         name: "include_file",
+        default: None,
         takes: "file name of a file nesting all packages' modules",
         set: |params, value| {
             let v = need("include_file", value)?;
@@ -341,6 +552,7 @@ const GENERAL: &[Parameter] = &[
     },
     Parameter {
         name: "bytes",
+        default: None,
         takes: "proto path whose bytes fields become Bytes (repeatable)",
         set: |params, value| {
             params.bytes.push(need("bytes", value)?.to_owned());
@@ -349,6 +561,7 @@ const GENERAL: &[Parameter] = &[
     },
     Parameter {
         name: "extern_path",
+        default: None,
         takes: ".proto.path=::rust::path: code of that package or type exists (repeatable)",
         set: |params, value| {
             let v = need("extern_path", value)?;
@@ -365,6 +578,7 @@ const GENERAL: &[Parameter] = &[
     Parameter {
         name: "tuning",
         takes: "balanced|low_latency|bulk_transfer",
+        default: Some(OptionValue::Word("balanced")),
         set: |params, value| {
             let v = need("tuning", value)?;
             if !PRESETS.contains(&v) {
@@ -379,34 +593,12 @@ const GENERAL: &[Parameter] = &[
     },
 ];
 
-/// The method settings that are not numbers.
-const METHOD: &[Parameter] = &[Parameter {
-    name: "compression",
-    takes: "none|gzip|zstd: encoding accepted on requests and used for responses",
-    set: |params, value| {
-        let v = need("compression", value)?;
-        let (_, option) = CompressionOption::NAMES
-            .iter()
-            .find(|(name, _)| *name == v)
-            .ok_or_else(|| {
-                let names: Vec<&str> = CompressionOption::NAMES.iter().map(|(n, _)| *n).collect();
-                format!(
-                    "parameter `compression`: unknown encoding `{v}`; valid encodings: {}",
-                    names.join(", ")
-                )
-            })?;
-        params.method_defaults.compression = Some(*option as i32);
-        Ok(())
-    },
-}];
-
 /// Every parameter [`Params::parse`] accepts, in the order the docs list them.
 pub fn parameters() -> impl Iterator<Item = &'static Parameter> {
     GENERAL
         .iter()
         .chain(ServiceOptions::PARAMETERS)
         .chain(MethodOptions::PARAMETERS)
-        .chain(METHOD)
 }
 
 /// The value of parameter `key`, which must not be empty.
@@ -571,6 +763,12 @@ impl Params {
         }
         for (i, (proto, rust)) in self.extern_paths.iter().enumerate() {
             problems.extend(check_extern_path(proto, rust, &self.extern_paths[..i]).err());
+        }
+        if self.rpc_tests && !self.harness {
+            problems.push(
+                "parameter `rpc_tests` needs the test harness; it cannot be combined with `harness=false`"
+                    .to_owned(),
+            );
         }
         let tuning = ServiceOptions::default().tuning(self);
         problems.extend(check_tuning(&tuning).map(|problem| format!("parameters: {problem}")));
@@ -807,9 +1005,8 @@ mod tests {
         }
     }
 
-    /// The structs declare exactly the numeric fields of `rust_stream/options.proto`.
-    #[test]
-    fn the_option_structs_match_options_proto() {
+    /// The fields of `message` in `rust_stream/options.proto`: name and number.
+    fn options_proto_fields(message: &str) -> Vec<(String, String)> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("x.proto"),
@@ -822,27 +1019,79 @@ mod tests {
             .iter()
             .find(|f| f.name() == crate::load::OPTIONS_PROTO_NAME)
             .unwrap();
-        use prost_types::field_descriptor_proto::Type;
-        for (message, fields) in [
-            ("MethodOptions", MethodOptions::FIELDS),
-            ("ServiceOptions", ServiceOptions::FIELDS),
-        ] {
-            let proto: Vec<(String, String)> = file
-                .message_type
-                .iter()
-                .find(|m| m.name() == message)
-                .unwrap()
-                .field
-                .iter()
-                .filter(|f| matches!(f.r#type(), Type::Uint32 | Type::Uint64))
-                .map(|f| (f.name().to_owned(), f.number().to_string()))
-                .collect();
-            let ours: Vec<(String, String)> = fields
-                .iter()
-                .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
-                .collect();
-            assert_eq!(ours, proto, "{message}");
+        file.message_type
+            .iter()
+            .find(|m| m.name() == message)
+            .unwrap()
+            .field
+            .iter()
+            .map(|f| (f.name().to_owned(), f.number().to_string()))
+            .collect()
+    }
+
+    /// The names and numbers of `declared`.
+    fn declared_fields<S>(declared: &[Declared<S>]) -> Vec<(String, String)> {
+        declared
+            .iter()
+            .map(|option| (option.name.to_owned(), option.tag.to_owned()))
+            .collect()
+    }
+
+    /// Each option is declared once, in `declare_options!`; the proto message, the
+    /// parameters and the option structs all come from or agree with that declaration. An
+    /// option added to `options.proto` only, or declared without a parameter, fails here.
+    #[test]
+    fn every_declared_option_is_in_options_proto_and_the_parameters() {
+        let method = options_proto_fields("MethodOptions");
+        assert_eq!(declared_fields(MethodOptions::OPTIONS), method);
+        // The service message also holds the preset (a parameter of its own) and the
+        // methods' defaults (the method options above).
+        let service: Vec<(String, String)> = options_proto_fields("ServiceOptions")
+            .into_iter()
+            .filter(|(name, _)| name != "tuning" && name != "methods")
+            .collect();
+        assert_eq!(declared_fields(ServiceOptions::OPTIONS), service);
+        let parameters: Vec<&str> = parameters().map(|p| p.name).collect();
+        let declared = MethodOptions::OPTIONS
+            .iter()
+            .map(|o| o.name)
+            .chain(ServiceOptions::OPTIONS.iter().map(|o| o.name))
+            .chain(["tuning"]);
+        for name in declared {
+            assert!(parameters.contains(&name), "no parameter `{name}`");
         }
+    }
+
+    /// A parameter sets the option of its name, and the option reads back what was given.
+    #[test]
+    fn each_option_parameter_sets_its_declared_field() {
+        for option in MethodOptions::OPTIONS {
+            let value = match option.default {
+                Some(OptionValue::Word(_)) => "gzip",
+                _ => "7",
+            };
+            let params = Params::parse(&format!("{}={value}", option.name)).unwrap();
+            let set: Vec<_> = params.method_defaults.set_values().collect();
+            assert_eq!(set.len(), 1, "{}", option.name);
+            assert_eq!(set[0].0, option.name);
+            assert_eq!(set[0].1.to_string(), value, "{}", option.name);
+        }
+        for option in ServiceOptions::OPTIONS {
+            let params = Params::parse(&format!("{}=70000", option.name)).unwrap();
+            let set: Vec<_> = params.tuning_overrides.set_values().collect();
+            assert_eq!(set, [(option.name, OptionValue::Number(70_000))]);
+        }
+    }
+
+    #[test]
+    fn harness_is_on_unless_turned_off_and_rpc_tests_need_it() {
+        assert!(Params::default().harness);
+        assert!(Params::parse("harness").unwrap().harness);
+        assert!(!Params::parse("harness=false").unwrap().harness);
+        let err = Params::parse("harness=false,rpc_tests")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`rpc_tests` needs the test harness"), "{err}");
     }
 
     /// Every parameter is in the README's table, from the one list `parameters()`.

@@ -42,7 +42,7 @@ pub fn generate_tokens(
 }
 
 /// Builds the model for `descriptors` (as [`generate`] sees them), reporting every problem;
-/// returns it with those descriptors, for [`generate_from_model`] or the root items.
+/// returns it with those descriptors, for the scaffold, the root items or emission.
 pub fn model_of(descriptors: &Descriptors, params: &Params) -> Result<(Model, Descriptors), Error> {
     let loaded = load::for_generation(descriptors).into_owned();
     let (_, model) = validated_model(&Index::new(&loaded), params)?;
@@ -54,7 +54,8 @@ pub fn model_of(descriptors: &Descriptors, params: &Params) -> Result<(Model, De
 /// Packages are parsed and formatted independently, on up to as many threads as the
 /// machine has cores (at most 8); the output does not depend on the number
 /// of threads.
-pub fn generate_from_model(
+#[cfg(feature = "bin")]
+pub(crate) fn generate_from_model(
     model: &Model,
     descriptors: &Descriptors,
     params: &Params,

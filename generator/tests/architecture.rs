@@ -13,7 +13,7 @@ use std::str::FromStr;
 /// The top-level modules in the order imports may run: each may use itself and those
 /// before it. Modules on one line are one layer.
 const LAYERS: &[&[&str]] = &[
-    &["error", "ident", "options"],
+    &["error", "ident", "options", "proto"],
     &["load"],
     &["index"],
     &["check"],

@@ -1,10 +1,11 @@
 //! Compile tests of generated code: the reference proto and the edge-case corpus under
-//! `tests/corpus` (plus a 400-method service), generated through the build API,
-//! with a skeleton for every service (as `rust-stream scaffold` writes them), built with warnings denied under editions 2021 and
-//! 2024 and checked by clippy with `-D warnings`. The crate depends on what the README
-//! lists (no `prost-types`: the well-known types come through the runtime), and its own
-//! code calls every client helper of `trait_names.proto` with method syntax, the traits
-//! whose methods share the names imported.
+//! `tests/corpus` (plus a 400-method service), generated through the build API, with a
+//! skeleton for every service (as `rust-stream scaffold` writes them), checked by clippy
+//! with warnings denied under editions 2021 and 2024, and documented with rustdoc's
+//! warnings denied. The crate depends on what the README lists (no `prost-types`: the
+//! well-known types come through the runtime), and its own code calls every client helper
+//! of `trait_names.proto` with method syntax, the traits whose methods share the names
+//! imported.
 //!
 //! The crate is built in `target/generator-compile` so its dependencies are compiled once and
 //! reused by later runs.
@@ -261,6 +262,29 @@ fn cargo_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
     );
 }
 
+/// Generates the reference proto with `harness=false` into `out` (inside `src/`), checks that
+/// no harness item is in it, and returns `out`'s path relative to `src/`.
+fn production_build(protos_dir: &Path, out: &Path) -> &'static str {
+    Builder::new()
+        .emit_rerun_if_changed(false)
+        .include_file("mod.rs")
+        .param("harness", "false")
+        .unwrap()
+        .out_dir(out)
+        .compile(&[protos_dir.join("streaming.proto")], &[protos_dir])
+        .unwrap_or_else(|err| panic!("generation without the harness failed: {err}"));
+    for entry in std::fs::read_dir(out).unwrap() {
+        let code = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for harness_item in ["test_server", "TestServer", "answer_default", "rpc_tests"] {
+            assert!(
+                !code.contains(harness_item),
+                "`{harness_item}` with harness=false"
+            );
+        }
+    }
+    "gen_prod"
+}
+
 #[test]
 fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_2024() {
     let root = workspace();
@@ -292,6 +316,7 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
         .out_dir(&gen_dir)
         .compile(&protos, &includes)
         .unwrap_or_else(|err| panic!("generation failed: {err}"));
+    let prod_dir = production_build(&protos_dir, &krate.join("src/gen_prod"));
 
     // A skeleton per service, as the CLI's scaffold command writes it. The reference
     // service is scaffolded first from an older version of its proto with two RPCs, and
@@ -351,11 +376,13 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
         "//! Generated code for the corpus.\n#![deny(warnings)]\n\n\
          /// Everything generated.\n#[allow(missing_docs)]\npub mod pb {{\n    include!(\"gen/mod.rs\");\n}}\n\n\
          /// Handler skeletons.\n#[allow(missing_docs)]\npub mod skeletons {{\n{skeleton_mods}}}\n\n\
+         /// The reference proto for production: no test harness.\n#[allow(missing_docs)]\npub mod prod {{\n    include!(\"{}/mod.rs\");\n}}\n\n\
          pub mod calls;\n\n\
          /// The reference service serves its skeleton.\n\
          pub fn serve_skeleton() -> impl Sized {{\n    \
          pb::streaming::streaming_examples_stream::StreamingExamplesService::new(\n        \
          skeletons::s{}::StreamingExamplesImpl,\n    )\n    .into_server()\n}}\n",
+        prod_dir,
         files
             .iter()
             .position(|f| f == "streaming_examples.rs")
@@ -374,7 +401,8 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
             runtime = runtime.display().to_string(),
         );
         std::fs::write(krate.join("Cargo.toml"), manifest).unwrap();
-        cargo(krate, &["build", "--quiet", "--offline"]);
+        // Clippy type-checks everything a build would (the crate denies warnings) without
+        // generating machine code for it.
         cargo(
             krate,
             &["clippy", "--quiet", "--offline", "--", "-D", "warnings"],

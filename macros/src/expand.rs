@@ -27,11 +27,52 @@ pub fn expand(input: &DeriveInput, manifest_dir: &Path) -> TokenStream {
     } else {
         generate(input, &options, &module, manifest_dir, &mut errors)
     };
-    let mut out = expanded.unwrap_or_else(|| fallback::expand(input, &module));
-    if let Some(error) = errors.into_error() {
-        out.extend(error.to_compile_error());
+    let out = match errors.into_error() {
+        None => expanded.map(|e| e.code).unwrap_or_default(),
+        Some(error) => fallback::expand(input, &options, &module, expanded, &error),
+    };
+    edition_gate(input, &options, &module, out)
+}
+
+/// The minimum edition of a crate using the derive: the generated code (tonic's client)
+/// relies on the 2021 prelude (`TryInto`, `TryFrom`).
+pub const MINIMUM_EDITION: &str = "2021";
+
+/// `code` where the crate is on edition 2021 or later; elsewhere one error at the attribute
+/// naming the minimum edition, with the fallback's placeholders. A proc macro cannot ask
+/// for the crate's edition, but a `macro_rules!` defined with the caller's spans parses
+/// `$p:pat` as the caller's edition does: a top-level `_ | _` is one pattern from 2021 on.
+fn edition_gate(
+    input: &DeriveInput,
+    options: &Options,
+    module: &Ident,
+    code: TokenStream,
+) -> TokenStream {
+    let error = syn::Error::new(
+        options.span,
+        format!(
+            "#[derive(StreamService)] needs Rust edition {MINIMUM_EDITION} or later (the \
+             generated code relies on its prelude); set `edition = \"{MINIMUM_EDITION}\"` \
+             in this crate's Cargo.toml"
+        ),
+    );
+    let refused = fallback::expand(input, options, module, None, &error);
+    let gate = format_ident!("__{}_edition", module);
+    quote! {
+        macro_rules! #gate {
+            ($edition:pat, { $($code:tt)* }) => { $($code)* };
+            ($($refused:tt)*) => { #refused };
+        }
+        #gate!(_ | _, { #code });
     }
-    out
+}
+
+/// What [`generate`] could make: the module, and the glue if a service could be served.
+pub struct Expansion {
+    /// Everything made: the module and, if any, the glue.
+    pub code: TokenStream,
+    /// Whether the glue (`impl StreamService`) is in `code`.
+    pub served: bool,
 }
 
 /// `Guide` -> `guide_proto`: distinct for each struct, so that derives in one module do not
@@ -155,14 +196,14 @@ fn absolute(manifest_dir: &Path, relative: &str) -> PathBuf {
     out
 }
 
-/// The whole expansion, or `None` after reporting why it cannot be made.
+/// The whole expansion, or `None` after reporting why the module cannot be made.
 fn generate(
     input: &DeriveInput,
     options: &Options,
     module: &Ident,
     manifest_dir: &Path,
     errors: &mut Errors,
-) -> Option<TokenStream> {
+) -> Option<Expansion> {
     let resolved = paths(options, manifest_dir, errors)?;
     let includes: Vec<PathBuf> = resolved.includes.iter().map(|(_, p)| p.clone()).collect();
     let generated = match cache::generate(&resolved.protos, &includes, &options.params) {
@@ -212,7 +253,8 @@ fn generate(
             const _: &[u8] = include_bytes!(#path);
         )
     });
-    Some(quote! {
+    let served = glue.is_some();
+    let code = quote! {
         #[doc = #doc]
         #[allow(missing_docs)]
         #vis mod #module {
@@ -222,7 +264,8 @@ fn generate(
             #(#tracked)*
             #glue
         };
-    })
+    };
+    Some(Expansion { code, served })
 }
 
 /// The service to serve: the one named by `service = ".."`, or the only one declared in the

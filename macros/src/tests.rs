@@ -19,9 +19,23 @@ fn workspace() -> PathBuf {
         .to_owned()
 }
 
+/// The code inside the edition gate: `gate!(_ | _, { code })` after the gate's definition.
+fn ungated(expanded: &TokenStream) -> TokenStream {
+    let file: syn::File = syn::parse2(expanded.clone()).expect("the expansion parses");
+    let [syn::Item::Macro(definition), syn::Item::Macro(call)] = file.items.as_slice() else {
+        panic!("the expansion is not a gate's definition and call");
+    };
+    assert!(definition.mac.path.is_ident("macro_rules"));
+    let last = call.mac.tokens.clone().into_iter().last();
+    match last {
+        Some(proc_macro2::TokenTree::Group(group)) => group.stream(),
+        other => panic!("the gate's call does not end with the code: {other:?}"),
+    }
+}
+
 /// The items of module `name` in `expanded`.
 fn module_items(expanded: &TokenStream, name: &str) -> syn::File {
-    let file: syn::File = syn::parse2(expanded.clone()).expect("the expansion parses");
+    let file: syn::File = syn::parse2(ungated(expanded)).expect("the expansion parses");
     let module = file
         .items
         .into_iter()

@@ -1,20 +1,21 @@
-//! The whole surface generated code may use. Everything generated refers to the runtime
-//! through this module, so the rest of the runtime can change without breaking generated
-//! files.
+//! The whole surface generated code may use, and nothing a handler needs. Everything
+//! generated refers to the runtime through this module, so the rest of the runtime can
+//! change without breaking generated files. Hidden from the docs: handlers and clients use
+//! the crate root.
 
-pub use crate::call::{CallConfig, bidi_streaming, client_streaming, server_streaming, unary};
-pub use crate::chunk::{Chunk, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
-pub use crate::client::{
-    OutgoingRequests, Reply, Requests, Responses, bidi, call_with_metadata, client_grpc,
-    client_status, request, with_timeout,
+pub use crate::call::adapters::{bidi_streaming, client_streaming, server_streaming, unary};
+pub use crate::call::{
+    CallConfig, CallContext, Chunk, Compression, DEFAULT_CHUNK_SIZE, Encoding, InboundLimits,
+    RequestStream, ResponseSink, ResponseStream,
 };
-pub use crate::compression::{Compression, Encoding};
-pub use crate::context::CallContext;
-pub use crate::inbound::{InboundLimits, RequestStream};
-pub use crate::probe::{Answer, answer_once, answer_stream, assert_answers};
-pub use crate::server::{TunedRouter, TunedServer};
-pub use crate::service::StreamService;
-pub use crate::sink::{ResponseSink, ResponseStream};
+pub use crate::client::glue::{
+    call_with_metadata, client_grpc, client_status, request, with_timeout,
+};
+pub use crate::client::{
+    OutgoingRequests, Progress, Reply, Requests, Responses, UploadError, bidi, upload,
+};
+pub use crate::server::{StreamService, TunedRouter, TunedServer};
+pub use crate::testing::probe::{Answer, answer_once, answer_stream, assert_answers};
 pub use crate::tuning::Tuning;
 pub use bytes::Bytes;
 pub use futures_util::Stream;

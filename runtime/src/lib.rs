@@ -30,56 +30,52 @@
 //! - [`CallLayer`]: starts each call's clock when its headers arrive and tells a finished
 //!   upload from an abandoned one ([`Tuning::server`] installs it).
 //!
-//! Handlers are run by the adapters in [`codegen`] (what generated code calls): they enforce
+//! Handlers are run by the runtime's adapters, which generated code calls: they enforce
 //! `grpc-timeout` for the whole call with `DEADLINE_EXCEEDED`, drop a streaming handler as
 //! soon as its client goes away, and turn a handler panic into `INTERNAL` for that call only.
+//! Everything generated code uses is in `codegen`, hidden from these docs: it is not for
+//! handlers, which need only the items here (tonic's [`Status`], [`Code`] and metadata types
+//! included).
+//!
+//! The source follows the same split: `server/` (serving services), `call/` (one call as a
+//! handler sees it), `client/` (calling services) and `testing/` (handlers without a server),
+//! each with a module doc saying what it takes and gives.
 
 mod call;
-mod call_layer;
-mod chunk;
 mod client;
-#[cfg(feature = "client-cli")]
-pub mod client_cli;
+#[doc(hidden)]
 pub mod codegen;
-mod compression;
-mod context;
-mod deadline;
-mod gate;
-mod inbound;
-mod metadata;
-mod probe;
 mod server;
-mod service;
-mod shutdown;
-mod sink;
 mod status;
-mod status_layer;
 pub mod testing;
 mod tuning;
 
-pub use call::CallConfig;
-pub use call_layer::{CallFuture, CallLayer, CallService};
-pub use chunk::{Chunk, ChunkReader, DEFAULT_CHUNK_SIZE, Progress, UploadError, upload};
-pub use client::{
-    OutgoingRequests, Reply, Requests, Responses, bidi, call_with_metadata, client_grpc,
-    client_status, code_name, request, status_line, with_timeout,
+pub use call::{
+    CallConfig, CallContext, Chunk, ChunkReader, Compression, DEFAULT_CHUNK_SIZE, Encoding,
+    EndReason, GRPC_TIMEOUT_HEADER, InboundLimits, LateMetadata, RequestStream, ResponseSink,
+    SendError, parse_grpc_timeout,
 };
-pub use compression::{Compression, Encoding};
-pub use context::{CallContext, EndReason};
-pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
-pub use inbound::{InboundLimits, RequestStream};
-pub use metadata::LateMetadata;
+#[cfg(feature = "client-cli")]
+pub use client::cli as client_cli;
+pub use client::{
+    OutgoingRequests, Progress, Reply, Requests, Responses, UploadError, bidi, code_name,
+    status_line, upload,
+};
 /// Google's well-known types (`Timestamp`, `Duration`, `Any`, `Struct`, ...), the very types
 /// generated code uses: a handler names them from here without a `prost-types` dependency of
 /// its own.
 pub use prost_types;
 pub use server::{
-    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_SHUTDOWN_GRACE, TunedRouter, TunedServer,
+    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, CallFuture, CallLayer, CallService,
+    DEFAULT_SHUTDOWN_GRACE, GrpcStatusLayer, GrpcStatusService, RequestGuard, StreamService,
+    TunedRouter, TunedServer,
 };
-pub use service::StreamService;
-pub use sink::{ResponseSink, ResponseStream, SendError};
 pub use status::{RpcStatus, rich_status, status_details};
-pub use status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
+/// tonic's metadata types, which [`CallContext`] and [`Reply`] carry.
+pub use tonic::metadata::{MetadataMap, MetadataValue};
+/// tonic's status, which every handler returns on failure, its code, and the request a
+/// generated client's `*_with_metadata` methods take.
+pub use tonic::{Code, Request, Status};
 pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, Tuning};
 
 /// `#[derive(StreamService)]`: implements the [`StreamService`](trait@StreamService) trait

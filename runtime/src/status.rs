@@ -32,7 +32,7 @@ pub struct RpcStatus {
 ///
 /// ```
 /// use rust_stream::{rich_status, status_details};
-/// use tonic::Code;
+/// use rust_stream::Code;
 ///
 /// let detail = prost_types::Any { type_url: "type.googleapis.com/demo.Hint".into(), value: b"\x0a\x02hi".to_vec() };
 /// let status = rich_status(Code::InvalidArgument, "bad id ✗", vec![detail.clone()]);

@@ -126,7 +126,7 @@ async fn every_call_has_a_span_with_its_end_reason_and_traffic_each_way() {
         closed_call(capture, n).await
     };
 
-    let request = rust_stream::request(
+    let request = rust_stream::codegen::request(
         pb::UserRequest { id: "42".into() },
         Some(Duration::from_secs(20)),
     );

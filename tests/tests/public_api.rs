@@ -83,6 +83,7 @@ fn lister_follows_reexports_and_sorts_hidden_items_apart() {
     let src = dir.path().join("src");
     std::fs::create_dir_all(src.join("inner")).expect("src directory");
     let lib = "mod private; pub mod inner; pub use private::{Shown, helper as renamed};\n\
+               mod send { pub fn send() {} } pub use send::send;\n\
                #[doc(hidden)] pub mod glue { pub use crate::private::Shown; pub fn glue() {} }\n\
                #[cfg(test)] pub fn only_in_tests() {}\n\
                #[cfg(feature = \"extra\")] pub fn with_a_feature() {}\n\
@@ -117,6 +118,7 @@ fn lister_follows_reexports_and_sorts_hidden_items_apart() {
         "pub use demo::inner::Projected = demo::Projected",
         "variant demo::Choice::Two(u8)",
         "pub fn demo::with_a_feature()",
+        "pub fn demo::send()",
     ] {
         assert!(
             public.lines().any(|l| l == line),

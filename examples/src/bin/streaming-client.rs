@@ -73,7 +73,7 @@ async fn main() -> std::process::ExitCode {
 
 /// A failed call the way a CLI reports it: `NOT_FOUND: User not found`.
 fn describe(err: &(dyn std::error::Error + 'static)) -> String {
-    match err.downcast_ref::<tonic::Status>() {
+    match err.downcast_ref::<rust_stream::Status>() {
         Some(status) => rust_stream::status_line(status),
         None => match err.downcast_ref::<rust_stream::UploadError>() {
             Some(rust_stream::UploadError::Status(status)) => rust_stream::status_line(status),

@@ -15,7 +15,7 @@
 //! tests use them to check the statuses a client gets when it goes over).
 
 use clap::Parser;
-use rust_stream::{CallContext, RequestStream, ResponseSink};
+use rust_stream::{CallContext, RequestStream, ResponseSink, Status};
 use rust_stream_examples::adapter::{
     StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService, server_builder,
 };
@@ -24,7 +24,6 @@ use rust_stream_examples::pb;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use tonic::Status;
 
 #[derive(Parser)]
 #[command(about = "Serve the guide's StreamingExamples service")]

@@ -4,24 +4,25 @@
 //! element instead. protoc and protox never produce most of these faults; hand-built or
 //! damaged requests do.
 //!
-//! A stage of the pipeline, after loading. Takes the [`Descriptors`] and the [`Params`];
-//! gives nothing but the problems it finds, so that no later stage meets input prost-build or
-//! tonic-build would panic on.
+//! A stage of the pipeline, after loading. Takes the [`Descriptors`](crate::Descriptors) and the
+//! [`Params`](crate::Params); gives nothing but the problems it finds, so that no later stage meets
+//! input prost-build or tonic-build would panic on.
 //!
-//! Also refused here: editions files that were not lowered (`editions`: descriptors built
-//! by hand as prost-types values, which cannot carry `features`), and types the output would refer to without generating them (a package that is neither
-//! generated nor mapped with `extern_path=`).
+//! Also refused here: editions files that were not lowered (`editions`: descriptors built by hand
+//! as prost-types values, which cannot carry `features`), and types the output would refer to
+//! without generating them (a package that is neither generated nor mapped with `extern_path=`).
 
-use crate::error::{Diagnostic, DiagnosticKind, Error, Location};
+use crate::error::{Diagnostic, DiagnosticKind, Error};
 use crate::ident;
 use crate::index::Index;
 use crate::load::{Descriptors, OPTIONS_PROTO_NAME};
 use crate::options::Params;
+use crate::proto::SourceIndex;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
     DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why an editions file that was not lowered is refused.
 const EDITIONS_NOT_LOWERED: &str = "an editions file must be read from an encoded \
@@ -33,7 +34,7 @@ const EDITIONS_NOT_LOWERED: &str = "an editions file must be read from an encode
 /// passes is [`Checked`].
 pub fn check(index: &Index<'_>, params: &Params) -> Result<Checked, Vec<Diagnostic>> {
     let descriptors = index.descriptors();
-    let mut checker = walk(descriptors, params);
+    let mut checker = walk(index, params);
     if !checker.problems.is_empty() {
         return Err(checker.problems);
     }
@@ -62,7 +63,8 @@ impl Checked {
     }
 }
 
-fn walk<'a>(descriptors: &'a Descriptors, params: &'a Params) -> Checker<'a> {
+fn walk<'a>(index: &Index<'a>, params: &'a Params) -> Checker<'a> {
+    let descriptors = index.descriptors();
     let mut checker = Checker {
         types: BTreeMap::new(),
         generated_modules: descriptors
@@ -89,7 +91,7 @@ fn walk<'a>(descriptors: &'a Descriptors, params: &'a Params) -> Checker<'a> {
             ));
         }
         checker.file(
-            file,
+            index.source(file),
             descriptors.to_generate.iter().any(|n| n == file.name()),
         );
     }
@@ -120,56 +122,9 @@ struct Checker<'a> {
     unlocated: Vec<String>,
 }
 
-/// One file's source locations by element path, when it has source info.
-struct Source<'a> {
-    file: &'a FileDescriptorProto,
-    spans: Option<HashMap<&'a [i32], &'a [i32]>>,
-}
-
-impl<'a> Source<'a> {
-    fn new(file: &'a FileDescriptorProto) -> Self {
-        let spans = file.source_code_info.as_ref().map(|info| {
-            info.location
-                .iter()
-                .map(|l| (l.path.as_slice(), l.span.as_slice()))
-                .collect()
-        });
-        Source { file, spans }
-    }
-
-    fn location(&self, path: &[i32]) -> Location {
-        let span = self.spans.as_ref().and_then(|spans| spans.get(path));
-        let at = |i: usize| {
-            span.and_then(|s| s.get(i))
-                .and_then(|&n| u32::try_from(n).ok())
-                .and_then(|n| n.checked_add(1))
-        };
-        Location {
-            file: self.file.name().to_owned(),
-            line: at(0),
-            column: at(1),
-        }
-    }
-
-    /// The span of the element at `path` (`[line, start, end]` or `[line, start, line,
-    /// end]`, zero-based), if the file has source info for it.
-    fn span(&self, path: &[i32]) -> Option<&'a [i32]> {
-        self.spans.as_ref()?.get(path).copied()
-    }
-
-    /// `false` if the file has source info without a location for `path`: prost-build
-    /// looks up every message, field, enum, value, service and method and panics on a
-    /// missing one.
-    fn covers(&self, path: &[i32]) -> bool {
-        self.spans
-            .as_ref()
-            .is_none_or(|spans| spans.contains_key(path))
-    }
-}
-
 /// The element being checked: its kind, fully qualified name and descriptor path.
 struct Element<'s, 'a> {
-    source: &'s Source<'a>,
+    source: &'s SourceIndex<'a>,
     what: String,
     path: Vec<i32>,
 }
@@ -249,10 +204,10 @@ impl<'a> Checker<'a> {
         );
     }
 
-    fn file(&mut self, file: &FileDescriptorProto, generated: bool) {
-        let source = Source::new(file);
+    fn file(&mut self, source: &SourceIndex<'_>, generated: bool) {
+        let file = source.file();
         let at = Element {
-            source: &source,
+            source,
             // The location names the file.
             what: String::new(),
             path: Vec::new(),
@@ -277,12 +232,12 @@ impl<'a> Checker<'a> {
         }
         let prefix = package_prefix(package);
         for (i, message) in file.message_type.iter().enumerate() {
-            self.message(&source, &prefix, message, vec![4, i as i32], generated);
+            self.message(source, &prefix, message, vec![4, i as i32], generated);
         }
         for (i, e) in file.enum_type.iter().enumerate() {
-            self.enumeration(&source, &prefix, e, vec![5, i as i32]);
+            self.enumeration(source, &prefix, e, vec![5, i as i32]);
         }
-        self.services(&source, &prefix, generated);
+        self.services(source, &prefix, generated);
         let unlocated = std::mem::take(&mut self.unlocated);
         if let Some(first) = unlocated.first() {
             self.invalid(
@@ -296,8 +251,8 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn services(&mut self, source: &Source<'_>, prefix: &str, generated: bool) {
-        let file = source.file;
+    fn services(&mut self, source: &SourceIndex<'_>, prefix: &str, generated: bool) {
+        let file = source.file();
         for (i, service) in file.service.iter().enumerate() {
             let path = vec![6, i as i32];
             let service_name = qualified(prefix, service.name());
@@ -345,7 +300,7 @@ impl<'a> Checker<'a> {
     /// so its lookup goes on outwards.
     fn method_scope(
         &mut self,
-        source: &Source<'_>,
+        source: &SourceIndex<'_>,
         service: &prost_types::ServiceDescriptorProto,
         service_path: &[i32],
         type_path: &[i32],
@@ -362,7 +317,7 @@ impl<'a> Checker<'a> {
             return;
         };
         let resolved = resolved.unwrap_or_default();
-        let service_name = qualified(&package_prefix(source.file.package()), service.name());
+        let service_name = qualified(&package_prefix(source.file().package()), service.name());
         let mut method_path = service_path.to_vec();
         method_path.extend([2, m as i32]);
         self.problems.push(Diagnostic::new(
@@ -379,7 +334,7 @@ impl<'a> Checker<'a> {
 
     fn message(
         &mut self,
-        source: &Source<'_>,
+        source: &SourceIndex<'_>,
         prefix: &str,
         message: &DescriptorProto,
         path: Vec<i32>,
@@ -649,7 +604,7 @@ impl<'a> Checker<'a> {
 
     fn enumeration(
         &mut self,
-        source: &Source<'_>,
+        source: &SourceIndex<'_>,
         prefix: &str,
         e: &EnumDescriptorProto,
         path: Vec<i32>,

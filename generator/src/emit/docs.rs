@@ -17,17 +17,43 @@ pub fn sanitize(lines: &[String]) -> Vec<String> {
         .map(|l| indent_of(l))
         .min()
         .unwrap_or(0);
-    let mut out = Vec::with_capacity(lines.len() + 1);
-    // The open fence: its marker and the indentation it was written with.
-    let mut fence: Option<(String, String)> = None;
-    // Whether the previous line is paragraph text, which the next line continues: an
-    // indented code block cannot start there.
-    let mut in_paragraph = false;
-    let mut in_code = false;
-    // The content column of the list item being written, if any.
-    let mut item: Option<usize> = None;
+    let mut block = Block {
+        min_indent,
+        out: Vec::with_capacity(lines.len() + 1),
+        fence: None,
+        in_paragraph: false,
+        in_code: false,
+        item: None,
+    };
     for line in lines {
-        let line = line.replace('\t', "    ");
+        block.line(line.replace('\t', "    "));
+    }
+    if let Some((open, indent)) = block.fence {
+        block.out.push(format!("{indent}{open}"));
+    }
+    block.out
+}
+
+/// The state of [`sanitize`] between the lines of one doc block.
+struct Block {
+    /// The indentation of the block's least indented line.
+    min_indent: usize,
+    /// The lines written so far.
+    out: Vec<String>,
+    /// The open fence: its marker and the indentation it was written with.
+    fence: Option<(String, String)>,
+    /// Whether the previous line is paragraph text, which the next line continues: an
+    /// indented code block cannot start there.
+    in_paragraph: bool,
+    /// Whether the previous line is in an indented code block.
+    in_code: bool,
+    /// The content column of the list item being written, if any.
+    item: Option<usize>,
+}
+
+impl Block {
+    /// Rewrites one line (tabs already expanded).
+    fn line(&mut self, line: String) {
         let trimmed = line.trim_start();
         let marker: String = trimmed
             .chars()
@@ -35,7 +61,7 @@ pub fn sanitize(lines: &[String]) -> Vec<String> {
             .collect();
         let is_fence =
             marker.len() >= 3 && marker.chars().all(|c| c == marker.as_bytes()[0] as char);
-        match &fence {
+        match &self.fence {
             Some((open, indent)) => {
                 if is_fence
                     && marker.starts_with(open.as_str())
@@ -43,56 +69,58 @@ pub fn sanitize(lines: &[String]) -> Vec<String> {
                 {
                     // At the opening fence's indentation: markdown closes a fence only
                     // with at most three spaces more.
-                    out.push(format!("{indent}{marker}"));
-                    fence = None;
+                    self.out.push(format!("{indent}{marker}"));
+                    self.fence = None;
                 } else {
-                    out.push(line.clone());
+                    self.out.push(line.clone());
                 }
             }
             None if is_fence => {
                 let indent = &line[..line.len() - trimmed.len()];
-                let indent = indent[..indent.len().min(min_indent + 3)].to_owned();
-                out.push(format!("{indent}{marker}text"));
-                fence = Some((marker, indent));
-                (in_paragraph, in_code) = (false, false);
+                let indent = indent[..indent.len().min(self.min_indent + 3)].to_owned();
+                self.out.push(format!("{indent}{marker}text"));
+                self.fence = Some((marker, indent));
+                (self.in_paragraph, self.in_code) = (false, false);
             }
             None if trimmed.is_empty() => {
-                out.push(line.clone());
-                (in_paragraph, in_code) = (false, false);
+                self.out.push(line.clone());
+                (self.in_paragraph, self.in_code) = (false, false);
             }
-            None => {
-                let indent = indent_of(&line);
-                let list_marker = list_marker_len(trimmed);
-                if !in_paragraph && list_marker.is_none() && item.is_some_and(|c| indent < c) {
-                    item = None;
-                }
-                let base = item.unwrap_or(min_indent);
-                let keep = if (in_code || !in_paragraph) && indent >= base + 4 {
-                    // An indented code block: plain text, so that it never becomes a doctest.
-                    in_code = true;
-                    base + 2
-                } else if let Some(len) = list_marker {
-                    in_code = false;
-                    item = Some(indent + len);
-                    indent
-                } else {
-                    in_code = false;
-                    match item {
-                        // A lazy continuation of the item: indented to its content,
-                        // as clippy's `doc_lazy_continuation` asks.
-                        Some(column) if in_paragraph && indent < column => column,
-                        _ => indent,
-                    }
-                };
-                in_paragraph = !in_code && !trimmed.starts_with('#');
-                out.push(format!("{}{}", " ".repeat(keep), escape(trimmed)));
-            }
+            None => self.text(&line),
         }
     }
-    if let Some((open, indent)) = fence {
-        out.push(format!("{indent}{open}"));
+
+    /// Rewrites a line of text outside fences: an indented code block keeps little
+    /// indentation, list items and their continuations keep theirs, the rest is escaped.
+    fn text(&mut self, line: &str) {
+        let trimmed = line.trim_start();
+        let indent = indent_of(line);
+        let list_marker = list_marker_len(trimmed);
+        if !self.in_paragraph && list_marker.is_none() && self.item.is_some_and(|c| indent < c) {
+            self.item = None;
+        }
+        let base = self.item.unwrap_or(self.min_indent);
+        let keep = if (self.in_code || !self.in_paragraph) && indent >= base + 4 {
+            // An indented code block: plain text, so that it never becomes a doctest.
+            self.in_code = true;
+            base + 2
+        } else if let Some(len) = list_marker {
+            self.in_code = false;
+            self.item = Some(indent + len);
+            indent
+        } else {
+            self.in_code = false;
+            match self.item {
+                // A lazy continuation of the item: indented to its content,
+                // as clippy's `doc_lazy_continuation` asks.
+                Some(column) if self.in_paragraph && indent < column => column,
+                _ => indent,
+            }
+        };
+        self.in_paragraph = !self.in_code && !trimmed.starts_with('#');
+        self.out
+            .push(format!("{}{}", " ".repeat(keep), escape(trimmed)));
     }
-    out
 }
 
 /// The length of the list item marker (`- `, `* `, `+ `, `1. `, `1) `) `line` starts with.

@@ -58,20 +58,13 @@ fn internal(service: &Service, err: &syn::Error) -> Error {
 
 /// The harness items: the guard and the two functions that start a server.
 fn harness(service: &Service, paths: &Paths) -> TokenStream {
-    let rt = &paths.codegen;
-    let handler = format_ident!("{}", service.handler_trait);
-    let adapter = format_ident!("{}", service.adapter);
-    let client = format_ident!("{}", service.stream_client);
-    let result = quote!(::core::result::Result);
-    let error = quote!(
-        ::std::boxed::Box<dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync>
-    );
-    let test_server_doc = format!(
-        " Serves `handler` as `{}` on `127.0.0.1:0` with `server_builder()`, for tests: \
-         returns a client connected to it with `TUNING` and the guard that shuts the server \
-         down when dropped.",
-        service.full_name
-    );
+    let guard = guard(&paths.codegen);
+    let starters = starters(service, &paths.codegen);
+    quote!(#guard #starters)
+}
+
+/// `TestServer`, the guard of a server started by the harness.
+fn guard(rt: &TokenStream) -> TokenStream {
     quote! {
         /// A server started by `test_server`: dropping it shuts the server down (new calls
         /// are refused, open streams end with `UNAVAILABLE`).
@@ -97,7 +90,26 @@ fn harness(service: &Service, paths: &Paths) -> TokenStream {
                 task.await.map_err(::std::io::Error::other)?
             }
         }
+    }
+}
 
+/// `test_server` and `test_server_with`, which serve a handler of `service` and connect a
+/// client to it.
+fn starters(service: &Service, rt: &TokenStream) -> TokenStream {
+    let handler = format_ident!("{}", service.handler_trait);
+    let adapter = format_ident!("{}", service.adapter);
+    let client = format_ident!("{}", service.stream_client);
+    let result = quote!(::core::result::Result);
+    let error = quote!(
+        ::std::boxed::Box<dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync>
+    );
+    let test_server_doc = format!(
+        " Serves `handler` as `{}` on `127.0.0.1:0` with `server_builder()`, for tests: \
+         returns a client connected to it with `TUNING` and the guard that shuts the server \
+         down when dropped.",
+        service.full_name
+    );
+    quote! {
         #[doc = #test_server_doc]
         pub async fn test_server<H: #handler>(
             handler: H,

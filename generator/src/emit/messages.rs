@@ -12,6 +12,7 @@ use crate::error::{DiagnosticKind, Error};
 use crate::ident;
 use crate::model::Model;
 use crate::options::Params;
+use crate::proto::FullName;
 use proc_macro2::TokenStream;
 use prost_build::{Module, Service, ServiceGenerator};
 use quote::{ToTokens, quote};
@@ -67,8 +68,8 @@ pub enum Piece<'a> {
 /// scalars, strings and bytes (at most 24 bytes a variant) cannot trip it.
 fn oneofs_with_messages(files: &[prost_types::FileDescriptorProto]) -> Vec<String> {
     use prost_types::field_descriptor_proto::Type;
-    fn walk(message: &prost_types::DescriptorProto, scope: &str, out: &mut Vec<String>) {
-        let name = format!("{scope}.{}", message.name());
+    fn walk(message: &prost_types::DescriptorProto, scope: &FullName, out: &mut Vec<String>) {
+        let name = scope.child(message.name());
         for (index, oneof) in message.oneof_decl.iter().enumerate() {
             let has_message = message.field.iter().any(|field| {
                 field.oneof_index == Some(index as i32)
@@ -85,10 +86,7 @@ fn oneofs_with_messages(files: &[prost_types::FileDescriptorProto]) -> Vec<Strin
     }
     let mut out = Vec::new();
     for file in files {
-        let scope = match file.package() {
-            "" => String::new(),
-            package => format!(".{package}"),
-        };
+        let scope = FullName::package(file.package());
         for message in &file.message_type {
             walk(message, &scope, &mut out);
         }
@@ -319,7 +317,7 @@ struct Services {
 
 impl ServiceGenerator for Services {
     fn generate(&mut self, mut service: Service, buf: &mut String) {
-        let qualified = crate::load::qualify(&service.package, &service.proto_name);
+        let qualified = String::from(FullName::of(&service.package, &service.proto_name));
         // prost-build's names are empty for names made only of underscores; a service of a
         // file that is not generated gets rust-stream's names, not the model's.
         let rpcs: Vec<&str> = service

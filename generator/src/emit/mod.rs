@@ -1,9 +1,9 @@
 //! Emission: one formatted, deterministic file per proto package.
 //!
-//! The last stage of the pipeline. Takes the validated [`Model`], its [`Descriptors`] and the
-//! [`Params`]; gives tokens per package ([`PackageTokens`]) or formatted files
-//! ([`GeneratedFile`]). `messages` runs prost-build and tonic's generator; the other modules
-//! write rust-stream's own code.
+//! The last stage of the pipeline. Takes the validated [`Model`](crate::Model), its
+//! [`Descriptors`](crate::Descriptors) and the [`Params`](crate::Params); gives tokens per package
+//! ([`PackageTokens`]) or formatted files ([`GeneratedFile`]). `messages` runs prost-build and
+//! tonic's generator; the other modules write rust-stream's own code.
 
 pub mod docs;
 pub mod harness;
@@ -227,7 +227,11 @@ fn package_pieces(
     let mut ours: Vec<TokenStream> = Vec::new();
     for service in &package.services {
         let layer = stream::service(service, &paths)?;
-        ours.push(harness::within_stream_module(layer, service, &paths)?);
+        ours.push(if params.harness {
+            harness::within_stream_module(layer, service, &paths)?
+        } else {
+            layer
+        });
     }
     ours.push(stream::chunk_impls(package, &paths)?);
     for tokens in ours.into_iter().filter(|t| !t.is_empty()) {
@@ -362,6 +366,7 @@ pub fn root_items(
     let options = service_set::RootOptions {
         root_types: &root_types,
         rpc_tests: params.rpc_tests,
+        harness: params.harness,
     };
     let tokens = service_set::root_items(
         model,

@@ -12,7 +12,7 @@ use crate::emit::layout::{self, Ty};
 use crate::error::Error;
 use crate::model::{Method, Pattern, Service};
 use proc_macro2::{Literal, TokenStream};
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 
 /// How the caller spells the types of a handler signature: absolute paths in generated
 /// code, short names in a skeleton.
@@ -307,19 +307,18 @@ fn handler_call(cx: &Context<'_>, arguments: TokenStream) -> Result<TokenStream,
     Ok(quote!(<H as #handler>::#name(&handler, #arguments)))
 }
 
+/// The name of the stream module's alias for tonic's client of the service on a channel.
+pub const TONIC_CLIENT_ALIAS: &str = "TonicClient";
+
 /// The fully qualified call of tonic's client method on `client` (a `&mut` expression).
 fn tonic_call(
     cx: &Context<'_>,
     client: TokenStream,
     request: TokenStream,
 ) -> Result<TokenStream, Error> {
-    let rt = cx.rt;
-    let module = format_ident!("{}", cx.service.tonic_client_module);
-    let tonic_client = format_ident!("{}", cx.service.tonic_client);
+    let alias = format_ident!("{TONIC_CLIENT_ALIAS}");
     let name = ident(&cx.method.rust_name)?;
-    Ok(quote! {
-        super::#module::#tonic_client::<#rt::tonic::transport::Channel>::#name(#client, #request)
-    })
+    Ok(quote!(#alias::#name(#client, #request)))
 }
 
 /// The adapter method: unwraps tonic's request, runs the handler through `runner` with the
@@ -380,55 +379,6 @@ fn adapter_fn(
     })
 }
 
-/// The `<name>_with_metadata` helper of a method that answers once: the request with the
-/// caller's metadata, the reply with its headers and trailers apart. (Streaming responses
-/// keep theirs in `Responses`.)
-fn reply_helper(cx: &Context<'_>) -> Result<Option<TokenStream>, Error> {
-    let Some(helper) = &cx.method.reply_helper else {
-        return Ok(None);
-    };
-    let rt = cx.rt;
-    let Spelling {
-        status,
-        result,
-        request: req,
-        response: res,
-        ..
-    } = &cx.types;
-    let helper = ident(helper)?;
-    let deprecated = &cx.deprecated;
-    let path_const = format_ident!("{}", cx.method.path_const);
-    let doc = format!(
-        " {} `{}` with the request's metadata; the reply keeps the response's headers and trailers.",
-        capitalize(cx.method.pattern.label()),
-        cx.method.proto_name
-    );
-    let (input, stream) = if cx.method.pattern.client_streams() {
-        (
-            quote!(requests: #rt::tonic::Request<impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static>),
-            quote!(requests),
-        )
-    } else {
-        (
-            quote!(request: #rt::tonic::Request<#req>),
-            quote!(request.map(#rt::once)),
-        )
-    };
-    Ok(Some(quote! {
-        #[doc = #doc]
-        #deprecated
-        pub async fn #helper(&self, #input) -> #result<#rt::Reply<#res>, #status> {
-            let grpc = #rt::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
-            let request = #rt::with_timeout(#stream, self.timeout);
-            #rt::call_with_metadata(grpc, paths::#path_const, request).await
-        }
-    }))
-}
-
 /// The name of the method's `<name>_with_metadata` helper.
 fn metadata_helper(cx: &Context<'_>) -> Result<proc_macro2::Ident, Error> {
     let name = cx.method.reply_helper.as_deref().ok_or_else(|| {
@@ -440,25 +390,119 @@ fn metadata_helper(cx: &Context<'_>) -> Result<proc_macro2::Ident, Error> {
     ident(name)
 }
 
-/// The docs of a streaming method's `<name>_with_metadata` helper.
+/// The docs of a method's `<name>_with_metadata` helper.
 fn metadata_doc(method: &Method) -> String {
+    // (Streaming responses keep theirs in `Responses`.)
+    let reply = if method.pattern.server_streams() {
+        "request metadata; the responses keep the headers and trailers"
+    } else {
+        "the request's metadata; the reply keeps the response's headers and trailers"
+    };
     format!(
-        " {} `{}` with request metadata; the responses keep the headers and trailers.",
+        " {} `{}` with {reply}.",
         capitalize(method.pattern.label()),
         method.proto_name
     )
 }
 
-/// The end of a client helper whose call answers once: the response, or `()`.
-fn single_response(cx: &Context<'_>) -> TokenStream {
-    let rt = cx.rt;
-    if cx.method.response.rust_path == "()" {
-        quote! {
-            response.map_err(#rt::client_status)?;
-            ::core::result::Result::Ok(())
+/// What a pattern's two client helpers (`<name>` and `<name>_with_metadata`) differ in;
+/// [`client_helpers`] writes the rest. The plain helper calls the metadata helper, so each
+/// RPC has one code path.
+struct ClientShape {
+    /// `async`, or nothing for a helper that returns at once.
+    asyncness: Option<TokenStream>,
+    /// The plain helper's parameter after `&self`, if any.
+    input: Option<TokenStream>,
+    /// What the plain helper returns.
+    output: TokenStream,
+    /// How the plain helper's parameter becomes the metadata helper's argument.
+    to_metadata: TokenStream,
+    /// What the plain helper does with the metadata helper's result.
+    from_metadata: TokenStream,
+    /// The metadata helper's parameter after `&self`.
+    metadata_input: TokenStream,
+    /// What the metadata helper returns.
+    metadata_output: TokenStream,
+    /// The metadata helper's body.
+    body: TokenStream,
+}
+
+/// The pair of client helpers of `cx`'s method, shaped by `shape`.
+fn client_helpers(cx: &Context<'_>, shape: ClientShape) -> Result<TokenStream, Error> {
+    let ClientShape {
+        asyncness,
+        input,
+        output,
+        to_metadata,
+        from_metadata,
+        metadata_input,
+        metadata_output,
+        body,
+    } = shape;
+    let method = cx.method;
+    let name = client_name(method)?;
+    let helper = metadata_helper(cx)?;
+    let docs = client_docs(method);
+    let metadata_doc = metadata_doc(method);
+    let deprecated = &cx.deprecated;
+    // `fn clone(&self) -> ..` looks like `Clone::clone` to clippy.
+    let allow = (input.is_none() && crate::ident::unraw(&method.client_helper) == "clone")
+        .then(|| quote!(#[allow(clippy::should_implement_trait)]));
+    let wait = asyncness.as_ref().map(|_| quote!(.await));
+    let params = std::iter::once(quote!(&self)).chain(input);
+    Ok(quote! {
+        #docs
+        #deprecated
+        #allow
+        pub #asyncness fn #name(#(#params),*) -> #output {
+            Self::#helper(self, #to_metadata)#wait #from_metadata
         }
+
+        #[doc = #metadata_doc]
+        #deprecated
+        pub #asyncness fn #helper(&self, #metadata_input) -> #metadata_output {
+            #body
+        }
+    })
+}
+
+/// The shape of the helpers of a method that answers once (unary, client streaming): the
+/// metadata helper makes the call through the client's `grpc`, which keeps the response's
+/// headers and trailers apart; the plain helper keeps the message.
+fn single_reply_shape(cx: &Context<'_>, input: TokenStream, request: TokenStream) -> ClientShape {
+    let rt = cx.rt;
+    let Spelling {
+        status,
+        result,
+        request: req,
+        response: res,
+        ..
+    } = &cx.types;
+    let path_const = format_ident!("{}", cx.method.path_const);
+    let (metadata_input, stream) = if cx.method.pattern.client_streams() {
+        (
+            quote!(requests: #rt::tonic::Request<impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static>),
+            quote!(requests),
+        )
     } else {
-        quote!(::core::result::Result::Ok(response.map_err(#rt::client_status)?.into_inner()))
+        (
+            quote!(request: #rt::tonic::Request<#req>),
+            quote!(request.map(#rt::once)),
+        )
+    };
+    ClientShape {
+        asyncness: Some(quote!(async)),
+        input: Some(input),
+        output: quote!(#result<#res, #status>),
+        to_metadata: quote!(#rt::tonic::Request::new(#request)),
+        from_metadata: quote!(.map(|reply| reply.message)),
+        metadata_input,
+        metadata_output: quote!(#result<#rt::Reply<#res>, #status>),
+        body: quote! {
+            let request = #rt::with_timeout(#stream, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
+            #rt::call_with_metadata(grpc, paths::#path_const, request).await
+        },
     }
 }
 
@@ -499,6 +543,64 @@ fn inner_clone() -> TokenStream {
     quote!(let mut inner = ::core::clone::Clone::clone(&self.inner);)
 }
 
+/// One client item pair: a constant and a function.
+struct ConstAndFn {
+    consts: TokenStream,
+    fns: TokenStream,
+}
+
+/// The upload helper of a chunk-shaped client-streaming method and its chunk size constant
+/// (the proto's option, else the runtime's `DEFAULT_CHUNK_SIZE`); the upload goes through the
+/// method's metadata helper, as the plain helper does.
+fn upload_helper(cx: &Context<'_>) -> Result<Option<ConstAndFn>, Error> {
+    let method = cx.method;
+    let (Some(helper), Some(size_const)) = (&method.upload_helper, &method.chunk_size_const) else {
+        return Ok(None);
+    };
+    let rt = cx.rt;
+    let Spelling {
+        result,
+        request: req,
+        response: res,
+        ..
+    } = &cx.types;
+    let proto_name = &method.proto_name;
+    let helper = ident(helper)?;
+    let metadata = metadata_helper(cx)?;
+    let deprecated = &cx.deprecated;
+    let size_ident = format_ident!("{size_const}");
+    let size = match method.options.chunk_size.filter(|&n| n > 0) {
+        Some(n) => usize_literal(n as usize).into_token_stream(),
+        None => quote!(#rt::DEFAULT_CHUNK_SIZE),
+    };
+    let size_doc = format!(" Chunk size for `{proto_name}` uploads: the proto's option or 64 KiB.");
+    let doc = format!(
+        " Client-streaming `{proto_name}` from any reader, in chunks of `chunk_size` bytes (`Self::{size_const}` is the proto's choice), calling `progress` after each chunk."
+    );
+    Ok(Some(ConstAndFn {
+        consts: quote! {
+            #[doc = #size_doc]
+            pub const #size_ident: usize = #size;
+        },
+        fns: quote! {
+            #[doc = #doc]
+            #deprecated
+            pub async fn #helper(
+                &self,
+                reader: impl #rt::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
+                chunk_size: usize,
+                progress: impl ::core::ops::FnMut(#rt::Progress) + ::core::marker::Send + 'static,
+            ) -> #result<#res, #rt::UploadError> {
+                #rt::upload(reader, chunk_size, progress, |chunks: #rt::BoxStream<#req>| async move {
+                    let reply = Self::#metadata(self, #rt::tonic::Request::new(chunks)).await?;
+                    ::core::result::Result::Ok(#rt::tonic::Response::new(reply.message))
+                })
+                .await
+            }
+        },
+    }))
+}
+
 /// `s` with its first letter in upper case.
 pub fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
@@ -534,35 +636,11 @@ impl PatternEmitter for Unary {
     }
 
     fn client(&self, cx: &Context<'_>) -> Result<ClientItems, Error> {
-        let rt = cx.rt;
-        let Spelling {
-            status,
-            result,
-            request: req,
-            response: res,
-            ..
-        } = &cx.types;
-        let name = client_name(cx.method)?;
-        let docs = client_docs(cx.method);
-        let deprecated = &cx.deprecated;
-        let inner = inner_clone();
-        let call = tonic_call(cx, quote!(&mut inner), quote!(request))?;
-        let answer = single_response(cx);
+        let req = &cx.types.request;
+        let shape = single_reply_shape(cx, quote!(request: #req), quote!(request));
         Ok(ClientItems {
             consts: Vec::new(),
-            fns: [quote! {
-                #docs
-                #deprecated
-                pub async fn #name(&self, request: #req) -> #result<#res, #status> {
-                    let request = #rt::request(request, self.timeout);
-                    #inner
-                    let response = #call.await;
-                    #answer
-                }
-            }]
-            .into_iter()
-            .chain(reply_helper(cx)?)
-            .collect(),
+            fns: vec![client_helpers(cx, shape)?],
         })
     }
 
@@ -619,37 +697,29 @@ impl PatternEmitter for ServerStreaming {
             response: res,
             ..
         } = &cx.types;
-        let name = client_name(cx.method)?;
-        let docs = client_docs(cx.method);
-        let deprecated = &cx.deprecated;
         let inner = inner_clone();
         let call = tonic_call(cx, quote!(&mut inner), quote!(request))?;
-        let helper = metadata_helper(cx)?;
-        let metadata_doc = metadata_doc(cx.method);
+        let shape = ClientShape {
+            asyncness: Some(quote!(async)),
+            input: Some(quote!(request: #req)),
+            output: quote!(#result<#rt::Responses<#res>, #status>),
+            to_metadata: quote!(#rt::tonic::Request::new(request)),
+            from_metadata: quote!(),
+            metadata_input: quote!(request: #rt::tonic::Request<#req>),
+            metadata_output: quote!(#result<#rt::Responses<#res>, #status>),
+            body: quote! {
+                let request = #rt::with_timeout(request, self.timeout);
+                #inner
+                let response = #call.await;
+                // The responses keep the headers, for `Responses::headers`.
+                ::core::result::Result::Ok(::core::convert::Into::into(
+                    response.map_err(#rt::client_status)?,
+                ))
+            },
+        };
         Ok(ClientItems {
             consts: Vec::new(),
-            fns: vec![quote! {
-                #docs
-                #deprecated
-                pub async fn #name(&self, request: #req) -> #result<#rt::Responses<#res>, #status> {
-                    Self::#helper(self, #rt::tonic::Request::new(request)).await
-                }
-
-                #[doc = #metadata_doc]
-                #deprecated
-                pub async fn #helper(
-                    &self,
-                    request: #rt::tonic::Request<#req>,
-                ) -> #result<#rt::Responses<#res>, #status> {
-                    let request = #rt::with_timeout(request, self.timeout);
-                    #inner
-                    let response = #call.await;
-                    // The responses keep the headers, for `Responses::headers`.
-                    ::core::result::Result::Ok(::core::convert::Into::into(
-                        response.map_err(#rt::client_status)?,
-                    ))
-                }
-            }],
+            fns: vec![client_helpers(cx, shape)?],
         })
     }
 
@@ -699,78 +769,18 @@ impl PatternEmitter for ClientStreaming {
 
     fn client(&self, cx: &Context<'_>) -> Result<ClientItems, Error> {
         let rt = cx.rt;
-        let method = cx.method;
-        let Spelling {
-            status,
-            result,
-            request: req,
-            response: res,
-            ..
-        } = &cx.types;
-        let name = client_name(method)?;
-        let docs = client_docs(method);
-        let deprecated = &cx.deprecated;
-        let inner = inner_clone();
-        let call = tonic_call(cx, quote!(&mut inner), quote!(requests))?;
-        let answer = single_response(cx);
+        let req = &cx.types.request;
+        let input =
+            quote!(requests: impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static);
+        let shape = single_reply_shape(cx, input, quote!(requests));
         let mut items = ClientItems {
             consts: Vec::new(),
-            fns: [quote! {
-                #docs
-                #deprecated
-                pub async fn #name(
-                    &self,
-                    requests: impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static,
-                ) -> #result<#res, #status> {
-                    let requests = #rt::request(requests, self.timeout);
-                    #inner
-                    let response = #call.await;
-                    #answer
-                }
-            }]
-            .into_iter()
-            .chain(reply_helper(cx)?)
-            .collect(),
+            fns: vec![client_helpers(cx, shape)?],
         };
-        let (Some(helper), Some(size_const)) = (&method.upload_helper, &method.chunk_size_const)
-        else {
-            return Ok(items);
-        };
-        let proto_name = &method.proto_name;
-        let helper = ident(helper)?;
-        let size_ident = format_ident!("{size_const}");
-        let size = usize_literal(method.chunk_size());
-        let size_doc =
-            format!(" Chunk size for `{proto_name}` uploads: the proto's option or 64 KiB.");
-        items.consts.push(quote! {
-            #[doc = #size_doc]
-            pub const #size_ident: usize = #size;
-        });
-        let doc = format!(
-            " Client-streaming `{proto_name}` from any reader, in chunks of `chunk_size` bytes (`Self::{size_const}` is the proto's choice), calling `progress` after each chunk."
-        );
-        let call = tonic_call(
-            cx,
-            quote!(&mut inner),
-            quote!(#rt::request(chunks, timeout)),
-        )?;
-        items.fns.push(quote! {
-            #[doc = #doc]
-            #deprecated
-            pub async fn #helper(
-                &self,
-                reader: impl #rt::AsyncRead + ::core::marker::Send + ::core::marker::Unpin + 'static,
-                chunk_size: usize,
-                progress: impl ::core::ops::FnMut(#rt::Progress) + ::core::marker::Send + 'static,
-            ) -> #result<#res, #rt::UploadError> {
-                #inner
-                let timeout = self.timeout;
-                #rt::upload(reader, chunk_size, progress, move |chunks: #rt::BoxStream<#req>| async move {
-                    #call.await.map_err(#rt::client_status)
-                })
-                .await
-            }
-        });
+        if let Some(upload) = upload_helper(cx)? {
+            items.consts.push(upload.consts);
+            items.fns.push(upload.fns);
+        }
         Ok(items)
     }
 
@@ -834,14 +844,12 @@ impl PatternEmitter for Bidi {
             response: res,
             ..
         } = &cx.types;
-        let name = client_name(method)?;
-        let docs = client_docs(method);
-        let deprecated = &cx.deprecated;
         let inner = inner_clone();
-        // `fn clone(&self) -> ..` looks like `Clone::clone` to clippy.
-        let allow = (crate::ident::unraw(&method.client_helper) == "clone")
-            .then(|| quote!(#[allow(clippy::should_implement_trait)]));
-        let buffer = usize_literal(method.options.buffer.map_or(32, |b| b.max(1) as usize));
+        // The client's request buffer: the proto's `buffer` or the runtime's default.
+        let buffer = match method.options.buffer {
+            Some(buffer) => usize_literal(buffer.max(1) as usize).into_token_stream(),
+            None => quote!(#rt::CallConfig::DEFAULT.buffer),
+        };
         let call = tonic_call(
             cx,
             quote!(&mut inner),
@@ -850,31 +858,26 @@ impl PatternEmitter for Bidi {
                 timeout,
             )),
         )?;
-        let helper = metadata_helper(cx)?;
-        let metadata_doc = metadata_doc(method);
+        let halves = quote!((#rt::Requests<#req>, #rt::Responses<#res>));
+        let shape = ClientShape {
+            asyncness: None,
+            input: None,
+            output: halves.clone(),
+            to_metadata: quote!(::core::default::Default::default()),
+            from_metadata: quote!(),
+            metadata_input: quote!(metadata: #rt::tonic::metadata::MetadataMap),
+            metadata_output: halves,
+            body: quote! {
+                #inner
+                let timeout = self.timeout;
+                #rt::bidi(#buffer, move |requests| async move {
+                    #call.await
+                })
+            },
+        };
         Ok(ClientItems {
             consts: Vec::new(),
-            fns: vec![quote! {
-                #docs
-                #deprecated
-                #allow
-                pub fn #name(&self) -> (#rt::Requests<#req>, #rt::Responses<#res>) {
-                    Self::#helper(self, ::core::default::Default::default())
-                }
-
-                #[doc = #metadata_doc]
-                #deprecated
-                pub fn #helper(
-                    &self,
-                    metadata: #rt::tonic::metadata::MetadataMap,
-                ) -> (#rt::Requests<#req>, #rt::Responses<#res>) {
-                    #inner
-                    let timeout = self.timeout;
-                    #rt::bidi(#buffer, move |requests| async move {
-                        #call.await
-                    })
-                }
-            }],
+            fns: vec![client_helpers(cx, shape)?],
         })
     }
 

@@ -27,6 +27,8 @@ pub struct RootOptions<'a> {
     pub root_types: &'a [String],
     /// Emit `rpc_tests!`.
     pub rpc_tests: bool,
+    /// The services' test harnesses are emitted (`answer_default` and `rpc_tests!` use them).
+    pub harness: bool,
 }
 
 /// The root items for `model`, with `descriptor_set` encoded; `root_types` are the type names the protos without a
@@ -68,18 +70,11 @@ fn handlers(
     let rt = &paths.codegen;
     let param_names = type_params(modules);
     let struct_name = ident(&struct_name(modules, root_types))?;
-    let fields = modules
-        .iter()
-        .map(|module| ident(&names::to_snake(module)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let params = param_names
-        .iter()
-        .map(|name| ident(name))
-        .collect::<Result<Vec<_>, _>>()?;
+    let fields = idents(modules.iter().map(|module| names::to_snake(module)))?;
+    let params = idents(param_names.iter().cloned())?;
     let mut bounds = Vec::new();
     let mut adds = Vec::new();
     let mut docs = Vec::new();
-    let mut arms = Vec::new();
     for ((package, service), field) in services.iter().zip(&fields) {
         let stream = stream_module(package, service)?;
         let handler = ident(&service.handler_trait)?;
@@ -87,18 +82,13 @@ fn handlers(
         bounds.push(quote!(#stream::#handler));
         adds.push(quote!(.add_service(#stream::#adapter::new(self.#field).into_server())));
         docs.push(format!(" The handler of `{}`.", service.full_name));
-        for method in &service.methods {
-            let path = &method.grpc_path;
-            let call = default_call(method, paths)?;
-            arms.push(quote! {
-                #path => {
-                    let (client, _server) = #stream::test_server(self.#field).await?;
-                    ::core::result::Result::Ok(#call)
-                }
-            });
-        }
     }
-    let tests = if options.rpc_tests {
+    let answer_default = if options.harness {
+        answer_default(services, &fields, paths)?
+    } else {
+        TokenStream::new()
+    };
+    let tests = if options.rpc_tests && options.harness {
         rpc_tests(services, modules, paths)?
     } else {
         TokenStream::new()
@@ -124,6 +114,40 @@ fn handlers(
                 #first::server_builder() #(#adds)*
             }
 
+            #answer_default
+        }
+        #tests
+    })
+}
+
+/// Each of `names` as an identifier.
+fn idents(names: impl Iterator<Item = String>) -> Result<Vec<proc_macro2::Ident>, Error> {
+    names.map(|name| ident(&name)).collect()
+}
+
+/// `answer_default`, which serves each handler (in the field of `fields` of its service)
+/// with its service's test harness and calls the method asked for.
+fn answer_default(
+    services: &[(&Package, &Service)],
+    fields: &[proc_macro2::Ident],
+    paths: &Paths,
+) -> Result<TokenStream, Error> {
+    let rt = &paths.codegen;
+    let mut arms = Vec::new();
+    for ((package, service), field) in services.iter().zip(fields) {
+        let stream = stream_module(package, service)?;
+        for method in &service.methods {
+            let path = &method.grpc_path;
+            let call = default_call(method, paths)?;
+            arms.push(quote! {
+                #path => {
+                    let (client, _server) = #stream::test_server(self.#field).await?;
+                    ::core::result::Result::Ok(#call)
+                }
+            });
+        }
+    }
+    Ok(quote! {
             /// Calls `method` (its gRPC path, `/pkg.Service/Method`) with a default request
             /// over a real socket, its service's handler served by the service's test
             /// harness, and returns how it answered: what the per-RPC tests check.
@@ -139,8 +163,6 @@ fn handlers(
                     _ => ::core::result::Result::Err(::std::format!("no RPC {method}").into()),
                 }
             }
-        }
-        #tests
     })
 }
 

@@ -166,7 +166,7 @@ impl Names {
         let mut runtime_items = Vec::new();
         if !service.methods.is_empty() {
             runtime_items.push(format!("{runtime}::CallContext"));
-            runtime_items.push(format!("{runtime}::codegen::tonic::Status"));
+            runtime_items.push(format!("{runtime}::Status"));
         }
         if service.methods.iter().any(|m| m.pattern.client_streams()) {
             runtime_items.push(format!("{runtime}::RequestStream"));
@@ -216,8 +216,15 @@ impl Names {
     }
 
     /// The full path of a message, from its path relative to the package module.
+    /// Well-known types are named through the runtime's root (`rust_stream::prost_types`),
+    /// as handler files name everything of the runtime, never through its `codegen`.
     fn message_path(&self, rust_path: &str) -> String {
-        join(&self.module_path, rust_path)
+        let path = join(&self.module_path, rust_path);
+        let generated = format!("{}::codegen::prost_types::", self.runtime);
+        match path.strip_prefix(&generated) {
+            Some(name) => format!("{}::prost_types::{name}", self.runtime),
+            None => path,
+        }
     }
 
     /// Keeps only the short names `imports` (short name -> path) bring into the file.
@@ -362,7 +369,7 @@ fn stub(method: &Method, names: &Names) -> Result<String, Error> {
     let runtime = &names.runtime;
     let request = names.spell(&names.message_path(&method.request.rust_path));
     let response = names.spell(&names.message_path(&method.response.rust_path));
-    let status = names.spell(&format!("{runtime}::codegen::tonic::Status"));
+    let status = names.spell(&format!("{runtime}::Status"));
     for spelled in [&request, &response, &status] {
         if syn::parse_str::<syn::Type>(spelled).is_err() {
             return Err(Error::new(
@@ -452,8 +459,7 @@ mod tests {
         let (text, added) = scaffold(&service, "crate::pb::p", "::rust_stream", None).unwrap();
         assert_eq!(added, ["Get", "Put", "Watch"]);
         for line in [
-            "use ::rust_stream::{CallContext, RequestStream, ResponseSink};\n",
-            "use ::rust_stream::codegen::tonic::Status;\n",
+            "use ::rust_stream::{CallContext, RequestStream, ResponseSink, Status};\n",
             "use crate::pb::p::Req;\n",
             "use crate::pb::p::svc_stream::SvcHandler;\n",
             "impl SvcHandler for SvcImpl {\n",
@@ -473,14 +479,33 @@ mod tests {
     }
 
     #[test]
+    fn skeletons_name_well_known_types_through_the_runtime_root() {
+        let proto = "syntax = \"proto3\";\npackage p;\n\
+            import \"google/protobuf/timestamp.proto\";\n\
+            service Clock { rpc Now(google.protobuf.Timestamp) returns (google.protobuf.Timestamp); }\n";
+        let (text, _) = scaffold(
+            &service_of(proto, "Clock"),
+            "crate::pb::p",
+            "::rust_stream",
+            None,
+        )
+        .unwrap();
+        assert!(
+            text.contains("request: ::rust_stream::prost_types::Timestamp,"),
+            "{text}"
+        );
+        assert!(!text.contains("codegen"), "{text}");
+    }
+
+    #[test]
     fn skeletons_honour_the_runtime_path() {
         let service = service_of(PROTO, "Svc");
         let (text, _) = scaffold(&service, "crate::pb::p", "::my::rt", None).unwrap();
         assert!(
-            text.contains("use ::my::rt::codegen::tonic::Status;\n"),
+            text.contains("use ::my::rt::{CallContext, RequestStream, ResponseSink, Status};\n"),
             "{text}"
         );
-        assert!(text.contains("use ::my::rt::{CallContext, RequestStream, ResponseSink};\n"));
+        assert!(!text.contains("codegen"), "{text}");
         assert!(!text.contains("rust_stream::"), "{text}");
     }
 

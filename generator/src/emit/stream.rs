@@ -3,13 +3,13 @@
 //! pattern-shaped client helpers.
 
 use crate::emit::pattern::{
-    Context, Spelling, breaks_self_convention, capitalize, default_body, emitter,
-    handler_signature, self_convention_allow, usize_literal,
+    Context, Spelling, TONIC_CLIENT_ALIAS, breaks_self_convention, capitalize, default_body,
+    emitter, handler_signature, self_convention_allow, usize_literal,
 };
 use crate::emit::{doc_lines, ident, rust_type};
 use crate::error::{DiagnosticKind, Error};
 use crate::model::{Idempotency, Method, Package, Pattern, Service, TypeRef};
-use crate::options::{CompressionOption, TuningSpec};
+use crate::options::{CompressionOption, MethodOptions, OptionValue, Setting, TuningSpec};
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
@@ -61,21 +61,22 @@ pub fn chunk_impls(package: &Package, paths: &Paths) -> Result<TokenStream, Erro
     Ok(out)
 }
 
+/// The service's `Tuning`: its preset, with each override the protos or the parameters set
+/// (each option sets the `Tuning` field of its name).
 fn tuning_expr(tuning: &TuningSpec, rt: &TokenStream) -> TokenStream {
     let preset = format_ident!("{}", tuning.preset.to_uppercase());
-    let mut fields = Vec::new();
-    if let Some(w) = tuning.stream_window {
-        let w = Literal::u32_unsuffixed(w);
-        fields.push(quote!(stream_window: #w));
-    }
-    if let Some(w) = tuning.connection_window {
-        let w = Literal::u32_unsuffixed(w);
-        fields.push(quote!(connection_window: #w));
-    }
-    if let Some(size) = tuning.max_message_size {
-        let size = usize_literal(usize::try_from(size).unwrap_or(usize::MAX));
-        fields.push(quote!(max_message_size: #size));
-    }
+    let overrides = tuning.overrides();
+    let fields: Vec<TokenStream> = overrides
+        .set_values()
+        .filter_map(|(name, value)| {
+            let OptionValue::Number(n) = value else {
+                return None;
+            };
+            let field = format_ident!("{name}");
+            let n = Literal::u64_unsuffixed(n);
+            Some(quote!(#field: #n))
+        })
+        .collect();
     if fields.is_empty() {
         quote!(#rt::Tuning::#preset)
     } else {
@@ -83,47 +84,20 @@ fn tuning_expr(tuning: &TuningSpec, rt: &TokenStream) -> TokenStream {
     }
 }
 
+/// The method's `CallConfig`: the runtime's `DEFAULT` with each option the protos or the
+/// parameters set, one runtime setter per [`Setting`].
 fn call_config_expr(method: &Method, rt: &TokenStream) -> TokenStream {
     let options = &method.options;
-    if options.is_default() {
-        return quote!(#rt::CallConfig::DEFAULT);
-    }
     let mut expr = quote!(#rt::CallConfig::DEFAULT);
+    if options.is_default() {
+        return expr;
+    }
     if let Some(buffer) = options.buffer {
         let buffer = usize_literal(buffer as usize);
         expr = quote!(#expr.with_buffer(#buffer));
     }
-    if options.max_total_bytes.is_some()
-        || options.max_messages.is_some()
-        || options.idle_timeout_ms.is_some()
-    {
-        let mut fields = Vec::new();
-        let opt = |v: u64| {
-            if v == 0 {
-                quote!(::core::option::Option::None)
-            } else {
-                let v = Literal::u64_unsuffixed(v);
-                quote!(::core::option::Option::Some(#v))
-            }
-        };
-        if let Some(v) = options.max_total_bytes {
-            let v = opt(v);
-            fields.push(quote!(max_total_bytes: #v));
-        }
-        if let Some(v) = options.max_messages {
-            let v = opt(v);
-            fields.push(quote!(max_messages: #v));
-        }
-        if let Some(ms) = options.idle_timeout_ms {
-            let v = millis(ms);
-            fields.push(quote!(idle_timeout: #v));
-        }
-        let rest = if fields.len() < 3 {
-            quote!(..#rt::InboundLimits::DEFAULT)
-        } else {
-            quote!()
-        };
-        expr = quote!(#expr.with_limits(#rt::InboundLimits { #(#fields,)* #rest }));
+    if let Some(limits) = limits_expr(options, rt) {
+        expr = quote!(#expr.with_limits(#limits));
     }
     if let Some(ms) = options.deadline_ms {
         let v = millis(ms);
@@ -139,6 +113,51 @@ fn call_config_expr(method: &Method, rt: &TokenStream) -> TokenStream {
         };
     }
     expr
+}
+
+/// The method's `InboundLimits`, if an option sets one: the fields set, and the runtime's
+/// `DEFAULT` for the rest unless every limit is set.
+fn limits_expr(options: &MethodOptions, rt: &TokenStream) -> Option<TokenStream> {
+    let fields: Vec<TokenStream> = options
+        .set_in(Setting::Limit)
+        .filter_map(|(name, value)| {
+            let OptionValue::Number(n) = value else {
+                return None;
+            };
+            // `idle_timeout_ms` sets the `Duration` `idle_timeout`; counts keep their name.
+            Some(match name.strip_suffix("_ms") {
+                Some(field) => {
+                    let field = format_ident!("{field}");
+                    let v = millis(n);
+                    quote!(#field: #v)
+                }
+                None => {
+                    let field = format_ident!("{name}");
+                    let v = optional_u64(n);
+                    quote!(#field: #v)
+                }
+            })
+        })
+        .collect();
+    if fields.is_empty() {
+        return None;
+    }
+    let every_limit = MethodOptions::OPTIONS
+        .iter()
+        .filter(|option| option.setting == Setting::Limit)
+        .count();
+    let rest = (fields.len() < every_limit).then(|| quote!(..#rt::InboundLimits::DEFAULT));
+    Some(quote!(#rt::InboundLimits { #(#fields,)* #rest }))
+}
+
+/// An optional count of `n`; 0 means none.
+fn optional_u64(n: u64) -> TokenStream {
+    if n == 0 {
+        quote!(::core::option::Option::None)
+    } else {
+        let n = Literal::u64_unsuffixed(n);
+        quote!(::core::option::Option::Some(#n))
+    }
 }
 
 /// The runtime's `Encoding` for a compression setting other than none.
@@ -311,89 +330,52 @@ fn handler_trait_docs(service: &Service) -> Vec<TokenStream> {
     lines.iter().map(|d| quote!(#[doc = #d])).collect()
 }
 
-/// Emits the `<service>_stream` module.
-pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
-    let rt = &paths.codegen;
-    let result = quote!(::core::result::Result);
-    let proto = &service.proto_name;
-    let module = format_ident!("{}", service.stream_module);
-    let handler = format_ident!("{}", service.handler_trait);
-    let config = format_ident!("{}", service.config_struct);
-    let adapter = format_ident!("{}", service.adapter);
-    let client = format_ident!("{}", service.stream_client);
-    let tonic_trait = format_ident!("{}", service.tonic_trait);
-    let server_mod = format_ident!("{}", service.tonic_server_module);
-    let client_mod = format_ident!("{}", service.tonic_client_module);
-    let tonic_server = format_ident!("{}", service.tonic_server);
-    let tonic_client = format_ident!("{}", service.tonic_client);
-    let tuning = tuning_expr(&service.tuning, rt);
-    let compression = server_compression(service, rt);
-    // What the unary and client-streaming `_with_metadata` helpers use, only where there are
-    // any (fields never read would warn).
-    let replies = service.methods.iter().any(|m| !m.pattern.server_streams());
-    let (reply_fields, reply_init, reply_compression) = if replies {
-        (
-            quote! {
-                channel: #rt::tonic::transport::Channel,
-                compression: ::core::option::Option<#rt::Encoding>,
-            },
-            quote! {
-                channel,
-                compression: ::core::option::Option::None,
-            },
-            quote!(self.compression = ::core::option::Option::Some(encoding);),
-        )
-    } else {
-        (quote!(), quote!(), quote!())
-    };
-    let channel_arg = if replies {
-        quote!(::core::clone::Clone::clone(&channel))
-    } else {
-        quote!(channel)
-    };
-    let any_deprecated = service.methods.iter().any(|m| m.deprecated);
-    // A service without RPCs never calls its handler.
-    let allow_unread = if service.methods.is_empty() {
-        quote!(#[allow(dead_code)])
-    } else {
-        quote!()
-    };
-    let allow_deprecated = if any_deprecated {
-        quote!(#[allow(deprecated)])
-    } else {
-        quote!()
-    };
+/// The items each method adds to the stream module, in declaration order.
+#[derive(Default)]
+struct MethodItems {
+    /// `paths::<METHOD>`.
+    path_consts: Vec<TokenStream>,
+    /// The handler trait's methods.
+    handler_fns: Vec<TokenStream>,
+    /// The config struct's fields.
+    config_fields: Vec<TokenStream>,
+    /// The config's `DEFAULT` initialisers.
+    config_defaults: Vec<TokenStream>,
+    /// The adapter's implementations of tonic's trait methods.
+    adapter_fns: Vec<TokenStream>,
+    /// The client's associated constants.
+    client_consts: Vec<TokenStream>,
+    /// The client's helpers.
+    client_fns: Vec<TokenStream>,
+}
 
-    let mut path_consts = Vec::new();
-    let mut handler_fns = Vec::new();
-    let mut config_fields = Vec::new();
-    let mut config_defaults = Vec::new();
-    let mut adapter_fns = Vec::new();
-    let mut client_fns = Vec::new();
-    let mut client_consts = Vec::new();
+impl MethodItems {
+    /// The items of every method of `service`.
+    fn of(service: &Service, rt: &TokenStream) -> Result<MethodItems, Error> {
+        let mut items = MethodItems::default();
+        for method in &service.methods {
+            items.add(service, method, rt)?;
+        }
+        Ok(items)
+    }
 
-    for method in &service.methods {
+    /// Adds `method`'s items.
+    fn add(&mut self, service: &Service, method: &Method, rt: &TokenStream) -> Result<(), Error> {
         let name = ident(&method.rust_name)?;
         let path_const = format_ident!("{}", method.path_const);
         let grpc_path = &method.grpc_path;
-        let proto_name = &method.proto_name;
-        let deprecated = if method.deprecated {
-            quote!(#[deprecated])
-        } else {
-            quote!()
-        };
-        let path_doc = format!(" `{proto_name}`.");
-        path_consts.push(quote! {
+        let deprecated = method.deprecated.then(|| quote!(#[deprecated]));
+        let path_doc = format!(" `{}`.", method.proto_name);
+        self.path_consts.push(quote! {
             #[doc = #path_doc]
             pub const #path_const: &str = #grpc_path;
         });
-        config_fields.push(quote! {
+        self.config_fields.push(quote! {
             #[doc = #path_doc]
             pub #name: #rt::CallConfig,
         });
         let default = call_config_expr(method, rt);
-        config_defaults.push(quote!(#name: #default));
-
+        self.config_defaults.push(quote!(#name: #default));
         let cx = Context {
             service,
             method,
@@ -403,72 +385,64 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
                 method_ty(&method.request)?,
                 method_ty(&method.response)?,
             ),
-            deprecated: deprecated.clone(),
+            deprecated: deprecated.clone().unwrap_or_default(),
         };
-        let emitter = emitter(method.pattern);
         let docs = handler_docs(method);
         let signature = handler_signature(method, &cx.types)?;
         let body = default_body(method, &cx.types);
         let allow = self_convention_allow(&method.rust_name);
-        handler_fns.push(quote! {
+        self.handler_fns.push(quote! {
             #(#docs)*
             #deprecated
             #allow
             #signature #body
         });
-        adapter_fns.push(emitter.adapter(&cx)?);
-        let items = emitter.client(&cx)?;
-        client_consts.extend(items.consts);
-        client_fns.extend(items.fns);
+        let emitter = emitter(method.pattern);
+        self.adapter_fns.push(emitter.adapter(&cx)?);
+        let client = emitter.client(&cx)?;
+        self.client_consts.extend(client.consts);
+        self.client_fns.extend(client.fns);
+        Ok(())
     }
+}
 
+/// `#[doc = ..]` attributes, one per line.
+fn doc_attrs(lines: &[String]) -> Vec<TokenStream> {
+    lines.iter().map(|d| quote!(#[doc = #d])).collect()
+}
+
+/// `#[allow(deprecated)]` where a method of `service` is deprecated (its implementations
+/// and helpers name it).
+fn allow_deprecated(service: &Service) -> Option<TokenStream> {
+    service
+        .methods
+        .iter()
+        .any(|m| m.deprecated)
+        .then(|| quote!(#[allow(deprecated)]))
+}
+
+/// Emits the `<service>_stream` module.
+pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
+    let rt = &paths.codegen;
+    let module = format_ident!("{}", service.stream_module);
+    let handler = &service.handler_trait;
+    let adapter = &service.adapter;
     let mut module_docs = vec![format!(
         " The stream layer of `{}`: implement `{handler}` and serve it with `{adapter}`.",
         service.full_name
     )];
     if !service.comments.is_empty() {
         module_docs.push(String::new());
-        module_docs.extend(service.comments.iter().map(|c| c.to_owned()));
+        module_docs.extend(service.comments.iter().cloned());
     }
-    let module_docs: Vec<TokenStream> = module_docs.iter().map(|d| quote!(#[doc = #d])).collect();
-    let service_deprecated = if service.deprecated {
-        quote!(#[deprecated])
-    } else {
-        quote!()
-    };
-    let handler_docs = handler_trait_docs(service);
-    let tuning_doc = format!(
-        " The HTTP/2 tuning of `{proto}`: the `{}` preset{}.",
-        service.tuning.preset,
-        if service.tuning.stream_window.is_some()
-            || service.tuning.connection_window.is_some()
-            || service.tuning.max_message_size.is_some()
-        {
-            " with the proto's overrides"
-        } else {
-            ""
-        }
-    );
-    let config_doc = format!(" The guards of each method of `{proto}`.");
-    let adapter_doc = format!(
-        " Serves a `{handler}` through tonic's `{proto}` server trait with rust-stream's guards."
-    );
-    let mut client_docs = vec![
-        format!(" A `{proto}` client with `TUNING` and helpers shaped by each pattern."),
-        " Helpers take `&self`: one client (or its clones, which share the connection) makes \
-         any number of calls at once."
-            .to_owned(),
-    ];
-    let pattern_docs: Vec<&str> = patterns(service)
-        .into_iter()
-        .filter_map(|p| emitter(p).client_doc())
-        .collect();
-    if !pattern_docs.is_empty() {
-        client_docs.push(String::new());
-        client_docs.extend(pattern_docs.iter().map(|d| (*d).to_owned()));
-    }
-    let client_docs: Vec<TokenStream> = client_docs.iter().map(|d| quote!(#[doc = #d])).collect();
-
+    let module_docs = doc_attrs(&module_docs);
+    let service_deprecated = service.deprecated.then(|| quote!(#[deprecated]));
+    let items = MethodItems::of(service, rt)?;
+    let path_consts = &items.path_consts;
+    let tuning = tuning_expr(&service.tuning, rt);
+    let tuning_doc = tuning_doc(service);
+    let server = server_side(service, rt, &items);
+    let client = client_side(service, rt, &items);
     Ok(quote! {
         #(#module_docs)*
         #service_deprecated
@@ -481,132 +455,266 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
             #[doc = #tuning_doc]
             pub const TUNING: #rt::Tuning = #tuning;
 
-            #(#handler_docs)*
-            pub trait #handler: ::core::marker::Send + ::core::marker::Sync + 'static {
-                #(#handler_fns)*
-            }
-
-            #[doc = #config_doc]
-            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-            pub struct #config {
-                #(#config_fields)*
-            }
-
-            impl #config {
-                /// The configuration the proto's options describe.
-                pub const DEFAULT: #config = #config { #(#config_defaults,)* };
-            }
-
-            impl ::core::default::Default for #config {
-                fn default() -> Self {
-                    Self::DEFAULT
-                }
-            }
-
-            #[doc = #adapter_doc]
-            #[derive(Debug)]
-            pub struct #adapter<H> {
-                #allow_unread
-                handler: ::std::sync::Arc<H>,
-                config: #config,
-            }
-
-            impl<H: #handler> #adapter<H> {
-                /// Wraps `handler` with the proto's configuration.
-                pub fn new(handler: H) -> Self {
-                    Self::from_arc(::std::sync::Arc::new(handler))
-                }
-
-                /// Wraps a shared `handler`.
-                pub fn from_arc(handler: ::std::sync::Arc<H>) -> Self {
-                    #adapter { handler, config: #config::DEFAULT }
-                }
-
-                /// Replaces the per-method configuration.
-                pub fn with_config(mut self, config: #config) -> Self {
-                    self.config = config;
-                    self
-                }
-
-                /// The tonic service to add to a server, with `TUNING`'s message size limits
-                /// and the compression the methods' options name.
-                pub fn into_server(self) -> super::#server_mod::#tonic_server<Self> {
-                    super::#server_mod::#tonic_server::new(self)
-                        .max_decoding_message_size(TUNING.max_message_size)
-                        .max_encoding_message_size(TUNING.max_message_size)
-                        #compression
-                }
-            }
-
-            /// A tonic server builder with `TUNING` applied, ready for `add_service`.
-            pub fn server_builder() -> #rt::TunedServer {
-                TUNING.server()
-            }
-
-            #allow_deprecated
-            #[#rt::tonic::async_trait]
-            impl<H: #handler> super::#server_mod::#tonic_trait for #adapter<H> {
-                #(#adapter_fns)*
-            }
-
-            #(#client_docs)*
-            #[derive(Clone, Debug)]
-            pub struct #client {
-                inner: super::#client_mod::#tonic_client<#rt::tonic::transport::Channel>,
-                timeout: ::core::option::Option<::core::time::Duration>,
-                #reply_fields
-            }
-
-            #allow_deprecated
-            impl #client {
-                #(#client_consts)*
-
-                /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
-                pub async fn connect(
-                    uri: impl ::core::convert::Into<::std::string::String>,
-                ) -> #result<Self, #rt::tonic::transport::Error> {
-                    ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
-                }
-
-                /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-                /// responses are accepted in gzip and zstd.
-                pub fn from_channel(channel: #rt::tonic::transport::Channel) -> Self {
-                    #client {
-                        inner: super::#client_mod::#tonic_client::new(#channel_arg)
-                            .max_decoding_message_size(TUNING.max_message_size)
-                            .max_encoding_message_size(TUNING.max_message_size)
-                            .accept_compressed(#rt::Encoding::Gzip.tonic())
-                            .accept_compressed(#rt::Encoding::Zstd.tonic()),
-                        timeout: ::core::option::Option::None,
-                        #reply_init
-                    }
-                }
-
-                /// Compresses every request sent through the helpers with `encoding`
-                /// (grpcio's `compression=` on a call). A server that does not accept it
-                /// answers `UNIMPLEMENTED`.
-                pub fn with_compression(mut self, encoding: #rt::Encoding) -> Self {
-                    self.inner = self.inner.send_compressed(encoding.tonic());
-                    #reply_compression
-                    self
-                }
-
-                /// Gives every call made through the helpers a deadline of `timeout` from its
-                /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
-                pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
-                    self.timeout = ::core::option::Option::Some(timeout);
-                    self
-                }
-
-                /// The plain tonic client underneath, for calls with custom metadata.
-                pub fn inner(&mut self) -> &mut super::#client_mod::#tonic_client<#rt::tonic::transport::Channel> {
-                    &mut self.inner
-                }
-
-                #(#client_fns)*
-            }
+            #server
+            #client
         }
     })
+}
+
+/// The docs of the service's `TUNING`.
+fn tuning_doc(service: &Service) -> String {
+    let overridden = service.tuning.overrides().set_values().next().is_some();
+    format!(
+        " The HTTP/2 tuning of `{}`: the `{}` preset{}.",
+        service.proto_name,
+        service.tuning.preset,
+        if overridden {
+            " with the proto's overrides"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The server side of the stream module: the handler trait, the per-method configuration,
+/// the adapter to tonic's server trait and `server_builder`.
+fn server_side(service: &Service, rt: &TokenStream, items: &MethodItems) -> TokenStream {
+    let proto = &service.proto_name;
+    let handler = format_ident!("{}", service.handler_trait);
+    let config = format_ident!("{}", service.config_struct);
+    let adapter = format_ident!("{}", service.adapter);
+    let tonic_trait = format_ident!("{}", service.tonic_trait);
+    let server_mod = format_ident!("{}", service.tonic_server_module);
+    let handler_docs = handler_trait_docs(service);
+    let config_doc = format!(" The guards of each method of `{proto}`.");
+    let MethodItems {
+        handler_fns,
+        config_fields,
+        config_defaults,
+        adapter_fns,
+        ..
+    } = items;
+    let adapter_items = adapter_items(service, rt);
+    let allow_deprecated = allow_deprecated(service);
+    quote! {
+        #(#handler_docs)*
+        pub trait #handler: ::core::marker::Send + ::core::marker::Sync + 'static {
+            #(#handler_fns)*
+        }
+
+        #[doc = #config_doc]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct #config {
+            #(#config_fields)*
+        }
+
+        impl #config {
+            /// The configuration the proto's options describe.
+            pub const DEFAULT: #config = #config { #(#config_defaults,)* };
+        }
+
+        impl ::core::default::Default for #config {
+            fn default() -> Self {
+                Self::DEFAULT
+            }
+        }
+
+        #adapter_items
+
+        /// A tonic server builder with `TUNING` applied, ready for `add_service`.
+        pub fn server_builder() -> #rt::TunedServer {
+            TUNING.server()
+        }
+
+        #allow_deprecated
+        #[#rt::tonic::async_trait]
+        impl<H: #handler> super::#server_mod::#tonic_trait for #adapter<H> {
+            #(#adapter_fns)*
+        }
+    }
+}
+
+/// The adapter struct serving a handler through tonic's server trait, and its constructors.
+fn adapter_items(service: &Service, rt: &TokenStream) -> TokenStream {
+    let handler = format_ident!("{}", service.handler_trait);
+    let config = format_ident!("{}", service.config_struct);
+    let adapter = format_ident!("{}", service.adapter);
+    let server_mod = format_ident!("{}", service.tonic_server_module);
+    let tonic_server = format_ident!("{}", service.tonic_server);
+    let compression = server_compression(service, rt);
+    let adapter_doc = format!(
+        " Serves a `{handler}` through tonic's `{}` server trait with rust-stream's guards.",
+        service.proto_name
+    );
+    // A service without RPCs never calls its handler.
+    let allow_unread = service
+        .methods
+        .is_empty()
+        .then(|| quote!(#[allow(dead_code)]));
+    quote! {
+        #[doc = #adapter_doc]
+        #[derive(Debug)]
+        pub struct #adapter<H> {
+            #allow_unread
+            handler: ::std::sync::Arc<H>,
+            config: #config,
+        }
+
+        impl<H: #handler> #adapter<H> {
+            /// Wraps `handler` with the proto's configuration.
+            pub fn new(handler: H) -> Self {
+                Self::from_arc(::std::sync::Arc::new(handler))
+            }
+
+            /// Wraps a shared `handler`.
+            pub fn from_arc(handler: ::std::sync::Arc<H>) -> Self {
+                #adapter { handler, config: #config::DEFAULT }
+            }
+
+            /// Replaces the per-method configuration.
+            pub fn with_config(mut self, config: #config) -> Self {
+                self.config = config;
+                self
+            }
+
+            /// The tonic service to add to a server, with `TUNING`'s message size limits
+            /// and the compression the methods' options name.
+            pub fn into_server(self) -> super::#server_mod::#tonic_server<Self> {
+                super::#server_mod::#tonic_server::new(self)
+                    .max_decoding_message_size(TUNING.max_message_size)
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    #compression
+            }
+        }
+    }
+}
+
+/// The stream client's docs: what it is, and what each pattern's helpers return.
+fn client_docs(service: &Service) -> Vec<TokenStream> {
+    let mut docs = vec![
+        format!(
+            " A `{}` client with `TUNING` and helpers shaped by each pattern.",
+            service.proto_name
+        ),
+        " Helpers take `&self`: one client (or its clones, which share the connection) makes \
+         any number of calls at once."
+            .to_owned(),
+    ];
+    let pattern_docs: Vec<&str> = patterns(service)
+        .into_iter()
+        .filter_map(|p| emitter(p).client_doc())
+        .collect();
+    if !pattern_docs.is_empty() {
+        docs.push(String::new());
+        docs.extend(pattern_docs.iter().map(|d| (*d).to_owned()));
+    }
+    doc_attrs(&docs)
+}
+
+/// The client side of the stream module: the alias of tonic's client, and the stream client
+/// with its constructors, settings and helpers.
+fn client_side(service: &Service, rt: &TokenStream, items: &MethodItems) -> TokenStream {
+    let client = format_ident!("{}", service.stream_client);
+    let alias = format_ident!("{TONIC_CLIENT_ALIAS}");
+    let client_mod = format_ident!("{}", service.tonic_client_module);
+    let tonic_client = format_ident!("{}", service.tonic_client);
+    let alias_doc = format!(" tonic's `{}` client on a channel.", service.proto_name);
+    // Unary and client-streaming helpers call through `grpc`, which keeps a reply's headers
+    // and trailers apart (tonic's unary client merges them); only where there are any
+    // (a field never read would warn).
+    let replies = service.methods.iter().any(|m| !m.pattern.server_streams());
+    let grpc_field =
+        replies.then(|| quote!(grpc: #rt::tonic::client::Grpc<#rt::tonic::transport::Channel>,));
+    let docs = client_docs(service);
+    let constructors = client_constructors(&client, rt, replies);
+    let MethodItems {
+        client_consts,
+        client_fns,
+        ..
+    } = items;
+    let allow_deprecated = allow_deprecated(service);
+    quote! {
+        #[doc = #alias_doc]
+        pub type #alias = super::#client_mod::#tonic_client<#rt::tonic::transport::Channel>;
+
+        #(#docs)*
+        #[derive(Clone, Debug)]
+        pub struct #client {
+            inner: #alias,
+            #grpc_field
+            timeout: ::core::option::Option<::core::time::Duration>,
+        }
+
+        #allow_deprecated
+        impl #client {
+            #(#client_consts)*
+
+            #constructors
+
+            #(#client_fns)*
+        }
+    }
+}
+
+/// The stream client's constructors and settings; `replies`: it has a `grpc` for the
+/// helpers of methods that answer once.
+fn client_constructors(
+    client: &proc_macro2::Ident,
+    rt: &TokenStream,
+    replies: bool,
+) -> TokenStream {
+    let alias = format_ident!("{TONIC_CLIENT_ALIAS}");
+    let (grpc_init, grpc_compression) = if replies {
+        (
+            quote!(grpc: #rt::client_grpc(::core::clone::Clone::clone(&channel), TUNING.max_message_size, ::core::option::Option::None),),
+            quote!(self.grpc = self.grpc.send_compressed(encoding.tonic());),
+        )
+    } else {
+        (quote!(), quote!())
+    };
+    quote! {
+        /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
+        pub async fn connect(
+            uri: impl ::core::convert::Into<::std::string::String>,
+        ) -> ::core::result::Result<Self, #rt::tonic::transport::Error> {
+            ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+
+        /// Uses an existing channel, with `TUNING`'s message size limits; compressed
+        /// responses are accepted in gzip and zstd.
+        pub fn from_channel(channel: #rt::tonic::transport::Channel) -> Self {
+            #client {
+                #grpc_init
+                inner: #alias::new(channel)
+                    .max_decoding_message_size(TUNING.max_message_size)
+                    .max_encoding_message_size(TUNING.max_message_size)
+                    .accept_compressed(#rt::Encoding::Gzip.tonic())
+                    .accept_compressed(#rt::Encoding::Zstd.tonic()),
+                timeout: ::core::option::Option::None,
+            }
+        }
+
+        /// Compresses every request sent through the helpers with `encoding`
+        /// (grpcio's `compression=` on a call). A server that does not accept it
+        /// answers `UNIMPLEMENTED`.
+        pub fn with_compression(mut self, encoding: #rt::Encoding) -> Self {
+            self.inner = self.inner.send_compressed(encoding.tonic());
+            #grpc_compression
+            self
+        }
+
+        /// Gives every call made through the helpers a deadline of `timeout` from its
+        /// start, sent as `grpc-timeout`; expiry surfaces as `DEADLINE_EXCEEDED`.
+        pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
+            self.timeout = ::core::option::Option::Some(timeout);
+            self
+        }
+
+        /// The plain tonic client underneath, for calls with custom metadata.
+        pub fn inner(&mut self) -> &mut #alias {
+            &mut self.inner
+        }
+    }
 }
 
 #[cfg(test)]

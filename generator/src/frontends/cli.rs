@@ -7,7 +7,7 @@ use crate::frontends::scaffold::Scaffold;
 use crate::frontends::service_crate::{self, new::NewCrate, new::new_crate};
 use crate::load::Descriptors;
 use crate::model::{Model, Pattern};
-use crate::options::Params;
+use crate::options::{MethodOptions, OptionValue, Params, ServiceOptions};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -273,7 +273,7 @@ pub fn run(cli: Cli) -> Result<String, Error> {
         Command::Generate { input, out } => {
             let (descriptors, params) = input.load()?;
             let (model, descriptors) = crate::model_of(&descriptors, &params)?;
-            let files = crate::generate_from_model(&model, &descriptors, &params)?;
+            let files = crate::pipeline::generate_from_model(&model, &descriptors, &params)?;
             // What was generated, then where it went: the table `inspect` prints.
             let mut report = inspect_table(&model);
             report.push('\n');
@@ -336,42 +336,52 @@ pub fn run(cli: Cli) -> Result<String, Error> {
     }
 }
 
-fn tuning_text(tuning: &crate::options::TuningSpec) -> String {
-    let mut text = tuning.preset.clone();
-    for (name, value) in [
-        ("stream_window", tuning.stream_window.map(u64::from)),
-        ("connection_window", tuning.connection_window.map(u64::from)),
-        ("max_message_size", tuning.max_message_size),
-    ] {
-        if let Some(value) = value {
-            text.push_str(&format!(" {name}={value}"));
-        }
-    }
-    text
+/// `name=value` for each option set, space-separated.
+fn set_text(values: impl Iterator<Item = (&'static str, OptionValue)>) -> String {
+    let parts: Vec<String> = values
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    parts.join(" ")
 }
 
+/// A service's tuning: its preset and each override set.
+fn tuning_text(tuning: &crate::options::TuningSpec) -> String {
+    let overrides = tuning.overrides();
+    let set = set_text(overrides.set_values());
+    if set.is_empty() {
+        tuning.preset.clone()
+    } else {
+        format!("{} {set}", tuning.preset)
+    }
+}
+
+/// A method's options set by the protos or the parameters, or `defaults`.
 fn options_text(method: &crate::model::Method) -> String {
-    let o = &method.options;
-    let mut parts = Vec::new();
-    for (name, value) in [
-        ("buffer", o.buffer.map(u64::from)),
-        ("max_total_bytes", o.max_total_bytes),
-        ("max_messages", o.max_messages),
-        ("idle_timeout_ms", o.idle_timeout_ms),
-        ("deadline_ms", o.deadline_ms),
-    ] {
-        if let Some(value) = value {
-            parts.push(format!("{name}={value}"));
-        }
-    }
-    if method.upload_helper.is_some() {
-        parts.push(format!("chunk_size={}", method.chunk_size()));
-    }
-    if parts.is_empty() {
+    let set = set_text(method.options.set_values());
+    if set.is_empty() {
         "defaults".to_owned()
     } else {
-        parts.join(" ")
+        set
     }
+}
+
+/// Each declared option of `options` with its effective value: the one set, else the
+/// declared default (`null` for a tuning preset's).
+fn options_json<S>(
+    options: &S,
+    declared: &'static [crate::options::Declared<S>],
+) -> serde_json::Map<String, serde_json::Value> {
+    declared
+        .iter()
+        .map(|option| {
+            let value = match (option.value)(options).or(option.default) {
+                Some(OptionValue::Number(n)) => serde_json::Value::from(n),
+                Some(OptionValue::Word(w)) => serde_json::Value::from(w),
+                None => serde_json::Value::Null,
+            };
+            (option.name.to_owned(), value)
+        })
+        .collect()
 }
 
 fn inspect_table(model: &Model) -> String {
@@ -450,6 +460,13 @@ fn inspect_table(model: &Model) -> String {
     out
 }
 
+/// A service's tuning: its preset and every override (`null` where the preset decides).
+fn tuning_json(tuning: &crate::options::TuningSpec) -> serde_json::Value {
+    let mut json = options_json(&tuning.overrides(), ServiceOptions::OPTIONS);
+    json.insert("preset".to_owned(), tuning.preset.clone().into());
+    serde_json::Value::Object(json)
+}
+
 fn inspect_json(model: &Model) -> String {
     use serde_json::json;
     let services: Vec<_> = model
@@ -462,12 +479,7 @@ fn inspect_json(model: &Model) -> String {
                 "rust_name": service.rust_name,
                 "stream_module": service.stream_module,
                 "deprecated": service.deprecated,
-                "tuning": {
-                    "preset": service.tuning.preset,
-                    "stream_window": service.tuning.stream_window,
-                    "connection_window": service.tuning.connection_window,
-                    "max_message_size": service.tuning.max_message_size,
-                },
+                "tuning": tuning_json(&service.tuning),
                 "methods": service.methods.iter().map(|m| json!({
                     "name": m.proto_name,
                     "rust_name": m.rust_name,
@@ -490,14 +502,7 @@ fn inspect_json(model: &Model) -> String {
                     "deprecated": m.deprecated,
                     "idempotency": format!("{:?}", m.idempotency),
                     "guards": m.pattern.guards(),
-                    "options": {
-                        "buffer": m.options.buffer,
-                        "max_total_bytes": m.options.max_total_bytes,
-                        "max_messages": m.options.max_messages,
-                        "idle_timeout_ms": m.options.idle_timeout_ms,
-                        "chunk_size": m.chunk_size(),
-                        "deadline_ms": m.options.deadline_ms,
-                    },
+                    "options": options_json(&m.options, MethodOptions::OPTIONS),
                     "location": m.location.to_string(),
                 })).collect::<Vec<_>>(),
             })
@@ -507,4 +512,40 @@ fn inspect_json(model: &Model) -> String {
         .unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"));
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every declared option, set through its parameter: `inspect`'s table shows each and
+    /// its JSON has each, from the one declaration.
+    #[test]
+    fn inspect_shows_every_declared_option() {
+        let mut params = Params::default();
+        for option in MethodOptions::OPTIONS {
+            let value = match option.default {
+                Some(OptionValue::Word(_)) => "zstd",
+                _ => "70000",
+            };
+            params.set(option.name, Some(value)).unwrap();
+        }
+        for option in ServiceOptions::OPTIONS {
+            params.set(option.name, Some("70000")).unwrap();
+        }
+        let method = &params.method_defaults;
+        let table = set_text(method.set_values());
+        let json = options_json(method, MethodOptions::OPTIONS);
+        for option in MethodOptions::OPTIONS {
+            assert!(table.contains(&format!("{}=", option.name)), "{table}");
+            assert!(!json[option.name].is_null(), "{}", option.name);
+        }
+        let tuning = ServiceOptions::default().tuning(&params);
+        let table = tuning_text(&tuning);
+        let json = tuning_json(&tuning);
+        for option in ServiceOptions::OPTIONS {
+            assert!(table.contains(&format!("{}=70000", option.name)), "{table}");
+            assert_eq!(json[option.name], 70000, "{}", option.name);
+        }
+    }
 }

@@ -26,7 +26,7 @@
 //! naming the element and the feature.
 
 use crate::error::{Diagnostic, DiagnosticKind};
-use crate::load::source_location;
+use crate::proto::SourceIndex;
 use prost::Message;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
@@ -509,7 +509,7 @@ impl Lowering<'_> {
     fn refuse(&mut self, path: &[i32], message: String) {
         self.problems.push(Diagnostic::new(
             DiagnosticKind::Unsupported,
-            Some(source_location(&self.source, path)),
+            Some(SourceIndex::new(&self.source).location(path)),
             message,
         ));
     }

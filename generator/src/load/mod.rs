@@ -1,9 +1,9 @@
 //! Loading descriptors: from a protoc `CodeGeneratorRequest`, from an encoded
 //! `FileDescriptorSet`, or by compiling `.proto` files with protox (no protoc needed).
 //!
-//! Stage 1 of the pipeline. Takes protoc's request, an encoded `FileDescriptorSet` or
-//! `.proto` files; gives [`Descriptors`]: every file (editions files lowered to proto2 or
-//! proto3, see `editions`), the files to generate and the `rust_stream` options.
+//! Stage 1 of the pipeline. Takes protoc's request, an encoded `FileDescriptorSet` or `.proto`
+//! files; gives [`Descriptors`](crate::Descriptors): every file (editions files lowered to proto2
+//! or proto3, see `editions`), the files to generate and the `rust_stream` options.
 //!
 //! prost-types drops unknown fields, and with them the `rust_stream` extension options, so
 //! the options are read from the same bytes a second time through small views below.
@@ -12,6 +12,7 @@ pub(crate) mod editions;
 
 use crate::error::{Diagnostic, DiagnosticKind, Error, Location};
 use crate::options::{MethodOptions, ServiceOptions};
+use crate::proto::{FullName, SourceIndex};
 use prost::Message;
 use prost_types::compiler::CodeGeneratorRequest;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
@@ -109,6 +110,11 @@ impl Descriptors {
     ///
     /// Code is generated for `protos` only, as protoc does with the files named on its
     /// command line; see [`Descriptors::generate_imports`] for the build API's behaviour.
+    ///
+    /// protox cannot parse editions files: with the default `vendored-protoc` feature they
+    /// are read by the protoc that protoc-bin-vendored ships
+    /// ([`Descriptors::compile_with_protoc`]), as the plugin under that protoc reads them;
+    /// without it, the error names the file and the ways forward.
     pub fn compile(
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
@@ -329,12 +335,15 @@ impl Descriptors {
                 continue;
             }
             let package = file.package();
+            let source = SourceIndex::new(file);
             for (s, service) in raw.service.iter().enumerate() {
-                let service_name = qualify(package, service.name.as_deref().unwrap_or_default());
-                let location = |path: &[i32]| source_location(file, path);
+                let service_name =
+                    FullName::of(package, service.name.as_deref().unwrap_or_default());
+                let location = |path: &[i32]| source.location(path);
                 match ours::<ServiceOptions>(service.options.as_deref()) {
                     Ok(Some(options)) => {
-                        self.service_options.insert(service_name.clone(), options);
+                        self.service_options
+                            .insert(service_name.as_str().to_owned(), options);
                     }
                     Ok(None) => {}
                     Err(err) => self.problems.push(Diagnostic::new(
@@ -342,7 +351,7 @@ impl Descriptors {
                         Some(location(&[6, s as i32])),
                         format!(
                             "service `{}`: (rust_stream.service) is not a `rust_stream.ServiceOptions` message: {err}",
-                            service_name.trim_start_matches('.')
+                            service_name.shown()
                         ),
                     )),
                 }
@@ -476,26 +485,6 @@ fn ours<T: Message + Default>(options: Option<&[u8]>) -> Result<Option<T>, prost
     T::decode(values.concat().as_slice()).map(Some)
 }
 
-/// The 1-based line and column of the element at `path`, if the file has source info.
-pub(crate) fn source_location(file: &FileDescriptorProto, path: &[i32]) -> Location {
-    let span = file
-        .source_code_info
-        .iter()
-        .flat_map(|info| &info.location)
-        .find(|l| l.path == path)
-        .map(|l| l.span.as_slice());
-    let at = |i: usize| {
-        span.and_then(|s| s.get(i))
-            .and_then(|&n| u32::try_from(n).ok())
-            .and_then(|n| n.checked_add(1))
-    };
-    Location {
-        file: file.name().to_owned(),
-        line: at(0),
-        column: at(1),
-    }
-}
-
 /// The proto files `paths` name: a file as it is, a directory as every `.proto` file
 /// below it, in path order (hidden directories skipped). A directory without one is an
 /// error naming it.
@@ -543,15 +532,6 @@ fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// `.pkg.Name`, or `.Name` without a package.
-pub fn qualify(package: &str, name: &str) -> String {
-    if package.is_empty() {
-        format!(".{name}")
-    } else {
-        format!(".{package}.{name}")
-    }
 }
 
 /// What the protox path says of an editions file, and how to proceed.

@@ -1,19 +1,19 @@
 //! The generator's view of the input: packages, services and methods, classified by
 //! streaming pattern, with every Rust name decided (and every clash resolved) here.
 //!
-//! A stage of the pipeline, after the checks. Takes the checked [`Descriptors`] and the
-//! [`Params`]; gives the [`Model`] (and the names of the files it read), which the
+//! A stage of the pipeline, after the checks. Takes the checked [`Descriptors`](crate::Descriptors)
+//! and the [`Params`]; gives the [`Model`] (and the names of the files it read), which the
 //! validation and the emitters read and never change.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident::{self, module_of};
 use crate::index::Index;
-use crate::load::{Descriptors, qualify};
 use crate::options::{MethodOptions, Params, ServiceOptions, TuningSpec, check_tuning};
+use crate::proto::{FullName, SourceIndex};
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::method_options::IdempotencyLevel;
 use prost_types::{DescriptorProto, FileDescriptorProto};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The four streaming patterns of gRPC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -87,6 +87,7 @@ pub enum Idempotency {
 
 /// A message's one `bytes` field, which makes it chunk-shaped.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ChunkField {
     /// The field's name in the proto.
     pub proto_name: String,
@@ -96,11 +97,12 @@ pub struct ChunkField {
 
 /// A message type as a method or a `Chunk` impl refers to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TypeRef {
     /// Fully qualified proto name (`.pkg.Msg`).
     pub proto_name: String,
     /// Rust path relative to the package's module, as prost-build resolves it
-    /// (`Msg`, `outer::Inner`, `super::other::Msg`), or absolute ([`is_absolute`]:
+    /// (`Msg`, `outer::Inner`, `super::other::Msg`), or absolute (`is_absolute`:
     /// `::rust_stream::codegen::prost_types::Timestamp`, `crate::rt::..`, `()`).
     pub rust_path: String,
     /// Set when the message has exactly one field, of type `bytes`.
@@ -109,6 +111,7 @@ pub struct TypeRef {
 
 /// One RPC.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Method {
     /// Name in the proto (`GetUser`).
     pub proto_name: String,
@@ -163,12 +166,13 @@ impl Method {
         self.options
             .chunk_size
             .filter(|&n| n > 0)
-            .map_or(64 * 1024, |n| n as usize)
+            .map_or(crate::options::DEFAULT_CHUNK_SIZE, |n| n as usize)
     }
 }
 
 /// One service.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Service {
     /// Name in the proto.
     pub proto_name: String,
@@ -219,6 +223,7 @@ pub struct Service {
 
 /// Everything generated for one proto package: one output file.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Package {
     /// Proto package name (empty for none).
     pub name: String,
@@ -232,6 +237,7 @@ pub struct Package {
 
 /// The model of one run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Model {
     /// Packages with at least one file to generate, sorted by module path.
     pub packages: Vec<Package>,
@@ -254,11 +260,6 @@ impl Model {
             .collect();
         ident::handler_modules(&stems)
     }
-}
-
-struct MessageInfo<'a> {
-    message: &'a DescriptorProto,
-    file: &'a FileDescriptorProto,
 }
 
 /// Gives `methods` (of the service `full_name`) their Rust names and helpers, decided
@@ -288,19 +289,9 @@ fn name_methods(full_name: &str, methods: &mut [Method]) {
 
 /// Builds the model from checked descriptors, with every problem found (the model holds
 /// what could be built despite them, for the validation to look at too).
-pub fn build(index: &Index<'_>, params: &Params) -> (Model, Vec<Diagnostic>) {
+pub(crate) fn build(index: &Index<'_>, params: &Params) -> (Model, Vec<Diagnostic>) {
     let descriptors = index.descriptors();
     let mut problems = Vec::new();
-    let mut messages = BTreeMap::new();
-    for file in &descriptors.files {
-        index_messages(
-            file,
-            &qualify_pkg(file.package()),
-            &file.message_type,
-            &mut messages,
-        );
-    }
-
     let mut packages: BTreeMap<Vec<String>, Package> = BTreeMap::new();
     let mut files: Vec<&FileDescriptorProto> = descriptors
         .files
@@ -326,18 +317,12 @@ pub fn build(index: &Index<'_>, params: &Params) -> (Model, Vec<Diagnostic>) {
             services: Vec::new(),
             chunks: Vec::new(),
         });
-        collect_chunks(file, &messages, params, &mut package.chunks);
-        let source = SourceIndex::new(file);
-        for (index, service) in file.service.iter().enumerate() {
-            if let Some(service) = build_service(
-                descriptors,
-                params,
-                &source,
-                index,
-                service,
-                &messages,
-                &mut problems,
-            ) {
+        collect_chunks(file, index, params, &mut package.chunks);
+        let source = index.source(file);
+        for (position, service) in file.service.iter().enumerate() {
+            if let Some(service) =
+                build_service(index, params, source, position, service, &mut problems)
+            {
                 package.services.push(service);
             }
         }
@@ -354,47 +339,24 @@ pub fn build(index: &Index<'_>, params: &Params) -> (Model, Vec<Diagnostic>) {
     (model, problems)
 }
 
-fn qualify_pkg(package: &str) -> String {
-    if package.is_empty() {
-        String::new()
-    } else {
-        format!(".{package}")
-    }
-}
-
-fn index_messages<'a>(
-    file: &'a FileDescriptorProto,
-    prefix: &str,
-    messages: &'a [DescriptorProto],
-    index: &mut BTreeMap<String, MessageInfo<'a>>,
-) {
-    for message in messages {
-        let name = format!("{prefix}.{}", message.name());
-        index_messages(file, &name, &message.nested_type, index);
-        index.insert(name, MessageInfo { message, file });
-    }
-}
-
 /// The chunk-shaped messages `file` declares, except those mapped with `extern_path=`: their
 /// code, and so their `impl Chunk`, is elsewhere (and the orphan rule forbids it here).
 fn collect_chunks(
     file: &FileDescriptorProto,
-    messages: &BTreeMap<String, MessageInfo<'_>>,
+    index: &Index<'_>,
     params: &Params,
     out: &mut Vec<TypeRef>,
 ) {
-    let prefix = qualify_pkg(file.package());
-    for (name, info) in messages.range(format!("{prefix}.")..) {
-        if !name.starts_with(&format!("{prefix}.")) {
-            break;
-        }
+    let scope = FullName::package(file.package());
+    for (name, info) in index.messages_in(&scope) {
+        let name = name.as_str();
         if info.file.name() != file.name()
             || info.message.options.as_ref().is_some_and(|o| o.map_entry())
             || params.extern_path_of(name).is_some()
         {
             continue;
         }
-        if let Some(type_ref) = type_ref(name, file.package(), messages, params)
+        if let Some(type_ref) = type_ref(name, file.package(), index, params)
             && type_ref.chunk.is_some()
         {
             out.push(type_ref);
@@ -553,7 +515,7 @@ fn is_prost_type(name: &str) -> bool {
 
 /// `true` if `rust_path` (a [`TypeRef`]'s) means the same in every module: `()`, or a path
 /// from `::` or `crate::`; otherwise it is relative to the package's module.
-pub fn is_absolute(rust_path: &str) -> bool {
+pub(crate) fn is_absolute(rust_path: &str) -> bool {
     rust_path == "()" || rust_path.starts_with("::") || rust_path.starts_with("crate::")
 }
 
@@ -578,7 +540,7 @@ fn relative_path(proto_name: &str, package: &str) -> String {
 fn type_ref(
     proto_name: &str,
     package: &str,
-    messages: &BTreeMap<String, MessageInfo<'_>>,
+    index: &Index<'_>,
     params: &Params,
 ) -> Option<TypeRef> {
     if let Some(rust_path) = extern_type(proto_name, &params.well_known_types_path()) {
@@ -588,7 +550,7 @@ fn type_ref(
             chunk: None,
         });
     }
-    let info = messages.get(proto_name)?;
+    let info = index.message(proto_name)?;
     Some(TypeRef {
         proto_name: proto_name.to_owned(),
         rust_path: relative_path(proto_name, package),
@@ -596,78 +558,17 @@ fn type_ref(
     })
 }
 
-/// A file's source locations by element path, built once per file: looking each service
-/// and method up by scanning the list would be quadratic in the size of the proto.
-pub struct SourceIndex<'a> {
-    file: &'a FileDescriptorProto,
-    by_path: HashMap<&'a [i32], &'a prost_types::source_code_info::Location>,
-}
-
-impl<'a> SourceIndex<'a> {
-    /// Indexes the locations of the package statement (path 2), messages (4), enums (5),
-    /// services (6) and what they contain.
-    pub fn new(file: &'a FileDescriptorProto) -> Self {
-        let by_path = file
-            .source_code_info
-            .iter()
-            .flat_map(|info| &info.location)
-            .filter(|l| matches!(l.path.first(), Some(2 | 4 | 5 | 6)))
-            .map(|l| (l.path.as_slice(), l))
-            .collect();
-        SourceIndex { file, by_path }
-    }
-
-    /// The file this indexes.
-    pub fn file(&self) -> &'a FileDescriptorProto {
-        self.file
-    }
-
-    /// The source location of the element at `path`.
-    pub fn location(&self, path: &[i32]) -> Location {
-        let span = self.by_path.get(path).map(|l| l.span.as_slice());
-        let at = |i: usize| {
-            span.and_then(|s| s.get(i))
-                .and_then(|&n| u32::try_from(n).ok())
-                .map(|n| n + 1)
-        };
-        Location {
-            file: self.file.name().to_owned(),
-            line: at(0),
-            column: at(1),
-        }
-    }
-
-    /// The comment lines attached to the element at `path`: leading, then trailing.
-    pub fn comments(&self, path: &[i32]) -> Vec<String> {
-        let Some(location) = self.by_path.get(path) else {
-            return Vec::new();
-        };
-        let mut lines: Vec<String> = Vec::new();
-        for text in [&location.leading_comments, &location.trailing_comments]
-            .into_iter()
-            .flatten()
-        {
-            if !lines.is_empty() {
-                lines.push(String::new());
-            }
-            let text = text.strip_suffix('\n').unwrap_or(text);
-            lines.extend(text.split('\n').map(str::to_owned));
-        }
-        lines
-    }
-}
-
 fn build_service(
-    descriptors: &Descriptors,
+    index: &Index<'_>,
     params: &Params,
     source: &SourceIndex<'_>,
-    index: usize,
+    position: usize,
     service: &prost_types::ServiceDescriptorProto,
-    messages: &BTreeMap<String, MessageInfo<'_>>,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<Service> {
+    let descriptors = index.descriptors();
     let file = source.file();
-    let service_path = [6, index as i32];
+    let service_path = [6, position as i32];
     let location = source.location(&service_path);
     let proto_name = service.name().to_owned();
     if !ident::is_proto_identifier(&proto_name) {
@@ -678,11 +579,11 @@ fn build_service(
         });
         return None;
     }
-    let qualified = qualify(file.package(), &proto_name);
-    let full_name = qualified.trim_start_matches('.').to_owned();
+    let qualified = FullName::of(file.package(), &proto_name);
+    let full_name = qualified.shown().to_owned();
     let service_options = descriptors
         .service_options
-        .get(&qualified)
+        .get(qualified.as_str())
         .cloned()
         .unwrap_or_default();
     let tuning = ServiceOptions::tuning(&service_options, params);
@@ -696,7 +597,7 @@ fn build_service(
     let service_defaults = service_options.methods.unwrap_or_default();
     let mut methods = Vec::new();
     for (m, method) in service.method.iter().enumerate() {
-        let path = [6, index as i32, 2, m as i32];
+        let path = [6, position as i32, 2, m as i32];
         let location = source.location(&path);
         let name = method.name();
         if !ident::is_proto_identifier(name) {
@@ -725,7 +626,7 @@ fn build_service(
                     rust_path,
                     chunk: None,
                 })
-                .or_else(|| type_ref(proto, file.package(), messages, params));
+                .or_else(|| type_ref(proto, file.package(), index, params));
             if found.is_none() {
                 problems.push(Diagnostic {
                     kind: DiagnosticKind::UnresolvedType,

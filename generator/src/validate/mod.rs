@@ -5,15 +5,15 @@
 //! adds to it, an enum's or a oneof's variants). A clash names both sides and where each
 //! is declared.
 //!
-//! A stage of the pipeline, after the model. Takes the [`Model`] and its [`Descriptors`];
-//! gives the problems renaming cannot fix.
+//! A stage of the pipeline, after the model. Takes the [`Model`](crate::Model) and its
+//! [`Descriptors`](crate::Descriptors); gives the problems renaming cannot fix.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident;
 use crate::ident::module_of;
 use crate::index::Index;
-use crate::load::qualify;
-use crate::model::{Model, SourceIndex};
+use crate::model::Model;
+use crate::proto::{FullName, SourceIndex};
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
     DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
@@ -35,7 +35,7 @@ pub fn check(model: &Model, index: &Index<'_>) -> Vec<Diagnostic> {
     // clashes are the business of whoever generates them.
     let generated: BTreeSet<&Vec<String>> = model.packages.iter().map(|p| &p.module).collect();
     for (module, file) in &files {
-        let source = SourceIndex::new(file);
+        let source = index.source(file);
         if let Some(problem) = package_problem(file.package()) {
             problems.push(Diagnostic::new(
                 DiagnosticKind::InvalidName,
@@ -46,7 +46,7 @@ pub fn check(model: &Model, index: &Index<'_>) -> Vec<Diagnostic> {
         if !generated.contains(module) {
             let mut found = Vec::new();
             Walk {
-                source: &source,
+                source,
                 problems: &mut found,
             }
             .scope(
@@ -67,9 +67,8 @@ pub fn check(model: &Model, index: &Index<'_>) -> Vec<Diagnostic> {
         // The package module's type namespace: structs, enums and modules.
         let mut items = Namespace::default();
         for (_, file) in files.iter().filter(|(m, _)| *m == package.module) {
-            let source = SourceIndex::new(file);
             let mut walk = Walk {
-                source: &source,
+                source: index.source(file),
                 problems: &mut problems,
             };
             walk.scope(
@@ -89,7 +88,7 @@ pub fn check(model: &Model, index: &Index<'_>) -> Vec<Diagnostic> {
                 items.take(
                     name.clone(),
                     format!("the module of package `{}`", file.package()),
-                    SourceIndex::new(file).location(&[2]),
+                    index.source(file).location(&[2]),
                     &mut problems,
                 );
             }
@@ -245,8 +244,8 @@ impl Walk<'_, '_> {
         message: &DescriptorProto,
         items: &mut Namespace,
     ) {
-        let full = qualify(scope, message.name());
-        let full = full.trim_start_matches('.');
+        let full = FullName::of(scope, message.name());
+        let full = full.shown();
         let location = self.source.location(path);
         let what = format!("message `{full}`");
         let rust_name = ident::to_upper_camel(message.name());
@@ -408,8 +407,8 @@ impl Walk<'_, '_> {
         enumeration: &EnumDescriptorProto,
         items: &mut Namespace,
     ) {
-        let full = qualify(scope, enumeration.name());
-        let full = full.trim_start_matches('.');
+        let full = FullName::of(scope, enumeration.name());
+        let full = full.shown();
         let location = self.source.location(path);
         let what = format!("enum `{full}`");
         let rust_name = ident::to_upper_camel(enumeration.name());

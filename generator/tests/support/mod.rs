@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root: the reference proto (`proto/`), the runtime, `Cargo.lock`.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the generator crate is in the workspace")
+        .to_path_buf()
 }
 
 /// The edge-case corpus of valid protos (`tests/corpus`).

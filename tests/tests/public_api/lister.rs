@@ -272,18 +272,19 @@ impl Crate {
             "super" => Target::Module(parent(from)),
             "::" => Target::External(rest.join("::")),
             _ => self
-                .resolve_name(from, first, depth)
+                .resolve_name(from, first, depth, rest.is_empty())
                 .unwrap_or_else(|| Target::External(first.clone())),
         };
         if first == "::" {
             return Some(current);
         }
-        for segment in rest {
+        for (index, segment) in rest.iter().enumerate() {
+            let last = index + 1 == rest.len();
             current = match current {
                 Target::Module(module) => match segment.as_str() {
                     "super" => Target::Module(parent(&module)),
                     "self" => Target::Module(module),
-                    _ => self.resolve_name(&module, segment, depth)?,
+                    _ => self.resolve_name(&module, segment, depth, last)?,
                 },
                 Target::External(outer) => Target::External(format!("{outer}::{segment}")),
                 Target::Item(..) => return None,
@@ -293,21 +294,47 @@ impl Crate {
     }
 
     /// What `name` means inside `module`: an item there, a `use` there, or a glob's item.
-    fn resolve_name(&self, module: &ModPath, name: &str, depth: usize) -> Option<Target> {
+    /// A path's last segment prefers anything over a private module of the same name
+    /// (`mod upload; pub use upload::upload;`), the others prefer modules.
+    fn resolve_name(
+        &self,
+        module: &ModPath,
+        name: &str,
+        depth: usize,
+        last: bool,
+    ) -> Option<Target> {
         if depth > 32 {
             return None;
         }
-        let items = self.modules.get(module)?;
+        let candidates = self.candidates(module, name, depth);
+        let preferred = candidates
+            .iter()
+            .find(|(target, public_module)| match target {
+                Target::Module(_) => !last || *public_module,
+                _ => last,
+            });
+        preferred
+            .or(candidates.first())
+            .map(|(target, _)| target.clone())
+    }
+
+    /// Every meaning of `name` inside `module`, each with whether it is a `pub mod`.
+    fn candidates(&self, module: &ModPath, name: &str, depth: usize) -> Vec<(Target, bool)> {
+        let Some(items) = self.modules.get(module) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
         for item in items {
             match item {
                 Item::Mod(inner) if inner.ident == name => {
                     let mut child = module.clone();
                     child.push(name.to_owned());
-                    return Some(Target::Module(child));
+                    let public = matches!(inner.vis, Visibility::Public(_));
+                    found.push((Target::Module(child), public));
                 }
                 Item::Use(_) | Item::Impl(_) => {}
                 _ if item_name(item).as_deref() == Some(name) => {
-                    return Some(Target::Item(module.clone(), name.to_owned()));
+                    found.push((Target::Item(module.clone(), name.to_owned()), false));
                 }
                 _ => {}
             }
@@ -324,23 +351,23 @@ impl Crate {
             })
             .flatten()
             .collect();
-        if let Some(leaf) = leaves
+        for leaf in leaves
             .iter()
-            .find(|leaf| leaf.alias.as_deref() == Some(name))
+            .filter(|leaf| leaf.alias.as_deref() == Some(name))
         {
-            return self.resolve_path(module, &leaf.path, depth + 1);
+            found.extend(
+                self.resolve_path(module, &leaf.path, depth + 1)
+                    .map(|target| (target, true)),
+            );
         }
-        leaves
-            .iter()
-            .filter(|leaf| leaf.alias.is_none())
-            .find_map(
-                |leaf| match self.resolve_path(module, &leaf.path, depth + 1)? {
-                    Target::Module(inner) if &inner != module => {
-                        self.resolve_name(&inner, name, depth + 1)
-                    }
-                    _ => None,
-                },
-            )
+        for leaf in leaves.iter().filter(|leaf| leaf.alias.is_none()) {
+            if let Some(Target::Module(inner)) = self.resolve_path(module, &leaf.path, depth + 1)
+                && &inner != module
+            {
+                found.extend(self.candidates(&inner, name, depth + 1));
+            }
+        }
+        found
     }
 
     /// The lines for item `name` of `module`, listed at `public`.

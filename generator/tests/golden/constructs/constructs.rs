@@ -1166,6 +1166,10 @@ pub mod constructs_stream {
                 .await
         }
     }
+    /// tonic's `Constructs` client on a channel.
+    pub type TonicClient = super::constructs_client::ConstructsClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Constructs` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
@@ -1173,16 +1177,15 @@ pub mod constructs_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct ConstructsStreamClient {
-        inner: super::constructs_client::ConstructsClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl ConstructsStreamClient {
         /// Chunk size for `UploadParts` uploads: the proto's option or 64 KiB.
-        pub const UPLOAD_PARTS_CHUNK_SIZE: usize = 65536;
+        pub const UPLOAD_PARTS_CHUNK_SIZE: usize = ::rust_stream::codegen::DEFAULT_CHUNK_SIZE;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -1198,16 +1201,17 @@ pub mod constructs_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             ConstructsStreamClient {
-                inner: super::constructs_client::ConstructsClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -1218,7 +1222,7 @@ pub mod constructs_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -1228,11 +1232,7 @@ pub mod constructs_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::constructs_client::ConstructsClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Unary `One`.
@@ -1240,15 +1240,12 @@ pub mod constructs_stream {
             &self,
             request: super::Frame,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::constructs_client::ConstructsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::one(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::one_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `One` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn one_with_metadata(
@@ -1258,15 +1255,11 @@ pub mod constructs_stream {
             ::rust_stream::codegen::Reply<super::Ack>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::ONE, request).await
         }
         /// Server streaming `Feed`.
@@ -1293,10 +1286,7 @@ pub mod constructs_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::constructs_client::ConstructsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::feed(&mut inner, request)
-                .await;
+            let response = TonicClient::feed(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -1310,15 +1300,12 @@ pub mod constructs_stream {
                 Item = super::Frame,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::constructs_client::ConstructsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::collect(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::collect_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Collect` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn collect_with_metadata(
@@ -1332,12 +1319,8 @@ pub mod constructs_stream {
             ::rust_stream::codegen::Reply<super::Ack>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::COLLECT, request)
                 .await
         }
@@ -1361,11 +1344,9 @@ pub mod constructs_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::constructs_client::ConstructsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::exchange(
+                    TonicClient::exchange(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -1387,15 +1368,12 @@ pub mod constructs_stream {
                 Item = super::frame::Part,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::constructs_client::ConstructsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload_parts(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::upload_parts_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `UploadParts` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_parts_with_metadata(
@@ -1409,12 +1387,8 @@ pub mod constructs_stream {
             ::rust_stream::codegen::Reply<super::Ack>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
                     paths::UPLOAD_PARTS,
@@ -1431,21 +1405,19 @@ pub mod constructs_stream {
                 ::rust_stream::codegen::Progress,
             ) + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::UploadError> {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
-                    move |chunks: ::rust_stream::codegen::BoxStream<super::frame::Part>| async move {
-                        super::constructs_client::ConstructsClient::<
-                            ::rust_stream::codegen::tonic::transport::Channel,
-                        >::upload_parts(
-                                &mut inner,
-                                ::rust_stream::codegen::request(chunks, timeout),
+                    |chunks: ::rust_stream::codegen::BoxStream<super::frame::Part>| async move {
+                        let reply = Self::upload_parts_with_metadata(
+                                self,
+                                ::rust_stream::codegen::tonic::Request::new(chunks),
                             )
-                            .await
-                            .map_err(::rust_stream::codegen::client_status)
+                            .await?;
+                        ::core::result::Result::Ok(
+                            ::rust_stream::codegen::tonic::Response::new(reply.message),
+                        )
                     },
                 )
                 .await
@@ -1474,10 +1446,7 @@ pub mod constructs_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::constructs_client::ConstructsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::download_parts(&mut inner, request)
-                .await;
+            let response = TonicClient::download_parts(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,

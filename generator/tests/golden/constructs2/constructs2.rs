@@ -825,6 +825,10 @@ pub mod records_stream {
                 .await
         }
     }
+    /// tonic's `Records` client on a channel.
+    pub type TonicClient = super::records_client::RecordsClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Records` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
@@ -832,12 +836,11 @@ pub mod records_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct RecordsStreamClient {
-        inner: super::records_client::RecordsClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl RecordsStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -855,16 +858,17 @@ pub mod records_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             RecordsStreamClient {
-                inner: super::records_client::RecordsClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -875,7 +879,7 @@ pub mod records_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -885,11 +889,7 @@ pub mod records_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::records_client::RecordsClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Unary `Put`.
@@ -900,15 +900,12 @@ pub mod records_stream {
             super::Tally,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::records_client::RecordsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::put(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::put_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Put` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn put_with_metadata(
@@ -918,15 +915,11 @@ pub mod records_stream {
             ::rust_stream::codegen::Reply<super::Tally>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PUT, request).await
         }
         /// Server streaming `Scan`.
@@ -953,10 +946,7 @@ pub mod records_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::records_client::RecordsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::scan(&mut inner, request)
-                .await;
+            let response = TonicClient::scan(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -973,15 +963,12 @@ pub mod records_stream {
             super::Tally,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::records_client::RecordsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::load(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::load_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Load` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn load_with_metadata(
@@ -995,12 +982,8 @@ pub mod records_stream {
             ::rust_stream::codegen::Reply<super::Tally>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::LOAD, request).await
         }
         /// Bidi streaming `Sync`.
@@ -1023,11 +1006,9 @@ pub mod records_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::records_client::RecordsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::sync(
+                    TonicClient::sync(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(

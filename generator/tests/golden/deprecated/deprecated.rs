@@ -1041,16 +1041,19 @@ pub mod old_stream {
                 .await
         }
     }
+    /// tonic's `Old` client on a channel.
+    pub type TonicClient = super::old_client::OldClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Old` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct OldStreamClient {
-        inner: super::old_client::OldClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl OldStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1068,16 +1071,17 @@ pub mod old_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             OldStreamClient {
-                inner: super::old_client::OldClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -1088,7 +1092,7 @@ pub mod old_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -1098,11 +1102,7 @@ pub mod old_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::old_client::OldClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Unary `Fetch`.
@@ -1110,15 +1110,12 @@ pub mod old_stream {
             &self,
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::old_client::OldClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::fetch(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::fetch_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Fetch` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn fetch_with_metadata(
@@ -1128,15 +1125,11 @@ pub mod old_stream {
             ::rust_stream::codegen::Reply<super::Item>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::FETCH, request).await
         }
     }
@@ -1542,6 +1535,10 @@ pub mod mixed_stream {
                 .await
         }
     }
+    /// tonic's `Mixed` client on a channel.
+    pub type TonicClient = super::mixed_client::MixedClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Mixed` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
@@ -1549,12 +1546,11 @@ pub mod mixed_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct MixedStreamClient {
-        inner: super::mixed_client::MixedClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     #[allow(deprecated)]
     impl MixedStreamClient {
@@ -1573,16 +1569,17 @@ pub mod mixed_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             MixedStreamClient {
-                inner: super::mixed_client::MixedClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -1593,7 +1590,7 @@ pub mod mixed_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -1603,11 +1600,7 @@ pub mod mixed_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::mixed_client::MixedClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Unary `Fetch`.
@@ -1616,15 +1609,12 @@ pub mod mixed_stream {
             &self,
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::mixed_client::MixedClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::fetch(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::fetch_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Fetch` with the request's metadata; the reply keeps the response's headers and trailers.
         #[deprecated]
@@ -1635,15 +1625,11 @@ pub mod mixed_stream {
             ::rust_stream::codegen::Reply<super::Item>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::FETCH, request).await
         }
         /// Server streaming `Watch`.
@@ -1672,10 +1658,7 @@ pub mod mixed_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::mixed_client::MixedClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::watch(&mut inner, request)
-                .await;
+            let response = TonicClient::watch(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -1690,15 +1673,12 @@ pub mod mixed_stream {
                 Item = super::Item,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::mixed_client::MixedClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::push(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::push_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Push` with the request's metadata; the reply keeps the response's headers and trailers.
         #[deprecated]
@@ -1713,12 +1693,8 @@ pub mod mixed_stream {
             ::rust_stream::codegen::Reply<super::Item>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PUSH, request).await
         }
         /// Bidi streaming `Talk`.
@@ -1743,11 +1719,9 @@ pub mod mixed_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::mixed_client::MixedClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::talk(
+                    TonicClient::talk(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -1767,15 +1741,12 @@ pub mod mixed_stream {
             &self,
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::mixed_client::MixedClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::peek(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::peek_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Peek` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn peek_with_metadata(
@@ -1785,15 +1756,11 @@ pub mod mixed_stream {
             ::rust_stream::codegen::Reply<super::Item>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PEEK, request).await
         }
         /// Unary `Put`.
@@ -1801,15 +1768,12 @@ pub mod mixed_stream {
             &self,
             request: super::Item,
         ) -> ::core::result::Result<super::Item, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::mixed_client::MixedClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::put(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::put_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Put` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn put_with_metadata(
@@ -1819,15 +1783,11 @@ pub mod mixed_stream {
             ::rust_stream::codegen::Reply<super::Item>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PUT, request).await
         }
     }

@@ -589,13 +589,15 @@ pub mod placeholder_stream {
     #[::rust_stream::codegen::tonic::async_trait]
     impl<H: PlaceholderHandler> super::placeholder_server::Placeholder
     for PlaceholderService<H> {}
+    /// tonic's `Placeholder` client on a channel.
+    pub type TonicClient = super::placeholder_client::PlaceholderClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Placeholder` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct PlaceholderStreamClient {
-        inner: super::placeholder_client::PlaceholderClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        >,
+        inner: TonicClient,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl PlaceholderStreamClient {
@@ -614,7 +616,7 @@ pub mod placeholder_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PlaceholderStreamClient {
-                inner: super::placeholder_client::PlaceholderClient::new(channel)
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
@@ -639,11 +641,7 @@ pub mod placeholder_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::placeholder_client::PlaceholderClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
     }
@@ -824,15 +822,17 @@ pub mod pinger_stream {
                 .await
         }
     }
+    /// tonic's `Pinger` client on a channel.
+    pub type TonicClient = super::pinger_client::PingerClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Pinger` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct PingerStreamClient {
-        inner: super::pinger_client::PingerClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        >,
+        inner: TonicClient,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl PingerStreamClient {
@@ -851,7 +851,7 @@ pub mod pinger_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PingerStreamClient {
-                inner: super::pinger_client::PingerClient::new(channel)
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
@@ -876,11 +876,7 @@ pub mod pinger_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::pinger_client::PingerClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Server streaming `Watch`.
@@ -907,10 +903,7 @@ pub mod pinger_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::pinger_client::PingerClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::watch(&mut inner, request)
-                .await;
+            let response = TonicClient::watch(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,

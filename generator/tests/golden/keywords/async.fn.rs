@@ -1378,6 +1378,10 @@ pub mod match_stream {
                 .await
         }
     }
+    /// tonic's `match` client on a channel.
+    pub type TonicClient = super::match_client::MatchClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `match` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
@@ -1385,16 +1389,15 @@ pub mod match_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct MatchStreamClient {
-        inner: super::match_client::MatchClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl MatchStreamClient {
         /// Chunk size for `self` uploads: the proto's option or 64 KiB.
-        pub const SELF_CHUNK_SIZE: usize = 65536;
+        pub const SELF_CHUNK_SIZE: usize = ::rust_stream::codegen::DEFAULT_CHUNK_SIZE;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -1410,16 +1413,17 @@ pub mod match_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             MatchStreamClient {
-                inner: super::match_client::MatchClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -1430,7 +1434,7 @@ pub mod match_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -1440,11 +1444,7 @@ pub mod match_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::match_client::MatchClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Unary `type`.
@@ -1452,15 +1452,12 @@ pub mod match_stream {
             &self,
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::match_client::MatchClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#type(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::type_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `type` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn type_with_metadata(
@@ -1470,15 +1467,11 @@ pub mod match_stream {
             ::rust_stream::codegen::Reply<super::Type>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::TYPE, request).await
         }
         /// Client streaming `self`.
@@ -1488,15 +1481,12 @@ pub mod match_stream {
                 Item = super::Self_,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::match_client::MatchClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::self_(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::self_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `self` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn self_with_metadata(
@@ -1510,12 +1500,8 @@ pub mod match_stream {
             ::rust_stream::codegen::Reply<super::Type>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::SELF, request).await
         }
         /// Client-streaming `self` from any reader, in chunks of `chunk_size` bytes (`Self::SELF_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
@@ -1527,21 +1513,19 @@ pub mod match_stream {
                 ::rust_stream::codegen::Progress,
             ) + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::UploadError> {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
-                    move |chunks: ::rust_stream::codegen::BoxStream<super::Self_>| async move {
-                        super::match_client::MatchClient::<
-                            ::rust_stream::codegen::tonic::transport::Channel,
-                        >::self_(
-                                &mut inner,
-                                ::rust_stream::codegen::request(chunks, timeout),
+                    |chunks: ::rust_stream::codegen::BoxStream<super::Self_>| async move {
+                        let reply = Self::self_with_metadata(
+                                self,
+                                ::rust_stream::codegen::tonic::Request::new(chunks),
                             )
-                            .await
-                            .map_err(::rust_stream::codegen::client_status)
+                            .await?;
+                        ::core::result::Result::Ok(
+                            ::rust_stream::codegen::tonic::Response::new(reply.message),
+                        )
                     },
                 )
                 .await
@@ -1570,10 +1554,7 @@ pub mod match_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::match_client::MatchClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::super_(&mut inner, request)
-                .await;
+            let response = TonicClient::super_(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -1600,11 +1581,9 @@ pub mod match_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::match_client::MatchClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::crate_(
+                    TonicClient::crate_(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -1624,15 +1603,12 @@ pub mod match_stream {
             &self,
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::match_client::MatchClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#await(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::await_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `await` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn await_with_metadata(
@@ -1642,15 +1618,11 @@ pub mod match_stream {
             ::rust_stream::codegen::Reply<super::Type>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::AWAIT, request).await
         }
         /// Unary `gen`.
@@ -1658,15 +1630,12 @@ pub mod match_stream {
             &self,
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::match_client::MatchClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#gen(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::gen_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `gen` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn gen_with_metadata(
@@ -1676,15 +1645,11 @@ pub mod match_stream {
             ::rust_stream::codegen::Reply<super::Type>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::GEN, request).await
         }
         /// Unary `Try`.
@@ -1692,15 +1657,12 @@ pub mod match_stream {
             &self,
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::match_client::MatchClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#try(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::try_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Try` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn try_with_metadata(
@@ -1710,15 +1672,11 @@ pub mod match_stream {
             ::rust_stream::codegen::Reply<super::Type>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::TRY, request).await
         }
     }
@@ -1899,16 +1857,19 @@ pub mod self_stream {
                 .await
         }
     }
+    /// tonic's `Self_` client on a channel.
+    pub type TonicClient = super::self__client::Self_Client<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Self_` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct SelfStreamClient {
-        inner: super::self__client::Self_Client<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl SelfStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1926,16 +1887,17 @@ pub mod self_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             SelfStreamClient {
-                inner: super::self__client::Self_Client::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -1946,7 +1908,7 @@ pub mod self_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -1956,11 +1918,7 @@ pub mod self_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::self__client::Self_Client<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Unary `Impl`.
@@ -1968,15 +1926,12 @@ pub mod self_stream {
             &self,
             request: super::Type,
         ) -> ::core::result::Result<super::Type, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::self__client::Self_Client::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#impl(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::impl_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Impl` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn impl_with_metadata(
@@ -1986,15 +1941,11 @@ pub mod self_stream {
             ::rust_stream::codegen::Reply<super::Type>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::IMPL, request).await
         }
     }

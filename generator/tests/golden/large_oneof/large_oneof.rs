@@ -475,15 +475,17 @@ pub mod recognizer_stream {
                 .await
         }
     }
+    /// tonic's `Recognizer` client on a channel.
+    pub type TonicClient = super::recognizer_client::RecognizerClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Recognizer` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct RecognizerStreamClient {
-        inner: super::recognizer_client::RecognizerClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        >,
+        inner: TonicClient,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl RecognizerStreamClient {
@@ -502,7 +504,7 @@ pub mod recognizer_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             RecognizerStreamClient {
-                inner: super::recognizer_client::RecognizerClient::new(channel)
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
@@ -527,11 +529,7 @@ pub mod recognizer_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::recognizer_client::RecognizerClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Bidi streaming `Recognize`.
@@ -554,11 +552,9 @@ pub mod recognizer_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::recognizer_client::RecognizerClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::recognize(
+                    TonicClient::recognize(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(

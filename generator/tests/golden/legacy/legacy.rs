@@ -533,20 +533,23 @@ pub mod legacy_stream {
                 .await
         }
     }
+    /// tonic's `Legacy` client on a channel.
+    pub type TonicClient = super::legacy_client::LegacyClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Legacy` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct LegacyStreamClient {
-        inner: super::legacy_client::LegacyClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl LegacyStreamClient {
         /// Chunk size for `Upload` uploads: the proto's option or 64 KiB.
-        pub const UPLOAD_CHUNK_SIZE: usize = 65536;
+        pub const UPLOAD_CHUNK_SIZE: usize = ::rust_stream::codegen::DEFAULT_CHUNK_SIZE;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -562,16 +565,17 @@ pub mod legacy_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             LegacyStreamClient {
-                inner: super::legacy_client::LegacyClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -582,7 +586,7 @@ pub mod legacy_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -592,11 +596,7 @@ pub mod legacy_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::legacy_client::LegacyClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Client streaming `Upload`.
@@ -609,15 +609,12 @@ pub mod legacy_stream {
             super::Summary,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::legacy_client::LegacyClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::upload_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Upload` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_with_metadata(
@@ -631,12 +628,8 @@ pub mod legacy_stream {
             ::rust_stream::codegen::Reply<super::Summary>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::UPLOAD, request)
                 .await
         }
@@ -652,21 +645,19 @@ pub mod legacy_stream {
             super::Summary,
             ::rust_stream::codegen::UploadError,
         > {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
-                    move |chunks: ::rust_stream::codegen::BoxStream<super::Piece>| async move {
-                        super::legacy_client::LegacyClient::<
-                            ::rust_stream::codegen::tonic::transport::Channel,
-                        >::upload(
-                                &mut inner,
-                                ::rust_stream::codegen::request(chunks, timeout),
+                    |chunks: ::rust_stream::codegen::BoxStream<super::Piece>| async move {
+                        let reply = Self::upload_with_metadata(
+                                self,
+                                ::rust_stream::codegen::tonic::Request::new(chunks),
                             )
-                            .await
-                            .map_err(::rust_stream::codegen::client_status)
+                            .await?;
+                        ::core::result::Result::Ok(
+                            ::rust_stream::codegen::tonic::Response::new(reply.message),
+                        )
                     },
                 )
                 .await
@@ -681,15 +672,12 @@ pub mod legacy_stream {
             super::Summary,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::legacy_client::LegacyClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload_maybe(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::upload_maybe_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `UploadMaybe` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_maybe_with_metadata(
@@ -703,12 +691,8 @@ pub mod legacy_stream {
             ::rust_stream::codegen::Reply<super::Summary>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
                     paths::UPLOAD_MAYBE,

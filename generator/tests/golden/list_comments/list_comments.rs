@@ -478,15 +478,17 @@ pub mod resources_stream {
                 .await
         }
     }
+    /// tonic's `Resources` client on a channel.
+    pub type TonicClient = super::resources_client::ResourcesClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Resources` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct ResourcesStreamClient {
-        inner: super::resources_client::ResourcesClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        >,
+        inner: TonicClient,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl ResourcesStreamClient {
@@ -505,7 +507,7 @@ pub mod resources_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             ResourcesStreamClient {
-                inner: super::resources_client::ResourcesClient::new(channel)
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
@@ -530,11 +532,7 @@ pub mod resources_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::resources_client::ResourcesClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Server streaming `List`.
@@ -561,10 +559,7 @@ pub mod resources_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::resources_client::ResourcesClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::list(&mut inner, request)
-                .await;
+            let response = TonicClient::list(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,

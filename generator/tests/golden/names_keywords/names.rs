@@ -9487,6 +9487,10 @@ pub mod methods_stream {
                 .await
         }
     }
+    /// tonic's `Methods` client on a channel.
+    pub type TonicClient = super::methods_client::MethodsClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Methods` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
@@ -9494,16 +9498,15 @@ pub mod methods_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct MethodsStreamClient {
-        inner: super::methods_client::MethodsClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl MethodsStreamClient {
         /// Chunk size for `box` uploads: the proto's option or 64 KiB.
-        pub const BOX_CHUNK_SIZE: usize = 65536;
+        pub const BOX_CHUNK_SIZE: usize = ::rust_stream::codegen::DEFAULT_CHUNK_SIZE;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -9519,16 +9522,17 @@ pub mod methods_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             MethodsStreamClient {
-                inner: super::methods_client::MethodsClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -9539,7 +9543,7 @@ pub mod methods_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -9549,11 +9553,7 @@ pub mod methods_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::methods_client::MethodsClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Unary `as`.
@@ -9561,15 +9561,12 @@ pub mod methods_stream {
             &self,
             request: super::As,
         ) -> ::core::result::Result<super::As, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#as(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::as_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `as` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn as_with_metadata(
@@ -9579,15 +9576,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::AS, request).await
         }
         /// Server streaming `break`.
@@ -9614,10 +9607,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#break(&mut inner, request)
-                .await;
+            let response = TonicClient::r#break(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -9634,15 +9624,12 @@ pub mod methods_stream {
             super::Const,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#const(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::const_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `const` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn const_with_metadata(
@@ -9656,12 +9643,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Const>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CONST, request).await
         }
         /// Bidi streaming `continue`.
@@ -9684,11 +9667,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::r#continue(
+                    TonicClient::r#continue(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -9708,15 +9689,12 @@ pub mod methods_stream {
             &self,
             request: super::Else,
         ) -> ::core::result::Result<super::Else, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#else(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::else_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `else` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn else_with_metadata(
@@ -9726,15 +9704,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Else>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::ELSE, request).await
         }
         /// Server streaming `enum`.
@@ -9761,10 +9735,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#enum(&mut inner, request)
-                .await;
+            let response = TonicClient::r#enum(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -9781,15 +9752,12 @@ pub mod methods_stream {
             super::False,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#false(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::false_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `false` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn false_with_metadata(
@@ -9803,12 +9771,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::False>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::FALSE, request).await
         }
         /// Bidi streaming `fn`.
@@ -9831,11 +9795,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::r#fn(
+                    TonicClient::r#fn(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -9855,15 +9817,12 @@ pub mod methods_stream {
             &self,
             request: super::For,
         ) -> ::core::result::Result<super::For, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#for(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::for_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `for` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn for_with_metadata(
@@ -9873,15 +9832,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::For>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::FOR, request).await
         }
         /// Server streaming `if`.
@@ -9908,10 +9863,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#if(&mut inner, request)
-                .await;
+            let response = TonicClient::r#if(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -9925,15 +9877,12 @@ pub mod methods_stream {
                 Item = super::Impl,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Impl, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#impl(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::impl_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `impl` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn impl_with_metadata(
@@ -9947,12 +9896,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Impl>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::IMPL, request).await
         }
         /// Bidi streaming `in`.
@@ -9975,11 +9920,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::r#in(
+                    TonicClient::r#in(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -9999,15 +9942,12 @@ pub mod methods_stream {
             &self,
             request: super::Let,
         ) -> ::core::result::Result<super::Let, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#let(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::let_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `let` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn let_with_metadata(
@@ -10017,15 +9957,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Let>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::LET, request).await
         }
         /// Server streaming `loop`.
@@ -10052,10 +9988,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#loop(&mut inner, request)
-                .await;
+            let response = TonicClient::r#loop(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -10072,15 +10005,12 @@ pub mod methods_stream {
             super::Match,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#match(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::match_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `match` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn match_with_metadata(
@@ -10094,12 +10024,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Match>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::MATCH, request).await
         }
         /// Bidi streaming `mod`.
@@ -10122,11 +10048,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::r#mod(
+                    TonicClient::r#mod(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -10146,15 +10070,12 @@ pub mod methods_stream {
             &self,
             request: super::Move,
         ) -> ::core::result::Result<super::Move, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#move(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::move_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `move` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn move_with_metadata(
@@ -10164,15 +10085,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Move>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::MOVE, request).await
         }
         /// Server streaming `mut`.
@@ -10199,10 +10116,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#mut(&mut inner, request)
-                .await;
+            let response = TonicClient::r#mut(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -10216,15 +10130,12 @@ pub mod methods_stream {
                 Item = super::Pub,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Pub, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#pub(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::pub_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `pub` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn pub_with_metadata(
@@ -10238,12 +10149,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Pub>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PUB, request).await
         }
         /// Bidi streaming `ref`.
@@ -10266,11 +10173,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::r#ref(
+                    TonicClient::r#ref(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -10293,15 +10198,12 @@ pub mod methods_stream {
             super::Return,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#return(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::return_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `return` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn return_with_metadata(
@@ -10311,15 +10213,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Return>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::RETURN, request)
                 .await
         }
@@ -10347,10 +10245,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#static(&mut inner, request)
-                .await;
+            let response = TonicClient::r#static(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -10367,15 +10262,12 @@ pub mod methods_stream {
             super::Struct,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#struct(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::struct_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `struct` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn struct_with_metadata(
@@ -10389,12 +10281,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Struct>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::STRUCT, request)
                 .await
         }
@@ -10418,11 +10306,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::r#trait(
+                    TonicClient::r#trait(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -10442,15 +10328,12 @@ pub mod methods_stream {
             &self,
             request: super::True,
         ) -> ::core::result::Result<super::True, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#true(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::true_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `true` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn true_with_metadata(
@@ -10460,15 +10343,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::True>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::TRUE, request).await
         }
         /// Server streaming `type`.
@@ -10495,10 +10374,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#type(&mut inner, request)
-                .await;
+            let response = TonicClient::r#type(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -10515,15 +10391,12 @@ pub mod methods_stream {
             super::Unsafe,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#unsafe(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::unsafe_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `unsafe` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn unsafe_with_metadata(
@@ -10537,12 +10410,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Unsafe>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::UNSAFE, request)
                 .await
         }
@@ -10566,11 +10435,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::r#use(
+                    TonicClient::r#use(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -10593,15 +10460,12 @@ pub mod methods_stream {
             super::Where,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#where(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::where_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `where` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn where_with_metadata(
@@ -10611,15 +10475,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Where>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::WHERE, request).await
         }
         /// Server streaming `while`.
@@ -10646,10 +10506,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#while(&mut inner, request)
-                .await;
+            let response = TonicClient::r#while(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -10663,15 +10520,12 @@ pub mod methods_stream {
                 Item = super::Dyn,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Dyn, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#dyn(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::dyn_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `dyn` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn dyn_with_metadata(
@@ -10685,12 +10539,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Dyn>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::DYN, request).await
         }
         /// Bidi streaming `abstract`.
@@ -10713,11 +10563,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::r#abstract(
+                    TonicClient::r#abstract(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -10740,15 +10588,12 @@ pub mod methods_stream {
             super::Become,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#become(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::become_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `become` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn become_with_metadata(
@@ -10758,15 +10603,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Become>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::BECOME, request)
                 .await
         }
@@ -10777,15 +10618,12 @@ pub mod methods_stream {
                 Item = super::Box,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Box, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#box(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::box_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `box` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn box_with_metadata(
@@ -10799,12 +10637,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Box>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::BOX, request).await
         }
         /// Client-streaming `box` from any reader, in chunks of `chunk_size` bytes (`Self::BOX_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
@@ -10816,21 +10650,19 @@ pub mod methods_stream {
                 ::rust_stream::codegen::Progress,
             ) + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Box, ::rust_stream::codegen::UploadError> {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
-                    move |chunks: ::rust_stream::codegen::BoxStream<super::Box>| async move {
-                        super::methods_client::MethodsClient::<
-                            ::rust_stream::codegen::tonic::transport::Channel,
-                        >::r#box(
-                                &mut inner,
-                                ::rust_stream::codegen::request(chunks, timeout),
+                    |chunks: ::rust_stream::codegen::BoxStream<super::Box>| async move {
+                        let reply = Self::box_with_metadata(
+                                self,
+                                ::rust_stream::codegen::tonic::Request::new(chunks),
                             )
-                            .await
-                            .map_err(::rust_stream::codegen::client_status)
+                            .await?;
+                        ::core::result::Result::Ok(
+                            ::rust_stream::codegen::tonic::Response::new(reply.message),
+                        )
                     },
                 )
                 .await
@@ -10842,15 +10674,12 @@ pub mod methods_stream {
                 Item = super::Do,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Do, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#do(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::do_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `do` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn do_with_metadata(
@@ -10864,12 +10693,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Do>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::DO, request).await
         }
         /// Bidi streaming `final`.
@@ -10892,11 +10717,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::r#final(
+                    TonicClient::r#final(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -10919,15 +10742,12 @@ pub mod methods_stream {
             super::Macro,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#macro(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::macro_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `macro` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn macro_with_metadata(
@@ -10937,15 +10757,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Macro>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::MACRO, request).await
         }
         /// Server streaming `override`.
@@ -10972,10 +10788,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#override(&mut inner, request)
-                .await;
+            let response = TonicClient::r#override(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -10989,15 +10802,12 @@ pub mod methods_stream {
                 Item = super::Priv,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Priv, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#priv(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::priv_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `priv` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn priv_with_metadata(
@@ -11011,12 +10821,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Priv>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PRIV, request).await
         }
         /// Bidi streaming `typeof`.
@@ -11039,11 +10845,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::r#typeof(
+                    TonicClient::r#typeof(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -11066,15 +10870,12 @@ pub mod methods_stream {
             super::Unsized,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#unsized(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::unsized_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `unsized` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn unsized_with_metadata(
@@ -11084,15 +10885,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Unsized>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::UNSIZED, request)
                 .await
         }
@@ -11120,10 +10917,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#virtual(&mut inner, request)
-                .await;
+            let response = TonicClient::r#virtual(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -11140,15 +10934,12 @@ pub mod methods_stream {
             super::Yield,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#yield(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::yield_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `yield` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn yield_with_metadata(
@@ -11162,12 +10953,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Yield>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::YIELD, request).await
         }
         /// Bidi streaming `async`.
@@ -11190,11 +10977,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::r#async(
+                    TonicClient::r#async(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -11217,15 +11002,12 @@ pub mod methods_stream {
             super::Await,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#await(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::await_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `await` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn await_with_metadata(
@@ -11235,15 +11017,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Await>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::AWAIT, request).await
         }
         /// Server streaming `try`.
@@ -11270,10 +11048,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#try(&mut inner, request)
-                .await;
+            let response = TonicClient::r#try(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -11287,15 +11062,12 @@ pub mod methods_stream {
                 Item = super::Gen,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Gen, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::r#gen(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::gen_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `gen` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn gen_with_metadata(
@@ -11309,12 +11081,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Gen>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::GEN, request).await
         }
         /// Bidi streaming `super`.
@@ -11337,11 +11105,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::super_(
+                    TonicClient::super_(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -11364,15 +11130,12 @@ pub mod methods_stream {
             super::Self_,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::self_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::self_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `self` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn self_with_metadata(
@@ -11382,15 +11145,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Self_>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::SELF, request).await
         }
         /// Server streaming `Self`.
@@ -11417,10 +11176,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::self__(&mut inner, request)
-                .await;
+            let response = TonicClient::self__(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -11437,15 +11193,12 @@ pub mod methods_stream {
             super::Extern,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::extern_(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::extern_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `extern` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn extern_with_metadata(
@@ -11459,12 +11212,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::Extern>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::EXTERN, request)
                 .await
         }
@@ -11488,11 +11237,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::crate_(
+                    TonicClient::crate_(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -11512,15 +11259,12 @@ pub mod methods_stream {
             &self,
             request: super::As,
         ) -> ::core::result::Result<super::As, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::__(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::___with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `_` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn ___with_metadata(
@@ -11530,15 +11274,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::__, request).await
         }
         /// Server streaming `__`.
@@ -11565,10 +11305,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::___(&mut inner, request)
-                .await;
+            let response = TonicClient::___(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -11582,15 +11319,12 @@ pub mod methods_stream {
                 Item = super::As,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::As, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::_1(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::_1_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `_1` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn _1_with_metadata(
@@ -11604,12 +11338,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::_1, request).await
         }
         /// Bidi streaming `a__b`.
@@ -11632,11 +11362,9 @@ pub mod methods_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::methods_client::MethodsClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::a_b(
+                    TonicClient::a_b(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -11656,15 +11384,12 @@ pub mod methods_stream {
             &self,
             request: super::As,
         ) -> ::core::result::Result<super::As, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::trailing(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::trailing_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `trailing_` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn trailing_with_metadata(
@@ -11674,15 +11399,11 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::TRAILING, request)
                 .await
         }
@@ -11710,10 +11431,7 @@ pub mod methods_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::ping_pong(&mut inner, request)
-                .await;
+            let response = TonicClient::ping_pong(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -11727,15 +11445,12 @@ pub mod methods_stream {
                 Item = super::As,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::As, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::methods_client::MethodsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::ping_pong_(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::ping_pong_with_metadata_(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `ping_pong` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn ping_pong_with_metadata_(
@@ -11749,12 +11464,8 @@ pub mod methods_stream {
             ::rust_stream::codegen::Reply<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PING_PONG_, request)
                 .await
         }

@@ -3644,16 +3644,19 @@ pub mod __stream {
                 .await
         }
     }
+    /// tonic's `_` client on a channel.
+    pub type TonicClient = super::___client::__Client<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `_` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct __StreamClient {
-        inner: super::___client::__Client<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl __StreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -3671,16 +3674,17 @@ pub mod __stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             __StreamClient {
-                inner: super::___client::__Client::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -3691,7 +3695,7 @@ pub mod __stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -3701,11 +3705,7 @@ pub mod __stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::___client::__Client<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Unary `Call`.
@@ -3713,15 +3713,12 @@ pub mod __stream {
             &self,
             request: super::Ping,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::___client::__Client::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::call_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
@@ -3731,15 +3728,11 @@ pub mod __stream {
             ::rust_stream::codegen::Reply<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
         }
     }
@@ -3919,15 +3912,17 @@ pub mod self_stream {
                 .await
         }
     }
+    /// tonic's `self` client on a channel.
+    pub type TonicClient = super::self__client::Self_Client<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `self` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct SelfStreamClient {
-        inner: super::self__client::Self_Client<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        >,
+        inner: TonicClient,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl SelfStreamClient {
@@ -3946,7 +3941,7 @@ pub mod self_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             SelfStreamClient {
-                inner: super::self__client::Self_Client::new(channel)
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
@@ -3971,11 +3966,7 @@ pub mod self_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::self__client::Self_Client<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Server streaming `Call`.
@@ -4002,10 +3993,7 @@ pub mod self_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::self__client::Self_Client::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut inner, request)
-                .await;
+            let response = TonicClient::call(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -4192,16 +4180,19 @@ pub mod super_stream {
                 .await
         }
     }
+    /// tonic's `super` client on a channel.
+    pub type TonicClient = super::super_client::SuperClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `super` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct SuperStreamClient {
-        inner: super::super_client::SuperClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl SuperStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -4219,16 +4210,17 @@ pub mod super_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             SuperStreamClient {
-                inner: super::super_client::SuperClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -4239,7 +4231,7 @@ pub mod super_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -4249,11 +4241,7 @@ pub mod super_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::super_client::SuperClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Client streaming `Call`.
@@ -4263,15 +4251,12 @@ pub mod super_stream {
                 Item = super::Ping,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::super_client::SuperClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::call_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
@@ -4285,12 +4270,8 @@ pub mod super_stream {
             ::rust_stream::codegen::Reply<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
         }
     }
@@ -4472,15 +4453,17 @@ pub mod crate_stream {
                 .await
         }
     }
+    /// tonic's `crate` client on a channel.
+    pub type TonicClient = super::crate_client::CrateClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `crate` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct CrateStreamClient {
-        inner: super::crate_client::CrateClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        >,
+        inner: TonicClient,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl CrateStreamClient {
@@ -4499,7 +4482,7 @@ pub mod crate_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             CrateStreamClient {
-                inner: super::crate_client::CrateClient::new(channel)
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
@@ -4524,11 +4507,7 @@ pub mod crate_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::crate_client::CrateClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Bidi streaming `Call`.
@@ -4551,11 +4530,9 @@ pub mod crate_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::crate_client::CrateClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::call(
+                    TonicClient::call(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -4748,16 +4725,19 @@ pub mod extern_stream {
                 .await
         }
     }
+    /// tonic's `extern` client on a channel.
+    pub type TonicClient = super::extern_client::ExternClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `extern` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct ExternStreamClient {
-        inner: super::extern_client::ExternClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl ExternStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -4775,16 +4755,17 @@ pub mod extern_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             ExternStreamClient {
-                inner: super::extern_client::ExternClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -4795,7 +4776,7 @@ pub mod extern_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -4805,11 +4786,7 @@ pub mod extern_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::extern_client::ExternClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Unary `Call`.
@@ -4817,15 +4794,12 @@ pub mod extern_stream {
             &self,
             request: super::Ping,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::extern_client::ExternClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::call_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
@@ -4835,15 +4809,11 @@ pub mod extern_stream {
             ::rust_stream::codegen::Reply<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
         }
     }
@@ -5023,15 +4993,17 @@ pub mod as_stream {
                 .await
         }
     }
+    /// tonic's `as` client on a channel.
+    pub type TonicClient = super::as_client::AsClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `as` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct AsStreamClient {
-        inner: super::as_client::AsClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        >,
+        inner: TonicClient,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl AsStreamClient {
@@ -5050,7 +5022,7 @@ pub mod as_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             AsStreamClient {
-                inner: super::as_client::AsClient::new(channel)
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
@@ -5075,11 +5047,7 @@ pub mod as_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::as_client::AsClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Server streaming `Call`.
@@ -5106,10 +5074,7 @@ pub mod as_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::as_client::AsClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut inner, request)
-                .await;
+            let response = TonicClient::call(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -5296,16 +5261,19 @@ pub mod dyn_stream {
                 .await
         }
     }
+    /// tonic's `dyn` client on a channel.
+    pub type TonicClient = super::dyn_client::DynClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `dyn` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct DynStreamClient {
-        inner: super::dyn_client::DynClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl DynStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -5323,16 +5291,17 @@ pub mod dyn_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             DynStreamClient {
-                inner: super::dyn_client::DynClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -5343,7 +5312,7 @@ pub mod dyn_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -5353,11 +5322,7 @@ pub mod dyn_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::dyn_client::DynClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Client streaming `Call`.
@@ -5367,15 +5332,12 @@ pub mod dyn_stream {
                 Item = super::Ping,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::dyn_client::DynClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::call_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
@@ -5389,12 +5351,8 @@ pub mod dyn_stream {
             ::rust_stream::codegen::Reply<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
         }
     }
@@ -5576,15 +5534,17 @@ pub mod abstract_stream {
                 .await
         }
     }
+    /// tonic's `abstract` client on a channel.
+    pub type TonicClient = super::abstract_client::AbstractClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `abstract` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct AbstractStreamClient {
-        inner: super::abstract_client::AbstractClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        >,
+        inner: TonicClient,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl AbstractStreamClient {
@@ -5603,7 +5563,7 @@ pub mod abstract_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             AbstractStreamClient {
-                inner: super::abstract_client::AbstractClient::new(channel)
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
@@ -5628,11 +5588,7 @@ pub mod abstract_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::abstract_client::AbstractClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Bidi streaming `Call`.
@@ -5655,11 +5611,9 @@ pub mod abstract_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::abstract_client::AbstractClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::call(
+                    TonicClient::call(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -5853,16 +5807,19 @@ pub mod async_stream {
                 .await
         }
     }
+    /// tonic's `async` client on a channel.
+    pub type TonicClient = super::async_client::AsyncClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `async` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct AsyncStreamClient {
-        inner: super::async_client::AsyncClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl AsyncStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -5880,16 +5837,17 @@ pub mod async_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             AsyncStreamClient {
-                inner: super::async_client::AsyncClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -5900,7 +5858,7 @@ pub mod async_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -5910,11 +5868,7 @@ pub mod async_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::async_client::AsyncClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Unary `Call`.
@@ -5922,15 +5876,12 @@ pub mod async_stream {
             &self,
             request: super::Ping,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::async_client::AsyncClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::call_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
@@ -5940,15 +5891,11 @@ pub mod async_stream {
             ::rust_stream::codegen::Reply<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
         }
     }
@@ -6128,15 +6075,17 @@ pub mod gen_stream {
                 .await
         }
     }
+    /// tonic's `gen` client on a channel.
+    pub type TonicClient = super::gen_client::GenClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `gen` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct GenStreamClient {
-        inner: super::gen_client::GenClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        >,
+        inner: TonicClient,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl GenStreamClient {
@@ -6155,7 +6104,7 @@ pub mod gen_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             GenStreamClient {
-                inner: super::gen_client::GenClient::new(channel)
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
@@ -6180,11 +6129,7 @@ pub mod gen_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::gen_client::GenClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Server streaming `Call`.
@@ -6211,10 +6156,7 @@ pub mod gen_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::gen_client::GenClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut inner, request)
-                .await;
+            let response = TonicClient::call(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -6401,16 +6343,19 @@ pub mod _1_stream {
                 .await
         }
     }
+    /// tonic's `_1` client on a channel.
+    pub type TonicClient = super::_1_client::_1Client<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `_1` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct _1StreamClient {
-        inner: super::_1_client::_1Client<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl _1StreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -6428,16 +6373,17 @@ pub mod _1_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             _1StreamClient {
-                inner: super::_1_client::_1Client::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -6448,7 +6394,7 @@ pub mod _1_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -6458,11 +6404,7 @@ pub mod _1_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::_1_client::_1Client<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Client streaming `Call`.
@@ -6472,15 +6414,12 @@ pub mod _1_stream {
                 Item = super::Ping,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ping, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::_1_client::_1Client::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::call(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::call_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Call` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn call_with_metadata(
@@ -6494,12 +6433,8 @@ pub mod _1_stream {
             ::rust_stream::codegen::Reply<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
         }
     }
@@ -6681,15 +6616,17 @@ pub mod ping_stream {
                 .await
         }
     }
+    /// tonic's `PING` client on a channel.
+    pub type TonicClient = super::ping_client::PingClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `PING` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct PingStreamClient {
-        inner: super::ping_client::PingClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        >,
+        inner: TonicClient,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl PingStreamClient {
@@ -6708,7 +6645,7 @@ pub mod ping_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PingStreamClient {
-                inner: super::ping_client::PingClient::new(channel)
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
@@ -6733,11 +6670,7 @@ pub mod ping_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::ping_client::PingClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Bidi streaming `Call`.
@@ -6760,11 +6693,9 @@ pub mod ping_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::ping_client::PingClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::call(
+                    TonicClient::call(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(

@@ -528,22 +528,25 @@ pub mod store_stream {
                 .await
         }
     }
+    /// tonic's `Store` client on a channel.
+    pub type TonicClient = super::store_client::StoreClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Store` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct StoreStreamClient {
-        inner: super::store_client::StoreClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl StoreStreamClient {
         /// Chunk size for `Put` uploads: the proto's option or 64 KiB.
-        pub const PUT_CHUNK_SIZE: usize = 65536;
+        pub const PUT_CHUNK_SIZE: usize = ::rust_stream::codegen::DEFAULT_CHUNK_SIZE;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -559,16 +562,17 @@ pub mod store_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             StoreStreamClient {
-                inner: super::store_client::StoreClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -579,7 +583,7 @@ pub mod store_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -589,11 +593,7 @@ pub mod store_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::store_client::StoreClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Client streaming `Put`.
@@ -603,15 +603,12 @@ pub mod store_stream {
                 Item = super::Blob,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::store_client::StoreClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::put(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::put_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Put` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn put_with_metadata(
@@ -625,12 +622,8 @@ pub mod store_stream {
             ::rust_stream::codegen::Reply<super::Ack>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PUT, request).await
         }
         /// Client-streaming `Put` from any reader, in chunks of `chunk_size` bytes (`Self::PUT_CHUNK_SIZE` is the proto's choice), calling `progress` after each chunk.
@@ -642,21 +635,19 @@ pub mod store_stream {
                 ::rust_stream::codegen::Progress,
             ) + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Ack, ::rust_stream::codegen::UploadError> {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
-                    move |chunks: ::rust_stream::codegen::BoxStream<super::Blob>| async move {
-                        super::store_client::StoreClient::<
-                            ::rust_stream::codegen::tonic::transport::Channel,
-                        >::put(
-                                &mut inner,
-                                ::rust_stream::codegen::request(chunks, timeout),
+                    |chunks: ::rust_stream::codegen::BoxStream<super::Blob>| async move {
+                        let reply = Self::put_with_metadata(
+                                self,
+                                ::rust_stream::codegen::tonic::Request::new(chunks),
                             )
-                            .await
-                            .map_err(::rust_stream::codegen::client_status)
+                            .await?;
+                        ::core::result::Result::Ok(
+                            ::rust_stream::codegen::tonic::Response::new(reply.message),
+                        )
                     },
                 )
                 .await
@@ -685,10 +676,7 @@ pub mod store_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::store_client::StoreClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::get(&mut inner, request)
-                .await;
+            let response = TonicClient::get(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,

@@ -2374,6 +2374,10 @@ pub mod connection_stream {
                 .await
         }
     }
+    /// tonic's `Connection` client on a channel.
+    pub type TonicClient = super::connection_client::ConnectionClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Connection` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
@@ -2381,16 +2385,15 @@ pub mod connection_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct ConnectionStreamClient {
-        inner: super::connection_client::ConnectionClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl ConnectionStreamClient {
         /// Chunk size for `Upload` uploads: the proto's option or 64 KiB.
-        pub const UPLOAD_CHUNK_SIZE: usize = 65536;
+        pub const UPLOAD_CHUNK_SIZE: usize = ::rust_stream::codegen::DEFAULT_CHUNK_SIZE;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -2406,16 +2409,17 @@ pub mod connection_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             ConnectionStreamClient {
-                inner: super::connection_client::ConnectionClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -2426,7 +2430,7 @@ pub mod connection_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -2436,11 +2440,7 @@ pub mod connection_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::connection_client::ConnectionClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Bidi streaming `Connect`.
@@ -2463,11 +2463,9 @@ pub mod connection_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::connection_client::ConnectionClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::connect_(
+                    TonicClient::connect_(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -2490,15 +2488,12 @@ pub mod connection_stream {
             super::Response,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::new_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::new_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `New` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn new_with_metadata(
@@ -2508,15 +2503,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Response>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::NEW, request).await
         }
         /// Unary `WithInterceptor`.
@@ -2527,15 +2518,12 @@ pub mod connection_stream {
             super::Result,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::with_interceptor_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::with_interceptor_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `WithInterceptor` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn with_interceptor_with_metadata(
@@ -2545,15 +2533,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Result>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
                     paths::WITH_INTERCEPTOR,
@@ -2569,15 +2553,12 @@ pub mod connection_stream {
             super::Status,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::with_origin_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::with_origin_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `WithOrigin` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn with_origin_with_metadata(
@@ -2587,15 +2568,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Status>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::WITH_ORIGIN, request)
                 .await
         }
@@ -2607,15 +2584,12 @@ pub mod connection_stream {
             super::Option,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::send_compressed_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::send_compressed_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `SendCompressed` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn send_compressed_with_metadata(
@@ -2625,15 +2599,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Option>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
                     paths::SEND_COMPRESSED,
@@ -2646,15 +2616,12 @@ pub mod connection_stream {
             &self,
             request: super::Request,
         ) -> ::core::result::Result<super::Box, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::accept_compressed_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::accept_compressed_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `AcceptCompressed` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn accept_compressed_with_metadata(
@@ -2664,15 +2631,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Box>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
                     paths::ACCEPT_COMPRESSED,
@@ -2685,15 +2648,12 @@ pub mod connection_stream {
             &self,
             request: super::Request,
         ) -> ::core::result::Result<super::Vec, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::max_decoding_message_size_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::max_decoding_message_size_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `MaxDecodingMessageSize` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn max_decoding_message_size_with_metadata(
@@ -2703,15 +2663,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Vec>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
                     paths::MAX_DECODING_MESSAGE_SIZE,
@@ -2727,15 +2683,12 @@ pub mod connection_stream {
             super::String,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::max_encoding_message_size_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::max_encoding_message_size_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `MaxEncodingMessageSize` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn max_encoding_message_size_with_metadata(
@@ -2745,15 +2698,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::String>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
                     paths::MAX_ENCODING_MESSAGE_SIZE,
@@ -2769,15 +2718,12 @@ pub mod connection_stream {
             super::Future,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::from_channel_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::from_channel_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `FromChannel` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn from_channel_with_metadata(
@@ -2787,15 +2733,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Future>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
                     paths::FROM_CHANNEL,
@@ -2808,15 +2750,12 @@ pub mod connection_stream {
             &self,
             request: super::Request,
         ) -> ::core::result::Result<super::Send, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::inner_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::inner_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Inner` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn inner_with_metadata(
@@ -2826,15 +2765,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Send>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::INNER, request).await
         }
         /// Unary `WithTimeout`.
@@ -2842,15 +2777,12 @@ pub mod connection_stream {
             &self,
             request: super::Request,
         ) -> ::core::result::Result<super::Sync, ::rust_stream::codegen::tonic::Status> {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::with_timeout_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::with_timeout_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `WithTimeout` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn with_timeout_with_metadata(
@@ -2860,15 +2792,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Sync>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
                     paths::WITH_TIMEOUT,
@@ -2883,15 +2811,12 @@ pub mod connection_stream {
                 Item = super::Stream,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Arc, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::upload_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Upload` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_with_metadata(
@@ -2905,12 +2830,8 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Arc>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::UPLOAD, request)
                 .await
         }
@@ -2923,21 +2844,19 @@ pub mod connection_stream {
                 ::rust_stream::codegen::Progress,
             ) + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Arc, ::rust_stream::codegen::UploadError> {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
-                    move |chunks: ::rust_stream::codegen::BoxStream<super::Stream>| async move {
-                        super::connection_client::ConnectionClient::<
-                            ::rust_stream::codegen::tonic::transport::Channel,
-                        >::upload(
-                                &mut inner,
-                                ::rust_stream::codegen::request(chunks, timeout),
+                    |chunks: ::rust_stream::codegen::BoxStream<super::Stream>| async move {
+                        let reply = Self::upload_with_metadata(
+                                self,
+                                ::rust_stream::codegen::tonic::Request::new(chunks),
                             )
-                            .await
-                            .map_err(::rust_stream::codegen::client_status)
+                            .await?;
+                        ::core::result::Result::Ok(
+                            ::rust_stream::codegen::tonic::Response::new(reply.message),
+                        )
                     },
                 )
                 .await
@@ -2950,15 +2869,12 @@ pub mod connection_stream {
             super::Streaming,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload_from(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::upload_from_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `UploadFrom` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_from_with_metadata(
@@ -2968,15 +2884,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Streaming>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::UPLOAD_FROM, request)
                 .await
         }
@@ -2988,15 +2900,12 @@ pub mod connection_stream {
             super::Channel,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::get_user(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::get_user_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `GetUser` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn get_user_with_metadata(
@@ -3006,15 +2915,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Channel>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::GET_USER, request)
                 .await
         }
@@ -3026,15 +2931,12 @@ pub mod connection_stream {
             super::Tuning,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::get_user_(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::get_user_with_metadata_(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `get_user` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn get_user_with_metadata_(
@@ -3044,15 +2946,11 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Tuning>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::GET_USER_, request)
                 .await
         }
@@ -3080,10 +2978,7 @@ pub mod connection_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::default(&mut inner, request)
-                .await;
+            let response = TonicClient::default(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -3100,15 +2995,12 @@ pub mod connection_stream {
             super::Default,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::connection_client::ConnectionClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::result(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::result_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Result` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn result_with_metadata(
@@ -3122,12 +3014,8 @@ pub mod connection_stream {
             ::rust_stream::codegen::Reply<super::Default>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::RESULT, request)
                 .await
         }

@@ -275,6 +275,10 @@ pub mod streaming_examples_stream {
                 .await
         }
     }
+    /// tonic's `StreamingExamples` client on a channel.
+    pub type TonicClient = super::streaming_examples_client::StreamingExamplesClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `StreamingExamples` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
@@ -282,16 +286,15 @@ pub mod streaming_examples_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct StreamingExamplesStreamClient {
-        inner: super::streaming_examples_client::StreamingExamplesClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl StreamingExamplesStreamClient {
         /// Chunk size for `UploadChunks` uploads: the proto's option or 64 KiB.
-        pub const UPLOAD_CHUNKS_CHUNK_SIZE: usize = 65536;
+        pub const UPLOAD_CHUNKS_CHUNK_SIZE: usize = ::rust_stream::codegen::DEFAULT_CHUNK_SIZE;
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
             uri: impl ::core::convert::Into<::std::string::String>,
@@ -307,16 +310,17 @@ pub mod streaming_examples_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             StreamingExamplesStreamClient {
-                inner: super::streaming_examples_client::StreamingExamplesClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -327,7 +331,7 @@ pub mod streaming_examples_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -337,11 +341,7 @@ pub mod streaming_examples_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::streaming_examples_client::StreamingExamplesClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Unary `GetUser`.
@@ -352,15 +352,12 @@ pub mod streaming_examples_stream {
             super::UserResponse,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::streaming_examples_client::StreamingExamplesClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::get_user(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::get_user_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `GetUser` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn get_user_with_metadata(
@@ -370,15 +367,11 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::Reply<super::UserResponse>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::GET_USER, request)
                 .await
         }
@@ -406,10 +399,7 @@ pub mod streaming_examples_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::streaming_examples_client::StreamingExamplesClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::list_events(&mut inner, request)
-                .await;
+            let response = TonicClient::list_events(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -426,15 +416,12 @@ pub mod streaming_examples_stream {
             super::UploadResult,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::streaming_examples_client::StreamingExamplesClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload_chunks(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::upload_chunks_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `UploadChunks` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_chunks_with_metadata(
@@ -448,12 +435,8 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::Reply<super::UploadResult>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
                     paths::UPLOAD_CHUNKS,
@@ -473,21 +456,19 @@ pub mod streaming_examples_stream {
             super::UploadResult,
             ::rust_stream::codegen::UploadError,
         > {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
-                    move |chunks: ::rust_stream::codegen::BoxStream<super::Chunk>| async move {
-                        super::streaming_examples_client::StreamingExamplesClient::<
-                            ::rust_stream::codegen::tonic::transport::Channel,
-                        >::upload_chunks(
-                                &mut inner,
-                                ::rust_stream::codegen::request(chunks, timeout),
+                    |chunks: ::rust_stream::codegen::BoxStream<super::Chunk>| async move {
+                        let reply = Self::upload_chunks_with_metadata(
+                                self,
+                                ::rust_stream::codegen::tonic::Request::new(chunks),
                             )
-                            .await
-                            .map_err(::rust_stream::codegen::client_status)
+                            .await?;
+                        ::core::result::Result::Ok(
+                            ::rust_stream::codegen::tonic::Response::new(reply.message),
+                        )
                     },
                 )
                 .await
@@ -512,11 +493,9 @@ pub mod streaming_examples_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::streaming_examples_client::StreamingExamplesClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::chat(
+                    TonicClient::chat(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(

@@ -991,6 +991,10 @@ pub mod files_stream {
                 .await
         }
     }
+    /// tonic's `Files` client on a channel.
+    pub type TonicClient = super::files_client::FilesClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Files` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
@@ -998,12 +1002,11 @@ pub mod files_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct FilesStreamClient {
-        inner: super::files_client::FilesClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl FilesStreamClient {
         /// Chunk size for `Upload` uploads: the proto's option or 64 KiB.
@@ -1023,16 +1026,17 @@ pub mod files_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             FilesStreamClient {
-                inner: super::files_client::FilesClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -1043,7 +1047,7 @@ pub mod files_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -1053,11 +1057,7 @@ pub mod files_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::files_client::FilesClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Client streaming `Upload`.
@@ -1067,15 +1067,12 @@ pub mod files_stream {
                 Item = super::Chunk,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Done, ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::files_client::FilesClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::upload(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::upload_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Upload` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn upload_with_metadata(
@@ -1089,12 +1086,8 @@ pub mod files_stream {
             ::rust_stream::codegen::Reply<super::Done>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::UPLOAD, request)
                 .await
         }
@@ -1107,21 +1100,19 @@ pub mod files_stream {
                 ::rust_stream::codegen::Progress,
             ) + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<super::Done, ::rust_stream::codegen::UploadError> {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let timeout = self.timeout;
             ::rust_stream::codegen::upload(
                     reader,
                     chunk_size,
                     progress,
-                    move |chunks: ::rust_stream::codegen::BoxStream<super::Chunk>| async move {
-                        super::files_client::FilesClient::<
-                            ::rust_stream::codegen::tonic::transport::Channel,
-                        >::upload(
-                                &mut inner,
-                                ::rust_stream::codegen::request(chunks, timeout),
+                    |chunks: ::rust_stream::codegen::BoxStream<super::Chunk>| async move {
+                        let reply = Self::upload_with_metadata(
+                                self,
+                                ::rust_stream::codegen::tonic::Request::new(chunks),
                             )
-                            .await
-                            .map_err(::rust_stream::codegen::client_status)
+                            .await?;
+                        ::core::result::Result::Ok(
+                            ::rust_stream::codegen::tonic::Response::new(reply.message),
+                        )
                     },
                 )
                 .await
@@ -1150,10 +1141,7 @@ pub mod files_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::files_client::FilesClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::download(&mut inner, request)
-                .await;
+            let response = TonicClient::download(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -1182,9 +1170,7 @@ pub mod files_stream {
             ::rust_stream::codegen::bidi(
                 64,
                 move |requests| async move {
-                    super::files_client::FilesClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::sync(
+                    TonicClient::sync(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -1376,15 +1362,17 @@ pub mod feed_stream {
                 .await
         }
     }
+    /// tonic's `Feed` client on a channel.
+    pub type TonicClient = super::feed_client::FeedClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Feed` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct FeedStreamClient {
-        inner: super::feed_client::FeedClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        >,
+        inner: TonicClient,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl FeedStreamClient {
@@ -1403,7 +1391,7 @@ pub mod feed_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             FeedStreamClient {
-                inner: super::feed_client::FeedClient::new(channel)
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
@@ -1428,11 +1416,7 @@ pub mod feed_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::feed_client::FeedClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Server streaming `Events`.
@@ -1459,10 +1443,7 @@ pub mod feed_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::feed_client::FeedClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::events(&mut inner, request)
-                .await;
+            let response = TonicClient::events(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,

@@ -1725,6 +1725,10 @@ pub mod clock_stream {
                 .await
         }
     }
+    /// tonic's `Clock` client on a channel.
+    pub type TonicClient = super::clock_client::ClockClient<
+        ::rust_stream::codegen::tonic::transport::Channel,
+    >;
     /// A `Clock` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     ///
@@ -1732,12 +1736,11 @@ pub mod clock_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct ClockStreamClient {
-        inner: super::clock_client::ClockClient<
+        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
-        channel: ::rust_stream::codegen::tonic::transport::Channel,
-        compression: ::core::option::Option<::rust_stream::codegen::Encoding>,
     }
     impl ClockStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1755,16 +1758,17 @@ pub mod clock_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             ClockStreamClient {
-                inner: super::clock_client::ClockClient::new(
-                        ::core::clone::Clone::clone(&channel),
-                    )
+                grpc: ::rust_stream::codegen::client_grpc(
+                    ::core::clone::Clone::clone(&channel),
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
+                inner: TonicClient::new(channel)
                     .max_decoding_message_size(TUNING.max_message_size)
                     .max_encoding_message_size(TUNING.max_message_size)
                     .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
                     .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
-                channel,
-                compression: ::core::option::Option::None,
             }
         }
         /// Compresses every request sent through the helpers with `encoding`
@@ -1775,7 +1779,7 @@ pub mod clock_stream {
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
             self.inner = self.inner.send_compressed(encoding.tonic());
-            self.compression = ::core::option::Option::Some(encoding);
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -1785,11 +1789,7 @@ pub mod clock_stream {
             self
         }
         /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(
-            &mut self,
-        ) -> &mut super::clock_client::ClockClient<
-            ::rust_stream::codegen::tonic::transport::Channel,
-        > {
+        pub fn inner(&mut self) -> &mut TonicClient {
             &mut self.inner
         }
         /// Server streaming `Ticks`.
@@ -1820,10 +1820,7 @@ pub mod clock_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::clock_client::ClockClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::ticks(&mut inner, request)
-                .await;
+            let response = TonicClient::ticks(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -1837,14 +1834,12 @@ pub mod clock_stream {
                 Item = ::rust_stream::codegen::prost_types::Duration,
             > + ::core::marker::Send + 'static,
         ) -> ::core::result::Result<(), ::rust_stream::codegen::tonic::Status> {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::clock_client::ClockClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::sleep(&mut inner, requests)
-                .await;
-            response.map_err(::rust_stream::codegen::client_status)?;
-            ::core::result::Result::Ok(())
+            Self::sleep_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Sleep` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn sleep_with_metadata(
@@ -1858,12 +1853,8 @@ pub mod clock_stream {
             ::rust_stream::codegen::Reply<()>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::SLEEP, request).await
         }
         /// Bidi streaming `Echo`.
@@ -1890,11 +1881,9 @@ pub mod clock_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::clock_client::ClockClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::echo(
+                    TonicClient::echo(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -1929,11 +1918,9 @@ pub mod clock_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::clock_client::ClockClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::names(
+                    TonicClient::names(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -1958,15 +1945,12 @@ pub mod clock_stream {
             ::core::primitive::u64,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::clock_client::ClockClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::blobs(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::blobs_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Blobs` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn blobs_with_metadata(
@@ -1980,12 +1964,8 @@ pub mod clock_stream {
             ::rust_stream::codegen::Reply<::core::primitive::u64>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::BLOBS, request).await
         }
         /// Unary `Now`.
@@ -1996,15 +1976,12 @@ pub mod clock_stream {
             ::rust_stream::codegen::prost_types::Timestamp,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::request(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::clock_client::ClockClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::now(&mut inner, request)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::now_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(request),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Unary `Now` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn now_with_metadata(
@@ -2016,15 +1993,11 @@ pub mod clock_stream {
             >,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::NOW, request).await
         }
         /// Bidi streaming `Mirror`.
@@ -2047,11 +2020,9 @@ pub mod clock_stream {
             let mut inner = ::core::clone::Clone::clone(&self.inner);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
-                32,
+                ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    super::clock_client::ClockClient::<
-                        ::rust_stream::codegen::tonic::transport::Channel,
-                    >::mirror(
+                    TonicClient::mirror(
                             &mut inner,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
@@ -2096,10 +2067,7 @@ pub mod clock_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::clock_client::ClockClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::masks(&mut inner, request)
-                .await;
+            let response = TonicClient::masks(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -2116,15 +2084,12 @@ pub mod clock_stream {
             ::core::primitive::f64,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::clock_client::ClockClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::values(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::values_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Values` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn values_with_metadata(
@@ -2138,12 +2103,8 @@ pub mod clock_stream {
             ::rust_stream::codegen::Reply<::core::primitive::f64>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::VALUES, request)
                 .await
         }
@@ -2171,10 +2132,7 @@ pub mod clock_stream {
         > {
             let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
             let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::clock_client::ClockClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::numbers(&mut inner, request)
-                .await;
+            let response = TonicClient::numbers(&mut inner, request).await;
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
                     response.map_err(::rust_stream::codegen::client_status)?,
@@ -2191,15 +2149,12 @@ pub mod clock_stream {
             ::core::primitive::u32,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let requests = ::rust_stream::codegen::request(requests, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = super::clock_client::ClockClient::<
-                ::rust_stream::codegen::tonic::transport::Channel,
-            >::floats(&mut inner, requests)
-                .await;
-            ::core::result::Result::Ok(
-                response.map_err(::rust_stream::codegen::client_status)?.into_inner(),
-            )
+            Self::floats_with_metadata(
+                    self,
+                    ::rust_stream::codegen::tonic::Request::new(requests),
+                )
+                .await
+                .map(|reply| reply.message)
         }
         /// Client streaming `Floats` with the request's metadata; the reply keeps the response's headers and trailers.
         pub async fn floats_with_metadata(
@@ -2213,12 +2168,8 @@ pub mod clock_stream {
             ::rust_stream::codegen::Reply<::core::primitive::u32>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let grpc = ::rust_stream::codegen::client_grpc(
-                ::core::clone::Clone::clone(&self.channel),
-                TUNING.max_message_size,
-                self.compression,
-            );
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::FLOATS, request)
                 .await
         }

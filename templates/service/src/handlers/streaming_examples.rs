@@ -10,8 +10,7 @@ use crate::pb::streaming::streaming_examples_stream::StreamingExamplesHandler;
 use crate::pb::streaming::{
     Chunk, Event, EventFilter, Message, UploadResult, UserRequest, UserResponse,
 };
-use ::rust_stream::codegen::tonic::Status;
-use ::rust_stream::{CallContext, RequestStream, ResponseSink};
+use ::rust_stream::{CallContext, RequestStream, ResponseSink, Status};
 
 /// Implements `streaming.StreamingExamples`.
 #[derive(Debug, Default)]

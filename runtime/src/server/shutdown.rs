@@ -22,8 +22,8 @@
 //! still reading a bidi stream stops and the HTTP/2 stream closes. Calls that have not
 //! answered yet (unary calls, uploads) get the grace to.
 
-use crate::call_layer::Framing;
-use crate::context::{CallContext, EndReason};
+use crate::call::context::{CallContext, EndReason};
+use crate::server::call_layer::Framing;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use http_body::{Frame, SizeHint};

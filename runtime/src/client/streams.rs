@@ -1,6 +1,7 @@
 //! Client-side helpers: consuming server streams and starting bidirectional calls that
 //! never deadlock against servers that send headers late.
 
+use super::glue::client_status;
 use futures_util::Stream;
 use std::fmt;
 use std::future::Future;
@@ -11,105 +12,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataMap;
-use tonic::{Code, Response, Status, Streaming};
-
-/// A tonic request carrying `message`, with `timeout` (if any) sent as `grpc-timeout`.
-pub fn request<T>(message: T, timeout: Option<std::time::Duration>) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Some(timeout) = timeout {
-        request.set_timeout(timeout);
-    }
-    request
-}
-
-/// `request` with `timeout` (if any) sent as `grpc-timeout`, unless the request already
-/// carries a deadline of its own.
-pub fn with_timeout<T>(
-    mut request: tonic::Request<T>,
-    timeout: Option<std::time::Duration>,
-) -> tonic::Request<T> {
-    if let Some(timeout) = timeout
-        && !request
-            .metadata()
-            .contains_key(crate::deadline::GRPC_TIMEOUT_HEADER)
-    {
-        request.set_timeout(timeout);
-    }
-    request
-}
-
-/// A tonic client for `channel` with a stream client's settings: `max_message_size` both
-/// ways, requests compressed with `compression` (if any), and compressed responses accepted
-/// in every encoding the runtime decodes.
-pub fn client_grpc(
-    channel: tonic::transport::Channel,
-    max_message_size: usize,
-    compression: Option<crate::Encoding>,
-) -> tonic::client::Grpc<tonic::transport::Channel> {
-    let mut grpc = tonic::client::Grpc::new(channel)
-        .max_decoding_message_size(max_message_size)
-        .max_encoding_message_size(max_message_size)
-        .accept_compressed(crate::Encoding::Gzip.tonic())
-        .accept_compressed(crate::Encoding::Zstd.tonic());
-    if let Some(encoding) = compression {
-        grpc = grpc.send_compressed(encoding.tonic());
-    }
-    grpc
-}
-
-/// Normalises a status a tonic client returned.
-///
-/// tonic's own client-side timer (from `Request::set_timeout` or `Endpoint::timeout`)
-/// reports an expired deadline as `CANCELLED` "Timeout expired"; gRPC says
-/// `DEADLINE_EXCEEDED`, which is what the server answers when its timer wins the race.
-/// Likewise a message over the size limit, which tonic reports as `OUT_OF_RANGE`, becomes
-/// `RESOURCE_EXHAUSTED` as in every other gRPC implementation. Generated client helpers pass
-/// every error through this, so callers see the codes the gRPC spec names.
-pub fn client_status(status: Status) -> Status {
-    if status.code() == Code::Cancelled && status.message() == "Timeout expired" {
-        Status::deadline_exceeded("deadline exceeded (client timer)")
-    } else {
-        crate::inbound::map_decode_status(status)
-    }
-}
-
-/// The gRPC name of `code` as the spec and other implementations' tools print it, such as
-/// `NOT_FOUND` or `DEADLINE_EXCEEDED`.
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
-/// `status` the way a command-line client reports a failed call: `NOT_FOUND: User not
-/// found` (just the code's name when there is no message).
-///
-/// ```
-/// let status = tonic::Status::not_found("User not found");
-/// assert_eq!(rust_stream::status_line(&status), "NOT_FOUND: User not found");
-/// ```
-pub fn status_line(status: &Status) -> String {
-    match status.message() {
-        "" => code_name(status.code()).to_owned(),
-        message => format!("{}: {message}", code_name(status.code())),
-    }
-}
+use tonic::{Response, Status, Streaming};
 
 /// Responses of a server-streaming or bidirectional call.
 ///
@@ -396,49 +299,4 @@ pub struct Reply<T> {
     pub message: T,
     /// The trailers: the server's trailing metadata, sent with the status.
     pub trailers: MetadataMap,
-}
-
-/// Performs a unary or client-streaming call to `path` on `grpc` and keeps the response's
-/// headers and trailers apart ([`Reply`]). `request` carries the request stream (a unary
-/// call's one message as a stream of one) with the caller's metadata.
-pub async fn call_with_metadata<Req, Res, S>(
-    mut grpc: tonic::client::Grpc<tonic::transport::Channel>,
-    path: &'static str,
-    request: tonic::Request<S>,
-) -> Result<Reply<Res>, Status>
-where
-    S: Stream<Item = Req> + Send + 'static,
-    Req: prost::Message + Send + Sync + 'static,
-    Res: prost::Message + Default + Send + Sync + 'static,
-{
-    grpc.ready()
-        .await
-        .map_err(|err| client_status(Status::unavailable(format!("the channel failed: {err}"))))?;
-    let codec = tonic_prost::ProstCodec::<Req, Res>::default();
-    let path = http::uri::PathAndQuery::from_static(path);
-    let response = grpc
-        .streaming(request, path, codec)
-        .await
-        .map_err(client_status)?;
-    let (headers, mut responses, _) = response.into_parts();
-    let message = responses
-        .message()
-        .await
-        .map_err(client_status)?
-        .ok_or_else(|| Status::internal("the server sent no response message"))?;
-    if responses.message().await.map_err(client_status)?.is_some() {
-        return Err(Status::internal(
-            "the server sent more than one response message",
-        ));
-    }
-    let trailers = responses
-        .trailers()
-        .await
-        .map_err(client_status)?
-        .unwrap_or_default();
-    Ok(Reply {
-        headers,
-        message,
-        trailers,
-    })
 }

@@ -1,6 +1,6 @@
 //! The runtime's guards, observed over real loopback sockets with the guide's service.
 
-use crate::front::serve;
+use super::front::serve;
 use futures_util::StreamExt;
 use rust_stream::{
     CallConfig, CallContext, EndReason, InboundLimits, RequestStream, ResponseSink, Tuning,
@@ -16,13 +16,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use tonic::{Code, Status};
-
-/// The code these tests serve through: the build script's. `derive_wire.rs` includes this
-/// file with its own `front`, the derive's, so the same tests run against both.
-#[allow(unused_imports)]
-mod front {
-    pub use rust_stream_tests::serve;
-}
 
 fn guide() -> (Arc<GuideServer>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -225,7 +218,7 @@ impl StreamingExamplesHandler for Slow {
 }
 
 fn with_timeout<T>(message: T, timeout: Duration) -> tonic::Request<T> {
-    rust_stream::request(message, Some(timeout))
+    rust_stream::codegen::request(message, Some(timeout))
 }
 
 /// Waits until the handler's call ended and checks the server's own verdict.
@@ -281,7 +274,7 @@ async fn deadlines_end_every_pattern_with_deadline_exceeded() {
         client.inner().upload_chunks(with_timeout(chunks, timeout)),
     )
     .await
-    .map_err(rust_stream::client_status)
+    .map_err(rust_stream::codegen::client_status)
     .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     ended_by_deadline(&handler, dropped).await;

@@ -1,13 +1,13 @@
 //! The server-side adapters generated code calls, one per streaming pattern. Each builds the
 //! call's context and guards and runs the handler under them.
 
-use crate::call_layer::CallStart;
-use crate::compression::Compression;
-use crate::context::{CallContext, EndReason};
-use crate::deadline::{CallDeadline, header_timeout};
-use crate::inbound::{InboundLimits, RequestStream};
-use crate::metadata::merge_into_status;
-use crate::sink::{Outbound, ResponseSink, ResponseStream, outbound};
+use crate::call::compression::Compression;
+use crate::call::context::{CallContext, EndReason};
+use crate::call::deadline::{CallDeadline, header_timeout};
+use crate::call::inbound::{InboundLimits, RequestStream};
+use crate::call::metadata::merge_into_status;
+use crate::call::sink::{Outbound, ResponseSink, ResponseStream, outbound};
+use crate::server::call_layer::CallStart;
 use futures_util::FutureExt;
 use futures_util::future::{AbortHandle, Abortable};
 use std::future::Future;
@@ -167,7 +167,7 @@ fn begin<M>(method: &'static str, config: &CallConfig, request: Request<M>) -> (
     };
     let deadline = CallDeadline::new(client_timeout, config.default_deadline, start);
     let ctx = CallContext::new(method, metadata, remote_addr, deadline, body);
-    crate::shutdown::track(&extensions, &ctx);
+    crate::server::shutdown::track(&extensions, &ctx);
     (ctx, message)
 }
 
@@ -295,7 +295,7 @@ fn spawn_streaming<Res: Send + 'static>(
         let Ok(outcome) = outcome else {
             // A server shutting down tells the client (who is still there) why.
             if ctx.end_reason() == Some(EndReason::ServerShutdown) {
-                abort_with(abort, crate::shutdown::unavailable());
+                abort_with(abort, crate::server::shutdown::unavailable());
             }
             return;
         };
@@ -305,7 +305,7 @@ fn spawn_streaming<Res: Send + 'static>(
             // stream: the client learns why it ended. A failed handler's own status would not
             // go out either, as the call has ended.
             Ok(_) if ctx.end_reason() == Some(EndReason::ServerShutdown) => {
-                abort_with(abort, crate::shutdown::unavailable());
+                abort_with(abort, crate::server::shutdown::unavailable());
             }
             Ok(Ok(())) => ctx.finish(&Ok::<(), Status>(())),
             Ok(Err(mut status)) => {

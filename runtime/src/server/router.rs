@@ -4,9 +4,9 @@
 //! finish the HTTP/2 handshake, nor bounds hyper's per-stream send buffer, nor ends open
 //! streams on shutdown; serving the routes here does all four (see [`TunedRouter`]).
 
-use crate::gate::Gated;
-use crate::shutdown::{self, Shutdown};
-use crate::status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
+use crate::server::gate::Gated;
+use crate::server::shutdown::{self, Shutdown};
+use crate::server::status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
 use crate::tuning::Tuning;
 use futures_util::{Stream, StreamExt};
 use hyper::body::Incoming;
@@ -263,7 +263,7 @@ fn http2_builder(tuning: &Tuning) -> http2::Builder<TokioExecutor> {
         .max_pending_accept_reset_streams(tuning.max_pending_accept_reset_streams)
         .max_local_error_reset_streams(tuning.max_local_error_reset_streams)
         .max_send_buf_size(tuning.max_send_buffer)
-        .max_header_list_size(crate::status_layer::header_list_limit(
+        .max_header_list_size(crate::server::status_layer::header_list_limit(
             tuning.max_metadata_size,
         ));
     builder

@@ -2,6 +2,7 @@
 //! server, no socket, the same limits, counters and cancellation.
 
 use futures_util::StreamExt;
+use rust_stream::Code;
 use rust_stream::{CallContext, EndReason, InboundLimits, testing};
 use rust_stream_examples::adapter::StreamingExamplesHandler;
 use rust_stream_examples::guide::GuideServer;
@@ -9,7 +10,6 @@ use rust_stream_examples::pb;
 use rust_stream_tests::{pseudo_random, wait_for, within};
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::Code;
 
 fn guide() -> (Arc<GuideServer>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -158,8 +158,8 @@ impl InputFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client_cli::catalog::Catalog;
-    use crate::client_cli::fixture::descriptor_set;
+    use crate::client::cli::catalog::Catalog;
+    use crate::client::cli::fixture::descriptor_set;
     use prost_reflect::Value;
 
     fn parser(method: &str) -> RequestParser {

@@ -82,7 +82,7 @@ impl<'a> Call<'a> {
             CliError::usage(format!("`{}` is not a gRPC path: {err}", method.path()))
         })?;
         Ok(Call {
-            grpc: crate::client_grpc(channel, TUNING.max_message_size, None),
+            grpc: crate::client::glue::client_grpc(channel, TUNING.max_message_size, None),
             method,
             path,
             headers,
@@ -234,7 +234,7 @@ impl<'a> Call<'a> {
 
 /// `message` with `headers` and `timeout` (as `grpc-timeout`).
 fn request<T>(message: T, headers: &[Header], timeout: Option<Duration>) -> tonic::Request<T> {
-    let mut request = crate::request(message, timeout);
+    let mut request = crate::client::glue::request(message, timeout);
     for header in headers {
         header.append_to(request.metadata_mut());
     }

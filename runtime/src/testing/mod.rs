@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use rust_stream::testing;
-//! use tonic::Status;
+//! use rust_stream::Status;
 //!
 //! async fn get_user(ctx: rust_stream::CallContext, id: String) -> Result<String, Status> {
 //!     let tenant = ctx.metadata().get("tenant").and_then(|v| v.to_str().ok());
@@ -44,7 +44,7 @@
 //! ```
 //! use futures_util::StreamExt;
 //! use rust_stream::{testing, CallContext, EndReason, ResponseSink};
-//! use tonic::Status;
+//! use rust_stream::Status;
 //!
 //! async fn count(ctx: CallContext, sink: ResponseSink<u64>) -> Result<(), Status> {
 //!     let mut n = 0;
@@ -63,7 +63,7 @@
 //! assert_eq!(first, [1, 2, 3]);
 //! drop(responses); // the client goes away
 //! let status = handler.await.unwrap().unwrap_err();
-//! assert_eq!(status.code(), tonic::Code::Cancelled);
+//! assert_eq!(status.code(), rust_stream::Code::Cancelled);
 //! assert_eq!(ctx.end_reason(), Some(EndReason::ClientGone));
 //! # }
 //! ```
@@ -72,7 +72,7 @@
 //!
 //! ```
 //! use rust_stream::{testing, InboundLimits, RequestStream};
-//! use tonic::Status;
+//! use rust_stream::Status;
 //!
 //! async fn total(mut requests: RequestStream<u64>) -> Result<u64, Status> {
 //!     let mut sum = 0;
@@ -91,7 +91,7 @@
 //! let ctx = testing::context("/demo.Sum/Total").build();
 //! let requests = testing::requests(&ctx, limits, [1u64, 2, 3]);
 //! let status = testing::run(&ctx, total(requests)).await.unwrap_err();
-//! assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+//! assert_eq!(status.code(), rust_stream::Code::ResourceExhausted);
 //! assert_eq!(ctx.end_reason(), Some(rust_stream::EndReason::LimitExceeded));
 //! # }
 //! ```
@@ -100,7 +100,7 @@
 //!
 //! ```
 //! use rust_stream::{testing, CallContext, InboundLimits, RequestStream, ResponseSink};
-//! use tonic::Status;
+//! use rust_stream::Status;
 //!
 //! async fn echo(
 //!     mut requests: RequestStream<String>,
@@ -122,7 +122,7 @@
 //! // Dropping the sender without `finish` is a client that reset the call.
 //! drop(sender);
 //! let status = handler.await.unwrap().unwrap_err();
-//! assert_eq!(status.code(), tonic::Code::Cancelled);
+//! assert_eq!(status.code(), rust_stream::Code::Cancelled);
 //! assert_eq!(ctx.end_reason(), Some(rust_stream::EndReason::ClientGone));
 //! # }
 //! ```
@@ -137,21 +137,23 @@
 //! let ctx = testing::context("/demo.Slow/Wait")
 //!     .timeout(Duration::from_millis(50))
 //!     .build();
-//! let slow = async { std::future::pending::<Result<(), tonic::Status>>().await };
+//! let slow = async { std::future::pending::<Result<(), rust_stream::Status>>().await };
 //! let status = testing::run(&ctx, slow).await.unwrap_err();
-//! assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+//! assert_eq!(status.code(), rust_stream::Code::DeadlineExceeded);
 //! assert_eq!(ctx.end_reason(), Some(EndReason::DeadlineExceeded));
 //! # }
 //! ```
 
-pub use crate::probe::{ANSWER_TIMEOUT, Answer, FIRST_MESSAGE_WAIT};
+pub(crate) mod probe;
 
-use crate::call::run_once;
-use crate::call_layer::BodyState;
-use crate::context::CallContext;
-use crate::deadline::CallDeadline;
-use crate::inbound::{InboundLimits, RequestStream, Source};
-use crate::sink::{ResponseSink, ResponseStream, outbound};
+pub use probe::{ANSWER_TIMEOUT, Answer, FIRST_MESSAGE_WAIT};
+
+use crate::call::adapters::run_once;
+use crate::call::context::CallContext;
+use crate::call::deadline::CallDeadline;
+use crate::call::inbound::{InboundLimits, RequestStream, Source};
+use crate::call::sink::{ResponseSink, ResponseStream, outbound};
+use crate::server::call_layer::BodyState;
 use futures_util::Stream;
 use std::fmt;
 use std::future::Future;
@@ -237,14 +239,14 @@ where
 ///
 /// ```
 /// use rust_stream::testing;
-/// use tonic::metadata::MetadataMap;
+/// use rust_stream::MetadataMap;
 ///
 /// let ctx = testing::context("/demo.Users/GetUser").build();
 /// let mut headers = MetadataMap::new();
 /// headers.insert("x-served-by", "replica-1".parse().unwrap());
 /// ctx.set_initial_metadata(headers).unwrap();
 /// let mut trailers = MetadataMap::new();
-/// trailers.insert_bin("x-checksum-bin", tonic::metadata::MetadataValue::from_bytes(b"\x00\x01"));
+/// trailers.insert_bin("x-checksum-bin", rust_stream::MetadataValue::from_bytes(b"\x00\x01"));
 /// ctx.set_trailing_metadata(trailers).unwrap();
 /// assert_eq!(testing::initial_metadata(&ctx).get("x-served-by").unwrap(), "replica-1");
 /// let trailers = testing::trailing_metadata(&ctx);

@@ -2,13 +2,13 @@
 //! `127.0.0.1:0`, called through the connected client, and shut down by dropping the guard.
 
 use rust_stream::{CallContext, RequestStream, ResponseSink};
+use rust_stream::{Code, Status};
 use rust_stream_examples::adapter::{
     StreamingExamplesHandler, StreamingExamplesService, test_server, test_server_with,
 };
 use rust_stream_examples::guide::GuideServer;
 use rust_stream_examples::pb;
 use rust_stream_tests::within;
-use tonic::{Code, Status};
 
 #[tokio::test]
 async fn a_handler_is_tested_over_a_socket_in_three_lines() {

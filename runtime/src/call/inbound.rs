@@ -1,8 +1,8 @@
 //! The inbound half of client-streaming and bidirectional calls: a request stream with
 //! limits on bytes, message count and idle time, and byte counters.
 
-use crate::call_layer::{BodyEnd, BodyState};
-use crate::context::{CallContext, EndReason};
+use crate::call::context::{CallContext, EndReason};
+use crate::server::call_layer::{BodyEnd, BodyState};
 use futures_util::Stream;
 use std::fmt;
 use std::future::Future;

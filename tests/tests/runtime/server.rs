@@ -848,6 +848,15 @@ async fn accept_backoff_child() {
             .await;
 }
 
+/// The harness's name of `accept_backoff_child`: its module path in the test binary, without
+/// the crate's name, so the filter finds it wherever this file sits.
+fn child_test_name() -> String {
+    match module_path!().split_once("::") {
+        Some((_crate, module)) => format!("{module}::accept_backoff_child"),
+        None => "accept_backoff_child".to_owned(),
+    }
+}
+
 #[tokio::test]
 async fn failed_accepts_back_off_under_a_file_descriptor_limit() {
     let exe = std::env::current_exe().unwrap();
@@ -861,7 +870,7 @@ async fn failed_accepts_back_off_under_a_file_descriptor_limit() {
         .arg(exe)
         .args([
             "--exact",
-            "accept_backoff_child",
+            &child_test_name(),
             "--nocapture",
             "--test-threads=1",
         ])

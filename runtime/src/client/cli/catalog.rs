@@ -220,7 +220,7 @@ impl Method {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client_cli::fixture::descriptor_set;
+    use crate::client::cli::fixture::descriptor_set;
 
     fn catalog() -> Catalog {
         Catalog::decode(&descriptor_set()).unwrap()

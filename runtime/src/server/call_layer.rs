@@ -1,9 +1,9 @@
 //! A server layer that starts each call's clock when its headers arrive and records how its
 //! request body ends.
 
-use crate::context::EndReason;
-use crate::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
-use crate::metadata::{ResponseMetadata, append};
+use crate::call::context::EndReason;
+use crate::call::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
+use crate::call::metadata::{ResponseMetadata, append};
 use http_body::{Body as _, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use std::future::Future;

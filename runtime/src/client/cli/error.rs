@@ -57,7 +57,7 @@ impl CliError {
 
 impl From<tonic::Status> for CliError {
     fn from(status: tonic::Status) -> Self {
-        CliError::Status(crate::client_status(status))
+        CliError::Status(crate::client::glue::client_status(status))
     }
 }
 

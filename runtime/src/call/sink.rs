@@ -1,7 +1,7 @@
 //! The outbound half of server-streaming and bidirectional calls: a bounded sink the
 //! handler writes to, and the response body stream tonic reads from.
 
-use crate::context::{CallContext, EndOnDrop, EndReason};
+use crate::call::context::{CallContext, EndOnDrop, EndReason};
 use futures_util::Stream;
 use std::fmt;
 use std::future::Future;
@@ -74,7 +74,7 @@ impl From<SendError> for Status {
             }
             EndReason::LimitExceeded => Status::resource_exhausted(err.to_string()),
             EndReason::Panicked => Status::internal(err.to_string()),
-            EndReason::ServerShutdown => crate::shutdown::unavailable(),
+            EndReason::ServerShutdown => crate::server::shutdown::unavailable(),
             EndReason::ClientGone | EndReason::Failed(_) | EndReason::Finished => {
                 Status::cancelled(err.to_string())
             }

@@ -1,17 +1,17 @@
 //! Chunk-shaped messages (one `bytes` field): the bridge between a request stream and
-//! `AsyncRead`/`AsyncWrite` on the server, and chunked uploads from any reader on the client.
+//! `AsyncRead`/`AsyncWrite` on the server. The client's side, uploads from any reader, is
+//! `client::upload`.
 
-use crate::inbound::RequestStream;
-use bytes::{Buf, Bytes, BytesMut};
+use crate::call::inbound::RequestStream;
+use bytes::{Buf, Bytes};
 use futures_util::Stream;
-use std::future::Future;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
-use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use tonic::Status;
 
@@ -273,119 +273,4 @@ impl<T: Chunk + prost::Message> AsyncRead for ChunkReader<T> {
         self.consume(n);
         Poll::Ready(Ok(()))
     }
-}
-
-/// Upload progress, reported after every chunk is handed to the transport.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Progress {
-    /// Bytes read from the source and queued for sending so far.
-    pub bytes: u64,
-    /// Chunks queued so far.
-    pub chunks: u64,
-}
-
-/// Why a chunked upload failed.
-#[derive(Debug)]
-pub enum UploadError {
-    /// Reading the source failed; the call was reset so the server keeps nothing partial.
-    Read(io::Error),
-    /// The server (or transport) ended the call with this status.
-    Status(Status),
-}
-
-impl std::fmt::Display for UploadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            UploadError::Read(err) => write!(f, "reading the upload source failed: {err}"),
-            UploadError::Status(status) => write!(
-                f,
-                "the server ended the upload: {:?}: {}",
-                status.code(),
-                status.message()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for UploadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            UploadError::Read(err) => Some(err),
-            UploadError::Status(status) => Some(status),
-        }
-    }
-}
-
-impl From<Status> for UploadError {
-    fn from(status: Status) -> Self {
-        UploadError::Status(status)
-    }
-}
-
-/// Streams `reader` as chunks of exactly `chunk_size` bytes (the last may be shorter) into
-/// the call `start`, calling `progress` after each chunk, and returns the call's response.
-///
-/// If reading fails the request stream is never finished; the call is dropped instead,
-/// which resets the stream, so the server sees a cancelled upload rather than a short one.
-pub async fn upload<R, T, Res, F, Fut>(
-    reader: R,
-    chunk_size: usize,
-    progress: impl FnMut(Progress) + Send + 'static,
-    start: F,
-) -> Result<Res, UploadError>
-where
-    R: AsyncRead + Send + Unpin + 'static,
-    T: Chunk + Send + 'static,
-    F: FnOnce(Pin<Box<dyn Stream<Item = T> + Send>>) -> Fut,
-    Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
-{
-    let chunk_size = chunk_size.max(1);
-    let (error_tx, mut error_rx) = tokio::sync::oneshot::channel::<io::Error>();
-    let state = ChunkSource {
-        reader,
-        done: Progress {
-            bytes: 0,
-            chunks: 0,
-        },
-        error_tx: Some(error_tx),
-        progress,
-    };
-    let chunks = futures_util::stream::unfold(state, move |mut state| async move {
-        let mut buf = BytesMut::with_capacity(chunk_size);
-        while buf.len() < chunk_size {
-            let want = (chunk_size - buf.len()) as u64;
-            match (&mut state.reader).take(want).read_buf(&mut buf).await {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(err) => {
-                    if let Some(tx) = state.error_tx.take() {
-                        let _ = tx.send(err);
-                    }
-                    // Never end the stream: the caller drops the call, which resets it.
-                    std::future::pending::<()>().await;
-                }
-            }
-        }
-        if buf.is_empty() {
-            return None;
-        }
-        state.done.bytes += buf.len() as u64;
-        state.done.chunks += 1;
-        (state.progress)(state.done);
-        Some((T::from_bytes(buf.freeze()), state))
-    });
-    let call = start(Box::pin(chunks));
-    tokio::select! {
-        biased;
-        Ok(err) = &mut error_rx => Err(UploadError::Read(err)),
-        response = call => Ok(response?.into_inner()),
-    }
-}
-
-/// What the upload stream carries from one chunk to the next.
-struct ChunkSource<R, P> {
-    reader: R,
-    done: Progress,
-    error_tx: Option<tokio::sync::oneshot::Sender<io::Error>>,
-    progress: P,
 }

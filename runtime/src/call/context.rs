@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
-use crate::call_layer::BodyState;
-use crate::deadline::CallDeadline;
-use crate::metadata::{LateMetadata, ResponseMetadata};
+use crate::call::deadline::CallDeadline;
+use crate::call::metadata::{LateMetadata, ResponseMetadata};
+use crate::server::call_layer::BodyState;
 
 /// Why a call stopped being active.
 ///

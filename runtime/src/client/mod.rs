@@ -1,0 +1,21 @@
+//! The client side: calling a service through its generated client.
+//!
+//! Takes a tonic channel (from [`Tuning::connect`](crate::Tuning::connect)) or a call's
+//! response; gives [`Responses`] for server streams (with their headers and trailers),
+//! [`Reply`] for a unary or client-streaming answer with its metadata, [`bidi`] for
+//! bidirectional calls that never deadlock against a server that sends headers late,
+//! [`upload`] from any `AsyncRead` in chunks with progress, and [`status_line`] to print a
+//! failed call the way gRPC's tools do. `client_cli` (feature `client-cli`) is a whole
+//! command-line client driven by a descriptor set. What only generated clients call lives
+//! in `glue`, reached through `codegen`.
+
+#[cfg(feature = "client-cli")]
+pub mod cli;
+pub(crate) mod glue;
+mod status_text;
+mod streams;
+mod upload;
+
+pub use status_text::{code_name, status_line};
+pub use streams::{OutgoingRequests, Reply, Requests, Responses, bidi};
+pub use upload::{Progress, UploadError, upload};
