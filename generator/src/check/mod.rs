@@ -4,9 +4,9 @@
 //! element instead. protoc and protox never produce most of these faults; hand-built or
 //! damaged requests do.
 //!
-//! A stage of the pipeline, after loading. Takes the [`Descriptors`](crate::Descriptors) and the
+//! A stage of the pipeline, after the index. Takes the descriptors' [`Index`] and the
 //! [`Params`](crate::Params); gives nothing but the problems it finds, so that no later stage meets
-//! input prost-build or tonic-build would panic on.
+//! input prost-build or tonic-build would panic on. Every type name resolves through the index.
 //!
 //! Also refused here: editions files that were not lowered (`editions`: descriptors built by hand
 //! as prost-types values, which cannot carry `features`), and types the output would refer to
