@@ -778,6 +778,31 @@ mod tests {
         )
         .unwrap();
     }
+
+    /// A map of enum values gets prost's `get_` and `insert_` methods (which fields may
+    /// clash with) and cannot be named like a keyword; a map of messages gets neither.
+    #[test]
+    fn maps_of_enum_values_have_accessors() {
+        let refused = refusal(
+            "package p;\n\
+             enum E { E_A = 0; }\n\
+             message V {}\n\
+             message M {\n  map<string, E> tags = 1;\n  E insert_tags = 2;\n\
+               map<string, E> type = 3;\n  map<string, V> v = 4;\n  E get_v = 5;\n}\n",
+        );
+        assert_eq!(refused.len(), 2, "{refused:#?}");
+        assert!(
+            refused[0].contains(
+                "the getter of field `p.M.insert_tags` and the inserter of field `p.M.tags`"
+            ),
+            "{refused:#?}"
+        );
+        assert!(
+            refused[1]
+                .contains("field `p.M.type` is a map of enum values named like a Rust keyword"),
+            "{refused:#?}"
+        );
+    }
 }
 
 #[cfg(test)]
