@@ -65,28 +65,37 @@ fn edition_gate(
     fallback::expand(input, options, module, None, &error)
 }
 
-/// The `[package]` edition in `manifest_dir/Cargo.toml`: `2015` if none is written, `None`
-/// if it is inherited from the workspace (`edition.workspace = true`) or unreadable.
-fn manifest_edition(manifest_dir: &Path) -> Option<String> {
-    let manifest = std::fs::read_to_string(manifest_dir.join("Cargo.toml")).ok()?;
-    let mut in_package = false;
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-            continue;
+/// The crate's edition from `manifest_dir/Cargo.toml`: its `[package]` edition, `2015` if
+/// none is written, the workspace's `[workspace.package]` edition if inherited
+/// (`edition.workspace = true`); `None` if a manifest cannot be read.
+pub(crate) fn manifest_edition(manifest_dir: &Path) -> Option<String> {
+    let manifest = read_manifest(manifest_dir)?;
+    let package = manifest.get("package")?.as_table()?;
+    match package.get("edition") {
+        None => Some("2015".to_owned()),
+        Some(toml::Value::String(edition)) => Some(edition.clone()),
+        Some(toml::Value::Table(inherited)) if inherited.get("workspace").is_some() => {
+            workspace_edition(manifest_dir)
         }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let key = key.trim();
-        if in_package && key == "edition" {
-            return Some(value.trim().trim_matches('"').to_owned());
-        }
-        if in_package && key.starts_with("edition.") {
-            return None;
-        }
+        Some(_) => None,
     }
-    manifest.contains("[package]").then(|| "2015".to_owned())
+}
+
+/// The edition of the workspace `member_dir` belongs to: cargo's search, the nearest manifest
+/// at or above it with a `[workspace]` table.
+fn workspace_edition(member_dir: &Path) -> Option<String> {
+    let root = member_dir
+        .ancestors()
+        .filter_map(read_manifest)
+        .find(|manifest| manifest.contains_key("workspace"))?;
+    let edition = root.get("workspace")?.get("package")?.get("edition")?;
+    edition.as_str().map(str::to_owned)
+}
+
+/// `dir/Cargo.toml`, parsed; `None` if there is none or it is not TOML.
+fn read_manifest(dir: &Path) -> Option<toml::Table> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    text.parse().ok()
 }
 
 /// What [`generate`] could make: the module, and the glue if a service could be served.
