@@ -49,6 +49,13 @@ pub fn sanitize(word: &str) -> String {
     }
 }
 
+/// The module `#[derive(StreamService)]` puts a struct's generated code in when no
+/// `module =` is given: `Guide` -> `guide_proto`, distinct for each struct so that derives in
+/// one module do not clash.
+pub fn derive_module(struct_name: &str) -> String {
+    format!("{}_proto", unraw(struct_name).to_snake_case())
+}
+
 /// The identifier without a `r#` prefix, for building derived names (`r#type` -> `type`).
 pub fn unraw(ident: &str) -> &str {
     ident.strip_prefix("r#").unwrap_or(ident)
@@ -579,6 +586,13 @@ pub fn module_of(package: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_derive_module_is_the_struct_in_snake_case_without_its_raw_prefix() {
+        assert_eq!(derive_module("Guide"), "guide_proto");
+        assert_eq!(derive_module("HTTPGateway"), "http_gateway_proto");
+        assert_eq!(derive_module("r#Type"), "type_proto");
+    }
 
     #[test]
     fn snake_case_table() {

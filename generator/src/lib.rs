@@ -73,6 +73,13 @@ pub use pipeline::{generate, generate_tokens, model_of};
 #[doc(hidden)]
 pub use emit::{PackageTokens, nest_modules, root_items};
 
+/// The derive's default module for a struct named `struct_name` (`Guide` -> `guide_proto`),
+/// decided with every other emitted name.
+#[doc(hidden)]
+pub fn derive_module(struct_name: &str) -> String {
+    ident::derive_module(struct_name)
+}
+
 /// The method a handler writes for `method`, on one line with short type names
 /// (`async fn get_user(&self, ctx: CallContext, request: UserRequest) -> Result<UserResponse,
 /// Status>`), from the same pattern emitter as the handler trait: for messages that show the

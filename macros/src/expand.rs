@@ -4,7 +4,6 @@
 use crate::attr::{self, Errors, Located, Options};
 use crate::cache::{self, Generated};
 use crate::fallback;
-use heck::ToSnakeCase;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use rust_stream_build::Location;
@@ -106,11 +105,9 @@ pub struct Expansion {
     pub served: bool,
 }
 
-/// `Guide` -> `guide_proto`: distinct for each struct, so that derives in one module do not
-/// clash.
+/// The module a struct's code goes in when no `module =` is given, named by the generator.
 pub fn default_module(ident: &Ident) -> Ident {
-    let name = ident.to_string();
-    format_ident!("{}_proto", name.trim_start_matches("r#").to_snake_case())
+    format_ident!("{}", rust_stream_build::derive_module(&ident.to_string()))
 }
 
 /// The absolute paths of the attribute's protos and include directories; `None` after
