@@ -334,7 +334,7 @@ fn generated_code_and_skeletons_compile_without_warnings_in_editions_2021_and_20
     std::fs::write(old_dir.join("streaming.proto"), old_proto).unwrap();
     scaffold(
         &[old_dir.join("streaming.proto")],
-        &[old_dir.clone()],
+        std::slice::from_ref(&old_dir),
         &skeletons,
     );
     let first = std::fs::read_to_string(skeletons.join("streaming_examples.rs")).unwrap();
