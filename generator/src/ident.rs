@@ -313,8 +313,6 @@ pub fn service_type(proto_name: &str, rpcs: &[&str]) -> (String, Option<String>)
 pub struct ServiceNames {
     /// The Rust name of the service, tonic's trait ([`service_type`]).
     pub rust_name: String,
-    /// Set if `rust_name` is not the plain conversion of the proto name, saying why.
-    pub renamed_because: Option<String>,
     /// tonic's module prefix: `<prefix>_client`, `<prefix>_server` ([`tonic_module`]).
     pub tonic_module: String,
     /// tonic's client module.
@@ -345,7 +343,7 @@ pub struct ServiceNames {
 impl ServiceNames {
     /// The names of the service `proto_name` whose RPCs have the proto names `rpcs`.
     pub fn new(proto_name: &str, rpcs: &[&str]) -> Self {
-        let (rust_name, renamed_because) = service_type(proto_name, rpcs);
+        let (rust_name, _) = service_type(proto_name, rpcs);
         let tonic_module = tonic_module(&rust_name);
         // The file stem and the user-facing names follow the proto's name: a `_` that only
         // keeps tonic's code compiling stays in tonic's modules.
@@ -368,7 +366,6 @@ impl ServiceNames {
             skeleton_stem,
             tonic_module,
             rust_name,
-            renamed_because,
         }
     }
 }

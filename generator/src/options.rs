@@ -52,7 +52,7 @@ pub enum Setting {
     Tuning,
 }
 
-/// One field of a `rust_stream` option message, declared once in [`declare_options!`]: the
+/// One field of a `rust_stream` option message, declared once in `declare_options!`: the
 /// proto field (`options.proto` holds the same name and number), the parameter of the
 /// same name, the CLI's column and JSON key, and the runtime's setting with its default.
 pub struct Declared<S: 'static> {

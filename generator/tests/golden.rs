@@ -173,3 +173,28 @@ fn tokens_are_the_items_of_the_formatted_files() {
         }
     }
 }
+
+/// `harness=false` leaves out exactly the harness: the test server items of each service
+/// and the root's `answer_default`; every other line of the output is the default's.
+#[test]
+fn harness_false_leaves_out_only_the_harness() {
+    let text = |params: &str| -> String {
+        run(&root().join("proto"), "streaming.proto", params)
+            .iter()
+            .map(|file| file.content.clone())
+            .collect()
+    };
+    let with = text("include_file=mod.rs");
+    let without = text("include_file=mod.rs,harness=false");
+    for item in ["fn test_server", "struct TestServer", "fn answer_default"] {
+        assert!(with.contains(item), "{item} by default");
+        assert!(!without.contains(item), "{item} with harness=false");
+    }
+    let mut kept = with.lines();
+    for line in without.lines() {
+        assert!(
+            kept.any(|l| l == line),
+            "not in the default output: {line:?}"
+        );
+    }
+}

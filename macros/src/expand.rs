@@ -31,7 +31,7 @@ pub fn expand(input: &DeriveInput, manifest_dir: &Path) -> TokenStream {
         None => expanded.map(|e| e.code).unwrap_or_default(),
         Some(error) => fallback::expand(input, &options, &module, expanded, &error),
     };
-    edition_gate(input, &options, &module, out)
+    edition_gate(input, &options, &module, manifest_dir, out)
 }
 
 /// The minimum edition of a crate using the derive: the generated code (tonic's client)
@@ -40,31 +40,62 @@ pub const MINIMUM_EDITION: &str = "2021";
 
 /// `code` where the crate is on edition 2021 or later; elsewhere one error at the attribute
 /// naming the minimum edition, with the fallback's placeholders. A proc macro cannot ask
-/// for the crate's edition, but a `macro_rules!` defined with the caller's spans parses
-/// `$p:pat` as the caller's edition does: a top-level `_ | _` is one pattern from 2021 on.
+/// rustc for the crate's edition, so it is read from the crate's manifest.
 fn edition_gate(
     input: &DeriveInput,
     options: &Options,
     module: &Ident,
+    manifest_dir: &Path,
     code: TokenStream,
 ) -> TokenStream {
+    let Some(edition) = manifest_edition(manifest_dir) else {
+        return code;
+    };
+    if edition.as_str() >= MINIMUM_EDITION {
+        return code;
+    }
     let error = syn::Error::new(
         options.span,
         format!(
             "#[derive(StreamService)] needs Rust edition {MINIMUM_EDITION} or later (the \
-             generated code relies on its prelude); set `edition = \"{MINIMUM_EDITION}\"` \
-             in this crate's Cargo.toml"
+             generated code relies on its prelude), and this crate is on {edition}; set \
+             `edition = \"{MINIMUM_EDITION}\"` in its Cargo.toml"
         ),
     );
-    let refused = fallback::expand(input, options, module, None, &error);
-    let gate = format_ident!("__{}_edition", module);
-    quote! {
-        macro_rules! #gate {
-            ($edition:pat, { $($code:tt)* }) => { $($code)* };
-            ($($refused:tt)*) => { #refused };
+    fallback::expand(input, options, module, None, &error)
+}
+
+/// The crate's edition from `manifest_dir/Cargo.toml`: its `[package]` edition, `2015` if
+/// none is written, the workspace's `[workspace.package]` edition if inherited
+/// (`edition.workspace = true`); `None` if a manifest cannot be read.
+pub(crate) fn manifest_edition(manifest_dir: &Path) -> Option<String> {
+    let manifest = read_manifest(manifest_dir)?;
+    let package = manifest.get("package")?.as_table()?;
+    match package.get("edition") {
+        None => Some("2015".to_owned()),
+        Some(toml::Value::String(edition)) => Some(edition.clone()),
+        Some(toml::Value::Table(inherited)) if inherited.get("workspace").is_some() => {
+            workspace_edition(manifest_dir)
         }
-        #gate!(_ | _, { #code });
+        Some(_) => None,
     }
+}
+
+/// The edition of the workspace `member_dir` belongs to: cargo's search, the nearest manifest
+/// at or above it with a `[workspace]` table.
+fn workspace_edition(member_dir: &Path) -> Option<String> {
+    let root = member_dir
+        .ancestors()
+        .filter_map(read_manifest)
+        .find(|manifest| manifest.contains_key("workspace"))?;
+    let edition = root.get("workspace")?.get("package")?.get("edition")?;
+    edition.as_str().map(str::to_owned)
+}
+
+/// `dir/Cargo.toml`, parsed; `None` if there is none or it is not TOML.
+fn read_manifest(dir: &Path) -> Option<toml::Table> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    text.parse().ok()
 }
 
 /// What [`generate`] could make: the module, and the glue if a service could be served.

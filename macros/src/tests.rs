@@ -19,23 +19,9 @@ fn workspace() -> PathBuf {
         .to_owned()
 }
 
-/// The code inside the edition gate: `gate!(_ | _, { code })` after the gate's definition.
-fn ungated(expanded: &TokenStream) -> TokenStream {
-    let file: syn::File = syn::parse2(expanded.clone()).expect("the expansion parses");
-    let [syn::Item::Macro(definition), syn::Item::Macro(call)] = file.items.as_slice() else {
-        panic!("the expansion is not a gate's definition and call");
-    };
-    assert!(definition.mac.path.is_ident("macro_rules"));
-    let last = call.mac.tokens.clone().into_iter().last();
-    match last {
-        Some(proc_macro2::TokenTree::Group(group)) => group.stream(),
-        other => panic!("the gate's call does not end with the code: {other:?}"),
-    }
-}
-
 /// The items of module `name` in `expanded`.
 fn module_items(expanded: &TokenStream, name: &str) -> syn::File {
-    let file: syn::File = syn::parse2(ungated(expanded)).expect("the expansion parses");
+    let file: syn::File = syn::parse2(expanded.clone()).expect("the expansion parses");
     let module = file
         .items
         .into_iter()
@@ -250,4 +236,38 @@ fn several_derives_parse_once_until_a_file_changes() {
             "include_bytes! of {file}"
         );
     }
+}
+
+/// A crate's edition as the derive reads it, for each way a manifest states it: written in
+/// `[package]`, left out (2015), or inherited from the workspace, whether the crate is a
+/// member below the root or the root package itself.
+#[test]
+fn the_edition_is_read_from_the_package_or_its_workspace() {
+    use crate::expand::manifest_edition;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let file = dir.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    };
+    write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"members/*\"]\n[workspace.package]\nedition = \"2018\"\n\
+         [package]\nname = \"root\"\nedition.workspace = true\n",
+    );
+    write(
+        "members/inherits/Cargo.toml",
+        "[package]\nname = \"inherits\"\nedition = { workspace = true }\n",
+    );
+    write(
+        "members/own/Cargo.toml",
+        "[package]\nname = \"own\"\nedition = \"2024\"\n",
+    );
+    write("members/none/Cargo.toml", "[package]\nname = \"none\"\n");
+    let edition = |path: &str| manifest_edition(&dir.path().join(path));
+    assert_eq!(edition("").as_deref(), Some("2018"));
+    assert_eq!(edition("members/inherits").as_deref(), Some("2018"));
+    assert_eq!(edition("members/own").as_deref(), Some("2024"));
+    assert_eq!(edition("members/none").as_deref(), Some("2015"));
+    assert_eq!(edition("members/missing"), None);
 }

@@ -476,10 +476,12 @@ async fn a_server_that_is_not_there_is_named() {
 async fn the_timeout_bounds_a_stream_that_never_ends() {
     let guide = guide().await;
     let addr = guide.server.uri();
+    // Built (on first use) before the bound starts: a build is not what is timed.
+    let cli = example_bin("streaming-cli");
     let output = within(
         "a chat whose stdin stays open",
         tokio::task::spawn_blocking(move || {
-            let mut child = Command::new(example_bin("streaming-cli"))
+            let mut child = Command::new(cli)
                 .args(["--addr", &addr, "--timeout", "0.5", "call", "Chat"])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())

@@ -39,8 +39,8 @@ fn three_message_cycle_with_a_oneof_round_trips() {
     let a = A {
         b: Some(Box::new(B {
             c: Some(Box::new(C {
-                a: Some(Box::new(A::default())),
-                choice: Some(Choice::B(Box::new(B::default()))),
+                a: Some(Box::default()),
+                choice: Some(Choice::B(Box::default())),
             })),
         })),
         many: vec![A::default()],
@@ -52,9 +52,9 @@ fn three_message_cycle_with_a_oneof_round_trips() {
 fn mixed_group_and_length_prefixed_cycle_round_trips() {
     let tick = Tick {
         tock: Some(Box::new(Tock {
-            tick: Some(Box::new(Tick::default())),
+            tick: Some(Box::default()),
             tack: Some(Box::new(Tack {
-                tick: Some(Box::new(Tick::default())),
+                tick: Some(Box::default()),
             })),
         })),
     };

@@ -4,9 +4,9 @@
 //! element instead. protoc and protox never produce most of these faults; hand-built or
 //! damaged requests do.
 //!
-//! A stage of the pipeline, after loading. Takes the [`Descriptors`](crate::Descriptors) and the
+//! A stage of the pipeline, after the index. Takes the descriptors' [`Index`] and the
 //! [`Params`](crate::Params); gives nothing but the problems it finds, so that no later stage meets
-//! input prost-build or tonic-build would panic on.
+//! input prost-build or tonic-build would panic on. Every type name resolves through the index.
 //!
 //! Also refused here: editions files that were not lowered (`editions`: descriptors built by hand
 //! as prost-types values, which cannot carry `features`), and types the output would refer to
@@ -14,14 +14,12 @@
 
 use crate::error::{Diagnostic, DiagnosticKind, Error};
 use crate::ident;
-use crate::index::Index;
+use crate::index::{Index, TypeEntry};
 use crate::load::{Descriptors, OPTIONS_PROTO_NAME};
 use crate::options::Params;
 use crate::proto::{FullName, SourceIndex};
 use prost_types::field_descriptor_proto::{Label, Type};
-use prost_types::{
-    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
-};
+use prost_types::{DescriptorProto, EnumDescriptorProto, FieldDescriptorProto};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Why an editions file that was not lowered is refused.
@@ -63,10 +61,10 @@ impl Checked {
     }
 }
 
-fn walk<'a>(index: &Index<'a>, params: &'a Params) -> Checker<'a> {
+fn walk<'a>(index: &'a Index<'a>, params: &'a Params) -> Checker<'a> {
     let descriptors = index.descriptors();
     let mut checker = Checker {
-        types: BTreeMap::new(),
+        index,
         generated_modules: descriptors
             .files
             .iter()
@@ -78,9 +76,6 @@ fn walk<'a>(index: &Index<'a>, params: &'a Params) -> Checker<'a> {
         output: Vec::new(),
         unlocated: Vec::new(),
     };
-    for file in &descriptors.files {
-        checker.index(file);
-    }
     let mut names = BTreeSet::new();
     for file in &descriptors.files {
         if !names.insert(file.name()) {
@@ -98,12 +93,7 @@ fn walk<'a>(index: &Index<'a>, params: &'a Params) -> Checker<'a> {
     checker
 }
 
-/// What a fully qualified type name is, and where it is defined.
-struct TypeInfo<'a> {
-    kind: TypeKind,
-    file: &'a FileDescriptorProto,
-}
-
+/// What a type name may refer to where it is used.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum TypeKind {
     Message,
@@ -111,8 +101,20 @@ enum TypeKind {
     Enum,
 }
 
+impl TypeKind {
+    /// The kind of the type the index resolved a name to.
+    fn of(entry: &TypeEntry<'_>) -> Self {
+        match entry {
+            TypeEntry::Message(message) if message.is_map_entry() => TypeKind::MapEntry,
+            TypeEntry::Message(_) => TypeKind::Message,
+            TypeEntry::Enum(_) => TypeKind::Enum,
+        }
+    }
+}
+
 struct Checker<'a> {
-    types: BTreeMap<FullName, TypeInfo<'a>>,
+    /// Every type name resolves through it.
+    index: &'a Index<'a>,
     generated_modules: BTreeSet<Vec<String>>,
     params: &'a Params,
     problems: Vec<Diagnostic>,
@@ -169,41 +171,7 @@ impl Checker<'_> {
     }
 }
 
-impl<'a> Checker<'a> {
-    /// Records every message, map entry and enum of `file` by fully qualified name.
-    fn index(&mut self, file: &'a FileDescriptorProto) {
-        fn walk<'a>(
-            types: &mut BTreeMap<FullName, TypeInfo<'a>>,
-            file: &'a FileDescriptorProto,
-            prefix: &FullName,
-            messages: &'a [DescriptorProto],
-            enums: &'a [EnumDescriptorProto],
-        ) {
-            for message in messages {
-                let name = prefix.child(message.name());
-                let kind = if message.options.as_ref().is_some_and(|o| o.map_entry()) {
-                    TypeKind::MapEntry
-                } else {
-                    TypeKind::Message
-                };
-                walk(types, file, &name, &message.nested_type, &message.enum_type);
-                types.insert(name, TypeInfo { kind, file });
-            }
-            for e in enums {
-                let kind = TypeKind::Enum;
-                types.insert(prefix.child(e.name()), TypeInfo { kind, file });
-            }
-        }
-        let prefix = FullName::package(file.package());
-        walk(
-            &mut self.types,
-            file,
-            &prefix,
-            &file.message_type,
-            &file.enum_type,
-        );
-    }
-
+impl Checker<'_> {
     fn file(&mut self, source: &SourceIndex<'_>, generated: bool) {
         let file = source.file();
         let at = Element {
@@ -285,7 +253,7 @@ impl<'a> Checker<'a> {
                     self.type_name(&method_at, role, ty, &[TypeKind::Message], generated);
                     let mut type_path = method_at.path.clone();
                     type_path.push(field);
-                    self.method_scope(source, service, &at.path, &type_path, ty);
+                    self.method_scope(source, service, &type_path, ty);
                 }
             }
         }
@@ -302,7 +270,6 @@ impl<'a> Checker<'a> {
         &mut self,
         source: &SourceIndex<'_>,
         service: &prost_types::ServiceDescriptorProto,
-        service_path: &[i32],
         type_path: &[i32],
         resolved: Option<&str>,
     ) {
@@ -313,13 +280,11 @@ impl<'a> Checker<'a> {
         else {
             return;
         };
-        let Some(m) = service.method.iter().position(|m| m.name() == written) else {
+        let service_name = FullName::of(source.file().package(), service.name());
+        let Some(method_path) = self.index.method_path(service_name.child(written).as_str()) else {
             return;
         };
         let resolved = resolved.unwrap_or_default();
-        let service_name = FullName::of(source.file().package(), service.name());
-        let mut method_path = service_path.to_vec();
-        method_path.extend([2, m as i32]);
         self.problems.push(Diagnostic::new(
             DiagnosticKind::Syntax,
             Some(source.location(type_path)),
@@ -327,7 +292,7 @@ impl<'a> Checker<'a> {
                 "\"{written}\" is not a message type: inside service {service} it names the \
                  method {service}.{written} ({at}); write \"{resolved}\" or rename one of them",
                 service = service_name.shown(),
-                at = source.location(&method_path),
+                at = source.location(method_path),
             ),
         ));
     }
@@ -536,7 +501,7 @@ impl<'a> Checker<'a> {
             _ => {}
         }
         if let Some(default) = &field.default_value
-            && let Err(problem) = check_default(ty, default, field.type_name(), &self.types)
+            && let Err(problem) = check_default(ty, default, field.type_name(), self.index)
         {
             self.invalid(at, format!("its default value `{default}` {problem}"));
         }
@@ -567,7 +532,7 @@ impl<'a> Checker<'a> {
         if self.params.extern_path_of(name).is_some() {
             return;
         }
-        let Some(info) = self.types.get(name) else {
+        let Some(info) = self.index.type_named(name) else {
             self.push(
                 DiagnosticKind::UnresolvedType,
                 at,
@@ -575,19 +540,20 @@ impl<'a> Checker<'a> {
             );
             return;
         };
-        if !kinds.contains(&info.kind) {
-            let is = match info.kind {
-                TypeKind::Enum => "an enum",
-                TypeKind::Message | TypeKind::MapEntry => "a message",
+        if !kinds.contains(&TypeKind::of(info)) {
+            let is = match info {
+                TypeEntry::Enum(_) => "an enum",
+                TypeEntry::Message(_) => "a message",
             };
             self.invalid(at, format!("its {role} `{name}` is {is}"));
             return;
         }
-        let file = info.file.name().to_owned();
-        let module = ident::module_of(info.file.package());
+        let defined_in = info.file();
+        let file = defined_in.name().to_owned();
+        let module = ident::module_of(defined_in.package());
         let well_known = name.starts_with(".google.protobuf.") || file == OPTIONS_PROTO_NAME;
         if generated && !well_known && !self.generated_modules.contains(&module) {
-            let package = info.file.package();
+            let package = defined_in.package();
             let mapped = if package.is_empty() {
                 name.to_owned()
             } else {
@@ -676,7 +642,7 @@ fn check_default(
     ty: Type,
     default: &str,
     type_name: &str,
-    types: &BTreeMap<FullName, TypeInfo<'_>>,
+    index: &Index<'_>,
 ) -> Result<(), String> {
     let number = |ok: bool| {
         if ok {
@@ -698,10 +664,9 @@ fn check_default(
             number(matches!(default, "inf" | "-inf" | "nan") || default.parse::<f64>().is_ok())
         }
         Type::Enum => {
-            let known = types
-                .get(type_name)
-                .and_then(|info| enum_values(info.file, type_name))
-                .is_some_and(|values| values.iter().any(|v| v.name() == default));
+            let known = index
+                .enumeration(type_name)
+                .is_some_and(|e| e.enumeration.value.iter().any(|v| v.name() == default));
             if known {
                 Ok(())
             } else {
@@ -710,38 +675,6 @@ fn check_default(
         }
         Type::Message | Type::Group => Err("is not allowed on a message field".to_owned()),
     }
-}
-
-/// The values of the enum `name` defined in `file`.
-fn enum_values<'f>(
-    file: &'f FileDescriptorProto,
-    name: &str,
-) -> Option<&'f [prost_types::EnumValueDescriptorProto]> {
-    fn find<'f>(
-        prefix: &FullName,
-        messages: &'f [DescriptorProto],
-        enums: &'f [EnumDescriptorProto],
-        name: &str,
-    ) -> Option<&'f [prost_types::EnumValueDescriptorProto]> {
-        if let Some(e) = enums
-            .iter()
-            .find(|e| prefix.child(e.name()).as_str() == name)
-        {
-            return Some(&e.value);
-        }
-        messages.iter().find_map(|m| {
-            let full = prefix.child(m.name());
-            name.starts_with(&format!("{full}."))
-                .then(|| find(&full, &m.nested_type, &m.enum_type, name))
-                .flatten()
-        })
-    }
-    find(
-        &FullName::package(file.package()),
-        &file.message_type,
-        &file.enum_type,
-        name,
-    )
 }
 
 /// prost-build's C unescaping of a `bytes` default, which panics on what this refuses.

@@ -94,14 +94,10 @@ fn oneofs_with_messages(files: &[prost_types::FileDescriptorProto]) -> Vec<Strin
     out
 }
 
-/// The fully qualified paths (`.pkg.Message.field`, `.pkg.Message.oneof.field` in a oneof)
-/// of the singular message and group fields whose type contains the message again, which
-/// must be boxed. prost-build boxes these itself when the cycle runs through message fields
-/// only: its graph of messages leaves groups out, so a cycle through a group (an editions
-/// field with `message_encoding = DELIMITED`) would give types of infinite size.
-fn recursive_fields(files: &[prost_types::FileDescriptorProto]) -> Vec<String> {
-    use prost_types::field_descriptor_proto::{Label, Type};
-    let mut messages: BTreeMap<String, &prost_types::DescriptorProto> = BTreeMap::new();
+/// Every message of `files`, nested ones included, by fully qualified name (`.pkg.Msg`).
+fn messages_by_name(
+    files: &[prost_types::FileDescriptorProto],
+) -> BTreeMap<String, &prost_types::DescriptorProto> {
     fn collect<'a>(
         message: &'a prost_types::DescriptorProto,
         scope: &str,
@@ -113,6 +109,7 @@ fn recursive_fields(files: &[prost_types::FileDescriptorProto]) -> Vec<String> {
         }
         out.insert(name, message);
     }
+    let mut messages = BTreeMap::new();
     for file in files {
         let scope = match file.package() {
             "" => String::new(),
@@ -122,6 +119,17 @@ fn recursive_fields(files: &[prost_types::FileDescriptorProto]) -> Vec<String> {
             collect(message, &scope, &mut messages);
         }
     }
+    messages
+}
+
+/// The fully qualified paths (`.pkg.Message.field`, `.pkg.Message.oneof.field` in a oneof)
+/// of the singular message and group fields whose type contains the message again, which
+/// must be boxed. prost-build boxes these itself when the cycle runs through message fields
+/// only: its graph of messages leaves groups out, so a cycle through a group (an editions
+/// field with `message_encoding = DELIMITED`) would give types of infinite size.
+fn recursive_fields(files: &[prost_types::FileDescriptorProto]) -> Vec<String> {
+    use prost_types::field_descriptor_proto::{Label, Type};
+    let messages = messages_by_name(files);
     let singular = |field: &&prost_types::FieldDescriptorProto| {
         field.label() != Label::Repeated && matches!(field.r#type(), Type::Message | Type::Group)
     };
@@ -179,6 +187,49 @@ pub fn generate(
     params: &Params,
     model: &Model,
 ) -> Result<BTreeMap<Vec<String>, PackageCode>, Error> {
+    let recorded = Rc::new(RefCell::new(BTreeMap::new()));
+    let mut config = prost_config(descriptors, params);
+    config.service_generator(Box::new(Services {
+        tonic: tonic_prost_build::configure().service_generator(),
+        methods: service_names(model),
+        recorded: Rc::clone(&recorded),
+    }));
+    let requests = requests(descriptors);
+    // `check` refuses everything prost-build panics on, so this is only a last line of
+    // defence: a panic here is a bug in rust-stream, reported as one. The panic hook is
+    // left alone: it is process-wide, and replacing it from a library would race with
+    // other threads (a build script's, a test harness's, rustc's around a proc-macro).
+    let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        config.generate(requests)
+    }))
+    .map_err(|panic| {
+        let message = crate::error::panic_message(panic.as_ref());
+        Error::new(
+            DiagnosticKind::Internal,
+            format!("prost-build panicked on these descriptors (a bug in rust-stream's checks): {message}"),
+        )
+    })?
+    .map_err(|err| Error::new(DiagnosticKind::Internal, format!("prost-build: {err}")))?;
+    let mut recorded = recorded.take();
+    let wanted: BTreeSet<&Vec<String>> = model.packages.iter().map(|p| &p.module).collect();
+    let mut texts: BTreeMap<Vec<String>, String> = generated
+        .into_iter()
+        .filter_map(|(module, code)| {
+            let module: Vec<String> = module.parts().map(str::to_owned).collect();
+            wanted.contains(&module).then_some((module, code))
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for module in wanted {
+        let services = recorded.remove(module).unwrap_or_default();
+        let code = package_code(texts.remove(module), services)?;
+        out.insert(module.clone(), code);
+    }
+    Ok(out)
+}
+
+/// The model's names of every service and its methods, as the tonic generator needs them.
+fn service_names(model: &Model) -> ServiceNames {
     let mut methods = BTreeMap::new();
     for package in &model.packages {
         for service in &package.services {
@@ -198,7 +249,12 @@ pub fn generate(
             }
         }
     }
-    let recorded = Rc::new(RefCell::new(BTreeMap::new()));
+    methods
+}
+
+/// prost-build configured by the parameters and for what the descriptors need (large
+/// oneofs, recursive groups); the service generator is set by the caller.
+fn prost_config(descriptors: &crate::load::Descriptors, params: &Params) -> prost_build::Config {
     let mut config = prost_build::Config::new();
     // Every package is parsed and formatted once, by the emitter.
     config.format(false);
@@ -221,11 +277,13 @@ pub fn generate(
     for field in recursive_fields(&descriptors.files) {
         config.boxed(field);
     }
-    config.service_generator(Box::new(Services {
-        tonic: tonic_prost_build::configure().service_generator(),
-        methods,
-        recorded: Rc::clone(&recorded),
-    }));
+    config
+}
+
+/// The files as prost-build takes them, sorted by name, each with its module.
+fn requests(
+    descriptors: &crate::load::Descriptors,
+) -> Vec<(Module, prost_types::FileDescriptorProto)> {
     let mut files = descriptors.files.clone();
     files.sort_by(|a, b| a.name().cmp(b.name()));
     for file in &mut files {
@@ -238,64 +296,43 @@ pub fn generate(
             file.package = None;
         }
     }
-    let requests = files
+    files
         .into_iter()
         .map(|file| (Module::from_protobuf_package_name(file.package()), file))
-        .collect();
-    // `check` refuses everything prost-build panics on, so this is only a last line of
-    // defence: a panic here is a bug in rust-stream, reported as one. The panic hook is
-    // left alone: it is process-wide, and replacing it from a library would race with
-    // other threads (a build script's, a test harness's, rustc's around a proc-macro).
-    let mut generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        config.generate(requests)
-    }))
-    .map_err(|panic| {
-        let message = crate::error::panic_message(panic.as_ref());
-        Error::new(
+        .collect()
+}
+
+/// One package's code: prost-build's `text` without its header (none for a package without
+/// messages) and where it placed each service, checked to be in order and inside the text.
+fn package_code(
+    text: Option<String>,
+    services: Vec<(usize, Service)>,
+) -> Result<PackageCode, Error> {
+    let text = match text {
+        Some(text) => text
+            .strip_prefix(PROST_HEADER)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Error::new(
+                    DiagnosticKind::Internal,
+                    "prost-build's output does not start with its header",
+                )
+            })?,
+        None => String::new(),
+    };
+    // prost-build only appends to a module's code, so the offsets never decrease.
+    let mut previous = 0;
+    if services.iter().any(|(offset, _)| {
+        let out_of_order = *offset < previous;
+        previous = *offset;
+        out_of_order || *offset > text.len() || !text.is_char_boundary(*offset)
+    }) {
+        return Err(Error::new(
             DiagnosticKind::Internal,
-            format!("prost-build panicked on these descriptors (a bug in rust-stream's checks): {message}"),
-        )
-    })?
-    .map_err(|err| Error::new(DiagnosticKind::Internal, format!("prost-build: {err}")))?;
-    let mut recorded = recorded.take();
-    let wanted: BTreeSet<&Vec<String>> = model.packages.iter().map(|p| &p.module).collect();
-    let mut texts: BTreeMap<Vec<String>, String> = generated
-        .drain()
-        .filter_map(|(module, code)| {
-            let module: Vec<String> = module.parts().map(str::to_owned).collect();
-            wanted.contains(&module).then_some((module, code))
-        })
-        .collect();
-    let mut out = BTreeMap::new();
-    for module in wanted {
-        let text = match texts.remove(module) {
-            Some(text) => text
-                .strip_prefix(PROST_HEADER)
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    Error::new(
-                        DiagnosticKind::Internal,
-                        "prost-build's output does not start with its header",
-                    )
-                })?,
-            None => String::new(),
-        };
-        let services = recorded.remove(module).unwrap_or_default();
-        // prost-build only appends to a module's code, so the offsets never decrease.
-        let mut previous = 0;
-        if services.iter().any(|(offset, _)| {
-            let out_of_order = *offset < previous;
-            previous = *offset;
-            out_of_order || *offset > text.len() || !text.is_char_boundary(*offset)
-        }) {
-            return Err(Error::new(
-                DiagnosticKind::Internal,
-                "prost-build's output does not match where it placed the services",
-            ));
-        }
-        out.insert(module.clone(), PackageCode { text, services });
+            "prost-build's output does not match where it placed the services",
+        ));
     }
-    Ok(out)
+    Ok(PackageCode { text, services })
 }
 
 /// The model's names of each service and its methods: `.pkg.Service` -> (Rust name,

@@ -270,8 +270,6 @@ pub struct Service {
     /// Rust type name, as prost-build and tonic-build spell it (`StreamingExamples`), with
     /// `_` appended where tonic's code would not compile with that name (`Arc_`).
     pub(crate) rust_name: String,
-    /// Set if `rust_name` is not the plain conversion of the proto name, saying why.
-    pub(crate) renamed_because: Option<String>,
     /// tonic's module prefix: `<prefix>_client`, `<prefix>_server`.
     pub(crate) tonic_module: String,
     /// Module of the stream layer: `<service_snake>_stream`.
@@ -662,7 +660,7 @@ const PROST_COMPILER_TYPES: &[&str] = &["CodeGeneratorRequest", "CodeGeneratorRe
 /// (its `ExternPaths` without `compile_well_known_types`), for each type prost-types
 /// provides rather than for the whole package: the wrappers and `Empty` as Rust types, the
 /// others at `well_known` ([`Params::well_known_types_path`]).
-pub fn prost_type_paths(well_known: &str) -> Vec<(String, String)> {
+pub(crate) fn prost_type_paths(well_known: &str) -> Vec<(String, String)> {
     let mut paths: Vec<(String, String)> = [
         ("BoolValue", "bool"),
         ("BytesValue", "::prost::alloc::vec::Vec<u8>"),
@@ -876,7 +874,6 @@ fn build_service(
     Some(Service {
         tonic_trait: names.rust_name.clone(),
         rust_name: names.rust_name,
-        renamed_because: names.renamed_because,
         tonic_module: names.tonic_module,
         tonic_client_module: names.tonic_client_module,
         tonic_server_module: names.tonic_server_module,

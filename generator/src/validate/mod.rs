@@ -5,8 +5,10 @@
 //! adds to it, an enum's or a oneof's variants). A clash names both sides and where each
 //! is declared.
 //!
-//! A stage of the pipeline, after the model. Takes the [`Model`](crate::Model) and its
-//! [`Descriptors`](crate::Descriptors); gives the problems renaming cannot fix.
+//! A stage of the pipeline, after the model. Takes the [`Model`](crate::Model) and the
+//! descriptors' [`Index`]; gives the problems renaming cannot fix. The namespaces are a walk
+//! over each file's scopes in declaration order (the first element to take a name keeps it);
+//! a type a field names is looked up in the index.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident;
@@ -46,6 +48,7 @@ pub fn check(model: &Model, index: &Index<'_>) -> Vec<Diagnostic> {
         if !generated.contains(module) {
             let mut found = Vec::new();
             Walk {
+                index,
                 source,
                 problems: &mut found,
             }
@@ -68,6 +71,7 @@ pub fn check(model: &Model, index: &Index<'_>) -> Vec<Diagnostic> {
         let mut items = Namespace::default();
         for (_, file) in files.iter().filter(|(m, _)| *m == package.module) {
             let mut walk = Walk {
+                index,
                 source: index.source(file),
                 problems: &mut problems,
             };
@@ -179,6 +183,7 @@ impl Namespace {
 
 /// A walk over the messages and enums of one file, naming each as prost-build does.
 struct Walk<'a, 'f> {
+    index: &'a Index<'f>,
     source: &'a SourceIndex<'f>,
     problems: &'a mut Vec<Diagnostic>,
 }
@@ -244,8 +249,8 @@ impl Walk<'_, '_> {
         message: &DescriptorProto,
         items: &mut Namespace,
     ) {
-        let full = FullName::of(scope, message.name());
-        let full = full.shown();
+        let full_name = FullName::of(scope, message.name());
+        let full = full_name.shown();
         let location = self.source.location(path);
         let what = format!("message `{full}`");
         let rust_name = ident::to_upper_camel(message.name());
@@ -271,7 +276,7 @@ impl Walk<'_, '_> {
                     let rust_name = ident::to_snake(field.name());
                     if self.named(&what, field.name(), &rust_name, &location) {
                         for (method, role) in
-                            self.accessors(message, full, field, &rust_name, &what, &location)
+                            self.accessors(&full_name, field, &rust_name, &what, &location)
                         {
                             let what = format!("the {role} of {what}");
                             methods.take(method, what, location.clone(), self.problems);
@@ -343,26 +348,37 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// The methods prost's derive generates on the struct of `message` for `field`, whose
-    /// Rust name is `rust_name`, each with its role: a getter for an optional scalar, a
-    /// getter and `set_` (or, repeated, `push_`) for an enum, `get_` and `insert_` for a map
-    /// of enum values.
+    /// The methods prost's derive generates on the struct of the message named `message` for
+    /// `field`, whose Rust name is `rust_name`, each with its role: a getter for an optional
+    /// scalar, a getter and `set_` (or, repeated, `push_`) for an enum, `get_` and `insert_`
+    /// for a map of enum values.
     fn accessors(
         &mut self,
-        message: &DescriptorProto,
-        full: &str,
+        message: &FullName,
         field: &FieldDescriptorProto,
         rust_name: &str,
         what: &str,
         location: &Location,
     ) -> Vec<(String, &'static str)> {
         let bare = ident::unraw(rust_name);
-        let entry = message.nested_type.iter().find(|n| {
-            n.options.as_ref().is_some_and(|o| o.map_entry())
-                && field.type_name() == format!(".{full}.{}", n.name())
-        });
+        // prost-build's map fields: those whose type is a map entry nested in the message.
+        let entry = self
+            .index
+            .message(field.type_name())
+            .filter(|entry| entry.is_map_entry())
+            .filter(|_| {
+                field
+                    .type_name()
+                    .rsplit_once('.')
+                    .is_some_and(|(scope, _)| scope == message.as_str())
+            });
         if let Some(entry) = entry {
-            if entry.field.get(1).is_none_or(|v| v.r#type() != Type::Enum) {
+            if entry
+                .message
+                .field
+                .get(1)
+                .is_none_or(|v| v.r#type() != Type::Enum)
+            {
                 return Vec::new();
             }
             if bare != rust_name {
@@ -761,6 +777,31 @@ mod tests {
             "",
         )
         .unwrap();
+    }
+
+    /// A map of enum values gets prost's `get_` and `insert_` methods (which fields may
+    /// clash with) and cannot be named like a keyword; a map of messages gets neither.
+    #[test]
+    fn maps_of_enum_values_have_accessors() {
+        let refused = refusal(
+            "package p;\n\
+             enum E { E_A = 0; }\n\
+             message V {}\n\
+             message M {\n  map<string, E> tags = 1;\n  E insert_tags = 2;\n\
+               map<string, E> type = 3;\n  map<string, V> v = 4;\n  E get_v = 5;\n}\n",
+        );
+        assert_eq!(refused.len(), 2, "{refused:#?}");
+        assert!(
+            refused[0].contains(
+                "the getter of field `p.M.insert_tags` and the inserter of field `p.M.tags`"
+            ),
+            "{refused:#?}"
+        );
+        assert!(
+            refused[1]
+                .contains("field `p.M.type` is a map of enum values named like a Rust keyword"),
+            "{refused:#?}"
+        );
     }
 }
 
