@@ -152,7 +152,7 @@ const BY_VALUE: &[&str] = &[
 fn trait_name_calls(corpus: &Path) -> String {
     let descriptors = Descriptors::compile(&["trait_names.proto"], &[corpus]).unwrap();
     let (model, _) = rust_stream_build::model_of(&descriptors, &Params::default()).unwrap();
-    let package = &model.packages[0];
+    let package = &model.packages()[0];
     let mut code = String::from(
         "//! Calls from user code, with the traits named like the RPCs in scope.\n\
          #![allow(unused_imports, missing_docs)]\n\
@@ -172,30 +172,31 @@ fn trait_name_calls(corpus: &Path) -> String {
          type Status = tonic::Status;\n",
     );
     let mut patterns = Vec::new();
-    for service in &package.services {
+    for service in package.services() {
         let mut renamed = Vec::new();
         let client = format!(
             "crate::pb::trait_names::{}::{}",
-            service.stream_module, service.stream_client
+            service.stream_module(),
+            service.stream_client()
         );
         writeln!(
             code,
             "\npub async fn {}(client: {client}) -> Result<(), Status> {{",
-            service.stream_module
+            service.stream_module()
         )
         .unwrap();
-        for method in &service.methods {
-            let name = &method.client_helper;
-            if *name != method.rust_name {
-                renamed.push(method.rust_name.as_str());
+        for method in service.methods() {
+            let name = method.client_helper();
+            if name != method.rust_name() {
+                renamed.push(method.rust_name());
                 // `IntoRpc` is an RPC too: `Into`'s helper is then `into_rpc_`.
                 assert!(
-                    name.starts_with(&format!("{}_rpc", method.rust_name)),
+                    name.starts_with(&format!("{}_rpc", method.rust_name())),
                     "{name}"
                 );
-                assert!(method.client_renamed_because.is_some(), "{name}");
+                assert!(method.client_renamed_because().is_some(), "{name}");
             }
-            let call = match method.pattern {
+            let call = match method.pattern() {
                 Pattern::Unary => format!("let _: Res = client.{name}(Req::default()).await?;"),
                 Pattern::ServerStreaming => format!(
                     "let _: rust_stream::Responses<Res> = client.{name}(Req::default()).await?;"
@@ -214,8 +215,8 @@ fn trait_name_calls(corpus: &Path) -> String {
         renamed.sort_unstable();
         let mut expected = BY_VALUE.to_vec();
         expected.sort_unstable();
-        assert_eq!(renamed, expected, "{}", service.full_name);
-        patterns.push(service.methods[0].pattern);
+        assert_eq!(renamed, expected, "{}", service.full_name());
+        patterns.push(service.methods()[0].pattern());
     }
     patterns.sort();
     assert_eq!(

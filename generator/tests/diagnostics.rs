@@ -211,7 +211,10 @@ fn a_type_whose_code_is_not_generated_is_refused_only_when_generating() {
     let descriptors = Descriptors::compile(&["unresolved_rpc_type.proto"], &includes).unwrap();
     let params = Params::default();
     let (model, _) = rust_stream_build::model_of(&descriptors, &params).unwrap();
-    assert_eq!(model.packages[0].services[0].methods[0].proto_name, "Find");
+    assert_eq!(
+        model.packages()[0].services()[0].methods()[0].proto_name(),
+        "Find"
+    );
     assert!(generate(&descriptors, &params).is_err());
 }
 
@@ -245,15 +248,10 @@ fn qualified_and_compound_names_of_a_message_named_like_a_method_are_accepted() 
     let descriptors = Descriptors::compile(&["scope.proto"], &[dir.path()]).unwrap();
     generate(&descriptors, &Params::default()).unwrap_or_else(|err| panic!("{err}"));
     let (model, _) = rust_stream_build::model_of(&descriptors, &Params::default()).unwrap();
-    let types: Vec<(&str, &str)> = model.packages[0].services[0]
-        .methods
+    let types: Vec<(&str, &str)> = model.packages()[0].services()[0]
+        .methods()
         .iter()
-        .map(|m| {
-            (
-                m.request.proto_name.as_str(),
-                m.response.proto_name.as_str(),
-            )
-        })
+        .map(|m| (m.request().proto_name(), m.response().proto_name()))
         .collect();
     assert_eq!(
         types,

@@ -73,35 +73,37 @@ impl Checks {
 }
 
 /// Compiles `files` (name, text) written into a temporary include directory.
-fn model(files: &[(String, String)]) -> Model {
+fn descriptors_of(files: &[(String, String)]) -> Descriptors {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
         let path = dir.path().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
-    model_in(
+    descriptors_in(
         dir.path(),
         files.iter().map(|(name, _)| dir.path().join(name)),
     )
 }
 
-fn model_in(include: &Path, protos: impl IntoIterator<Item = PathBuf>) -> Model {
+fn descriptors_in(include: &Path, protos: impl IntoIterator<Item = PathBuf>) -> Descriptors {
     let protos: Vec<PathBuf> = protos.into_iter().collect();
-    let descriptors = Descriptors::compile(&protos, &[include])
-        .unwrap_or_else(|err| panic!("{}: {err}", protos[0].display()));
+    Descriptors::compile(&protos, &[include])
+        .unwrap_or_else(|err| panic!("{}: {err}", protos[0].display()))
+}
+
+/// The model of `descriptors`, each service's RPCs cut to the first `keep` if given (the
+/// model itself is read-only, so the cut is made in the descriptors).
+fn model_cut(descriptors: &Descriptors, keep: Option<usize>) -> Model {
+    let mut descriptors = descriptors.clone();
+    if let Some(keep) = keep {
+        for service in descriptors.files.iter_mut().flat_map(|f| &mut f.service) {
+            service.method.truncate(keep);
+        }
+    }
     model_of(&descriptors, &Params::default())
         .unwrap_or_else(|err| panic!("{err}"))
         .0
-}
-
-/// `model` with each service's methods cut to the first `keep`.
-fn shrunk(model: &Model, keep: usize) -> Model {
-    let mut model = model.clone();
-    for service in model.packages.iter_mut().flat_map(|p| &mut p.services) {
-        service.methods.truncate(keep);
-    }
-    model
 }
 
 fn paths(report: &Report, only_added: bool) -> impl Iterator<Item = PathBuf> + '_ {
@@ -112,15 +114,16 @@ fn paths(report: &Report, only_added: bool) -> impl Iterator<Item = PathBuf> + '
         .map(|f| f.path.clone())
 }
 
-/// Scaffolds `model` fresh, and grown from each shrunk version (none or the first RPC of
+/// Scaffolds the model of `protos` fresh, and grown from each shrunk version (none or the first RPC of
 /// each service), for `checks`.
-fn scaffold_cases(checks: &mut Checks, scaffold: &Scaffold, model: &Model, case: &str) {
+fn scaffold_cases(checks: &mut Checks, scaffold: &Scaffold, protos: &Descriptors, case: &str) {
+    let model = &model_cut(protos, None);
     let report = scaffold
         .write(model, &checks.dir(&format!("{case} created")))
         .unwrap();
     checks.files.extend(paths(&report, false));
     for keep in [0, 1] {
-        let small = shrunk(model, keep);
+        let small = model_cut(protos, Some(keep));
         let created = scaffold
             .write(&small, &checks.dir(&format!("{case} created with {keep}")))
             .unwrap();
@@ -130,10 +133,8 @@ fn scaffold_cases(checks: &mut Checks, scaffold: &Scaffold, model: &Model, case:
         scaffold.write(&small, &dir).unwrap();
         let grown = scaffold.write(model, &dir).unwrap();
         let expected = model
-            .packages
-            .iter()
-            .flat_map(|p| &p.services)
-            .filter(|s| s.methods.len() > keep)
+            .services()
+            .filter(|(_, s)| s.methods().len() > keep)
             .count();
         assert_eq!(paths(&grown, true).count(), expected, "{case}: {grown}");
         checks.files.extend(paths(&grown, true));
@@ -160,9 +161,14 @@ fn every_corpus_proto_scaffolds_rustfmt_clean_new_and_grown() {
     assert!(protos.len() > 20, "{protos:?}");
     let mut checks = Checks::default();
     for proto in protos {
-        let model = model_in(&root, [proto.clone()]);
+        let descriptors = descriptors_in(&root, [proto.clone()]);
         let case = proto.strip_prefix(&root).unwrap().display().to_string();
-        scaffold_cases(&mut checks, &Scaffold::new("crate::pb"), &model, &case);
+        scaffold_cases(
+            &mut checks,
+            &Scaffold::new("crate::pb"),
+            &descriptors,
+            &case,
+        );
     }
     checks.run();
 }
@@ -262,7 +268,7 @@ fn small_proto() -> Vec<(String, String)> {
 /// paths of every length up to 90 sweep each stub's `Status` and signature across the widths.
 #[test]
 fn runtime_paths_of_every_length_scaffold_rustfmt_clean_new_and_grown() {
-    let small = model(&small_proto());
+    let small = descriptors_of(&small_proto());
     let mut checks = Checks::default();
     for len in 3..=90 {
         let runtime = format!("::{}", name("rt", len - 2));
@@ -274,8 +280,8 @@ fn runtime_paths_of_every_length_scaffold_rustfmt_clean_new_and_grown() {
 
 #[test]
 fn names_of_every_length_scaffold_rustfmt_clean_new_and_grown() {
-    let sweep = model(&sweep_protos());
-    let named = model(&named_protos());
+    let sweep = descriptors_of(&sweep_protos());
+    let named = descriptors_of(&named_protos());
     let mut checks = Checks::default();
     let long_module = "crate::generated::protos::with::a::long::path";
     let variants = [

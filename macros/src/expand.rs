@@ -307,12 +307,12 @@ fn choose_service<'g>(
     let declared: Vec<(&Package, &Service)> = generated
         .model
         .services()
-        .filter(|(_, s)| generated.named.contains(&s.location.file))
+        .filter(|(_, s)| generated.named.contains(&s.location().file))
         .collect();
     let names = || {
         declared
             .iter()
-            .map(|(_, s)| format!("`{}`", s.full_name))
+            .map(|(_, s)| format!("`{}`", s.full_name()))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -321,7 +321,7 @@ fn choose_service<'g>(
         Some(Located { value, span }) => {
             let found: Vec<_> = declared
                 .iter()
-                .filter(|(_, s)| s.full_name == *value || s.proto_name == *value)
+                .filter(|(_, s)| s.full_name() == value || s.proto_name() == value)
                 .collect();
             match found.as_slice() {
                 [one] => Some(**one),
@@ -406,15 +406,15 @@ fn glue(
         .clone()
         .unwrap_or_else(|| syn::parse_quote!(::rust_stream));
     let mut path = vec![module.clone()];
-    for part in &package.module {
+    for part in package.module() {
         path.push(ident(part)?);
     }
-    let stream = ident(&service.stream_module)?;
-    let server_module = ident(&service.tonic_server_module)?;
-    let handler = ident(&service.handler_trait)?;
-    let adapter = ident(&service.adapter)?;
-    let config = ident(&service.config_struct)?;
-    let server = ident(&service.tonic_server)?;
+    let stream = ident(service.stream_module())?;
+    let server_module = ident(service.tonic_server_module())?;
+    let handler = ident(service.handler_trait())?;
+    let adapter = ident(service.adapter())?;
+    let config = ident(service.config_struct())?;
+    let server = ident(service.tonic_server())?;
     let ty = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let helpers = HelperNames::new(input, module, &krate);
@@ -522,23 +522,23 @@ fn handler_check(
     let protos = options.proto_list();
     let message = escape(&format!(
         "`{ty}` does not implement `{handler}`, the handler of gRPC service `{}` ({protos})",
-        service.full_name
+        service.full_name()
     ));
     let label = escape(&format!(
         "`#[derive(StreamService)]` serves `{ty}` as `{}`",
-        service.full_name
+        service.full_name()
     ));
     let mut notes = vec![escape(&format!(
         "add `impl {trait_path} for {ty}` with one async method per RPC \
          (an RPC left out answers UNIMPLEMENTED):"
     ))];
-    for method in &service.methods {
+    for method in service.methods() {
         let signature = rust_stream_build::handler_signature(method)
             .map_err(|err| syn::Error::new(Span::call_site(), err))?;
         notes.push(escape(&format!(
             "{} ({}): {signature}",
-            method.proto_name,
-            method.pattern.label()
+            method.proto_name(),
+            method.pattern().label()
         )));
     }
     // Where the struct is named without generics, the bound is checked at once.

@@ -90,9 +90,21 @@ pub enum Idempotency {
 #[non_exhaustive]
 pub struct ChunkField {
     /// The field's name in the proto.
-    pub proto_name: String,
+    pub(crate) proto_name: String,
     /// The field's Rust name (as prost-build names it).
-    pub rust_name: String,
+    pub(crate) rust_name: String,
+}
+
+impl ChunkField {
+    /// The field's name in the proto.
+    pub fn proto_name(&self) -> &str {
+        &self.proto_name
+    }
+
+    /// The field's Rust name, as prost-build names it.
+    pub fn rust_name(&self) -> &str {
+        &self.rust_name
+    }
 }
 
 /// A message type as a method or a `Chunk` impl refers to it.
@@ -100,13 +112,30 @@ pub struct ChunkField {
 #[non_exhaustive]
 pub struct TypeRef {
     /// Fully qualified proto name (`.pkg.Msg`).
-    pub proto_name: String,
+    pub(crate) proto_name: String,
     /// Rust path relative to the package's module, as prost-build resolves it
     /// (`Msg`, `outer::Inner`, `super::other::Msg`), or absolute (`is_absolute`:
     /// `::rust_stream::codegen::prost_types::Timestamp`, `crate::rt::..`, `()`).
-    pub rust_path: String,
+    pub(crate) rust_path: String,
     /// Set when the message has exactly one field, of type `bytes`.
-    pub chunk: Option<ChunkField>,
+    pub(crate) chunk: Option<ChunkField>,
+}
+
+impl TypeRef {
+    /// The message's fully qualified proto name (`.pkg.Msg`).
+    pub fn proto_name(&self) -> &str {
+        &self.proto_name
+    }
+
+    /// The message's Rust path, relative to the package's module or absolute (`::…`, `crate::…`, `()`).
+    pub fn rust_path(&self) -> &str {
+        &self.rust_path
+    }
+
+    /// The message's one `bytes` field, if it has exactly that one field.
+    pub fn chunk(&self) -> Option<&ChunkField> {
+        self.chunk.as_ref()
+    }
 }
 
 /// One RPC.
@@ -114,53 +143,113 @@ pub struct TypeRef {
 #[non_exhaustive]
 pub struct Method {
     /// Name in the proto (`GetUser`).
-    pub proto_name: String,
+    pub(crate) proto_name: String,
     /// Rust name of the RPC everywhere (tonic's client and server, the handler, the config
     /// field), possibly renamed to avoid a clash (`connect` becomes `connect_`).
-    pub rust_name: String,
+    pub(crate) rust_name: String,
     /// Set if `rust_name` differs from the plain snake-case name, saying why.
-    pub renamed_because: Option<String>,
+    pub(crate) renamed_because: Option<String>,
     /// Name of the stream client's helper for the RPC: `rust_name`, unless method-call
     /// syntax would pick a by-value trait method every type has over it (`into` becomes
     /// `into_rpc`).
-    pub client_helper: String,
+    pub(crate) client_helper: String,
     /// Set if `client_helper` differs from `rust_name`, saying why.
-    pub client_renamed_because: Option<String>,
+    pub(crate) client_renamed_because: Option<String>,
     /// Name of the constant holding the gRPC path in the `paths` module.
-    pub path_const: String,
+    pub(crate) path_const: String,
     /// The gRPC path: `/pkg.Service/Method`.
-    pub grpc_path: String,
+    pub(crate) grpc_path: String,
     /// Streaming pattern.
-    pub pattern: Pattern,
+    pub(crate) pattern: Pattern,
     /// Request message.
-    pub request: TypeRef,
+    pub(crate) request: TypeRef,
     /// Response message.
-    pub response: TypeRef,
+    pub(crate) response: TypeRef,
     /// Comment lines from the proto.
-    pub comments: Vec<String>,
+    pub(crate) comments: Vec<String>,
     /// `option deprecated = true`.
-    pub deprecated: bool,
+    pub(crate) deprecated: bool,
     /// `option idempotency_level`.
-    pub idempotency: Idempotency,
+    pub(crate) idempotency: Idempotency,
     /// Resolved `rust_stream` settings (method, service, parameters).
-    pub options: MethodOptions,
+    pub(crate) options: MethodOptions,
     /// Name of the client's chunk upload helper, for client streaming with a chunk-shaped
     /// request.
-    pub upload_helper: Option<String>,
+    pub(crate) upload_helper: Option<String>,
     /// Name of the client's constant holding the upload helper's chunk size
     /// (`<PATH_CONST>_CHUNK_SIZE`), set with `upload_helper`.
-    pub chunk_size_const: Option<String>,
+    pub(crate) chunk_size_const: Option<String>,
     /// Name of the client's helper that sends request metadata and keeps the response's
     /// headers and trailers (`<name>_with_metadata`).
-    pub reply_helper: Option<String>,
+    pub(crate) reply_helper: Option<String>,
     /// tonic's associated response stream type (`<ProtoName>Stream`), for server streaming and
     /// bidi methods.
-    pub stream_type: Option<String>,
+    pub(crate) stream_type: Option<String>,
     /// Where the method is declared.
-    pub location: Location,
+    pub(crate) location: Location,
 }
 
 impl Method {
+    /// The RPC's name in the proto (`GetUser`).
+    pub fn proto_name(&self) -> &str {
+        &self.proto_name
+    }
+
+    /// The RPC's Rust name everywhere (tonic's client and server, the handler, the config field), renamed where it would clash (`connect_`).
+    pub fn rust_name(&self) -> &str {
+        &self.rust_name
+    }
+
+    /// Why [`rust_name`](Self::rust_name) differs from the plain snake-case name, if it does.
+    pub fn renamed_because(&self) -> Option<&str> {
+        self.renamed_because.as_deref()
+    }
+
+    /// The stream client's helper for the RPC: the Rust name, unless a by-value trait method every type has would win over it (`into_rpc`).
+    pub fn client_helper(&self) -> &str {
+        &self.client_helper
+    }
+
+    /// Why [`client_helper`](Self::client_helper) differs from the Rust name, if it does.
+    pub fn client_renamed_because(&self) -> Option<&str> {
+        self.client_renamed_because.as_deref()
+    }
+
+    /// The gRPC path: `/pkg.Service/Method`.
+    pub fn grpc_path(&self) -> &str {
+        &self.grpc_path
+    }
+
+    /// The streaming pattern.
+    pub fn pattern(&self) -> Pattern {
+        self.pattern
+    }
+
+    /// The request message.
+    pub fn request(&self) -> &TypeRef {
+        &self.request
+    }
+
+    /// The response message.
+    pub fn response(&self) -> &TypeRef {
+        &self.response
+    }
+
+    /// The comment lines from the proto.
+    pub fn comments(&self) -> &[String] {
+        &self.comments
+    }
+
+    /// Whether the RPC is marked `option deprecated = true`.
+    pub fn deprecated(&self) -> bool {
+        self.deprecated
+    }
+
+    /// Where the RPC is declared.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
     /// Chunk size of the upload helper: the options' or the runtime's 64 KiB.
     pub fn chunk_size(&self) -> usize {
         self.options
@@ -175,50 +264,122 @@ impl Method {
 #[non_exhaustive]
 pub struct Service {
     /// Name in the proto.
-    pub proto_name: String,
+    pub(crate) proto_name: String,
     /// Fully qualified (`pkg.Service`, no leading dot), as in gRPC paths.
-    pub full_name: String,
+    pub(crate) full_name: String,
     /// Rust type name, as prost-build and tonic-build spell it (`StreamingExamples`), with
     /// `_` appended where tonic's code would not compile with that name (`Arc_`).
-    pub rust_name: String,
+    pub(crate) rust_name: String,
     /// tonic's module prefix: `<prefix>_client`, `<prefix>_server`.
-    pub tonic_module: String,
+    pub(crate) tonic_module: String,
     /// Module of the stream layer: `<service_snake>_stream`.
-    pub stream_module: String,
+    pub(crate) stream_module: String,
     /// tonic's client module: `<tonic_module>_client`.
-    pub tonic_client_module: String,
+    pub(crate) tonic_client_module: String,
     /// tonic's server module: `<tonic_module>_server`.
-    pub tonic_server_module: String,
+    pub(crate) tonic_server_module: String,
     /// tonic's server trait, which the adapter implements (`rust_name`).
-    pub tonic_trait: String,
+    pub(crate) tonic_trait: String,
     /// tonic's server struct: `<rust_name>Server`.
-    pub tonic_server: String,
+    pub(crate) tonic_server: String,
     /// tonic's client struct: `<rust_name>Client`.
-    pub tonic_client: String,
+    pub(crate) tonic_client: String,
     /// The handler trait users implement: `<rust_name>Handler`.
-    pub handler_trait: String,
+    pub(crate) handler_trait: String,
     /// The per-method configuration struct: `<rust_name>Config`.
-    pub config_struct: String,
+    pub(crate) config_struct: String,
     /// The adapter serving a handler through tonic's trait: `<rust_name>Service`.
-    pub adapter: String,
+    pub(crate) adapter: String,
     /// The tuned, pattern-shaped client: `<rust_name>StreamClient`.
-    pub stream_client: String,
+    pub(crate) stream_client: String,
     /// The struct of the handler skeleton: `<rust_name>Impl`.
-    pub skeleton_struct: String,
+    pub(crate) skeleton_struct: String,
     /// The stem of the handler skeleton's file: the service's snake-case name without `r#`
     /// (`Type` -> `type`, so `mod r#type;` finds `type.rs`); a scaffold run prefixes it
     /// where two services share it.
-    pub skeleton_stem: String,
+    pub(crate) skeleton_stem: String,
     /// Comment lines from the proto.
-    pub comments: Vec<String>,
+    pub(crate) comments: Vec<String>,
     /// `option deprecated = true`.
-    pub deprecated: bool,
+    pub(crate) deprecated: bool,
     /// Resolved tuning.
-    pub tuning: TuningSpec,
+    pub(crate) tuning: TuningSpec,
     /// The RPCs, in declaration order.
-    pub methods: Vec<Method>,
+    pub(crate) methods: Vec<Method>,
     /// Where the service is declared.
-    pub location: Location,
+    pub(crate) location: Location,
+}
+
+impl Service {
+    /// The service's name in the proto.
+    pub fn proto_name(&self) -> &str {
+        &self.proto_name
+    }
+
+    /// The service's fully qualified name (`pkg.Service`, no leading dot), as in gRPC paths.
+    pub fn full_name(&self) -> &str {
+        &self.full_name
+    }
+
+    /// The service's Rust type name as prost-build and tonic-build spell it, with `_` appended where tonic's code would not compile with it (`Arc_`).
+    pub fn rust_name(&self) -> &str {
+        &self.rust_name
+    }
+
+    /// The module of the stream layer: `<service_snake>_stream`.
+    pub fn stream_module(&self) -> &str {
+        &self.stream_module
+    }
+
+    /// tonic's server module: `<prefix>_server`.
+    pub fn tonic_server_module(&self) -> &str {
+        &self.tonic_server_module
+    }
+
+    /// tonic's server struct: `<rust_name>Server`.
+    pub fn tonic_server(&self) -> &str {
+        &self.tonic_server
+    }
+
+    /// The handler trait users implement: `<rust_name>Handler`.
+    pub fn handler_trait(&self) -> &str {
+        &self.handler_trait
+    }
+
+    /// The per-method configuration struct: `<rust_name>Config`.
+    pub fn config_struct(&self) -> &str {
+        &self.config_struct
+    }
+
+    /// The adapter serving a handler through tonic's trait: `<rust_name>Service`.
+    pub fn adapter(&self) -> &str {
+        &self.adapter
+    }
+
+    /// The tuned, pattern-shaped client: `<rust_name>StreamClient`.
+    pub fn stream_client(&self) -> &str {
+        &self.stream_client
+    }
+
+    /// The comment lines from the proto.
+    pub fn comments(&self) -> &[String] {
+        &self.comments
+    }
+
+    /// Whether the service is marked `option deprecated = true`.
+    pub fn deprecated(&self) -> bool {
+        self.deprecated
+    }
+
+    /// The RPCs, in declaration order.
+    pub fn methods(&self) -> &[Method] {
+        &self.methods
+    }
+
+    /// Where the service is declared.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
 }
 
 /// Everything generated for one proto package: one output file.
@@ -226,13 +387,35 @@ pub struct Service {
 #[non_exhaustive]
 pub struct Package {
     /// Proto package name (empty for none).
-    pub name: String,
+    pub(crate) name: String,
     /// Rust module path parts, as prost-build names them.
-    pub module: Vec<String>,
+    pub(crate) module: Vec<String>,
     /// Services, in file-name then declaration order.
-    pub services: Vec<Service>,
+    pub(crate) services: Vec<Service>,
     /// Chunk-shaped messages declared in the package (`impl Chunk` targets).
-    pub chunks: Vec<TypeRef>,
+    pub(crate) chunks: Vec<TypeRef>,
+}
+
+impl Package {
+    /// The proto package name (empty for none).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The Rust module path parts, as prost-build names them.
+    pub fn module(&self) -> &[String] {
+        &self.module
+    }
+
+    /// The services, in file-name then declaration order.
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    /// The chunk-shaped messages declared in the package (`impl Chunk` targets).
+    pub fn chunks(&self) -> &[TypeRef] {
+        &self.chunks
+    }
 }
 
 /// The model of one run.
@@ -240,10 +423,15 @@ pub struct Package {
 #[non_exhaustive]
 pub struct Model {
     /// Packages with at least one file to generate, sorted by module path.
-    pub packages: Vec<Package>,
+    pub(crate) packages: Vec<Package>,
 }
 
 impl Model {
+    /// The packages with at least one file to generate, sorted by module path.
+    pub fn packages(&self) -> &[Package] {
+        &self.packages
+    }
+
     /// Every service with its package, in model order.
     pub fn services(&self) -> impl Iterator<Item = (&Package, &Service)> {
         self.packages
