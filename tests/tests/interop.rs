@@ -188,7 +188,7 @@ async fn python_deadline_on_a_rust_stream_is_deadline_exceeded() {
     // Which timer wins is a race: the server's, or grpcio's, whose cancel then reaches the
     // server. The server counts a cancel at the deadline as the deadline, but grpcio's clock
     // also runs while it connects, so a slow connect can make its cancel read as ClientGone:
-    // only logged here; `runtime_calls.rs` pins the rule down with a raw client.
+    // only logged here; `runtime/calls.rs` pins the rule down with a raw client.
     eprintln!("deadline: server saw {ended}");
 }
 

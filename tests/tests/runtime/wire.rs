@@ -236,7 +236,7 @@ async fn deadlines_end_every_pattern_with_deadline_exceeded() {
 
     // Unary: tonic's client timer races the server's; either way the caller sees
     // DEADLINE_EXCEEDED, and the server records the deadline as the reason, even when the
-    // client's reset came first (`runtime_calls.rs` forces that order).
+    // client's reset came first (`calls.rs` forces that order).
     let dropped = handler.0.arm();
     let status = within("GetUser", client.get_user(pb::UserRequest::default()))
         .await
