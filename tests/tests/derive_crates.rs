@@ -20,11 +20,12 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// `cargo run` in `dir`: the binary's output. The build must be warning-free: the
-/// expansion is generated code in the user's crate.
-fn run(dir: &Path) -> String {
-    let output = Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--offline"])
+/// `cargo <args> --offline` in `dir`, in the target directory shared with the generator's
+/// compile tests, without the flags of the build running this test.
+fn cargo(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO"))
+        .args(args)
+        .arg("--offline")
         .current_dir(dir)
         .env(
             "CARGO_TARGET_DIR",
@@ -33,7 +34,13 @@ fn run(dir: &Path) -> String {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .output()
-        .expect("cargo runs");
+        .expect("cargo runs")
+}
+
+/// `cargo run` in `dir`: the binary's output. The build must be warning-free: the
+/// expansion is generated code in the user's crate.
+fn run(dir: &Path) -> String {
+    let output = cargo(dir, &["run", "--quiet"]);
     assert!(
         output.status.success(),
         "cargo run failed in {}:\n{}",
@@ -89,17 +96,7 @@ fn a_crate_on_edition_2018_gets_one_error_naming_the_minimum_edition() {
         ),
     )
     .unwrap();
-    let output = Command::new(env!("CARGO"))
-        .args(["build", "--offline", "--message-format=short"])
-        .current_dir(&krate)
-        .env(
-            "CARGO_TARGET_DIR",
-            workspace().join("target").join("generator-compile"),
-        )
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .expect("cargo runs");
+    let output = cargo(&krate, &["build", "--message-format=short"]);
     assert!(!output.status.success(), "an edition 2018 crate built");
     let log = String::from_utf8_lossy(&output.stderr);
     let errors: Vec<&str> = log
