@@ -7,9 +7,9 @@
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident::{self, module_of};
-use crate::index::Index;
+use crate::index::{Index, ServiceEntry};
 use crate::options::{MethodOptions, Params, ServiceOptions, TuningSpec, check_tuning};
-use crate::proto::{FullName, SourceIndex};
+use crate::proto::FullName;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::method_options::IdempotencyLevel;
 use prost_types::{DescriptorProto, FileDescriptorProto};
@@ -506,11 +506,12 @@ pub(crate) fn build(index: &Index<'_>, params: &Params) -> (Model, Vec<Diagnosti
             chunks: Vec::new(),
         });
         collect_chunks(file, index, params, &mut package.chunks);
-        let source = index.source(file);
-        for (position, service) in file.service.iter().enumerate() {
-            if let Some(service) =
-                build_service(index, params, source, position, service, &mut problems)
-            {
+        let declared = index
+            .services()
+            .iter()
+            .filter(|entry| std::ptr::eq(entry.file, file));
+        for entry in declared {
+            if let Some(service) = build_service(index, params, entry, &mut problems) {
                 package.services.push(service);
             }
         }
@@ -749,15 +750,13 @@ fn type_ref(
 fn build_service(
     index: &Index<'_>,
     params: &Params,
-    source: &SourceIndex<'_>,
-    position: usize,
-    service: &prost_types::ServiceDescriptorProto,
+    entry: &ServiceEntry<'_>,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<Service> {
     let descriptors = index.descriptors();
-    let file = source.file();
-    let service_path = [6, position as i32];
-    let location = source.location(&service_path);
+    let (file, service) = (entry.file, entry.service);
+    let source = index.source(file);
+    let location = source.location(&entry.path);
     let proto_name = service.name().to_owned();
     if !ident::is_proto_identifier(&proto_name) {
         problems.push(Diagnostic {
@@ -767,7 +766,7 @@ fn build_service(
         });
         return None;
     }
-    let qualified = FullName::of(file.package(), &proto_name);
+    let qualified = &entry.full_name;
     let full_name = qualified.shown().to_owned();
     let service_options = descriptors
         .service_options
@@ -785,7 +784,7 @@ fn build_service(
     let service_defaults = service_options.methods.unwrap_or_default();
     let mut methods = Vec::new();
     for (m, method) in service.method.iter().enumerate() {
-        let path = [6, position as i32, 2, m as i32];
+        let path = [entry.path[0], entry.path[1], 2, m as i32];
         let location = source.location(&path);
         let name = method.name();
         if !ident::is_proto_identifier(name) {
@@ -887,7 +886,7 @@ fn build_service(
         skeleton_struct: names.skeleton_struct,
         skeleton_stem: names.skeleton_stem,
         full_name,
-        comments: source.comments(&service_path),
+        comments: source.comments(&entry.path),
         deprecated: service.options.as_ref().is_some_and(|o| o.deprecated()),
         tuning,
         methods,

@@ -6,20 +6,18 @@
 //! is declared.
 //!
 //! A stage of the pipeline, after the model. Takes the [`Model`](crate::Model) and the
-//! descriptors' [`Index`]; gives the problems renaming cannot fix. The namespaces are a walk
-//! over each file's scopes in declaration order (the first element to take a name keeps it);
-//! a type a field names is looked up in the index.
+//! descriptors' [`Index`]; gives the problems renaming cannot fix. The namespaces are filled
+//! from the index's declarations, scope by scope in declaration order (the first element to
+//! take a name keeps it); a type a field names is looked up in the index too.
 
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident;
 use crate::ident::module_of;
-use crate::index::Index;
+use crate::index::{Declaration, Declared, Index};
 use crate::model::Model;
 use crate::proto::{FullName, SourceIndex};
 use prost_types::field_descriptor_proto::{Label, Type};
-use prost_types::{
-    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
-};
+use prost_types::{DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto};
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,13 +50,7 @@ pub fn check(model: &Model, index: &Index<'_>) -> Vec<Diagnostic> {
                 source,
                 problems: &mut found,
             }
-            .scope(
-                file.package(),
-                &[],
-                (4, &file.message_type),
-                (5, &file.enum_type),
-                &mut Namespace::default(),
-            );
+            .scope(index.declarations(file), &mut Namespace::default());
             problems.extend(
                 found
                     .into_iter()
@@ -75,13 +67,7 @@ pub fn check(model: &Model, index: &Index<'_>) -> Vec<Diagnostic> {
                 source: index.source(file),
                 problems: &mut problems,
             };
-            walk.scope(
-                file.package(),
-                &[],
-                (4, &file.message_type),
-                (5, &file.enum_type),
-                &mut items,
-            );
+            walk.scope(index.declarations(file), &mut items);
         }
         let mut sub_packages = BTreeSet::new();
         for (module, file) in &files {
@@ -188,10 +174,6 @@ struct Walk<'a, 'f> {
     problems: &'a mut Vec<Diagnostic>,
 }
 
-/// Descriptors of one kind in a scope, with their field number in the scope's descriptor
-/// (for source paths).
-type Children<'d, T> = (i32, &'d [T]);
-
 impl Walk<'_, '_> {
     /// Checks `proto_name` is an identifier (a hand-built request may hold anything) and
     /// `rust_name`, prost-build's name for it, is a Rust identifier.
@@ -219,38 +201,30 @@ impl Walk<'_, '_> {
         false
     }
 
-    /// Checks the messages and enums declared in `scope` (a package or a message), whose
-    /// source path is `path`; their Rust names go in `items`.
-    fn scope(
-        &mut self,
-        scope: &str,
-        path: &[i32],
-        (message_tag, messages): Children<'_, DescriptorProto>,
-        (enum_tag, enums): Children<'_, EnumDescriptorProto>,
-        items: &mut Namespace,
-    ) {
-        for (i, message) in messages.iter().enumerate() {
-            if message.options.as_ref().is_some_and(|o| o.map_entry()) {
-                continue;
+    /// Checks the messages and enums a scope (a file or a message) declares, in order (map
+    /// entries are not Rust items); their Rust names go in `items`.
+    fn scope(&mut self, declarations: &[Declaration<'_>], items: &mut Namespace) {
+        for declaration in declarations {
+            match &declaration.declared {
+                Declared::Message { .. } if declaration.declared.is_map_entry() => {}
+                Declared::Message { message, nested } => {
+                    self.message(declaration, message, nested, items);
+                }
+                Declared::Enum(enumeration) => self.enumeration(declaration, enumeration, items),
             }
-            let path = [path, &[message_tag, i as i32]].concat();
-            self.message(scope, &path, message, items);
-        }
-        for (i, enumeration) in enums.iter().enumerate() {
-            let path = [path, &[enum_tag, i as i32]].concat();
-            self.enumeration(scope, &path, enumeration, items);
         }
     }
 
     fn message(
         &mut self,
-        scope: &str,
-        path: &[i32],
+        declaration: &Declaration<'_>,
         message: &DescriptorProto,
+        nested: &[Declaration<'_>],
         items: &mut Namespace,
     ) {
-        let full_name = FullName::of(scope, message.name());
+        let full_name = &declaration.full_name;
         let full = full_name.shown();
+        let path = declaration.path.as_slice();
         let location = self.source.location(path);
         let what = format!("message `{full}`");
         let rust_name = ident::to_upper_camel(message.name());
@@ -276,7 +250,7 @@ impl Walk<'_, '_> {
                     let rust_name = ident::to_snake(field.name());
                     if self.named(&what, field.name(), &rust_name, &location) {
                         for (method, role) in
-                            self.accessors(&full_name, field, &rust_name, &what, &location)
+                            self.accessors(full_name, field, &rust_name, &what, &location)
                         {
                             let what = format!("the {role} of {what}");
                             methods.take(method, what, location.clone(), self.problems);
@@ -286,12 +260,13 @@ impl Walk<'_, '_> {
                 }
             }
         }
-        let nested: Vec<&DescriptorProto> = message
-            .nested_type
+        // The names of its nested messages and enums; map entries are not Rust items.
+        let nested_names: Vec<&str> = nested
             .iter()
-            .filter(|n| !n.options.as_ref().is_some_and(|o| o.map_entry()))
+            .filter(|n| !n.declared.is_map_entry())
+            .map(|n| n.declared.name())
             .collect();
-        if nested.is_empty() && message.enum_type.is_empty() && oneofs.is_empty() {
+        if nested_names.is_empty() && oneofs.is_empty() {
             return;
         }
         items.take(
@@ -301,13 +276,7 @@ impl Walk<'_, '_> {
             self.problems,
         );
         let mut module = Namespace::default();
-        self.scope(
-            full,
-            path,
-            (3, &message.nested_type),
-            (4, &message.enum_type),
-            &mut module,
-        );
+        self.scope(nested, &mut module);
         for (o, members) in oneofs {
             let Some(oneof) = message.oneof_decl.get(o as usize) else {
                 continue;
@@ -322,10 +291,8 @@ impl Walk<'_, '_> {
             // prost-build's `has_type_name_conflict`: a oneof named like a nested type gets
             // the suffix `OneOf`.
             let mut type_name = ident::to_upper_camel(oneof.name());
-            if nested
+            if nested_names
                 .iter()
-                .map(|n| n.name())
-                .chain(message.enum_type.iter().map(|e| e.name()))
                 .any(|n| ident::to_upper_camel(n) == type_name)
             {
                 type_name.push_str("OneOf");
@@ -418,13 +385,12 @@ impl Walk<'_, '_> {
 
     fn enumeration(
         &mut self,
-        scope: &str,
-        path: &[i32],
+        declaration: &Declaration<'_>,
         enumeration: &EnumDescriptorProto,
         items: &mut Namespace,
     ) {
-        let full = FullName::of(scope, enumeration.name());
-        let full = full.shown();
+        let full = declaration.full_name.shown();
+        let path = declaration.path.as_slice();
         let location = self.source.location(path);
         let what = format!("enum `{full}`");
         let rust_name = ident::to_upper_camel(enumeration.name());
