@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGIN: &str = env!("CARGO_BIN_EXE_protoc-gen-rust-stream");
+mod support;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::workspace as root;
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_protoc-gen-rust-stream");
 
 /// The buf executable, installed on first use.
 fn buf() -> PathBuf {

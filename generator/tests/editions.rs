@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-const PLUGIN: &str = env!("CARGO_BIN_EXE_protoc-gen-rust-stream");
+mod support;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::workspace as root;
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_protoc-gen-rust-stream");
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/editions")
@@ -97,7 +97,7 @@ fn built_crate() -> &'static Path {
         )
         .unwrap();
         std::fs::copy(root().join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
-        let target = root().join("target").join("generator-compile");
+        let target = support::nested_target();
         let cargo = |args: &[&str], env: &[(&str, &str)]| {
             run(Command::new(env!("CARGO"))
                 .args(args)

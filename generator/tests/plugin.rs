@@ -8,11 +8,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const PLUGIN: &str = env!("CARGO_BIN_EXE_protoc-gen-rust-stream");
+mod support;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::workspace as root;
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_protoc-gen-rust-stream");
 
 fn protoc() -> PathBuf {
     protoc_bin_vendored::protoc_bin_path()

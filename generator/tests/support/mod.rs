@@ -6,11 +6,35 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod corpus_crate;
+
 /// The workspace root: the reference proto (`proto/`), the runtime, `Cargo.lock`.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the generator crate is in the workspace")
+        .to_path_buf()
+}
+
+/// The target directory of the crates these tests build with a nested cargo (the compile
+/// corpus, the editions corpus), beside the workspace's own build in the target directory in
+/// use (`CARGO_TARGET_DIR` or `target/`): their dependencies are compiled once and reused by
+/// later runs.
+pub fn nested_target() -> PathBuf {
+    target_dir().join("generator-compile")
+}
+
+/// A directory for crate `name` that persists between runs, under the target directory, so a
+/// nested cargo finds its sources unchanged when the generated code is.
+pub fn persistent_crate(name: &str) -> PathBuf {
+    target_dir().join("compile-corpus").join(name)
+}
+
+/// The target directory this test was built in.
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the scratch directory is in the target directory")
         .to_path_buf()
 }
 
