@@ -1,13 +1,15 @@
-//! A process-wide cache of parsed protos and generated code, keyed by the files' contents:
-//! rustc loads a procedural macro once per crate it compiles, so several derives on the same
-//! protos in one crate parse them once and generate once.
+//! A process-wide cache of parsed protos and generated code, keyed by the files' contents,
+//! and of crates' editions, keyed by manifest directory: rustc loads a procedural macro once
+//! per crate it compiles, so several derives on the same protos in one crate parse them once
+//! and generate once, and read the crate's manifests once.
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use rust_stream_build::{
     Descriptors, Error, Model, Params, generate_tokens, model_of, nest_modules, root_items,
 };
-use std::path::PathBuf;
+use crate::manifest::{self, Consulted};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
 
@@ -117,4 +119,48 @@ pub fn generate(
         model,
         code,
     })
+}
+
+/// A crate's edition, with the manifests it was read from.
+struct Edition {
+    manifest_dir: PathBuf,
+    consulted: Consulted,
+    edition: Option<String>,
+}
+
+static EDITIONS: Mutex<Vec<Edition>> = Mutex::new(Vec::new());
+
+/// The manifest directories whose edition was read from disk, for tests.
+#[cfg(test)]
+pub static EDITIONS_READ: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// The edition of the crate whose manifest is in `manifest_dir` ([`manifest::edition`]),
+/// from the cache while every manifest it was read from has the same contents (or is still
+/// absent).
+pub fn edition(manifest_dir: &Path) -> Option<String> {
+    let mut editions = EDITIONS.lock().unwrap_or_else(|e| e.into_inner());
+    let cached = editions.iter().position(|e| e.manifest_dir == manifest_dir);
+    if let Some(i) = cached {
+        let unchanged = editions[i]
+            .consulted
+            .iter()
+            .all(|(path, bytes)| std::fs::read(path).ok() == *bytes);
+        if unchanged {
+            return editions[i].edition.clone();
+        }
+        editions.remove(i);
+    }
+    #[cfg(test)]
+    EDITIONS_READ
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(manifest_dir.to_owned());
+    let mut consulted = Consulted::new();
+    let edition = manifest::edition(manifest_dir, &mut consulted);
+    editions.push(Edition {
+        manifest_dir: manifest_dir.to_owned(),
+        consulted,
+        edition: edition.clone(),
+    });
+    edition
 }

@@ -39,7 +39,8 @@ pub const MINIMUM_EDITION: &str = "2021";
 
 /// `code` where the crate is on edition 2021 or later; elsewhere one error at the attribute
 /// naming the minimum edition, with the fallback's placeholders. A proc macro cannot ask
-/// rustc for the crate's edition, so it is read from the crate's manifest.
+/// rustc for the crate's edition, so it is read from the crate's manifest, once per crate
+/// while the manifests stay as they are.
 fn edition_gate(
     input: &DeriveInput,
     options: &Options,
@@ -47,7 +48,7 @@ fn edition_gate(
     manifest_dir: &Path,
     code: TokenStream,
 ) -> TokenStream {
-    let Some(edition) = manifest_edition(manifest_dir) else {
+    let Some(edition) = cache::edition(manifest_dir) else {
         return code;
     };
     if edition.as_str() >= MINIMUM_EDITION {
@@ -62,39 +63,6 @@ fn edition_gate(
         ),
     );
     fallback::expand(input, options, module, None, &error)
-}
-
-/// The crate's edition from `manifest_dir/Cargo.toml`: its `[package]` edition, `2015` if
-/// none is written, the workspace's `[workspace.package]` edition if inherited
-/// (`edition.workspace = true`); `None` if a manifest cannot be read.
-pub(crate) fn manifest_edition(manifest_dir: &Path) -> Option<String> {
-    let manifest = read_manifest(manifest_dir)?;
-    let package = manifest.get("package")?.as_table()?;
-    match package.get("edition") {
-        None => Some("2015".to_owned()),
-        Some(toml::Value::String(edition)) => Some(edition.clone()),
-        Some(toml::Value::Table(inherited)) if inherited.get("workspace").is_some() => {
-            workspace_edition(manifest_dir)
-        }
-        Some(_) => None,
-    }
-}
-
-/// The edition of the workspace `member_dir` belongs to: cargo's search, the nearest manifest
-/// at or above it with a `[workspace]` table.
-fn workspace_edition(member_dir: &Path) -> Option<String> {
-    let root = member_dir
-        .ancestors()
-        .filter_map(read_manifest)
-        .find(|manifest| manifest.contains_key("workspace"))?;
-    let edition = root.get("workspace")?.get("package")?.get("edition")?;
-    edition.as_str().map(str::to_owned)
-}
-
-/// `dir/Cargo.toml`, parsed; `None` if there is none or it is not TOML.
-fn read_manifest(dir: &Path) -> Option<toml::Table> {
-    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
-    text.parse().ok()
 }
 
 /// What [`generate`] could make: the module, and the glue if a service could be served.

@@ -28,6 +28,7 @@ mod attr;
 mod cache;
 mod expand;
 mod fallback;
+mod manifest;
 #[cfg(test)]
 mod tests;
 

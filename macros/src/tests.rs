@@ -243,7 +243,6 @@ fn several_derives_parse_once_until_a_file_changes() {
 /// member below the root or the root package itself.
 #[test]
 fn the_edition_is_read_from_the_package_or_its_workspace() {
-    use crate::expand::manifest_edition;
     let dir = tempfile::tempdir().unwrap();
     let write = |path: &str, text: &str| {
         let file = dir.path().join(path);
@@ -264,10 +263,60 @@ fn the_edition_is_read_from_the_package_or_its_workspace() {
         "[package]\nname = \"own\"\nedition = \"2024\"\n",
     );
     write("members/none/Cargo.toml", "[package]\nname = \"none\"\n");
-    let edition = |path: &str| manifest_edition(&dir.path().join(path));
+    let edition = |path: &str| crate::cache::edition(&dir.path().join(path));
     assert_eq!(edition("").as_deref(), Some("2018"));
     assert_eq!(edition("members/inherits").as_deref(), Some("2018"));
     assert_eq!(edition("members/own").as_deref(), Some("2024"));
     assert_eq!(edition("members/none").as_deref(), Some("2015"));
     assert_eq!(edition("members/missing"), None);
+}
+
+/// The edition is read from disk once per manifest directory, and again only when a manifest
+/// it came from changes, a workspace root's included, or one appears where there was none.
+#[test]
+fn the_edition_is_read_again_only_when_a_manifest_changes() {
+    use crate::cache::{EDITIONS_READ, edition};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let member = root.join("a/member");
+    std::fs::create_dir_all(&member).unwrap();
+    let reads = || {
+        let read = EDITIONS_READ.lock().unwrap();
+        read.iter().filter(|d| **d == member).count()
+    };
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[workspace]\n[workspace.package]\nedition = \"2018\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        member.join("Cargo.toml"),
+        "[package]\nname = \"m\"\nedition.workspace = true\n",
+    )
+    .unwrap();
+    assert_eq!(edition(&member).as_deref(), Some("2018"));
+    assert_eq!(edition(&member).as_deref(), Some("2018"));
+    assert_eq!(reads(), 1);
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[workspace]\n[workspace.package]\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    assert_eq!(edition(&member).as_deref(), Some("2021"));
+    assert_eq!(reads(), 2);
+    // A nearer workspace root, between the member and the old one.
+    std::fs::write(
+        root.join("a/Cargo.toml"),
+        "[workspace]\n[workspace.package]\nedition = \"2024\"\n",
+    )
+    .unwrap();
+    assert_eq!(edition(&member).as_deref(), Some("2024"));
+    std::fs::write(
+        member.join("Cargo.toml"),
+        "[package]\nname = \"m\"\nedition = \"2015\"\n",
+    )
+    .unwrap();
+    assert_eq!(edition(&member).as_deref(), Some("2015"));
+    assert_eq!(edition(&member).as_deref(), Some("2015"));
+    assert_eq!(reads(), 4);
 }
