@@ -127,6 +127,14 @@ pub fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// The workspace's root directory: the reference proto, the runtime, the templates,
+/// `Cargo.lock`.
+pub fn workspace() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate is in the workspace")
+}
+
 /// A binary of the examples crate (`streaming-server`, `streaming-cli`, ...), built (or
 /// found fresh) with the calling test's profile and target directory, to run as a separate
 /// process the way a user runs it. Call it from an integration test.

@@ -10,15 +10,9 @@
 //! Built in `target/generator-compile`, shared with the generator's compile tests, so the
 //! dependencies are compiled once.
 
-use std::path::{Path, PathBuf};
+use rust_stream_tests::workspace;
+use std::path::Path;
 use std::process::Command;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
 
 /// `cargo <args> --offline` in `dir`, in the target directory shared with the generator's
 /// compile tests, without the flags of the build running this test.

@@ -14,7 +14,7 @@
 use rust_stream::{DEFAULT_CHUNK_SIZE, Progress, UploadError};
 use rust_stream_examples::adapter::StreamingExamplesStreamClient;
 use rust_stream_examples::pb;
-use rust_stream_tests::example_bin;
+use rust_stream_tests::{example_bin, workspace};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -433,12 +433,8 @@ async fn oversize_messages_between_rust_client_and_python_server_are_refused() {
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
 fn interop_dir() -> PathBuf {
-    workspace_root().join("tests").join("interop")
+    workspace().join("tests").join("interop")
 }
 
 /// The venv's Python, creating the venv on first use (and after requirements change).

@@ -1,14 +1,8 @@
 //! The minimum supported Rust version is stated once (`[workspace.package] rust-version`),
 //! repeated in the README, and must be enough for every dependency in the lock file.
 
-use std::path::Path;
+use rust_stream_tests::workspace;
 use std::process::Command;
-
-fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the workspace root")
-}
 
 fn parse(version: &str) -> Vec<u64> {
     let mut parts: Vec<u64> = version
@@ -24,7 +18,7 @@ fn parse(version: &str) -> Vec<u64> {
 }
 
 fn workspace_msrv() -> String {
-    let manifest = std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
+    let manifest = std::fs::read_to_string(workspace().join("Cargo.toml")).unwrap();
     manifest
         .lines()
         .find_map(|line| line.strip_prefix("rust-version = "))
@@ -34,7 +28,7 @@ fn workspace_msrv() -> String {
 
 #[test]
 fn the_readme_states_the_workspace_msrv() {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
     let msrv = workspace_msrv();
     assert!(
         readme.contains(&format!("MSRV: Rust {msrv}")),
@@ -47,7 +41,7 @@ fn no_dependency_needs_a_newer_rust_than_the_msrv() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--locked"])
-        .current_dir(workspace_root())
+        .current_dir(workspace())
         .output()
         .expect("run cargo metadata");
     assert!(

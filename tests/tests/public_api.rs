@@ -13,15 +13,10 @@
 #[path = "public_api/lister.rs"]
 mod lister;
 
-use std::path::{Path, PathBuf};
+use rust_stream_tests::workspace;
 
 /// The command that rewrites the committed listings.
 const UPDATE: &str = "UPDATE_API_LISTINGS=1 cargo test -p rust-stream-tests --test public_api";
-
-/// The workspace's root directory.
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// Lists the crate named `name` in folder `dir` and compares it with `dir/public-api.txt`,
 /// or rewrites that file when `UPDATE_API_LISTINGS` is set.

@@ -13,6 +13,7 @@
 //! Every generated crate builds into one target directory (`target/template-crates`), so
 //! the dependencies compile once for all of them.
 
+use rust_stream_tests::workspace;
 use rust_stream_build::scaffold::{Files, Scaffold};
 use rust_stream_build::service_crate::{self, new::template_paths};
 use std::collections::BTreeMap;
@@ -367,10 +368,6 @@ fn outside_bodies(text: &str) -> Vec<&str> {
 
 // Generating and building
 // ---------------------------------------------------------------------------------------------
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
 
 fn target_dir() -> PathBuf {
     workspace().join("target").join("template-crates")
