@@ -5,7 +5,8 @@
 //!
 //! The sources show the pipeline. Stages, in the order they run, each taking what the one
 //! before it gives: `load` ([`Descriptors`] from protoc, a descriptor set or `.proto` files),
-//! `check` (what prost-build and tonic-build assume), [`model`] (every name decided, every
+//! `editions` (editions files lowered to proto2 or proto3), `index` (the descriptors indexed
+//! once), `check` (what prost-build and tonic-build assume), [`model`] (every name decided, every
 //! clash resolved; read by the front ends, built only here), `validate` (what renaming cannot fix), `emit` (formatted files
 //! ([`generate`]) or tokens ([`generate_tokens`])). Shared by all: `error`, `ident` (naming
 //! rules) and [`options`]. The front ends, in `frontends`, take their users' input and run
@@ -34,15 +35,17 @@ mod pipeline;
 // The stages, in the order they run; each takes what the one before it gives.
 // 1. descriptors, from protoc, a descriptor set or `.proto` files;
 mod load;
-// 2. the descriptor index, built once;
+// 2. editions files lowered to proto2 or proto3;
+mod editions;
+// 3. the descriptor index, built once;
 mod index;
-// 3. what prost-build and tonic-build assume of their input;
+// 4. what prost-build and tonic-build assume of their input;
 mod check;
-// 4. the model: every name decided, every clash resolved;
+// 5. the model: every name decided, every clash resolved;
 pub mod model;
-// 5. what renaming cannot fix;
+// 6. what renaming cannot fix;
 mod validate;
-// 6. files or tokens.
+// 7. files or tokens.
 mod emit;
 
 // What every stage shares: errors, the naming rules, the settings, proto names and

@@ -2,13 +2,14 @@
 //! before it gave (as thiserror's `try_expand` and prost-build's `Context` do):
 //!
 //! ```text
-//! Descriptors --load--> loaded --index--> Index --check--> Checked --model--> Model
-//!     --validate--> valid Model --emit--> files or tokens
+//! Descriptors --load--> loaded --editions--> lowered --index--> Index --check--> Checked
+//!     --model--> Model --validate--> valid Model --emit--> files or tokens
 //! ```
 //!
 //! No stage calls another; the front ends call the functions here.
 
 use crate::check::{self, Checked};
+use crate::editions;
 use crate::emit::{self, GeneratedFile, PackageTokens};
 use crate::error::{Diagnostic, DiagnosticKind, Error};
 use crate::index::Index;
@@ -21,7 +22,8 @@ use crate::validate;
 /// `stream_only`), then the stream layer, formatted.
 pub fn generate(descriptors: &Descriptors, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
     let loaded = load::for_generation(descriptors);
-    let index = Index::new(&loaded);
+    let lowered = editions::lower(&loaded);
+    let index = Index::new(&lowered);
     let (checked, model) = validated_model(&index, params)?;
     checked.for_output()?;
     emit::files(&model, index.descriptors(), params)
@@ -35,7 +37,8 @@ pub fn generate_tokens(
     params: &Params,
 ) -> Result<Vec<PackageTokens>, Error> {
     let loaded = load::for_generation(descriptors);
-    let index = Index::new(&loaded);
+    let lowered = editions::lower(&loaded);
+    let index = Index::new(&lowered);
     let (checked, model) = validated_model(&index, params)?;
     checked.for_output()?;
     emit::tokens(&model, index.descriptors(), params)
@@ -44,9 +47,10 @@ pub fn generate_tokens(
 /// Builds the model for `descriptors` (as [`generate`] sees them), reporting every problem;
 /// returns it with those descriptors, for the scaffold, the root items or emission.
 pub fn model_of(descriptors: &Descriptors, params: &Params) -> Result<(Model, Descriptors), Error> {
-    let loaded = load::for_generation(descriptors).into_owned();
-    let (_, model) = validated_model(&Index::new(&loaded), params)?;
-    Ok((model, loaded))
+    let loaded = load::for_generation(descriptors);
+    let lowered = editions::lower(&loaded).into_owned();
+    let (_, model) = validated_model(&Index::new(&lowered), params)?;
+    Ok((model, lowered))
 }
 
 /// Generates every file for a model [`model_of`] built, with the descriptors it returned.

@@ -1,6 +1,6 @@
 //! The generator's imports run one way: the shared modules (errors, naming rules, settings)
 //! import no stage; each stage imports only the shared modules and the stages before it
-//! (load, index, check, model, validate, emit); no stage imports a front end. Only the
+//! (load, editions, index, check, model, validate, emit); no stage imports a front end. Only the
 //! spine (`pipeline`, `lib.rs`) runs the stages, and the front ends call it.
 //!
 //! Read from the sources, token by token (comments and `#[cfg(test)]` items left out), so
@@ -15,6 +15,7 @@ use std::str::FromStr;
 const LAYERS: &[&[&str]] = &[
     &["error", "ident", "options", "proto"],
     &["load"],
+    &["editions"],
     &["index"],
     &["check"],
     &["model"],
@@ -54,6 +55,7 @@ fn stages_import_only_earlier_stages_and_no_front_end() {
 /// Each stage's entry point, as it is called (`module::function`): only the spine calls them.
 const ENTRY_POINTS: &[(&str, &str)] = &[
     ("load", "for_generation"),
+    ("editions", "lower"),
     ("Index", "new"),
     ("check", "check"),
     ("model", "build"),
@@ -110,6 +112,9 @@ fn the_check_sees_an_import_of_a_later_stage() {
     assert_eq!(allowed("emit", "frontends"), Some(false));
     assert_eq!(allowed("frontends", "emit"), Some(true));
     assert_eq!(allowed("ident", "load"), Some(false));
+    assert_eq!(allowed("load", "editions"), Some(false));
+    assert_eq!(allowed("editions", "load"), Some(true));
+    assert_eq!(allowed("index", "editions"), Some(true));
     assert_eq!(allowed("check", "Error"), Some(false));
     assert_eq!(allowed("frontends", "generate"), Some(true));
 }

@@ -16,10 +16,10 @@ pub const SUPPORTED_FEATURES: u64 =
 const FEATURE_SUPPORTS_EDITIONS: u64 = 2;
 
 /// The oldest edition the plugin reads: `EDITION_PROTO2` (`syntax = "proto2"`).
-pub const MINIMUM_EDITION: i32 = crate::load::editions::MINIMUM_EDITION;
+pub const MINIMUM_EDITION: i32 = crate::editions::MINIMUM_EDITION;
 
 /// The newest edition the plugin reads: `EDITION_2024`.
-pub const MAXIMUM_EDITION: i32 = crate::load::editions::MAXIMUM_EDITION;
+pub const MAXIMUM_EDITION: i32 = crate::editions::MAXIMUM_EDITION;
 
 /// `CodeGeneratorResponse.minimum_edition` and `maximum_edition`, which prost-types 0.14
 /// lacks; encoded after the rest of the response (protobuf merges concatenated messages).

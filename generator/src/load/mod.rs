@@ -2,13 +2,12 @@
 //! `FileDescriptorSet`, or by compiling `.proto` files with protox (no protoc needed).
 //!
 //! Stage 1 of the pipeline. Takes protoc's request, an encoded `FileDescriptorSet` or `.proto`
-//! files; gives [`Descriptors`](crate::Descriptors): every file (editions files lowered to proto2
-//! or proto3, see `editions`), the files to generate and the `rust_stream` options.
+//! files; gives [`Descriptors`](crate::Descriptors): every file (editions files as they are,
+//! with their encoded form for the `editions` stage to lower), the files to generate and the
+//! `rust_stream` options.
 //!
 //! prost-types drops unknown fields, and with them the `rust_stream` extension options, so
 //! the options are read from the same bytes a second time through small views below.
-
-pub(crate) mod editions;
 
 use crate::error::{Diagnostic, DiagnosticKind, Error, Location};
 use crate::options::{MethodOptions, ServiceOptions};
@@ -38,6 +37,9 @@ pub struct Descriptors {
     pub service_options: BTreeMap<String, ServiceOptions>,
     /// `(rust_stream.method)` of each method, by `.pkg.Service.Method`.
     pub method_options: BTreeMap<String, MethodOptions>,
+    /// Each editions file's encoded descriptor, by name: its features, which prost-types
+    /// drops, for the editions stage.
+    encoded_editions: BTreeMap<String, Vec<u8>>,
     /// Files read from disk, as absolute paths (see [`Descriptors::loaded_files`]).
     loaded_files: Vec<PathBuf>,
     /// Problems found while reading the options, reported with the descriptors' own.
@@ -70,7 +72,8 @@ impl Descriptors {
             to_generate: request.file_to_generate,
             ..Descriptors::default()
         };
-        descriptors.problems = crate::load::editions::lower_request(bytes, &mut descriptors.files);
+        let encoded = EncodedFiles::decode(bytes).map(|f| f.request_files);
+        descriptors.keep_editions(encoded);
         descriptors.read_options(&raw.proto_file);
         Ok((descriptors, request.parameter.unwrap_or_default()))
     }
@@ -100,7 +103,8 @@ impl Descriptors {
             to_generate,
             ..Descriptors::default()
         };
-        descriptors.problems = crate::load::editions::lower_set(bytes, &mut descriptors.files);
+        let encoded = EncodedFiles::decode(bytes).map(|f| f.set_files);
+        descriptors.keep_editions(encoded);
         descriptors.read_options(&raw.file);
         Ok(descriptors)
     }
@@ -314,6 +318,42 @@ impl Descriptors {
 
     /// Drops the source info of files that are not generated, as protoc leaves it out of a
     /// plugin's request, so the CLI and the plugin see the same input.
+    /// Keeps the encoded form of each editions file (`encoded`: every file's, in order).
+    fn keep_editions(&mut self, encoded: Result<Vec<Vec<u8>>, prost::DecodeError>) {
+        let encoded = match encoded {
+            Ok(encoded) => encoded,
+            Err(err) => {
+                self.problems.push(Diagnostic::new(
+                    DiagnosticKind::InvalidDescriptor,
+                    None,
+                    format!("the descriptors' editions features do not decode: {err}"),
+                ));
+                return;
+            }
+        };
+        for (file, bytes) in self.files.iter().zip(encoded) {
+            if file.syntax.as_deref() == Some("editions") {
+                self.encoded_editions.insert(file.name().to_owned(), bytes);
+            }
+        }
+    }
+
+    /// The encoded descriptor of the editions file named `name`, if it came encoded.
+    pub(crate) fn encoded(&self, name: &str) -> Option<&[u8]> {
+        self.encoded_editions.get(name).map(Vec::as_slice)
+    }
+
+    /// These descriptors with `files` in place of their files (the editions stage's
+    /// lowering) and `problems` first among their problems.
+    pub(crate) fn lowered(&self, files: Vec<FileDescriptorProto>, problems: Vec<Diagnostic>) -> Self {
+        Descriptors {
+            files,
+            encoded_editions: BTreeMap::new(),
+            problems: problems.into_iter().chain(self.problems.iter().cloned()).collect(),
+            ..self.clone()
+        }
+    }
+
     fn normalize_source_info(&mut self) {
         for file in &mut self.files {
             if !self.to_generate.iter().any(|name| name == file.name()) {
@@ -624,6 +664,17 @@ fn protox_location(err: &protox::Error) -> Option<Location> {
 struct RawRequest {
     #[prost(message, repeated, tag = "15")]
     proto_file: Vec<RawFile>,
+}
+
+/// Every file of a request or a set, still encoded.
+#[derive(Clone, PartialEq, Message)]
+struct EncodedFiles {
+    /// `FileDescriptorSet.file`.
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    set_files: Vec<Vec<u8>>,
+    /// `CodeGeneratorRequest.proto_file`.
+    #[prost(bytes = "vec", repeated, tag = "15")]
+    request_files: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, Message)]

@@ -24,14 +24,20 @@
 //!
 //! A value the generator does not know (a newer edition or feature value) is refused,
 //! naming the element and the feature.
+//!
+//! A stage of the pipeline, after loading and before the index. Takes the loaded
+//! [`Descriptors`](crate::Descriptors), with the encoded form of each editions file; gives
+//! them with every editions file lowered, and the problems found.
 
 use crate::error::{Diagnostic, DiagnosticKind};
+use crate::load::Descriptors;
 use crate::proto::{FullName, SourceIndex};
 use prost::Message;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
     DescriptorProto, FieldDescriptorProto, FileDescriptorProto, OneofDescriptorProto,
 };
+use std::borrow::Cow;
 
 /// `EDITION_PROTO2`, the oldest edition the generator reads (as `syntax = "proto2"`).
 pub const MINIMUM_EDITION: i32 = 998;
@@ -136,18 +142,6 @@ options_view!(
 );
 
 #[derive(Clone, PartialEq, Message)]
-struct RequestView {
-    #[prost(message, repeated, tag = "15")]
-    proto_file: Vec<FileView>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct SetView {
-    #[prost(message, repeated, tag = "1")]
-    file: Vec<FileView>,
-}
-
-#[derive(Clone, PartialEq, Message)]
 struct FileView {
     #[prost(message, repeated, tag = "4")]
     message_type: Vec<MessageView>,
@@ -195,21 +189,28 @@ struct EnumView {
     options: Option<EnumOptionsView>,
 }
 
-/// Lowers the editions files of an encoded `CodeGeneratorRequest` (`files` decoded from
-/// it); returns the problems.
-pub(crate) fn lower_request(bytes: &[u8], files: &mut [FileDescriptorProto]) -> Vec<Diagnostic> {
-    match RequestView::decode(bytes) {
-        Ok(view) => lower(files, &view.proto_file),
-        Err(err) => vec![undecodable(&err)],
+/// Lowers every editions file of `descriptors` to proto2 or proto3, reading its features
+/// from the encoded descriptor loading kept; the problems found come first among the
+/// descriptors'. Borrowed when no file uses editions.
+pub fn lower(descriptors: &Descriptors) -> Cow<'_, Descriptors> {
+    let editions = |file: &FileDescriptorProto| file.syntax.as_deref() == Some("editions");
+    if !descriptors.files.iter().any(editions) {
+        return Cow::Borrowed(descriptors);
     }
-}
-
-/// Lowers the editions files of an encoded `FileDescriptorSet` (`files` decoded from it).
-pub(crate) fn lower_set(bytes: &[u8], files: &mut [FileDescriptorProto]) -> Vec<Diagnostic> {
-    match SetView::decode(bytes) {
-        Ok(view) => lower(files, &view.file),
-        Err(err) => vec![undecodable(&err)],
+    let mut files = descriptors.files.clone();
+    let mut problems = Vec::new();
+    for file in files.iter_mut().filter(|file| editions(file)) {
+        // Without its encoded form (a file built from prost-types values) it stays as it is,
+        // for the checks to refuse.
+        let Some(encoded) = descriptors.encoded(file.name()) else {
+            continue;
+        };
+        match FileView::decode(encoded) {
+            Ok(view) => lower_file(file, &view, &mut problems),
+            Err(err) => problems.push(undecodable(&err)),
+        }
     }
+    Cow::Owned(descriptors.lowered(files, problems))
 }
 
 fn undecodable(err: &prost::DecodeError) -> Diagnostic {
@@ -220,23 +221,18 @@ fn undecodable(err: &prost::DecodeError) -> Diagnostic {
     )
 }
 
-fn lower(files: &mut [FileDescriptorProto], views: &[FileView]) -> Vec<Diagnostic> {
-    let mut problems = Vec::new();
-    for (file, view) in files.iter_mut().zip(views) {
-        if file.syntax.as_deref() == Some("editions") {
-            Lowering {
-                source: FileDescriptorProto {
-                    name: file.name.clone(),
-                    source_code_info: file.source_code_info.clone(),
-                    ..FileDescriptorProto::default()
-                },
-                problems: &mut problems,
-                proto3: false,
-            }
-            .file(file, view);
-        }
+/// Rewrites one editions file as its proto2 or proto3 equivalent.
+fn lower_file(file: &mut FileDescriptorProto, view: &FileView, problems: &mut Vec<Diagnostic>) {
+    Lowering {
+        source: FileDescriptorProto {
+            name: file.name.clone(),
+            source_code_info: file.source_code_info.clone(),
+            ..FileDescriptorProto::default()
+        },
+        problems,
+        proto3: false,
     }
-    problems
+    .file(file, view);
 }
 
 /// Where a field is declared, which decides what its features can change.
@@ -681,8 +677,10 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success());
-        let descriptors =
+        let loaded =
             Descriptors::from_file_descriptor_set(&std::fs::read(&out).unwrap(), &[]).unwrap();
+        assert_eq!(loaded.files[0].syntax(), "editions", "loading leaves them to this stage");
+        let descriptors = lower(&loaded);
         assert!(
             descriptors.problems().is_empty(),
             "{:?}",
