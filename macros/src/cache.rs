@@ -3,12 +3,12 @@
 //! per crate it compiles, so several derives on the same protos in one crate parse them once
 //! and generate once, and read the crate's manifests once.
 
+use crate::manifest::{self, Consulted};
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use rust_stream_build::{
     Descriptors, Error, Model, Params, generate_tokens, model_of, nest_modules, root_items,
 };
-use crate::manifest::{self, Consulted};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;

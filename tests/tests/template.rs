@@ -13,9 +13,9 @@
 //! Every generated crate builds into one target directory (`target/template-crates`), so
 //! the dependencies compile once for all of them.
 
-use rust_stream_tests::workspace;
 use rust_stream_build::scaffold::{Files, Scaffold};
 use rust_stream_build::service_crate::{self, new::template_paths};
+use rust_stream_tests::workspace;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

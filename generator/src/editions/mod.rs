@@ -679,7 +679,11 @@ mod tests {
         assert!(status.success());
         let loaded =
             Descriptors::from_file_descriptor_set(&std::fs::read(&out).unwrap(), &[]).unwrap();
-        assert_eq!(loaded.files[0].syntax(), "editions", "loading leaves them to this stage");
+        assert_eq!(
+            loaded.files[0].syntax(),
+            "editions",
+            "loading leaves them to this stage"
+        );
         let descriptors = lower(&loaded);
         assert!(
             descriptors.problems().is_empty(),

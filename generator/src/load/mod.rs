@@ -345,11 +345,18 @@ impl Descriptors {
 
     /// These descriptors with `files` in place of their files (the editions stage's
     /// lowering) and `problems` first among their problems.
-    pub(crate) fn lowered(&self, files: Vec<FileDescriptorProto>, problems: Vec<Diagnostic>) -> Self {
+    pub(crate) fn lowered(
+        &self,
+        files: Vec<FileDescriptorProto>,
+        problems: Vec<Diagnostic>,
+    ) -> Self {
         Descriptors {
             files,
             encoded_editions: BTreeMap::new(),
-            problems: problems.into_iter().chain(self.problems.iter().cloned()).collect(),
+            problems: problems
+                .into_iter()
+                .chain(self.problems.iter().cloned())
+                .collect(),
             ..self.clone()
         }
     }

@@ -331,7 +331,11 @@ fn corpus_protos(protos_dir: &Path, tier: Tier) -> (Vec<PathBuf>, Vec<PathBuf>) 
         protos.push(protos_dir.join("big.proto"));
         protos.extend(classes);
     } else {
-        protos.extend(classes.into_iter().filter(|p| !p.ends_with("tonic_names.proto")));
+        protos.extend(
+            classes
+                .into_iter()
+                .filter(|p| !p.ends_with("tonic_names.proto")),
+        );
     }
     protos.push(protos_dir.join("streaming.proto"));
     (protos, vec![corpus, protos_dir.to_owned()])
