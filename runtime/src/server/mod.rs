@@ -10,6 +10,7 @@
 
 pub(crate) mod call_layer;
 mod gate;
+mod overload;
 mod router;
 mod service;
 pub(crate) mod shutdown;
