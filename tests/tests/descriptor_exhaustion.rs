@@ -32,7 +32,9 @@ fn main() {
         child();
     } else {
         a_new_client_is_served_while_idle_connections_exhaust_the_descriptors();
-        println!("test a_new_client_is_served_while_idle_connections_exhaust_the_descriptors ... ok");
+        println!(
+            "test a_new_client_is_served_while_idle_connections_exhaust_the_descriptors ... ok"
+        );
     }
 }
 
