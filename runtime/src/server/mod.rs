@@ -15,6 +15,7 @@ mod router;
 mod service;
 pub(crate) mod shutdown;
 pub(crate) mod status_layer;
+mod wrapping;
 
 pub use call_layer::{CallFuture, CallLayer, CallService};
 pub use router::{
