@@ -121,7 +121,7 @@ async fn every_call_has_a_span_with_its_end_reason_and_traffic_each_way() {
     let dir = tempfile::tempdir().expect("temp dir");
     let guide = Arc::new(GuideServer::new(dir.path()));
     let server = serve(guide, CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let mut n = capture.closed.borrow().len();
     let mut next = async || {
         n += 1;
@@ -132,7 +132,7 @@ async fn every_call_has_a_span_with_its_end_reason_and_traffic_each_way() {
         pb::UserRequest { id: "42".into() },
         Some(Duration::from_secs(20)),
     );
-    within("GetUser", client.inner().get_user(request))
+    within("GetUser", client.get_user_with_metadata(request))
         .await
         .unwrap();
     let span = next().await;

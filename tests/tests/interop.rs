@@ -14,6 +14,7 @@
 use rust_stream::{DEFAULT_CHUNK_SIZE, Progress, UploadError};
 use rust_stream_examples::adapter::StreamingExamplesStreamClient;
 use rust_stream_examples::pb;
+use rust_stream_examples::pb::streaming_examples_client::StreamingExamplesClient;
 use rust_stream_tests::example_bin;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
@@ -339,14 +340,15 @@ async fn rust_upload_helper_to_python_is_stored_byte_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_chat_helper_against_python_sends_after_starting_the_call() {
     let mut server = Server::python(&[]).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
 
     // The trap: grpcio sends response headers only with its first reply, so a plain tonic
     // call awaited before sending anything never returns. This proves the trap is live here.
     let (_tx, rx) = mpsc::channel::<pb::Message>(1);
-    let naive = client
-        .inner()
-        .chat(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let mut tonic_client = StreamingExamplesClient::connect(format!("http://{}", server.addr))
+        .await
+        .expect("connecting to the server");
+    let naive = tonic_client.chat(tokio_stream::wrappers::ReceiverStream::new(rx));
     assert!(
         tokio::time::timeout(Duration::from_secs(2), naive)
             .await

@@ -663,11 +663,11 @@ async fn a_flood_of_expiring_deadlines_fails_only_by_deadline() {
     for round in 0..3 {
         let calls: Vec<_> = (0..1000)
             .map(|_| {
-                let mut client = client.clone();
+                let client = client.clone();
                 tokio::spawn(async move {
                     let mut request = tonic::Request::new(user("42"));
                     request.set_timeout(Duration::from_millis(1));
-                    client.inner().get_user(request).await
+                    client.get_user_with_metadata(request).await
                 })
             })
             .collect();

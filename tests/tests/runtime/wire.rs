@@ -8,6 +8,7 @@ use rust_stream::{
 use rust_stream_examples::adapter::{StreamingExamplesHandler, StreamingExamplesStreamClient};
 use rust_stream_examples::guide::GuideServer;
 use rust_stream_examples::pb;
+use rust_stream_examples::pb::streaming_examples_client::StreamingExamplesClient;
 use rust_stream_tests::Front;
 use rust_stream_tests::{PATIENCE, pseudo_random, wait_for, within};
 use sha2::{Digest, Sha256};
@@ -228,7 +229,7 @@ async fn deadlines_end_every_pattern_with_deadline_exceeded(front: Front) {
     let handler = Arc::new(Slow::default());
     let server = front.serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
     let timeout = Duration::from_millis(300);
-    let mut client = server.client().await.with_timeout(timeout);
+    let client = server.client().await.with_timeout(timeout);
 
     // Unary: tonic's client timer races the server's; either way the caller sees
     // DEADLINE_EXCEEDED, and the server records the deadline as the reason, even when the
@@ -267,10 +268,9 @@ async fn deadlines_end_every_pattern_with_deadline_exceeded(front: Front) {
     }]);
     let status = within(
         "UploadChunks",
-        client.inner().upload_chunks(with_timeout(chunks, timeout)),
+        client.upload_chunks_with_metadata(with_timeout(chunks, timeout)),
     )
     .await
-    .map_err(rust_stream::codegen::client_status)
     .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     ended_by_deadline(&handler, dropped).await;
@@ -313,12 +313,12 @@ async fn an_upload_over_the_byte_limit_is_refused_and_reading_stops(front: Front
     let (guide, dir) = guide();
     let stats = guide.stats();
     let server = front.serve(guide, config).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
 
     let taken = Arc::new(AtomicU64::new(0));
     let (dropped_tx, dropped) = oneshot::channel();
     let chunks = endless_chunks(64 * 1024, Arc::clone(&taken), dropped_tx);
-    let status = within("UploadChunks", client.inner().upload_chunks(chunks))
+    let status = within("UploadChunks", client.upload_chunks(chunks))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
@@ -357,12 +357,12 @@ async fn message_count_and_idle_limits_answer_with_clear_statuses(front: Front) 
     });
     let (guide, _dir) = guide();
     let server = front.serve(guide, config).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
 
     let four = futures_util::stream::iter((0..4).map(|_| pb::Chunk {
         data: vec![1; 8].into(),
     }));
-    let status = within("UploadChunks", client.inner().upload_chunks(four))
+    let status = within("UploadChunks", client.upload_chunks(four))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
@@ -375,7 +375,7 @@ async fn message_count_and_idle_limits_answer_with_clear_statuses(front: Front) 
     });
     let (guide, _dir2) = self::guide();
     let steady_server = front.serve(guide, steady).await;
-    let mut steady_client = steady_server.client().await;
+    let steady_client = steady_server.client().await;
     let paced = tokio_stream::StreamExt::take(
         tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(Duration::from_millis(
             50,
@@ -386,10 +386,10 @@ async fn message_count_and_idle_limits_answer_with_clear_statuses(front: Front) 
         data: vec![1; 8].into(),
     });
     let started = std::time::Instant::now();
-    let result = within("a paced upload", steady_client.inner().upload_chunks(paced))
+    let result = within("a paced upload", steady_client.upload_chunks(paced))
         .await
         .expect("an upload that never idles for 1 s succeeds");
-    assert_eq!(result.into_inner().bytes_received, 320);
+    assert_eq!(result.bytes_received, 320);
     assert!(started.elapsed() >= Duration::from_millis(1950));
 
     // One chunk, then silence with the stream left open.
@@ -397,7 +397,7 @@ async fn message_count_and_idle_limits_answer_with_clear_statuses(front: Front) 
         data: vec![1; 8].into(),
     }])
     .chain(futures_util::stream::pending());
-    let status = within("UploadChunks", client.inner().upload_chunks(stalled))
+    let status = within("UploadChunks", client.upload_chunks(stalled))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
@@ -552,7 +552,11 @@ async fn an_oversized_message_gets_resource_exhausted_and_the_server_goes_on(fro
     let server = front.serve(guide, CallConfig::DEFAULT).await;
     let mut client = server.client().await;
     let too_big = Tuning::BALANCED.max_message_size + 1;
-    let mut raw = client.inner().clone().max_encoding_message_size(usize::MAX);
+    // tonic's own client, whose encoding limit can be lifted: the helpers keep the tuning's.
+    let mut raw = within("connect", StreamingExamplesClient::connect(server.uri()))
+        .await
+        .expect("connect")
+        .max_encoding_message_size(usize::MAX);
     let chunks = futures_util::stream::iter([pb::Chunk {
         data: vec![0; too_big].into(),
     }]);
@@ -721,15 +725,15 @@ impl StreamingExamplesHandler for Introspect {
 
 async fn the_call_context_shows_metadata_peer_method_and_time_left(front: Front) {
     let server = front.serve(Arc::new(Introspect), CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let mut request = with_timeout(pb::UserRequest::default(), Duration::from_secs(20));
     request
         .metadata_mut()
         .insert("x-user", "bob".parse().unwrap());
-    let user = within("GetUser", client.inner().get_user(request))
+    let user = within("GetUser", client.get_user_with_metadata(request))
         .await
         .unwrap()
-        .into_inner();
+        .message;
     assert_eq!(user.name, "bob /streaming.StreamingExamples/GetUser true");
     let (peer, remaining) = user.email.split_once(' ').unwrap();
     assert_eq!(peer, "127.0.0.1");
