@@ -264,7 +264,6 @@ pub const TONIC_CLIENT_FNS: &[&str] = &[
 pub const STREAM_CLIENT_FNS: &[&str] = &[
     "connect",
     "from_channel",
-    "inner",
     "with_compression",
     "with_timeout",
 ];

@@ -9,7 +9,7 @@ pub use crate::call::{
     RequestStream, ResponseSink, ResponseStream,
 };
 pub use crate::client::glue::{
-    call_with_metadata, client_grpc, client_status, request, with_timeout,
+    call_with_metadata, client_grpc, client_status, open_call, request, with_timeout,
 };
 pub use crate::client::{
     OutgoingRequests, Progress, Reply, Requests, Responses, UploadError, bidi, upload,

@@ -87,6 +87,30 @@ pub async fn serve_derived<H: StreamingExamplesHandler>(
     start(Derived::<H>::TUNING.server().add_service(server)).await
 }
 
+/// The generated servers a test can serve through: the runtime's wire and call tests run
+/// through each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Front {
+    /// The code the build script generates ([`serve`]).
+    BuildScript,
+    /// The code `#[derive(StreamService)]` generates ([`serve_derived`]).
+    Derived,
+}
+
+impl Front {
+    /// Serves `handler` with every method configured as `config`, through this front.
+    pub async fn serve<H: StreamingExamplesHandler>(
+        self,
+        handler: Arc<H>,
+        config: CallConfig,
+    ) -> TestServer {
+        match self {
+            Front::BuildScript => serve(handler, config).await,
+            Front::Derived => serve_derived(handler, config).await,
+        }
+    }
+}
+
 /// Serves `router` on a free loopback port until the returned server is dropped.
 async fn start(router: TunedRouter) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

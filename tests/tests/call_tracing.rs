@@ -1,7 +1,8 @@
 //! The runtime's per-call `tracing` span, captured by a subscriber in this test process:
 //! its fields when the call starts and what is recorded when it is over.
 
-use rust_stream::CallConfig;
+use rust_stream::{CallConfig, CallContext, EndReason, RequestStream, ResponseSink, Tuning};
+use rust_stream_examples::adapter::StreamingExamplesHandler;
 use rust_stream_examples::guide::GuideServer;
 use rust_stream_examples::pb;
 use rust_stream_tests::{serve, wait_for, within};
@@ -9,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
+use tonic::Status;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -119,7 +121,7 @@ async fn every_call_has_a_span_with_its_end_reason_and_traffic_each_way() {
     let dir = tempfile::tempdir().expect("temp dir");
     let guide = Arc::new(GuideServer::new(dir.path()));
     let server = serve(guide, CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+    let client = server.client().await;
     let mut n = capture.closed.borrow().len();
     let mut next = async || {
         n += 1;
@@ -130,7 +132,7 @@ async fn every_call_has_a_span_with_its_end_reason_and_traffic_each_way() {
         pb::UserRequest { id: "42".into() },
         Some(Duration::from_secs(20)),
     );
-    within("GetUser", client.inner().get_user(request))
+    within("GetUser", client.get_user_with_metadata(request))
         .await
         .unwrap();
     let span = next().await;
@@ -235,4 +237,144 @@ async fn every_list_events_call_logs_its_report_even_when_they_end_together() {
     drop(feeds);
     wait_for("every feed to stop", &stats.feeds_running, |n| *n == 0).await;
     assert_eq!(reports() - before, FEEDS);
+}
+
+/// Streams large responses until its sink is full and reports each time a send has to wait
+/// for room; records how each call ended, as its `on_end` callback and its context see it.
+struct BlockedInSend {
+    /// The calls started so far, to number them.
+    calls: std::sync::atomic::AtomicUsize,
+    /// The number of the call, for each send that found the buffer full.
+    blocked: tokio::sync::mpsc::UnboundedSender<usize>,
+    /// `(on_end's reason, ctx.end_reason())` of each call.
+    ended: tokio::sync::mpsc::UnboundedSender<(EndReason, Option<EndReason>)>,
+}
+
+impl BlockedInSend {
+    /// The handler's body in both streaming patterns: `send(..).await?` until the call ends.
+    async fn produce<T>(
+        &self,
+        ctx: CallContext,
+        sink: ResponseSink<T>,
+        item: impl Fn() -> T,
+    ) -> Result<(), Status> {
+        let call = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ended = self.ended.clone();
+        let seen = ctx.clone();
+        ctx.on_end(move |reason| {
+            let _ = ended.send((reason, seen.end_reason()));
+        });
+        loop {
+            let mut send = std::pin::pin!(sink.send(item()));
+            let mut first = true;
+            std::future::poll_fn(|cx| {
+                let poll = send.as_mut().poll(cx);
+                if poll.is_pending() && std::mem::take(&mut first) {
+                    let _ = self.blocked.send(call);
+                }
+                poll
+            })
+            .await?;
+        }
+    }
+}
+
+const BLOCKED_PAYLOAD: usize = 16 * 1024;
+
+impl StreamingExamplesHandler for BlockedInSend {
+    async fn list_events(
+        &self,
+        ctx: CallContext,
+        _request: pb::EventFilter,
+        sink: ResponseSink<pb::Event>,
+    ) -> Result<(), Status> {
+        self.produce(ctx, sink, || pb::Event {
+            data: vec![7; BLOCKED_PAYLOAD].into(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn chat(
+        &self,
+        ctx: CallContext,
+        _requests: RequestStream<pb::Message>,
+        sink: ResponseSink<pb::Message>,
+    ) -> Result<(), Status> {
+        self.produce(ctx, sink, || pb::Message {
+            text: "x".repeat(BLOCKED_PAYLOAD),
+            ..Default::default()
+        })
+        .await
+    }
+}
+
+/// Waits until call number `call` waits in `send`, skipping what earlier calls reported.
+async fn blocked_in_send(blocked: &mut tokio::sync::mpsc::UnboundedReceiver<usize>, call: usize) {
+    let waiting = async {
+        while let Some(seen) = blocked.recv().await {
+            if seen == call {
+                return;
+            }
+        }
+        panic!("the handler lives as long as the server");
+    };
+    within("the handler to wait in send", waiting).await;
+}
+
+/// Issue 18: a client's cancel while the handler waits in `sink.send(..).await?` was
+/// sometimes recorded as `Failed(Cancelled)`: the handler saw its send fail and returned
+/// on another worker before the call recorded that the client left. Every one of many such
+/// cancels, in both streaming patterns, on several workers, must end `ClientGone` in the
+/// end callback, the context and the call's span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_while_the_handler_waits_in_send_always_ends_client_gone() {
+    const CALLS: usize = 120;
+    let _serial = SERIAL.lock().await;
+    let capture = capture();
+    let (blocked_tx, mut blocked) = tokio::sync::mpsc::unbounded_channel();
+    let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel();
+    let handler = Arc::new(BlockedInSend {
+        calls: Default::default(),
+        blocked: blocked_tx,
+        ended: ended_tx,
+    });
+    // A buffer of one and a small client window: the handler blocks after a few sends.
+    let server = serve(handler, CallConfig::DEFAULT.with_buffer(1)).await;
+    let tuning = Tuning {
+        stream_window: 65_535,
+        adaptive_window: false,
+        ..Tuning::BALANCED
+    };
+    let client = server.client_with(&tuning).await;
+    let spans_before = capture.closed.borrow().len();
+    for call in 0..2 * CALLS {
+        let call_ends = if call % 2 == 0 {
+            let events = within("ListEvents", client.list_events(pb::EventFilter::default()))
+                .await
+                .expect("ListEvents starts");
+            blocked_in_send(&mut blocked, call).await;
+            Box::new(events) as Box<dyn Send>
+        } else {
+            let (requests, replies) = client.chat();
+            blocked_in_send(&mut blocked, call).await;
+            Box::new((requests, replies)) as Box<dyn Send>
+        };
+        drop(call_ends);
+        let (reason, in_context) = within("the call to end", ended.recv())
+            .await
+            .expect("the handler lives as long as the server");
+        assert_eq!(reason, EndReason::ClientGone, "call {call}");
+        assert_eq!(in_context, Some(EndReason::ClientGone), "call {call}");
+    }
+    wait_for("every call's span to close", &capture.closed, |c| {
+        c.len() >= spans_before + 2 * CALLS
+    })
+    .await;
+    let closed = capture.closed.borrow();
+    for span in &closed[spans_before..] {
+        assert_eq!(field(span, "end_reason"), "client gone", "{span:?}");
+    }
 }

@@ -21,14 +21,15 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The shutdown grace the servers get: long, so that a shutdown that waits for it (instead
-/// of ending open streams at once) shows.
-const GRACE: Duration = Duration::from_secs(30);
+/// The shutdown grace the servers get: far longer than [`PROMPT`], so that a shutdown that
+/// waits for it (instead of ending open streams at once) fails the test.
+const GRACE: Duration = Duration::from_secs(600);
 /// How long a server may take to exit after SIGTERM with only streams open, and a client
-/// to see its stream end: far below the grace, with slack for a loaded machine.
-const PROMPT: Duration = Duration::from_secs(10);
+/// to see its stream end. It takes milliseconds; the bound only tells "at once" from "after
+/// the grace", so it is far from both and no load on the machine reaches it.
+const PROMPT: Duration = Duration::from_secs(120);
 
 /// The own proto's services.
 const TELEMETRY_SERVICES: [&str; 3] = [
@@ -698,17 +699,15 @@ fn serve_and_check(
         )
     });
 
-    let signalled = Instant::now();
     let kill = Command::new("kill")
         .args(["-TERM", &server.child.as_ref().unwrap().id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
     let child = server.child.take().unwrap();
-    let status = exit_within(child, GRACE).expect("the server exits");
-    let took = signalled.elapsed();
+    // Within PROMPT, far below GRACE: open streams did not hold the shutdown.
+    let status = exit_within(child, PROMPT).expect("the server exits before the grace is over");
     assert!(status.success(), "{status}");
-    assert!(took < PROMPT, "open streams held the shutdown for {took:?}");
     let mut rest = String::new();
     server.stdout.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("shutting down"), "{rest}");

@@ -310,17 +310,6 @@ fn handler_call(cx: &Context<'_>, arguments: TokenStream) -> Result<TokenStream,
 /// The name of the stream module's alias for tonic's client of the service on a channel.
 pub const TONIC_CLIENT_ALIAS: &str = "TonicClient";
 
-/// The fully qualified call of tonic's client method on `client` (a `&mut` expression).
-fn tonic_call(
-    cx: &Context<'_>,
-    client: TokenStream,
-    request: TokenStream,
-) -> Result<TokenStream, Error> {
-    let alias = format_ident!("{TONIC_CLIENT_ALIAS}");
-    let name = ident(&cx.method.rust_name)?;
-    Ok(quote!(#alias::#name(#client, #request)))
-}
-
 /// The adapter method: unwraps tonic's request, runs the handler through `runner` with the
 /// method's guards, and answers with `response` (`Self::<Stream>` for server streaming).
 fn adapter_fn(
@@ -479,6 +468,7 @@ fn single_reply_shape(cx: &Context<'_>, input: TokenStream, request: TokenStream
         ..
     } = &cx.types;
     let path_const = format_ident!("{}", cx.method.path_const);
+    let grpc = grpc_clone();
     let (metadata_input, stream) = if cx.method.pattern.client_streams() {
         (
             quote!(requests: #rt::tonic::Request<impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static>),
@@ -500,7 +490,7 @@ fn single_reply_shape(cx: &Context<'_>, input: TokenStream, request: TokenStream
         metadata_output: quote!(#result<#rt::Reply<#res>, #status>),
         body: quote! {
             let request = #rt::with_timeout(#stream, self.timeout);
-            let grpc = ::core::clone::Clone::clone(&self.grpc);
+            #grpc
             #rt::call_with_metadata(grpc, paths::#path_const, request).await
         },
     }
@@ -535,12 +525,20 @@ fn client_name(method: &Method) -> Result<proc_macro2::Ident, Error> {
     ident(&method.client_helper)
 }
 
-/// `let mut inner = <clone of the tonic client>;`: every helper takes `&self` and calls a
-/// clone (tonic's clients are a channel handle and settings), so one client serves many
-/// calls at once and a helper always wins method-call syntax over a trait method taking
-/// `&self` or `&mut self`.
-fn inner_clone() -> TokenStream {
-    quote!(let mut inner = ::core::clone::Clone::clone(&self.inner);)
+/// `let grpc = <clone of the client's tonic client>;`: every helper takes `&self` and calls
+/// through a clone (a channel handle and settings), so one client serves many calls at once
+/// and a helper always wins method-call syntax over a trait method taking `&self` or
+/// `&mut self`.
+fn grpc_clone() -> TokenStream {
+    quote!(let grpc = ::core::clone::Clone::clone(&self.grpc);)
+}
+
+/// The call of `cx`'s method through the client's one tonic client (`grpc`, in scope) with
+/// `request`: the headers and the response stream, or the normalised status.
+fn open_call(cx: &Context<'_>, request: TokenStream) -> TokenStream {
+    let rt = cx.rt;
+    let path_const = format_ident!("{}", cx.method.path_const);
+    quote!(#rt::open_call(grpc, paths::#path_const, #request).await)
 }
 
 /// One client item pair: a constant and a function.
@@ -697,8 +695,8 @@ impl PatternEmitter for ServerStreaming {
             response: res,
             ..
         } = &cx.types;
-        let inner = inner_clone();
-        let call = tonic_call(cx, quote!(&mut inner), quote!(request))?;
+        let grpc = grpc_clone();
+        let call = open_call(cx, quote!(request));
         let shape = ClientShape {
             asyncness: Some(quote!(async)),
             input: Some(quote!(request: #req)),
@@ -708,13 +706,10 @@ impl PatternEmitter for ServerStreaming {
             metadata_input: quote!(request: #rt::tonic::Request<#req>),
             metadata_output: quote!(#result<#rt::Responses<#res>, #status>),
             body: quote! {
-                let request = #rt::with_timeout(request, self.timeout);
-                #inner
-                let response = #call.await;
+                let request = #rt::with_timeout(request.map(#rt::once), self.timeout);
+                #grpc
                 // The responses keep the headers, for `Responses::headers`.
-                ::core::result::Result::Ok(::core::convert::Into::into(
-                    response.map_err(#rt::client_status)?,
-                ))
+                ::core::result::Result::Ok(::core::convert::Into::into(#call?))
             },
         };
         Ok(ClientItems {
@@ -844,20 +839,19 @@ impl PatternEmitter for Bidi {
             response: res,
             ..
         } = &cx.types;
-        let inner = inner_clone();
+        let grpc = grpc_clone();
         // The client's request buffer: the proto's `buffer` or the runtime's default.
         let buffer = match method.options.buffer {
             Some(buffer) => usize_literal(buffer.max(1) as usize).into_token_stream(),
             None => quote!(#rt::CallConfig::DEFAULT.buffer),
         };
-        let call = tonic_call(
+        let call = open_call(
             cx,
-            quote!(&mut inner),
             quote!(#rt::with_timeout(
                 #rt::tonic::Request::from_parts(metadata, ::core::default::Default::default(), requests),
                 timeout,
             )),
-        )?;
+        );
         let halves = quote!((#rt::Requests<#req>, #rt::Responses<#res>));
         let shape = ClientShape {
             asyncness: None,
@@ -868,11 +862,9 @@ impl PatternEmitter for Bidi {
             metadata_input: quote!(metadata: #rt::tonic::metadata::MetadataMap),
             metadata_output: halves,
             body: quote! {
-                #inner
+                #grpc
                 let timeout = self.timeout;
-                #rt::bidi(#buffer, move |requests| async move {
-                    #call.await
-                })
+                #rt::bidi(#buffer, move |requests| async move { #call })
             },
         };
         Ok(ClientItems {

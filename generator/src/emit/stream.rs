@@ -619,14 +619,8 @@ fn client_side(service: &Service, rt: &TokenStream, items: &MethodItems) -> Toke
     let client_mod = format_ident!("{}", service.tonic_client_module);
     let tonic_client = format_ident!("{}", service.tonic_client);
     let alias_doc = format!(" tonic's `{}` client on a channel.", service.proto_name);
-    // Unary and client-streaming helpers call through `grpc`, which keeps a reply's headers
-    // and trailers apart (tonic's unary client merges them); only where there are any
-    // (a field never read would warn).
-    let replies = service.methods.iter().any(|m| !m.pattern.server_streams());
-    let grpc_field =
-        replies.then(|| quote!(grpc: #rt::tonic::client::Grpc<#rt::tonic::transport::Channel>,));
     let docs = client_docs(service);
-    let constructors = client_constructors(&client, rt, replies);
+    let constructors = client_constructors(&client, rt);
     let MethodItems {
         client_consts,
         client_fns,
@@ -640,8 +634,9 @@ fn client_side(service: &Service, rt: &TokenStream, items: &MethodItems) -> Toke
         #(#docs)*
         #[derive(Clone, Debug)]
         pub struct #client {
-            inner: #alias,
-            #grpc_field
+            // Every helper calls through it: tonic's generic client, which keeps a reply's
+            // headers and trailers apart where tonic's generated unary client merges them.
+            grpc: #rt::tonic::client::Grpc<#rt::tonic::transport::Channel>,
             timeout: ::core::option::Option<::core::time::Duration>,
         }
 
@@ -656,22 +651,8 @@ fn client_side(service: &Service, rt: &TokenStream, items: &MethodItems) -> Toke
     }
 }
 
-/// The stream client's constructors and settings; `replies`: it has a `grpc` for the
-/// helpers of methods that answer once.
-fn client_constructors(
-    client: &proc_macro2::Ident,
-    rt: &TokenStream,
-    replies: bool,
-) -> TokenStream {
-    let alias = format_ident!("{TONIC_CLIENT_ALIAS}");
-    let (grpc_init, grpc_compression) = if replies {
-        (
-            quote!(grpc: #rt::client_grpc(::core::clone::Clone::clone(&channel), TUNING.max_message_size, ::core::option::Option::None),),
-            quote!(self.grpc = self.grpc.send_compressed(encoding.tonic());),
-        )
-    } else {
-        (quote!(), quote!())
-    };
+/// The stream client's constructors and settings.
+fn client_constructors(client: &proc_macro2::Ident, rt: &TokenStream) -> TokenStream {
     quote! {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
         pub async fn connect(
@@ -684,12 +665,7 @@ fn client_constructors(
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(channel: #rt::tonic::transport::Channel) -> Self {
             #client {
-                #grpc_init
-                inner: #alias::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(#rt::Encoding::Gzip.tonic())
-                    .accept_compressed(#rt::Encoding::Zstd.tonic()),
+                grpc: #rt::client_grpc(channel, TUNING.max_message_size, ::core::option::Option::None),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -698,8 +674,7 @@ fn client_constructors(
         /// (grpcio's `compression=` on a call). A server that does not accept it
         /// answers `UNIMPLEMENTED`.
         pub fn with_compression(mut self, encoding: #rt::Encoding) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
-            #grpc_compression
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
 
@@ -708,11 +683,6 @@ fn client_constructors(
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut #alias {
-            &mut self.inner
         }
     }
 }

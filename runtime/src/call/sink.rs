@@ -1,7 +1,7 @@
 //! The outbound half of server-streaming and bidirectional calls: a bounded sink the
 //! handler writes to, and the response body stream tonic reads from.
 
-use crate::call::context::{CallContext, EndOnDrop, EndReason};
+use crate::call::context::{CallContext, EndReason};
 use futures_util::Stream;
 use std::fmt;
 use std::future::Future;
@@ -143,6 +143,9 @@ impl<T> ResponseSink<T> {
     }
 
     fn ended(&self) -> SendError {
+        // The buffer closes only with the response body, after the body ended the call;
+        // should a send see it first all the same, the client is what left.
+        self.ctx.end_by_client();
         SendError {
             reason: self.ctx.end_reason().unwrap_or(EndReason::ClientGone),
         }
@@ -158,7 +161,18 @@ impl<T> ResponseSink<T> {
 pub struct ResponseStream<T> {
     rx: mpsc::Receiver<Result<T, Status>>,
     abort: Option<oneshot::Receiver<Status>>,
-    _end_on_drop: EndOnDrop,
+    /// Ends the call in [`Drop`], before `rx` closes (see there).
+    end: CallContext,
+}
+
+impl<T> Drop for ResponseStream<T> {
+    /// Records that the client left before the buffer closes: a handler waiting in `send`
+    /// is woken by the close, possibly on another worker, and returns at once; had the
+    /// close come first, its error would end the call as `Failed(Cancelled)`. Ending the
+    /// call also aborts the handler, so it is usually dropped without being woken at all.
+    fn drop(&mut self) {
+        self.end.end_by_client();
+    }
 }
 
 impl<T> fmt::Debug for ResponseStream<T> {
@@ -185,6 +199,13 @@ impl<T> Stream for ResponseStream<T> {
             // above may have run before the abort and this one after the close: without a
             // second look a shutdown would end the stream with OK.
             Poll::Ready(None) => Poll::Ready(self.take_abort(None).map(Err)),
+            Poll::Ready(Some(Err(status))) => {
+                // The handler's error, its last item: the call ends with it now, before
+                // tonic sends it and hyper drops this body (which would end the call as a
+                // client that left, ahead of the handler's task recording the failure).
+                self.end.finish(&Err::<(), _>(status.clone()));
+                Poll::Ready(Some(Err(status)))
+            }
             ready => ready,
         }
     }
@@ -242,7 +263,7 @@ pub(crate) fn outbound<T>(ctx: &CallContext, buffer: usize) -> Outbound<T> {
         stream: ResponseStream {
             rx,
             abort: Some(abort_rx),
-            _end_on_drop: ctx.end_on_drop(),
+            end: ctx.clone(),
         },
         abort: abort_tx,
     }

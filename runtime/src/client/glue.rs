@@ -66,14 +66,15 @@ pub fn client_status(status: Status) -> Status {
     }
 }
 
-/// Performs a unary or client-streaming call to `path` on `grpc` and keeps the response's
-/// headers and trailers apart ([`Reply`]). `request` carries the request stream (a unary
-/// call's one message as a stream of one) with the caller's metadata.
-pub async fn call_with_metadata<Req, Res, S>(
+/// Opens a call to `path` on `grpc`, in any pattern: `request` carries the request stream
+/// (a single request as a stream of one) with the caller's metadata. Resolves with the
+/// response headers and the response stream; every error passes through
+/// [`client_status`]. The one path every generated client helper calls through.
+pub async fn open_call<Req, Res, S>(
     mut grpc: tonic::client::Grpc<tonic::transport::Channel>,
     path: &'static str,
     request: tonic::Request<S>,
-) -> Result<Reply<Res>, Status>
+) -> Result<tonic::Response<tonic::Streaming<Res>>, Status>
 where
     S: Stream<Item = Req> + Send + 'static,
     Req: prost::Message + Send + Sync + 'static,
@@ -84,11 +85,25 @@ where
         .map_err(|err| client_status(Status::unavailable(format!("the channel failed: {err}"))))?;
     let codec = tonic_prost::ProstCodec::<Req, Res>::default();
     let path = http::uri::PathAndQuery::from_static(path);
-    let response = grpc
-        .streaming(request, path, codec)
+    grpc.streaming(request, path, codec)
         .await
-        .map_err(client_status)?;
-    let (headers, mut responses, _) = response.into_parts();
+        .map_err(client_status)
+}
+
+/// Performs a unary or client-streaming call to `path` on `grpc` and keeps the response's
+/// headers and trailers apart ([`Reply`]). `request` carries the request stream (a unary
+/// call's one message as a stream of one) with the caller's metadata.
+pub async fn call_with_metadata<Req, Res, S>(
+    grpc: tonic::client::Grpc<tonic::transport::Channel>,
+    path: &'static str,
+    request: tonic::Request<S>,
+) -> Result<Reply<Res>, Status>
+where
+    S: Stream<Item = Req> + Send + 'static,
+    Req: prost::Message + Send + Sync + 'static,
+    Res: prost::Message + Default + Send + Sync + 'static,
+{
+    let (headers, mut responses, _) = open_call(grpc, path, request).await?.into_parts();
     let message = responses
         .message()
         .await

@@ -4,6 +4,7 @@
 use crate::call::context::EndReason;
 use crate::call::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 use crate::call::metadata::{ResponseMetadata, append};
+use crate::server::wrapping::{ready_when_inner_is, wrapping_layer};
 use http_body::{Body as _, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use std::future::Future;
@@ -13,44 +14,35 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
-use tower_layer::Layer;
 use tower_service::Service;
 
-/// Makes deadlines and uploads exact from the first byte of a call.
-///
-/// - **Deadlines.** The call's clock starts when its headers arrive, not once the adapter
-///   has decoded the request, and a call whose `grpc-timeout` passes while its request is
-///   still arriving answers `DEADLINE_EXCEEDED`. Without it, tonic's own `grpc-timeout`
-///   timer answers such a call `CANCELLED "Timeout expired"`.
-/// - **Malformed `grpc-timeout`** (`abc`, `-1S`, more than 8 digits, no unit) answers
-///   `INTERNAL` at once, as grpc-go does, instead of running the call without a deadline.
-/// - **How the request ended.** tonic reports a client's `RST_STREAM(CANCEL)` as a clean end
-///   of the request stream. This layer records whether the body really ended with
-///   `END_STREAM`, so [`RequestStream`](crate::RequestStream) answers an abandoned upload
-///   with `CANCELLED` instead of a short "finished" one, and counts request messages, so a
-///   unary request carrying two answers `INTERNAL`.
-///
-/// - **Trailers.** The trailing metadata a handler set with
-///   [`CallContext::set_trailing_metadata`](crate::CallContext::set_trailing_metadata) goes out
-///   with its status, also on success, where tonic's trailers carry only `grpc-status`.
-///
-/// [`Tuning::server`](crate::Tuning::server) installs it; add it with `Server::layer` when
-/// you build a tonic server yourself.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CallLayer;
+wrapping_layer! {
+    /// Makes deadlines and uploads exact from the first byte of a call.
+    ///
+    /// - **Deadlines.** The call's clock starts when its headers arrive, not once the adapter
+    ///   has decoded the request, and a call whose `grpc-timeout` passes while its request is
+    ///   still arriving answers `DEADLINE_EXCEEDED`. Without it, tonic's own `grpc-timeout`
+    ///   timer answers such a call `CANCELLED "Timeout expired"`.
+    /// - **Malformed `grpc-timeout`** (`abc`, `-1S`, more than 8 digits, no unit) answers
+    ///   `INTERNAL` at once, as grpc-go does, instead of running the call without a deadline.
+    /// - **How the request ended.** tonic reports a client's `RST_STREAM(CANCEL)` as a clean end
+    ///   of the request stream. This layer records whether the body really ended with
+    ///   `END_STREAM`, so [`RequestStream`](crate::RequestStream) answers an abandoned upload
+    ///   with `CANCELLED` instead of a short "finished" one, and counts request messages, so a
+    ///   unary request carrying two answers `INTERNAL`.
+    ///
+    /// - **Trailers.** The trailing metadata a handler set with
+    ///   [`CallContext::set_trailing_metadata`](crate::CallContext::set_trailing_metadata) goes out
+    ///   with its status, also on success, where tonic's trailers carry only `grpc-status`.
+    ///
+    /// [`Tuning::server`](crate::Tuning::server) installs it; add it with `Server::layer` when
+    /// you build a tonic server yourself.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct CallLayer;
 
-impl<S> Layer<S> for CallLayer {
-    type Service = CallService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        CallService { inner }
-    }
-}
-
-/// The service [`CallLayer`] wraps around a server's routes.
-#[derive(Clone, Debug)]
-pub struct CallService<S> {
-    inner: S,
+    /// The service [`CallLayer`] wraps around a server's routes.
+    #[derive(Clone, Debug)]
+    pub struct CallService<S>;
 }
 
 /// What [`CallLayer`] learned about a call, handed to the adapters in the request's
@@ -169,9 +161,7 @@ where
     type Error = S::Error;
     type Future = CallFuture<S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    ready_when_inner_is!();
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let start = Instant::now();

@@ -10,10 +10,12 @@
 
 pub(crate) mod call_layer;
 mod gate;
+mod overload;
 mod router;
 mod service;
 pub(crate) mod shutdown;
 pub(crate) mod status_layer;
+mod wrapping;
 
 pub use call_layer::{CallFuture, CallLayer, CallService};
 pub use router::{

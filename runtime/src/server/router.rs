@@ -5,6 +5,7 @@
 //! streams on shutdown; serving the routes here does all four (see [`TunedRouter`]).
 
 use crate::server::gate::Gated;
+use crate::server::overload::{self, Activity, Open, Registry};
 use crate::server::shutdown::{self, Shutdown};
 use crate::server::status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
 use crate::tuning::Tuning;
@@ -18,11 +19,9 @@ use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +56,9 @@ pub struct TunedServer {
 /// - pauses after a failed accept (5 ms doubling to 1 s, as grpc-go), so running out of
 ///   file descriptors does not spin a core, and raises the soft `RLIMIT_NOFILE` to the hard
 ///   limit when it starts serving;
+/// - when accept fails for lack of file descriptors, closes the oldest connections still in
+///   their handshake, then the longest idle ones, so that a new client gets in (and logs how
+///   many it closed);
 /// - closes a connection that has not sent the HTTP/2 preface and its first `SETTINGS`
 ///   within [`Tuning::handshake_timeout`], and (with a GOAWAY) one that has had no open
 ///   stream for [`Tuning::idle_timeout`];
@@ -154,7 +156,7 @@ impl TunedRouter {
     where
         I: Stream<Item = Result<IO, E>>,
         IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
-        E: fmt::Display,
+        E: fmt::Display + 'static,
     {
         self.run(incoming, std::future::pending(), Duration::ZERO)
             .await
@@ -170,7 +172,7 @@ impl TunedRouter {
     where
         I: Stream<Item = Result<IO, E>>,
         IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
-        E: fmt::Display,
+        E: fmt::Display + 'static,
     {
         self.run(incoming, signal, DEFAULT_SHUTDOWN_GRACE).await
     }
@@ -184,7 +186,7 @@ impl TunedRouter {
     where
         I: Stream<Item = Result<IO, E>>,
         IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
-        E: fmt::Display,
+        E: fmt::Display + 'static,
     {
         raise_fd_limit();
         let server = Connections {
@@ -203,6 +205,7 @@ impl TunedRouter {
             handshake_timeout: self.tuning.handshake_timeout,
             idle_timeout: self.tuning.idle_timeout,
             draining: CancellationToken::new(),
+            registry: Arc::default(),
         };
         let mut connections = JoinSet::new();
         {
@@ -220,7 +223,13 @@ impl TunedRouter {
                             backoff = ACCEPT_BACKOFF_MIN;
                             connections.spawn(server.serve(io));
                         }
-                        Some(Err(_)) => {
+                        Some(Err(err)) => {
+                            if overload::out_of_descriptors(&err)
+                                && server.registry.shed().await != overload::Shed::default()
+                            {
+                                // Descriptors are free again: accept at once.
+                                continue;
+                            }
                             // EMFILE and friends: retrying at once only spins.
                             tokio::select! {
                                 biased;
@@ -277,6 +286,8 @@ struct Connections {
     idle_timeout: Option<Duration>,
     /// Cancelled when shutdown starts: every connection sends GOAWAY.
     draining: CancellationToken,
+    /// The live connections, to shed when descriptors run out.
+    registry: Arc<Registry>,
 }
 
 impl Connections {
@@ -286,13 +297,14 @@ impl Connections {
     {
         let http2 = self.http2.clone();
         let idle_timeout = self.idle_timeout;
-        let activity = idle_timeout.map(|_| Arc::new(Activity::default()));
+        let (registered, entry) = self.registry.register();
+        let activity = Arc::clone(entry.activity());
         let service = self
             .service
-            .for_connection(io.connect_info(), activity.clone());
+            .for_connection(io.connect_info(), Some(Arc::clone(&activity)));
         let handshake_timeout = self.handshake_timeout;
         let draining = self.draining.clone();
-        async move {
+        let serving = async move {
             let handshake = tokio::time::timeout(handshake_timeout, read_handshake(&mut io));
             let prefix = tokio::select! {
                 read = handshake => match read {
@@ -301,7 +313,9 @@ impl Connections {
                     _ => return,
                 },
                 () = draining.cancelled() => return,
+                () = entry.shed() => return,
             };
+            entry.handshake_done();
             let io = TokioIo::new(Prefixed {
                 prefix,
                 read: 0,
@@ -309,9 +323,9 @@ impl Connections {
             });
             let mut connection = pin!(http2.serve_connection(io, service));
             let idle = async {
-                match (&activity, idle_timeout) {
-                    (Some(activity), Some(timeout)) => activity.idle_for(timeout).await,
-                    _ => std::future::pending().await,
+                match idle_timeout {
+                    Some(timeout) => activity.idle_for(timeout).await,
+                    None => std::future::pending().await,
                 }
             };
             // The watchers are gated: the connection wakes this task for every frame, and
@@ -319,12 +333,19 @@ impl Connections {
             tokio::select! {
                 biased;
                 _ = connection.as_mut() => return,
+                () = Gated::new(entry.shed()) => return,
                 () = Gated::new(draining.cancelled()) => {}
                 () = Gated::new(idle) => {}
             }
             // GOAWAY: streams still open finish, new ones go to a new connection.
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
+        };
+        async move {
+            // Awaiting consumes the connection's future: its socket is closed before the
+            // registry hears that the connection is gone.
+            serving.await;
+            drop(registered);
         }
     }
 }
@@ -434,7 +455,7 @@ struct ConnService<C> {
     closing: CancellationToken,
     /// The connection's addresses, as tonic's `Request::remote_addr` looks them up.
     info: C,
-    /// The connection's open streams, when it has an idle timeout.
+    /// The connection's open streams (none in the template the connections copy).
     activity: Option<Arc<Activity>>,
 }
 
@@ -447,57 +468,6 @@ impl ConnService<()> {
             closing: self.closing.clone(),
             info,
             activity,
-        }
-    }
-}
-
-/// How many streams of one connection are open, for [`Tuning::idle_timeout`].
-#[derive(Debug, Default)]
-struct Activity {
-    open: AtomicUsize,
-    /// Notified when the count drops to zero.
-    idle: Notify,
-}
-
-impl Activity {
-    /// Counts one stream until the returned guard is dropped.
-    fn open(self: &Arc<Self>) -> Open {
-        self.open.fetch_add(1, Ordering::AcqRel);
-        Open(Arc::clone(self))
-    }
-
-    /// Resolves once the connection has had no open stream for `timeout`.
-    async fn idle_for(&self, timeout: Duration) {
-        loop {
-            let mut ended = pin!(self.idle.notified());
-            // Registered before the count is read, so no stream's end is missed.
-            ended.as_mut().enable();
-            if self.open.load(Ordering::Acquire) == 0 {
-                let expired = tokio::select! {
-                    () = tokio::time::sleep(timeout) => true,
-                    () = ended.as_mut() => false,
-                };
-                if !expired {
-                    // A stream opened and ended meanwhile: the idle time starts over.
-                    continue;
-                }
-                if self.open.load(Ordering::Acquire) == 0 {
-                    return;
-                }
-            }
-            ended.await;
-        }
-    }
-}
-
-/// One open stream of a connection.
-#[derive(Debug)]
-struct Open(Arc<Activity>);
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        if self.0.open.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
         }
     }
 }

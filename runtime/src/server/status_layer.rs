@@ -1,34 +1,25 @@
 //! A server layer that makes tonic's status codes match the gRPC spec where they differ.
 
+use crate::server::wrapping::{ready_when_inner_is, wrapping_layer};
 use futures_util::TryFutureExt;
 use futures_util::future::MapOk;
 use http::HeaderValue;
-use std::task::{Context, Poll};
-use tower_layer::Layer;
 use tower_service::Service;
 
-/// Rewrites tonic's answer to an oversized request message (`OUT_OF_RANGE`) into the
-/// `RESOURCE_EXHAUSTED` the gRPC spec and every other implementation use.
-///
-/// tonic decodes a unary request before any handler code runs, so only a layer around the
-/// service can correct the code; streaming requests are corrected by
-/// [`RequestStream`](crate::RequestStream) itself. [`Tuning::server`](crate::Tuning::server)
-/// installs this layer.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct GrpcStatusLayer;
+wrapping_layer! {
+    /// Rewrites tonic's answer to an oversized request message (`OUT_OF_RANGE`) into the
+    /// `RESOURCE_EXHAUSTED` the gRPC spec and every other implementation use.
+    ///
+    /// tonic decodes a unary request before any handler code runs, so only a layer around the
+    /// service can correct the code; streaming requests are corrected by
+    /// [`RequestStream`](crate::RequestStream) itself. [`Tuning::server`](crate::Tuning::server)
+    /// installs this layer.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct GrpcStatusLayer;
 
-impl<S> Layer<S> for GrpcStatusLayer {
-    type Service = GrpcStatusService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        GrpcStatusService { inner }
-    }
-}
-
-/// The service [`GrpcStatusLayer`] wraps around a server's routes.
-#[derive(Clone, Debug)]
-pub struct GrpcStatusService<S> {
-    inner: S,
+    /// The service [`GrpcStatusLayer`] wraps around a server's routes.
+    #[derive(Clone, Debug)]
+    pub struct GrpcStatusService<S>;
 }
 
 type Remap<B> = fn(http::Response<B>) -> http::Response<B>;
@@ -41,9 +32,7 @@ where
     type Error = S::Error;
     type Future = MapOk<S::Future, Remap<ResBody>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    ready_when_inner_is!();
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         self.inner

@@ -3,12 +3,12 @@
 //! messages, uploads reset at every early point, end callbacks that panic, and the reason
 //! the server records for each way a call ends.
 
-use super::front::serve;
 use bytes::{BufMut, Bytes, BytesMut};
 use rust_stream::{CallConfig, CallContext, EndReason, InboundLimits, RequestStream, ResponseSink};
 use rust_stream_examples::adapter::StreamingExamplesHandler;
 use rust_stream_examples::guide::GuideServer;
 use rust_stream_examples::pb;
+use rust_stream_tests::Front;
 use rust_stream_tests::{TestServer, pseudo_random, wait_for, within};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -142,10 +142,9 @@ fn guide() -> (Arc<GuideServer>, tempfile::TempDir) {
 
 // ---------------------------------------------------------------- deadlines
 
-#[tokio::test]
-async fn a_request_arriving_after_its_deadline_gets_deadline_exceeded_not_cancelled() {
+async fn a_request_arriving_after_its_deadline_gets_deadline_exceeded_not_cancelled(front: Front) {
     let (guide, _dir) = guide();
-    let server = serve(guide, CallConfig::DEFAULT).await;
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
     let mut raw = Raw::connect(server.addr).await;
     let late = Duration::from_millis(150);
     let cases: [(&str, Bytes); 3] = [
@@ -214,10 +213,9 @@ impl StreamingExamplesHandler for Stalled {
     }
 }
 
-#[tokio::test]
-async fn a_client_resetting_at_its_deadline_ends_the_call_by_the_deadline() {
+async fn a_client_resetting_at_its_deadline_ends_the_call_by_the_deadline(front: Front) {
     let handler = Arc::new(Stalled::default());
-    let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
+    let server = front.serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
     let mut raw = Raw::connect(server.addr).await;
     let user = framed(&pb::UserRequest { id: "42".into() });
     let chunk = framed(&pb::Chunk {
@@ -260,10 +258,9 @@ async fn a_client_resetting_at_its_deadline_ends_the_call_by_the_deadline() {
     }
 }
 
-#[tokio::test]
-async fn a_malformed_grpc_timeout_answers_internal() {
+async fn a_malformed_grpc_timeout_answers_internal(front: Front) {
     let (guide, _dir) = guide();
-    let server = serve(guide, CallConfig::DEFAULT).await;
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
     let mut raw = Raw::connect(server.addr).await;
     let request = framed(&pb::UserRequest { id: "42".into() });
     for timeout in [
@@ -291,11 +288,10 @@ async fn a_malformed_grpc_timeout_answers_internal() {
 
 // ---------------------------------------------------------------- unary requests
 
-#[tokio::test]
-async fn a_unary_request_with_two_messages_answers_internal() {
+async fn a_unary_request_with_two_messages_answers_internal(front: Front) {
     let (guide, _dir) = guide();
     let stats = guide.stats();
-    let server = serve(guide, CallConfig::DEFAULT).await;
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
     let mut raw = Raw::connect(server.addr).await;
     let user = framed(&pb::UserRequest { id: "42".into() });
     let filter = framed(&pb::EventFilter::default());
@@ -363,10 +359,9 @@ impl StreamingExamplesHandler for ReadsUploads {
     }
 }
 
-#[tokio::test]
-async fn an_upload_reset_by_its_client_is_never_seen_as_finished() {
+async fn an_upload_reset_by_its_client_is_never_seen_as_finished(front: Front) {
     let handler = Arc::new(ReadsUploads(UploadProbe::default()));
-    let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
+    let server = front.serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
     let chunk = framed(&pb::Chunk {
         data: vec![7; 1000].into(),
     });
@@ -402,8 +397,7 @@ async fn an_upload_reset_by_its_client_is_never_seen_as_finished() {
 
 /// Many uploads reset at every early point (before any data, after 1-3 DATA frames, in the
 /// middle of a message), interleaved with finished ones, against the guide's store.
-#[test]
-fn reset_uploads_leave_no_file_and_finished_ones_arrive_byte_exact() {
+fn reset_uploads_leave_no_file_and_finished_ones_arrive_byte_exact(front: Front) {
     const UPLOADS: u64 = 240;
     let dir = tempfile::tempdir().expect("temp dir");
     let guide = Arc::new(GuideServer::new(dir.path()));
@@ -411,7 +405,7 @@ fn reset_uploads_leave_no_file_and_finished_ones_arrive_byte_exact() {
     // The server runs on its own runtime: dropping it waits for every blocking file
     // operation, so the directory is checked only once nothing can still touch it.
     let server_rt = tokio::runtime::Runtime::new().expect("server runtime");
-    let server: TestServer = server_rt.block_on(serve(guide, CallConfig::DEFAULT));
+    let server: TestServer = server_rt.block_on(front.serve(guide, CallConfig::DEFAULT));
     let client_rt = tokio::runtime::Runtime::new().expect("client runtime");
     let finished: Vec<Vec<u8>> = client_rt.block_on(async {
         let mut raw = Raw::connect(server.addr).await;
@@ -534,12 +528,13 @@ impl StreamingExamplesHandler for PanickingCallbacks {
     }
 }
 
-#[tokio::test]
-async fn a_panicking_end_callback_leaves_every_call_served() {
+async fn a_panicking_end_callback_leaves_every_call_served(front: Front) {
     let dir = tempfile::tempdir().expect("temp dir");
     let guide = GuideServer::new(dir.path());
     let stats = guide.stats();
-    let server = serve(Arc::new(PanickingCallbacks(guide)), CallConfig::DEFAULT).await;
+    let server = front
+        .serve(Arc::new(PanickingCallbacks(guide)), CallConfig::DEFAULT)
+        .await;
     let client = server.client().await;
     for round in 0..3u64 {
         let user = within(
@@ -641,8 +636,7 @@ impl StreamingExamplesHandler for Recorded {
     }
 }
 
-#[tokio::test]
-async fn the_server_records_exactly_how_each_call_ended() {
+async fn the_server_records_exactly_how_each_call_ended(front: Front) {
     let dir = tempfile::tempdir().expect("temp dir");
     let handler = Arc::new(Recorded(GuideServer::new(dir.path()), Reasons::default()));
     let limits = InboundLimits {
@@ -650,11 +644,12 @@ async fn the_server_records_exactly_how_each_call_ended() {
         max_messages: None,
         idle_timeout: Some(Duration::from_millis(300)),
     };
-    let server = serve(
-        Arc::clone(&handler),
-        CallConfig::DEFAULT.with_limits(limits),
-    )
-    .await;
+    let server = front
+        .serve(
+            Arc::clone(&handler),
+            CallConfig::DEFAULT.with_limits(limits),
+        )
+        .await;
     let reasons = &handler.1;
     let mut seen = 0;
     let chunk = |n: usize| {
@@ -784,3 +779,14 @@ fn declared_option_defaults_are_the_runtimes() {
     // The tuning preset decides the service options' defaults.
     assert!(ServiceOptions::OPTIONS.iter().all(|o| o.default.is_none()));
 }
+
+super::through_both_fronts!(
+    tokio a_request_arriving_after_its_deadline_gets_deadline_exceeded_not_cancelled,
+    tokio a_client_resetting_at_its_deadline_ends_the_call_by_the_deadline,
+    tokio a_malformed_grpc_timeout_answers_internal,
+    tokio a_unary_request_with_two_messages_answers_internal,
+    tokio an_upload_reset_by_its_client_is_never_seen_as_finished,
+    tokio a_panicking_end_callback_leaves_every_call_served,
+    tokio the_server_records_exactly_how_each_call_ended,
+    sync reset_uploads_leave_no_file_and_finished_ones_arrive_byte_exact,
+);

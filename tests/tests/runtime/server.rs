@@ -37,6 +37,11 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 
 /// A server run by `serve_with_shutdown`: `stop` triggers the shutdown, `done` is the serve
 /// future's task.
+/// A shutdown grace no test outlives ([`PATIENCE`](rust_stream_tests::PATIENCE) bounds every
+/// wait): a server that waits for it fails the test, whatever the machine's load, and one
+/// that ends its calls at once passes without any timer deciding.
+const NEVER_OVER: Duration = Duration::from_secs(3600);
+
 struct Running {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
@@ -211,17 +216,20 @@ async fn shutdown_ends_an_endless_stream_and_a_mid_flight_upload_with_unavailabl
         .unwrap()
         .expect_err("an upload cut by shutdown must not succeed");
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    // An upload answers once: it had the grace to finish before it was cut (a timer never
+    // fires early, so this holds on any machine; how late it fired is not asserted).
+    assert!(
+        stopping.elapsed() >= grace,
+        "the upload was cut before its grace"
+    );
     drop(more);
 
+    // The client is still connected: serve returns because it closes the connections
+    // after the grace and flush, which `within` bounds generously.
     within("serve to return", server.done)
         .await
         .unwrap()
         .expect("serve ends cleanly");
-    let took = stopping.elapsed();
-    assert!(
-        took < grace + Duration::from_secs(3),
-        "serve returned {took:?} after the signal, grace {grace:?}"
-    );
 
     let ended = handler.ended.borrow().clone();
     for method in ["ListEvents", "UploadChunks"] {
@@ -265,11 +273,11 @@ async fn ends_unavailable<T>(
 }
 
 /// Stops `server` while a unary call holds it: once `streams_end` returns, the server
-/// must still be serving that call; released, the call completes, and serving returns well
-/// before `grace`.
+/// must still be serving that call; released, the call completes, and serving returns
+/// without waiting for the streams: the server's grace is [`NEVER_OVER`], so waiting for it
+/// would fail the test.
 async fn shut_down_around_a_unary_call<F>(
     server: Running,
-    grace: Duration,
     gate: &Gate,
     call: JoinHandle<Result<(), Status>>,
     streams_end: F,
@@ -277,7 +285,6 @@ async fn shut_down_around_a_unary_call<F>(
     F: Future<Output = ()>,
 {
     gate.reached_by(1).await;
-    let stopping = Instant::now();
     server.stop.send(()).unwrap();
     streams_end.await;
     assert!(
@@ -297,11 +304,6 @@ async fn shut_down_around_a_unary_call<F>(
         .await
         .unwrap()
         .expect("serve ends cleanly");
-    let took = stopping.elapsed();
-    assert!(
-        took < grace / 3,
-        "serve returned {took:?} after the signal, grace {grace:?}: it waited for streams"
-    );
 }
 
 /// Our service with a call of each kind held open: GetUser waits at a gate, ListEvents
@@ -339,7 +341,6 @@ fn list_services() -> ServerReflectionRequest {
 
 #[tokio::test]
 async fn shutdown_ends_a_health_watch_and_a_reflection_stream_and_lets_a_unary_call_finish() {
-    let grace = Duration::from_secs(30);
     let handler = Arc::new(HeldOpen(Gate::default()));
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
@@ -350,7 +351,7 @@ async fn shutdown_ends_a_health_watch_and_a_reflection_stream_and_lets_a_unary_c
         .add_service(StreamingExamplesService::from_arc(Arc::clone(&handler)).into_server())
         .add_service(health)
         .add_service(reflection);
-    let server = start_router(router, grace).await;
+    let server = start_router(router, NEVER_OVER).await;
     let channel = channel(server.addr).await;
 
     // A health Watch: the current status, then nothing until it changes, which it never
@@ -399,7 +400,7 @@ async fn shutdown_ends_a_health_watch_and_a_reflection_stream_and_lets_a_unary_c
     reporter
         .set_service_status("", tonic_health::ServingStatus::NotServing)
         .await;
-    shut_down_around_a_unary_call(server, grace, &handler.0, call, async {
+    shut_down_around_a_unary_call(server, &handler.0, call, async {
         let status = within("NOT_SERVING", watch.message())
             .await
             .expect("the new status")
@@ -459,12 +460,11 @@ impl StreamingExamples for PlainTonic {
 
 #[tokio::test]
 async fn shutdown_ends_the_streams_of_a_plain_tonic_service_and_lets_its_unary_call_finish() {
-    let grace = Duration::from_secs(30);
     let handler = Arc::new(PlainTonic(Gate::default()));
     let router = Tuning::BALANCED
         .server()
         .add_service(StreamingExamplesServer::from_arc(Arc::clone(&handler)));
-    let server = start_router(router, grace).await;
+    let server = start_router(router, NEVER_OVER).await;
     let mut client = StreamingExamplesClient::new(channel(server.addr).await);
 
     // A stream that is never idle: the client reads it as fast as it comes.
@@ -494,7 +494,7 @@ async fn shutdown_ends_the_streams_of_a_plain_tonic_service_and_lets_its_unary_c
     let mut unary = client.clone();
     let call = tokio::spawn(async move { unary.get_user(user("42")).await.map(drop) });
 
-    shut_down_around_a_unary_call(server, grace, &handler.0, call, async {
+    shut_down_around_a_unary_call(server, &handler.0, call, async {
         ends_unavailable("the endless ListEvents", &mut events).await;
         ends_unavailable("Chat", &mut replies).await;
     })
@@ -663,11 +663,11 @@ async fn a_flood_of_expiring_deadlines_fails_only_by_deadline() {
     for round in 0..3 {
         let calls: Vec<_> = (0..1000)
             .map(|_| {
-                let mut client = client.clone();
+                let client = client.clone();
                 tokio::spawn(async move {
                     let mut request = tonic::Request::new(user("42"));
                     request.set_timeout(Duration::from_millis(1));
-                    client.inner().get_user(request).await
+                    client.get_user_with_metadata(request).await
                 })
             })
             .collect();

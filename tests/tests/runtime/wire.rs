@@ -1,6 +1,5 @@
 //! The runtime's guards, observed over real loopback sockets with the guide's service.
 
-use super::front::serve;
 use futures_util::StreamExt;
 use rust_stream::{
     CallConfig, CallContext, EndReason, InboundLimits, RequestStream, ResponseSink, Tuning,
@@ -9,6 +8,8 @@ use rust_stream::{
 use rust_stream_examples::adapter::{StreamingExamplesHandler, StreamingExamplesStreamClient};
 use rust_stream_examples::guide::GuideServer;
 use rust_stream_examples::pb;
+use rust_stream_examples::pb::streaming_examples_client::StreamingExamplesClient;
+use rust_stream_tests::Front;
 use rust_stream_tests::{PATIENCE, pseudo_random, wait_for, within};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -58,11 +59,10 @@ impl Probe {
 
 // ---------------------------------------------------------------- server streaming
 
-#[tokio::test]
-async fn cancelled_server_stream_stops_the_producer_within_one_item() {
+async fn cancelled_server_stream_stops_the_producer_within_one_item(front: Front) {
     let (guide, _dir) = guide();
     let stats = guide.stats();
-    let server = serve(guide, CallConfig::DEFAULT).await;
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
     let client = server.client().await;
     for round in 0..5 {
         let mut events = within("ListEvents", client.list_events(pb::EventFilter::default()))
@@ -112,10 +112,9 @@ impl StreamingExamplesHandler for NeverChecks {
     }
 }
 
-#[tokio::test]
-async fn a_handler_that_never_checks_is_dropped_when_the_client_cancels() {
+async fn a_handler_that_never_checks_is_dropped_when_the_client_cancels(front: Front) {
     let handler = Arc::new(NeverChecks(Probe::default()));
-    let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
+    let server = front.serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
     let client = server.client().await;
 
     let dropped = handler.0.arm();
@@ -152,10 +151,9 @@ async fn a_handler_that_never_checks_is_dropped_when_the_client_cancels() {
     assert_eq!(*watcher.borrow(), Some(EndReason::ClientGone));
 }
 
-#[tokio::test]
-async fn a_handler_that_never_checks_is_dropped_when_the_connection_closes() {
+async fn a_handler_that_never_checks_is_dropped_when_the_connection_closes(front: Front) {
     let handler = Arc::new(NeverChecks(Probe::default()));
-    let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
+    let server = front.serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
     let dropped = handler.0.arm();
     let events = {
         let client = server.client().await;
@@ -227,12 +225,11 @@ async fn ended_by_deadline(handler: &Slow, dropped: oneshot::Receiver<()>) {
     assert_eq!(*handler.0.ended.borrow(), Some(EndReason::DeadlineExceeded));
 }
 
-#[tokio::test]
-async fn deadlines_end_every_pattern_with_deadline_exceeded() {
+async fn deadlines_end_every_pattern_with_deadline_exceeded(front: Front) {
     let handler = Arc::new(Slow::default());
-    let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
+    let server = front.serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
     let timeout = Duration::from_millis(300);
-    let mut client = server.client().await.with_timeout(timeout);
+    let client = server.client().await.with_timeout(timeout);
 
     // Unary: tonic's client timer races the server's; either way the caller sees
     // DEADLINE_EXCEEDED, and the server records the deadline as the reason, even when the
@@ -271,19 +268,17 @@ async fn deadlines_end_every_pattern_with_deadline_exceeded() {
     }]);
     let status = within(
         "UploadChunks",
-        client.inner().upload_chunks(with_timeout(chunks, timeout)),
+        client.upload_chunks_with_metadata(with_timeout(chunks, timeout)),
     )
     .await
-    .map_err(rust_stream::codegen::client_status)
     .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     ended_by_deadline(&handler, dropped).await;
 }
 
-#[tokio::test]
-async fn the_service_default_deadline_applies_when_the_client_sends_none() {
+async fn the_service_default_deadline_applies_when_the_client_sends_none(front: Front) {
     let config = CallConfig::DEFAULT.with_default_deadline(Some(Duration::from_millis(200)));
-    let server = serve(Arc::new(Slow::default()), config).await;
+    let server = front.serve(Arc::new(Slow::default()), config).await;
     let client = server.client().await;
     let status = within("GetUser", client.get_user(pb::UserRequest::default()))
         .await
@@ -309,8 +304,7 @@ fn endless_chunks(
     })
 }
 
-#[tokio::test]
-async fn an_upload_over_the_byte_limit_is_refused_and_reading_stops() {
+async fn an_upload_over_the_byte_limit_is_refused_and_reading_stops(front: Front) {
     const LIMIT: u64 = 1 << 20;
     let config = CallConfig::DEFAULT.with_limits(InboundLimits {
         max_total_bytes: Some(LIMIT),
@@ -318,13 +312,13 @@ async fn an_upload_over_the_byte_limit_is_refused_and_reading_stops() {
     });
     let (guide, dir) = guide();
     let stats = guide.stats();
-    let server = serve(guide, config).await;
-    let mut client = server.client().await;
+    let server = front.serve(guide, config).await;
+    let client = server.client().await;
 
     let taken = Arc::new(AtomicU64::new(0));
     let (dropped_tx, dropped) = oneshot::channel();
     let chunks = endless_chunks(64 * 1024, Arc::clone(&taken), dropped_tx);
-    let status = within("UploadChunks", client.inner().upload_chunks(chunks))
+    let status = within("UploadChunks", client.upload_chunks(chunks))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
@@ -355,21 +349,20 @@ async fn an_upload_over_the_byte_limit_is_refused_and_reading_stops() {
     );
 }
 
-#[tokio::test]
-async fn message_count_and_idle_limits_answer_with_clear_statuses() {
+async fn message_count_and_idle_limits_answer_with_clear_statuses(front: Front) {
     let config = CallConfig::DEFAULT.with_limits(InboundLimits {
         max_messages: Some(3),
         idle_timeout: Some(Duration::from_millis(200)),
         ..InboundLimits::DEFAULT
     });
     let (guide, _dir) = guide();
-    let server = serve(guide, config).await;
-    let mut client = server.client().await;
+    let server = front.serve(guide, config).await;
+    let client = server.client().await;
 
     let four = futures_util::stream::iter((0..4).map(|_| pb::Chunk {
         data: vec![1; 8].into(),
     }));
-    let status = within("UploadChunks", client.inner().upload_chunks(four))
+    let status = within("UploadChunks", client.upload_chunks(four))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
@@ -381,8 +374,8 @@ async fn message_count_and_idle_limits_answer_with_clear_statuses() {
         ..InboundLimits::DEFAULT
     });
     let (guide, _dir2) = self::guide();
-    let steady_server = serve(guide, steady).await;
-    let mut steady_client = steady_server.client().await;
+    let steady_server = front.serve(guide, steady).await;
+    let steady_client = steady_server.client().await;
     let paced = tokio_stream::StreamExt::take(
         tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(Duration::from_millis(
             50,
@@ -393,10 +386,10 @@ async fn message_count_and_idle_limits_answer_with_clear_statuses() {
         data: vec![1; 8].into(),
     });
     let started = std::time::Instant::now();
-    let result = within("a paced upload", steady_client.inner().upload_chunks(paced))
+    let result = within("a paced upload", steady_client.upload_chunks(paced))
         .await
         .expect("an upload that never idles for 1 s succeeds");
-    assert_eq!(result.into_inner().bytes_received, 320);
+    assert_eq!(result.bytes_received, 320);
     assert!(started.elapsed() >= Duration::from_millis(1950));
 
     // One chunk, then silence with the stream left open.
@@ -404,18 +397,17 @@ async fn message_count_and_idle_limits_answer_with_clear_statuses() {
         data: vec![1; 8].into(),
     }])
     .chain(futures_util::stream::pending());
-    let status = within("UploadChunks", client.inner().upload_chunks(stalled))
+    let status = within("UploadChunks", client.upload_chunks(stalled))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     assert!(status.message().contains("idle"), "{status:?}");
 }
 
-#[tokio::test]
-async fn a_64_mib_upload_arrives_byte_exact_through_the_chunk_bridge() {
+async fn a_64_mib_upload_arrives_byte_exact_through_the_chunk_bridge(front: Front) {
     let (guide, dir) = guide();
     let stored = guide.upload_path(1);
-    let server = serve(guide, CallConfig::DEFAULT).await;
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
     let client = server.client().await;
 
     let data = pseudo_random(64 << 20, 42);
@@ -493,9 +485,10 @@ impl StreamingExamplesHandler for HashingReader {
     }
 }
 
-#[tokio::test]
-async fn the_async_read_bridge_yields_the_exact_bytes() {
-    let server = serve(Arc::new(HashingReader), CallConfig::DEFAULT).await;
+async fn the_async_read_bridge_yields_the_exact_bytes(front: Front) {
+    let server = front
+        .serve(Arc::new(HashingReader), CallConfig::DEFAULT)
+        .await;
     let client = server.client().await;
     let data = pseudo_random(3 * 65536 + 123, 7);
     let digest = Sha256::digest(&data);
@@ -530,11 +523,10 @@ impl tokio::io::AsyncRead for FailingReader {
     }
 }
 
-#[tokio::test]
-async fn a_failed_source_resets_the_upload_and_the_server_keeps_nothing() {
+async fn a_failed_source_resets_the_upload_and_the_server_keeps_nothing(front: Front) {
     let (guide, dir) = guide();
     let stats = guide.stats();
-    let server = serve(guide, CallConfig::DEFAULT).await;
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
     let client = server.client().await;
     let err = within(
         "the upload",
@@ -555,13 +547,16 @@ async fn a_failed_source_resets_the_upload_and_the_server_keeps_nothing() {
     );
 }
 
-#[tokio::test]
-async fn an_oversized_message_gets_resource_exhausted_and_the_server_goes_on() {
+async fn an_oversized_message_gets_resource_exhausted_and_the_server_goes_on(front: Front) {
     let (guide, _dir) = guide();
-    let server = serve(guide, CallConfig::DEFAULT).await;
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
     let mut client = server.client().await;
     let too_big = Tuning::BALANCED.max_message_size + 1;
-    let mut raw = client.inner().clone().max_encoding_message_size(usize::MAX);
+    // tonic's own client, whose encoding limit can be lifted: the helpers keep the tuning's.
+    let mut raw = within("connect", StreamingExamplesClient::connect(server.uri()))
+        .await
+        .expect("connect")
+        .max_encoding_message_size(usize::MAX);
     let chunks = futures_util::stream::iter([pb::Chunk {
         data: vec![0; too_big].into(),
     }]);
@@ -583,10 +578,9 @@ async fn user_name(client: &mut StreamingExamplesStreamClient, id: &str) -> Stri
         .name
 }
 
-#[tokio::test]
-async fn get_user_answers_the_demo_user_and_not_found() {
+async fn get_user_answers_the_demo_user_and_not_found(front: Front) {
     let (guide, _dir) = guide();
-    let server = serve(guide, CallConfig::DEFAULT).await;
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
     let client = server.client().await;
     let user = within(
         "GetUser",
@@ -642,9 +636,8 @@ impl StreamingExamplesHandler for Panics {
     }
 }
 
-#[tokio::test]
-async fn a_panicking_handler_fails_its_call_with_internal_and_the_server_goes_on() {
-    let server = serve(Arc::new(Panics), CallConfig::DEFAULT).await;
+async fn a_panicking_handler_fails_its_call_with_internal_and_the_server_goes_on(front: Front) {
+    let server = front.serve(Arc::new(Panics), CallConfig::DEFAULT).await;
     let mut client = server.client().await;
     let status = within(
         "GetUser",
@@ -670,19 +663,17 @@ async fn a_panicking_handler_fails_its_call_with_internal_and_the_server_goes_on
     assert_eq!(user_name(&mut client, "ok").await, "ok");
 }
 
-#[tokio::test]
-async fn unimplemented_methods_answer_unimplemented() {
-    let server = serve(Arc::new(Panics), CallConfig::DEFAULT).await;
+async fn unimplemented_methods_answer_unimplemented(front: Front) {
+    let server = front.serve(Arc::new(Panics), CallConfig::DEFAULT).await;
     let client = server.client().await;
     let (_requests, mut replies) = client.chat();
     let status = within("Chat", replies.message()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
 }
 
-#[tokio::test]
-async fn a_malformed_request_gets_a_clear_status_and_the_server_goes_on() {
+async fn a_malformed_request_gets_a_clear_status_and_the_server_goes_on(front: Front) {
     let (guide, _dir) = guide();
-    let server = serve(guide, CallConfig::DEFAULT).await;
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
     let channel = Tuning::BALANCED.connect(server.uri()).await.unwrap();
     // `UploadResult` has a varint where `UserRequest` has a string: not decodable as one.
     let mut grpc = tonic::client::Grpc::new(channel.clone());
@@ -732,18 +723,17 @@ impl StreamingExamplesHandler for Introspect {
     }
 }
 
-#[tokio::test]
-async fn the_call_context_shows_metadata_peer_method_and_time_left() {
-    let server = serve(Arc::new(Introspect), CallConfig::DEFAULT).await;
-    let mut client = server.client().await;
+async fn the_call_context_shows_metadata_peer_method_and_time_left(front: Front) {
+    let server = front.serve(Arc::new(Introspect), CallConfig::DEFAULT).await;
+    let client = server.client().await;
     let mut request = with_timeout(pb::UserRequest::default(), Duration::from_secs(20));
     request
         .metadata_mut()
         .insert("x-user", "bob".parse().unwrap());
-    let user = within("GetUser", client.inner().get_user(request))
+    let user = within("GetUser", client.get_user_with_metadata(request))
         .await
         .unwrap()
-        .into_inner();
+        .message;
     assert_eq!(user.name, "bob /streaming.StreamingExamples/GetUser true");
     let (peer, remaining) = user.email.split_once(' ').unwrap();
     assert_eq!(peer, "127.0.0.1");
@@ -783,10 +773,9 @@ impl StreamingExamplesHandler for GreetFirst {
     }
 }
 
-#[tokio::test]
-async fn chat_directions_are_independent() {
+async fn chat_directions_are_independent(front: Front) {
     let handler = Arc::new(GreetFirst(Probe::default()));
-    let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
+    let server = front.serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
     let client = server.client().await;
     let dropped = handler.0.arm();
     let (requests, mut replies) = client.chat();
@@ -817,10 +806,9 @@ async fn chat_directions_are_independent() {
     assert_eq!(*handler.0.ended.borrow(), Some(EndReason::Finished));
 }
 
-#[tokio::test]
-async fn a_reset_mid_chat_stops_the_handler_and_other_calls_go_on() {
+async fn a_reset_mid_chat_stops_the_handler_and_other_calls_go_on(front: Front) {
     let handler = Arc::new(GreetFirst(Probe::default()));
-    let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
+    let server = front.serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
     let client = server.client().await;
     let dropped = handler.0.arm();
     let (requests, mut replies) = client.chat();
@@ -856,10 +844,9 @@ async fn a_reset_mid_chat_stops_the_handler_and_other_calls_go_on() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn guide_chat_delivers_every_message_in_order() {
+async fn guide_chat_delivers_every_message_in_order(front: Front) {
     let (guide, _dir) = guide();
-    let server = serve(guide, CallConfig::DEFAULT).await;
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
     let client = server.client().await;
     let (requests, replies) = client.chat();
     let texts: Vec<String> = (0..200).map(|i| format!("message {i}")).collect();
@@ -918,10 +905,9 @@ impl StreamingExamplesHandler for RunAhead {
 /// An event is 66 bytes of message plus 5 of gRPC framing.
 const EVENT_ON_WIRE: u64 = 71;
 
-#[tokio::test]
-async fn a_large_client_window_lets_the_producer_run_ahead_of_an_idle_client() {
+async fn a_large_client_window_lets_the_producer_run_ahead_of_an_idle_client(front: Front) {
     let handler = Arc::new(RunAhead::default());
-    let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
+    let server = front.serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
     let client = server.client_with(&Tuning::BALANCED).await;
     let events = within("ListEvents", client.list_events(pb::EventFilter::default()))
         .await
@@ -935,10 +921,9 @@ async fn a_large_client_window_lets_the_producer_run_ahead_of_an_idle_client() {
     drop(events);
 }
 
-#[tokio::test]
-async fn a_small_client_window_bounds_how_far_the_producer_runs_ahead() {
+async fn a_small_client_window_bounds_how_far_the_producer_runs_ahead(front: Front) {
     let handler = Arc::new(RunAhead::default());
-    let server = serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
+    let server = front.serve(Arc::clone(&handler), CallConfig::DEFAULT).await;
     let client = server.client_with(&Tuning::LOW_LATENCY).await;
     let mut events = within("ListEvents", client.list_events(pb::EventFilter::default()))
         .await
@@ -959,6 +944,7 @@ async fn a_small_client_window_bounds_how_far_the_producer_runs_ahead() {
     let _ = PATIENCE;
 }
 
+/// Not a front's matter: the socket options come from the tuning.
 #[tokio::test]
 async fn accepted_connections_get_the_tunings_socket_options() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -985,3 +971,27 @@ async fn accepted_connections_get_the_tunings_socket_options() {
         rust_stream::TCP_KEEPALIVE_RETRIES
     );
 }
+
+super::through_both_fronts!(
+    tokio cancelled_server_stream_stops_the_producer_within_one_item,
+    tokio a_handler_that_never_checks_is_dropped_when_the_client_cancels,
+    tokio a_handler_that_never_checks_is_dropped_when_the_connection_closes,
+    tokio deadlines_end_every_pattern_with_deadline_exceeded,
+    tokio the_service_default_deadline_applies_when_the_client_sends_none,
+    tokio an_upload_over_the_byte_limit_is_refused_and_reading_stops,
+    tokio message_count_and_idle_limits_answer_with_clear_statuses,
+    tokio a_64_mib_upload_arrives_byte_exact_through_the_chunk_bridge,
+    tokio the_async_read_bridge_yields_the_exact_bytes,
+    tokio a_failed_source_resets_the_upload_and_the_server_keeps_nothing,
+    tokio an_oversized_message_gets_resource_exhausted_and_the_server_goes_on,
+    tokio get_user_answers_the_demo_user_and_not_found,
+    tokio a_panicking_handler_fails_its_call_with_internal_and_the_server_goes_on,
+    tokio unimplemented_methods_answer_unimplemented,
+    tokio a_malformed_request_gets_a_clear_status_and_the_server_goes_on,
+    tokio the_call_context_shows_metadata_peer_method_and_time_left,
+    tokio chat_directions_are_independent,
+    tokio a_reset_mid_chat_stops_the_handler_and_other_calls_go_on,
+    tokio guide_chat_delivers_every_message_in_order,
+    tokio a_large_client_window_lets_the_producer_run_ahead_of_an_idle_client,
+    tokio a_small_client_window_bounds_how_far_the_producer_runs_ahead,
+);

@@ -836,7 +836,6 @@ pub mod records_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct RecordsStreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -859,15 +858,10 @@ pub mod records_stream {
         ) -> Self {
             RecordsStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -878,7 +872,6 @@ pub mod records_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -887,10 +880,6 @@ pub mod records_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Unary `Put`.
         pub async fn put(
@@ -944,12 +933,14 @@ pub mod records_stream {
             ::rust_stream::codegen::Responses<super::Record>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::scan(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::SCAN, request).await?,
                 ),
             )
         }
@@ -1003,13 +994,14 @@ pub mod records_stream {
             ::rust_stream::codegen::Requests<super::Record>,
             ::rust_stream::codegen::Responses<super::Record>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::sync(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::SYNC,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,

@@ -597,7 +597,9 @@ pub mod placeholder_stream {
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct PlaceholderStreamClient {
-        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
+            ::rust_stream::codegen::tonic::transport::Channel,
+        >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl PlaceholderStreamClient {
@@ -616,11 +618,11 @@ pub mod placeholder_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PlaceholderStreamClient {
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                grpc: ::rust_stream::codegen::client_grpc(
+                    channel,
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -631,7 +633,7 @@ pub mod placeholder_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -639,10 +641,6 @@ pub mod placeholder_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
     }
     /// A server started by `test_server`: dropping it shuts the server down (new calls
@@ -832,7 +830,9 @@ pub mod pinger_stream {
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct PingerStreamClient {
-        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
+            ::rust_stream::codegen::tonic::transport::Channel,
+        >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl PingerStreamClient {
@@ -851,11 +851,11 @@ pub mod pinger_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PingerStreamClient {
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                grpc: ::rust_stream::codegen::client_grpc(
+                    channel,
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -866,7 +866,7 @@ pub mod pinger_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -874,10 +874,6 @@ pub mod pinger_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Server streaming `Watch`.
         pub async fn watch(
@@ -901,12 +897,14 @@ pub mod pinger_stream {
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::watch(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::WATCH, request).await?,
                 ),
             )
         }

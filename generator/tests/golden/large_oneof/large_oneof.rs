@@ -485,7 +485,9 @@ pub mod recognizer_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct RecognizerStreamClient {
-        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
+            ::rust_stream::codegen::tonic::transport::Channel,
+        >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl RecognizerStreamClient {
@@ -504,11 +506,11 @@ pub mod recognizer_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             RecognizerStreamClient {
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                grpc: ::rust_stream::codegen::client_grpc(
+                    channel,
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -519,7 +521,7 @@ pub mod recognizer_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -527,10 +529,6 @@ pub mod recognizer_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Bidi streaming `Recognize`.
         pub fn recognize(
@@ -549,13 +547,14 @@ pub mod recognizer_stream {
             ::rust_stream::codegen::Requests<super::Request>,
             ::rust_stream::codegen::Responses<super::Request>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::recognize(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::RECOGNIZE,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,

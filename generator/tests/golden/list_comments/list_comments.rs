@@ -488,7 +488,9 @@ pub mod resources_stream {
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct ResourcesStreamClient {
-        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
+            ::rust_stream::codegen::tonic::transport::Channel,
+        >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl ResourcesStreamClient {
@@ -507,11 +509,11 @@ pub mod resources_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             ResourcesStreamClient {
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                grpc: ::rust_stream::codegen::client_grpc(
+                    channel,
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -522,7 +524,7 @@ pub mod resources_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -530,10 +532,6 @@ pub mod resources_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Server streaming `List`.
         pub async fn list(
@@ -557,12 +555,14 @@ pub mod resources_stream {
             ::rust_stream::codegen::Responses<super::Resource>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::list(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::LIST, request).await?,
                 ),
             )
         }

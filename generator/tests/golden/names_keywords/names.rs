@@ -9498,7 +9498,6 @@ pub mod methods_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct MethodsStreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -9523,15 +9522,10 @@ pub mod methods_stream {
         ) -> Self {
             MethodsStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -9542,7 +9536,6 @@ pub mod methods_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -9551,10 +9544,6 @@ pub mod methods_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Unary `as`.
         pub async fn r#as(
@@ -9605,12 +9594,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Break>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::r#break(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::BREAK, request).await?,
                 ),
             )
         }
@@ -9664,13 +9655,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Continue>,
             ::rust_stream::codegen::Responses<super::Continue>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::r#continue(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::CONTINUE,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -9733,12 +9725,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Enum>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::r#enum(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::ENUM, request).await?,
                 ),
             )
         }
@@ -9792,13 +9786,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Fn>,
             ::rust_stream::codegen::Responses<super::Fn>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::r#fn(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::FN,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -9861,12 +9856,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::If>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::r#if(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::IF, request).await?,
                 ),
             )
         }
@@ -9917,13 +9914,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::In>,
             ::rust_stream::codegen::Responses<super::In>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::r#in(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::IN,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -9986,12 +9984,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Loop>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::r#loop(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::LOOP, request).await?,
                 ),
             )
         }
@@ -10045,13 +10045,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Mod>,
             ::rust_stream::codegen::Responses<super::Mod>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::r#mod(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::MOD,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -10114,12 +10115,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Mut>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::r#mut(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::MUT, request).await?,
                 ),
             )
         }
@@ -10170,13 +10173,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Ref>,
             ::rust_stream::codegen::Responses<super::Ref>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::r#ref(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::REF,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -10243,12 +10247,15 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Static>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::r#static(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::STATIC, request)
+                        .await?,
                 ),
             )
         }
@@ -10303,13 +10310,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Trait>,
             ::rust_stream::codegen::Responses<super::Trait>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::r#trait(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::TRAIT,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -10372,12 +10380,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Type>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::r#type(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::TYPE, request).await?,
                 ),
             )
         }
@@ -10432,13 +10442,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Use>,
             ::rust_stream::codegen::Responses<super::Use>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::r#use(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::USE,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -10504,12 +10515,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::While>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::r#while(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::WHILE, request).await?,
                 ),
             )
         }
@@ -10560,13 +10573,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Abstract>,
             ::rust_stream::codegen::Responses<super::Abstract>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::r#abstract(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::ABSTRACT,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -10714,13 +10728,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Final>,
             ::rust_stream::codegen::Responses<super::Final>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::r#final(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::FINAL,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -10786,12 +10801,15 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Override>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::r#override(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::OVERRIDE, request)
+                        .await?,
                 ),
             )
         }
@@ -10842,13 +10860,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Typeof>,
             ::rust_stream::codegen::Responses<super::Typeof>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::r#typeof(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::TYPEOF,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -10915,12 +10934,15 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Virtual>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::r#virtual(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::VIRTUAL, request)
+                        .await?,
                 ),
             )
         }
@@ -10974,13 +10996,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Async>,
             ::rust_stream::codegen::Responses<super::Async>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::r#async(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::ASYNC,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -11046,12 +11069,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::Try>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::r#try(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::TRY, request).await?,
                 ),
             )
         }
@@ -11102,13 +11127,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Super>,
             ::rust_stream::codegen::Responses<super::Super>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::super_(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::SUPER,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -11174,12 +11200,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::self__(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::SELF_, request).await?,
                 ),
             )
         }
@@ -11234,13 +11262,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::Crate>,
             ::rust_stream::codegen::Responses<super::Crate>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::crate_(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::CRATE,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -11303,12 +11332,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::___(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::___, request).await?,
                 ),
             )
         }
@@ -11359,13 +11390,14 @@ pub mod methods_stream {
             ::rust_stream::codegen::Requests<super::As>,
             ::rust_stream::codegen::Responses<super::As>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::a_b(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::A_B,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -11429,12 +11461,15 @@ pub mod methods_stream {
             ::rust_stream::codegen::Responses<super::As>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::ping_pong(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::PING_PONG, request)
+                        .await?,
                 ),
             )
         }

@@ -3652,7 +3652,6 @@ pub mod __stream {
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct __StreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -3675,15 +3674,10 @@ pub mod __stream {
         ) -> Self {
             __StreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -3694,7 +3688,6 @@ pub mod __stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -3703,10 +3696,6 @@ pub mod __stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Unary `Call`.
         pub async fn call(
@@ -3922,7 +3911,9 @@ pub mod self_stream {
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct SelfStreamClient {
-        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
+            ::rust_stream::codegen::tonic::transport::Channel,
+        >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl SelfStreamClient {
@@ -3941,11 +3932,11 @@ pub mod self_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             SelfStreamClient {
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                grpc: ::rust_stream::codegen::client_grpc(
+                    channel,
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -3956,7 +3947,7 @@ pub mod self_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -3964,10 +3955,6 @@ pub mod self_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Server streaming `Call`.
         pub async fn call(
@@ -3991,12 +3978,14 @@ pub mod self_stream {
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::call(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::CALL, request).await?,
                 ),
             )
         }
@@ -4188,7 +4177,6 @@ pub mod super_stream {
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct SuperStreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -4211,15 +4199,10 @@ pub mod super_stream {
         ) -> Self {
             SuperStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -4230,7 +4213,6 @@ pub mod super_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -4239,10 +4221,6 @@ pub mod super_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Client streaming `Call`.
         pub async fn call(
@@ -4463,7 +4441,9 @@ pub mod crate_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct CrateStreamClient {
-        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
+            ::rust_stream::codegen::tonic::transport::Channel,
+        >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl CrateStreamClient {
@@ -4482,11 +4462,11 @@ pub mod crate_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             CrateStreamClient {
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                grpc: ::rust_stream::codegen::client_grpc(
+                    channel,
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -4497,7 +4477,7 @@ pub mod crate_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -4505,10 +4485,6 @@ pub mod crate_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Bidi streaming `Call`.
         pub fn call(
@@ -4527,13 +4503,14 @@ pub mod crate_stream {
             ::rust_stream::codegen::Requests<super::Ping>,
             ::rust_stream::codegen::Responses<super::Ping>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::call(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::CALL,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -4733,7 +4710,6 @@ pub mod extern_stream {
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct ExternStreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -4756,15 +4732,10 @@ pub mod extern_stream {
         ) -> Self {
             ExternStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -4775,7 +4746,6 @@ pub mod extern_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -4784,10 +4754,6 @@ pub mod extern_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Unary `Call`.
         pub async fn call(
@@ -5003,7 +4969,9 @@ pub mod as_stream {
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct AsStreamClient {
-        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
+            ::rust_stream::codegen::tonic::transport::Channel,
+        >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl AsStreamClient {
@@ -5022,11 +4990,11 @@ pub mod as_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             AsStreamClient {
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                grpc: ::rust_stream::codegen::client_grpc(
+                    channel,
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -5037,7 +5005,7 @@ pub mod as_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -5045,10 +5013,6 @@ pub mod as_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Server streaming `Call`.
         pub async fn call(
@@ -5072,12 +5036,14 @@ pub mod as_stream {
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::call(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::CALL, request).await?,
                 ),
             )
         }
@@ -5269,7 +5235,6 @@ pub mod dyn_stream {
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct DynStreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -5292,15 +5257,10 @@ pub mod dyn_stream {
         ) -> Self {
             DynStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -5311,7 +5271,6 @@ pub mod dyn_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -5320,10 +5279,6 @@ pub mod dyn_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Client streaming `Call`.
         pub async fn call(
@@ -5544,7 +5499,9 @@ pub mod abstract_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct AbstractStreamClient {
-        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
+            ::rust_stream::codegen::tonic::transport::Channel,
+        >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl AbstractStreamClient {
@@ -5563,11 +5520,11 @@ pub mod abstract_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             AbstractStreamClient {
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                grpc: ::rust_stream::codegen::client_grpc(
+                    channel,
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -5578,7 +5535,7 @@ pub mod abstract_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -5586,10 +5543,6 @@ pub mod abstract_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Bidi streaming `Call`.
         pub fn call(
@@ -5608,13 +5561,14 @@ pub mod abstract_stream {
             ::rust_stream::codegen::Requests<super::Ping>,
             ::rust_stream::codegen::Responses<super::Ping>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::call(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::CALL,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -5815,7 +5769,6 @@ pub mod async_stream {
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct AsyncStreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -5838,15 +5791,10 @@ pub mod async_stream {
         ) -> Self {
             AsyncStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -5857,7 +5805,6 @@ pub mod async_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -5866,10 +5813,6 @@ pub mod async_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Unary `Call`.
         pub async fn call(
@@ -6085,7 +6028,9 @@ pub mod gen_stream {
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct GenStreamClient {
-        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
+            ::rust_stream::codegen::tonic::transport::Channel,
+        >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl GenStreamClient {
@@ -6104,11 +6049,11 @@ pub mod gen_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             GenStreamClient {
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                grpc: ::rust_stream::codegen::client_grpc(
+                    channel,
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -6119,7 +6064,7 @@ pub mod gen_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -6127,10 +6072,6 @@ pub mod gen_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Server streaming `Call`.
         pub async fn call(
@@ -6154,12 +6095,14 @@ pub mod gen_stream {
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::call(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::CALL, request).await?,
                 ),
             )
         }
@@ -6351,7 +6294,6 @@ pub mod _1_stream {
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
     #[derive(Clone, Debug)]
     pub struct _1StreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -6374,15 +6316,10 @@ pub mod _1_stream {
         ) -> Self {
             _1StreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -6393,7 +6330,6 @@ pub mod _1_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -6402,10 +6338,6 @@ pub mod _1_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Client streaming `Call`.
         pub async fn call(
@@ -6626,7 +6558,9 @@ pub mod ping_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct PingStreamClient {
-        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
+            ::rust_stream::codegen::tonic::transport::Channel,
+        >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl PingStreamClient {
@@ -6645,11 +6579,11 @@ pub mod ping_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             PingStreamClient {
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                grpc: ::rust_stream::codegen::client_grpc(
+                    channel,
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -6660,7 +6594,7 @@ pub mod ping_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -6668,10 +6602,6 @@ pub mod ping_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Bidi streaming `Call`.
         pub fn call(
@@ -6690,13 +6620,14 @@ pub mod ping_stream {
             ::rust_stream::codegen::Requests<super::Ping>,
             ::rust_stream::codegen::Responses<super::Ping>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::call(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::CALL,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,

@@ -381,7 +381,7 @@ pub mod connection_client {
                 .insert(GrpcMethod::new("rust_names.Connection", "FromChannel"));
             self.inner.unary(req, path, codec).await
         }
-        pub async fn inner_(
+        pub async fn inner(
             &mut self,
             request: impl tonic::IntoRequest<super::Request>,
         ) -> std::result::Result<tonic::Response<super::Send>, tonic::Status> {
@@ -610,7 +610,7 @@ pub mod connection_server {
             &self,
             request: tonic::Request<super::Request>,
         ) -> std::result::Result<tonic::Response<super::Future>, tonic::Status>;
-        async fn inner_(
+        async fn inner(
             &self,
             request: tonic::Request<super::Request>,
         ) -> std::result::Result<tonic::Response<super::Send>, tonic::Status>;
@@ -1137,7 +1137,7 @@ pub mod connection_server {
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
                             let fut = async move {
-                                <T as Connection>::inner_(&inner, request).await
+                                <T as Connection>::inner(&inner, request).await
                             };
                             Box::pin(fut)
                         }
@@ -1761,9 +1761,7 @@ pub mod connection_stream {
             }
         }
         /// Unary: `/rust_names.Connection/Inner`.
-        ///
-        /// Named `inner_` because `inner` is a function of the generated clients.
-        fn inner_(
+        fn inner(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
             request: super::Request,
@@ -1947,7 +1945,7 @@ pub mod connection_stream {
         /// `FromChannel`.
         pub from_channel_: ::rust_stream::codegen::CallConfig,
         /// `Inner`.
-        pub inner_: ::rust_stream::codegen::CallConfig,
+        pub inner: ::rust_stream::codegen::CallConfig,
         /// `WithTimeout`.
         pub with_timeout_: ::rust_stream::codegen::CallConfig,
         /// `Upload`.
@@ -1975,7 +1973,7 @@ pub mod connection_stream {
             max_decoding_message_size_: ::rust_stream::codegen::CallConfig::DEFAULT,
             max_encoding_message_size_: ::rust_stream::codegen::CallConfig::DEFAULT,
             from_channel_: ::rust_stream::codegen::CallConfig::DEFAULT,
-            inner_: ::rust_stream::codegen::CallConfig::DEFAULT,
+            inner: ::rust_stream::codegen::CallConfig::DEFAULT,
             with_timeout_: ::rust_stream::codegen::CallConfig::DEFAULT,
             upload: ::rust_stream::codegen::CallConfig::DEFAULT,
             upload_from: ::rust_stream::codegen::CallConfig::DEFAULT,
@@ -2221,7 +2219,7 @@ pub mod connection_stream {
                 )
                 .await
         }
-        async fn inner_(
+        async fn inner(
             &self,
             request: ::rust_stream::codegen::tonic::Request<super::Request>,
         ) -> ::core::result::Result<
@@ -2231,10 +2229,10 @@ pub mod connection_stream {
             let handler = ::std::sync::Arc::clone(&self.handler);
             ::rust_stream::codegen::unary(
                     paths::INNER,
-                    &self.config.inner_,
+                    &self.config.inner,
                     request,
                     move |ctx, request| async move {
-                        <H as ConnectionHandler>::inner_(&handler, ctx, request).await
+                        <H as ConnectionHandler>::inner(&handler, ctx, request).await
                     },
                 )
                 .await
@@ -2385,7 +2383,6 @@ pub mod connection_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct ConnectionStreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -2410,15 +2407,10 @@ pub mod connection_stream {
         ) -> Self {
             ConnectionStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -2429,7 +2421,6 @@ pub mod connection_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -2438,10 +2429,6 @@ pub mod connection_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Bidi streaming `Connect`.
         pub fn connect_(
@@ -2460,13 +2447,14 @@ pub mod connection_stream {
             ::rust_stream::codegen::Requests<super::Request>,
             ::rust_stream::codegen::Responses<super::Response>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::connect_(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::CONNECT,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -2746,7 +2734,7 @@ pub mod connection_stream {
                 .await
         }
         /// Unary `Inner`.
-        pub async fn inner_(
+        pub async fn inner(
             &self,
             request: super::Request,
         ) -> ::core::result::Result<super::Send, ::rust_stream::codegen::tonic::Status> {
@@ -2976,12 +2964,15 @@ pub mod connection_stream {
             ::rust_stream::codegen::Responses<super::Duration>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::default(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::DEFAULT, request)
+                        .await?,
                 ),
             )
         }

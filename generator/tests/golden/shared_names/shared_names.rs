@@ -1092,7 +1092,6 @@ pub mod first_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct FirstStreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -1115,15 +1114,10 @@ pub mod first_stream {
         ) -> Self {
             FirstStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -1134,7 +1128,6 @@ pub mod first_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -1143,10 +1136,6 @@ pub mod first_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Unary `Get`.
         pub async fn get(
@@ -1197,12 +1186,14 @@ pub mod first_stream {
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::watch(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::WATCH, request).await?,
                 ),
             )
         }
@@ -1223,13 +1214,14 @@ pub mod first_stream {
             ::rust_stream::codegen::Requests<super::Ping>,
             ::rust_stream::codegen::Responses<super::Ping>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::chat(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::CHAT,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -1520,7 +1512,6 @@ pub mod second_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct SecondStreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -1543,15 +1534,10 @@ pub mod second_stream {
         ) -> Self {
             SecondStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -1562,7 +1548,6 @@ pub mod second_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -1571,10 +1556,6 @@ pub mod second_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Unary `Get`.
         pub async fn get(
@@ -1625,12 +1606,14 @@ pub mod second_stream {
             ::rust_stream::codegen::Responses<super::Ping>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::watch(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::WATCH, request).await?,
                 ),
             )
         }
@@ -1651,13 +1634,14 @@ pub mod second_stream {
             ::rust_stream::codegen::Requests<super::Ping>,
             ::rust_stream::codegen::Responses<super::Ping>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
-                    TonicClient::chat(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::CHAT,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,

@@ -1002,7 +1002,6 @@ pub mod files_stream {
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
     pub struct FilesStreamClient {
-        inner: TonicClient,
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::tonic::transport::Channel,
         >,
@@ -1027,15 +1026,10 @@ pub mod files_stream {
         ) -> Self {
             FilesStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    ::core::clone::Clone::clone(&channel),
+                    channel,
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -1046,7 +1040,6 @@ pub mod files_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
             self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
@@ -1055,10 +1048,6 @@ pub mod files_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Client streaming `Upload`.
         pub async fn upload(
@@ -1139,12 +1128,15 @@ pub mod files_stream {
             ::rust_stream::codegen::Responses<super::Chunk>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::download(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::DOWNLOAD, request)
+                        .await?,
                 ),
             )
         }
@@ -1165,13 +1157,14 @@ pub mod files_stream {
             ::rust_stream::codegen::Requests<super::Chunk>,
             ::rust_stream::codegen::Responses<super::Chunk>,
         ) {
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
             ::rust_stream::codegen::bidi(
                 64,
                 move |requests| async move {
-                    TonicClient::sync(
-                            &mut inner,
+                    ::rust_stream::codegen::open_call(
+                            grpc,
+                            paths::SYNC,
                             ::rust_stream::codegen::with_timeout(
                                 ::rust_stream::codegen::tonic::Request::from_parts(
                                     metadata,
@@ -1372,7 +1365,9 @@ pub mod feed_stream {
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
     pub struct FeedStreamClient {
-        inner: TonicClient,
+        grpc: ::rust_stream::codegen::tonic::client::Grpc<
+            ::rust_stream::codegen::tonic::transport::Channel,
+        >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
     impl FeedStreamClient {
@@ -1391,11 +1386,11 @@ pub mod feed_stream {
             channel: ::rust_stream::codegen::tonic::transport::Channel,
         ) -> Self {
             FeedStreamClient {
-                inner: TonicClient::new(channel)
-                    .max_decoding_message_size(TUNING.max_message_size)
-                    .max_encoding_message_size(TUNING.max_message_size)
-                    .accept_compressed(::rust_stream::codegen::Encoding::Gzip.tonic())
-                    .accept_compressed(::rust_stream::codegen::Encoding::Zstd.tonic()),
+                grpc: ::rust_stream::codegen::client_grpc(
+                    channel,
+                    TUNING.max_message_size,
+                    ::core::option::Option::None,
+                ),
                 timeout: ::core::option::Option::None,
             }
         }
@@ -1406,7 +1401,7 @@ pub mod feed_stream {
             mut self,
             encoding: ::rust_stream::codegen::Encoding,
         ) -> Self {
-            self.inner = self.inner.send_compressed(encoding.tonic());
+            self.grpc = self.grpc.send_compressed(encoding.tonic());
             self
         }
         /// Gives every call made through the helpers a deadline of `timeout` from its
@@ -1414,10 +1409,6 @@ pub mod feed_stream {
         pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
             self.timeout = ::core::option::Option::Some(timeout);
             self
-        }
-        /// The plain tonic client underneath, for calls with custom metadata.
-        pub fn inner(&mut self) -> &mut TonicClient {
-            &mut self.inner
         }
         /// Server streaming `Events`.
         pub async fn events(
@@ -1441,12 +1432,15 @@ pub mod feed_stream {
             ::rust_stream::codegen::Responses<super::Done>,
             ::rust_stream::codegen::tonic::Status,
         > {
-            let request = ::rust_stream::codegen::with_timeout(request, self.timeout);
-            let mut inner = ::core::clone::Clone::clone(&self.inner);
-            let response = TonicClient::events(&mut inner, request).await;
+            let request = ::rust_stream::codegen::with_timeout(
+                request.map(::rust_stream::codegen::once),
+                self.timeout,
+            );
+            let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
-                    response.map_err(::rust_stream::codegen::client_status)?,
+                    ::rust_stream::codegen::open_call(grpc, paths::EVENTS, request)
+                        .await?,
                 ),
             )
         }
