@@ -14,3 +14,4 @@ mod packaging;
 mod response_metadata;
 mod server;
 mod test_harness;
+mod tls;
