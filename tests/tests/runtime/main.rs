@@ -7,6 +7,7 @@
 // own `front`.
 #![allow(clippy::duplicate_mod)]
 
+mod auth;
 mod build_script;
 mod derived;
 mod handler_kit;
