@@ -65,8 +65,8 @@ pub use call::{
 #[cfg(feature = "client-cli")]
 pub use client::cli as client_cli;
 pub use client::{
-    ClientTls, OutgoingRequests, Progress, Reply, Requests, Responses, UploadError, bidi, code_name,
-    status_line, upload,
+    ClientTls, OutgoingRequests, Progress, Reply, Requests, Responses, UploadError, bidi,
+    code_name, status_line, upload,
 };
 /// Google's well-known types (`Timestamp`, `Duration`, `Any`, `Struct`, ...), the very types
 /// generated code uses: a handler names them from here without a `prost-types` dependency of

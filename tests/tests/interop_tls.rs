@@ -84,9 +84,7 @@ async fn grpcio_calls_over_tls_and_mtls_and_a_client_without_a_certificate_is_re
     let (ca, clients) = (Ca::new("server CA"), Ca::new("client CA"));
     let ca_pem = dir.path().join("ca.pem");
     std::fs::write(&ca_pem, &ca.pem).unwrap();
-    let identity = clients
-        .leaf(&["grpcio.client"])
-        .write(dir.path(), "client");
+    let identity = clients.leaf(&["grpcio.client"]).write(dir.path(), "client");
 
     let (tls, _stop_tls) = start(ca.leaf(&["localhost"]).server()).await;
     assert_eq!(grpcio(tls, &ca_pem, None).await, "user anonymous");

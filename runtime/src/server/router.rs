@@ -372,9 +372,7 @@ impl Connections {
         C: Clone + Send + Sync + 'static,
     {
         let activity = self.idle_timeout.map(|_| Arc::new(Activity::default()));
-        let service = self
-            .service
-            .for_connection(info, peer, activity.clone());
+        let service = self.service.for_connection(info, peer, activity.clone());
         let handshake = tokio::time::timeout_at(deadline, read_handshake(&mut io));
         let prefix = tokio::select! {
             read = handshake => match read {

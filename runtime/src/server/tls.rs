@@ -71,7 +71,10 @@ impl ServerTls {
     }
 
     /// As [`from_pem`](Self::from_pem), reading the two files.
-    pub fn from_pem_files(chain: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<Self, TlsError> {
+    pub fn from_pem_files(
+        chain: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> Result<Self, TlsError> {
         let (chain, key) = read_pem_files(chain.as_ref(), key.as_ref())?;
         Self::from_pem(&chain, &key)
     }
@@ -180,7 +183,10 @@ struct Reloadable(RwLock<Arc<CertifiedKey>>);
 impl ResolvesServerCert for Reloadable {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(Arc::clone(
-            &self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()),
+            &self
+                .0
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
         ))
     }
 }
@@ -274,7 +280,10 @@ pub struct TlsError {
 }
 
 impl TlsError {
-    fn new(what: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+    fn new(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         TlsError {
             what: what.into(),
             source: Some(Box::new(source)),

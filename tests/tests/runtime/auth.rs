@@ -217,9 +217,17 @@ async fn every_pattern_is_refused_before_its_handler_starts_and_admitted_with_it
 
     let refused = within("calls without a token", every_pattern(&client, None)).await;
     assert_eq!(refused, [const { Err(Code::Unauthenticated) }; 4]);
-    let refused = within("calls with a bad token", every_pattern(&client, Some("bad"))).await;
+    let refused = within(
+        "calls with a bad token",
+        every_pattern(&client, Some("bad")),
+    )
+    .await;
     assert_eq!(refused, [const { Err(Code::PermissionDenied) }; 4]);
-    assert_eq!(handler.started.load(Ordering::SeqCst), 0, "a refused call started");
+    assert_eq!(
+        handler.started.load(Ordering::SeqCst),
+        0,
+        "a refused call started"
+    );
 
     let admitted = within("calls with a token", every_pattern(&client, Some("good"))).await;
     assert_eq!(
@@ -332,8 +340,17 @@ async fn health_and_reflection_stay_reachable_when_exempt() {
     };
 
     let exempt = serve(bearer_auth().exempt_health_and_reflection()).await;
-    assert_eq!(within("health and reflection", probe(exempt.addr)).await, (Ok(()), Ok(())));
-    let ours = within("GetUser", client(exempt.addr).await.get_user(pb::UserRequest::default())).await;
+    assert_eq!(
+        within("health and reflection", probe(exempt.addr)).await,
+        (Ok(()), Ok(()))
+    );
+    let ours = within(
+        "GetUser",
+        client(exempt.addr)
+            .await
+            .get_user(pb::UserRequest::default()),
+    )
+    .await;
     assert_eq!(ours.unwrap_err().code(), Code::Unauthenticated);
 
     let guarded = serve(bearer_auth()).await;

@@ -80,7 +80,12 @@ async fn who_am_i(addr: SocketAddr, tls: &ClientTls) -> Result<String, String> {
 #[tokio::test]
 async fn our_client_calls_our_server_over_tls_and_over_mtls_with_its_identity() {
     let ca = Ca::new("server CA");
-    let tls_server = start(Tuning::BALANCED.server().tls(ca.leaf(&["localhost"]).server())).await;
+    let tls_server = start(
+        Tuning::BALANCED
+            .server()
+            .tls(ca.leaf(&["localhost"]).server()),
+    )
+    .await;
     assert_eq!(
         who_am_i(tls_server.addr, &ca.client()).await.unwrap(),
         "anonymous"
@@ -130,10 +135,18 @@ async fn failed_handshakes_fail_cleanly_and_the_server_keeps_serving() {
         ("plain TCP", within("plain", plain).await),
         (
             "the wrong CA",
-            who_am_i(server.addr, &Ca::new("other").client().identity(&me.cert_pem, &me.key_pem))
-                .await,
+            who_am_i(
+                server.addr,
+                &Ca::new("other")
+                    .client()
+                    .identity(&me.cert_pem, &me.key_pem),
+            )
+            .await,
         ),
-        ("no client certificate", who_am_i(server.addr, &ca.client()).await),
+        (
+            "no client certificate",
+            who_am_i(server.addr, &ca.client()).await,
+        ),
         (
             "a client certificate of another CA",
             who_am_i(
@@ -190,9 +203,12 @@ async fn a_reloaded_certificate_is_what_the_next_connection_gets() {
         Ok("anonymous")
     );
     assert!(who_am_i(server.addr, &old_ca.client()).await.is_err());
-    within("a call on the old connection", before.get_user(pb::UserRequest::default()))
-        .await
-        .expect("the open connection keeps its certificate");
+    within(
+        "a call on the old connection",
+        before.get_user(pb::UserRequest::default()),
+    )
+    .await
+    .expect("the open connection keeps its certificate");
 
     // A broken reload leaves the current certificate in place.
     std::fs::write(&key, "not a key").unwrap();
