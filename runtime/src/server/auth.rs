@@ -101,9 +101,11 @@ impl Auth {
             .strip_prefix('/')
             .and_then(|rest| rest.split_once('/'))
             .map(|(service, _)| service);
-        self.exempt
-            .iter()
-            .any(|target| target == path || Some(target.as_str()) == service)
+        // A method is named by its path (leading `/`), a service by its bare full name.
+        self.exempt.iter().any(|target| match target.starts_with('/') {
+            true => target == path,
+            false => Some(target.as_str()) == service,
+        })
     }
 }
 
