@@ -102,10 +102,12 @@ impl Auth {
             .and_then(|rest| rest.split_once('/'))
             .map(|(service, _)| service);
         // A method is named by its path (leading `/`), a service by its bare full name.
-        self.exempt.iter().any(|target| match target.starts_with('/') {
-            true => target == path,
-            false => Some(target.as_str()) == service,
-        })
+        self.exempt
+            .iter()
+            .any(|target| match target.starts_with('/') {
+                true => target == path,
+                false => Some(target.as_str()) == service,
+            })
     }
 }
 
