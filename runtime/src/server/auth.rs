@@ -5,11 +5,13 @@
 //! reads nothing of its body (the client learns at once and stops sending).
 
 use crate::server::tls::PeerIdentity;
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -197,6 +199,25 @@ impl Denied {
     }
 }
 
+impl From<Denied> for Status {
+    fn from(denied: Denied) -> Status {
+        denied.0
+    }
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            crate::client::code_name(self.code()),
+            self.0.message()
+        )
+    }
+}
+
+impl std::error::Error for Denied {}
+
 /// The tower layer of an [`Auth`] hook (none: every call passes), for a server the runtime
 /// does not run; [`TunedServer::auth`](crate::TunedServer::auth) installs it itself.
 #[derive(Clone, Debug, Default)]
@@ -260,13 +281,16 @@ where
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
-            match verdict.await {
-                Ok(identity) => {
+            // A hook that panics refuses its call, as a handler's panic fails only its own.
+            let verdict = AssertUnwindSafe(verdict).catch_unwind().await;
+            match verdict {
+                Ok(Ok(identity)) => {
                     request.extensions_mut().insert(identity);
                     inner.call(request).await
                 }
                 // The request, body unread, is dropped with this answer.
-                Err(Denied(status)) => Ok(status.into_http()),
+                Ok(Err(Denied(status))) => Ok(status.into_http()),
+                Err(_panic) => Ok(Status::internal("the auth hook panicked").into_http()),
             }
         })
     }

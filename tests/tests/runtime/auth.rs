@@ -382,3 +382,31 @@ async fn the_hook_is_a_tower_layer_on_tonics_own_server_too() {
     assert_eq!(admitted.unwrap().message.name, "ada");
     assert_eq!(handler.started.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_panicking_hook_refuses_its_call_and_the_server_keeps_serving() {
+    let handler = Arc::new(Counted::default());
+    let auth = Auth::new(|call| async move {
+        if call.metadata().contains_key("authorization") {
+            return Ok(Identity::anonymous());
+        }
+        panic!("the hook panics on a call without a token");
+    });
+    let server = start(
+        Tuning::BALANCED
+            .server()
+            .auth(auth)
+            .add_service(StreamingExamplesService::from_arc(Arc::clone(&handler)).into_server()),
+    )
+    .await;
+    let client = client(server.addr).await;
+    let refused = within("GetUser", client.get_user(pb::UserRequest::default())).await;
+    assert_eq!(refused.unwrap_err().code(), Code::Internal);
+    let admitted = within(
+        "GetUser with a token",
+        client.get_user_with_metadata(request(Some("any"), pb::UserRequest::default())),
+    )
+    .await;
+    assert_eq!(admitted.unwrap().message.name, "nobody");
+    assert_eq!(handler.started.load(Ordering::SeqCst), 1);
+}

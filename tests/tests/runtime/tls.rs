@@ -119,6 +119,7 @@ async fn failed_handshakes_fail_cleanly_and_the_server_keeps_serving() {
     let me = clients.leaf(&["client.test"]);
     let good = ca.client().identity(&me.cert_pem, &me.key_pem);
     let stranger = Ca::new("another CA").leaf(&["client.test"]);
+    let expired_me = clients.expired_leaf(&["client.test"]);
 
     let plain = async {
         let channel = Tuning::BALANCED
@@ -146,6 +147,15 @@ async fn failed_handshakes_fail_cleanly_and_the_server_keeps_serving() {
         (
             "no client certificate",
             who_am_i(server.addr, &ca.client()).await,
+        ),
+        (
+            "an expired client certificate",
+            who_am_i(
+                server.addr,
+                &ca.client()
+                    .identity(&expired_me.cert_pem, &expired_me.key_pem),
+            )
+            .await,
         ),
         (
             "a client certificate of another CA",
