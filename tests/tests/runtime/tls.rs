@@ -64,13 +64,16 @@ async fn start(mut server: TunedServer) -> Running {
     Running { addr, _stop: stop }
 }
 
-/// `GetUser` over a new TLS connection with `tls`: the name the server saw, or why it failed.
+/// `GetUser` over a new TLS connection with `tls`, through the generated client's
+/// `connect_tls`: the name the server saw, or why it failed.
 async fn who_am_i(addr: SocketAddr, tls: &ClientTls) -> Result<String, String> {
     let uri = format!("https://127.0.0.1:{}", addr.port());
-    let channel = within("connect", Tuning::BALANCED.connect_tls(uri, tls))
-        .await
-        .map_err(|e| format!("connect: {e:?}"))?;
-    let client = StreamingExamplesStreamClient::from_channel(channel);
+    let client = within(
+        "connect",
+        StreamingExamplesStreamClient::connect_tls(uri, tls),
+    )
+    .await
+    .map_err(|e| format!("connect: {e:?}"))?;
     within("GetUser", client.get_user(pb::UserRequest::default()))
         .await
         .map(|user| user.name)

@@ -3668,6 +3668,19 @@ pub mod __stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
+        }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(
@@ -3934,6 +3947,19 @@ pub mod self_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -4203,6 +4229,19 @@ pub mod super_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -4475,6 +4514,19 @@ pub mod crate_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -4749,6 +4801,19 @@ pub mod extern_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
+        }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(
@@ -5015,6 +5080,19 @@ pub mod as_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -5284,6 +5362,19 @@ pub mod dyn_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -5556,6 +5647,19 @@ pub mod abstract_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -5831,6 +5935,19 @@ pub mod async_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
+        }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(
@@ -6097,6 +6214,19 @@ pub mod gen_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -6366,6 +6496,19 @@ pub mod _1_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -6638,6 +6781,19 @@ pub mod ping_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
