@@ -27,6 +27,13 @@
 //!   every method of an encoded `FileDescriptorSet`, driven by reflection (grpcurl-like:
 //!   `list`, `call METHOD JSON` for all four patterns, uploads from a file), so a service's
 //!   client binary is one line and never goes stale.
+//! - Exposing a service: TLS and mTLS with rustls ([`ServerTls`] on
+//!   [`TunedServer::tls`], certificates reloadable while serving; [`ClientTls`] on
+//!   [`Tuning::connect_tls`]), the client's verified certificate in
+//!   [`CallContext::peer_identity`], and an async auth hook ([`Auth`] on
+//!   [`TunedServer::auth`]) that admits or refuses each call before its handler starts
+//!   and before its body is read, handing the handler an [`Identity`]
+//!   ([`CallContext::identity`]). `docs/production.md` in the repository walks through it.
 //! - [`CallLayer`]: starts each call's clock when its headers arrive and tells a finished
 //!   upload from an abandoned one ([`Tuning::server`] installs it).
 //!
@@ -58,17 +65,21 @@ pub use call::{
 #[cfg(feature = "client-cli")]
 pub use client::cli as client_cli;
 pub use client::{
-    OutgoingRequests, Progress, Reply, Requests, Responses, UploadError, bidi, code_name,
-    status_line, upload,
+    ClientTls, OutgoingRequests, Progress, Reply, Requests, Responses, UploadError, bidi,
+    code_name, status_line, upload,
 };
 /// Google's well-known types (`Timestamp`, `Duration`, `Any`, `Struct`, ...), the very types
 /// generated code uses: a handler names them from here without a `prost-types` dependency of
 /// its own.
 pub use prost_types;
+/// The certificate and key types [`ServerTls::new`] and [`ServerTls::reload`] take, and
+/// [`PeerIdentity::chain`] gives (rustls's).
+pub use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 pub use server::{
-    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, CallFuture, CallLayer, CallService,
-    DEFAULT_SHUTDOWN_GRACE, GrpcStatusLayer, GrpcStatusService, RequestGuard, StreamService,
-    TunedRouter, TunedServer,
+    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, Auth, AuthCall, AuthLayer, AuthService, CallFuture,
+    CallLayer, CallService, DEFAULT_SHUTDOWN_GRACE, Denied, GrpcStatusLayer, GrpcStatusService,
+    Identity, PeerIdentity, RequestGuard, ServerTls, StreamService, TlsError, TunedRouter,
+    TunedServer,
 };
 pub use status::{RpcStatus, rich_status, status_details};
 /// tonic's metadata types, which [`CallContext`] and [`Reply`] carry.

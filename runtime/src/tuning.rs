@@ -1,5 +1,6 @@
 //! HTTP/2 tuning for channels and servers from one type, with named presets.
 
+use crate::client::ClientTls;
 use crate::server::TunedServer;
 use std::time::Duration;
 use tonic::transport::server::TcpIncoming;
@@ -188,6 +189,25 @@ impl Tuning {
             Some(interval) => endpoint.http2_keep_alive_interval(interval),
             None => endpoint,
         }
+    }
+
+    /// A tonic [`Endpoint`] for an `https://` `uri` with these settings and `tls`.
+    pub fn tls_endpoint(
+        &self,
+        uri: impl Into<String>,
+        tls: &ClientTls,
+    ) -> Result<Endpoint, tonic::transport::Error> {
+        self.endpoint(uri)?.tls_config(tls.config())
+    }
+
+    /// Connects a [`Channel`] to an `https://` `uri` with these settings over TLS; a
+    /// server whose certificate `tls` does not trust fails the connection.
+    pub async fn connect_tls(
+        &self,
+        uri: impl Into<String>,
+        tls: &ClientTls,
+    ) -> Result<Channel, tonic::transport::Error> {
+        self.tls_endpoint(uri, tls)?.connect().await
     }
 
     /// Connects a [`Channel`] to `uri` with these settings.

@@ -2,6 +2,8 @@
 //! port 0, tuned clients, and a bound on every wait so a broken guard fails instead of
 //! hanging.
 
+pub mod tls;
+
 use rust_stream::{CallConfig, StreamService, TunedRouter, Tuning};
 use rust_stream_examples::adapter::{
     StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService,

@@ -661,6 +661,15 @@ fn client_constructors(client: &proc_macro2::Ident, rt: &TokenStream) -> TokenSt
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
 
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &#rt::ClientTls,
+        ) -> ::core::result::Result<Self, #rt::tonic::transport::Error> {
+            ::core::result::Result::Ok(Self::from_channel(TUNING.connect_tls(uri, tls).await?))
+        }
+
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(channel: #rt::tonic::transport::Channel) -> Self {

@@ -2,7 +2,7 @@
 //! call's context and guards and runs the handler under them.
 
 use crate::call::compression::Compression;
-use crate::call::context::{CallContext, EndReason};
+use crate::call::context::{CallContext, Caller, EndReason};
 use crate::call::deadline::{CallDeadline, header_timeout};
 use crate::call::inbound::{InboundLimits, RequestStream};
 use crate::call::metadata::merge_into_status;
@@ -166,7 +166,8 @@ fn begin<M>(method: &'static str, config: &CallConfig, request: Request<M>) -> (
         None => (Instant::now(), header_timeout(&metadata), None),
     };
     let deadline = CallDeadline::new(client_timeout, config.default_deadline, start);
-    let ctx = CallContext::new(method, metadata, remote_addr, deadline, body);
+    let caller = Caller::of(&extensions);
+    let ctx = CallContext::new(method, metadata, remote_addr, deadline, body, caller);
     crate::server::shutdown::track(&extensions, &ctx);
     (ctx, message)
 }

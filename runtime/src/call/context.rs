@@ -12,7 +12,9 @@ use tonic::{Code, Status};
 
 use crate::call::deadline::CallDeadline;
 use crate::call::metadata::{LateMetadata, ResponseMetadata};
+use crate::server::auth::Identity;
 use crate::server::call_layer::BodyState;
+use crate::server::tls::PeerIdentity;
 
 /// Why a call stopped being active.
 ///
@@ -97,6 +99,24 @@ struct Inner {
     inbound_failure: std::sync::OnceLock<EndReason>,
     /// The response headers and trailers the handler sets; shared with `CallLayer`.
     response: Arc<ResponseMetadata>,
+    caller: Caller,
+}
+
+/// Who is calling, as the connection (mTLS) and the auth hook found: each when known.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Caller {
+    pub(crate) peer: Option<PeerIdentity>,
+    pub(crate) identity: Option<Identity>,
+}
+
+impl Caller {
+    /// What the server's connection and auth hook left in a request's extensions.
+    pub(crate) fn of(extensions: &http::Extensions) -> Self {
+        Caller {
+            peer: extensions.get::<PeerIdentity>().cloned(),
+            identity: extensions.get::<Identity>().cloned(),
+        }
+    }
 }
 
 type EndCallback = Box<dyn FnOnce(EndReason) + Send>;
@@ -120,6 +140,7 @@ impl CallContext {
         remote_addr: Option<SocketAddr>,
         deadline: CallDeadline,
         body: Option<Arc<BodyState>>,
+        caller: Caller,
     ) -> Self {
         let response = body.as_ref().map_or_else(
             || Arc::new(ResponseMetadata::new()),
@@ -138,6 +159,7 @@ impl CallContext {
                 body,
                 inbound_failure: std::sync::OnceLock::new(),
                 response,
+                caller,
             }),
         }
     }
@@ -152,6 +174,7 @@ impl CallContext {
             None,
             CallDeadline::default(),
             None,
+            Caller::default(),
         )
     }
 
@@ -256,6 +279,18 @@ impl CallContext {
     /// The peer's socket address, when the transport knows it (TCP does).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.inner.remote_addr
+    }
+
+    /// The client's verified TLS certificate, on a connection of a server that requires
+    /// client certificates ([`ServerTls::require_client_certs`](crate::ServerTls::require_client_certs)).
+    pub fn peer_identity(&self) -> Option<&PeerIdentity> {
+        self.inner.caller.peer.as_ref()
+    }
+
+    /// The identity the server's auth hook ([`Auth`](crate::Auth)) gave this call, if it
+    /// holds a `T`: `None` without a hook, for an exempt method, or for another type.
+    pub fn identity<T: std::any::Any>(&self) -> Option<&T> {
+        self.inner.caller.identity.as_ref()?.get()
     }
 
     /// The full gRPC method path, for example `/streaming.StreamingExamples/ListEvents`.

@@ -1,6 +1,7 @@
 //! The client side: calling a service through its generated client.
 //!
-//! Takes a tonic channel (from [`Tuning::connect`](crate::Tuning::connect)) or a call's
+//! Takes a tonic channel (from [`Tuning::connect`](crate::Tuning::connect), or over TLS
+//! [`Tuning::connect_tls`](crate::Tuning::connect_tls) with a [`ClientTls`]) or a call's
 //! response; gives [`Responses`] for server streams (with their headers and trailers),
 //! [`Reply`] for a unary or client-streaming answer with its metadata, [`bidi`] for
 //! bidirectional calls that never deadlock against a server that sends headers late,
@@ -14,8 +15,10 @@ pub mod cli;
 pub(crate) mod glue;
 mod status_text;
 mod streams;
+mod tls;
 mod upload;
 
 pub use status_text::{code_name, status_line};
 pub use streams::{OutgoingRequests, Reply, Requests, Responses, bidi};
+pub use tls::ClientTls;
 pub use upload::{Progress, UploadError, upload};

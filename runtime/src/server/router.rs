@@ -4,10 +4,12 @@
 //! finish the HTTP/2 handshake, nor bounds hyper's per-stream send buffer, nor ends open
 //! streams on shutdown; serving the routes here does all four (see [`TunedRouter`]).
 
+use crate::server::auth::{Auth, AuthLayer};
 use crate::server::gate::Gated;
-use crate::server::overload::{self, Activity, Open, Registry};
+use crate::server::overload::{self, Activity, Entry, Open, Registry};
 use crate::server::shutdown::{self, Shutdown};
 use crate::server::status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
+use crate::server::tls::{PeerIdentity, ServerTls};
 use crate::tuning::Tuning;
 use futures_util::{Stream, StreamExt};
 use hyper::body::Incoming;
@@ -44,10 +46,19 @@ pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
 /// Longest pause between failed accepts.
 pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// The server builder [`Tuning::server`] returns. Add services to get a [`TunedRouter`].
+/// The server builder [`Tuning::server`] returns: set [`tls`](Self::tls) and
+/// [`auth`](Self::auth) here, then add services to get a [`TunedRouter`].
 #[derive(Clone, Debug)]
 pub struct TunedServer {
     tuning: Tuning,
+    options: Options,
+}
+
+/// What a server adds to its tuning: TLS and the auth hook.
+#[derive(Clone, Debug, Default)]
+struct Options {
+    tls: Option<ServerTls>,
+    auth: Option<Auth>,
 }
 
 /// A [`TunedServer`] with services, ready to serve.
@@ -69,16 +80,37 @@ pub struct TunedServer {
 /// - on shutdown ([`TunedRouter::serve_with_shutdown`]) ends open streams, of every
 ///   service it serves, instead of waiting for them forever;
 /// - does not start tonic's own `grpc-timeout` timer: the generated adapters enforce
-///   deadlines and answer `DEADLINE_EXCEEDED`.
+///   deadlines and answer `DEADLINE_EXCEEDED`;
+/// - with [`TunedServer::tls`], runs each TLS handshake in the connection's own task,
+///   within the same handshake timeout, so a stalled handshake never blocks accepting;
+/// - with [`TunedServer::auth`], authenticates every call before its service sees it.
 #[derive(Clone, Debug)]
 pub struct TunedRouter {
     tuning: Tuning,
+    options: Options,
     routes: Routes,
 }
 
 impl TunedServer {
     pub(crate) fn new(tuning: Tuning) -> Self {
-        TunedServer { tuning }
+        TunedServer {
+            tuning,
+            options: Options::default(),
+        }
+    }
+
+    /// Serves TLS (HTTP/2 over TLS only, ALPN `h2`) with `tls`'s certificate, and with its
+    /// client certificate requirement (mTLS). The handshake must finish, with the HTTP/2
+    /// preface, within [`Tuning::handshake_timeout`].
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.options.tls = Some(tls);
+        self
+    }
+
+    /// Authenticates every call with `auth` before any service sees it (see [`Auth`]).
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.options.auth = Some(auth);
+        self
     }
 
     /// Adds a generated (or any tonic) service.
@@ -94,6 +126,7 @@ impl TunedServer {
     {
         TunedRouter {
             tuning: self.tuning.clone(),
+            options: self.options.clone(),
             routes: Routes::new(svc),
         }
     }
@@ -192,16 +225,15 @@ impl TunedRouter {
         let server = Connections {
             http2: http2_builder(&self.tuning),
             service: ConnService {
-                routes: tower_layer::Layer::layer(
-                    &GrpcStatusLayer,
-                    tower_layer::Layer::layer(&crate::CallLayer, self.routes.prepare()),
-                ),
+                routes: layered(self.routes.prepare(), self.options.auth),
                 guard: RequestGuard::new(self.tuning.max_metadata_size),
                 shutdown: Shutdown::default(),
                 closing: CancellationToken::new(),
                 info: (),
+                peer: None,
                 activity: None,
             },
+            tls: self.options.tls,
             handshake_timeout: self.tuning.handshake_timeout,
             idle_timeout: self.tuning.idle_timeout,
             draining: CancellationToken::new(),
@@ -257,6 +289,15 @@ impl TunedRouter {
     }
 }
 
+/// The layers every request passes, outermost first: the spec's status codes, the call's
+/// clock and body, the auth hook (inside, so the call's clock and span cover it).
+fn layered(routes: Routes, auth: Option<Auth>) -> Layered {
+    use tower_layer::Layer;
+    GrpcStatusLayer.layer(crate::CallLayer.layer(AuthLayer::new(auth).layer(routes)))
+}
+
+type Layered = GrpcStatusService<crate::CallService<crate::server::auth::AuthService<Routes>>>;
+
 /// hyper's HTTP/2 server with `tuning`'s settings.
 fn http2_builder(tuning: &Tuning) -> http2::Builder<TokioExecutor> {
     let mut builder = http2::Builder::new(TokioExecutor::new());
@@ -279,9 +320,11 @@ fn http2_builder(tuning: &Tuning) -> http2::Builder<TokioExecutor> {
 }
 
 /// What every connection of one server shares.
+#[derive(Clone)]
 struct Connections {
     http2: http2::Builder<TokioExecutor>,
     service: ConnService<()>,
+    tls: Option<ServerTls>,
     handshake_timeout: Duration,
     idle_timeout: Option<Duration>,
     /// Cancelled when shutdown starts: every connection sends GOAWAY.
@@ -291,62 +334,110 @@ struct Connections {
 }
 
 impl Connections {
-    fn serve<IO>(&self, mut io: IO) -> impl Future<Output = ()> + Send + 'static
+    /// Serves one accepted connection, registered for shedding: its TLS handshake (with
+    /// TLS), then HTTP/2. The handshake timeout covers both handshakes; a connection chosen
+    /// for shedding closes at once.
+    fn serve<IO>(&self, io: IO) -> impl Future<Output = ()> + Send + 'static
     where
         IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
     {
-        let http2 = self.http2.clone();
-        let idle_timeout = self.idle_timeout;
+        let deadline = Instant::now() + self.handshake_timeout;
+        let info = io.connect_info();
         let (registered, entry) = self.registry.register();
+        let this = self.clone();
+        async move {
+            // Gated: the connection wakes this task for every frame.
+            tokio::select! {
+                biased;
+                () = this.serve_tls_or_not(io, info, &entry, deadline) => {}
+                () = Gated::new(entry.shed()) => {}
+            }
+            // The connection's future is gone, its socket closed, before the registry hears
+            // that the connection is gone.
+            drop(registered);
+        }
+    }
+
+    /// The TLS handshake when the server has TLS, then HTTP/2.
+    async fn serve_tls_or_not<IO, C>(self, io: IO, info: C, entry: &Entry, deadline: Instant)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        C: Clone + Send + Sync + 'static,
+    {
+        let Some(acceptor) = self.tls.as_ref().map(ServerTls::acceptor) else {
+            return self.serve_http2(io, info, None, entry, deadline).await;
+        };
+        let handshake = tokio::time::timeout_at(deadline, acceptor.accept(io));
+        let stream = tokio::select! {
+            accepted = handshake => match accepted {
+                Ok(Ok(stream)) => stream,
+                // Too slow, not TLS, or a certificate the other side refused: close.
+                Ok(Err(_error)) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(error = %_error, "TLS handshake failed");
+                    return;
+                }
+                Err(_elapsed) => return,
+            },
+            () = self.draining.cancelled() => return,
+        };
+        let peer = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(PeerIdentity::from_chain);
+        self.serve_http2(stream, info, peer, entry, deadline).await;
+    }
+
+    /// Serves HTTP/2 on `io` once its client's preface arrived (by `deadline`).
+    async fn serve_http2<IO, C>(
+        self,
+        mut io: IO,
+        info: C,
+        peer: Option<PeerIdentity>,
+        entry: &Entry,
+        deadline: Instant,
+    ) where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        C: Clone + Send + Sync + 'static,
+    {
         let activity = Arc::clone(entry.activity());
         let service = self
             .service
-            .for_connection(io.connect_info(), Some(Arc::clone(&activity)));
-        let handshake_timeout = self.handshake_timeout;
-        let draining = self.draining.clone();
-        let serving = async move {
-            let handshake = tokio::time::timeout(handshake_timeout, read_handshake(&mut io));
-            let prefix = tokio::select! {
-                read = handshake => match read {
-                    Ok(Ok(prefix)) => prefix,
-                    // Too slow, or gone: close.
-                    _ => return,
-                },
-                () = draining.cancelled() => return,
-                () = entry.shed() => return,
-            };
-            entry.handshake_done();
-            let io = TokioIo::new(Prefixed {
-                prefix,
-                read: 0,
-                io,
-            });
-            let mut connection = pin!(http2.serve_connection(io, service));
-            let idle = async {
-                match idle_timeout {
-                    Some(timeout) => activity.idle_for(timeout).await,
-                    None => std::future::pending().await,
-                }
-            };
-            // The watchers are gated: the connection wakes this task for every frame, and
-            // they only need a poll when they themselves were woken.
-            tokio::select! {
-                biased;
-                _ = connection.as_mut() => return,
-                () = Gated::new(entry.shed()) => return,
-                () = Gated::new(draining.cancelled()) => {}
-                () = Gated::new(idle) => {}
-            }
-            // GOAWAY: streams still open finish, new ones go to a new connection.
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
+            .for_connection(info, peer, Some(Arc::clone(&activity)));
+        let handshake = tokio::time::timeout_at(deadline, read_handshake(&mut io));
+        let prefix = tokio::select! {
+            read = handshake => match read {
+                Ok(Ok(prefix)) => prefix,
+                // Too slow, or gone: close.
+                _ => return,
+            },
+            () = self.draining.cancelled() => return,
         };
-        async move {
-            // Awaiting consumes the connection's future: its socket is closed before the
-            // registry hears that the connection is gone.
-            serving.await;
-            drop(registered);
+        entry.handshake_done();
+        let io = TokioIo::new(Prefixed {
+            prefix,
+            read: 0,
+            io,
+        });
+        let mut connection = pin!(self.http2.serve_connection(io, service));
+        let idle = async {
+            match self.idle_timeout {
+                Some(timeout) => activity.idle_for(timeout).await,
+                None => std::future::pending().await,
+            }
+        };
+        // The watchers are gated: the connection wakes this task for every frame, and
+        // they only need a poll when they themselves were woken.
+        tokio::select! {
+            biased;
+            _ = connection.as_mut() => return,
+            () = Gated::new(self.draining.cancelled()) => {}
+            () = Gated::new(idle) => {}
         }
+        // GOAWAY: streams still open finish, new ones go to a new connection.
+        connection.as_mut().graceful_shutdown();
+        let _ = connection.await;
     }
 }
 
@@ -448,25 +539,33 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Prefixed<IO> {
 /// The service one connection's requests go to: the guard, then tonic's routes.
 #[derive(Clone)]
 struct ConnService<C> {
-    routes: GrpcStatusService<crate::CallService<Routes>>,
+    routes: Layered,
     guard: RequestGuard,
     shutdown: Shutdown,
     /// Cancelled when the shutdown grace is over: calls still running answer `UNAVAILABLE`.
     closing: CancellationToken,
     /// The connection's addresses, as tonic's `Request::remote_addr` looks them up.
     info: C,
+    /// The client's verified certificate (mTLS).
+    peer: Option<PeerIdentity>,
     /// The connection's open streams (none in the template the connections copy).
     activity: Option<Arc<Activity>>,
 }
 
 impl ConnService<()> {
-    fn for_connection<C>(&self, info: C, activity: Option<Arc<Activity>>) -> ConnService<C> {
+    fn for_connection<C>(
+        &self,
+        info: C,
+        peer: Option<PeerIdentity>,
+        activity: Option<Arc<Activity>>,
+    ) -> ConnService<C> {
         ConnService {
             routes: self.routes.clone(),
             guard: self.guard,
             shutdown: self.shutdown.clone(),
             closing: self.closing.clone(),
             info,
+            peer,
             activity,
         }
     }
@@ -520,6 +619,9 @@ impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Inc
         }
         let extensions = request.extensions_mut();
         extensions.insert(self.info.clone());
+        if let Some(peer) = &self.peer {
+            extensions.insert(peer.clone());
+        }
         extensions.insert(self.shutdown.clone());
         let mut routes = self.routes.clone();
         let open = self.activity.as_ref().map(Activity::open);

@@ -1,6 +1,7 @@
 //! [`StreamService`]: a handler served as its gRPC service, what `#[derive(StreamService)]`
 //! implements.
 
+use crate::server::tls::ServerTls;
 use crate::tuning::Tuning;
 use std::convert::Infallible;
 use std::future::Future;
@@ -62,6 +63,27 @@ pub trait StreamService: Sized + Send + Sync + 'static {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             Self::TUNING
                 .server()
+                .add_service(server)
+                .serve(listener)
+                .await
+        }
+    }
+
+    /// Serves this handler alone on `addr` over TLS with `tls` (see
+    /// [`TunedServer::tls`](crate::TunedServer::tls)) and [`Self::TUNING`] until the
+    /// process ends. For an auth hook as well, build the server yourself:
+    /// `Self::TUNING.server().tls(tls).auth(auth).add_service(self.into_server())`.
+    fn serve_tls(
+        self,
+        addr: impl tokio::net::ToSocketAddrs + Send + 'static,
+        tls: ServerTls,
+    ) -> impl Future<Output = io::Result<()>> + Send {
+        let server = self.into_server();
+        async move {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            Self::TUNING
+                .server()
+                .tls(tls)
                 .add_service(server)
                 .serve(listener)
                 .await

@@ -149,10 +149,11 @@ pub(crate) mod probe;
 pub use probe::{ANSWER_TIMEOUT, Answer, FIRST_MESSAGE_WAIT};
 
 use crate::call::adapters::run_once;
-use crate::call::context::CallContext;
+use crate::call::context::{CallContext, Caller};
 use crate::call::deadline::CallDeadline;
 use crate::call::inbound::{InboundLimits, RequestStream, Source};
 use crate::call::sink::{ResponseSink, ResponseStream, outbound};
+use crate::server::auth::Identity;
 use crate::server::call_layer::BodyState;
 use futures_util::Stream;
 use std::fmt;
@@ -175,6 +176,7 @@ pub fn context(method: &'static str) -> ContextBuilder {
         metadata: MetadataMap::new(),
         timeout: None,
         remote_addr: None,
+        identity: None,
     }
 }
 
@@ -185,6 +187,7 @@ pub struct ContextBuilder {
     metadata: MetadataMap,
     timeout: Option<Duration>,
     remote_addr: Option<SocketAddr>,
+    identity: Option<Identity>,
 }
 
 impl ContextBuilder {
@@ -210,10 +213,27 @@ impl ContextBuilder {
         self
     }
 
+    /// Gives the call the identity a server's auth hook would have
+    /// ([`CallContext::identity`]).
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
     /// The context, active until the test (or [`run`]) ends it.
     pub fn build(self) -> CallContext {
         let deadline = CallDeadline::new(self.timeout, None, Instant::now());
-        CallContext::new(self.method, self.metadata, self.remote_addr, deadline, None)
+        CallContext::new(
+            self.method,
+            self.metadata,
+            self.remote_addr,
+            deadline,
+            None,
+            Caller {
+                peer: None,
+                identity: self.identity,
+            },
+        )
     }
 }
 

@@ -32,10 +32,12 @@ macro_rules! through_both_fronts {
 }
 use through_both_fronts;
 
+mod auth;
 mod calls;
 mod handler_kit;
 mod packaging;
 mod response_metadata;
 mod server;
 mod test_harness;
+mod tls;
 mod wire;

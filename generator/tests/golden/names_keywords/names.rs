@@ -9515,6 +9515,19 @@ pub mod methods_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
+        }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(

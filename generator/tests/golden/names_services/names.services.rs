@@ -3667,6 +3667,19 @@ pub mod __stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
+        }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(
@@ -3925,6 +3938,19 @@ pub mod self_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -4192,6 +4218,19 @@ pub mod super_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
+        }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(
@@ -4455,6 +4494,19 @@ pub mod crate_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -4725,6 +4777,19 @@ pub mod extern_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
+        }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(
@@ -4983,6 +5048,19 @@ pub mod as_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -5250,6 +5328,19 @@ pub mod dyn_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
+        }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(
@@ -5513,6 +5604,19 @@ pub mod abstract_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -5784,6 +5888,19 @@ pub mod async_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
+        }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(
@@ -6042,6 +6159,19 @@ pub mod gen_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
@@ -6309,6 +6439,19 @@ pub mod _1_stream {
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
         }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
+        }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
         pub fn from_channel(
@@ -6572,6 +6715,19 @@ pub mod ping_stream {
             ::rust_stream::codegen::tonic::transport::Error,
         > {
             ::core::result::Result::Ok(Self::from_channel(TUNING.connect(uri).await?))
+        }
+        /// Connects to an `https://` `uri` over TLS with `TUNING`: `tls` says which servers
+        /// to trust and, for mTLS, which certificate to present.
+        pub async fn connect_tls(
+            uri: impl ::core::convert::Into<::std::string::String>,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<
+            Self,
+            ::rust_stream::codegen::tonic::transport::Error,
+        > {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.connect_tls(uri, tls).await?),
+            )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
         /// responses are accepted in gzip and zstd.
