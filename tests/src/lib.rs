@@ -70,7 +70,7 @@ pub async fn serve<H: StreamingExamplesHandler>(handler: Arc<H>, config: CallCon
             upload_chunks: config,
             chat: config,
         });
-    start(Tuning::BALANCED.server().add_service(service.into_server())).await
+    serve_router(Tuning::BALANCED.server().add_service(service.into_server())).await
 }
 
 /// Serves `handler` as [`serve`] does, through the code `#[derive(StreamService)]` generates
@@ -86,7 +86,7 @@ pub async fn serve_derived<H: StreamingExamplesHandler>(
         chat: config,
     };
     let server = Derived::server_from_arc(Arc::new(Derived(handler)), config);
-    start(Derived::<H>::TUNING.server().add_service(server)).await
+    serve_router(Derived::<H>::TUNING.server().add_service(server)).await
 }
 
 /// The generated servers a test can serve through: the runtime's wire and call tests run
@@ -113,8 +113,9 @@ impl Front {
     }
 }
 
-/// Serves `router` on a free loopback port until the returned server is dropped.
-async fn start(router: TunedRouter) -> TestServer {
+/// Serves `router` (with its TLS and auth hook, if any) on a free loopback port until the
+/// returned server is dropped.
+pub async fn serve_router(router: TunedRouter) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");

@@ -11,12 +11,11 @@ use rust_stream_examples::adapter::{
 };
 use rust_stream_examples::pb;
 use rust_stream_tests::tls::Ca;
+use rust_stream_tests::{TestServer, serve_router};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-use tokio::sync::oneshot;
 use tonic::Status;
 
 /// Answers `GetUser` with the DNS names of the client's verified certificate.
@@ -38,22 +37,12 @@ impl StreamingExamplesHandler for WhoAmI {
     }
 }
 
-async fn start(tls: ServerTls) -> (SocketAddr, oneshot::Sender<()>) {
+async fn start(tls: ServerTls) -> TestServer {
     let router = Tuning::BALANCED
         .server()
         .tls(tls)
         .add_service(StreamingExamplesService::new(WhoAmI).into_server());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(router.serve_with_shutdown(
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-        Duration::ZERO,
-    ));
-    (addr, stop)
+    serve_router(router).await
 }
 
 /// `tls_client.py`'s one line for a GetUser call to `addr` trusting `ca`, with `identity`.
@@ -179,22 +168,22 @@ async fn grpcio_calls_over_tls_and_mtls_and_a_client_without_a_certificate_is_re
     std::fs::write(&ca_pem, &ca.pem).unwrap();
     let identity = clients.leaf(&["grpcio.client"]).write(dir.path(), "client");
 
-    let (tls, _stop_tls) = start(ca.leaf(&["localhost"]).server()).await;
-    assert_eq!(grpcio(tls, &ca_pem, None).await, "user anonymous");
+    let tls = start(ca.leaf(&["localhost"]).server()).await;
+    assert_eq!(grpcio(tls.addr, &ca_pem, None).await, "user anonymous");
 
     let mtls = ca
         .leaf(&["localhost"])
         .server()
         .require_client_certs(clients.pem.as_bytes())
         .unwrap();
-    let (mtls, _stop_mtls) = start(mtls).await;
+    let mtls = start(mtls).await;
     assert_eq!(
-        grpcio(mtls, &ca_pem, Some(&identity)).await,
+        grpcio(mtls.addr, &ca_pem, Some(&identity)).await,
         "user grpcio.client"
     );
-    assert_eq!(grpcio(mtls, &ca_pem, None).await, "status UNAVAILABLE");
+    assert_eq!(grpcio(mtls.addr, &ca_pem, None).await, "status UNAVAILABLE");
     assert_eq!(
-        grpcio(mtls, &ca_pem, Some(&identity)).await,
+        grpcio(mtls.addr, &ca_pem, Some(&identity)).await,
         "user grpcio.client",
         "the server stopped serving after a refused handshake"
     );

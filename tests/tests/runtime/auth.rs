@@ -4,19 +4,16 @@
 
 use futures_util::StreamExt;
 use rust_stream::{
-    Auth, AuthLayer, CallContext, CallLayer, Denied, Identity, RequestStream, ResponseSink,
-    TunedRouter, Tuning,
+    Auth, AuthLayer, CallContext, CallLayer, Denied, Identity, RequestStream, ResponseSink, Tuning,
 };
 use rust_stream_examples::adapter::{
     StreamingExamplesHandler, StreamingExamplesService, StreamingExamplesStreamClient,
 };
 use rust_stream_examples::pb;
-use rust_stream_tests::within;
+use rust_stream_tests::{TestServer, serve_router, within};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
-use tokio::sync::oneshot;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Status};
 use tonic_health::pb::HealthCheckRequest;
@@ -116,30 +113,8 @@ impl StreamingExamplesHandler for Counted {
     }
 }
 
-/// A router on a free loopback port, stopped when dropped.
-struct Running {
-    addr: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start(router: TunedRouter) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("local address");
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(router.serve_with_shutdown(
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-        Duration::ZERO,
-    ));
-    Running { addr, _stop: stop }
-}
-
-async fn guarded(handler: &Arc<Counted>) -> Running {
-    start(
+async fn guarded(handler: &Arc<Counted>) -> TestServer {
+    serve_router(
         Tuning::BALANCED
             .server()
             .auth(bearer_auth())
@@ -259,7 +234,7 @@ async fn a_refused_upload_of_100_mib_sends_at_most_one_window() {
         }
     });
     let handler = Arc::new(Counted::default());
-    let server = start(
+    let server = serve_router(
         Tuning::BALANCED
             .server()
             .auth(auth)
@@ -307,7 +282,7 @@ async fn health_and_reflection_stay_reachable_when_exempt() {
             .register_encoded_file_descriptor_set(rust_stream_examples::FILE_DESCRIPTOR_SET)
             .build_v1()
             .expect("the reflection service");
-        start(
+        serve_router(
             Tuning::BALANCED
                 .server()
                 .auth(auth)
@@ -392,7 +367,7 @@ async fn a_panicking_hook_refuses_its_call_and_the_server_keeps_serving() {
         }
         panic!("the hook panics on a call without a token");
     });
-    let server = start(
+    let server = serve_router(
         Tuning::BALANCED
             .server()
             .auth(auth)

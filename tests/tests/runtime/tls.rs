@@ -9,12 +9,11 @@ use rust_stream_examples::adapter::{
 };
 use rust_stream_examples::pb;
 use rust_stream_tests::tls::Ca;
-use rust_stream_tests::within;
+use rust_stream_tests::{TestServer, serve_router, within};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tonic::Status;
 
@@ -41,27 +40,9 @@ impl StreamingExamplesHandler for WhoAmI {
     }
 }
 
-/// A server on a free loopback port, stopped when dropped.
-struct Running {
-    addr: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn start(mut server: TunedServer) -> Running {
-    let router = server.add_service(StreamingExamplesService::new(WhoAmI).into_server());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("local address");
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(router.serve_with_shutdown(
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-        Duration::ZERO,
-    ));
-    Running { addr, _stop: stop }
+/// `WhoAmI` served by `server` on a free loopback port, until dropped.
+async fn start(mut server: TunedServer) -> TestServer {
+    serve_router(server.add_service(StreamingExamplesService::new(WhoAmI).into_server())).await
 }
 
 /// `GetUser` over a new TLS connection with `tls`, through the generated client's
