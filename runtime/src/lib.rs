@@ -45,6 +45,8 @@ mod call;
 mod client;
 #[doc(hidden)]
 pub mod codegen;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod server;
 mod status;
 pub mod testing;
@@ -65,6 +67,8 @@ pub use client::{
 /// generated code uses: a handler names them from here without a `prost-types` dependency of
 /// its own.
 pub use prost_types;
+#[cfg(feature = "metrics")]
+pub use metrics::{MeteredChannel, MeteredFuture, Metrics};
 pub use server::{
     ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, CallFuture, CallLayer, CallService,
     DEFAULT_SHUTDOWN_GRACE, GrpcStatusLayer, GrpcStatusService, RequestGuard, StreamService,

@@ -49,6 +49,9 @@ pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug)]
 pub struct TunedServer {
     tuning: Tuning,
+    /// Where calls are recorded, if anywhere.
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::Metrics>,
 }
 
 /// A [`TunedServer`] with services, ready to serve.
@@ -72,11 +75,25 @@ pub struct TunedServer {
 pub struct TunedRouter {
     tuning: Tuning,
     routes: Routes,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::Metrics>,
 }
 
 impl TunedServer {
     pub(crate) fn new(tuning: Tuning) -> Self {
-        TunedServer { tuning }
+        TunedServer {
+            tuning,
+            #[cfg(feature = "metrics")]
+            metrics: None,
+        }
+    }
+
+    /// Records every call the server serves in `metrics`: gRFC A66's server instruments
+    /// and the runtime's own (feature `metrics`; see [`Metrics`](crate::Metrics)).
+    #[cfg(feature = "metrics")]
+    pub fn with_metrics(mut self, metrics: &crate::Metrics) -> Self {
+        self.metrics = Some(metrics.clone());
+        self
     }
 
     /// Adds a generated (or any tonic) service.
@@ -93,6 +110,8 @@ impl TunedServer {
         TunedRouter {
             tuning: self.tuning.clone(),
             routes: Routes::new(svc),
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -110,6 +129,13 @@ impl TunedRouter {
         S::Future: Send + 'static,
     {
         self.routes = self.routes.add_service(svc);
+        self
+    }
+
+    /// As [`TunedServer::with_metrics`].
+    #[cfg(feature = "metrics")]
+    pub fn with_metrics(mut self, metrics: &crate::Metrics) -> Self {
+        self.metrics = Some(metrics.clone());
         self
     }
 
@@ -175,6 +201,16 @@ impl TunedRouter {
         self.run(incoming, signal, DEFAULT_SHUTDOWN_GRACE).await
     }
 
+    /// The routes behind [`CallLayer`](crate::CallLayer), recording calls when the server
+    /// has metrics.
+    fn call_layer(&self) -> crate::CallService<tonic::service::Routes> {
+        let routes = self.routes.clone().prepare();
+        #[cfg(feature = "metrics")]
+        return crate::CallService::metered(routes, self.metrics.clone());
+        #[cfg(not(feature = "metrics"))]
+        tower_layer::Layer::layer(&crate::CallLayer, routes)
+    }
+
     async fn run<I, IO, E>(
         self,
         incoming: I,
@@ -190,10 +226,7 @@ impl TunedRouter {
         let server = Connections {
             http2: http2_builder(&self.tuning),
             service: ConnService {
-                routes: tower_layer::Layer::layer(
-                    &GrpcStatusLayer,
-                    tower_layer::Layer::layer(&crate::CallLayer, self.routes.prepare()),
-                ),
+                routes: tower_layer::Layer::layer(&GrpcStatusLayer, self.call_layer()),
                 guard: RequestGuard::new(self.tuning.max_metadata_size),
                 shutdown: Shutdown::default(),
                 closing: CancellationToken::new(),
