@@ -63,12 +63,12 @@ pub use client::{
     OutgoingRequests, Progress, Reply, Requests, Responses, UploadError, bidi, code_name,
     status_line, upload,
 };
+#[cfg(feature = "metrics")]
+pub use metrics::{MeteredChannel, MeteredFuture, Metrics};
 /// Google's well-known types (`Timestamp`, `Duration`, `Any`, `Struct`, ...), the very types
 /// generated code uses: a handler names them from here without a `prost-types` dependency of
 /// its own.
 pub use prost_types;
-#[cfg(feature = "metrics")]
-pub use metrics::{MeteredChannel, MeteredFuture, Metrics};
 pub use server::{
     ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, CallFuture, CallLayer, CallService,
     DEFAULT_SHUTDOWN_GRACE, GrpcStatusLayer, GrpcStatusService, RequestGuard, StreamService,

@@ -88,7 +88,7 @@ pub async fn serve_derived<H: StreamingExamplesHandler>(
 }
 
 /// Serves `router` on a free loopback port until the returned server is dropped.
-async fn start(router: TunedRouter) -> TestServer {
+pub async fn start(router: TunedRouter) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");

@@ -3,7 +3,9 @@
 //! One call is one attempt here (the channel makes no retries of its own), so every call
 //! records both `grpc.client.attempt.*` and `grpc.client.call.duration`.
 
-use super::{METHOD, Metrics, STATUS, TARGET, attr, method_name, payload, sent_status, status_name};
+use super::{
+    METHOD, Metrics, STATUS, TARGET, attr, method_name, payload, sent_status, status_name,
+};
 use crate::call::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 use crate::server::call_layer::Framing;
 use bytes::Bytes;

@@ -34,13 +34,25 @@ const LATENCY_BUCKETS: [f64; 41] = [
 ];
 /// gRFC A66's size buckets, in bytes.
 const SIZE_BUCKETS: [f64; 14] = [
-    0.0, 1024.0, 2048.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
-    67108864.0, 268435456.0, 1073741824.0, 4294967296.0,
+    0.0,
+    1024.0,
+    2048.0,
+    4096.0,
+    16384.0,
+    65536.0,
+    262144.0,
+    1048576.0,
+    4194304.0,
+    16777216.0,
+    67108864.0,
+    268435456.0,
+    1073741824.0,
+    4294967296.0,
 ];
 /// gRFC A66's count buckets.
 const COUNT_BUCKETS: [f64; 18] = [
-    0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0,
-    8192.0, 16384.0, 32768.0, 65536.0,
+    0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0,
+    16384.0, 32768.0, 65536.0,
 ];
 
 /// The instruments of gRFC A66 (and the runtime's own), for a server
@@ -204,7 +216,12 @@ fn status_name(code: Code) -> &'static str {
 
 /// The status code in a `grpc-status` header or trailer.
 pub(crate) fn sent_status(headers: &http::HeaderMap) -> Option<Code> {
-    let value = headers.get("grpc-status")?.to_str().ok()?.parse::<i32>().ok()?;
+    let value = headers
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .parse::<i32>()
+        .ok()?;
     Some(Code::from_i32(value))
 }
 

@@ -75,20 +75,20 @@ impl CallMeter {
             // No handler took it: it starts and ends here, as `other`.
             m.server_started.add(1, &[attr(METHOD, method)]);
         }
-        let status = totals.status.unwrap_or_else(|| unsent_status(totals.reason));
+        let status = totals
+            .status
+            .unwrap_or_else(|| unsent_status(totals.reason));
         let attributes = [attr(METHOD, method), attr(STATUS, status_name(status))];
         m.server_duration
             .record(totals.start.elapsed().as_secs_f64(), &attributes);
-        m.server_rcvd.record(
-            payload(totals.bytes_in, totals.messages_in),
-            &attributes,
-        );
-        m.server_sent.record(
-            payload(totals.bytes_out, totals.messages_out),
-            &attributes,
-        );
-        m.server_rcvd_messages.record(totals.messages_in, &attributes);
-        m.server_sent_messages.record(totals.messages_out, &attributes);
+        m.server_rcvd
+            .record(payload(totals.bytes_in, totals.messages_in), &attributes);
+        m.server_sent
+            .record(payload(totals.bytes_out, totals.messages_out), &attributes);
+        m.server_rcvd_messages
+            .record(totals.messages_in, &attributes);
+        m.server_sent_messages
+            .record(totals.messages_out, &attributes);
         let waited = self.send_wait_nanos.load(Ordering::Relaxed);
         if waited > 0 {
             m.server_send_wait
