@@ -29,6 +29,13 @@
 //!   client binary is one line and never goes stale.
 //! - [`CallLayer`]: starts each call's clock when its headers arrive and tells a finished
 //!   upload from an abandoned one ([`Tuning::server`] installs it).
+//! - `Metrics` (feature `metrics`, off by default): gRFC A66's OpenTelemetry instruments
+//!   (`grpc.server.call.duration`, `grpc.client.attempt.started`, ...) and the runtime's own
+//!   (`rust_stream.server.call.ended` by end reason, messages per call, time a streaming
+//!   handler waited for a slow client), for a server (`TunedServer::with_metrics`) and for
+//!   client channels (`Metrics::channel`), from the `MeterProvider` you export with.
+//!   Without the feature no OpenTelemetry crate is built and no call pays for it;
+//!   `docs/metrics.md` lists every instrument and shows OTLP and Prometheus export.
 //!
 //! Handlers are run by the runtime's adapters, which generated code calls: they enforce
 //! `grpc-timeout` for the whole call with `DEADLINE_EXCEEDED`, drop a streaming handler as
