@@ -40,7 +40,7 @@ impl Scripted {
         for n in 0..FLOOD_EVENTS {
             let event = pb::Event {
                 id: n.to_string(),
-                data: vec![0; 256 * 1024].into(),
+                data: vec![0; 256 * 1024],
                 ..pb::Event::default()
             };
             let mut send = std::pin::pin!(sink.send(event));
