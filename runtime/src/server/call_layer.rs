@@ -309,11 +309,13 @@ impl CallSummary {
         self.bytes_out += data.len() as u64;
     }
 
-    /// Notes the status in `headers` (the response's, or its trailers), if any.
-    fn sent_status(&mut self, _headers: &http::HeaderMap) {
+    /// Notes the status in `headers` (the response's, or its trailers), if any, for the
+    /// call's metrics.
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    fn sent_status(&mut self, headers: &http::HeaderMap) {
         #[cfg(feature = "metrics")]
         if self.state.meter.is_on() {
-            self.status = crate::metrics::sent_status(_headers).or(self.status);
+            self.status = crate::metrics::sent_status(headers).or(self.status);
         }
     }
 }
