@@ -136,6 +136,8 @@ pub enum Case {
     Pinned,
     /// 9. `#[derive(StreamService)]` against `build.rs`: clean build and `cargo check`.
     Derive,
+    /// 10. Metrics off vs on: events/s of a server stream.
+    Metrics,
 }
 
 /// Where the long link runs.

@@ -99,24 +99,36 @@ pub async fn start(kind: &Kind, ip: IpAddr) -> io::Result<Running> {
             });
             (addr, task)
         }
-        Kind::Generated(name) => {
-            let tuning = preset(name);
-            let incoming = tuning.incoming(tokio::net::TcpListener::bind(bind).await?);
-            let addr = incoming.local_addr()?;
-            let mut builder = if tuning == rust_stream_examples::adapter::TUNING {
-                rust_stream_examples::adapter::server_builder()
-            } else {
-                generated::server_builder(&tuning)
-            };
-            let router = builder.add_service(generated::service(generated::BenchHandler {
-                feed: Arc::clone(&feed),
-            }));
-            let task = tokio::spawn(async move {
-                let _ = router.serve_with_incoming(incoming).await;
-            });
-            (addr, task)
-        }
+        Kind::Generated(name) => return start_generated(name, bind, None).await,
     };
+    Ok(Running { addr, feed, task })
+}
+
+/// Starts the generated server with the preset `name` on `bind`, its calls recorded in
+/// `metrics` when given.
+pub async fn start_generated(
+    name: &str,
+    bind: SocketAddr,
+    metrics: Option<&rust_stream::Metrics>,
+) -> io::Result<Running> {
+    let feed = Arc::new(FeedStats::default());
+    let tuning = preset(name);
+    let incoming = tuning.incoming(tokio::net::TcpListener::bind(bind).await?);
+    let addr = incoming.local_addr()?;
+    let mut builder = if tuning == rust_stream_examples::adapter::TUNING {
+        rust_stream_examples::adapter::server_builder()
+    } else {
+        generated::server_builder(&tuning)
+    };
+    if let Some(metrics) = metrics {
+        builder = builder.with_metrics(metrics);
+    }
+    let router = builder.add_service(generated::service(generated::BenchHandler {
+        feed: Arc::clone(&feed),
+    }));
+    let task = tokio::spawn(async move {
+        let _ = router.serve_with_incoming(incoming).await;
+    });
     Ok(Running { addr, feed, task })
 }
 

@@ -78,6 +78,7 @@ fn every_case_runs_in_smoke_mode() {
         "7. Code generation",
         "8. Non-reading client",
         "9. Derive vs build.rs",
+        "10. Metrics",
     ] {
         assert!(
             results.contains(&format!("| {case} |")),

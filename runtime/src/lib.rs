@@ -36,6 +36,13 @@
 //!   ([`CallContext::identity`]). `docs/production.md` in the repository walks through it.
 //! - [`CallLayer`]: starts each call's clock when its headers arrive and tells a finished
 //!   upload from an abandoned one ([`Tuning::server`] installs it).
+//! - `Metrics` (feature `metrics`, off by default): gRFC A66's OpenTelemetry instruments
+//!   (`grpc.server.call.duration`, `grpc.client.attempt.started`, ...) and the runtime's own
+//!   (`rust_stream.server.call.ended` by end reason, messages per call, time a streaming
+//!   handler waited for a slow client), for a server (`TunedServer::with_metrics`) and for
+//!   client channels (`Metrics::channel`), from the `MeterProvider` you export with.
+//!   Without the feature no OpenTelemetry crate is built and no call pays for it;
+//!   `docs/metrics.md` lists every instrument and shows OTLP and Prometheus export.
 //!
 //! Handlers are run by the runtime's adapters, which generated code calls: they enforce
 //! `grpc-timeout` for the whole call with `DEADLINE_EXCEEDED`, drop a streaming handler as
@@ -52,6 +59,8 @@ mod call;
 mod client;
 #[doc(hidden)]
 pub mod codegen;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod server;
 mod status;
 pub mod testing;
@@ -68,6 +77,8 @@ pub use client::{
     ClientTls, OutgoingRequests, Progress, Reply, Requests, Responses, UploadError, bidi,
     code_name, status_line, upload,
 };
+#[cfg(feature = "metrics")]
+pub use metrics::{MeteredChannel, MeteredFuture, Metrics};
 /// Google's well-known types (`Timestamp`, `Duration`, `Any`, `Struct`, ...), the very types
 /// generated code uses: a handler names them from here without a `prost-types` dependency of
 /// its own.

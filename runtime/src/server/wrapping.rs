@@ -3,14 +3,17 @@
 //! asks `inner`. Each layer then writes only its `Service::call`.
 
 /// Declares a layer (a unit struct), the service it wraps around a server's routes (holding
-/// them as `inner`) and the `Layer` impl that joins them. The attributes and doc comments
-/// written on each struct go on it.
+/// them as `inner`, beside any `field: Type = value_the_layer_gives` listed in braces) and
+/// the `Layer` impl that joins them. The attributes and doc comments written on each struct
+/// go on it; a field's attributes (its `cfg`) go on the field and on its value.
 macro_rules! wrapping_layer {
     (
         $(#[$layer_attr:meta])*
         pub struct $layer:ident;
         $(#[$service_attr:meta])*
-        pub struct $service:ident<S>;
+        pub struct $service:ident<S> $({
+            $($(#[$field_attr:meta])* $field:ident: $field_ty:ty = $default:expr),* $(,)?
+        })?;
     ) => {
         $(#[$layer_attr])*
         pub struct $layer;
@@ -19,13 +22,17 @@ macro_rules! wrapping_layer {
             type Service = $service<S>;
 
             fn layer(&self, inner: S) -> Self::Service {
-                $service { inner }
+                $service {
+                    inner,
+                    $($($(#[$field_attr])* $field: $default,)*)?
+                }
             }
         }
 
         $(#[$service_attr])*
         pub struct $service<S> {
             inner: S,
+            $($($(#[$field_attr])* $field: $field_ty,)*)?
         }
     };
 }
