@@ -15,6 +15,7 @@ macro_rules! pages {
 }
 
 pages! {
+    readme = "../README.md";
     getting_started = "getting-started.md";
     front_ends = "front-ends.md";
     generated_code = "generated-code.md";
