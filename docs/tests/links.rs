@@ -137,9 +137,19 @@ fn every_relative_link_resolves() {
 #[test]
 fn the_checker_finds_links_anchors_and_dead_ends() {
     let page = "# Tuning defaults and why\n[a](x.md) `code` [b](#tuning-defaults-and-why)\n```\n[c](nowhere.md)\n```\n[tonic]: https://github.com/hyperium/tonic\n";
-    assert_eq!(links(page), ["x.md", "#tuning-defaults-and-why", "https://github.com/hyperium/tonic"]);
+    assert_eq!(
+        links(page),
+        [
+            "x.md",
+            "#tuning-defaults-and-why",
+            "https://github.com/hyperium/tonic"
+        ]
+    );
     assert!(anchors(page).contains("tuning-defaults-and-why"));
-    assert_eq!(anchor("4. `#[derive(StreamService)]`: no build script"), "4-derivestreamservice-no-build-script");
+    assert_eq!(
+        anchor("4. `#[derive(StreamService)]`: no build script"),
+        "4-derivestreamservice-no-build-script"
+    );
     let readme = workspace().join("README.md");
     assert!(check(&readme, "docs/README.md").is_none());
     assert!(check(&readme, "docs/no-such-page.md").is_some());

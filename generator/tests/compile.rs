@@ -2,7 +2,7 @@
 //! `tests/corpus` (plus a 400-method service), generated through the build API, with a
 //! skeleton for every service (as `rust-stream scaffold` writes them), checked by clippy
 //! with warnings denied under editions 2021 and 2024, and documented with rustdoc's
-//! warnings denied. The crate depends on what the README lists (no `prost-types`: the
+//! warnings denied. The crate depends on what the guide lists (no `prost-types`: the
 //! well-known types come through the runtime), and its own code calls every client helper
 //! of `trait_names.proto` with method syntax, the traits whose methods share the names
 //! imported.
