@@ -1,4 +1,4 @@
-//! The READMEs' `buf.gen.yaml`, taken from the READMEs themselves, under the real buf CLI:
+//! The `buf.gen.yaml` of the READMEs and the guide, taken from the pages themselves, under the real buf CLI:
 //! a workspace with protos in several directories and packages gives one include file
 //! holding every package, no "duplicate generated file" warning, and exactly the files
 //! protoc gives with the same plugin and parameters.
@@ -189,7 +189,7 @@ fn check_readme(readme: &str, buf: &Path) {
 #[test]
 fn the_readmes_buf_gen_yaml_generates_every_package_under_real_buf() {
     let buf = buf();
-    for readme in ["README.md", "generator/README.md"] {
+    for readme in ["README.md", "docs/front-ends.md", "generator/README.md"] {
         check_readme(readme, &buf);
     }
 }

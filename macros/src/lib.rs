@@ -1,21 +1,33 @@
 //! `#[derive(StreamService)]`: a rust-stream gRPC service from a handler struct and a
 //! `.proto` file, read at compile time: no build script, no `protoc`, no generated files.
 //!
-//! ```rust,ignore
-//! use rust_stream::StreamService;
+//! ```
+//! use guide_proto::streaming::{UserRequest, UserResponse};
+//! use rust_stream::{CallContext, Status, StreamService};
 //!
 //! #[derive(StreamService)]
-//! #[stream_service(proto = "proto/streaming.proto")]
+//! #[stream_service(proto = "../proto/streaming.proto", include = "../proto")]
 //! struct Guide;
 //!
 //! impl guide_proto::streaming::streaming_examples_stream::StreamingExamplesHandler for Guide {
-//!     // one async method per RPC, shaped by its pattern
+//!     // One async method per RPC, shaped by its pattern; the others answer UNIMPLEMENTED.
+//!     async fn get_user(&self, _ctx: CallContext, request: UserRequest) -> Result<UserResponse, Status> {
+//!         Err(Status::not_found(format!("no user {}", request.id)))
+//!     }
 //! }
 //!
-//! # async fn run() -> std::io::Result<()> {
-//! Guide.serve("127.0.0.1:50051").await
-//! # }
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! // `Guide.serve("127.0.0.1:50051").await` serves until the process ends; the generated
+//! // harness serves on a free port and hands back a connected client.
+//! use guide_proto::streaming::streaming_examples_stream::test_server;
+//! let (client, _server) = test_server(Guide).await?;
+//! let status = client.get_user(UserRequest { id: "7".into() }).await.unwrap_err();
+//! assert_eq!(status.message(), "no user 7");
+//! # Ok(()) }
 //! ```
+//!
+//! (The paths are relative to the crate's `CARGO_MANIFEST_DIR`; this crate's own example
+//! reads the repository's reference proto.)
 //!
 //! The derive reads the protos with protox through rust-stream-build's core and emits, in a
 //! module next to the struct (`guide_proto`, or `module = ".."`), exactly the code the build

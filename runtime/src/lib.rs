@@ -1,5 +1,51 @@
 //! The run-time half of rust-stream: what generated services and their handlers use.
 //!
+//! rust-stream generates, from a `.proto`, a handler trait per service whose methods are
+//! shaped by their streaming pattern, and an adapter that runs them under guards
+//! (cancellation, bounded backpressure, upload limits, deadlines, contained panics). This
+//! crate is what those methods take and return. A handler method of a bidirectional RPC,
+//! written against it and run here with the [`testing`] kit, as a unit test would:
+//!
+//! ```
+//! use rust_stream::{CallContext, Code, EndReason, InboundLimits, RequestStream, ResponseSink};
+//! use rust_stream::{Status, testing};
+//!
+//! // The guide's Chat: answer every message, for as long as the client sends.
+//! async fn chat(
+//!     ctx: CallContext,
+//!     mut requests: RequestStream<String>,
+//!     sink: ResponseSink<String>,
+//! ) -> Result<(), Status> {
+//!     while let Some(text) = requests.message().await? {
+//!         if text.is_empty() {
+//!             return Err(Status::invalid_argument("empty message"));
+//!         }
+//!         sink.send(format!("Delivered: {text}")).await?;
+//!     }
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let ctx = testing::context("/streaming.StreamingExamples/Chat").build();
+//! let requests = testing::requests(&ctx, InboundLimits::DEFAULT, ["hello".to_owned(), "world".to_owned()]);
+//! let (sink, mut replies) = testing::response_sink(&ctx, 8);
+//! testing::run(&ctx, chat(ctx.clone(), requests, sink)).await.unwrap();
+//! assert_eq!(replies.next().await.unwrap().unwrap(), "Delivered: hello");
+//! assert_eq!(replies.next().await.unwrap().unwrap(), "Delivered: world");
+//! assert_eq!(ctx.end_reason(), Some(EndReason::Finished));
+//!
+//! let ctx = testing::context("/streaming.StreamingExamples/Chat").build();
+//! let requests = testing::requests(&ctx, InboundLimits::DEFAULT, [String::new()]);
+//! let (sink, _replies) = testing::response_sink(&ctx, 8);
+//! let status = testing::run(&ctx, chat(ctx.clone(), requests, sink)).await.unwrap_err();
+//! assert_eq!(status.code(), Code::InvalidArgument);
+//! # }
+//! ```
+//!
+//! In a service the generated trait's method has the same body, with `&self` and the
+//! proto's messages; the guide (`docs/` in the repository) shows each pattern served over a
+//! socket. The handler writer's API, all at this crate's root:
+//!
 //! - [`CallContext`]: the guide's `context`: [`is_active`](CallContext::is_active),
 //!   [`cancelled`](CallContext::cancelled), time remaining, metadata, peer address, and the
 //!   response's metadata ([`set_initial_metadata`](CallContext::set_initial_metadata),
@@ -105,6 +151,7 @@ pub use tuning::{TCP_KEEPALIVE_INTERVAL, TCP_KEEPALIVE_RETRIES, Tuning};
 /// `#[stream_service(..)]`: `proto` (a file, or a directory of protos) and `include` (relative
 /// to `CARGO_MANIFEST_DIR`, repeatable), `service`, `module`, `crate`, `serve = false` (the
 /// code only, nothing served), and the generator's parameters by their plugin names
-/// (`tuning`, `buffer`, `extern_path`, ...); the README's front-end section has the details.
+/// (`tuning`, `buffer`, `extern_path`, ...); the guide's front-end page (`docs/front-ends.md`)
+/// has the details.
 #[cfg(feature = "derive")]
 pub use rust_stream_macros::StreamService;

@@ -50,7 +50,7 @@ fn run(dir: &Path) -> String {
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
 
-/// The manifest of a crate using the derive, with what the README lists for it: the
+/// The manifest of a crate using the derive, with what the guide lists for it: the
 /// runtime, and what the generated code names.
 fn manifest(name: &str, edition: &str) -> String {
     format!(

@@ -56,7 +56,7 @@ fn big_proto(methods: usize) -> String {
 
 /// The front ends: the derive as a crate gets it by default (the macro and its
 /// dependencies unoptimized, as in every dev build), the derive with
-/// `[profile.dev.build-override] opt-level = 3` (what the README recommends), and build.rs.
+/// `[profile.dev.build-override] opt-level = 3` (what the guide recommends), and build.rs.
 #[derive(Clone, Copy)]
 enum Front {
     Derive,
