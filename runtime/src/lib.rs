@@ -52,6 +52,8 @@ mod call;
 mod client;
 #[doc(hidden)]
 pub mod codegen;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod server;
 mod status;
 pub mod testing;
@@ -75,6 +77,8 @@ pub use prost_types;
 /// The certificate and key types [`ServerTls::new`] and [`ServerTls::reload`] take, and
 /// [`PeerIdentity::chain`] gives (rustls's).
 pub use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+#[cfg(feature = "metrics")]
+pub use metrics::{MeteredChannel, MeteredFuture, Metrics};
 pub use server::{
     ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, Auth, AuthCall, AuthLayer, AuthService, CallFuture,
     CallLayer, CallService, DEFAULT_SHUTDOWN_GRACE, Denied, GrpcStatusLayer, GrpcStatusService,

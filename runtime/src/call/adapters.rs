@@ -162,7 +162,11 @@ fn begin<M>(method: &'static str, config: &CallConfig, request: Request<M>) -> (
     let (metadata, extensions, message) = request.into_parts();
     // With `CallLayer` the clock started when the headers arrived; without it, now.
     let (start, client_timeout, body) = match extensions.get::<CallStart>() {
-        Some(call) => (call.start, call.timeout, Some(Arc::clone(&call.body))),
+        Some(call) => {
+            #[cfg(feature = "metrics")]
+            call.body.meter.dispatched(method);
+            (call.start, call.timeout, Some(Arc::clone(&call.body)))
+        }
         None => (Instant::now(), header_timeout(&metadata), None),
     };
     let deadline = CallDeadline::new(client_timeout, config.default_deadline, start);

@@ -94,11 +94,40 @@ impl<T> ResponseSink<T> {
         // The first response takes the headers with it, even from a handler that goes on
         // working in the same poll (a loop under `block_in_place`, say).
         self.ctx.response().release_initial();
+        #[cfg(feature = "metrics")]
+        if let Some(body) = self.ctx.body()
+            && body.meter.is_on()
+        {
+            return self.send_timed(item, &body.meter).await;
+        }
         // The receiver lives exactly as long as the response body: hyper drops the body when
         // the client resets or disconnects, and the body closes it on a deadline, so a send
         // waiting for room fails the moment the call ends. A streaming handler itself is
         // also dropped by its adapter then.
         self.tx.send(Ok(item)).await.map_err(|_| self.ended())
+    }
+
+    /// As `send`, adding the time spent waiting for room to the call's metrics.
+    #[cfg(feature = "metrics")]
+    async fn send_timed(
+        &self,
+        item: T,
+        meter: &crate::metrics::server::CallMeter,
+    ) -> Result<(), SendError> {
+        use tokio::sync::mpsc::error::TrySendError;
+        match self.tx.try_reserve() {
+            Ok(permit) => {
+                permit.send(Ok(item));
+                Ok(())
+            }
+            Err(TrySendError::Closed(())) => Err(self.ended()),
+            Err(TrySendError::Full(())) => {
+                let waiting = tokio::time::Instant::now();
+                let sent = self.tx.send(Ok(item)).await;
+                meter.waited(waiting.elapsed());
+                sent.map_err(|_| self.ended())
+            }
+        }
     }
 
     /// `true` while the client can still receive; the guide's `context.is_active()`.

@@ -43,7 +43,11 @@ impl<S> Layer<S> for CallLayer {
     type Service = CallService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CallService { inner }
+        CallService {
+            inner,
+            #[cfg(feature = "metrics")]
+            metrics: None,
+        }
     }
 }
 
@@ -51,6 +55,17 @@ impl<S> Layer<S> for CallLayer {
 #[derive(Clone, Debug)]
 pub struct CallService<S> {
     inner: S,
+    /// Where the calls are recorded, when the server was given metrics.
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::Metrics>,
+}
+
+impl<S> CallService<S> {
+    /// `inner` behind the layer, its calls recorded in `metrics`.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn metered(inner: S, metrics: Option<crate::Metrics>) -> Self {
+        CallService { inner, metrics }
+    }
 }
 
 /// What [`CallLayer`] learned about a call, handed to the adapters in the request's
@@ -79,6 +94,9 @@ pub(crate) struct BodyState {
     span: tracing::Span,
     /// The response metadata the call's handler sets; the layer writes its trailers.
     response: Arc<ResponseMetadata>,
+    /// The call's metrics (recording nothing unless the server has metrics).
+    #[cfg(feature = "metrics")]
+    pub(crate) meter: crate::metrics::server::CallMeter,
 }
 
 impl Default for BodyState {
@@ -91,6 +109,8 @@ impl Default for BodyState {
             #[cfg(feature = "tracing")]
             span: tracing::Span::none(),
             response: Arc::new(ResponseMetadata::new()),
+            #[cfg(feature = "metrics")]
+            meter: crate::metrics::server::CallMeter::default(),
         }
     }
 }
@@ -125,7 +145,7 @@ impl BodyState {
     }
 
     /// Bytes of the request body received, gRPC framing included.
-    #[cfg(feature = "tracing")]
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
     fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
@@ -191,6 +211,8 @@ where
         let state = Arc::new(BodyState {
             #[cfg(feature = "tracing")]
             span: call_span(&request, timeout),
+            #[cfg(feature = "metrics")]
+            meter: crate::metrics::server::CallMeter::new(self.metrics.clone()),
             ..BodyState::default()
         });
         let (mut parts, body) = request.into_parts();
@@ -216,6 +238,10 @@ where
             messages_out: 0,
             bytes_out: 0,
             framing: Framing::default(),
+            #[cfg(feature = "metrics")]
+            start,
+            #[cfg(feature = "metrics")]
+            status: None,
         };
         let inner = summary.in_span(|| self.inner.call(http::Request::from_parts(parts, body)));
         CallFuture {
@@ -262,6 +288,12 @@ struct CallSummary {
     messages_out: u64,
     bytes_out: u64,
     framing: Framing,
+    /// When the headers arrived.
+    #[cfg(feature = "metrics")]
+    start: Instant,
+    /// The `grpc-status` the call sent, once it has.
+    #[cfg(feature = "metrics")]
+    status: Option<tonic::Code>,
 }
 
 impl CallSummary {
@@ -275,6 +307,14 @@ impl CallSummary {
     fn sent(&mut self, data: &[u8]) {
         self.messages_out += self.framing.feed(data);
         self.bytes_out += data.len() as u64;
+    }
+
+    /// Notes the status in `headers` (the response's, or its trailers), if any.
+    fn sent_status(&mut self, _headers: &http::HeaderMap) {
+        #[cfg(feature = "metrics")]
+        if self.state.meter.is_on() {
+            self.status = crate::metrics::sent_status(_headers).or(self.status);
+        }
     }
 }
 
@@ -293,6 +333,18 @@ impl Drop for CallSummary {
             span.record("messages_out", self.messages_out);
             span.record("bytes_out", self.bytes_out);
         }
+        #[cfg(feature = "metrics")]
+        self.state
+            .meter
+            .record(&crate::metrics::server::CallTotals {
+                start: self.start,
+                status: self.status,
+                reason: self.state.reason.get().copied(),
+                bytes_in: self.state.bytes(),
+                messages_in: self.state.messages(),
+                bytes_out: self.bytes_out,
+                messages_out: self.messages_out,
+            });
     }
 }
 
@@ -341,8 +393,11 @@ where
         };
         if let Poll::Ready(outcome) = summary.in_span(|| inner.poll(cx)) {
             // The body carries the summary on: the call is over once it is sent.
-            let summary = this.summary.take();
+            let mut summary = this.summary.take();
             return Poll::Ready(outcome.map(|response| {
+                if let Some(summary) = &mut summary {
+                    summary.sent_status(response.headers());
+                }
                 // A trailers-only answer (an error before any response) already carries the
                 // handler's trailers: the adapter put them in the status.
                 response.map(|body| {
@@ -390,6 +445,7 @@ impl http_body::Body for CountedBody {
             } else if let Some(trailers) = frame.trailers_mut() {
                 // The status, success or error: the handler's trailers go with it.
                 append(trailers, summary.state.response.take_trailing());
+                summary.sent_status(trailers);
             }
         }
         Poll::Ready(frame)

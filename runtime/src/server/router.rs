@@ -55,11 +55,14 @@ pub struct TunedServer {
     options: Options,
 }
 
-/// What a server adds to its tuning: TLS and the auth hook.
+/// What a server adds to its tuning: TLS, the auth hook and metrics.
 #[derive(Clone, Debug, Default)]
 struct Options {
     tls: Option<ServerTls>,
     auth: Option<Auth>,
+    /// Where calls are recorded, if anywhere.
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::Metrics>,
 }
 
 /// A [`TunedServer`] with services, ready to serve.
@@ -111,6 +114,14 @@ impl TunedServer {
         self
     }
 
+    /// Records every call the server serves in `metrics`: gRFC A66's server instruments
+    /// and the runtime's own (feature `metrics`; see [`Metrics`](crate::Metrics)).
+    #[cfg(feature = "metrics")]
+    pub fn with_metrics(mut self, metrics: &crate::Metrics) -> Self {
+        self.options.metrics = Some(metrics.clone());
+        self
+    }
+
     /// Adds a generated (or any tonic) service.
     pub fn add_service<S>(&mut self, svc: S) -> TunedRouter
     where
@@ -143,6 +154,13 @@ impl TunedRouter {
         S::Future: Send + 'static,
     {
         self.routes = self.routes.add_service(svc);
+        self
+    }
+
+    /// As [`TunedServer::with_metrics`].
+    #[cfg(feature = "metrics")]
+    pub fn with_metrics(mut self, metrics: &crate::Metrics) -> Self {
+        self.options.metrics = Some(metrics.clone());
         self
     }
 
@@ -208,6 +226,19 @@ impl TunedRouter {
         self.run(incoming, signal, DEFAULT_SHUTDOWN_GRACE).await
     }
 
+    /// The layers every request passes, outermost first: the spec's status codes, the
+    /// call's clock and body (recording the call when the server has metrics), the auth hook
+    /// (inside, so the call's clock and span cover it).
+    fn layered(&self) -> Layered {
+        use tower_layer::Layer;
+        let routes = AuthLayer::new(self.options.auth.clone()).layer(self.routes.clone().prepare());
+        #[cfg(feature = "metrics")]
+        let calls = crate::CallService::metered(routes, self.options.metrics.clone());
+        #[cfg(not(feature = "metrics"))]
+        let calls = crate::CallLayer.layer(routes);
+        GrpcStatusLayer.layer(calls)
+    }
+
     async fn run<I, IO, E>(
         self,
         incoming: I,
@@ -223,7 +254,7 @@ impl TunedRouter {
         let server = Connections {
             http2: http2_builder(&self.tuning),
             service: ConnService {
-                routes: layered(self.routes.prepare(), self.options.auth),
+                routes: self.layered(),
                 guard: RequestGuard::new(self.tuning.max_metadata_size),
                 shutdown: Shutdown::default(),
                 closing: CancellationToken::new(),
@@ -280,13 +311,7 @@ impl TunedRouter {
     }
 }
 
-/// The layers every request passes, outermost first: the spec's status codes, the call's
-/// clock and body, the auth hook (inside, so the call's clock and span cover it).
-fn layered(routes: Routes, auth: Option<Auth>) -> Layered {
-    use tower_layer::Layer;
-    GrpcStatusLayer.layer(crate::CallLayer.layer(AuthLayer::new(auth).layer(routes)))
-}
-
+/// The services every request passes (see [`TunedRouter::layered`]).
 type Layered = GrpcStatusService<crate::CallService<crate::server::auth::AuthService<Routes>>>;
 
 /// hyper's HTTP/2 server with `tuning`'s settings.
