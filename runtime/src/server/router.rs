@@ -157,6 +157,19 @@ impl TunedRouter {
         self
     }
 
+    /// As [`TunedServer::tls`]: for a router made elsewhere, such as the generated
+    /// `Handlers::into_router`.
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.options.tls = Some(tls);
+        self
+    }
+
+    /// As [`TunedServer::auth`].
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.options.auth = Some(auth);
+        self
+    }
+
     /// As [`TunedServer::with_metrics`].
     #[cfg(feature = "metrics")]
     pub fn with_metrics(mut self, metrics: &crate::Metrics) -> Self {
@@ -397,9 +410,7 @@ impl Connections {
         C: Clone + Send + Sync + 'static,
     {
         let activity = self.idle_timeout.map(|_| Arc::new(Activity::default()));
-        let service = self
-            .service
-            .for_connection(info, peer, activity.clone());
+        let service = self.service.for_connection(info, peer, activity.clone());
         let handshake = tokio::time::timeout_at(deadline, read_handshake(&mut io));
         let prefix = tokio::select! {
             read = handshake => match read {
