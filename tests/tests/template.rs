@@ -51,6 +51,7 @@ fn the_guide_crate_from_cargo_generate_builds_tests_lints_and_serves() {
         |addr| call_the_guide(dir, "guide-service", addr),
         Some(&["call", "ListEvents", "{}"]),
     );
+    check_production("guide-service");
 }
 
 #[test]
@@ -573,10 +574,17 @@ fn bin(name: &str) -> PathBuf {
 }
 
 fn start(name: &str) -> Server {
+    start_with(name, &[], &[])
+}
+
+/// The server `name` with `args` and `envs` beside the test's own.
+fn start_with(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Server {
     let mut child = Command::new(bin(name))
         .args(["--addr", "127.0.0.1:0", "--shutdown-grace"])
         .arg(GRACE.as_secs().to_string())
+        .args(args)
         .env("RUST_LOG", "info")
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -728,6 +736,112 @@ fn serve_and_check(
         assert_eq!(ended.code(), Some(1), "{stderr}");
         assert_eq!(stderr, "UNAVAILABLE: the server is shutting down\n");
     }
+}
+
+/// TLS with a client certificate required, the bearer token and metrics, turned on as the
+/// crate's README says: the crate's client with and without each credential, grpcio's
+/// health client over mTLS without a token (health is exempt), then the metrics page.
+fn check_production(name: &str) {
+    let files = tempfile::tempdir().unwrap();
+    let ca = rust_stream_tests::tls::Ca::new("template test CA");
+    let ca_pem = files.path().join("ca.pem");
+    std::fs::write(&ca_pem, &ca.pem).unwrap();
+    let (cert, key) = ca.leaf(&["localhost"]).write(files.path(), "server");
+    let (client_cert, client_key) = ca.leaf(&["client.test"]).write(files.path(), "client");
+    let [ca_pem, cert, key, client_cert, client_key] =
+        [ca_pem, cert, key, client_cert, client_key].map(|p| p.to_str().unwrap().to_owned());
+    let mut server = start_with(
+        name,
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--client-ca",
+            &ca_pem,
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ],
+        &[("AUTH_TOKEN", "s3cret")],
+    );
+    let mut line = String::new();
+    server.stdout.read_line(&mut line).unwrap();
+    let metrics_addr = line
+        .trim()
+        .strip_prefix("metrics on ")
+        .unwrap_or_else(|| panic!("unexpected second line: {line:?}"))
+        .to_owned();
+    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    let https = format!("https://localhost:{port}");
+    let call = |extra: &[&str]| {
+        let output = Command::new(bin(&format!("{name}-client")))
+            .args(["--addr", &https, "--ca", &ca_pem])
+            .args(extra)
+            .args(["call", "GetUser", r#"{"id": "42"}"#])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.code(), stderr, output.stdout)
+    };
+    let identity = ["--cert", client_cert.as_str(), "--key", client_key.as_str()];
+    let token = ["-H", "authorization:Bearer s3cret"];
+    let admitted = call(&[&identity[..], &token[..]].concat());
+    assert_eq!(admitted.0, Some(0), "{}", admitted.1);
+    assert!(String::from_utf8_lossy(&admitted.2).contains("Ada Lovelace"));
+    let no_token = call(&identity);
+    assert_eq!(
+        (no_token.0, no_token.1.as_str()),
+        (Some(1), "UNAUTHENTICATED: missing bearer token\n")
+    );
+    let wrong_token = call(&[&identity[..], &["-H", "authorization:Bearer guess"]].concat());
+    assert_eq!(
+        (wrong_token.0, wrong_token.1.as_str()),
+        (Some(1), "UNAUTHENTICATED: invalid bearer token\n")
+    );
+    let no_certificate = call(&token);
+    assert_ne!(
+        no_certificate.0,
+        Some(0),
+        "a client without a certificate got in"
+    );
+    assert!(no_certificate.2.is_empty());
+
+    let health = |extra: &[&str]| {
+        let output = Command::new(python())
+            .arg(workspace().join("tests/interop/health_tls.py"))
+            .arg(&server.addr)
+            .arg(&ca_pem)
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        stdout_of(&output, "health_tls.py")
+    };
+    assert_eq!(health(&[&client_cert, &client_key]), "SERVING\n");
+    assert_eq!(health(&[]), "status UNAVAILABLE\n");
+
+    let page = scrape(&metrics_addr);
+    for expected in [
+        "grpc_server_call_started_total{grpc_method=\"streaming.StreamingExamples/GetUser\"",
+        "grpc_status=\"OK\"",
+        "grpc_status=\"UNAUTHENTICATED\"",
+    ] {
+        assert!(page.contains(expected), "{expected} is not in\n{page}");
+    }
+}
+
+/// The page `GET /metrics` answers on `addr`, whole.
+fn scrape(addr: &str) -> String {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut page = String::new();
+    stream.read_to_string(&mut page).unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    page
 }
 
 /// Health of every service and of the server, and the services and their files over both

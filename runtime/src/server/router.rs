@@ -159,6 +159,19 @@ impl TunedRouter {
         self
     }
 
+    /// As [`TunedServer::tls`]: for a router made elsewhere, such as the generated
+    /// `Handlers::into_router`.
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.options.tls = Some(tls);
+        self
+    }
+
+    /// As [`TunedServer::auth`].
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.options.auth = Some(auth);
+        self
+    }
+
     /// As [`TunedServer::with_metrics`].
     #[cfg(feature = "metrics")]
     pub fn with_metrics(mut self, metrics: &crate::Metrics) -> Self {

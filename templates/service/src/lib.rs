@@ -30,3 +30,4 @@ pub struct Protos;
 {%- endif %}
 
 pub mod handlers;
+pub mod production;

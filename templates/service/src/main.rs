@@ -6,6 +6,11 @@
 //! how it ended. SIGINT or SIGTERM shuts it down: health turns NOT_SERVING, new calls are
 //! refused, open streams end with `UNAVAILABLE`, other calls get `--shutdown-grace` seconds
 //! to finish, then the process exits.
+//!
+//! Off until turned on (see `production.rs`): TLS with `--tls-cert` and `--tls-key` (SIGHUP
+//! reloads them), mTLS with `--client-ca`, a bearer token every call but health and
+//! reflection must carry with `AUTH_TOKEN`, and Prometheus metrics with `--metrics-addr`
+//! (printed as `metrics on <addr>` once bound).
 
 use clap::Parser;
 use std::net::SocketAddr;
@@ -14,6 +19,7 @@ use tonic_health::ServingStatus;
 
 use {{crate_name}}::handlers;
 use {{crate_name}}::pb::{FILE_DESCRIPTOR_SET, SERVICES};
+use {{crate_name}}::production;
 
 #[derive(Parser)]
 #[command(about = "Serve the gRPC services of proto/")]
@@ -25,6 +31,8 @@ struct Args {
     /// (open streams end at once).
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     shutdown_grace: Duration,
+    #[command(flatten)]
+    production: production::Flags,
 }
 
 fn parse_seconds(value: &str) -> Result<Duration, String> {
@@ -41,6 +49,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_logging();
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     println!("listening on {}", listener.local_addr()?);
+    let metrics = match args.production.metrics_addr {
+        Some(addr) => {
+            let (metrics, registry) = production::prometheus_metrics()?;
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            println!("metrics on {}", listener.local_addr()?);
+            tokio::spawn(production::serve_metrics(listener, registry));
+            Some(metrics)
+        }
+        None => None,
+    };
 
     let (health, health_service) = tonic_health::server::health_reporter();
     // "" is the server as a whole.
@@ -61,8 +79,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await;
         }
     };
-    handlers::all()
-        .into_router()
+    let (router, tls) = production::apply(
+        handlers::all().into_router(),
+        &args.production,
+        metrics.as_ref(),
+    )?;
+    if let Some(tls) = tls {
+        tokio::spawn(production::reload_on_sighup(tls, args.production.clone()));
+    }
+    router
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -33,6 +33,10 @@ const FILES: &[TemplateFile] = &[
     crate_file("src/lib.rs", include_str!("../../../template/src/lib.rs")),
     crate_file("src/main.rs", include_str!("../../../template/src/main.rs")),
     crate_file(
+        "src/production.rs",
+        include_str!("../../../template/src/production.rs"),
+    ),
+    crate_file(
         "src/bin/client.rs",
         include_str!("../../../template/src/bin/client.rs"),
     ),

@@ -15,9 +15,13 @@ use tonic::metadata::{Ascii, Binary, MetadataKey, MetadataMap, MetadataValue};
 )]
 pub(super) struct Cli {
     // The default is the program's, set by `Cli::command_with_default_addr`.
-    /// Server address, `http://host:port` (a bare `host:port` means `http://`).
+    /// Server address, `http://host:port` (a bare `host:port` means `http://`), or
+    /// `https://host:port` for TLS.
     #[arg(long, global = true, value_name = "URL")]
     pub addr: String,
+    /// TLS settings, for an `https://` address.
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Deadline of the whole call in seconds, sent to the server as `grpc-timeout`.
     #[arg(long, global = true, value_name = "SECS", value_parser = parse_seconds)]
     pub timeout: Option<Duration>,
@@ -41,6 +45,30 @@ impl Cli {
         <Cli as clap::CommandFactory>::command().mut_arg("addr", |arg| {
             arg.default_value(default_addr).required(false)
         })
+    }
+}
+
+/// How to verify an `https://` server, and the client's own certificate (mTLS).
+#[derive(Debug, Args)]
+pub(super) struct TlsArgs {
+    /// Trust only the CA certificates in this PEM file (default: the platform's roots).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Present this PEM certificate chain to the server (mTLS); needs `--key`.
+    #[arg(long, global = true, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The PEM private key of `--cert`.
+    #[arg(long, global = true, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Verify the server's certificate for this name instead of the address's host.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tls_name: Option<String>,
+}
+
+impl TlsArgs {
+    /// Whether any TLS setting was given.
+    pub(super) fn given(&self) -> bool {
+        self.ca.is_some() || self.cert.is_some() || self.tls_name.is_some()
     }
 }
 

@@ -1,13 +1,13 @@
 //! Connecting, and one runner per streaming pattern, all through `tonic::client::Grpc`
 //! with the [`DynamicCodec`].
 
-use super::args::Header;
+use super::args::{Header, TlsArgs};
 use super::catalog::Method;
 use super::codec::DynamicCodec;
 use super::error::CliError;
 use super::input::{InputFailure, Requests};
 use super::output::Printer;
-use crate::{Chunk, Tuning, UploadError};
+use crate::{Chunk, ClientTls, Tuning, UploadError};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http::uri::PathAndQuery;
@@ -27,22 +27,57 @@ const TUNING: Tuning = Tuning {
     ..Tuning::BALANCED
 };
 
-/// Connects to `addr` (`http://` assumed when it names no scheme).
-pub(super) async fn connect(addr: &str, connect_timeout: Duration) -> Result<Channel, CliError> {
+/// Connects to `addr` (`http://` assumed when it names no scheme), over TLS with `tls`'s
+/// settings when it is `https://`.
+pub(super) async fn connect(
+    addr: &str,
+    connect_timeout: Duration,
+    tls: &TlsArgs,
+) -> Result<Channel, CliError> {
     let uri = match addr.contains("://") {
         true => addr.to_owned(),
         false => format!("http://{addr}"),
     };
-    let endpoint = TUNING
-        .endpoint(uri.clone())
-        .map_err(|err| {
-            CliError::usage(format!("`{addr}` is not a server address: {}", chain(&err)))
-        })?
-        .connect_timeout(connect_timeout);
+    let bad_addr = |err: tonic::transport::Error| {
+        CliError::usage(format!("`{addr}` is not a server address: {}", chain(&err)))
+    };
+    let endpoint = match uri.starts_with("https://") {
+        true => TUNING
+            .tls_endpoint(uri.clone(), &client_tls(tls)?)
+            .map_err(bad_addr)?,
+        false if tls.given() => {
+            return Err(CliError::usage(format!(
+                "--ca, --cert and --tls-name need an https:// address, not `{addr}`"
+            )));
+        }
+        false => TUNING.endpoint(uri.clone()).map_err(bad_addr)?,
+    };
+    let endpoint = endpoint.connect_timeout(connect_timeout);
     endpoint.connect().await.map_err(|err| CliError::Connect {
         addr: uri,
         reason: chain(&err),
     })
+}
+
+/// The TLS settings `args` give: the platform's roots unless `--ca`, and the client's
+/// certificate with `--cert`.
+fn client_tls(args: &TlsArgs) -> Result<ClientTls, CliError> {
+    let mut tls = match &args.ca {
+        Some(ca) => ClientTls::with_ca_pem(read(ca)?),
+        None => ClientTls::native_roots(),
+    };
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        tls = tls.identity(read(cert)?, read(key)?);
+    }
+    if let Some(name) = &args.tls_name {
+        tls = tls.domain_name(name);
+    }
+    Ok(tls)
+}
+
+/// The bytes of `path`, or a usage error naming it.
+fn read(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|err| CliError::usage(format!("{}: {err}", path.display())))
 }
 
 /// `err` and its sources, joined by `: ` (tonic's transport errors say little alone).
@@ -272,5 +307,39 @@ impl RawChunk {
         let mut request = DynamicMessage::new(message.clone());
         request.set_field(field, Value::Bytes(self.0));
         request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn tls(ca: Option<&str>) -> TlsArgs {
+        TlsArgs {
+            ca: ca.map(PathBuf::from),
+            cert: None,
+            key: None,
+            tls_name: None,
+        }
+    }
+
+    async fn refusal(addr: &str, args: &TlsArgs) -> String {
+        match connect(addr, Duration::from_secs(5), args).await {
+            Err(err @ CliError::Usage(_)) => err.to_string(),
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_settings_on_a_plain_address_are_refused() {
+        let message = refusal("127.0.0.1:9", &tls(Some("ca.pem"))).await;
+        assert!(message.contains("need an https:// address"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_ca_file_is_named() {
+        let message = refusal("https://localhost:9", &tls(Some("no/such/ca.pem"))).await;
+        assert!(message.contains("no/such/ca.pem"), "{message}");
     }
 }

@@ -28,6 +28,11 @@
 //! client [--addr URL] [--timeout SECS] [-H key:value]... call METHOD [JSON]
 //! ```
 //!
+//! An `https://` address connects over TLS, trusting the platform's roots or the CA
+//! certificates of `--ca FILE`; `--cert FILE --key FILE` present a client certificate
+//! (mTLS) and `--tls-name NAME` verifies the server for a name other than the address's
+//! host. A bearer token goes in a header: `-H 'authorization:Bearer TOKEN'`.
+//!
 //! - `list` prints one line per method: its path (`package.Service/Method`), its pattern
 //!   (`unary`, `server streaming`, `client streaming` or `bidi`), and its request and
 //!   response types.
@@ -207,7 +212,7 @@ async fn call(cli: &Cli, args: &CallArgs, catalog: &Catalog) -> Result<(), CliEr
     let parser = RequestParser::new(method);
     let plan = Plan::new(args, method, &parser).await?;
     let run = async {
-        let channel = call::connect(&cli.addr, cli.connect_timeout).await?;
+        let channel = call::connect(&cli.addr, cli.connect_timeout, &cli.tls).await?;
         let printer = Printer::new(args.emit_defaults, args.proto_names);
         let call = Call::new(
             channel,
