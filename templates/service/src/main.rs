@@ -51,10 +51,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("listening on {}", listener.local_addr()?);
     let metrics = match args.production.metrics_addr {
         Some(addr) => {
-            let (metrics, registry) = production::prometheus_metrics()?;
+            let (metrics, page) = production::prometheus_metrics()?;
             let listener = tokio::net::TcpListener::bind(addr).await?;
             println!("metrics on {}", listener.local_addr()?);
-            tokio::spawn(production::serve_metrics(listener, registry));
+            tokio::spawn(production::serve_metrics(listener, page));
             Some(metrics)
         }
         None => None,

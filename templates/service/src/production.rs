@@ -130,8 +130,15 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
-/// gRFC A66's instruments, recorded into a Prometheus registry.
-pub fn prometheus_metrics() -> Result<(Metrics, prometheus::Registry), Box<dyn std::error::Error>> {
+/// What the metrics page reads: the registry the instruments record into, and the meter
+/// provider that feeds it (dropping the provider would shut the instruments down).
+pub struct MetricsPage {
+    registry: prometheus::Registry,
+    _provider: opentelemetry_sdk::metrics::SdkMeterProvider,
+}
+
+/// gRFC A66's instruments, recorded into a Prometheus registry the page reads.
+pub fn prometheus_metrics() -> Result<(Metrics, MetricsPage), Box<dyn std::error::Error>> {
     let registry = prometheus::Registry::new();
     let exporter = opentelemetry_prometheus::exporter()
         .with_registry(registry.clone())
@@ -139,19 +146,29 @@ pub fn prometheus_metrics() -> Result<(Metrics, prometheus::Registry), Box<dyn s
     let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
         .with_reader(exporter)
         .build();
-    Ok((Metrics::new(&provider), registry))
+    let metrics = Metrics::new(&provider);
+    Ok((
+        metrics,
+        MetricsPage {
+            registry,
+            _provider: provider,
+        },
+    ))
 }
 
-/// Answers every HTTP/1 request on `listener` with `registry`'s metrics in Prometheus's
-/// text format, until the process exits.
-pub async fn serve_metrics(listener: tokio::net::TcpListener, registry: prometheus::Registry) {
+/// Answers every HTTP/1 request on `listener` with `page`'s metrics in Prometheus's text
+/// format, until the process exits.
+pub async fn serve_metrics(listener: tokio::net::TcpListener, page: MetricsPage) {
+    let page = std::sync::Arc::new(page);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors, most likely: let connections close before trying again.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
-        let registry = registry.clone();
+        let page = std::sync::Arc::clone(&page);
         let service = hyper::service::service_fn(move |_request| {
-            let body = encode(&registry);
+            let body = encode(&page.registry);
             async move { Ok::<_, std::convert::Infallible>(body) }
         });
         tokio::spawn(async move {
