@@ -291,7 +291,7 @@ impl StreamingExamplesHandler for BlockedInSend {
         sink: ResponseSink<pb::Event>,
     ) -> Result<(), Status> {
         self.produce(ctx, sink, || pb::Event {
-            data: vec![7; BLOCKED_PAYLOAD].into(),
+            data: vec![7; BLOCKED_PAYLOAD],
             ..Default::default()
         })
         .await
