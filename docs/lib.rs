@@ -27,6 +27,8 @@ pages! {
     serving = "serving.md";
     editions = "editions.md";
     interop = "interop.md";
+    production = "production.md";
+    metrics = "metrics.md";
     benchmarks = "benchmarks.md";
     development = "development.md";
 }
