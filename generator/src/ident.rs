@@ -263,6 +263,7 @@ pub const TONIC_CLIENT_FNS: &[&str] = &[
 /// list equal to the emitted client).
 pub const STREAM_CLIENT_FNS: &[&str] = &[
     "connect",
+    "connect_tls",
     "from_channel",
     "with_compression",
     "with_timeout",

@@ -12,7 +12,8 @@ pub use crate::client::glue::{
     call_with_metadata, client_grpc, client_status, open_call, request, with_timeout,
 };
 pub use crate::client::{
-    ClientTls, OutgoingRequests, Progress, Reply, Requests, Responses, UploadError, bidi, upload,
+    ClientChannel, ClientTls, OutgoingRequests, Progress, Reply, Requests, Responses, UploadError,
+    bidi, upload,
 };
 pub use crate::server::{StreamService, TunedRouter, TunedServer};
 pub use crate::testing::probe::{Answer, answer_once, answer_stream, assert_answers};

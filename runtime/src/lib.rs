@@ -120,8 +120,8 @@ pub use call::{
 #[cfg(feature = "client-cli")]
 pub use client::cli as client_cli;
 pub use client::{
-    ClientTls, OutgoingRequests, Progress, Reply, Requests, Responses, UploadError, bidi,
-    code_name, status_line, upload,
+    ClientChannel, ClientFuture, ClientTls, OutgoingRequests, Progress, Reply, Requests, Responses,
+    UploadError, bidi, code_name, status_line, upload,
 };
 #[cfg(feature = "metrics")]
 pub use metrics::{MeteredChannel, MeteredFuture, Metrics};

@@ -1,12 +1,14 @@
 //! gRFC A66 metrics (feature `metrics`) seen by OpenTelemetry's in-memory exporter: every
 //! instrument, for OK, failed, cancelled and deadline-exceeded calls of each pattern, on the
-//! server and on a client channel, with the names, units and buckets of the gRFC's text.
+//! server, on a client channel and on a generated stream client, with the names, units and
+//! buckets of the gRFC's text.
 
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use rust_stream::{CallConfig, CallContext, Metrics, RequestStream, ResponseSink, Status, Tuning};
 use rust_stream_examples::adapter::{
     StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService,
+    StreamingExamplesStreamClient,
 };
 use rust_stream_examples::pb;
 use rust_stream_examples::pb::streaming_examples_client::StreamingExamplesClient;
@@ -459,6 +461,61 @@ async fn every_instrument_sees_every_outcome_of_every_pattern() {
             let r = ("rust_stream.end_reason", reason);
             let ended = count(&read, "rust_stream.server.call.ended", &[m, s, r]);
             assert_eq!(ended, 1, "{why}");
+        }
+    }
+}
+
+/// A generated stream client built on a metered channel: every call it makes is recorded
+/// with its method, the channel's target and the call's status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_stream_client_on_a_metered_channel_records_its_calls() {
+    let exported = Exported::new();
+    let metrics = Metrics::new(&exported.provider);
+    let server = metered_server(&metrics, Arc::new(Scripted::default())).await;
+    let channel = within("connect", Tuning::BALANCED.connect(server.uri()))
+        .await
+        .expect("connect");
+    let target = "dns:///stream-client.test";
+    let client = StreamingExamplesStreamClient::from_channel(metrics.channel(channel, target));
+
+    let user = |id: &str| pb::UserRequest { id: id.into() };
+    within("GetUser ok", client.get_user(user("ok")))
+        .await
+        .expect("GetUser ok");
+    let failed = within("GetUser fail", client.get_user(user("fail"))).await;
+    assert_eq!(failed.unwrap_err().code(), tonic::Code::NotFound);
+    for (script, code) in [("ok", tonic::Code::Ok), ("fail", tonic::Code::NotFound)] {
+        let filter = pb::EventFilter {
+            after: script.into(),
+        };
+        let events = within("ListEvents", client.list_events(filter)).await;
+        let drained = within(
+            "the events",
+            events.expect("ListEvents opens").collect_at_most(8),
+        )
+        .await;
+        assert_eq!(drained.err().map_or(tonic::Code::Ok, |s| s.code()), code);
+    }
+
+    let read = exported
+        .read_until("the stream client's calls to be recorded", |read| {
+            count(read, "grpc.client.call.duration", &[]) == 4
+        })
+        .await;
+    let t = ("grpc.target", target);
+    for method in ["GetUser", "ListEvents"] {
+        let full = format!("streaming.StreamingExamples/{method}");
+        let m = ("grpc.method", full.as_str());
+        assert_eq!(count(&read, "grpc.client.attempt.started", &[m, t]), 2);
+        for status in ["OK", "NOT_FOUND"] {
+            let s = ("grpc.status", status);
+            for name in ["grpc.client.attempt.duration", "grpc.client.call.duration"] {
+                assert_eq!(
+                    count(&read, name, &[m, t, s]),
+                    1,
+                    "{name} {method} {status}"
+                );
+            }
         }
     }
 }

@@ -636,7 +636,7 @@ fn client_side(service: &Service, rt: &TokenStream, items: &MethodItems) -> Toke
         pub struct #client {
             // Every helper calls through it: tonic's generic client, which keeps a reply's
             // headers and trailers apart where tonic's generated unary client merges them.
-            grpc: #rt::tonic::client::Grpc<#rt::tonic::transport::Channel>,
+            grpc: #rt::tonic::client::Grpc<#rt::ClientChannel>,
             timeout: ::core::option::Option<::core::time::Duration>,
         }
 
@@ -671,10 +671,11 @@ fn client_constructors(client: &proc_macro2::Ident, rt: &TokenStream) -> TokenSt
         }
 
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
-        pub fn from_channel(channel: #rt::tonic::transport::Channel) -> Self {
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
+        pub fn from_channel(channel: impl ::core::convert::Into<#rt::ClientChannel>) -> Self {
             #client {
-                grpc: #rt::client_grpc(channel, TUNING.max_message_size, ::core::option::Option::None),
+                grpc: #rt::client_grpc(channel.into(), TUNING.max_message_size, ::core::option::Option::None),
                 timeout: ::core::option::Option::None,
             }
         }

@@ -35,10 +35,10 @@ pub fn with_timeout<T>(
 /// ways, requests compressed with `compression` (if any), and compressed responses accepted
 /// in every encoding the runtime decodes.
 pub fn client_grpc(
-    channel: tonic::transport::Channel,
+    channel: super::ClientChannel,
     max_message_size: usize,
     compression: Option<crate::Encoding>,
-) -> tonic::client::Grpc<tonic::transport::Channel> {
+) -> tonic::client::Grpc<super::ClientChannel> {
     let mut grpc = tonic::client::Grpc::new(channel)
         .max_decoding_message_size(max_message_size)
         .max_encoding_message_size(max_message_size)
@@ -71,7 +71,7 @@ pub fn client_status(status: Status) -> Status {
 /// response headers and the response stream; every error passes through
 /// [`client_status`]. The one path every generated client helper calls through.
 pub async fn open_call<Req, Res, S>(
-    mut grpc: tonic::client::Grpc<tonic::transport::Channel>,
+    mut grpc: tonic::client::Grpc<super::ClientChannel>,
     path: &'static str,
     request: tonic::Request<S>,
 ) -> Result<tonic::Response<tonic::Streaming<Res>>, Status>
@@ -94,7 +94,7 @@ where
 /// headers and trailers apart ([`Reply`]). `request` carries the request stream (a unary
 /// call's one message as a stream of one) with the caller's metadata.
 pub async fn call_with_metadata<Req, Res, S>(
-    grpc: tonic::client::Grpc<tonic::transport::Channel>,
+    grpc: tonic::client::Grpc<super::ClientChannel>,
     path: &'static str,
     request: tonic::Request<S>,
 ) -> Result<Reply<Res>, Status>

@@ -10,6 +10,7 @@
 //! command-line client driven by a descriptor set. What only generated clients call lives
 //! in `glue`, reached through `codegen`.
 
+mod channel;
 #[cfg(feature = "client-cli")]
 pub mod cli;
 pub(crate) mod glue;
@@ -18,6 +19,7 @@ mod streams;
 mod tls;
 mod upload;
 
+pub use channel::{ClientChannel, ClientFuture};
 pub use status_text::{code_name, status_line};
 pub use streams::{OutgoingRequests, Reply, Requests, Responses, bidi};
 pub use tls::ClientTls;

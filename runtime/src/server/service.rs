@@ -78,16 +78,29 @@ pub trait StreamService: Sized + Send + Sync + 'static {
         addr: impl tokio::net::ToSocketAddrs + Send + 'static,
         tls: ServerTls,
     ) -> impl Future<Output = io::Result<()>> + Send {
-        let server = self.into_server();
         async move {
             let listener = tokio::net::TcpListener::bind(addr).await?;
-            Self::TUNING
-                .server()
-                .tls(tls)
-                .add_service(server)
-                .serve(listener)
+            self.serve_tls_with_shutdown(listener, tls, std::future::pending(), Duration::ZERO)
                 .await
         }
+    }
+
+    /// [`serve_tls`](Self::serve_tls) on `listener` (say, one bound to port 0 whose
+    /// address the caller reads first) until `signal`, then shuts down as
+    /// [`serve_with_shutdown`](Self::serve_with_shutdown) does.
+    fn serve_tls_with_shutdown(
+        self,
+        listener: tokio::net::TcpListener,
+        tls: ServerTls,
+        signal: impl Future<Output = ()> + Send,
+        grace: Duration,
+    ) -> impl Future<Output = io::Result<()>> + Send {
+        let server = self.into_server();
+        Self::TUNING
+            .server()
+            .tls(tls)
+            .add_service(server)
+            .serve_with_shutdown(listener, signal, grace)
     }
 
     /// Serves this handler alone on `listener` with [`Self::TUNING`] until `signal`, then

@@ -3,14 +3,16 @@
 //! certificates reloaded under a running server, and a stalled handshake that neither
 //! blocks accepting nor outlives the handshake timeout.
 
-use rust_stream::{CallContext, ClientTls, ServerTls, TunedServer, Tuning};
+use rust_stream::{CallContext, ClientTls, ServerTls, StreamService, TunedServer, Tuning};
 use rust_stream_examples::adapter::{
     StreamingExamplesHandler, StreamingExamplesService, StreamingExamplesStreamClient,
 };
+use rust_stream_examples::derived::Derived;
 use rust_stream_examples::pb;
 use rust_stream_tests::tls::Ca;
 use rust_stream_tests::{TestServer, serve_router, within};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -88,6 +90,31 @@ async fn our_client_calls_our_server_over_tls_and_over_mtls_with_its_identity() 
         who_am_i(mtls_server.addr, &client).await.unwrap(),
         "billing.internal,*.billing.internal"
     );
+}
+
+/// The derive's one-call TLS path: `serve_tls_with_shutdown` (what `serve_tls` runs once
+/// bound) serves a derived service over TLS on a port the test reads first, and stops when
+/// told to.
+#[tokio::test]
+async fn a_derived_service_serves_tls_in_one_call() {
+    let ca = Ca::new("server CA");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(Derived(Arc::new(WhoAmI)).serve_tls_with_shutdown(
+        listener,
+        ca.leaf(&["localhost"]).server(),
+        async {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(1),
+    ));
+    assert_eq!(who_am_i(addr, &ca.client()).await.unwrap(), "anonymous");
+    let untrusted = who_am_i(addr, &Ca::new("other").client()).await;
+    assert!(untrusted.is_err(), "{untrusted:?}");
+    stop.send(()).unwrap();
+    let served = within("the server to stop", serving).await.unwrap();
+    served.expect("served until told to stop");
 }
 
 #[tokio::test]

@@ -1390,7 +1390,7 @@ pub mod match_stream {
     #[derive(Clone, Debug)]
     pub struct MatchStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -1420,13 +1420,14 @@ pub mod match_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             MatchStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -1871,7 +1872,7 @@ pub mod self_stream {
     #[derive(Clone, Debug)]
     pub struct SelfStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -1899,13 +1900,14 @@ pub mod self_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             SelfStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),

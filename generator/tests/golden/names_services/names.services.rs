@@ -3653,7 +3653,7 @@ pub mod __stream {
     #[derive(Clone, Debug)]
     pub struct __StreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -3681,13 +3681,14 @@ pub mod __stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             __StreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -3925,7 +3926,7 @@ pub mod self_stream {
     #[derive(Clone, Debug)]
     pub struct SelfStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -3953,13 +3954,14 @@ pub mod self_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             SelfStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -4204,7 +4206,7 @@ pub mod super_stream {
     #[derive(Clone, Debug)]
     pub struct SuperStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -4232,13 +4234,14 @@ pub mod super_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             SuperStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -4481,7 +4484,7 @@ pub mod crate_stream {
     #[derive(Clone, Debug)]
     pub struct CrateStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -4509,13 +4512,14 @@ pub mod crate_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             CrateStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -4763,7 +4767,7 @@ pub mod extern_stream {
     #[derive(Clone, Debug)]
     pub struct ExternStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -4791,13 +4795,14 @@ pub mod extern_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             ExternStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -5035,7 +5040,7 @@ pub mod as_stream {
     #[derive(Clone, Debug)]
     pub struct AsStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -5063,13 +5068,14 @@ pub mod as_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             AsStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -5314,7 +5320,7 @@ pub mod dyn_stream {
     #[derive(Clone, Debug)]
     pub struct DynStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -5342,13 +5348,14 @@ pub mod dyn_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             DynStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -5591,7 +5598,7 @@ pub mod abstract_stream {
     #[derive(Clone, Debug)]
     pub struct AbstractStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -5619,13 +5626,14 @@ pub mod abstract_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             AbstractStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -5874,7 +5882,7 @@ pub mod async_stream {
     #[derive(Clone, Debug)]
     pub struct AsyncStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -5902,13 +5910,14 @@ pub mod async_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             AsyncStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -6146,7 +6155,7 @@ pub mod gen_stream {
     #[derive(Clone, Debug)]
     pub struct GenStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -6174,13 +6183,14 @@ pub mod gen_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             GenStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -6425,7 +6435,7 @@ pub mod _1_stream {
     #[derive(Clone, Debug)]
     pub struct _1StreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -6453,13 +6463,14 @@ pub mod _1_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             _1StreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -6702,7 +6713,7 @@ pub mod ping_stream {
     #[derive(Clone, Debug)]
     pub struct PingStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -6730,13 +6741,14 @@ pub mod ping_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             PingStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),

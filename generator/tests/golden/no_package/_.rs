@@ -539,7 +539,7 @@ pub mod store_stream {
     #[derive(Clone, Debug)]
     pub struct StoreStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -569,13 +569,14 @@ pub mod store_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             StoreStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),

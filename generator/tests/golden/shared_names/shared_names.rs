@@ -1093,7 +1093,7 @@ pub mod first_stream {
     #[derive(Clone, Debug)]
     pub struct FirstStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -1121,13 +1121,14 @@ pub mod first_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             FirstStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -1526,7 +1527,7 @@ pub mod second_stream {
     #[derive(Clone, Debug)]
     pub struct SecondStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -1554,13 +1555,14 @@ pub mod second_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             SecondStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),

@@ -1003,7 +1003,7 @@ pub mod files_stream {
     #[derive(Clone, Debug)]
     pub struct FilesStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -1033,13 +1033,14 @@ pub mod files_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             FilesStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),
@@ -1379,7 +1380,7 @@ pub mod feed_stream {
     #[derive(Clone, Debug)]
     pub struct FeedStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
-            ::rust_stream::codegen::tonic::transport::Channel,
+            ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
     }
@@ -1407,13 +1408,14 @@ pub mod feed_stream {
             )
         }
         /// Uses an existing channel, with `TUNING`'s message size limits; compressed
-        /// responses are accepted in gzip and zstd.
+        /// responses are accepted in gzip and zstd. Takes a `Channel`, or a metered one
+        /// (`metrics.channel(channel, target)`, feature `metrics`) to record every call.
         pub fn from_channel(
-            channel: ::rust_stream::codegen::tonic::transport::Channel,
+            channel: impl ::core::convert::Into<::rust_stream::codegen::ClientChannel>,
         ) -> Self {
             FeedStreamClient {
                 grpc: ::rust_stream::codegen::client_grpc(
-                    channel,
+                    channel.into(),
                     TUNING.max_message_size,
                     ::core::option::Option::None,
                 ),

@@ -93,7 +93,7 @@ fn chain(err: &dyn std::error::Error) -> String {
 
 /// One call of one method on a connected channel.
 pub(super) struct Call<'a> {
-    grpc: Grpc<Channel>,
+    grpc: Grpc<crate::ClientChannel>,
     method: &'a Method,
     path: PathAndQuery,
     headers: &'a [Header],
@@ -117,7 +117,7 @@ impl<'a> Call<'a> {
             CliError::usage(format!("`{}` is not a gRPC path: {err}", method.path()))
         })?;
         Ok(Call {
-            grpc: crate::client::glue::client_grpc(channel, TUNING.max_message_size, None),
+            grpc: crate::client::glue::client_grpc(channel.into(), TUNING.max_message_size, None),
             method,
             path,
             headers,
