@@ -9,21 +9,11 @@ import sys
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
+import tls_channel
 
 
 def main():
-    addr, ca = sys.argv[1], read(sys.argv[2])
-    cert, key = (read(sys.argv[3]), read(sys.argv[4])) if len(sys.argv) > 4 else (None, None)
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=ca, private_key=key, certificate_chain=cert
-    )
-    # The server's certificate names localhost; the test dials 127.0.0.1.
-    options = (("grpc.ssl_target_name_override", "localhost"),)
-    with grpc.secure_channel(addr, credentials, options=options) as channel:
+    with tls_channel.from_args(sys.argv[1:]) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         try:
             answer = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=20)

@@ -12,24 +12,13 @@ import sys
 import grpc
 
 import stubs
+import tls_channel
 
 pb, pb_grpc = stubs.load()
 
 
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def main():
-    addr, ca = sys.argv[1], read(sys.argv[2])
-    cert, key = (read(sys.argv[3]), read(sys.argv[4])) if len(sys.argv) > 4 else (None, None)
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=ca, private_key=key, certificate_chain=cert
-    )
-    # The server's certificate names localhost; the test dials 127.0.0.1.
-    options = (("grpc.ssl_target_name_override", "localhost"),)
-    with grpc.secure_channel(addr, credentials, options=options) as channel:
+    with tls_channel.from_args(sys.argv[1:]) as channel:
         stub = pb_grpc.StreamingExamplesStub(channel)
         try:
             answer = stub.GetUser(pb.UserRequest(id="1"), timeout=20)
