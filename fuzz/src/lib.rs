@@ -82,6 +82,7 @@ pub const TRICKY_NAMES: &[&str] = &[
     "CallContext",
     "new",
     "connect",
+    "connect_tls",
     "inner",
     "paths",
     "with_timeout",

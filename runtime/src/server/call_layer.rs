@@ -16,38 +16,42 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-wrapping_layer! {
-    /// Makes deadlines and uploads exact from the first byte of a call.
-    ///
-    /// - **Deadlines.** The call's clock starts when its headers arrive, not once the adapter
-    ///   has decoded the request, and a call whose `grpc-timeout` passes while its request is
-    ///   still arriving answers `DEADLINE_EXCEEDED`. Without it, tonic's own `grpc-timeout`
-    ///   timer answers such a call `CANCELLED "Timeout expired"`.
-    /// - **Malformed `grpc-timeout`** (`abc`, `-1S`, more than 8 digits, no unit) answers
-    ///   `INTERNAL` at once, as grpc-go does, instead of running the call without a deadline.
-    /// - **How the request ended.** tonic reports a client's `RST_STREAM(CANCEL)` as a clean end
-    ///   of the request stream. This layer records whether the body really ended with
-    ///   `END_STREAM`, so [`RequestStream`](crate::RequestStream) answers an abandoned upload
-    ///   with `CANCELLED` instead of a short "finished" one, and counts request messages, so a
-    ///   unary request carrying two answers `INTERNAL`.
-    ///
-    /// - **Trailers.** The trailing metadata a handler set with
-    ///   [`CallContext::set_trailing_metadata`](crate::CallContext::set_trailing_metadata) goes out
-    ///   with its status, also on success, where tonic's trailers carry only `grpc-status`.
-    ///
-    /// [`Tuning::server`](crate::Tuning::server) installs it; add it with `Server::layer` when
-    /// you build a tonic server yourself.
-    #[derive(Clone, Copy, Debug, Default)]
-    pub struct CallLayer;
+/// Makes deadlines and uploads exact from the first byte of a call.
+///
+/// - **Deadlines.** The call's clock starts when its headers arrive, not once the adapter
+///   has decoded the request, and a call whose `grpc-timeout` passes while its request is
+///   still arriving answers `DEADLINE_EXCEEDED`. Without it, tonic's own `grpc-timeout`
+///   timer answers such a call `CANCELLED "Timeout expired"`.
+/// - **Malformed `grpc-timeout`** (`abc`, `-1S`, more than 8 digits, no unit) answers
+///   `INTERNAL` at once, as grpc-go does, instead of running the call without a deadline.
+/// - **How the request ended.** tonic reports a client's `RST_STREAM(CANCEL)` as a clean end
+///   of the request stream. This layer records whether the body really ended with
+///   `END_STREAM`, so [`RequestStream`](crate::RequestStream) answers an abandoned upload
+///   with `CANCELLED` instead of a short "finished" one, and counts request messages, so a
+///   unary request carrying two answers `INTERNAL`.
+///
+/// - **Trailers.** The trailing metadata a handler set with
+///   [`CallContext::set_trailing_metadata`](crate::CallContext::set_trailing_metadata) goes out
+///   with its status, also on success, where tonic's trailers carry only `grpc-status`.
+///
+/// [`Tuning::server`](crate::Tuning::server) installs it; add it with `Server::layer` when
+/// you build a tonic server yourself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallLayer;
 
-    /// The service [`CallLayer`] wraps around a server's routes.
-    #[derive(Clone, Debug)]
-    pub struct CallService<S> {
-        // Where the calls are recorded, when the server was given metrics.
-        #[cfg(feature = "metrics")]
-        metrics: Option<crate::Metrics> = None,
-    };
+/// The service [`CallLayer`] wraps around a server's routes.
+#[derive(Clone, Debug)]
+pub struct CallService<S> {
+    inner: S,
+    /// Where the calls are recorded, when the server was given metrics.
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::Metrics>,
 }
+
+wrapping_layer!(CallLayer => CallService {
+    #[cfg(feature = "metrics")]
+    metrics: None,
+});
 
 impl<S> CallService<S> {
     /// `inner` behind the layer, its calls recorded in `metrics`.

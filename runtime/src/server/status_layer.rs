@@ -6,21 +6,23 @@ use futures_util::future::MapOk;
 use http::HeaderValue;
 use tower_service::Service;
 
-wrapping_layer! {
-    /// Rewrites tonic's answer to an oversized request message (`OUT_OF_RANGE`) into the
-    /// `RESOURCE_EXHAUSTED` the gRPC spec and every other implementation use.
-    ///
-    /// tonic decodes a unary request before any handler code runs, so only a layer around the
-    /// service can correct the code; streaming requests are corrected by
-    /// [`RequestStream`](crate::RequestStream) itself. [`Tuning::server`](crate::Tuning::server)
-    /// installs this layer.
-    #[derive(Clone, Copy, Debug, Default)]
-    pub struct GrpcStatusLayer;
+/// Rewrites tonic's answer to an oversized request message (`OUT_OF_RANGE`) into the
+/// `RESOURCE_EXHAUSTED` the gRPC spec and every other implementation use.
+///
+/// tonic decodes a unary request before any handler code runs, so only a layer around the
+/// service can correct the code; streaming requests are corrected by
+/// [`RequestStream`](crate::RequestStream) itself. [`Tuning::server`](crate::Tuning::server)
+/// installs this layer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GrpcStatusLayer;
 
-    /// The service [`GrpcStatusLayer`] wraps around a server's routes.
-    #[derive(Clone, Debug)]
-    pub struct GrpcStatusService<S>;
+/// The service [`GrpcStatusLayer`] wraps around a server's routes.
+#[derive(Clone, Debug)]
+pub struct GrpcStatusService<S> {
+    inner: S,
 }
+
+wrapping_layer!(GrpcStatusLayer => GrpcStatusService);
 
 type Remap<B> = fn(http::Response<B>) -> http::Response<B>;
 
