@@ -560,6 +560,22 @@ async fn sizes_exclude_framing_unknown_methods_are_other_and_slow_clients_are_ti
     let status = within("an unknown method", unknown).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented);
 
+    // Refused by the call layer itself, before any service sees it.
+    within("ready", raw.ready()).await.unwrap();
+    let mut malformed = tonic::Request::new(pb::UserRequest::default());
+    malformed
+        .metadata_mut()
+        .insert("grpc-timeout", "abc".parse().unwrap());
+    let refused = raw.unary(
+        malformed,
+        http::uri::PathAndQuery::from_static("/streaming.StreamingExamples/GetUser"),
+        tonic_prost::ProstCodec::<pb::UserRequest, pb::UserResponse>::default(),
+    );
+    let status = within("a malformed grpc-timeout", refused)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Internal, "{status:?}");
+
     let filter = pb::EventFilter {
         after: "flood".into(),
     };
@@ -581,8 +597,8 @@ async fn sizes_exclude_framing_unknown_methods_are_other_and_slow_clients_are_ti
 
     let read = exported
         .read_until("the calls to be recorded", |read| {
-            count(read, "rust_stream.server.call.ended", &[]) == 3
-                && count(read, "grpc.client.call.duration", &[]) == 3
+            count(read, "rust_stream.server.call.ended", &[]) == 4
+                && count(read, "grpc.client.call.duration", &[]) == 4
         })
         .await;
     let get_user = ("grpc.method", "streaming.StreamingExamples/GetUser");
@@ -594,8 +610,11 @@ async fn sizes_exclude_framing_unknown_methods_are_other_and_slow_clients_are_ti
 
     // Unregistered, so `other` on the server; the client names what it called.
     let other = [("grpc.method", "other"), ("grpc.status", "UNIMPLEMENTED")];
-    assert_eq!(count(&read, "grpc.server.call.started", &[other[0]]), 1);
+    assert_eq!(count(&read, "grpc.server.call.started", &[other[0]]), 2);
     assert_eq!(count(&read, "grpc.server.call.duration", &other), 1);
+    // So is the call the layer refused for its malformed `grpc-timeout`.
+    let refused = [("grpc.method", "other"), ("grpc.status", "INTERNAL")];
+    assert_eq!(count(&read, "grpc.server.call.duration", &refused), 1);
     let nope = ("grpc.method", "streaming.StreamingExamples/Nope");
     let unimplemented = ("grpc.status", "UNIMPLEMENTED");
     let duration = "grpc.client.attempt.duration";

@@ -59,6 +59,23 @@ impl<S> CallService<S> {
     pub(crate) fn metered(inner: S, metrics: Option<crate::Metrics>) -> Self {
         CallService { inner, metrics }
     }
+
+    /// Records a call the layer answered itself with `code`, before any service saw it
+    /// (so under the method `other`).
+    #[cfg(feature = "metrics")]
+    fn record_refused(&self, start: Instant, code: tonic::Code) {
+        crate::metrics::server::CallMeter::new(self.metrics.clone()).record(
+            &crate::metrics::server::CallTotals {
+                start,
+                status: Some(code),
+                reason: None,
+                bytes_in: 0,
+                messages_in: 0,
+                bytes_out: 0,
+                messages_out: 0,
+            },
+        );
+    }
 }
 
 /// What [`CallLayer`] learned about a call, handed to the adapters in the request's
@@ -195,6 +212,8 @@ where
                         "malformed grpc-timeout header: {:?}",
                         String::from_utf8_lossy(value.as_bytes())
                     ));
+                    #[cfg(feature = "metrics")]
+                    self.record_refused(start, status.code());
                     return CallFuture::answered(status.into_http());
                 }
             },
