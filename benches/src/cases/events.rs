@@ -1,6 +1,6 @@
 //! Case 3: server streaming of many small events, events/s.
 
-use super::{Error, FEED_SUBJECTS, order, start_all};
+use super::{Error, FEED_SUBJECTS, interleaved, start_all};
 use crate::plain;
 use crate::report::{Pairing, Report, Row};
 use crate::servers::{Kind, Running, preset};
@@ -46,21 +46,15 @@ pub(crate) async fn stream(kind: &Kind, server: &Running, n: u64) -> Result<f64,
 pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
     let subjects = FEED_SUBJECTS;
     let running = start_all(&subjects).await?;
-    let mut figures = vec![Vec::new(); subjects.len()];
-    let warmup = usize::from(!plan.smoke);
-    for rep in 0..plan.reps + warmup {
-        let n = if rep < warmup {
+    let figures = interleaved(plan, subjects.len(), |subject, warmup| {
+        let n = if warmup {
             plan.events / 10
         } else {
             plan.events
         };
-        for subject in order(rep, subjects.len()) {
-            let rate = stream(&subjects[subject].1, &running[subject], n).await?;
-            if rep >= warmup {
-                figures[subject].push(rate);
-            }
-        }
-    }
+        stream(&subjects[subject].1, &running[subject], n)
+    })
+    .await?;
     let measure = format!("events/s ({} events of 64 B)", plan.events);
     let plain = figures[2].clone();
     for subject in 0..2 {

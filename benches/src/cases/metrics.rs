@@ -1,7 +1,7 @@
 //! Case 10: what metrics cost per message: case 3's event stream from the generated server
 //! without metrics, with them, and from plain tonic.
 
-use super::{Error, order};
+use super::{Error, interleaved};
 use crate::Plan;
 use crate::cases::events::stream;
 use crate::plain::PlainConfig;
@@ -28,21 +28,15 @@ pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
         servers::start(&plain, bind.ip()).await?,
     ];
     let kinds = [&generated, &generated, &plain];
-    let mut figures = vec![Vec::new(); running.len()];
-    let warmup = usize::from(!plan.smoke);
-    for rep in 0..plan.reps + warmup {
-        let n = if rep < warmup {
+    let figures = interleaved(plan, running.len(), |subject, warmup| {
+        let n = if warmup {
             plan.events / 10
         } else {
             plan.events
         };
-        for subject in order(rep, running.len()) {
-            let rate = stream(kinds[subject], &running[subject], n).await?;
-            if rep >= warmup {
-                figures[subject].push(rate);
-            }
-        }
-    }
+        stream(kinds[subject], &running[subject], n)
+    })
+    .await?;
     let _ = provider.shutdown();
     let measure = format!("events/s ({} events of 64 B)", plan.events);
     let [off, on, plain] = [0, 1, 2].map(|i| figures[i].clone());

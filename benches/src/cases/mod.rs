@@ -42,6 +42,32 @@ pub fn order(rep: usize, n: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |i| (i + rep) % n)
 }
 
+/// Runs `subjects` subjects interleaved for the plan's repetitions, in [`order`], after one
+/// warm-up round (not counted, and skipped in smoke mode) so that no subject pays for
+/// first-touch page faults: `measure(subject, warmup)` runs one subject once and gives its
+/// figure, with a smaller workload when `warmup` is true. Gives each subject's figures.
+pub async fn interleaved<F, Fut>(
+    plan: &Plan,
+    subjects: usize,
+    mut measure: F,
+) -> Result<Vec<Vec<f64>>, Error>
+where
+    F: FnMut(usize, bool) -> Fut,
+    Fut: std::future::Future<Output = Result<f64, Error>>,
+{
+    let mut figures = vec![Vec::new(); subjects];
+    let warmup = usize::from(!plan.smoke);
+    for rep in 0..plan.reps + warmup {
+        for subject in order(rep, subjects) {
+            let figure = measure(subject, rep < warmup).await?;
+            if rep >= warmup {
+                figures[subject].push(figure);
+            }
+        }
+    }
+    Ok(figures)
+}
+
 /// The subjects of the event-feed cases (3, 5, 6): both generated presets and their plain
 /// tonic reference, which is last.
 pub const FEED_SUBJECTS: [(&str, Kind); 3] = [

@@ -1,6 +1,6 @@
 //! Case 1: client-streaming upload on loopback, generated vs plain tonic vs raw TCP.
 
-use super::{Error, mib_per_s, order};
+use super::{Error, interleaved, mib_per_s};
 use crate::common::{CHUNK_SIZE, PatternReader};
 use crate::plain::{self, PlainConfig};
 use crate::report::{Pairing, Report, Row};
@@ -61,12 +61,11 @@ pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
     let generated_server = servers::start(&Kind::Generated("balanced"), ip).await?;
     let raw_server = servers::start(&Kind::Raw, ip).await?;
     let bytes = plan.upload_bytes;
-    let mut figures = [Vec::new(), Vec::new(), Vec::new()];
-    // One warm-up round (not counted) so no subject pays for first-touch page faults.
-    let warmup = usize::from(!plan.smoke);
-    for rep in 0..plan.reps + warmup {
-        let size = if rep < warmup { bytes / 8 } else { bytes };
-        for subject in order(rep, 3) {
+    let figures = interleaved(plan, 3, |subject, warmup| {
+        let size = if warmup { bytes / 8 } else { bytes };
+        let (generated_server, plain_server, raw_server) =
+            (&generated_server, &plain_server, &raw_server);
+        async move {
             let secs = match subject {
                 0 => {
                     let client =
@@ -76,12 +75,13 @@ pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
                 1 => plain_upload(plain_server.uri(), PlainConfig::Default, size).await?,
                 _ => raw_upload(raw_server.addr, size).await?,
             };
-            if rep >= warmup {
-                figures[subject].push(mib_per_s(size, secs));
-            }
+            Ok(mib_per_s(size, secs))
         }
-    }
-    let [generated, plain, raw] = figures;
+    })
+    .await?;
+    let [generated, plain, raw]: [Vec<f64>; 3] = figures
+        .try_into()
+        .map_err(|_| "one list of figures per subject")?;
     let measure = format!("throughput, MiB/s ({} MiB)", bytes >> 20);
     let generated_row = Row::new(CASE, &measure, "generated (BALANCED)", generated.clone())
         .against("plain tonic", plain.clone(), Pairing::PerRun);
