@@ -9,11 +9,11 @@ pub use crate::call::{
     RequestStream, ResponseSink, ResponseStream,
 };
 pub use crate::client::glue::{
-    call_with_metadata, client_grpc, client_status, open_call, request, with_timeout,
+    call_with_metadata, client_grpc, client_status, open_call, request, with_retry, with_timeout,
 };
 pub use crate::client::{
-    ClientChannel, ClientTls, OutgoingRequests, Progress, Reply, Requests, Responses, UploadError,
-    bidi, upload,
+    ClientChannel, ClientTls, Fleet, FleetChannel, FleetError, OutgoingRequests, Progress, Reply,
+    Requests, Responses, RetryPolicy, TargetError, UploadError, bidi, upload,
 };
 pub use crate::server::{StreamService, TunedRouter, TunedServer};
 pub use crate::testing::probe::{Answer, answer_once, answer_stream, assert_answers};

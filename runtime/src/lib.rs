@@ -120,8 +120,10 @@ pub use call::{
 #[cfg(feature = "client-cli")]
 pub use client::cli as client_cli;
 pub use client::{
-    ClientChannel, ClientFuture, ClientTls, OutgoingRequests, Progress, Reply, Requests, Responses,
-    UploadError, bidi, code_name, status_line, upload,
+    BoxError, ClientChannel, ClientFuture, ClientTls, DEFAULT_RE_RESOLVE_INTERVAL, DnsResolver,
+    Fleet, FleetChannel, FleetError, FleetFuture, ManualResolver, OutgoingRequests, Progress,
+    Reply, Requests, Resolve, ResolveFuture, Responses, RetryBudget, RetryPolicy, StaticResolver,
+    Target, TargetError, UploadError, bidi, code_name, status_line, upload,
 };
 #[cfg(feature = "metrics")]
 pub use metrics::{MeteredChannel, MeteredFuture, Metrics};

@@ -31,6 +31,20 @@ pub fn with_timeout<T>(
     request
 }
 
+/// `request` with the method's retry `policy` (if any) for a [`FleetChannel`] to apply;
+/// other channels ignore it.
+///
+/// [`FleetChannel`]: crate::FleetChannel
+pub fn with_retry<T>(
+    mut request: tonic::Request<T>,
+    policy: Option<crate::RetryPolicy>,
+) -> tonic::Request<T> {
+    if let Some(policy) = policy {
+        request.extensions_mut().insert(policy);
+    }
+    request
+}
+
 /// A tonic client for `channel` with a stream client's settings: `max_message_size` both
 /// ways, requests compressed with `compression` (if any), and compressed responses accepted
 /// in every encoding the runtime decodes.

@@ -13,6 +13,7 @@
 mod channel;
 #[cfg(feature = "client-cli")]
 pub mod cli;
+mod fleet;
 pub(crate) mod glue;
 mod status_text;
 mod streams;
@@ -20,6 +21,11 @@ mod tls;
 mod upload;
 
 pub use channel::{ClientChannel, ClientFuture};
+pub use fleet::{
+    BoxError, DEFAULT_RE_RESOLVE_INTERVAL, DnsResolver, Fleet, FleetChannel, FleetError,
+    FleetFuture, ManualResolver, Resolve, ResolveFuture, RetryBudget, RetryPolicy, StaticResolver,
+    Target, TargetError,
+};
 pub use status_text::{code_name, status_line};
 pub use streams::{OutgoingRequests, Reply, Requests, Responses, bidi};
 pub use tls::ClientTls;

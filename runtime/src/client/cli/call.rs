@@ -251,7 +251,7 @@ impl<'a> Call<'a> {
         self.grpc.ready().await.map_err(|err| {
             CliError::from(Status::unavailable(format!(
                 "the connection failed: {}",
-                chain(&err)
+                chain(err.as_ref())
             )))
         })
     }
