@@ -70,14 +70,20 @@ impl std::fmt::Debug for Fleet {
 }
 
 impl Fleet {
-    /// A fleet for `target` (see [`Target`]) with [`Tuning::BALANCED`].
+    /// A fleet for `target` (see [`Target`]) with [`Tuning::BALANCED`]; an `https://`
+    /// target connects over TLS trusting the platform's roots until [`tls`](Self::tls)
+    /// says otherwise.
     pub fn new(target: &str) -> Result<Fleet, TargetError> {
         let target: Target = target.parse()?;
-        Ok(Fleet::with_resolver(target.authority(), target.resolver()))
+        let fleet = Fleet::with_resolver(target.authority(), target.resolver());
+        Ok(match target.is_tls() {
+            true => fleet.tls(ClientTls::native_roots()),
+            false => fleet,
+        })
     }
 
-    /// A fleet whose addresses `resolver` gives; `authority` is the name calls carry (and
-    /// TLS verifies).
+    /// A fleet whose addresses `resolver` gives; `authority` (`host[:port]`) is the name
+    /// calls carry as `:authority` and TLS verifies (its host), whichever replica they go to.
     pub fn with_resolver(authority: impl Into<String>, resolver: impl Resolve) -> Fleet {
         Fleet {
             resolver: Arc::new(resolver),
@@ -95,7 +101,8 @@ impl Fleet {
         self
     }
 
-    /// Connects to every replica over TLS with `tls`.
+    /// Connects to every replica over TLS with `tls`, verifying the fleet's host unless
+    /// [`ClientTls::domain_name`] names another.
     pub fn tls(mut self, tls: ClientTls) -> Self {
         self.tls = Some(tls);
         self
@@ -114,15 +121,19 @@ impl Fleet {
         self
     }
 
-    /// Resolves the target and connects to its replicas; fails when the target resolves to
-    /// no address or no replica accepts a connection within the tuning's connect timeout.
+    /// Resolves the target and connects to all its replicas at once; succeeds as soon as
+    /// those attempts are over if at least one replica connected (the others are retried in
+    /// the background). Fails when the target resolves to no address, or no replica accepts
+    /// a connection within the tuning's connect timeout.
     pub async fn connect(self) -> Result<FleetChannel, FleetError> {
         let balanced = balancer::Balanced::connect(self.balancer_config()).await?;
         Ok(FleetChannel::new(balanced, self.budget))
     }
 
-    /// As [`connect`](Self::connect), without waiting: calls wait (within their deadline)
-    /// until a replica is connected.
+    /// As [`connect`](Self::connect), without waiting: the target is resolved and its
+    /// replicas connected in the background, and calls wait for a connected replica up to
+    /// the connect timeout (or their deadline, if sooner). Must be called within a Tokio
+    /// runtime.
     pub fn connect_lazy(self) -> FleetChannel {
         let balanced = balancer::Balanced::connect_lazy(self.balancer_config());
         FleetChannel::new(balanced, self.budget)
