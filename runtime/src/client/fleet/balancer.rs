@@ -82,7 +82,8 @@ struct Member {
 
 /// How a member's task begins.
 enum Start {
-    /// With a connection made while the fleet connected.
+    /// With a connection made while the fleet connected, published at once so that
+    /// `connect` returns a channel with its replicas in the picks.
     Connected(Channel),
     /// With a pause: its first connection already failed.
     Failed,
@@ -372,7 +373,7 @@ impl Shared {
 
     /// Re-resolves every `re_resolve_every`, and at once (rate-limited) when asked.
     async fn run_resolver(self: Arc<Self>, resolve_first: bool) {
-        let mut last = Instant::now();
+        let mut earliest = Instant::now();
         let mut wait = if resolve_first {
             Duration::ZERO
         } else {
@@ -383,8 +384,8 @@ impl Shared {
                 () = tokio::time::sleep(wait) => {}
                 () = self.resolve_now.notified() => {}
             }
-            tokio::time::sleep_until(last + MIN_RE_RESOLVE_INTERVAL).await;
-            last = Instant::now();
+            tokio::time::sleep_until(earliest).await;
+            earliest = Instant::now() + MIN_RE_RESOLVE_INTERVAL;
             // A failed resolution is tried again soon: the fleet may have nothing else.
             wait = match self.resolve().await {
                 Ok(addrs) => {
@@ -442,6 +443,10 @@ impl Shared {
         }
         let generation = self.next_id();
         let failed = Arc::new(Notify::new());
+        let published = match &start {
+            Start::Connected(channel) => Some(channel.clone()),
+            _ => None,
+        };
         let task =
             tokio::spawn(Arc::clone(self).run_member(addr, generation, Arc::clone(&failed), start));
         let task = task.abort_handle();
@@ -453,6 +458,9 @@ impl Shared {
                 failed,
             },
         );
+        if let Some(channel) = published {
+            self.publish_locked(addr, channel);
+        }
     }
 
     /// Keeps the replica at `addr` connected: publishes each connection, waits until an
@@ -465,25 +473,16 @@ impl Shared {
         start: Start,
     ) {
         let mut backoff = Backoff::default();
-        let mut connected = match start {
-            Start::Connected(channel) => Some(channel),
-            Start::Failed => {
-                tokio::time::sleep(backoff.next()).await;
-                None
-            }
-            Start::Fresh => None,
-        };
+        match start {
+            Start::Connected(_) => failed.notified().await,
+            Start::Failed => tokio::time::sleep(backoff.next()).await,
+            Start::Fresh => {}
+        }
         loop {
-            let channel = match connected.take() {
-                Some(channel) => channel,
-                None => match self.connect_replica(addr).await {
-                    Ok(channel) => channel,
-                    Err(_) => {
-                        self.resolve_now.notify_one();
-                        tokio::time::sleep(backoff.next()).await;
-                        continue;
-                    }
-                },
+            let Ok(channel) = self.connect_replica(addr).await else {
+                self.resolve_now.notify_one();
+                tokio::time::sleep(backoff.next()).await;
+                continue;
             };
             backoff = Backoff::default();
             if !self.publish(addr, generation, channel) {
@@ -501,18 +500,24 @@ impl Shared {
             .flatten()
             .any(|(a, m)| *a == addr && m.generation == generation);
         if current {
-            let ready = Ready {
-                addr,
-                id: self.next_id(),
-                channel,
-            };
-            self.ready.send_modify(|list| {
-                let mut grown = list.to_vec();
-                grown.push(ready);
-                *list = Arc::new(grown);
-            });
+            self.publish_locked(addr, channel);
         }
         current
+    }
+
+    /// Adds a connection to the picks; the caller holds the members' lock and knows the
+    /// member is the fleet's.
+    fn publish_locked(&self, addr: SocketAddr, channel: Channel) {
+        let ready = Ready {
+            addr,
+            id: self.next_id(),
+            channel,
+        };
+        self.ready.send_modify(|list| {
+            let mut grown = list.to_vec();
+            grown.push(ready);
+            *list = Arc::new(grown);
+        });
     }
 }
 
