@@ -222,6 +222,8 @@ async fn a_dead_replica_is_marked_failing_avoided_and_reconnected_when_back() {
         }
     }
     assert!(failures.len() <= 1, "{failures:?}");
+    let named = format!("not sent: {dead}: transport error: ");
+    assert!(failures.iter().all(|f| f.contains(&named)), "{failures:?}");
     let mut expected = connected(&replicas);
     expected[1].1 = false;
     assert_eq!(channel.replicas(), expected);

@@ -283,7 +283,7 @@ impl Shared {
         // tonic's channel is a buffer: a request may only be given once it has room.
         if let Err(error) = std::future::poll_fn(|cx| channel.poll_ready(cx)).await {
             self.mark_failing(ready);
-            return Err(Box::new(NotSent(error.into())));
+            return Err(not_sent(ready.addr, error.into()));
         }
         let error: BoxError = match channel.call(request).await {
             Ok(response) => return Ok(response),
@@ -291,7 +291,7 @@ impl Shared {
         };
         if is_connect_error(error.as_ref()) {
             self.mark_failing(ready);
-            return Err(Box::new(NotSent(error)));
+            return Err(not_sent(ready.addr, error));
         }
         if is_connection_lost(error.as_ref()) {
             self.mark_failing(ready);
@@ -536,6 +536,12 @@ fn is_connection_lost(error: &(dyn Error + 'static)) -> bool {
             || e.downcast_ref::<hyper::Error>()
                 .is_some_and(|e| e.is_closed() || e.is_canceled() || e.is_incomplete_message())
     })
+}
+
+/// `error`, which happened before the request left for `addr`, as [`NotSent`] naming the
+/// replica and every cause.
+fn not_sent(addr: SocketAddr, source: BoxError) -> BoxError {
+    Box::new(NotSent(Box::new(ReplicaError { addr, source })))
 }
 
 fn source_chain<'a>(
