@@ -312,6 +312,8 @@ impl Shared {
         if !removed {
             return;
         }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(replica = %ready.addr, "fleet replica failing, reconnecting");
         if let Some(member) = self
             .members()
             .iter()
@@ -427,6 +429,10 @@ impl Shared {
             );
             list.len() != before
         });
+        #[cfg(feature = "tracing")]
+        if !gone.is_empty() {
+            tracing::debug!(?gone, "fleet replicas left the resolution");
+        }
         for addr in addrs {
             self.add_member(*addr, Start::Fresh);
         }
@@ -474,7 +480,11 @@ impl Shared {
     ) {
         let mut backoff = Backoff::default();
         match start {
-            Start::Connected(_) => failed.notified().await,
+            Start::Connected(channel) => {
+                // Published by `add_member`; this copy must not keep the connection alive.
+                drop(channel);
+                failed.notified().await;
+            }
             Start::Failed => tokio::time::sleep(backoff.next()).await,
             Start::Fresh => {}
         }
