@@ -571,8 +571,14 @@ struct ReplicaError {
 impl std::fmt::Display for ReplicaError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.addr)?;
+        // Wrappers such as tonic's `ConnectError` repeat their cause's message: once is enough.
+        let mut last = String::new();
         for cause in source_chain(self.source.as_ref()) {
-            write!(f, ": {cause}")?;
+            let message = cause.to_string();
+            if message != last {
+                write!(f, ": {message}")?;
+            }
+            last = message;
         }
         Ok(())
     }
