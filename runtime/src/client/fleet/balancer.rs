@@ -196,6 +196,10 @@ impl Attempts for Balanced {
     ) -> impl std::future::Future<Output = Attempt> + Send + 'static {
         Arc::clone(&self.shared).attempt(request, avoid)
     }
+
+    fn replica_count(&self) -> usize {
+        self.replicas().len().max(1)
+    }
 }
 
 impl Shared {

@@ -17,6 +17,8 @@ mod replay;
 mod resolve;
 mod retry;
 mod target;
+#[cfg(test)]
+mod tests;
 
 pub use resolve::{DnsResolver, ManualResolver, Resolve, ResolveFuture, StaticResolver};
 pub use retry::{RetryBudget, RetryPolicy};
