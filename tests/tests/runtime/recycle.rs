@@ -146,7 +146,8 @@ impl Client {
     async fn goaway(&mut self) {
         within(
             "a GOAWAY",
-            self.frames.wait_for(|frames| frames.iter().any(Frame::is_goaway)),
+            self.frames
+                .wait_for(|frames| frames.iter().any(Frame::is_goaway)),
         )
         .await
         .expect("the connection's frames");
@@ -156,7 +157,10 @@ impl Client {
     async fn open_upload(&mut self) -> (h2::client::ResponseFuture, h2::SendStream<Bytes>) {
         let (response, mut body) = self
             .send
-            .send_request(grpc_request("UploadChunks", Some("application/grpc")), false)
+            .send_request(
+                grpc_request("UploadChunks", Some("application/grpc")),
+                false,
+            )
             .expect("open a stream");
         body.send_data(grpc_frame(&chunk()), false)
             .expect("send a chunk");
@@ -289,11 +293,8 @@ async fn a_channel_keeps_calling_across_connection_ages_on_new_connections() {
         .expect("serve ends cleanly");
 }
 
-#[tokio::test]
-async fn at_shutdown_a_client_reads_the_goaway_before_its_stream_ends() {
-    let (_dir, guide) = guide();
-    let server: Running = start(guide, &Tuning::BALANCED, Duration::ZERO).await;
-    let mut client = Client::connect(server.addr).await;
+/// Opens an endless feed on `client` and reads its first event.
+async fn open_feed(client: &mut Client) -> h2::RecvStream {
     let (response, mut body) = client
         .send
         .send_request(grpc_request("ListEvents", Some("application/grpc")), false)
@@ -303,15 +304,17 @@ async fn at_shutdown_a_client_reads_the_goaway_before_its_stream_ends() {
     let response = within("the feed's headers", response)
         .await
         .expect("the feed starts");
-    let stream = response.body().stream_id().as_u32();
     let mut events = response.into_body();
     within("an event", events.data())
         .await
         .expect("an event")
         .expect("the feed is open");
+    events
+}
 
-    server.stop.send(()).unwrap();
-    let ended = within("the feed to end", async {
+/// Reads `events` to its end: the `grpc-status` of its trailers.
+async fn feed_end(mut events: h2::RecvStream) -> Option<http::HeaderValue> {
+    let trailers = within("the feed to end", async {
         while let Some(data) = events.data().await {
             let data = data?;
             let _ = events.flow_control().release_capacity(data.len());
@@ -320,16 +323,40 @@ async fn at_shutdown_a_client_reads_the_goaway_before_its_stream_ends() {
     })
     .await
     .expect("the feed ends with trailers");
-    let code = ended.as_ref().and_then(|t| t.get("grpc-status"));
-    assert_eq!(code.map(|c| c.as_bytes()), Some(&b"14"[..]), "{ended:?}");
+    trailers.and_then(|mut trailers| trailers.remove("grpc-status"))
+}
 
-    let frames = client.frames.borrow().clone();
-    let goaway = frames.iter().position(Frame::is_goaway);
-    let end = frames.iter().position(|frame| frame.ends(stream));
-    assert!(
-        matches!((goaway, end), (Some(goaway), Some(end)) if goaway < end),
-        "the GOAWAY (frame {goaway:?}) must come before the stream's end (frame {end:?})"
-    );
+/// Streams end on other worker threads than their connections' tasks: without the wait for
+/// every GOAWAY, a stream's `UNAVAILABLE` could be written first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_shutdown_a_client_reads_the_goaway_before_its_stream_ends() {
+    let (_dir, guide) = guide();
+    let server: Running = start(guide, &Tuning::BALANCED, Duration::ZERO).await;
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let mut client = Client::connect(server.addr).await;
+        let events = open_feed(&mut client).await;
+        clients.push((client, events));
+    }
+
+    server.stop.send(()).unwrap();
+    for (n, (client, events)) in clients.into_iter().enumerate() {
+        let stream = events.stream_id().as_u32();
+        let code = feed_end(events).await;
+        assert_eq!(
+            code.as_ref().map(|c| c.as_bytes()),
+            Some(&b"14"[..]),
+            "client {n}"
+        );
+        let frames = client.frames.borrow().clone();
+        let goaway = frames.iter().position(Frame::is_goaway);
+        let end = frames.iter().position(|frame| frame.ends(stream));
+        assert!(
+            matches!((goaway, end), (Some(goaway), Some(end)) if goaway < end),
+            "client {n}: the GOAWAY (frame {goaway:?}) must come before the stream's end \
+             (frame {end:?})"
+        );
+    }
     within("serve to return", server.done)
         .await
         .unwrap()
