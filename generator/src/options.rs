@@ -544,7 +544,9 @@ impl RetryOption {
         let initial = self
             .initial_backoff_ms
             .unwrap_or(IDEMPOTENT_RETRY.initial_backoff_ms);
-        let max = self.max_backoff_ms.unwrap_or(IDEMPOTENT_RETRY.max_backoff_ms);
+        let max = self
+            .max_backoff_ms
+            .unwrap_or(IDEMPOTENT_RETRY.max_backoff_ms);
         (max < initial).then(|| {
             format!(
                 "max_backoff_ms {max} is below initial_backoff_ms {initial} (an unset one is the default's: {} and {} ms)",

@@ -467,6 +467,24 @@ fn tuning_json(tuning: &crate::options::TuningSpec) -> serde_json::Value {
     serde_json::Value::Object(json)
 }
 
+/// A method's retry policy: where it comes from and the fields the proto sets (the others
+/// are `RetryPolicy::IDEMPOTENT`'s); `null` without one.
+fn retry_json(retry: Option<&crate::model::Retry>) -> serde_json::Value {
+    let Some(retry) = retry else {
+        return serde_json::Value::Null;
+    };
+    let policy = retry.policy();
+    json!({
+        "source": format!("{:?}", retry.source()),
+        "retries": retry.retries(),
+        "max_attempts": policy.max_attempts,
+        "initial_backoff_ms": policy.initial_backoff_ms,
+        "max_backoff_ms": policy.max_backoff_ms,
+        "backoff_multiplier": policy.backoff_multiplier,
+        "retryable_codes": policy.retryable_codes,
+    })
+}
+
 fn inspect_json(model: &Model) -> String {
     use serde_json::json;
     let services: Vec<_> = model
@@ -501,6 +519,7 @@ fn inspect_json(model: &Model) -> String {
                     "upload_helper": m.upload_helper,
                     "deprecated": m.deprecated,
                     "idempotency": format!("{:?}", m.idempotency),
+                    "retry": retry_json(m.retry.as_ref()),
                     "guards": m.pattern.guards(),
                     "options": options_json(&m.options, MethodOptions::OPTIONS),
                     "location": m.location.to_string(),

@@ -854,7 +854,9 @@ fn build_service(
         problems.push(Diagnostic {
             kind: DiagnosticKind::InvalidOption,
             location: Some(location.clone()),
-            message: format!("service `{full_name}`: (rust_stream.service).methods.retry: {problem}"),
+            message: format!(
+                "service `{full_name}`: (rust_stream.service).methods.retry: {problem}"
+            ),
         });
     }
     let mut methods = Vec::new();
@@ -910,7 +912,9 @@ fn build_service(
             problems.push(Diagnostic {
                 kind: DiagnosticKind::InvalidOption,
                 location: Some(location.clone()),
-                message: format!("method `{full_name}.{name}`: (rust_stream.method).retry: {problem}"),
+                message: format!(
+                    "method `{full_name}.{name}`: (rust_stream.method).retry: {problem}"
+                ),
             });
         }
         let options = descriptors
