@@ -474,7 +474,7 @@ fn retry_json(retry: Option<&crate::model::Retry>) -> serde_json::Value {
         return serde_json::Value::Null;
     };
     let policy = retry.policy();
-    json!({
+    serde_json::json!({
         "source": format!("{:?}", retry.source()),
         "retries": retry.retries(),
         "max_attempts": policy.max_attempts,
@@ -566,5 +566,31 @@ mod tests {
             assert!(table.contains(&format!("{}=70000", option.name)), "{table}");
             assert_eq!(json[option.name], 70000, "{}", option.name);
         }
+    }
+
+    /// `inspect --json` says where each method's retry policy comes from and what it sets.
+    #[test]
+    fn inspect_json_shows_each_retry_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("r.proto"),
+            "syntax = \"proto3\";\npackage r;\nimport \"rust_stream/options.proto\";\n\
+             message M {}\nservice S {\n\
+             rpc Read(M) returns (M) { option idempotency_level = NO_SIDE_EFFECTS; }\n\
+             rpc Off(M) returns (M) { option idempotency_level = IDEMPOTENT;\n\
+             option (rust_stream.method) = { retry: { max_attempts: 1 } }; }\n\
+             rpc Write(M) returns (M);\n}\n",
+        )
+        .unwrap();
+        let descriptors = Descriptors::compile(&["r.proto"], &[dir.path()]).unwrap();
+        let (model, _) = crate::model_of(&descriptors, &Params::default()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&inspect_json(&model)).unwrap();
+        let methods = &json["services"][0]["methods"];
+        assert_eq!(methods[0]["retry"]["source"], "Idempotency");
+        assert_eq!(methods[0]["retry"]["retries"], true);
+        assert_eq!(methods[1]["retry"]["source"], "Method");
+        assert_eq!(methods[1]["retry"]["retries"], false);
+        assert_eq!(methods[1]["retry"]["max_attempts"], 1);
+        assert!(methods[2]["retry"].is_null());
     }
 }
