@@ -418,7 +418,7 @@ pub struct RetryOption {
 /// The `retry` field of `rust_stream.MethodOptions` (number 8), read from the same bytes as
 /// [`MethodOptions`]; `methods` holds the same view of `ServiceOptions.methods`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct RetryOptions {
+pub(crate) struct RetryOptions {
     /// `MethodOptions.retry`.
     #[prost(message, optional, tag = "8")]
     pub retry: Option<RetryOption>,
@@ -426,7 +426,7 @@ pub struct RetryOptions {
 
 /// `ServiceOptions.methods.retry`, read as [`RetryOptions`] is.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ServiceRetryOptions {
+pub(crate) struct ServiceRetryOptions {
     /// `ServiceOptions.methods`.
     #[prost(message, optional, tag = "5")]
     pub methods: Option<RetryOptions>,
