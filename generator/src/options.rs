@@ -394,7 +394,7 @@ impl TuningSpec {
 /// `rust_stream.RetryPolicy`: how a generated client retries a method's calls through a
 /// fleet channel (gRFC A6's `retryPolicy`). Unset fields take the runtime's
 /// `RetryPolicy::IDEMPOTENT` values ([`IDEMPOTENT_RETRY`]); `max_attempts: 1` turns retries
-/// off. Read from its own view of the extension ([`RetryOptions`]), so [`MethodOptions`]
+/// off. Read through a view of the extension holding only `retry`, so [`MethodOptions`]
 /// stays a plain `Copy` value.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct RetryOption {
