@@ -38,6 +38,7 @@ mod handler_kit;
 mod packaging;
 mod recycle;
 mod response_metadata;
+mod retry_policies;
 mod server;
 mod test_harness;
 mod tls;

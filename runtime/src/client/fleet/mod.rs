@@ -163,6 +163,9 @@ impl Tuning {
 /// Why a [`Fleet`] could not connect.
 #[derive(Debug)]
 pub enum FleetError {
+    /// The target is not one [`Target`] understands (generated clients' `connect_fleet`
+    /// parses it and connects in one step).
+    Target(TargetError),
     /// The target resolved to no address, or resolving it failed.
     Resolve(std::io::Error),
     /// No replica accepted a connection; the last replica's error.
@@ -172,6 +175,8 @@ pub enum FleetError {
 impl std::fmt::Display for FleetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            // Transparent: the target's error already names it and what is wrong.
+            FleetError::Target(error) => std::fmt::Display::fmt(error, f),
             FleetError::Resolve(error) => write!(f, "could not resolve the target: {error}"),
             FleetError::Connect(error) => write!(f, "no replica accepted a connection: {error}"),
         }
@@ -181,9 +186,16 @@ impl std::fmt::Display for FleetError {
 impl std::error::Error for FleetError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            FleetError::Target(error) => error.source(),
             FleetError::Resolve(error) => Some(error),
             FleetError::Connect(error) => Some(error.as_ref()),
         }
+    }
+}
+
+impl From<TargetError> for FleetError {
+    fn from(error: TargetError) -> Self {
+        FleetError::Target(error)
     }
 }
 
