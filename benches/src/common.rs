@@ -73,6 +73,8 @@ pub struct FeedEnd {
 #[derive(Debug)]
 pub struct FeedStats {
     produced: AtomicU64,
+    /// Unary calls answered: how case 11 sees which replica served a call.
+    answered: AtomicU64,
     produced_when_ended: watch::Sender<Option<u64>>,
     stopped: watch::Sender<Option<(u64, Instant)>>,
 }
@@ -81,6 +83,7 @@ impl Default for FeedStats {
     fn default() -> Self {
         FeedStats {
             produced: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
             produced_when_ended: watch::Sender::new(None),
             stopped: watch::Sender::new(None),
         }
@@ -88,6 +91,16 @@ impl Default for FeedStats {
 }
 
 impl FeedStats {
+    /// Counts one answered unary call.
+    pub fn count_answer(&self) {
+        self.answered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Unary calls answered so far.
+    pub fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
+    }
+
     /// Starts counting a new feed; the guard publishes its end when dropped.
     pub fn start(self: &std::sync::Arc<Self>) -> FeedGuard {
         self.produced.store(0, Ordering::SeqCst);

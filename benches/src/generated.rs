@@ -23,6 +23,18 @@ fn event(i: u64) -> pb::Event {
 }
 
 impl StreamingExamplesHandler for BenchHandler {
+    async fn get_user(
+        &self,
+        _ctx: CallContext,
+        request: pb::UserRequest,
+    ) -> Result<pb::UserResponse, Status> {
+        self.feed.count_answer();
+        Ok(pb::UserResponse {
+            name: request.id,
+            email: "bench@example.com".into(),
+        })
+    }
+
     async fn list_events(
         &self,
         ctx: CallContext,

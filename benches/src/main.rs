@@ -138,6 +138,8 @@ pub enum Case {
     Derive,
     /// 10. Metrics off vs on: events/s of a server stream.
     Metrics,
+    /// 11. A client over three replicas against one connection: throughput and spread.
+    Fleet,
 }
 
 /// Where the long link runs.

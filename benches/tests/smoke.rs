@@ -79,6 +79,7 @@ fn every_case_runs_in_smoke_mode() {
         "8. Non-reading client",
         "9. Derive vs build.rs",
         "10. Metrics",
+        "11. Fleet",
     ] {
         assert!(
             results.contains(&format!("| {case} |")),

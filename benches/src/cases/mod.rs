@@ -4,6 +4,7 @@ pub mod cancel;
 pub mod codegen;
 pub mod derive;
 pub mod events;
+pub mod fleet;
 pub mod link;
 pub mod metrics;
 pub mod pingpong;
@@ -33,6 +34,7 @@ pub async fn run(case: Case, plan: &Plan, report: &mut Report) -> Result<(), Err
         Case::Pinned => pinned::run(plan, report).await,
         Case::Derive => derive::run(plan, report).await,
         Case::Metrics => metrics::run(plan, report).await,
+        Case::Fleet => fleet::run(plan, report).await,
     }
 }
 
@@ -145,4 +147,11 @@ pub const METHOD: &str = "## How each case is measured
   repetition. The harness builds the runtime with its `metrics` feature, so \"off\" is the
   feature compiled in but not enabled: an upper bound on the cost of a build without it,
   where none of the code exists.
+- 11. Fleet: three generated servers (BALANCED) in this process on 127.0.0.2, .3 and .4; the
+  generated client over one connection to the first, and over a `FleetChannel` resolving to
+  all three (round robin, the methods' retry policies armed). Unary `GetUser` calls, 32 in
+  flight at once, and 8 concurrent `ListEvents` streams sharing the case-3 event count; then
+  one more unary run through the fleet alone, counting the calls each replica answered.
+  Client and servers share the machine's cores, so the fleet cannot win by adding capacity:
+  the ratio is the cost of balancing and of the retry layer.
 ";
