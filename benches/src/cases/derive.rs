@@ -223,7 +223,7 @@ fn build_dependencies(crates: &[PathBuf]) -> Result<(), Error> {
 /// Compiles the dependencies of this case's crates, once, so that a later run of the case
 /// (the smoke test's, under its time limit) compiles only the crates it measures. A first
 /// build from a fresh clone compiles tonic, prost and the generator in several profiles:
-/// minutes on a small machine. `smoke` prepares the smoke mode's crates (see [`profile`]).
+/// minutes on a small machine. `smoke` prepares the smoke mode's crates (see `profile`).
 pub fn prepare(smoke: bool) -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
     // Every subject's crates have the same dependencies: the reference proto's stand for all.
