@@ -98,7 +98,8 @@ enum Command {
         events: u64,
     },
     /// Compiles what the cases build on, outside any measurement and any time limit: the
-    /// dependencies of case 9's crates. The smoke test runs it before its timed run.
+    /// dependencies of case 9's crates (of the smoke mode's crates with `--smoke`). The
+    /// smoke test runs `--smoke prepare` before its timed run.
     Prepare,
     /// Internal: run one code generator over a FileDescriptorSet and print its wall time
     /// and peak memory.
@@ -244,7 +245,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Command::Prepare) => match cases::derive::prepare() {
+        Some(Command::Prepare) => match cases::derive::prepare(cli.smoke) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("prepare: {err}");

@@ -4,7 +4,9 @@
 //! Nothing is compiled inside a timed run: case 9 builds crates with cargo, and their
 //! dependencies (tonic, prost, the generator, in several profiles) are compiled first by
 //! the harness's `prepare` command under its own, much longer bound ([`BUILD_TIMEOUT`]).
-//! The timed smoke run then compiles only the small crates case 9 measures.
+//! The timed smoke run then compiles only the small crates case 9 measures. In smoke mode
+//! the optimized derive optimizes the macro crate alone, so that its dependencies are
+//! compiled once, not twice (see `profile` in `benches/src/cases/derive.rs`).
 
 use std::ffi::OsStr;
 use std::process::{Command, Output, Stdio};
@@ -26,7 +28,7 @@ fn run(args: &[&OsStr]) -> Output {
 
 /// Compiles what the timed runs build on (see the module docs).
 fn prepare() {
-    let output = run_within(&["prepare".as_ref()], BUILD_TIMEOUT);
+    let output = run_within(&["--smoke".as_ref(), "prepare".as_ref()], BUILD_TIMEOUT);
     assert!(
         output.status.success(),
         "preparing the cases failed:\n{}",

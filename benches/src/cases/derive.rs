@@ -110,8 +110,25 @@ fn handler(subject: &Subject, edit: usize) -> String {
     )
 }
 
-/// Writes the crate of `front` for `subject` under `dir`.
-fn write_crate(dir: &Path, front: Front, subject: &Subject) -> Result<PathBuf, Error> {
+/// The profile section of `front`'s manifest. In smoke mode the optimized derive compiles only
+/// the macro crate optimized: the guide's `build-override` also changes the build scripts of
+/// the runtime's dependencies (ring, zstd), which makes cargo compile the whole dependency
+/// tree a second time, minutes of a smoke run whose figures mean nothing. The full run
+/// measures the guide's setting.
+fn profile(front: Front, smoke: bool) -> &'static str {
+    match (front, smoke) {
+        (Front::DeriveOptimized, false) => "\n[profile.dev.build-override]\nopt-level = 3\n",
+        (Front::DeriveOptimized, true) => {
+            "\n[profile.dev.package.rust-stream-macros]\nopt-level = 3\n"
+        }
+        (Front::Derive | Front::BuildRs, _) => "",
+    }
+}
+
+/// Writes the crate of `front` for `subject` under `dir`, with the workspace's lock file, so
+/// that it resolves to the versions every other nested build of the test suite uses and
+/// shares their compiled dependencies.
+fn write_crate(dir: &Path, front: Front, subject: &Subject, smoke: bool) -> Result<PathBuf, Error> {
     let krate = dir.join(front.crate_name());
     std::fs::create_dir_all(krate.join("src"))?;
     std::fs::create_dir_all(krate.join("proto"))?;
@@ -126,9 +143,7 @@ fn write_crate(dir: &Path, front: Front, subject: &Subject) -> Result<PathBuf, E
         front.crate_name()
     );
     let package = subject.package;
-    if let Front::DeriveOptimized = front {
-        manifest.push_str("\n[profile.dev.build-override]\nopt-level = 3\n");
-    }
+    manifest.push_str(profile(front, smoke));
     let lib = match front {
         Front::Derive | Front::DeriveOptimized => "#[derive(rust_stream::StreamService)]\n\
              #[stream_service(proto = \"proto/service.proto\", include = \"proto\", module = \"pb\")]\n\
@@ -154,6 +169,7 @@ fn write_crate(dir: &Path, front: Front, subject: &Subject) -> Result<PathBuf, E
         }
     };
     std::fs::write(krate.join("Cargo.toml"), manifest)?;
+    std::fs::copy(workspace().join("Cargo.lock"), krate.join("Cargo.lock"))?;
     std::fs::write(krate.join("src/lib.rs"), lib)?;
     std::fs::write(krate.join("src/handler.rs"), handler(subject, 0))?;
     Ok(krate)
@@ -187,10 +203,10 @@ fn cargo(dir: &Path, args: &[&str]) -> Result<f64, Error> {
 }
 
 /// Writes every front's crate for `subject` under `dir`, in the order of [`Front::ALL`].
-fn write_crates(dir: &Path, subject: &Subject) -> Result<Vec<PathBuf>, Error> {
+fn write_crates(dir: &Path, subject: &Subject, smoke: bool) -> Result<Vec<PathBuf>, Error> {
     Front::ALL
         .iter()
-        .map(|&front| write_crate(dir, front, subject))
+        .map(|&front| write_crate(dir, front, subject, smoke))
         .collect()
 }
 
@@ -207,19 +223,19 @@ fn build_dependencies(crates: &[PathBuf]) -> Result<(), Error> {
 /// Compiles the dependencies of this case's crates, once, so that a later run of the case
 /// (the smoke test's, under its time limit) compiles only the crates it measures. A first
 /// build from a fresh clone compiles tonic, prost and the generator in several profiles:
-/// minutes on a small machine.
-pub fn prepare() -> Result<(), Error> {
+/// minutes on a small machine. `smoke` prepares the smoke mode's crates (see `profile`).
+pub fn prepare(smoke: bool) -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
     // Every subject's crates have the same dependencies: the reference proto's stand for all.
-    build_dependencies(&write_crates(dir.path(), &reference_subject()?)?)
+    build_dependencies(&write_crates(dir.path(), &reference_subject()?, smoke)?)
 }
 
 /// Clean builds and incremental checks of each front's crate, `reps` times each, in turn;
 /// by front, as in [`Front::ALL`].
-fn measure(subject: &Subject, reps: usize) -> Result<[[Vec<f64>; 3]; 2], Error> {
+fn measure(subject: &Subject, reps: usize, smoke: bool) -> Result<[[Vec<f64>; 3]; 2], Error> {
     let dir = tempfile::tempdir()?;
     let fronts = Front::ALL;
-    let crates = write_crates(dir.path(), subject)?;
+    let crates = write_crates(dir.path(), subject, smoke)?;
     // Dependencies first, outside the figures (after `prepare`, only the crates themselves).
     build_dependencies(&crates)?;
     let mut clean = [Vec::new(), Vec::new(), Vec::new()];
@@ -267,12 +283,13 @@ pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
             response: "Res",
         },
     ];
-    let reps = plan.reps;
+    let (reps, smoke) = (plan.reps, plan.smoke);
     for (s, subject) in subjects.into_iter().enumerate() {
         let label = subject.label.clone();
-        let [clean, check] =
-            tokio::task::spawn_blocking(move || measure(&subject, reps).map_err(|e| e.to_string()))
-                .await??;
+        let [clean, check] = tokio::task::spawn_blocking(move || {
+            measure(&subject, reps, smoke).map_err(|e| e.to_string())
+        })
+        .await??;
         // Only the reference proto's check has a target.
         let measures = [
             ("clean build of the crate", clean, false),

@@ -136,7 +136,9 @@ pub const METHOD: &str = "## How each case is measured
   `#[derive(StreamService)]` (once as is, once with `[profile.dev.build-override] opt-level = 3`,
   which compiles the macro and the generator optimized), one with a `build.rs` calling the
   build API, built by cargo in the dev profile in one shared target directory with every
-  dependency already compiled. Clean
+  dependency already compiled (in smoke mode the optimized derive optimizes only the macro
+  crate, `[profile.dev.package.rust-stream-macros]`, so that the runtime's dependencies are not
+  compiled a second time for the build scripts the override changes). Clean
   build: `cargo clean -p <crate>` then `cargo build`. Incremental check: `cargo check` after
   rewriting the handler file (a new string in one method's body), which expands the derive
   again and does not rerun the build script. For `proto/streaming.proto` and a generated
