@@ -67,6 +67,15 @@ pub struct Tuning {
     /// Server: a connection that has had no open stream for this long gets a GOAWAY and
     /// is closed (grpc-go's `MaxConnectionIdle`); clients reconnect on their next call.
     pub idle_timeout: Option<Duration>,
+    /// Server: a connection this old gets a GOAWAY (grpc-go's `MaxConnectionAge`), so its
+    /// client reconnects, through its resolver or load balancer, and may land on a replica
+    /// added since. Each connection's age is drawn within 10% either side of this value, as
+    /// grpc-go does, so connections opened together do not all recycle at once.
+    pub max_connection_age: Option<Duration>,
+    /// Server: after a [`max_connection_age`](Self::max_connection_age) GOAWAY, how long
+    /// the connection's open streams may go on before it is closed under them
+    /// (grpc-go's `MaxConnectionAgeGrace`); `None` lets them finish however long they take.
+    pub max_connection_age_grace: Option<Duration>,
     /// Server: most response bytes hyper queues per stream beyond what the client's
     /// flow-control window lets it send. With the sink's buffer this bounds what a client
     /// that does not read can pin per stream; times `max_concurrent_streams`, per
@@ -107,6 +116,14 @@ impl Tuning {
     /// - 120 s to finish the HTTP/2 handshake, grpc-go's value; a connection idle (no open
     ///   stream) for 5 minutes is closed, so idle clients cannot hold descriptors forever
     ///   (a client reconnects on its next call).
+    /// - A connection lives about 30 minutes (27 to 33, drawn per connection, as grpc-go
+    ///   jitters its `MaxConnectionAge`), then gets a GOAWAY: a client behind a plain
+    ///   load balancer or one resolved address spreads onto replicas added since (a
+    ///   [`Fleet`](crate::Fleet) also re-resolves on its own). New calls move at once to a
+    ///   new connection; a reconnect every half hour costs one handshake. No grace: the
+    ///   calls open on the old connection finish, however long a stream runs, because a
+    ///   stream the server cuts is a failed call for its client; a service whose long
+    ///   streams must move too sets `max_connection_age_grace` (shutdown still ends them).
     /// - 64 KiB send buffer per stream (hyper's default: 400 KiB), one 64 KiB frame: with
     ///   the sink's 128 messages and the encoder's chunk, a client that grants huge windows
     ///   and never reads pins about 165 KiB a stream (benchmark case 8; 686 KiB with plain
@@ -133,6 +150,8 @@ impl Tuning {
         connect_timeout: Duration::from_secs(10),
         handshake_timeout: Duration::from_secs(120),
         idle_timeout: Some(Duration::from_secs(300)),
+        max_connection_age: Some(Duration::from_secs(30 * 60)),
+        max_connection_age_grace: None,
         max_send_buffer: 64 * KIB as usize,
         max_metadata_size: 16 * KIB as usize,
     };

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +40,14 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// After the grace, how long connections get to deliver the calls' `UNAVAILABLE` before
 /// they are closed.
 const FLUSH: Duration = Duration::from_secs(1);
+
+/// At shutdown, how long streams wait for every connection to write its GOAWAY before they
+/// are ended anyway (a client that does not read can keep its socket's buffer full).
+const GOAWAY_FLUSH: Duration = Duration::from_secs(1);
+
+/// Held by a connection until it has written its GOAWAY, or closed: shutdown waits, up to
+/// [`GOAWAY_FLUSH`], until every connection has dropped its own before it ends any stream.
+type GoawayPending = mpsc::Sender<Infallible>;
 
 /// First pause after a failed accept; doubled on each failure in a row up to
 /// [`ACCEPT_BACKOFF_MAX`], reset by a success (grpc-go's values).
@@ -76,6 +85,9 @@ struct Options {
 /// - closes a connection that has not sent the HTTP/2 preface and its first `SETTINGS`
 ///   within [`Tuning::handshake_timeout`], and (with a GOAWAY) one that has had no open
 ///   stream for [`Tuning::idle_timeout`];
+/// - sends a GOAWAY to a connection older than [`Tuning::max_connection_age`] (jittered),
+///   and closes it once its streams are done or [`Tuning::max_connection_age_grace`] is
+///   over;
 /// - bounds what one stream queues for a client that does not read
 ///   ([`Tuning::max_send_buffer`]);
 /// - rejects requests that are not gRPC (HTTP 415) and answers oversized metadata with
@@ -181,8 +193,10 @@ impl TunedRouter {
 
     /// Serves connections from `listener` until `signal` resolves, then shuts down:
     ///
-    /// 1. stops accepting and sends every connection a GOAWAY, so new calls are refused
-    ///    (clients see `UNAVAILABLE` and reconnect elsewhere);
+    /// 1. stops accepting and sends every connection a GOAWAY, so clients send their new
+    ///    calls elsewhere, and waits until every connection has written it (at most one
+    ///    second, for a client that does not read), so that a client learns that this
+    ///    server is going before any of its streams end;
     /// 2. ends every open call of a generated service with
     ///    [`EndReason::ServerShutdown`](crate::EndReason): its handler sees `is_active()`
     ///    turn false and `cancelled()` resolve, and a streaming response ends with
@@ -193,8 +207,9 @@ impl TunedRouter {
     ///    a stream, and its request body fails, so its handler stops reading;
     /// 4. gives calls that answer once (unary, uploads) up to `grace` to finish, then
     ///    answers those still running with `UNAVAILABLE`;
-    /// 5. closes what is left and returns, at most `grace` plus one second after `signal`
-    ///    (with no unary call or upload running, as soon as the streams have ended).
+    /// 5. closes what is left and returns, at most `grace` (or one second, if longer)
+    ///    plus one second after `signal` (with no unary call or upload running, as soon as
+    ///    the streams have ended).
     ///
     /// A stream whose client has stopped reading (its flow-control window is full) cannot
     /// be told before its window opens: it is closed with its connection, in step 5.
@@ -280,10 +295,13 @@ impl TunedRouter {
             tls: self.options.tls,
             handshake_timeout: self.tuning.handshake_timeout,
             idle_timeout: self.tuning.idle_timeout,
+            max_age: self.tuning.max_connection_age,
+            max_age_grace: self.tuning.max_connection_age_grace,
             draining: CancellationToken::new(),
             registry: Arc::default(),
         };
         let mut connections = JoinSet::new();
+        let (goaway_pending, mut goaways_written) = mpsc::channel(1);
         {
             // Scoped so that the listener closes as soon as accepting stops.
             let mut incoming = pin!(incoming);
@@ -297,7 +315,7 @@ impl TunedRouter {
                     accepted = incoming.next() => match accepted {
                         Some(Ok(io)) => {
                             backoff = ACCEPT_BACKOFF_MIN;
-                            connections.spawn(server.serve(io));
+                            connections.spawn(server.serve(io, goaway_pending.clone()));
                         }
                         Some(Err(err)) => {
                             if overload::out_of_descriptors(&err)
@@ -320,9 +338,12 @@ impl TunedRouter {
             }
         }
 
-        server.draining.cancel();
-        server.service.shutdown.start();
         let grace_over = Instant::now() + grace;
+        server.draining.cancel();
+        drop(goaway_pending);
+        // GOAWAY first: `recv` returns `None` once every connection has written its own.
+        let _ = tokio::time::timeout(GOAWAY_FLUSH, goaways_written.recv()).await;
+        server.service.shutdown.start();
         while let Ok(Some(_)) = tokio::time::timeout_at(grace_over, connections.join_next()).await {
         }
         server.service.closing.cancel();
@@ -365,6 +386,10 @@ struct Connections {
     tls: Option<ServerTls>,
     handshake_timeout: Duration,
     idle_timeout: Option<Duration>,
+    /// [`Tuning::max_connection_age`], before jitter.
+    max_age: Option<Duration>,
+    /// [`Tuning::max_connection_age_grace`].
+    max_age_grace: Option<Duration>,
     /// Cancelled when shutdown starts: every connection sends GOAWAY.
     draining: CancellationToken,
     /// The live connections, to shed when descriptors run out.
@@ -375,7 +400,7 @@ impl Connections {
     /// Serves one accepted connection, registered for shedding: its TLS handshake (with
     /// TLS), then HTTP/2. The handshake timeout covers both handshakes; a connection chosen
     /// for shedding closes at once.
-    fn serve<IO>(&self, io: IO) -> impl Future<Output = ()> + Send + 'static
+    fn serve<IO>(&self, io: IO, goaway: GoawayPending) -> impl Future<Output = ()> + Send + 'static
     where
         IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
     {
@@ -387,7 +412,7 @@ impl Connections {
             // Gated: the connection wakes this task for every frame.
             tokio::select! {
                 biased;
-                () = this.serve_tls_or_not(io, info, &entry, deadline) => {}
+                () = this.serve_tls_or_not(io, info, &entry, deadline, goaway) => {}
                 () = Gated::new(entry.shed()) => {}
             }
             // The connection's future is gone, its socket closed, before the registry hears
@@ -397,13 +422,21 @@ impl Connections {
     }
 
     /// The TLS handshake when the server has TLS, then HTTP/2.
-    async fn serve_tls_or_not<IO, C>(self, io: IO, info: C, entry: &Entry, deadline: Instant)
-    where
+    async fn serve_tls_or_not<IO, C>(
+        self,
+        io: IO,
+        info: C,
+        entry: &Entry,
+        deadline: Instant,
+        goaway: GoawayPending,
+    ) where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         C: Clone + Send + Sync + 'static,
     {
         let Some(acceptor) = self.tls.as_ref().map(ServerTls::acceptor) else {
-            return self.serve_http2(io, info, None, entry, deadline).await;
+            return self
+                .serve_http2(io, info, None, entry, deadline, goaway)
+                .await;
         };
         let handshake = tokio::time::timeout_at(deadline, acceptor.accept(io));
         let stream = tokio::select! {
@@ -424,10 +457,12 @@ impl Connections {
             .1
             .peer_certificates()
             .and_then(PeerIdentity::from_chain);
-        self.serve_http2(stream, info, peer, entry, deadline).await;
+        self.serve_http2(stream, info, peer, entry, deadline, goaway)
+            .await;
     }
 
-    /// Serves HTTP/2 on `io` once its client's preface arrived (by `deadline`).
+    /// Serves HTTP/2 on `io` once its client's preface arrived (by `deadline`), until
+    /// shutdown, idleness or age sends it a GOAWAY; `goaway` is dropped once that is written.
     async fn serve_http2<IO, C>(
         self,
         mut io: IO,
@@ -435,6 +470,7 @@ impl Connections {
         peer: Option<PeerIdentity>,
         entry: &Entry,
         deadline: Instant,
+        goaway: GoawayPending,
     ) where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         C: Clone + Send + Sync + 'static,
@@ -465,18 +501,46 @@ impl Connections {
                 None => std::future::pending().await,
             }
         };
+        let aged = async {
+            match self.max_age {
+                Some(age) => tokio::time::sleep(jittered(age)).await,
+                None => std::future::pending().await,
+            }
+        };
         // The watchers are gated: the connection wakes this task for every frame, and
         // they only need a poll when they themselves were woken.
-        tokio::select! {
+        let grace = tokio::select! {
             biased;
             _ = connection.as_mut() => return,
-            () = Gated::new(self.draining.cancelled()) => {}
-            () = Gated::new(idle) => {}
-        }
-        // GOAWAY: streams still open finish, new ones go to a new connection.
+            () = Gated::new(self.draining.cancelled()) => None,
+            () = Gated::new(idle) => None,
+            () = Gated::new(aged) => self.max_age_grace,
+        };
+        // GOAWAY: streams still open finish, new ones go to a new connection. One poll
+        // writes it (unless the socket's buffer is full) before shutdown ends any stream.
         connection.as_mut().graceful_shutdown();
-        let _ = connection.await;
+        if futures_util::poll!(connection.as_mut()).is_ready() {
+            return;
+        }
+        drop(goaway);
+        match grace {
+            Some(grace) => drop(tokio::time::timeout(grace, connection).await),
+            None => drop(connection.await),
+        }
     }
+}
+
+/// `age` give or take up to 10%, drawn anew for each connection (as grpc-go jitters
+/// `MaxConnectionAge`), so connections opened together are not all closed together.
+fn jittered(age: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // A fresh `RandomState` is randomly keyed: a hash of nothing is a random number, which
+    // is all a jitter needs.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let unit = random as f64 / u64::MAX as f64;
+    age.mul_f64(0.9 + 0.2 * unit)
 }
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -724,6 +788,19 @@ mod tests {
 
         let half = &PREFACE[..10];
         assert!(read_handshake(&mut &half[..]).await.is_err());
+    }
+
+    #[test]
+    fn ages_are_jittered_within_ten_percent() {
+        let age = Duration::from_secs(1800);
+        let ages: Vec<Duration> = (0..100).map(|_| jittered(age)).collect();
+        for drawn in &ages {
+            assert!(
+                (age.mul_f64(0.9)..=age.mul_f64(1.1)).contains(drawn),
+                "{drawn:?}"
+            );
+        }
+        assert!(ages.iter().any(|drawn| *drawn != ages[0]), "no jitter");
     }
 
     #[tokio::test]
