@@ -50,6 +50,9 @@ const SHARE_WINDOW: usize = 24;
 /// Bound on the new replica joining the rotation: a re-resolution (200 ms) and a connect
 /// take well under a second; this only bounds a broken fleet on a loaded machine.
 const REJOIN: Duration = Duration::from_secs(15);
+/// Every replica's connections get a GOAWAY this often (seconds, jittered by 10%), so the
+/// load also rides over connections recycled by age.
+const MAX_CONNECTION_AGE: &str = "2";
 /// The unary loads' deadline: a hung call fails with `DEADLINE_EXCEEDED` instead of hanging.
 const LOAD_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -364,7 +367,8 @@ impl Chats {
     }
 
     /// The chats the dying replica held (as many as its log has `Chat` ends, at least one)
-    /// have ended, each `UNAVAILABLE`, and no chat ended otherwise.
+    /// have ended, each `UNAVAILABLE`, and no other chat ended (connections recycled by age
+    /// let their streams finish).
     async fn check_ends_on(&self, dying: &Replica) {
         let held = dying.ends("Chat").len();
         assert!(held >= 1, "round robin gave the dying replica no chat");
@@ -377,6 +381,11 @@ impl Chats {
         assert!(
             ends.iter().all(|end| *end == Some(Code::Unavailable)),
             "open chats ended otherwise than UNAVAILABLE: {ends:?}"
+        );
+        assert_eq!(
+            ends.len(),
+            held,
+            "chats on the other replicas ended: {ends:?}"
         );
     }
 
@@ -412,7 +421,8 @@ struct Replica {
 
 impl Replica {
     /// Starts a replica on a free port of `ip` and waits until it listens. Its shutdown
-    /// grace is a second: unary calls take milliseconds.
+    /// grace is a second: unary calls take milliseconds. Its connections live about
+    /// [`MAX_CONNECTION_AGE`], and their open streams finish on them.
     async fn start(name: &'static str, ip: [u8; 4]) -> Replica {
         let store = TempDir::new().expect("a temp dir");
         let mut command = Command::new(example_bin("streaming-server"));
@@ -422,6 +432,7 @@ impl Replica {
             .arg("--store-dir")
             .arg(store.path())
             .args(["--shutdown-grace", "1"])
+            .args(["--max-connection-age", MAX_CONNECTION_AGE])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
