@@ -263,10 +263,13 @@ pub const TONIC_CLIENT_FNS: &[&str] = &[
 /// list equal to the emitted client).
 pub const STREAM_CLIENT_FNS: &[&str] = &[
     "connect",
+    "connect_fleet",
+    "connect_fleet_tls",
     "connect_tls",
     "from_channel",
     "with_compression",
     "with_timeout",
+    "without_retries",
 ];
 
 /// Why the Rust name `name` of a service whose RPCs have the proto names `rpcs` would not

@@ -391,6 +391,169 @@ impl TuningSpec {
     }
 }
 
+/// `rust_stream.RetryPolicy`: how a generated client retries a method's calls through a
+/// fleet channel (gRFC A6's `retryPolicy`). Unset fields take the runtime's
+/// `RetryPolicy::IDEMPOTENT` values ([`IDEMPOTENT_RETRY`]); `max_attempts: 1` turns retries
+/// off. Read from its own view of the extension ([`RetryOptions`]), so [`MethodOptions`]
+/// stays a plain `Copy` value.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RetryOption {
+    /// Most attempts, the first included: 1 (no retries) to 5.
+    #[prost(uint32, optional, tag = "1")]
+    pub max_attempts: Option<u32>,
+    /// Upper bound of the first retry's random backoff, in milliseconds.
+    #[prost(uint64, optional, tag = "2")]
+    pub initial_backoff_ms: Option<u64>,
+    /// Upper bound of any retry's random backoff, in milliseconds.
+    #[prost(uint64, optional, tag = "3")]
+    pub max_backoff_ms: Option<u64>,
+    /// Growth of the backoff's bound per retry.
+    #[prost(double, optional, tag = "4")]
+    pub backoff_multiplier: Option<f64>,
+    /// Status codes retried, by gRPC name (`UNAVAILABLE`).
+    #[prost(string, repeated, tag = "5")]
+    pub retryable_codes: Vec<String>,
+}
+
+/// The `retry` field of `rust_stream.MethodOptions` (number 8), read from the same bytes as
+/// [`MethodOptions`]; `methods` holds the same view of `ServiceOptions.methods`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RetryOptions {
+    /// `MethodOptions.retry`.
+    #[prost(message, optional, tag = "8")]
+    pub retry: Option<RetryOption>,
+}
+
+/// `ServiceOptions.methods.retry`, read as [`RetryOptions`] is.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ServiceRetryOptions {
+    /// `ServiceOptions.methods`.
+    #[prost(message, optional, tag = "5")]
+    pub methods: Option<RetryOptions>,
+}
+
+/// The runtime's `RetryPolicy::IDEMPOTENT`, which unset fields of a [`RetryOption`] take;
+/// validation compares the backoffs against it.
+pub const IDEMPOTENT_RETRY: RetryDefaults = RetryDefaults {
+    max_attempts: 4,
+    initial_backoff_ms: 100,
+    max_backoff_ms: 1_000,
+    backoff_multiplier: 2.0,
+    retryable_codes: &["UNAVAILABLE"],
+};
+
+/// The values of a retry policy with every field set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryDefaults {
+    /// Most attempts, the first included.
+    pub max_attempts: u32,
+    /// First retry's backoff bound, in milliseconds.
+    pub initial_backoff_ms: u64,
+    /// Any retry's backoff bound, in milliseconds.
+    pub max_backoff_ms: u64,
+    /// Growth of the bound per retry.
+    pub backoff_multiplier: f64,
+    /// Codes retried, by gRPC name.
+    pub retryable_codes: &'static [&'static str],
+}
+
+/// Most attempts gRFC A6 allows a policy (more are capped at this).
+pub const MAX_RETRY_ATTEMPTS: u32 = 5;
+
+/// The status codes a retry policy may name: gRPC's names and tonic's `Code` variants, in
+/// code order. `OK` is not a failure, so it is not among them.
+pub const RETRYABLE_CODES: [(&str, &str); 16] = [
+    ("CANCELLED", "Cancelled"),
+    ("UNKNOWN", "Unknown"),
+    ("INVALID_ARGUMENT", "InvalidArgument"),
+    ("DEADLINE_EXCEEDED", "DeadlineExceeded"),
+    ("NOT_FOUND", "NotFound"),
+    ("ALREADY_EXISTS", "AlreadyExists"),
+    ("PERMISSION_DENIED", "PermissionDenied"),
+    ("RESOURCE_EXHAUSTED", "ResourceExhausted"),
+    ("FAILED_PRECONDITION", "FailedPrecondition"),
+    ("ABORTED", "Aborted"),
+    ("OUT_OF_RANGE", "OutOfRange"),
+    ("UNIMPLEMENTED", "Unimplemented"),
+    ("INTERNAL", "Internal"),
+    ("UNAVAILABLE", "Unavailable"),
+    ("DATA_LOSS", "DataLoss"),
+    ("UNAUTHENTICATED", "Unauthenticated"),
+];
+
+impl RetryOption {
+    /// `true` if the policy turns retries off (`max_attempts: 1`).
+    pub fn disables(&self) -> bool {
+        self.max_attempts == Some(1)
+    }
+
+    /// The codes retried, as tonic's `Code` variants, in code order without repeats; `None`
+    /// if none is named (the default's apply).
+    pub fn code_variants(&self) -> Option<Vec<&'static str>> {
+        if self.retryable_codes.is_empty() {
+            return None;
+        }
+        let variants = RETRYABLE_CODES
+            .iter()
+            .filter(|(name, _)| self.retryable_codes.iter().any(|c| c == name))
+            .map(|(_, variant)| *variant)
+            .collect();
+        Some(variants)
+    }
+
+    /// Every problem with the policy, each a sentence naming the field.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for code in &self.retryable_codes {
+            if !RETRYABLE_CODES.iter().any(|(name, _)| name == code) {
+                let names: Vec<&str> = RETRYABLE_CODES.iter().map(|(name, _)| *name).collect();
+                problems.push(format!(
+                    "retryable_codes: unknown status code `{code}`; valid codes: {}",
+                    names.join(", ")
+                ));
+            }
+        }
+        if let Some(n) = self.max_attempts
+            && !(1..=MAX_RETRY_ATTEMPTS).contains(&n)
+        {
+            problems.push(format!(
+                "max_attempts {n} is outside 1..={MAX_RETRY_ATTEMPTS} (1 turns retries off; gRFC A6 caps attempts at {MAX_RETRY_ATTEMPTS})"
+            ));
+        }
+        problems.extend(self.backoff_problem());
+        if let Some(m) = self.backoff_multiplier
+            && !(m.is_finite() && m > 0.0)
+        {
+            problems.push(format!(
+                "backoff_multiplier {m} must be a finite number above 0"
+            ));
+        }
+        problems
+    }
+
+    /// What is wrong with the backoffs, unset ones taking [`IDEMPOTENT_RETRY`]'s values.
+    fn backoff_problem(&self) -> Option<String> {
+        for (name, value) in [
+            ("initial_backoff_ms", self.initial_backoff_ms),
+            ("max_backoff_ms", self.max_backoff_ms),
+        ] {
+            if value == Some(0) {
+                return Some(format!("{name} must be at least 1"));
+            }
+        }
+        let initial = self
+            .initial_backoff_ms
+            .unwrap_or(IDEMPOTENT_RETRY.initial_backoff_ms);
+        let max = self.max_backoff_ms.unwrap_or(IDEMPOTENT_RETRY.max_backoff_ms);
+        (max < initial).then(|| {
+            format!(
+                "max_backoff_ms {max} is below initial_backoff_ms {initial} (an unset one is the default's: {} and {} ms)",
+                IDEMPOTENT_RETRY.initial_backoff_ms, IDEMPOTENT_RETRY.max_backoff_ms
+            )
+        })
+    }
+}
+
 /// Checks a resolved tuning; returns the problem, if any.
 pub fn check_tuning(tuning: &TuningSpec) -> Option<String> {
     if !PRESETS.contains(&tuning.preset.as_str()) {
@@ -1042,8 +1205,27 @@ mod tests {
     /// option added to `options.proto` only, or declared without a parameter, fails here.
     #[test]
     fn every_declared_option_is_in_options_proto_and_the_parameters() {
-        let method = options_proto_fields("MethodOptions");
+        // `retry`, a message set as a whole, is read through its own view.
+        let method: Vec<(String, String)> = options_proto_fields("MethodOptions")
+            .into_iter()
+            .filter(|(name, _)| name != "retry")
+            .collect();
         assert_eq!(declared_fields(MethodOptions::OPTIONS), method);
+        assert!(
+            options_proto_fields("MethodOptions").contains(&("retry".to_owned(), "8".to_owned()))
+        );
+        let retry = options_proto_fields("RetryPolicy");
+        let names: Vec<&str> = retry.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "max_attempts",
+                "initial_backoff_ms",
+                "max_backoff_ms",
+                "backoff_multiplier",
+                "retryable_codes"
+            ]
+        );
         // The service message also holds the preset (a parameter of its own) and the
         // methods' defaults (the method options above).
         let service: Vec<(String, String)> = options_proto_fields("ServiceOptions")

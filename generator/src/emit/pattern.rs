@@ -469,6 +469,7 @@ fn single_reply_shape(cx: &Context<'_>, input: TokenStream, request: TokenStream
     } = &cx.types;
     let path_const = format_ident!("{}", cx.method.path_const);
     let grpc = grpc_clone();
+    let policy = retry_policy(cx);
     let (metadata_input, stream) = if cx.method.pattern.client_streams() {
         (
             quote!(requests: #rt::tonic::Request<impl #rt::Stream<Item = #req> + ::core::marker::Send + 'static>),
@@ -490,6 +491,7 @@ fn single_reply_shape(cx: &Context<'_>, input: TokenStream, request: TokenStream
         metadata_output: quote!(#result<#rt::Reply<#res>, #status>),
         body: quote! {
             let request = #rt::with_timeout(#stream, self.timeout);
+            let request = #rt::with_retry(request, #policy);
             #grpc
             #rt::call_with_metadata(grpc, paths::#path_const, request).await
         },
@@ -539,6 +541,13 @@ fn open_call(cx: &Context<'_>, request: TokenStream) -> TokenStream {
     let rt = cx.rt;
     let path_const = format_ident!("{}", cx.method.path_const);
     quote!(#rt::open_call(grpc, paths::#path_const, #request).await)
+}
+
+/// The policy `cx`'s method's calls carry: its constant in `retry`, unless the client was
+/// made `without_retries`.
+fn retry_policy(cx: &Context<'_>) -> TokenStream {
+    let path_const = format_ident!("{}", cx.method.path_const);
+    quote!(retry::#path_const.filter(|_| self.retries))
 }
 
 /// One client item pair: a constant and a function.
@@ -696,6 +705,7 @@ impl PatternEmitter for ServerStreaming {
             ..
         } = &cx.types;
         let grpc = grpc_clone();
+        let policy = retry_policy(cx);
         let call = open_call(cx, quote!(request));
         let shape = ClientShape {
             asyncness: Some(quote!(async)),
@@ -707,6 +717,7 @@ impl PatternEmitter for ServerStreaming {
             metadata_output: quote!(#result<#rt::Responses<#res>, #status>),
             body: quote! {
                 let request = #rt::with_timeout(request.map(#rt::once), self.timeout);
+                let request = #rt::with_retry(request, #policy);
                 #grpc
                 // The responses keep the headers, for `Responses::headers`.
                 ::core::result::Result::Ok(::core::convert::Into::into(#call?))
@@ -847,11 +858,15 @@ impl PatternEmitter for Bidi {
         };
         let call = open_call(
             cx,
-            quote!(#rt::with_timeout(
-                #rt::tonic::Request::from_parts(metadata, ::core::default::Default::default(), requests),
-                timeout,
+            quote!(#rt::with_retry(
+                #rt::with_timeout(
+                    #rt::tonic::Request::from_parts(metadata, ::core::default::Default::default(), requests),
+                    timeout,
+                ),
+                policy,
             )),
         );
+        let policy = retry_policy(cx);
         let halves = quote!((#rt::Requests<#req>, #rt::Responses<#res>));
         let shape = ClientShape {
             asyncness: None,
@@ -864,6 +879,7 @@ impl PatternEmitter for Bidi {
             body: quote! {
                 #grpc
                 let timeout = self.timeout;
+                let policy = #policy;
                 #rt::bidi(#buffer, move |requests| async move { #call })
             },
         };

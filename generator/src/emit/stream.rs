@@ -8,7 +8,7 @@ use crate::emit::pattern::{
 };
 use crate::emit::{doc_lines, ident, rust_type};
 use crate::error::{DiagnosticKind, Error};
-use crate::model::{Idempotency, Method, Package, Pattern, Service, TypeRef};
+use crate::model::{Idempotency, Method, Package, Pattern, Retry, RetrySource, Service, TypeRef};
 use crate::options::{CompressionOption, MethodOptions, OptionValue, Setting, TuningSpec};
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -200,6 +200,78 @@ fn millis(ms: u64) -> TokenStream {
     }
 }
 
+/// The method's `Option<RetryPolicy>`: `None` unless the proto gives a policy that retries;
+/// the fields the proto sets, the rest `RetryPolicy::IDEMPOTENT`'s.
+fn retry_expr(retry: Option<&Retry>, rt: &TokenStream) -> TokenStream {
+    let Some(policy) = retry.filter(|r| r.retries()).map(Retry::policy) else {
+        return quote!(::core::option::Option::None);
+    };
+    let duration = |ms: u64| {
+        let ms = Literal::u64_unsuffixed(ms);
+        quote!(::core::time::Duration::from_millis(#ms))
+    };
+    let mut fields = Vec::new();
+    if let Some(n) = policy.max_attempts {
+        let n = Literal::u32_unsuffixed(n);
+        fields.push(quote!(max_attempts: #n));
+    }
+    if let Some(ms) = policy.initial_backoff_ms {
+        let v = duration(ms);
+        fields.push(quote!(initial_backoff: #v));
+    }
+    if let Some(ms) = policy.max_backoff_ms {
+        let v = duration(ms);
+        fields.push(quote!(max_backoff: #v));
+    }
+    if let Some(m) = policy.backoff_multiplier {
+        let m = Literal::f64_unsuffixed(m);
+        fields.push(quote!(backoff_multiplier: #m));
+    }
+    if let Some(codes) = policy.code_variants() {
+        let codes = codes.iter().map(|c| format_ident!("{c}"));
+        fields.push(quote!(retryable_codes: &[#(#rt::tonic::Code::#codes),*]));
+    }
+    // Every field of the runtime's policy set: no `..` (clippy's `needless_update`).
+    const POLICY_FIELDS: usize = 5;
+    let policy = if fields.is_empty() {
+        quote!(#rt::RetryPolicy::IDEMPOTENT)
+    } else if fields.len() == POLICY_FIELDS {
+        quote!(#rt::RetryPolicy { #(#fields,)* })
+    } else {
+        quote!(#rt::RetryPolicy { #(#fields,)* ..#rt::RetryPolicy::IDEMPOTENT })
+    };
+    quote!(::core::option::Option::Some(#policy))
+}
+
+/// The docs of a method's retry constant: what its calls retry, and which part of the
+/// proto says so.
+fn retry_doc(method: &Method) -> String {
+    let proto = &method.proto_name;
+    let Some(retry) = &method.retry else {
+        return format!(
+            " `{proto}`: none, as the method is not declared idempotent: only calls no server saw are retried."
+        );
+    };
+    let said_by = match retry.source() {
+        RetrySource::Method => "the proto's `(rust_stream.method).retry`",
+        RetrySource::Service => "the service's `(rust_stream.service).methods.retry`",
+        RetrySource::Idempotency => match method.idempotency {
+            Idempotency::Idempotent => "the proto says `idempotency_level = IDEMPOTENT`",
+            _ => "the proto says `idempotency_level = NO_SIDE_EFFECTS`",
+        },
+    };
+    if !retry.retries() {
+        return format!(
+            " `{proto}`: none, as {said_by} sets `max_attempts: 1`: only calls no server saw are retried."
+        );
+    }
+    if retry.source() == RetrySource::Idempotency {
+        format!(" `{proto}`: `RetryPolicy::IDEMPOTENT`, as {said_by}.")
+    } else {
+        format!(" `{proto}`: the policy {said_by} gives.")
+    }
+}
+
 fn method_ty(type_ref: &TypeRef) -> Result<TokenStream, Error> {
     rust_type(&type_ref.rust_path, true)
 }
@@ -335,6 +407,8 @@ fn handler_trait_docs(service: &Service) -> Vec<TokenStream> {
 struct MethodItems {
     /// `paths::<METHOD>`.
     path_consts: Vec<TokenStream>,
+    /// `retry::<METHOD>`.
+    retry_consts: Vec<TokenStream>,
     /// The handler trait's methods.
     handler_fns: Vec<TokenStream>,
     /// The config struct's fields.
@@ -369,6 +443,12 @@ impl MethodItems {
         self.path_consts.push(quote! {
             #[doc = #path_doc]
             pub const #path_const: &str = #grpc_path;
+        });
+        let retry_doc = retry_doc(method);
+        let retry = retry_expr(method.retry.as_ref(), rt);
+        self.retry_consts.push(quote! {
+            #[doc = #retry_doc]
+            pub const #path_const: ::core::option::Option<#rt::RetryPolicy> = #retry;
         });
         self.config_fields.push(quote! {
             #[doc = #path_doc]
@@ -439,6 +519,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
     let service_deprecated = service.deprecated.then(|| quote!(#[deprecated]));
     let items = MethodItems::of(service, rt)?;
     let path_consts = &items.path_consts;
+    let retry_consts = &items.retry_consts;
     let tuning = tuning_expr(&service.tuning, rt);
     let tuning_doc = tuning_doc(service);
     let server = server_side(service, rt, &items);
@@ -450,6 +531,14 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
             /// Full gRPC path of each method, as the call context reports it.
             pub mod paths {
                 #(#path_consts)*
+            }
+
+            /// Retry policy of each method, which the stream client attaches to every call
+            /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+            /// other channels ignore it. A fleet also retries, for any method, calls no
+            /// server saw.
+            pub mod retry {
+                #(#retry_consts)*
             }
 
             #[doc = #tuning_doc]
@@ -599,6 +688,9 @@ fn client_docs(service: &Service) -> Vec<TokenStream> {
         " Helpers take `&self`: one client (or its clones, which share the connection) makes \
          any number of calls at once."
             .to_owned(),
+        " Each call carries its method's policy from `retry`, which only a fleet channel \
+         (`connect_fleet`) applies."
+            .to_owned(),
     ];
     let pattern_docs: Vec<&str> = patterns(service)
         .into_iter()
@@ -638,6 +730,8 @@ fn client_side(service: &Service, rt: &TokenStream, items: &MethodItems) -> Toke
             // headers and trailers apart where tonic's generated unary client merges them.
             grpc: #rt::tonic::client::Grpc<#rt::ClientChannel>,
             timeout: ::core::option::Option<::core::time::Duration>,
+            // Whether calls carry their method's policy from `retry`.
+            retries: bool,
         }
 
         #allow_deprecated
@@ -677,7 +771,34 @@ fn client_constructors(client: &proc_macro2::Ident, rt: &TokenStream) -> TokenSt
             #client {
                 grpc: #rt::client_grpc(channel.into(), TUNING.max_message_size, ::core::option::Option::None),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, #rt::FleetError> {
+            ::core::result::Result::Ok(Self::from_channel(TUNING.fleet(target)?.connect().await?))
+        }
+
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &#rt::ClientTls,
+        ) -> ::core::result::Result<Self, #rt::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
 
         /// Compresses every request sent through the helpers with `encoding`

@@ -10,7 +10,7 @@
 //! the options are read from the same bytes a second time through small views below.
 
 use crate::error::{Diagnostic, DiagnosticKind, Error, Location};
-use crate::options::{MethodOptions, ServiceOptions};
+use crate::options::{MethodOptions, RetryOption, RetryOptions, ServiceOptions, ServiceRetryOptions};
 use crate::proto::{FullName, SourceIndex};
 use prost::Message;
 use prost_types::compiler::CodeGeneratorRequest;
@@ -37,6 +37,10 @@ pub struct Descriptors {
     pub service_options: BTreeMap<String, ServiceOptions>,
     /// `(rust_stream.method)` of each method, by `.pkg.Service.Method`.
     pub method_options: BTreeMap<String, MethodOptions>,
+    /// `(rust_stream.service).methods.retry` of each service that sets it, by `.pkg.Service`.
+    pub service_retry: BTreeMap<String, RetryOption>,
+    /// `(rust_stream.method).retry` of each method that sets it, by `.pkg.Service.Method`.
+    pub method_retry: BTreeMap<String, RetryOption>,
     /// Each editions file's encoded descriptor, by name: its features, which prost-types
     /// drops, for the editions stage.
     encoded_editions: BTreeMap<String, Vec<u8>>,
@@ -391,6 +395,15 @@ impl Descriptors {
                     Ok(Some(options)) => {
                         self.service_options
                             .insert(service_name.as_str().to_owned(), options);
+                        // The same bytes decoded as one message; only `retry` is new.
+                        let retry = ours::<ServiceRetryOptions>(service.options.as_deref());
+                        if let Ok(Some(ServiceRetryOptions {
+                            methods: Some(RetryOptions { retry: Some(retry) }),
+                        })) = retry
+                        {
+                            self.service_retry
+                                .insert(service_name.as_str().to_owned(), retry);
+                        }
                     }
                     Ok(None) => {}
                     Err(err) => self.problems.push(Diagnostic::new(
@@ -409,6 +422,10 @@ impl Descriptors {
                     );
                     match ours::<MethodOptions>(method.options.as_deref()) {
                         Ok(Some(options)) => {
+                            let retry = ours::<RetryOptions>(method.options.as_deref());
+                            if let Ok(Some(RetryOptions { retry: Some(retry) })) = retry {
+                                self.method_retry.insert(name.clone(), retry);
+                            }
                             self.method_options.insert(name, options);
                         }
                         Ok(None) => {}

@@ -8,7 +8,9 @@
 use crate::error::{Diagnostic, DiagnosticKind, Location};
 use crate::ident::{self, module_of};
 use crate::index::{Index, ServiceEntry};
-use crate::options::{MethodOptions, Params, ServiceOptions, TuningSpec, check_tuning};
+use crate::options::{
+    MethodOptions, Params, RetryOption, ServiceOptions, TuningSpec, check_tuning,
+};
 use crate::proto::FullName;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::method_options::IdempotencyLevel;
@@ -83,6 +85,64 @@ pub enum Idempotency {
     NoSideEffects,
     /// `IDEMPOTENT`.
     Idempotent,
+}
+
+/// Where a method's retry policy comes from, most specific first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetrySource {
+    /// `(rust_stream.method).retry`.
+    Method,
+    /// `(rust_stream.service).methods.retry`.
+    Service,
+    /// `option idempotency_level`: the runtime's `RetryPolicy::IDEMPOTENT`.
+    Idempotency,
+}
+
+/// A method's retry policy, as the proto gives it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Retry {
+    /// Where it comes from.
+    pub(crate) source: RetrySource,
+    /// The fields the proto sets (none for [`RetrySource::Idempotency`]); the others are
+    /// `RetryPolicy::IDEMPOTENT`'s.
+    pub(crate) policy: RetryOption,
+}
+
+// A NaN multiplier, the one value unequal to itself, is refused before a model exists.
+impl Eq for Retry {}
+
+impl Retry {
+    /// The policy of a method: its own `retry`, else its service's, else the runtime's
+    /// `RetryPolicy::IDEMPOTENT` if it is declared idempotent or free of side effects.
+    fn of(
+        method: Option<&RetryOption>,
+        service: Option<&RetryOption>,
+        idempotency: Idempotency,
+    ) -> Option<Retry> {
+        let (source, policy) = match (method, service, idempotency) {
+            (Some(policy), _, _) => (RetrySource::Method, policy.clone()),
+            (None, Some(policy), _) => (RetrySource::Service, policy.clone()),
+            (None, None, Idempotency::Unknown) => return None,
+            (None, None, _) => (RetrySource::Idempotency, RetryOption::default()),
+        };
+        Some(Retry { source, policy })
+    }
+
+    /// Where the policy comes from.
+    pub fn source(&self) -> RetrySource {
+        self.source
+    }
+
+    /// The fields the proto sets; the others are `RetryPolicy::IDEMPOTENT`'s.
+    pub fn policy(&self) -> &RetryOption {
+        &self.policy
+    }
+
+    /// `true` if the policy retries (it does not say `max_attempts: 1`).
+    pub fn retries(&self) -> bool {
+        !self.policy.disables()
+    }
 }
 
 /// A message's one `bytes` field, which makes it chunk-shaped.
@@ -171,6 +231,8 @@ pub struct Method {
     pub(crate) deprecated: bool,
     /// `option idempotency_level`.
     pub(crate) idempotency: Idempotency,
+    /// The retry policy of the stream client's calls, if the proto gives one.
+    pub(crate) retry: Option<Retry>,
     /// Resolved `rust_stream` settings (method, service, parameters).
     pub(crate) options: MethodOptions,
     /// Name of the client's chunk upload helper, for client streaming with a chunk-shaped
@@ -248,6 +310,11 @@ impl Method {
     /// Where the RPC is declared.
     pub fn location(&self) -> &Location {
         &self.location
+    }
+
+    /// The retry policy of the stream client's calls, if the proto gives one.
+    pub fn retry(&self) -> Option<&Retry> {
+        self.retry.as_ref()
     }
 
     /// Chunk size of the upload helper: the options' or the runtime's 64 KiB.
@@ -782,6 +849,14 @@ fn build_service(
         });
     }
     let service_defaults = service_options.methods.unwrap_or_default();
+    let service_retry = descriptors.service_retry.get(qualified.as_str());
+    for problem in service_retry.map(RetryOption::problems).unwrap_or_default() {
+        problems.push(Diagnostic {
+            kind: DiagnosticKind::InvalidOption,
+            location: Some(location.clone()),
+            message: format!("service `{full_name}`: (rust_stream.service).methods.retry: {problem}"),
+        });
+    }
     let mut methods = Vec::new();
     for (m, method) in service.method.iter().enumerate() {
         let path = [entry.path[0], entry.path[1], 2, m as i32];
@@ -830,6 +905,14 @@ fn build_service(
         let (Some(request), Some(response)) = (request, response) else {
             continue;
         };
+        let method_retry = descriptors.method_retry.get(&format!("{qualified}.{name}"));
+        for problem in method_retry.map(RetryOption::problems).unwrap_or_default() {
+            problems.push(Diagnostic {
+                kind: DiagnosticKind::InvalidOption,
+                location: Some(location.clone()),
+                message: format!("method `{full_name}.{name}`: (rust_stream.method).retry: {problem}"),
+            });
+        }
         let options = descriptors
             .method_options
             .get(&format!("{qualified}.{name}"))
@@ -857,6 +940,7 @@ fn build_service(
             comments: source.comments(&path),
             deprecated: method_options.deprecated(),
             idempotency,
+            retry: Retry::of(method_retry, service_retry, idempotency),
             options,
             upload_helper: None,
             chunk_size_const: None,

@@ -79,6 +79,7 @@ pub const GENERATOR_CORPUS: &[&str] = &[
     "names/packages_d.proto",
     "names/services.proto",
     "no_package.proto",
+    "retry.proto",
     "rust_names.proto",
     "shared_names.proto",
     "tuned.proto",

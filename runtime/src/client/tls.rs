@@ -19,6 +19,9 @@ use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 #[derive(Clone, Debug)]
 pub struct ClientTls {
     config: ClientTlsConfig,
+    /// Whether [`domain_name`](Self::domain_name) chose the name to verify; a fleet
+    /// otherwise verifies its target's host, not the replica's IP address.
+    domain_named: bool,
 }
 
 impl ClientTls {
@@ -27,6 +30,7 @@ impl ClientTls {
     pub fn native_roots() -> Self {
         ClientTls {
             config: ClientTlsConfig::new().with_native_roots(),
+            domain_named: false,
         }
     }
 
@@ -34,6 +38,7 @@ impl ClientTls {
     pub fn with_ca_pem(ca_pem: impl AsRef<[u8]>) -> Self {
         ClientTls {
             config: ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem)),
+            domain_named: false,
         }
     }
 
@@ -42,6 +47,7 @@ impl ClientTls {
     pub fn identity(self, cert_pem: impl AsRef<[u8]>, key_pem: impl AsRef<[u8]>) -> Self {
         ClientTls {
             config: self.config.identity(Identity::from_pem(cert_pem, key_pem)),
+            ..self
         }
     }
 
@@ -50,11 +56,20 @@ impl ClientTls {
     pub fn domain_name(self, name: impl Into<String>) -> Self {
         ClientTls {
             config: self.config.domain_name(name),
+            domain_named: true,
         }
     }
 
     /// tonic's form of these settings.
     pub(crate) fn config(&self) -> ClientTlsConfig {
         self.config.clone()
+    }
+
+    /// tonic's form of these settings, verifying `host` unless a name was chosen.
+    pub(crate) fn config_for_host(&self, host: &str) -> ClientTlsConfig {
+        match self.domain_named {
+            true => self.config(),
+            false => self.config().domain_name(host),
+        }
     }
 }

@@ -938,6 +938,14 @@ pub mod old_stream {
         /// `Fetch`.
         pub const FETCH: &str = "/deprecated.Old/Fetch";
     }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Fetch`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const FETCH: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+    }
     /// The HTTP/2 tuning of `Old`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
     /// What a `Old` server does: one method per RPC, shaped by its pattern.
@@ -1047,12 +1055,14 @@ pub mod old_stream {
     >;
     /// A `Old` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     #[derive(Clone, Debug)]
     pub struct OldStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl OldStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1090,7 +1100,33 @@ pub mod old_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -1131,6 +1167,10 @@ pub mod old_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::FETCH.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::FETCH, request).await
@@ -1219,6 +1259,28 @@ pub mod mixed_stream {
         pub const PEEK: &str = "/deprecated.Mixed/Peek";
         /// `Put`.
         pub const PUT: &str = "/deprecated.Mixed/Put";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Fetch`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const FETCH: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Watch`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const WATCH: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Push`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const PUSH: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Talk`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const TALK: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Peek`: `RetryPolicy::IDEMPOTENT`, as the proto says `idempotency_level = NO_SIDE_EFFECTS`.
+        pub const PEEK: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::Some(
+            ::rust_stream::codegen::RetryPolicy::IDEMPOTENT,
+        );
+        /// `Put`: `RetryPolicy::IDEMPOTENT`, as the proto says `idempotency_level = IDEMPOTENT`.
+        pub const PUT: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::Some(
+            ::rust_stream::codegen::RetryPolicy::IDEMPOTENT,
+        );
     }
     /// The HTTP/2 tuning of `Mixed`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -1544,6 +1606,7 @@ pub mod mixed_stream {
     >;
     /// A `Mixed` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -1553,6 +1616,7 @@ pub mod mixed_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     #[allow(deprecated)]
     impl MixedStreamClient {
@@ -1591,7 +1655,33 @@ pub mod mixed_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -1635,6 +1725,10 @@ pub mod mixed_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::FETCH.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::FETCH, request).await
         }
@@ -1665,6 +1759,10 @@ pub mod mixed_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::WATCH.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -1702,6 +1800,10 @@ pub mod mixed_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::PUSH.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PUSH, request).await
         }
@@ -1726,19 +1828,23 @@ pub mod mixed_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::TALK.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::TALK,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -1769,6 +1875,10 @@ pub mod mixed_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::PEEK.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PEEK, request).await
         }
@@ -1795,6 +1905,10 @@ pub mod mixed_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::PUT.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PUT, request).await

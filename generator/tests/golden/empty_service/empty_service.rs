@@ -533,6 +533,11 @@ pub mod pinger_server {
 pub mod placeholder_stream {
     /// Full gRPC path of each method, as the call context reports it.
     pub mod paths {}
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {}
     /// The HTTP/2 tuning of `Placeholder`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
     /// What a `Placeholder` server does: one method per RPC, shaped by its pattern.
@@ -595,12 +600,14 @@ pub mod placeholder_stream {
     >;
     /// A `Placeholder` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     #[derive(Clone, Debug)]
     pub struct PlaceholderStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl PlaceholderStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -638,7 +645,33 @@ pub mod placeholder_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -731,6 +764,14 @@ pub mod pinger_stream {
     pub mod paths {
         /// `Watch`.
         pub const WATCH: &str = "/empty_service.Pinger/Watch";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Watch`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const WATCH: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `Pinger`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -840,6 +881,7 @@ pub mod pinger_stream {
     >;
     /// A `Pinger` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -848,6 +890,7 @@ pub mod pinger_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl PingerStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -885,7 +928,33 @@ pub mod pinger_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -928,6 +997,10 @@ pub mod pinger_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::WATCH.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(

@@ -6951,6 +6951,142 @@ pub mod methods_stream {
         /// `ping_pong`.
         pub const PING_PONG_: &str = "/names.Methods/ping_pong";
     }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `as`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const AS: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `break`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const BREAK: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `const`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CONST: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `continue`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CONTINUE: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `else`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const ELSE: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `enum`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const ENUM: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `false`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const FALSE: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `fn`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const FN: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `for`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const FOR: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `if`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const IF: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `impl`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const IMPL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `in`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const IN: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `let`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const LET: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `loop`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const LOOP: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `match`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const MATCH: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `mod`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const MOD: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `move`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const MOVE: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `mut`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const MUT: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `pub`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const PUB: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `ref`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const REF: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `return`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const RETURN: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `static`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const STATIC: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `struct`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const STRUCT: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `trait`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const TRAIT: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `true`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const TRUE: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `type`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const TYPE: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `unsafe`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const UNSAFE: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `use`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const USE: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `where`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const WHERE: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `while`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const WHILE: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `dyn`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const DYN: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `abstract`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const ABSTRACT: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `become`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const BECOME: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `box`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const BOX: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `do`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const DO: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `final`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const FINAL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `macro`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const MACRO: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `override`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const OVERRIDE: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `priv`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const PRIV: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `typeof`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const TYPEOF: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `unsized`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const UNSIZED: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `virtual`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const VIRTUAL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `yield`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const YIELD: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `async`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const ASYNC: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `await`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const AWAIT: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `try`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const TRY: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `gen`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const GEN: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `super`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const SUPER: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `self`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const SELF: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Self`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const SELF_: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `extern`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const EXTERN: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `crate`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CRATE: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `_`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const __: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `__`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const ___: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `_1`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const _1: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `a__b`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const A_B: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `trailing_`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const TRAILING: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `PingPong`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const PING_PONG: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `ping_pong`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const PING_PONG_: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+    }
     /// The HTTP/2 tuning of `Methods`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
     /// What a `Methods` server does: one method per RPC, shaped by its pattern.
@@ -9493,6 +9629,7 @@ pub mod methods_stream {
     >;
     /// A `Methods` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -9502,6 +9639,7 @@ pub mod methods_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl MethodsStreamClient {
         /// Chunk size for `box` uploads: the proto's option or 64 KiB.
@@ -9541,7 +9679,33 @@ pub mod methods_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -9583,6 +9747,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::AS.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::AS, request).await
         }
@@ -9611,6 +9779,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::BREAK.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -9649,6 +9821,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::CONST.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CONST, request).await
         }
@@ -9671,19 +9847,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::CONTINUE.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::CONTINUE,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -9714,6 +9894,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::ELSE.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::ELSE, request).await
         }
@@ -9742,6 +9926,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::ENUM.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -9780,6 +9968,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::FALSE.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::FALSE, request).await
         }
@@ -9802,19 +9994,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::FN.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::FN,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -9845,6 +10041,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::FOR.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::FOR, request).await
         }
@@ -9873,6 +10073,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::IF.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -9908,6 +10112,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::IMPL.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::IMPL, request).await
         }
@@ -9930,19 +10138,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::IN.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::IN,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -9973,6 +10185,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::LET.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::LET, request).await
         }
@@ -10001,6 +10217,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::LOOP.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -10039,6 +10259,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::MATCH.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::MATCH, request).await
         }
@@ -10061,19 +10285,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::MOD.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::MOD,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -10104,6 +10332,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::MOVE.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::MOVE, request).await
         }
@@ -10132,6 +10364,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::MUT.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -10167,6 +10403,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::PUB.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PUB, request).await
         }
@@ -10189,19 +10429,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::REF.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::REF,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -10235,6 +10479,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::RETURN.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::RETURN, request)
                 .await
@@ -10264,6 +10512,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::STATIC.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -10303,6 +10555,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::STRUCT.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::STRUCT, request)
                 .await
@@ -10326,19 +10582,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::TRAIT.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::TRAIT,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -10369,6 +10629,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::TRUE.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::TRUE, request).await
         }
@@ -10397,6 +10661,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::TYPE.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -10435,6 +10703,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::UNSAFE.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::UNSAFE, request)
                 .await
@@ -10458,19 +10730,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::USE.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::USE,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -10504,6 +10780,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::WHERE.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::WHERE, request).await
         }
@@ -10532,6 +10812,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::WHILE.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -10567,6 +10851,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::DYN.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::DYN, request).await
         }
@@ -10589,19 +10877,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::ABSTRACT.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::ABSTRACT,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -10635,6 +10927,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::BECOME.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::BECOME, request)
                 .await
@@ -10666,6 +10962,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::BOX.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::BOX, request).await
         }
@@ -10722,6 +11022,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::DO.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::DO, request).await
         }
@@ -10744,19 +11048,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::FINAL.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::FINAL,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -10790,6 +11098,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::MACRO.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::MACRO, request).await
         }
@@ -10818,6 +11130,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::OVERRIDE.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -10854,6 +11170,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::PRIV.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PRIV, request).await
         }
@@ -10876,19 +11196,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::TYPEOF.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::TYPEOF,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -10922,6 +11246,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::UNSIZED.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::UNSIZED, request)
                 .await
@@ -10951,6 +11279,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::VIRTUAL.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -10990,6 +11322,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::YIELD.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::YIELD, request).await
         }
@@ -11012,19 +11348,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::ASYNC.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::ASYNC,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -11058,6 +11398,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::AWAIT.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::AWAIT, request).await
         }
@@ -11086,6 +11430,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::TRY.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -11121,6 +11469,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::GEN.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::GEN, request).await
         }
@@ -11143,19 +11495,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::SUPER.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::SUPER,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -11189,6 +11545,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::SELF.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::SELF, request).await
         }
@@ -11217,6 +11577,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::SELF_.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -11255,6 +11619,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::EXTERN.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::EXTERN, request)
                 .await
@@ -11278,19 +11646,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::CRATE.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::CRATE,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -11321,6 +11693,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::__.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::__, request).await
         }
@@ -11349,6 +11725,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::___.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -11384,6 +11764,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::_1.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::_1, request).await
         }
@@ -11406,19 +11790,23 @@ pub mod methods_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::A_B.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::A_B,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -11449,6 +11837,10 @@ pub mod methods_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::TRAILING.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::TRAILING, request)
                 .await
@@ -11478,6 +11870,10 @@ pub mod methods_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::PING_PONG.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -11514,6 +11910,10 @@ pub mod methods_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::PING_PONG_.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::PING_PONG_, request)
                 .await

@@ -3541,6 +3541,14 @@ pub mod __stream {
         /// `Call`.
         pub const CALL: &str = "/names.services._/Call";
     }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+    }
     /// The HTTP/2 tuning of `_`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
     /// What a `_` server does: one method per RPC, shaped by its pattern.
@@ -3650,12 +3658,14 @@ pub mod __stream {
     >;
     /// A `_` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     #[derive(Clone, Debug)]
     pub struct __StreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl __StreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -3693,7 +3703,33 @@ pub mod __stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -3734,6 +3770,10 @@ pub mod __stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::CALL.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
@@ -3812,6 +3852,14 @@ pub mod self_stream {
     pub mod paths {
         /// `Call`.
         pub const CALL: &str = "/names.services.self/Call";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `self`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -3921,6 +3969,7 @@ pub mod self_stream {
     >;
     /// A `self` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -3929,6 +3978,7 @@ pub mod self_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl SelfStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -3966,7 +4016,33 @@ pub mod self_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -4009,6 +4085,10 @@ pub mod self_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::CALL.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -4091,6 +4171,14 @@ pub mod super_stream {
     pub mod paths {
         /// `Call`.
         pub const CALL: &str = "/names.services.super/Call";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `super`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -4203,12 +4291,14 @@ pub mod super_stream {
     >;
     /// A `super` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     #[derive(Clone, Debug)]
     pub struct SuperStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl SuperStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -4246,7 +4336,33 @@ pub mod super_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -4291,6 +4407,10 @@ pub mod super_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::CALL.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
         }
@@ -4368,6 +4488,14 @@ pub mod crate_stream {
     pub mod paths {
         /// `Call`.
         pub const CALL: &str = "/names.services.crate/Call";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `crate`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -4479,6 +4607,7 @@ pub mod crate_stream {
     >;
     /// A `crate` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
@@ -4487,6 +4616,7 @@ pub mod crate_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl CrateStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -4524,7 +4654,33 @@ pub mod crate_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -4561,19 +4717,23 @@ pub mod crate_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::CALL.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::CALL,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -4654,6 +4814,14 @@ pub mod extern_stream {
     pub mod paths {
         /// `Call`.
         pub const CALL: &str = "/names.services.extern/Call";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `extern`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -4764,12 +4932,14 @@ pub mod extern_stream {
     >;
     /// A `extern` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     #[derive(Clone, Debug)]
     pub struct ExternStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl ExternStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -4807,7 +4977,33 @@ pub mod extern_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -4848,6 +5044,10 @@ pub mod extern_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::CALL.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
@@ -4926,6 +5126,14 @@ pub mod as_stream {
     pub mod paths {
         /// `Call`.
         pub const CALL: &str = "/names.services.as/Call";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `as`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -5035,6 +5243,7 @@ pub mod as_stream {
     >;
     /// A `as` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -5043,6 +5252,7 @@ pub mod as_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl AsStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -5080,7 +5290,33 @@ pub mod as_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -5123,6 +5359,10 @@ pub mod as_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::CALL.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -5205,6 +5445,14 @@ pub mod dyn_stream {
     pub mod paths {
         /// `Call`.
         pub const CALL: &str = "/names.services.dyn/Call";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `dyn`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -5317,12 +5565,14 @@ pub mod dyn_stream {
     >;
     /// A `dyn` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     #[derive(Clone, Debug)]
     pub struct DynStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl DynStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -5360,7 +5610,33 @@ pub mod dyn_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -5405,6 +5681,10 @@ pub mod dyn_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::CALL.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
         }
@@ -5482,6 +5762,14 @@ pub mod abstract_stream {
     pub mod paths {
         /// `Call`.
         pub const CALL: &str = "/names.services.abstract/Call";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `abstract`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -5593,6 +5881,7 @@ pub mod abstract_stream {
     >;
     /// A `abstract` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
@@ -5601,6 +5890,7 @@ pub mod abstract_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl AbstractStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -5638,7 +5928,33 @@ pub mod abstract_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -5675,19 +5991,23 @@ pub mod abstract_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::CALL.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::CALL,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -5769,6 +6089,14 @@ pub mod async_stream {
     pub mod paths {
         /// `Call`.
         pub const CALL: &str = "/names.services.async/Call";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `async`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -5879,12 +6207,14 @@ pub mod async_stream {
     >;
     /// A `async` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     #[derive(Clone, Debug)]
     pub struct AsyncStreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl AsyncStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -5922,7 +6252,33 @@ pub mod async_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -5963,6 +6319,10 @@ pub mod async_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::CALL.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
@@ -6041,6 +6401,14 @@ pub mod gen_stream {
     pub mod paths {
         /// `Call`.
         pub const CALL: &str = "/names.services.gen/Call";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `gen`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -6150,6 +6518,7 @@ pub mod gen_stream {
     >;
     /// A `gen` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     #[derive(Clone, Debug)]
@@ -6158,6 +6527,7 @@ pub mod gen_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl GenStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -6195,7 +6565,33 @@ pub mod gen_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -6238,6 +6634,10 @@ pub mod gen_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::CALL.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -6320,6 +6720,14 @@ pub mod _1_stream {
     pub mod paths {
         /// `Call`.
         pub const CALL: &str = "/names.services._1/Call";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `_1`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -6432,12 +6840,14 @@ pub mod _1_stream {
     >;
     /// A `_1` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     #[derive(Clone, Debug)]
     pub struct _1StreamClient {
         grpc: ::rust_stream::codegen::tonic::client::Grpc<
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl _1StreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -6475,7 +6885,33 @@ pub mod _1_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -6520,6 +6956,10 @@ pub mod _1_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::CALL.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::CALL, request).await
         }
@@ -6597,6 +7037,14 @@ pub mod ping_stream {
     pub mod paths {
         /// `Call`.
         pub const CALL: &str = "/names.services.PING/Call";
+    }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Call`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CALL: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
     }
     /// The HTTP/2 tuning of `PING`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
@@ -6708,6 +7156,7 @@ pub mod ping_stream {
     >;
     /// A `PING` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
     #[derive(Clone, Debug)]
@@ -6716,6 +7165,7 @@ pub mod ping_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl PingStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -6753,7 +7203,33 @@ pub mod ping_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -6790,19 +7266,23 @@ pub mod ping_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::CALL.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::CALL,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await

@@ -1551,6 +1551,68 @@ pub mod connection_stream {
         /// `Result`.
         pub const RESULT: &str = "/rust_names.Connection/Result";
     }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Connect`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CONNECT: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `New`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const NEW: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `WithInterceptor`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const WITH_INTERCEPTOR: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `WithOrigin`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const WITH_ORIGIN: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `SendCompressed`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const SEND_COMPRESSED: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `AcceptCompressed`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const ACCEPT_COMPRESSED: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `MaxDecodingMessageSize`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const MAX_DECODING_MESSAGE_SIZE: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `MaxEncodingMessageSize`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const MAX_ENCODING_MESSAGE_SIZE: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `FromChannel`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const FROM_CHANNEL: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `Inner`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const INNER: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `WithTimeout`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const WITH_TIMEOUT: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `Upload`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const UPLOAD: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `UploadFrom`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const UPLOAD_FROM: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `GetUser`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const GET_USER: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `get_user`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const GET_USER_: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `Default`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const DEFAULT: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Result`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const RESULT: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+    }
     /// The HTTP/2 tuning of `Connection`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
     /// What a `Connection` server does: one method per RPC, shaped by its pattern.
@@ -2378,6 +2440,7 @@ pub mod connection_stream {
     >;
     /// A `Connection` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -2387,6 +2450,7 @@ pub mod connection_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl ConnectionStreamClient {
         /// Chunk size for `Upload` uploads: the proto's option or 64 KiB.
@@ -2426,7 +2490,33 @@ pub mod connection_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -2463,19 +2553,23 @@ pub mod connection_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::CONNECT.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::CONNECT,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -2509,6 +2603,10 @@ pub mod connection_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::NEW.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::NEW, request).await
         }
@@ -2538,6 +2636,10 @@ pub mod connection_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::WITH_INTERCEPTOR.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
@@ -2574,6 +2676,10 @@ pub mod connection_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::WITH_ORIGIN.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::WITH_ORIGIN, request)
                 .await
@@ -2604,6 +2710,10 @@ pub mod connection_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::SEND_COMPRESSED.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
@@ -2637,6 +2747,10 @@ pub mod connection_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::ACCEPT_COMPRESSED.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
@@ -2668,6 +2782,10 @@ pub mod connection_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::MAX_DECODING_MESSAGE_SIZE.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
@@ -2704,6 +2822,10 @@ pub mod connection_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::MAX_ENCODING_MESSAGE_SIZE.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
@@ -2739,6 +2861,10 @@ pub mod connection_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::FROM_CHANNEL.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
@@ -2771,6 +2897,10 @@ pub mod connection_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::INNER.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::INNER, request).await
         }
@@ -2797,6 +2927,10 @@ pub mod connection_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::WITH_TIMEOUT.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
@@ -2833,6 +2967,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::UPLOAD.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::UPLOAD, request)
                 .await
@@ -2890,6 +3028,10 @@ pub mod connection_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::UPLOAD_FROM.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::UPLOAD_FROM, request)
                 .await
@@ -2920,6 +3062,10 @@ pub mod connection_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::GET_USER.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::GET_USER, request)
@@ -2952,6 +3098,10 @@ pub mod connection_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::GET_USER_.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::GET_USER_, request)
                 .await
@@ -2981,6 +3131,10 @@ pub mod connection_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::DEFAULT.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -3020,6 +3174,10 @@ pub mod connection_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::RESULT.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::RESULT, request)
                 .await

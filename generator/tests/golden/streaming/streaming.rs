@@ -154,6 +154,7 @@ pub mod streaming_examples_client {
             self
         }
         /// Unary: one request, one response. Answers NOT_FOUND "User not found" for unknown ids.
+        /// A read: declared free of side effects, so clients on a fleet retry it on UNAVAILABLE.
         pub async fn get_user(
             &mut self,
             request: impl tonic::IntoRequest<super::UserRequest>,
@@ -263,6 +264,7 @@ pub mod streaming_examples_server {
     #[async_trait]
     pub trait StreamingExamples: std::marker::Send + std::marker::Sync + 'static {
         /// Unary: one request, one response. Answers NOT_FOUND "User not found" for unknown ids.
+        /// A read: declared free of side effects, so clients on a fleet retry it on UNAVAILABLE.
         async fn get_user(
             &self,
             request: tonic::Request<super::UserRequest>,
@@ -608,6 +610,28 @@ pub mod streaming_examples_stream {
         /// `Chat`.
         pub const CHAT: &str = "/streaming.StreamingExamples/Chat";
     }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `GetUser`: `RetryPolicy::IDEMPOTENT`, as the proto says `idempotency_level = NO_SIDE_EFFECTS`.
+        pub const GET_USER: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::Some(
+            ::rust_stream::codegen::RetryPolicy::IDEMPOTENT,
+        );
+        /// `ListEvents`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const LIST_EVENTS: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `UploadChunks`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const UPLOAD_CHUNKS: ::core::option::Option<
+            ::rust_stream::codegen::RetryPolicy,
+        > = ::core::option::Option::None;
+        /// `Chat`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const CHAT: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+    }
     /// The HTTP/2 tuning of `StreamingExamples`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
     /// What a `StreamingExamples` server does: one method per RPC, shaped by its pattern.
@@ -621,8 +645,9 @@ pub mod streaming_examples_stream {
     /// Every call has a deadline and turns a panic into `INTERNAL`; sinks are bounded and stop when the client cancels; request streams have inbound limits.
     pub trait StreamingExamplesHandler: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// Unary: one request, one response. Answers NOT_FOUND "User not found" for unknown ids.
+        /// A read: declared free of side effects, so clients on a fleet retry it on UNAVAILABLE.
         ///
-        /// Unary: `/streaming.StreamingExamples/GetUser`.
+        /// Unary: `/streaming.StreamingExamples/GetUser`; declared without side effects.
         fn get_user(
             &self,
             ctx: ::rust_stream::codegen::CallContext,
@@ -874,6 +899,7 @@ pub mod streaming_examples_stream {
     >;
     /// A `StreamingExamples` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -883,6 +909,7 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl StreamingExamplesStreamClient {
         /// Chunk size for `UploadChunks` uploads: the proto's option or 64 KiB.
@@ -922,7 +949,33 @@ pub mod streaming_examples_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -967,6 +1020,10 @@ pub mod streaming_examples_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::GET_USER.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::GET_USER, request)
                 .await
@@ -996,6 +1053,10 @@ pub mod streaming_examples_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::LIST_EVENTS.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -1035,6 +1096,10 @@ pub mod streaming_examples_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::UPLOAD_CHUNKS.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(
                     grpc,
@@ -1091,19 +1156,23 @@ pub mod streaming_examples_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::CHAT.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::CHAT,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await

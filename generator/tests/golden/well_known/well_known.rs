@@ -1170,6 +1170,34 @@ pub mod clock_stream {
         /// `Floats`.
         pub const FLOATS: &str = "/well_known.Clock/Floats";
     }
+    /// Retry policy of each method, which the stream client attaches to every call
+    /// (unless `without_retries`). Only a fleet channel (`connect_fleet`) applies it;
+    /// other channels ignore it. A fleet also retries, for any method, calls no
+    /// server saw.
+    pub mod retry {
+        /// `Ticks`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const TICKS: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Sleep`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const SLEEP: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Echo`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const ECHO: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Names`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const NAMES: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Blobs`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const BLOBS: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Now`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const NOW: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Mirror`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const MIRROR: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Masks`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const MASKS: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Values`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const VALUES: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Numbers`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const NUMBERS: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+        /// `Floats`: none, as the method is not declared idempotent: only calls no server saw are retried.
+        pub const FLOATS: ::core::option::Option<::rust_stream::codegen::RetryPolicy> = ::core::option::Option::None;
+    }
     /// The HTTP/2 tuning of `Clock`: the `balanced` preset.
     pub const TUNING: ::rust_stream::codegen::Tuning = ::rust_stream::codegen::Tuning::BALANCED;
     /// What a `Clock` server does: one method per RPC, shaped by its pattern.
@@ -1731,6 +1759,7 @@ pub mod clock_stream {
     >;
     /// A `Clock` client with `TUNING` and helpers shaped by each pattern.
     /// Helpers take `&self`: one client (or its clones, which share the connection) makes any number of calls at once.
+    /// Each call carries its method's policy from `retry`, which only a fleet channel (`connect_fleet`) applies.
     ///
     /// Server streaming helpers return the responses: read them with `message()`; drop them to cancel the call.
     /// Bidirectional helpers return at once: send on the first half while reading the second. The call starts in its own task, so servers that send headers only with their first response work.
@@ -1740,6 +1769,7 @@ pub mod clock_stream {
             ::rust_stream::codegen::ClientChannel,
         >,
         timeout: ::core::option::Option<::core::time::Duration>,
+        retries: bool,
     }
     impl ClockStreamClient {
         /// Connects to `uri` (for example `http://127.0.0.1:50051`) with `TUNING`.
@@ -1777,7 +1807,33 @@ pub mod clock_stream {
                     ::core::option::Option::None,
                 ),
                 timeout: ::core::option::Option::None,
+                retries: true,
             }
+        }
+        /// Connects to every replica of `target` with `TUNING`: a gRPC name
+        /// (`dns:///api.internal:50051`, `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[::1]:50051`)
+        /// or `http(s)://host:port`. Calls are balanced round robin over the replicas, fail
+        /// over, and are retried as each method's policy in `retry` says.
+        pub async fn connect_fleet(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            ::core::result::Result::Ok(
+                Self::from_channel(TUNING.fleet(target)?.connect().await?),
+            )
+        }
+        /// As `connect_fleet`, over TLS with `tls` to every replica.
+        pub async fn connect_fleet_tls(
+            target: &str,
+            tls: &::rust_stream::codegen::ClientTls,
+        ) -> ::core::result::Result<Self, ::rust_stream::codegen::FleetError> {
+            let fleet = TUNING.fleet(target)?.tls(::core::clone::Clone::clone(tls));
+            ::core::result::Result::Ok(Self::from_channel(fleet.connect().await?))
+        }
+        /// Makes calls carry no retry policy: a fleet channel then retries only calls no
+        /// server saw, whatever `retry` says.
+        pub fn without_retries(mut self) -> Self {
+            self.retries = false;
+            self
         }
         /// Compresses every request sent through the helpers with `encoding`
         /// (grpcio's `compression=` on a call). A server that does not accept it
@@ -1825,6 +1881,10 @@ pub mod clock_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::TICKS.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -1859,6 +1919,10 @@ pub mod clock_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::SLEEP.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::SLEEP, request).await
         }
@@ -1885,19 +1949,23 @@ pub mod clock_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::ECHO.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::ECHO,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -1923,19 +1991,23 @@ pub mod clock_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::NAMES.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::NAMES,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -1972,6 +2044,10 @@ pub mod clock_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::BLOBS.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::BLOBS, request).await
         }
@@ -2004,6 +2080,10 @@ pub mod clock_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::NOW.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::NOW, request).await
         }
@@ -2026,19 +2106,23 @@ pub mod clock_stream {
         ) {
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             let timeout = self.timeout;
+            let policy = retry::MIRROR.filter(|_| self.retries);
             ::rust_stream::codegen::bidi(
                 ::rust_stream::codegen::CallConfig::DEFAULT.buffer,
                 move |requests| async move {
                     ::rust_stream::codegen::open_call(
                             grpc,
                             paths::MIRROR,
-                            ::rust_stream::codegen::with_timeout(
-                                ::rust_stream::codegen::tonic::Request::from_parts(
-                                    metadata,
-                                    ::core::default::Default::default(),
-                                    requests,
+                            ::rust_stream::codegen::with_retry(
+                                ::rust_stream::codegen::with_timeout(
+                                    ::rust_stream::codegen::tonic::Request::from_parts(
+                                        metadata,
+                                        ::core::default::Default::default(),
+                                        requests,
+                                    ),
+                                    timeout,
                                 ),
-                                timeout,
+                                policy,
                             ),
                         )
                         .await
@@ -2077,6 +2161,10 @@ pub mod clock_stream {
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
             );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::MASKS.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
                 ::core::convert::Into::into(
@@ -2114,6 +2202,10 @@ pub mod clock_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::VALUES.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::VALUES, request)
                 .await
@@ -2143,6 +2235,10 @@ pub mod clock_stream {
             let request = ::rust_stream::codegen::with_timeout(
                 request.map(::rust_stream::codegen::once),
                 self.timeout,
+            );
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::NUMBERS.filter(|_| self.retries),
             );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::core::result::Result::Ok(
@@ -2182,6 +2278,10 @@ pub mod clock_stream {
             ::rust_stream::codegen::tonic::Status,
         > {
             let request = ::rust_stream::codegen::with_timeout(requests, self.timeout);
+            let request = ::rust_stream::codegen::with_retry(
+                request,
+                retry::FLOATS.filter(|_| self.retries),
+            );
             let grpc = ::core::clone::Clone::clone(&self.grpc);
             ::rust_stream::codegen::call_with_metadata(grpc, paths::FLOATS, request)
                 .await

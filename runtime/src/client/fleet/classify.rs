@@ -32,11 +32,69 @@ impl Error for NotSent {
     }
 }
 
-/// How far the attempt that failed with `error` got. STUB: the retry work fills this in.
+/// How far the attempt that failed with `error` got, from the first error in its source
+/// chain that tells (outermost first):
+///
+/// - [`NotSent`] (the balancer's), tonic's `ConnectError`, an I/O `ConnectionRefused`:
+///   no connection, so nothing was sent;
+/// - a hyper error that `is_canceled()`: hyper's dispatcher gave the request back without
+///   handing it to h2 ("connection was not ready", or queued when the connection closed);
+/// - an h2 error received from the server (`is_remote()`): a `GOAWAY` (h2 gives a stream
+///   that error only when its id is above the GOAWAY's last stream id, or when it was to
+///   open after the GOAWAY arrived; RFC 9113 6.8: not processed, whatever the error code),
+///   or a `RST_STREAM` with `REFUSED_STREAM` (RFC 9113 8.7: not processed) → unprocessed;
+/// - any other h2 error (a reset, a connection error, I/O), and anything unrecognised:
+///   the server may have seen the request.
 pub(crate) fn reach(error: &(dyn Error + 'static)) -> Reach {
-    if error.is::<NotSent>() {
-        Reach::NotSent
-    } else {
-        Reach::MaybeProcessed
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(reach) = reach_of(error) {
+            return reach;
+        }
+        next = error.source();
+    }
+    Reach::MaybeProcessed
+}
+
+/// What `error` itself says about the attempt's reach, if anything.
+fn reach_of(error: &(dyn Error + 'static)) -> Option<Reach> {
+    if error.is::<NotSent>() || error.is::<tonic::ConnectError>() {
+        return Some(Reach::NotSent);
+    }
+    if let Some(error) = error.downcast_ref::<hyper::Error>() {
+        return error.is_canceled().then_some(Reach::NotSent);
+    }
+    if let Some(error) = error.downcast_ref::<h2::Error>() {
+        let refused = error.is_reset() && error.reason() == Some(h2::Reason::REFUSED_STREAM);
+        let unprocessed = error.is_remote() && (error.is_go_away() || refused);
+        return Some(if unprocessed {
+            Reach::Unprocessed
+        } else {
+            Reach::MaybeProcessed
+        });
+    }
+    let io = error.downcast_ref::<std::io::Error>()?;
+    (io.kind() == std::io::ErrorKind::ConnectionRefused).then_some(Reach::NotSent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_telling_error_of_the_chain_decides() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let not_sent = NotSent(Box::new(std::io::Error::other("closing")));
+        assert_eq!(reach(&not_sent), Reach::NotSent);
+        assert_eq!(
+            reach(&tonic::ConnectError(Box::new(refused))),
+            Reach::NotSent
+        );
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(reach(&reset), Reach::MaybeProcessed);
+        // A reason made locally is no word from the server.
+        let local = h2::Error::from(h2::Reason::REFUSED_STREAM);
+        assert_eq!(reach(&local), Reach::MaybeProcessed);
+        assert_eq!(reach(&NotSent(Box::new(local))), Reach::NotSent);
     }
 }

@@ -17,6 +17,8 @@ mod replay;
 mod resolve;
 mod retry;
 mod target;
+#[cfg(test)]
+mod tests;
 
 pub use resolve::{DnsResolver, ManualResolver, Resolve, ResolveFuture, StaticResolver};
 pub use retry::{RetryBudget, RetryPolicy};
@@ -70,14 +72,20 @@ impl std::fmt::Debug for Fleet {
 }
 
 impl Fleet {
-    /// A fleet for `target` (see [`Target`]) with [`Tuning::BALANCED`].
+    /// A fleet for `target` (see [`Target`]) with [`Tuning::BALANCED`]; an `https://`
+    /// target connects over TLS trusting the platform's roots until [`tls`](Self::tls)
+    /// says otherwise.
     pub fn new(target: &str) -> Result<Fleet, TargetError> {
         let target: Target = target.parse()?;
-        Ok(Fleet::with_resolver(target.authority(), target.resolver()))
+        let fleet = Fleet::with_resolver(target.authority(), target.resolver());
+        Ok(match target.is_tls() {
+            true => fleet.tls(ClientTls::native_roots()),
+            false => fleet,
+        })
     }
 
-    /// A fleet whose addresses `resolver` gives; `authority` is the name calls carry (and
-    /// TLS verifies).
+    /// A fleet whose addresses `resolver` gives; `authority` (`host[:port]`) is the name
+    /// calls carry as `:authority` and TLS verifies (its host), whichever replica they go to.
     pub fn with_resolver(authority: impl Into<String>, resolver: impl Resolve) -> Fleet {
         Fleet {
             resolver: Arc::new(resolver),
@@ -95,7 +103,8 @@ impl Fleet {
         self
     }
 
-    /// Connects to every replica over TLS with `tls`.
+    /// Connects to every replica over TLS with `tls`, verifying the fleet's host unless
+    /// [`ClientTls::domain_name`] names another.
     pub fn tls(mut self, tls: ClientTls) -> Self {
         self.tls = Some(tls);
         self
@@ -114,15 +123,19 @@ impl Fleet {
         self
     }
 
-    /// Resolves the target and connects to its replicas; fails when the target resolves to
-    /// no address or no replica accepts a connection within the tuning's connect timeout.
+    /// Resolves the target and connects to all its replicas at once; succeeds as soon as
+    /// those attempts are over if at least one replica connected (the others are retried in
+    /// the background). Fails when the target resolves to no address, or no replica accepts
+    /// a connection within the tuning's connect timeout.
     pub async fn connect(self) -> Result<FleetChannel, FleetError> {
         let balanced = balancer::Balanced::connect(self.balancer_config()).await?;
         Ok(FleetChannel::new(balanced, self.budget))
     }
 
-    /// As [`connect`](Self::connect), without waiting: calls wait (within their deadline)
-    /// until a replica is connected.
+    /// As [`connect`](Self::connect), without waiting: the target is resolved and its
+    /// replicas connected in the background, and calls wait for a connected replica up to
+    /// the connect timeout (or their deadline, if sooner). Must be called within a Tokio
+    /// runtime.
     pub fn connect_lazy(self) -> FleetChannel {
         let balanced = balancer::Balanced::connect_lazy(self.balancer_config());
         FleetChannel::new(balanced, self.budget)
@@ -150,6 +163,9 @@ impl Tuning {
 /// Why a [`Fleet`] could not connect.
 #[derive(Debug)]
 pub enum FleetError {
+    /// The target is not one [`Target`] understands (generated clients' `connect_fleet`
+    /// parses it and connects in one step).
+    Target(TargetError),
     /// The target resolved to no address, or resolving it failed.
     Resolve(std::io::Error),
     /// No replica accepted a connection; the last replica's error.
@@ -159,6 +175,8 @@ pub enum FleetError {
 impl std::fmt::Display for FleetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            // Transparent: the target's error already names it and what is wrong.
+            FleetError::Target(error) => std::fmt::Display::fmt(error, f),
             FleetError::Resolve(error) => write!(f, "could not resolve the target: {error}"),
             FleetError::Connect(error) => write!(f, "no replica accepted a connection: {error}"),
         }
@@ -168,9 +186,16 @@ impl std::fmt::Display for FleetError {
 impl std::error::Error for FleetError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            FleetError::Target(error) => error.source(),
             FleetError::Resolve(error) => Some(error),
             FleetError::Connect(error) => Some(error.as_ref()),
         }
+    }
+}
+
+impl From<TargetError> for FleetError {
+    fn from(error: TargetError) -> Self {
+        FleetError::Target(error)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Resolvers: where a target's replicas are now.
+//! Resolvers: where a target's replicas are now. A trait rather than DNS alone, so that a
+//! service registry of your own (or a test) can steer a fleet through [`ManualResolver`].
 
 use std::future::Future;
 use std::io;
@@ -9,9 +10,11 @@ use std::pin::Pin;
 pub type ResolveFuture = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
 
 /// Gives a fleet's addresses; asked again periodically and after connection failures.
-/// Addresses missing from an answer are dropped (their open calls finish first).
+/// Addresses missing from an answer are dropped (their open calls finish first). An error
+/// or an empty answer keeps the addresses the fleet has: a failing resolver should not take
+/// a working fleet down.
 pub trait Resolve: Send + Sync + 'static {
-    /// The addresses now. An error keeps the addresses the fleet has.
+    /// The addresses now.
     fn resolve(&self) -> ResolveFuture;
 }
 
@@ -35,7 +38,8 @@ impl Resolve for StaticResolver {
     }
 }
 
-/// DNS (`dns:///host:port`): every A and AAAA record of `host`, with `port`. STUB.
+/// DNS (`dns:///host:port`): every A and AAAA record of `host`, with `port` (an IP
+/// address as the host resolves to itself).
 #[derive(Clone, Debug)]
 pub struct DnsResolver {
     host: String,
@@ -60,7 +64,8 @@ impl Resolve for DnsResolver {
 }
 
 /// Addresses your code sets ([`ManualResolver::set`]): for a discovery system of your own,
-/// or a test. Clones share the addresses. STUB.
+/// or a test. Clones share the addresses:
+/// keep one, give the fleet another, and the fleet follows the next resolution.
 #[derive(Clone, Debug, Default)]
 pub struct ManualResolver {
     addresses: std::sync::Arc<std::sync::Mutex<Vec<SocketAddr>>>,

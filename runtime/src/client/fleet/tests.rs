@@ -1,0 +1,504 @@
+//! The retry loop over real servers on loopback, reached through tonic channels: a test
+//! [`Attempts`] sends round robin over a list of replicas, as the balancer does.
+
+use super::classify::{NotSent, Reach, reach};
+use super::retry::{Attempt, Attempts, Retrying};
+use super::{RetryBudget, RetryPolicy};
+use crate::tuning::Tuning;
+use bytes::Bytes;
+use http_body::Frame;
+use http_body_util::BodyExt as _;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Instant;
+use tonic::body::Body;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tower_service::Service;
+
+/// How a test server answers its `n`th call (from 1).
+#[derive(Clone, Copy, Debug)]
+enum Behaviour {
+    /// `UNAVAILABLE` trailers-only for the first calls, then `OK` with the request's bytes.
+    FailFirst(usize),
+    /// A response message, then `UNAVAILABLE` in the trailers.
+    StreamThenFail,
+}
+
+/// What a test server saw: when each call's headers arrived, and its request body.
+#[derive(Default)]
+struct Seen {
+    calls: Mutex<Vec<(Instant, Bytes)>>,
+}
+
+impl Seen {
+    fn count(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+}
+
+/// A gRPC service answering by its [`Behaviour`] once it has read the whole request.
+#[derive(Clone)]
+struct TestService {
+    behaviour: Behaviour,
+    seen: Arc<Seen>,
+}
+
+impl tonic::server::NamedService for TestService {
+    const NAME: &'static str = "test.Svc";
+}
+
+impl Service<http::Request<Body>> for TestService {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let service = self.clone();
+        Box::pin(async move {
+            let arrived = Instant::now();
+            let body = match request.into_body().collect().await {
+                Ok(body) => body.to_bytes(),
+                Err(status) => return Ok(status.into_http()),
+            };
+            let n = {
+                let mut calls = service.seen.calls.lock().unwrap();
+                calls.push((arrived, body.clone()));
+                calls.len()
+            };
+            Ok(match service.behaviour {
+                Behaviour::FailFirst(failures) if n <= failures => unavailable(),
+                Behaviour::FailFirst(_) => answer(body, Code::Ok),
+                Behaviour::StreamThenFail => answer(body, Code::Unavailable),
+            })
+        })
+    }
+}
+
+fn unavailable() -> http::Response<Body> {
+    Status::unavailable("try another").into_http()
+}
+
+/// Headers, `data`, then `code` in the trailers.
+fn answer(data: Bytes, code: Code) -> http::Response<Body> {
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("grpc-status", (code as i32).into());
+    let frames: Vec<Result<Frame<Bytes>, Status>> =
+        vec![Ok(Frame::data(data)), Ok(Frame::trailers(trailers))];
+    let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+    http::Response::builder()
+        .header("content-type", "application/grpc")
+        .body(Body::new(body))
+        .unwrap()
+}
+
+/// A runtime server on `ip`, shut down gracefully when dropped or [`stop`](Self::stop)ped.
+struct Server {
+    addr: SocketAddr,
+    seen: Arc<Seen>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    async fn start(ip: &str, behaviour: Behaviour) -> Server {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Seen::default());
+        let service = TestService {
+            behaviour,
+            seen: Arc::clone(&seen),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = Tuning::BALANCED.server().add_service(service);
+        let signal = async move {
+            let _ = stopped.await;
+        };
+        let done =
+            tokio::spawn(router.serve_with_shutdown(listener, signal, Duration::from_secs(1)));
+        Server {
+            addr,
+            seen,
+            stop: Some(stop),
+            done,
+        }
+    }
+
+    async fn stop(&mut self) {
+        self.stop.take();
+        (&mut self.done).await.unwrap().unwrap();
+    }
+}
+
+/// Round robin over channels to `replicas`, skipping `avoid` when it can, as the balancer
+/// does; counts attempts and notes how far each failed one got.
+#[derive(Clone)]
+struct Pool {
+    replicas: Arc<Vec<(SocketAddr, Channel)>>,
+    next: Arc<AtomicUsize>,
+    sent: Arc<AtomicUsize>,
+    failed: Arc<Mutex<Vec<Reach>>>,
+}
+
+impl Pool {
+    fn new(addrs: &[SocketAddr]) -> Pool {
+        let replicas = addrs
+            .iter()
+            .map(|addr| {
+                let endpoint = Tuning::BALANCED.endpoint(format!("http://{addr}")).unwrap();
+                (*addr, endpoint.connect_lazy())
+            })
+            .collect();
+        Pool {
+            replicas: Arc::new(replicas),
+            next: Arc::default(),
+            sent: Arc::default(),
+            failed: Arc::default(),
+        }
+    }
+
+    fn pick(&self, avoid: Option<SocketAddr>) -> (SocketAddr, Channel) {
+        loop {
+            let n = self.next.fetch_add(1, Ordering::Relaxed) % self.replicas.len();
+            let (addr, channel) = &self.replicas[n];
+            if Some(*addr) != avoid || self.replicas.len() == 1 {
+                return (*addr, channel.clone());
+            }
+        }
+    }
+
+    fn sent(&self) -> usize {
+        self.sent.load(Ordering::Relaxed)
+    }
+}
+
+impl Attempts for Pool {
+    fn attempt(
+        &self,
+        request: http::Request<Body>,
+        avoid: Option<SocketAddr>,
+    ) -> impl Future<Output = Attempt> + Send + 'static {
+        let pool = self.clone();
+        async move {
+            let (addr, mut channel) = pool.pick(avoid);
+            pool.sent.fetch_add(1, Ordering::Relaxed);
+            let ready = futures_util::future::poll_fn(|cx| channel.poll_ready(cx)).await;
+            let result = match ready {
+                Err(error) => Err(Box::new(NotSent(Box::new(error))) as _),
+                Ok(()) => channel.call(request).await.map_err(|error| {
+                    pool.failed.lock().unwrap().push(reach(&error));
+                    Box::new(error) as _
+                }),
+            };
+            Attempt {
+                replica: Some(addr),
+                result,
+            }
+        }
+    }
+
+    fn replica_count(&self) -> usize {
+        self.replicas.len()
+    }
+}
+
+/// A call to the test service carrying `body`, `policy` and `timeout`.
+fn request(
+    body: Body,
+    policy: Option<RetryPolicy>,
+    timeout: Option<Duration>,
+) -> http::Request<Body> {
+    let mut request = http::Request::builder()
+        .method("POST")
+        .uri("/test.Svc/Call")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    if let Some(timeout) = timeout {
+        request = request.header("grpc-timeout", format!("{}m", timeout.as_millis()));
+    }
+    if let Some(policy) = policy {
+        request = request.extension(policy);
+    }
+    request.body(body).unwrap()
+}
+
+fn bytes_body(data: Bytes) -> Body {
+    // Several frames, so that a replay has several to keep.
+    let frames: Vec<Result<Frame<Bytes>, Status>> = data
+        .chunks(16 * 1024)
+        .map(|chunk| Ok(Frame::data(data.slice_ref(chunk))))
+        .collect();
+    Body::new(http_body_util::StreamBody::new(futures_util::stream::iter(
+        frames,
+    )))
+}
+
+/// A call's status (trailers-only or in the trailers) and the data it carried.
+async fn outcome(response: http::Response<Body>) -> (Code, Bytes) {
+    if let Some(status) = Status::from_header_map(response.headers()) {
+        return (status.code(), Bytes::new());
+    }
+    let body = response.into_body().collect().await.unwrap();
+    let code = body
+        .trailers()
+        .and_then(Status::from_header_map)
+        .map_or(Code::Unknown, |s| s.code());
+    (code, body.to_bytes())
+}
+
+/// Retries with pauses short enough for tests.
+const QUICK: RetryPolicy = RetryPolicy::new(
+    5,
+    Duration::from_millis(2),
+    Duration::from_millis(10),
+    2.0,
+    &[Code::Unavailable],
+);
+
+const PLENTY: RetryBudget = RetryBudget {
+    max_tokens: 1000.0,
+    token_ratio: 1.0,
+};
+
+#[tokio::test]
+async fn an_unavailable_answer_is_retried_under_a_policy_and_returned_without_one() {
+    let server = Server::start("127.0.0.2", Behaviour::FailFirst(1)).await;
+    let retrying = Retrying::new(Pool::new(&[server.addr]), PLENTY);
+    let data = Bytes::from_static(b"hello");
+
+    let without = retrying.call(request(bytes_body(data.clone()), None, None));
+    let (code, _) = outcome(without.await.unwrap()).await;
+    assert_eq!(
+        code,
+        Code::Unavailable,
+        "no policy: the app sees the status"
+    );
+    assert_eq!(server.seen.count(), 1);
+
+    let server = Server::start("127.0.0.2", Behaviour::FailFirst(1)).await;
+    let retrying = Retrying::new(Pool::new(&[server.addr]), PLENTY);
+    let with = retrying.call(request(bytes_body(data.clone()), Some(QUICK), None));
+    let (code, echoed) = outcome(with.await.unwrap()).await;
+    assert_eq!((code, echoed), (Code::Ok, data));
+    assert_eq!(server.seen.count(), 2);
+}
+
+#[tokio::test]
+async fn while_every_replica_fails_the_budget_allows_four_retries_in_all() {
+    let mut servers = Vec::new();
+    for ip in ["127.0.0.2", "127.0.0.3", "127.0.0.4"] {
+        servers.push(Server::start(ip, Behaviour::FailFirst(usize::MAX)).await);
+    }
+    let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
+    let pool = Pool::new(&addrs);
+    let retrying = Retrying::new(pool.clone(), RetryBudget::DEFAULT);
+    for _ in 0..50 {
+        let call = retrying.call(request(Body::empty(), Some(QUICK), None));
+        assert_eq!(outcome(call.await.unwrap()).await.0, Code::Unavailable);
+    }
+    // 10 tokens: failures leave 9, 8, 7, 6 (retried), then 5 and less (not retried).
+    let seen: usize = servers.iter().map(|s| s.seen.count()).sum();
+    assert_eq!((pool.sent(), seen), (54, 54));
+}
+
+#[tokio::test]
+async fn no_attempt_starts_after_the_deadline() {
+    let server = Server::start("127.0.0.2", Behaviour::FailFirst(usize::MAX)).await;
+    let policy = RetryPolicy::new(
+        5,
+        Duration::from_millis(100),
+        Duration::from_secs(1),
+        2.0,
+        &[Code::Unavailable],
+    );
+    let retrying = Retrying::new(Pool::new(&[server.addr]), PLENTY);
+    let timeout = Duration::from_millis(250);
+    let mut calls = Vec::new();
+    let mut last_start = Instant::now();
+    for _ in 0..20 {
+        let call = retrying.call(request(Body::empty(), Some(policy), Some(timeout)));
+        last_start = Instant::now();
+        calls.push(tokio::spawn(async move {
+            let start = Instant::now();
+            let result = call.await;
+            (start.elapsed(), result.is_ok())
+        }));
+    }
+    for call in calls {
+        let (took, answered) = call.await.unwrap();
+        assert!(answered, "the last UNAVAILABLE is the answer");
+        assert!(took < timeout + Duration::from_millis(200), "{took:?}");
+    }
+    let arrivals = server.seen.calls.lock().unwrap().clone();
+    assert!(arrivals.len() > 20, "some calls were retried");
+    for (arrived, _) in arrivals {
+        assert!(arrived <= last_start + timeout);
+    }
+}
+
+#[tokio::test]
+async fn a_response_that_has_begun_is_never_retried() {
+    let server = Server::start("127.0.0.2", Behaviour::StreamThenFail).await;
+    let retrying = Retrying::new(Pool::new(&[server.addr]), PLENTY);
+    let data = Bytes::from_static(b"first message");
+    let call = retrying.call(request(bytes_body(data.clone()), Some(QUICK), None));
+    let (code, received) = outcome(call.await.unwrap()).await;
+    assert_eq!((code, received), (Code::Unavailable, data));
+    assert_eq!(server.seen.count(), 1);
+}
+
+#[tokio::test]
+async fn bodies_up_to_the_replay_limit_are_sent_again_byte_for_byte() {
+    let limit = super::replay::REPLAY_LIMIT;
+    let data: Bytes = (0..limit).map(|i| (i * 7 % 251) as u8).collect();
+    let server = Server::start("127.0.0.2", Behaviour::FailFirst(1)).await;
+    let retrying = Retrying::new(Pool::new(&[server.addr]), PLENTY);
+    let call = retrying.call(request(bytes_body(data.clone()), Some(QUICK), None));
+    let (code, _) = outcome(call.await.unwrap()).await;
+    assert_eq!(code, Code::Ok);
+    let calls = server.seen.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 2);
+    assert!(calls.iter().all(|(_, body)| *body == data));
+
+    let larger: Bytes = (0..=limit).map(|i| (i % 13) as u8).collect();
+    let server = Server::start("127.0.0.2", Behaviour::FailFirst(1)).await;
+    let retrying = Retrying::new(Pool::new(&[server.addr]), PLENTY);
+    let call = retrying.call(request(bytes_body(larger.clone()), Some(QUICK), None));
+    let (code, _) = outcome(call.await.unwrap()).await;
+    assert_eq!(code, Code::Unavailable, "too large to keep: not retried");
+    assert_eq!(server.seen.count(), 1);
+    assert_eq!(server.seen.calls.lock().unwrap()[0].1, larger);
+}
+
+#[tokio::test]
+async fn a_replica_refusing_connections_is_skipped_transparently() {
+    let dead = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.3:0").await.unwrap();
+        listener.local_addr().unwrap()
+    };
+    let server = Server::start("127.0.0.2", Behaviour::FailFirst(0)).await;
+    let pool = Pool::new(&[dead, server.addr]);
+    let retrying = Retrying::new(pool.clone(), RetryBudget::DEFAULT);
+    for _ in 0..4 {
+        let call = retrying.call(request(Body::empty(), None, None));
+        assert_eq!(outcome(call.await.unwrap()).await.0, Code::Ok);
+    }
+    assert_eq!(server.seen.count(), 4);
+    // Round robin sends each call to the dead replica first, then to the other.
+    assert_eq!(pool.sent(), 8);
+    assert!(
+        pool.failed
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| *r == Reach::NotSent)
+    );
+}
+
+/// A server speaking plain h2 that refuses every stream with `REFUSED_STREAM`, as a server
+/// over its concurrency limit does; counts the streams.
+async fn refusing_server(ip: &str) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let streams = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&streams);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let counted = Arc::clone(&counted);
+            tokio::spawn(async move {
+                let Ok(mut connection) = h2::server::handshake(socket).await else {
+                    return;
+                };
+                while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    respond.send_reset(h2::Reason::REFUSED_STREAM);
+                }
+            });
+        }
+    });
+    (addr, streams)
+}
+
+#[tokio::test]
+async fn a_refused_stream_is_retried_transparently_on_another_replica() {
+    let (refusing, refused) = refusing_server("127.0.0.3").await;
+    let server = Server::start("127.0.0.2", Behaviour::FailFirst(0)).await;
+    let pool = Pool::new(&[refusing, server.addr]);
+    let retrying = Retrying::new(pool.clone(), RetryBudget::DEFAULT);
+    for _ in 0..4 {
+        let call = retrying.call(request(bytes_body(Bytes::from_static(b"x")), None, None));
+        assert_eq!(outcome(call.await.unwrap()).await.0, Code::Ok);
+    }
+    // Round robin sends each call to the refusing replica first.
+    assert_eq!(refused.load(Ordering::SeqCst), 4);
+    assert_eq!(server.seen.count(), 4);
+    // What the real stack reported for the refusals.
+    assert_eq!(*pool.failed.lock().unwrap(), [Reach::Unprocessed; 4]);
+}
+
+#[tokio::test]
+async fn a_refused_stream_is_retried_once_then_fails_with_the_attempts_named() {
+    let (refusing, refused) = refusing_server("127.0.0.3").await;
+    let retrying = Retrying::new(Pool::new(&[refusing]), RetryBudget::DEFAULT);
+    let call = retrying.call(request(Body::empty(), None, None));
+    let error = call.await.unwrap_err();
+    let status = error.downcast::<Status>().unwrap();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("2 attempts"), "{status:?}");
+    assert_eq!(refused.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_racing_a_graceful_shutdown_are_each_processed_once() {
+    let mut leaving = Server::start("127.0.0.2", Behaviour::FailFirst(0)).await;
+    let staying = Server::start("127.0.0.3", Behaviour::FailFirst(0)).await;
+    let pool = Pool::new(&[leaving.addr, staying.addr]);
+    let retrying = Retrying::new(pool.clone(), RetryBudget::DEFAULT);
+    let (workers, each) = (16, 40);
+    let started = Arc::new(tokio::sync::Barrier::new(workers + 1));
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (retrying, started) = (retrying.clone(), Arc::clone(&started));
+        tasks.push(tokio::spawn(async move {
+            let mut codes = Vec::new();
+            for n in 0..each {
+                if n == each / 4 {
+                    started.wait().await;
+                }
+                let call = retrying.call(request(bytes_body(Bytes::from_static(b"x")), None, None));
+                codes.push(match call.await {
+                    Ok(response) => outcome(response).await.0,
+                    Err(error) => panic!("{error}"),
+                });
+            }
+            codes
+        }));
+    }
+    // Every worker is mid-way: shut the first replica down under their feet.
+    started.wait().await;
+    leaving.stop().await;
+    for task in tasks {
+        assert!(task.await.unwrap().iter().all(|c| *c == Code::Ok));
+    }
+    let processed = leaving.seen.count() + staying.seen.count();
+    assert_eq!(processed, workers * each, "no call processed twice");
+    let failed = pool.failed.lock().unwrap().clone();
+    assert!(
+        pool.sent() > workers * each,
+        "calls were retried: {failed:?}"
+    );
+    assert!(
+        failed.iter().all(|r| *r != Reach::MaybeProcessed),
+        "{failed:?}"
+    );
+}
