@@ -53,6 +53,10 @@ const REJOIN: Duration = Duration::from_secs(15);
 /// Every replica's connections get a GOAWAY this often (seconds, jittered by 10%), so the
 /// load also rides over connections recycled by age.
 const MAX_CONNECTION_AGE: &str = "2";
+/// How long the load runs in all: over two connection ages.
+const LOAD_FOR: Duration = Duration::from_secs(5);
+/// Calls the new replica answers before the load stops.
+const LATE_CALLS: usize = 200;
 /// The unary loads' deadline: a hung call fails with `DEADLINE_EXCEEDED` instead of hanging.
 const LOAD_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -92,14 +96,19 @@ async fn a_replica_replaced_under_load_fails_no_idempotent_call() {
     let updated = Instant::now();
     let dying = dying.exited().await;
 
-    chats.check_ends_on(&dying).await;
+    let held = chats.check_ends_on(&dying).await;
     takes_its_share(&replicas, 2).await;
     eprintln!(
         "the new replica took its share {:?} after the resolver update",
         updated.elapsed()
     );
+    // Long enough for every replica's connections to be recycled by age under the load.
+    eventually("the load to run its course", PATIENCE, || {
+        load.started.elapsed() >= LOAD_FOR && replicas[2].ends("GetUser").len() >= LATE_CALLS
+    })
+    .await;
     let tally = load.stop().await;
-    chats.close().await;
+    chats.close(held).await;
     tally.check(&dying);
 }
 
@@ -227,6 +236,7 @@ impl Tally {
 
 /// The load tasks; they run until [`Load::stop`].
 struct Load {
+    started: Instant,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     tally: Arc<Tally>,
@@ -264,7 +274,12 @@ impl Load {
             client,
             read_events,
         ));
-        Load { stop, tasks, tally }
+        Load {
+            started: Instant::now(),
+            stop,
+            tasks,
+            tally,
+        }
     }
 
     async fn stop(self) -> Arc<Tally> {
@@ -367,9 +382,8 @@ impl Chats {
     }
 
     /// The chats the dying replica held (as many as its log has `Chat` ends, at least one)
-    /// have ended, each `UNAVAILABLE`, and no other chat ended (connections recycled by age
-    /// let their streams finish).
-    async fn check_ends_on(&self, dying: &Replica) {
+    /// have ended, each `UNAVAILABLE`, and no other chat ended; returns how many it held.
+    async fn check_ends_on(&self, dying: &Replica) -> usize {
         let held = dying.ends("Chat").len();
         assert!(held >= 1, "round robin gave the dying replica no chat");
         wait_for("the dying replica's chats to end", &self.ends, |ends| {
@@ -387,9 +401,18 @@ impl Chats {
             held,
             "chats on the other replicas ended: {ends:?}"
         );
+        held
     }
 
-    async fn close(self) {
+    /// Closes the chats, after checking that only the `held` ones on the dying replica
+    /// ended: connections recycled by age let their open streams go on.
+    async fn close(self, held: usize) {
+        let ends = self.ends.borrow().clone();
+        assert_eq!(
+            ends.len(),
+            held,
+            "chats on the surviving replicas ended: {ends:?}"
+        );
         self.stop.send_replace(true);
         for task in self.tasks {
             within("a chat to close", task)
