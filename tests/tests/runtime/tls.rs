@@ -1,9 +1,12 @@
 //! TLS and mTLS on the runtime's server, with certificates made by the test: our client
 //! against our server, every way a handshake can fail (each leaving the server serving),
-//! certificates reloaded under a running server, and a stalled handshake that neither
-//! blocks accepting nor outlives the handshake timeout.
+//! certificates reloaded under a running server, a fleet's replicas verified as the fleet's
+//! name, and a stalled handshake that neither blocks accepting nor outlives the handshake
+//! timeout.
 
-use rust_stream::{CallContext, ClientTls, ServerTls, StreamService, TunedServer, Tuning};
+use rust_stream::{
+    CallContext, ClientTls, Fleet, ManualResolver, ServerTls, StreamService, TunedServer, Tuning,
+};
 use rust_stream_examples::adapter::{
     StreamingExamplesHandler, StreamingExamplesService, StreamingExamplesStreamClient,
 };
@@ -115,6 +118,43 @@ async fn a_derived_service_serves_tls_in_one_call() {
     stop.send(()).unwrap();
     let served = within("the server to stop", serving).await.unwrap();
     served.expect("served until told to stop");
+}
+
+/// A fleet over TLS verifies every replica, reached by its IP address, as the fleet's
+/// name; a fleet named otherwise connects to none of them.
+#[tokio::test]
+async fn a_fleet_verifies_every_replica_as_its_name() {
+    let ca = Ca::new("server CA");
+    let (mut replicas, mut serving) = (Vec::new(), Vec::new());
+    for ip in ["127.0.0.2", "127.0.0.3"] {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        replicas.push(listener.local_addr().unwrap());
+        let mut server = Tuning::BALANCED
+            .server()
+            .tls(ca.leaf(&["orders.test"]).server());
+        let router = server.add_service(StreamingExamplesService::new(WhoAmI).into_server());
+        serving.push(tokio::spawn(router.serve(listener)));
+    }
+    let fleet = |name: &str| {
+        let tls = ClientTls::with_ca_pem(&ca.pem);
+        Fleet::with_resolver(name, ManualResolver::new(replicas.clone())).tls(tls)
+    };
+    let channel = within("connect", fleet("orders.test:50051").connect())
+        .await
+        .unwrap();
+    let connected: Vec<_> = replicas.iter().map(|addr| (*addr, true)).collect();
+    assert_eq!(channel.replicas(), connected);
+    let client = StreamingExamplesStreamClient::from_channel(channel);
+    for _ in 0..4 {
+        let user = within("GetUser", client.get_user(pb::UserRequest::default())).await;
+        assert_eq!(user.unwrap().name, "anonymous");
+    }
+    let error = within("connect", fleet("billing.test").connect())
+        .await
+        .unwrap_err();
+    let wrong_name = "certificate not valid for name \"billing.test\"";
+    assert_eq!(error.to_string().matches(wrong_name).count(), 1, "{error}");
+    serving.iter().for_each(|task| task.abort());
 }
 
 #[tokio::test]

@@ -82,7 +82,8 @@ struct Member {
 
 /// How a member's task begins.
 enum Start {
-    /// With a connection made while the fleet connected.
+    /// With a connection made while the fleet connected, published at once so that
+    /// `connect` returns a channel with its replicas in the picks.
     Connected(Channel),
     /// With a pause: its first connection already failed.
     Failed,
@@ -282,7 +283,7 @@ impl Shared {
         // tonic's channel is a buffer: a request may only be given once it has room.
         if let Err(error) = std::future::poll_fn(|cx| channel.poll_ready(cx)).await {
             self.mark_failing(ready);
-            return Err(Box::new(NotSent(error.into())));
+            return Err(not_sent(ready.addr, error.into()));
         }
         let error: BoxError = match channel.call(request).await {
             Ok(response) => return Ok(response),
@@ -290,7 +291,7 @@ impl Shared {
         };
         if is_connect_error(error.as_ref()) {
             self.mark_failing(ready);
-            return Err(Box::new(NotSent(error)));
+            return Err(not_sent(ready.addr, error));
         }
         if is_connection_lost(error.as_ref()) {
             self.mark_failing(ready);
@@ -311,6 +312,8 @@ impl Shared {
         if !removed {
             return;
         }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(replica = %ready.addr, "fleet replica failing, reconnecting");
         if let Some(member) = self
             .members()
             .iter()
@@ -372,7 +375,7 @@ impl Shared {
 
     /// Re-resolves every `re_resolve_every`, and at once (rate-limited) when asked.
     async fn run_resolver(self: Arc<Self>, resolve_first: bool) {
-        let mut last = Instant::now();
+        let mut earliest = Instant::now();
         let mut wait = if resolve_first {
             Duration::ZERO
         } else {
@@ -383,8 +386,8 @@ impl Shared {
                 () = tokio::time::sleep(wait) => {}
                 () = self.resolve_now.notified() => {}
             }
-            tokio::time::sleep_until(last + MIN_RE_RESOLVE_INTERVAL).await;
-            last = Instant::now();
+            tokio::time::sleep_until(earliest).await;
+            earliest = Instant::now() + MIN_RE_RESOLVE_INTERVAL;
             // A failed resolution is tried again soon: the fleet may have nothing else.
             wait = match self.resolve().await {
                 Ok(addrs) => {
@@ -426,6 +429,10 @@ impl Shared {
             );
             list.len() != before
         });
+        #[cfg(feature = "tracing")]
+        if !gone.is_empty() {
+            tracing::debug!(?gone, "fleet replicas left the resolution");
+        }
         for addr in addrs {
             self.add_member(*addr, Start::Fresh);
         }
@@ -442,6 +449,10 @@ impl Shared {
         }
         let generation = self.next_id();
         let failed = Arc::new(Notify::new());
+        let published = match &start {
+            Start::Connected(channel) => Some(channel.clone()),
+            _ => None,
+        };
         let task =
             tokio::spawn(Arc::clone(self).run_member(addr, generation, Arc::clone(&failed), start));
         let task = task.abort_handle();
@@ -453,6 +464,9 @@ impl Shared {
                 failed,
             },
         );
+        if let Some(channel) = published {
+            self.publish_locked(addr, channel);
+        }
     }
 
     /// Keeps the replica at `addr` connected: publishes each connection, waits until an
@@ -465,25 +479,20 @@ impl Shared {
         start: Start,
     ) {
         let mut backoff = Backoff::default();
-        let mut connected = match start {
-            Start::Connected(channel) => Some(channel),
-            Start::Failed => {
-                tokio::time::sleep(backoff.next()).await;
-                None
+        match start {
+            Start::Connected(channel) => {
+                // Published by `add_member`; this copy must not keep the connection alive.
+                drop(channel);
+                failed.notified().await;
             }
-            Start::Fresh => None,
-        };
+            Start::Failed => tokio::time::sleep(backoff.next()).await,
+            Start::Fresh => {}
+        }
         loop {
-            let channel = match connected.take() {
-                Some(channel) => channel,
-                None => match self.connect_replica(addr).await {
-                    Ok(channel) => channel,
-                    Err(_) => {
-                        self.resolve_now.notify_one();
-                        tokio::time::sleep(backoff.next()).await;
-                        continue;
-                    }
-                },
+            let Ok(channel) = self.connect_replica(addr).await else {
+                self.resolve_now.notify_one();
+                tokio::time::sleep(backoff.next()).await;
+                continue;
             };
             backoff = Backoff::default();
             if !self.publish(addr, generation, channel) {
@@ -501,18 +510,24 @@ impl Shared {
             .flatten()
             .any(|(a, m)| *a == addr && m.generation == generation);
         if current {
-            let ready = Ready {
-                addr,
-                id: self.next_id(),
-                channel,
-            };
-            self.ready.send_modify(|list| {
-                let mut grown = list.to_vec();
-                grown.push(ready);
-                *list = Arc::new(grown);
-            });
+            self.publish_locked(addr, channel);
         }
         current
+    }
+
+    /// Adds a connection to the picks; the caller holds the members' lock and knows the
+    /// member is the fleet's.
+    fn publish_locked(&self, addr: SocketAddr, channel: Channel) {
+        let ready = Ready {
+            addr,
+            id: self.next_id(),
+            channel,
+        };
+        self.ready.send_modify(|list| {
+            let mut grown = list.to_vec();
+            grown.push(ready);
+            *list = Arc::new(grown);
+        });
     }
 }
 
@@ -533,6 +548,12 @@ fn is_connection_lost(error: &(dyn Error + 'static)) -> bool {
     })
 }
 
+/// `error`, which happened before the request left for `addr`, as [`NotSent`] naming the
+/// replica and every cause.
+fn not_sent(addr: SocketAddr, source: BoxError) -> BoxError {
+    Box::new(NotSent(Box::new(ReplicaError { addr, source })))
+}
+
 fn source_chain<'a>(
     error: &'a (dyn Error + 'static),
 ) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
@@ -550,8 +571,14 @@ struct ReplicaError {
 impl std::fmt::Display for ReplicaError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.addr)?;
+        // Wrappers such as tonic's `ConnectError` repeat their cause's message: once is enough.
+        let mut last = String::new();
         for cause in source_chain(self.source.as_ref()) {
-            write!(f, ": {cause}")?;
+            let message = cause.to_string();
+            if message != last {
+                write!(f, ": {message}")?;
+            }
+            last = message;
         }
         Ok(())
     }
