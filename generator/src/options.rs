@@ -394,7 +394,7 @@ impl TuningSpec {
 /// `rust_stream.RetryPolicy`: how a generated client retries a method's calls through a
 /// fleet channel (gRFC A6's `retryPolicy`). Unset fields take the runtime's
 /// `RetryPolicy::IDEMPOTENT` values ([`IDEMPOTENT_RETRY`]); `max_attempts: 1` turns retries
-/// off. Read from its own view of the extension ([`RetryOptions`]), so [`MethodOptions`]
+/// off. Read through a view of the extension holding only `retry`, so [`MethodOptions`]
 /// stays a plain `Copy` value.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct RetryOption {
@@ -418,7 +418,7 @@ pub struct RetryOption {
 /// The `retry` field of `rust_stream.MethodOptions` (number 8), read from the same bytes as
 /// [`MethodOptions`]; `methods` holds the same view of `ServiceOptions.methods`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct RetryOptions {
+pub(crate) struct RetryOptions {
     /// `MethodOptions.retry`.
     #[prost(message, optional, tag = "8")]
     pub retry: Option<RetryOption>,
@@ -426,7 +426,7 @@ pub struct RetryOptions {
 
 /// `ServiceOptions.methods.retry`, read as [`RetryOptions`] is.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ServiceRetryOptions {
+pub(crate) struct ServiceRetryOptions {
     /// `ServiceOptions.methods`.
     #[prost(message, optional, tag = "5")]
     pub methods: Option<RetryOptions>,
@@ -544,7 +544,9 @@ impl RetryOption {
         let initial = self
             .initial_backoff_ms
             .unwrap_or(IDEMPOTENT_RETRY.initial_backoff_ms);
-        let max = self.max_backoff_ms.unwrap_or(IDEMPOTENT_RETRY.max_backoff_ms);
+        let max = self
+            .max_backoff_ms
+            .unwrap_or(IDEMPOTENT_RETRY.max_backoff_ms);
         (max < initial).then(|| {
             format!(
                 "max_backoff_ms {max} is below initial_backoff_ms {initial} (an unset one is the default's: {} and {} ms)",

@@ -467,6 +467,24 @@ fn tuning_json(tuning: &crate::options::TuningSpec) -> serde_json::Value {
     serde_json::Value::Object(json)
 }
 
+/// A method's retry policy: where it comes from and the fields the proto sets (the others
+/// are `RetryPolicy::IDEMPOTENT`'s); `null` without one.
+fn retry_json(retry: Option<&crate::model::Retry>) -> serde_json::Value {
+    let Some(retry) = retry else {
+        return serde_json::Value::Null;
+    };
+    let policy = retry.policy();
+    serde_json::json!({
+        "source": format!("{:?}", retry.source()),
+        "retries": retry.retries(),
+        "max_attempts": policy.max_attempts,
+        "initial_backoff_ms": policy.initial_backoff_ms,
+        "max_backoff_ms": policy.max_backoff_ms,
+        "backoff_multiplier": policy.backoff_multiplier,
+        "retryable_codes": policy.retryable_codes,
+    })
+}
+
 fn inspect_json(model: &Model) -> String {
     use serde_json::json;
     let services: Vec<_> = model
@@ -501,6 +519,7 @@ fn inspect_json(model: &Model) -> String {
                     "upload_helper": m.upload_helper,
                     "deprecated": m.deprecated,
                     "idempotency": format!("{:?}", m.idempotency),
+                    "retry": retry_json(m.retry.as_ref()),
                     "guards": m.pattern.guards(),
                     "options": options_json(&m.options, MethodOptions::OPTIONS),
                     "location": m.location.to_string(),
@@ -547,5 +566,31 @@ mod tests {
             assert!(table.contains(&format!("{}=70000", option.name)), "{table}");
             assert_eq!(json[option.name], 70000, "{}", option.name);
         }
+    }
+
+    /// `inspect --json` says where each method's retry policy comes from and what it sets.
+    #[test]
+    fn inspect_json_shows_each_retry_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("r.proto"),
+            "syntax = \"proto3\";\npackage r;\nimport \"rust_stream/options.proto\";\n\
+             message M {}\nservice S {\n\
+             rpc Read(M) returns (M) { option idempotency_level = NO_SIDE_EFFECTS; }\n\
+             rpc Off(M) returns (M) { option idempotency_level = IDEMPOTENT;\n\
+             option (rust_stream.method) = { retry: { max_attempts: 1 } }; }\n\
+             rpc Write(M) returns (M);\n}\n",
+        )
+        .unwrap();
+        let descriptors = Descriptors::compile(&["r.proto"], &[dir.path()]).unwrap();
+        let (model, _) = crate::model_of(&descriptors, &Params::default()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&inspect_json(&model)).unwrap();
+        let methods = &json["services"][0]["methods"];
+        assert_eq!(methods[0]["retry"]["source"], "Idempotency");
+        assert_eq!(methods[0]["retry"]["retries"], true);
+        assert_eq!(methods[1]["retry"]["source"], "Method");
+        assert_eq!(methods[1]["retry"]["retries"], false);
+        assert_eq!(methods[1]["retry"]["max_attempts"], 1);
+        assert!(methods[2]["retry"].is_null());
     }
 }

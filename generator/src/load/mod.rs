@@ -10,7 +10,9 @@
 //! the options are read from the same bytes a second time through small views below.
 
 use crate::error::{Diagnostic, DiagnosticKind, Error, Location};
-use crate::options::{MethodOptions, RetryOption, RetryOptions, ServiceOptions, ServiceRetryOptions};
+use crate::options::{
+    MethodOptions, RetryOption, RetryOptions, ServiceOptions, ServiceRetryOptions,
+};
 use crate::proto::{FullName, SourceIndex};
 use prost::Message;
 use prost_types::compiler::CodeGeneratorRequest;

@@ -109,7 +109,8 @@ pub struct Retry {
     pub(crate) policy: RetryOption,
 }
 
-// A NaN multiplier, the one value unequal to itself, is refused before a model exists.
+// A NaN multiplier, the one value unequal to itself, is a diagnostic: a model holding one
+// never reaches the emitters.
 impl Eq for Retry {}
 
 impl Retry {
@@ -814,6 +815,23 @@ fn type_ref(
     })
 }
 
+/// Reports each problem of `policy` (if set) at `location`, after `subject` (which option
+/// of which method or service).
+fn retry_problems(
+    policy: Option<&RetryOption>,
+    subject: &str,
+    location: &Location,
+    problems: &mut Vec<Diagnostic>,
+) {
+    for problem in policy.map(RetryOption::problems).unwrap_or_default() {
+        problems.push(Diagnostic {
+            kind: DiagnosticKind::InvalidOption,
+            location: Some(location.clone()),
+            message: format!("{subject}: {problem}"),
+        });
+    }
+}
+
 fn build_service(
     index: &Index<'_>,
     params: &Params,
@@ -850,13 +868,8 @@ fn build_service(
     }
     let service_defaults = service_options.methods.unwrap_or_default();
     let service_retry = descriptors.service_retry.get(qualified.as_str());
-    for problem in service_retry.map(RetryOption::problems).unwrap_or_default() {
-        problems.push(Diagnostic {
-            kind: DiagnosticKind::InvalidOption,
-            location: Some(location.clone()),
-            message: format!("service `{full_name}`: (rust_stream.service).methods.retry: {problem}"),
-        });
-    }
+    let subject = format!("service `{full_name}`: (rust_stream.service).methods.retry");
+    retry_problems(service_retry, &subject, &location, problems);
     let mut methods = Vec::new();
     for (m, method) in service.method.iter().enumerate() {
         let path = [entry.path[0], entry.path[1], 2, m as i32];
@@ -906,13 +919,8 @@ fn build_service(
             continue;
         };
         let method_retry = descriptors.method_retry.get(&format!("{qualified}.{name}"));
-        for problem in method_retry.map(RetryOption::problems).unwrap_or_default() {
-            problems.push(Diagnostic {
-                kind: DiagnosticKind::InvalidOption,
-                location: Some(location.clone()),
-                message: format!("method `{full_name}.{name}`: (rust_stream.method).retry: {problem}"),
-            });
-        }
+        let subject = format!("method `{full_name}.{name}`: (rust_stream.method).retry");
+        retry_problems(method_retry, &subject, &location, problems);
         let options = descriptors
             .method_options
             .get(&format!("{qualified}.{name}"))

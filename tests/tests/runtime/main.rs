@@ -37,6 +37,7 @@ mod calls;
 mod handler_kit;
 mod packaging;
 mod response_metadata;
+mod retry_policies;
 mod server;
 mod test_harness;
 mod tls;
