@@ -26,5 +26,5 @@ fi
 rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$requirements"
-"$venv/bin/python" -c 'import grpc, grpc_tools.protoc' # fail here, not in a test, if broken
+"$venv/bin/python" -c 'import grpc, grpc_tools.protoc, kubernetes_validate' # fail here, not in a test, if broken
 printf '%s' "$wanted" >"$stamp"

@@ -52,6 +52,7 @@ fn the_guide_crate_from_cargo_generate_builds_tests_lints_and_serves() {
         Some(&["call", "ListEvents", "{}"]),
     );
     check_production("guide-service");
+    check_manifests(dir);
 }
 
 #[test]
@@ -158,6 +159,7 @@ fn own_proto_crate(name: &str, codegen: &str) {
     assert!(!dir.join("tests/handlers.rs").exists());
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     no_liquid_left(&dir);
+    check_manifests(&dir);
 
     // 13 RPCs, a test each.
     check_crate(&dir, &[13]);
@@ -736,6 +738,51 @@ fn serve_and_check(
         assert_eq!(ended.code(), Some(1), "{stderr}");
         assert_eq!(stderr, "UNAVAILABLE: the server is shutting down\n");
     }
+}
+
+/// The Kubernetes versions whose API the manifests are checked against: the oldest they
+/// need (the `preStop` sleep is on by default from 1.30) and the newest the validator knows.
+const KUBERNETES_VERSIONS: [&str; 2] = ["1.30.0", "1.37.0"];
+
+/// The crate's Kubernetes manifests, as generated, against the Kubernetes API's schemas,
+/// strictly (a misspelt field fails) and offline (`kubernetes-validate` ships the schemas);
+/// and what the schemas cannot tell: the Service is headless, both probes ask the health
+/// service, and the pod's termination grace covers the `preStop` sleep, the server's
+/// shutdown grace and its last two seconds.
+fn check_manifests(dir: &Path) {
+    let manifests = dir.join("deploy").join("kubernetes.yaml");
+    for version in KUBERNETES_VERSIONS {
+        let output = Command::new(python())
+            .args(["-m", "kubernetes_validate", "--strict", "-k", version])
+            .arg(&manifests)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_success(&output, &format!("kubernetes-validate -k {version}"));
+    }
+    let text = std::fs::read_to_string(&manifests).unwrap();
+    assert!(text.contains("clusterIP: None"), "not headless:\n{text}");
+    for probe in ["readinessProbe", "livenessProbe"] {
+        assert!(
+            text.contains(&format!("{probe}:\n            grpc:\n")),
+            "{probe} is not a gRPC health probe:\n{text}"
+        );
+    }
+    let number = |after: &str| -> u64 {
+        let rest = &text[text.find(after).unwrap_or_else(|| panic!("no {after}")) + after.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().unwrap()
+    };
+    let pod_grace = number("terminationGracePeriodSeconds: ");
+    let (sleep, grace) = (
+        number("sleep:\n                seconds: "),
+        number("\"--shutdown-grace\", \""),
+    );
+    assert!(
+        pod_grace > sleep + grace + 2,
+        "terminationGracePeriodSeconds {pod_grace} must exceed the preStop sleep ({sleep} s), \
+         the shutdown grace ({grace} s) and the server's last two seconds"
+    );
 }
 
 /// TLS with a client certificate required, the bearer token and metrics, turned on as the

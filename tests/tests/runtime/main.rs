@@ -36,6 +36,7 @@ mod auth;
 mod calls;
 mod handler_kit;
 mod packaging;
+mod recycle;
 mod response_metadata;
 mod retry_policies;
 mod server;

@@ -42,13 +42,13 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 /// that ends its calls at once passes without any timer deciding.
 const NEVER_OVER: Duration = Duration::from_secs(3600);
 
-struct Running {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    done: JoinHandle<std::io::Result<()>>,
+pub(crate) struct Running {
+    pub(crate) addr: SocketAddr,
+    pub(crate) stop: oneshot::Sender<()>,
+    pub(crate) done: JoinHandle<std::io::Result<()>>,
 }
 
-async fn start<H: StreamingExamplesHandler>(
+pub(crate) async fn start<H: StreamingExamplesHandler>(
     handler: Arc<H>,
     tuning: &Tuning,
     grace: Duration,
@@ -248,7 +248,7 @@ async fn shutdown_ends_an_endless_stream_and_a_mid_flight_upload_with_unavailabl
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 }
 
-fn user(id: &str) -> pb::UserRequest {
+pub(crate) fn user(id: &str) -> pb::UserRequest {
     pb::UserRequest { id: id.into() }
 }
 
@@ -517,7 +517,7 @@ async fn h2_connect(addr: SocketAddr) -> h2::client::SendRequest<Bytes> {
 }
 
 /// A gRPC request head for `method` of the guide's service.
-fn grpc_request(method: &str, content_type: Option<&str>) -> http::Request<()> {
+pub(crate) fn grpc_request(method: &str, content_type: Option<&str>) -> http::Request<()> {
     let mut request = http::Request::post(format!(
         "http://127.0.0.1/streaming.StreamingExamples/{method}"
     ))
@@ -529,7 +529,7 @@ fn grpc_request(method: &str, content_type: Option<&str>) -> http::Request<()> {
 }
 
 /// One length-prefixed gRPC message.
-fn grpc_frame(message: &impl Message) -> Bytes {
+pub(crate) fn grpc_frame(message: &impl Message) -> Bytes {
     let mut buf = BytesMut::new();
     buf.put_u8(0);
     buf.put_u32(message.encoded_len() as u32);
@@ -539,7 +539,7 @@ fn grpc_frame(message: &impl Message) -> Bytes {
 
 /// What a raw call got back: the HTTP status and the `grpc-status` (from the headers of
 /// a trailers-only answer, or from the trailers).
-async fn finish(
+pub(crate) async fn finish(
     response: h2::client::ResponseFuture,
 ) -> Result<(http::StatusCode, Option<String>), h2::Error> {
     let response = response.await?;

@@ -44,6 +44,10 @@ const FILES: &[TemplateFile] = &[
         "tests/rpcs.rs",
         include_str!("../../../template/tests/rpcs.rs"),
     ),
+    crate_file(
+        "deploy/kubernetes.yaml",
+        include_str!("../../../template/deploy/kubernetes.yaml"),
+    ),
     example_file(
         "proto/streaming.proto",
         include_str!("../../../template/proto/streaming.proto"),
