@@ -667,6 +667,11 @@ async fn no_attempt_starts_after_its_calls_deadline() {
         starts.push(started);
     }
     let arrivals = handler.arrivals.lock().unwrap().clone();
+    for n in 0..CALLS {
+        let id = n.to_string();
+        let count = arrivals.iter().filter(|(of, _)| *of == id).count();
+        eprintln!("call {n}: {count} attempts reached a replica");
+    }
     for (id, arrived) in &arrivals {
         let started = starts[id.parse::<usize>().expect("a call's id")];
         let at = arrived.duration_since(started);
