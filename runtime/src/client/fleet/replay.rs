@@ -224,6 +224,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_commit_mid_replay_still_sends_every_kept_frame() {
+        let replay = Replay::new(source(&[b"ab", b"cd", b"ef"]));
+        let mut first = replay.body();
+        first.frame().await.unwrap().unwrap();
+        first.frame().await.unwrap().unwrap();
+        let mut second = replay.body();
+        let frame = second.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "ab");
+        // The answer's headers arrived while the retry was still replaying.
+        replay.commit();
+        assert!(!replay.replayable());
+        assert_eq!(read(second).await.unwrap(), b"cdef");
+    }
+
+    #[tokio::test]
     async fn past_the_limit_or_after_commit_nothing_is_kept() {
         static BIG: [u8; REPLAY_LIMIT] = [7; REPLAY_LIMIT];
         let replay = Replay::new(source(&[b"x", &BIG]));

@@ -330,13 +330,20 @@ async fn no_attempt_starts_after_the_deadline() {
         last_start = Instant::now();
         calls.push(tokio::spawn(async move {
             let start = Instant::now();
-            let result = call.await;
-            (start.elapsed(), result.is_ok())
+            let code = match call.await {
+                Ok(response) => outcome(response).await.0,
+                Err(error) => error.downcast::<Status>().unwrap().code(),
+            };
+            (start.elapsed(), code)
         }));
     }
     for call in calls {
-        let (took, answered) = call.await.unwrap();
-        assert!(answered, "the last UNAVAILABLE is the answer");
+        let (took, code) = call.await.unwrap();
+        // The last answer, or the deadline when the last attempt had too little time.
+        assert!(
+            matches!(code, Code::Unavailable | Code::DeadlineExceeded),
+            "{code:?}"
+        );
         assert!(took < timeout + Duration::from_millis(200), "{took:?}");
     }
     let arrivals = server.seen.calls.lock().unwrap().clone();
@@ -501,4 +508,121 @@ async fn calls_racing_a_graceful_shutdown_are_each_processed_once() {
         failed.iter().all(|r| *r != Reach::MaybeProcessed),
         "{failed:?}"
     );
+}
+
+/// A TCP relay on `ip` to `server` whose client-to-server direction can be paused: what
+/// the client sends while paused is never forwarded, and each such read is reported.
+async fn relay(
+    ip: &str,
+    server: SocketAddr,
+) -> (
+    SocketAddr,
+    tokio::sync::watch::Sender<bool>,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (pause, paused) = tokio::sync::watch::channel(false);
+    let (held, held_reads) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let (client, _) = listener.accept().await.unwrap();
+        let upstream = tokio::net::TcpStream::connect(server).await.unwrap();
+        let (mut from_client, mut to_client) = client.into_split();
+        let (mut from_server, mut to_server) = upstream.into_split();
+        tokio::spawn(async move { tokio::io::copy(&mut from_server, &mut to_client).await });
+        let mut buffer = vec![0; 64 * 1024];
+        while let Ok(n @ 1..) = from_client.read(&mut buffer).await {
+            if *paused.borrow() {
+                let _ = held.send(());
+            } else if to_server.write_all(&buffer[..n]).await.is_err() {
+                return;
+            }
+        }
+    });
+    (addr, pause, held_reads)
+}
+
+/// A plain h2 server answering its first stream `OK` and holding the second until `go`
+/// resolves, then sending `GOAWAY` (last stream: the held one) and closing; counts streams.
+async fn goaway_server(
+    ip: &str,
+    go: tokio::sync::oneshot::Receiver<()>,
+    holding: tokio::sync::oneshot::Sender<()>,
+) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let streams = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&streams);
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut connection = h2::server::handshake(socket).await.unwrap();
+        let ok = || {
+            http::Response::builder()
+                .header("content-type", "application/grpc")
+                .header("grpc-status", "0")
+                .body(())
+                .unwrap()
+        };
+        let (_, mut respond) = connection.accept().await.unwrap().unwrap();
+        counted.fetch_add(1, Ordering::SeqCst);
+        respond.send_response(ok(), true).unwrap();
+        let (_, _held) = connection.accept().await.unwrap().unwrap();
+        counted.fetch_add(1, Ordering::SeqCst);
+        holding.send(()).unwrap();
+        tokio::select! {
+            _ = go => connection.abrupt_shutdown(h2::Reason::NO_ERROR),
+            _ = connection.accept() => panic!("a stream the test did not expect"),
+        }
+        while let Some(Ok(_)) = connection.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (addr, streams)
+}
+
+#[tokio::test]
+async fn a_stream_above_a_goaway_last_stream_is_retried_transparently() {
+    let (go, go_received) = tokio::sync::oneshot::channel();
+    let (holding_sender, holding) = tokio::sync::oneshot::channel();
+    let (h2_addr, streams) = goaway_server("127.0.0.6", go_received, holding_sender).await;
+    let (relayed, pause, mut held) = relay("127.0.0.7", h2_addr).await;
+    let staying = Server::start("127.0.0.2", Behaviour::FailFirst(0)).await;
+    let pool = Pool::new(&[relayed, staying.addr]);
+    let retrying = Retrying::new(pool.clone(), RetryBudget::DEFAULT);
+    let empty = || request(Body::empty(), None, None);
+
+    // Round robin: even calls go through the relay, odd ones to `staying`.
+    assert_eq!(
+        outcome(retrying.call(empty()).await.unwrap()).await.0,
+        Code::Ok
+    );
+    assert_eq!(
+        outcome(retrying.call(empty()).await.unwrap()).await.0,
+        Code::Ok
+    );
+    let held_call = tokio::spawn(retrying.call(empty()));
+    holding.await.unwrap();
+    assert_eq!(
+        outcome(retrying.call(empty()).await.unwrap()).await.0,
+        Code::Ok
+    );
+    // The next call's HEADERS leave the client but never reach the server.
+    pause.send(true).unwrap();
+    let above = tokio::spawn(retrying.call(empty()));
+    held.recv().await.unwrap();
+    go.send(()).unwrap();
+
+    assert_eq!(outcome(above.await.unwrap().unwrap()).await.0, Code::Ok);
+    let cut = held_call.await.unwrap().unwrap_err();
+    assert_eq!(cut.downcast::<Status>().unwrap().code(), Code::Unavailable);
+    assert_eq!(
+        streams.load(Ordering::SeqCst),
+        2,
+        "the server never saw the retried call"
+    );
+    assert_eq!(staying.seen.count(), 3);
+    let failed = pool.failed.lock().unwrap().clone();
+    assert!(failed.contains(&Reach::Unprocessed), "{failed:?}");
+    assert_eq!(pool.sent(), 6);
 }
