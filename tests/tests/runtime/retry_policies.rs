@@ -48,3 +48,37 @@ async fn a_plain_channel_ignores_the_policy(front: Front) {
 }
 
 super::through_both_fronts!(tokio a_plain_channel_ignores_the_policy);
+
+/// The generator checks backoffs against, and fills unset fields from, its copy of the
+/// runtime's `RetryPolicy::IDEMPOTENT`, and names codes by its own table: both agree with
+/// the runtime's.
+#[test]
+fn the_generators_defaults_and_codes_are_the_runtimes() {
+    use rust_stream_build::options::{IDEMPOTENT_RETRY, RETRYABLE_CODES};
+    let runtime = RetryPolicy::IDEMPOTENT;
+    assert_eq!(IDEMPOTENT_RETRY.max_attempts, runtime.max_attempts);
+    assert_eq!(
+        u128::from(IDEMPOTENT_RETRY.initial_backoff_ms),
+        runtime.initial_backoff.as_millis()
+    );
+    assert_eq!(
+        u128::from(IDEMPOTENT_RETRY.max_backoff_ms),
+        runtime.max_backoff.as_millis()
+    );
+    assert_eq!(
+        IDEMPOTENT_RETRY.backoff_multiplier,
+        runtime.backoff_multiplier
+    );
+    let runtime_codes: Vec<String> = runtime
+        .retryable_codes
+        .iter()
+        .map(|code| rust_stream::code_name(*code).to_owned())
+        .collect();
+    assert_eq!(IDEMPOTENT_RETRY.retryable_codes, runtime_codes);
+    // Every code but OK, in number order: the gRPC name and tonic's variant of each.
+    for (number, (name, variant)) in (1..).zip(RETRYABLE_CODES) {
+        let code = tonic::Code::from_i32(number);
+        assert_eq!(rust_stream::code_name(code), name);
+        assert_eq!(format!("{code:?}"), variant);
+    }
+}
