@@ -116,7 +116,13 @@ impl Front {
 /// Serves `router` (with its TLS and auth hook, if any) on a free loopback port until the
 /// returned server is dropped.
 pub async fn serve_router(router: TunedRouter) -> TestServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    serve_router_on([127, 0, 0, 1], router).await
+}
+
+/// Serves `router` as [`serve_router`] does, on a free port of loopback address `ip` (any of
+/// 127.0.0.0/8, so several replicas of one service have addresses of their own).
+pub async fn serve_router_on(ip: [u8; 4], router: TunedRouter) -> TestServer {
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::from(ip), 0))
         .await
         .expect("bind a loopback port");
     let addr = listener.local_addr().expect("local address");

@@ -12,12 +12,14 @@
 //! `UNAVAILABLE`, other calls get `--shutdown-grace` seconds to finish, then it exits.
 //!
 //! `--max-upload-bytes` and `--max-message-bytes` tighten the service's limits (the interop
-//! tests use them to check the statuses a client gets when it goes over).
+//! tests use them to check the statuses a client gets when it goes over);
+//! `--max-connection-age` recycles connections sooner than the service's tuning does (the
+//! fleet tests use it to move clients between replicas under load).
 
 use clap::Parser;
 use rust_stream::{CallContext, RequestStream, ResponseSink, Status};
 use rust_stream_examples::adapter::{
-    StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService, server_builder,
+    StreamingExamplesConfig, StreamingExamplesHandler, StreamingExamplesService, TUNING,
 };
 use rust_stream_examples::guide::GuideServer;
 use rust_stream_examples::pb;
@@ -46,6 +48,10 @@ struct Args {
     /// `UNAVAILABLE` (streams end at once), in seconds.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     shutdown_grace: Duration,
+    /// How long a connection lives before the server sends it a GOAWAY (jittered by 10%),
+    /// in seconds; its open calls finish on it. Default: the service's tuning (30 minutes).
+    #[arg(long, value_parser = parse_seconds)]
+    max_connection_age: Option<Duration>,
 }
 
 fn parse_seconds(value: &str) -> Result<Duration, String> {
@@ -76,7 +82,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         service = service.max_decoding_message_size(max);
     }
 
-    server_builder()
+    let mut tuning = TUNING;
+    if let Some(age) = args.max_connection_age {
+        tuning.max_connection_age = Some(age);
+    }
+    tuning
+        .server()
         .add_service(service)
         .serve_with_shutdown(listener, shutdown_signal(), args.shutdown_grace)
         .await?;
