@@ -8,7 +8,7 @@
 //! one instead of failing at once. Every task stops when the last clone of the channel is
 //! dropped ([`Tasks`]), so a dropped client leaves nothing running.
 
-use super::classify::NotSent;
+use super::classify::{NotSent, chain, describe};
 use super::retry::{Attempt, Attempts};
 use super::{BoxError, FleetError, Resolve};
 use crate::call::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
@@ -539,13 +539,13 @@ impl Shared {
 /// channel answers a request with its reconnection's error when the connection it had is
 /// gone and the new one failed (`Reconnect` keeps the error for the next call).
 fn is_connect_error(error: &(dyn Error + 'static)) -> bool {
-    source_chain(error).any(|e| e.is::<tonic::ConnectError>())
+    chain(error).any(|e| e.is::<tonic::ConnectError>())
 }
 
 /// Whether `error` says the connection itself is unusable (not just one stream): an I/O
 /// error, or hyper finding the connection closed.
 fn is_connection_lost(error: &(dyn Error + 'static)) -> bool {
-    source_chain(error).any(|e| {
+    chain(error).any(|e| {
         e.is::<std::io::Error>()
             || e.downcast_ref::<hyper::Error>()
                 .is_some_and(|e| e.is_closed() || e.is_canceled() || e.is_incomplete_message())
@@ -558,12 +558,6 @@ fn not_sent(addr: SocketAddr, source: BoxError) -> BoxError {
     Box::new(NotSent(Box::new(ReplicaError { addr, source })))
 }
 
-fn source_chain<'a>(
-    error: &'a (dyn Error + 'static),
-) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
-    std::iter::successors(Some(error), |&e| e.source())
-}
-
 /// A replica's connection failure, naming the replica and every cause (tonic's own
 /// message is only "transport error").
 #[derive(Debug)]
@@ -574,17 +568,7 @@ struct ReplicaError {
 
 impl std::fmt::Display for ReplicaError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.addr)?;
-        // Wrappers such as tonic's `ConnectError` repeat their cause's message: once is enough.
-        let mut last = String::new();
-        for cause in source_chain(self.source.as_ref()) {
-            let message = cause.to_string();
-            if message != last {
-                write!(f, ": {message}")?;
-            }
-            last = message;
-        }
-        Ok(())
+        write!(f, "{}: {}", self.addr, describe(self.source.as_ref()))
     }
 }
 

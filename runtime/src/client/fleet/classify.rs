@@ -46,14 +46,33 @@ impl Error for NotSent {
 /// - any other h2 error (a reset, a connection error, I/O), and anything unrecognised:
 ///   the server may have seen the request.
 pub(crate) fn reach(error: &(dyn Error + 'static)) -> Reach {
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if let Some(reach) = reach_of(error) {
-            return reach;
+    chain(error)
+        .find_map(reach_of)
+        .unwrap_or(Reach::MaybeProcessed)
+}
+
+/// `error` and its causes, outermost first.
+pub(crate) fn chain<'a>(
+    error: &'a (dyn Error + 'static),
+) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    std::iter::successors(Some(error), |&e| e.source())
+}
+
+/// `error` with every cause, `: `-separated (tonic's own message is only "transport
+/// error"); a wrapper that repeats its cause's message, as tonic's `ConnectError` does, is
+/// said once.
+pub(crate) fn describe(error: &(dyn Error + 'static)) -> String {
+    let mut text = String::new();
+    for cause in chain(error) {
+        let message = cause.to_string();
+        if !text.ends_with(&message) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&message);
         }
-        next = error.source();
     }
-    Reach::MaybeProcessed
+    text
 }
 
 /// What `error` itself says about the attempt's reach, if anything.

@@ -2,7 +2,7 @@
 //! that sends a call's attempts to the balancer.
 
 use super::BoxError;
-use super::classify::{self, Reach};
+use super::classify::{self, Reach, describe};
 use super::replay::Replay;
 use crate::call::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 use std::future::Future;
@@ -306,7 +306,12 @@ impl<A: Attempts> Call<A> {
             let attempt = match self.deadline {
                 Some(at) => match tokio::time::timeout_at(at, attempt).await {
                     Ok(attempt) => attempt,
-                    Err(_) => return Err(self.deadline_passed(&"no answer")),
+                    Err(_) => {
+                        // The attempt in flight counts, though its replica is unknown.
+                        self.sent += 1;
+                        self.last = None;
+                        return Err(self.deadline_passed(&"no answer"));
+                    }
                 },
                 None => attempt.await,
             };
@@ -441,7 +446,7 @@ impl<A: Attempts> Call<A> {
     /// gives `error` (`UNAVAILABLE` when it knows none), naming the replica and the attempts.
     fn give_up(&self, error: BoxError) -> BoxError {
         if self.deadline.is_some_and(|at| Instant::now() >= at) {
-            return self.deadline_passed(&error);
+            return self.deadline_passed(&describe(error.as_ref()));
         }
         let status = Status::from_error(error);
         let code = match status.code() {
