@@ -2,7 +2,7 @@
 //! its fields when the call starts and what is recorded when it is over.
 
 use rust_stream::{CallConfig, CallContext, EndReason, RequestStream, ResponseSink, Tuning};
-use rust_stream_examples::adapter::StreamingExamplesHandler;
+use rust_stream_examples::adapter::{StreamingExamplesHandler, StreamingExamplesStreamClient};
 use rust_stream_examples::guide::GuideServer;
 use rust_stream_examples::pb;
 use rust_stream_tests::{serve, wait_for, within};
@@ -23,6 +23,8 @@ type Fields = BTreeMap<String, String>;
 struct Capture {
     /// Every `grpc_call` span, with all its fields, once it closed.
     closed: watch::Sender<Vec<Fields>>,
+    /// Every `grpc_client_call` span (a fleet client's call), once it closed.
+    client_closed: watch::Sender<Vec<Fields>>,
     /// Every event's message.
     events: watch::Sender<Vec<String>>,
 }
@@ -70,12 +72,15 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(&id)
-            && span.name() == "grpc_call"
-            && let Some(fields) = span.extensions().get::<Fields>()
-        {
+        let Some(span) = ctx.span(&id) else { return };
+        let list = match span.name() {
+            "grpc_call" => &self.0.closed,
+            "grpc_client_call" => &self.0.client_closed,
+            _ => return,
+        };
+        if let Some(fields) = span.extensions().get::<Fields>() {
             let fields = fields.clone();
-            self.0.closed.send_modify(|c| c.push(fields));
+            list.send_modify(|c| c.push(fields));
         }
     }
 }
@@ -377,4 +382,68 @@ async fn a_cancel_while_the_handler_waits_in_send_always_ends_client_gone() {
     for span in &closed[spans_before..] {
         assert_eq!(field(span, "end_reason"), "client gone", "{span:?}");
     }
+}
+
+/// Answers every `GetUser` with `UNAVAILABLE`, as a replica that is draining.
+struct Draining;
+
+impl StreamingExamplesHandler for Draining {
+    async fn get_user(
+        &self,
+        _ctx: CallContext,
+        _request: pb::UserRequest,
+    ) -> Result<pb::UserResponse, Status> {
+        Err(Status::unavailable("draining"))
+    }
+}
+
+/// A fleet client's call that was retried says so in its span: how many attempts, the
+/// replica that answered, and an event naming why it retried and which replica failed.
+#[tokio::test]
+async fn a_retried_call_shows_its_attempts_and_why_in_its_span() {
+    let _serial = SERIAL.lock().await;
+    let capture = capture();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let draining = serve(Arc::new(Draining), CallConfig::DEFAULT).await;
+    let serving = serve(Arc::new(GuideServer::new(dir.path())), CallConfig::DEFAULT).await;
+    let resolver = rust_stream::StaticResolver::new(vec![draining.addr, serving.addr]);
+    let fleet = within(
+        "the fleet to connect",
+        rust_stream::Fleet::with_resolver("guide.test:50051", resolver).connect(),
+    )
+    .await
+    .expect("both replicas accept connections");
+    let client = StreamingExamplesStreamClient::from_channel(fleet);
+    let before = capture.client_closed.borrow().len();
+    // Round robin sends at least one of two consecutive calls to the draining replica
+    // first; `GetUser` has no side effects, so such a call is retried on the other.
+    for _ in 0..2 {
+        let user = within(
+            "GetUser",
+            client.get_user(pb::UserRequest { id: "42".into() }),
+        )
+        .await
+        .expect("a draining replica's answer is retried on the other");
+        assert_eq!(user.name, "Ada Lovelace");
+    }
+    wait_for("both client spans to close", &capture.client_closed, |c| {
+        c.len() >= before + 2
+    })
+    .await;
+    let spans = capture.client_closed.borrow()[before..].to_vec();
+    for span in &spans {
+        assert!(field(span, "method").ends_with("/GetUser"), "{span:?}");
+        assert_eq!(field(span, "replica"), serving.addr.to_string(), "{span:?}");
+        assert!(["1", "2"].contains(&field(span, "attempts")), "{span:?}");
+    }
+    assert!(
+        spans.iter().any(|s| field(s, "attempts") == "2"),
+        "a call went to the draining replica first: {spans:?}"
+    );
+    let why = format!("retrying: UNAVAILABLE from {}", draining.addr);
+    assert!(
+        capture.events.borrow().iter().any(|e| e == &why),
+        "no event {why:?} in {:?}",
+        capture.events.borrow()
+    );
 }
