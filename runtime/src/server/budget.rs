@@ -99,3 +99,37 @@ impl CallBudget {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_message_larger_than_the_budget_takes_all_of_it_alone() {
+        let budget = Budget::new(1000);
+        let call = CallBudget::new(&budget);
+        let huge = call.try_charge(5000).expect("the whole budget is free");
+        assert_eq!((huge.num_permits(), budget.available()), (1000, 0));
+        assert!(call.try_charge(1).is_none(), "nothing is left beside it");
+        drop(huge);
+        assert_eq!(budget.available(), 1000);
+    }
+
+    #[tokio::test]
+    async fn charges_move_to_the_encoder_and_come_back_when_released() {
+        let budget = Budget::new(1000);
+        let call = CallBudget::new(&budget);
+        call.encoding(call.try_charge(300).unwrap());
+        call.encoding(call.try_charge(500).unwrap());
+        assert_eq!(budget.available(), 200);
+        let waiting = tokio::spawn({
+            let call = Arc::clone(&call);
+            async move { call.charge(400).await.num_permits() }
+        });
+        let encoded = call.take_encoded();
+        assert_eq!((encoded, call.take_encoded()), (800, 0));
+        call.release(encoded);
+        assert_eq!(waiting.await.unwrap(), 400);
+        assert_eq!(budget.available(), 1000);
+    }
+}
