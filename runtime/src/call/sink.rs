@@ -83,6 +83,45 @@ impl<T> fmt::Debug for ResponseSink<T> {
     }
 }
 
+/// A slot in the buffer and the connection's budget, taken by [`ResponseSink::reserve`].
+pub struct SendPermit<'a, T> {
+    sink: &'a ResponseSink<T>,
+    slot: mpsc::Permit<'a, Queued<T>>,
+    charge: Option<OwnedSemaphorePermit>,
+}
+
+/// A slot in a sink's buffer and the message's charge.
+type Room<'a, T> = (mpsc::Permit<'a, Queued<T>>, Option<OwnedSemaphorePermit>);
+
+impl<T> fmt::Debug for SendPermit<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendPermit")
+            .field("method", &self.sink.ctx.method())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> SendPermit<'_, T> {
+    /// Sends `item` in the room reserved for it. A response larger than the size reserved
+    /// first waits for the rest of its charge; dropping the permit unused gives the room
+    /// back.
+    pub async fn send(mut self, item: T) -> Result<(), SendError> {
+        if let (Some(charging), Some(charge)) = (&self.sink.charging, &mut self.charge) {
+            let more = charging
+                .budget
+                .shortfall(charge.num_permits(), charging.bytes(&item));
+            if more > 0 {
+                charge.merge(self.sink.charge(&charging.budget, more).await?);
+            }
+        }
+        self.slot.send(Queued {
+            item: Ok(item),
+            charge: self.charge,
+        });
+        Ok(())
+    }
+}
+
 /// A send that failed because the call is over; the item was not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendError {
@@ -153,28 +192,61 @@ impl<T> ResponseSink<T> {
     /// waiting for room fails the moment the call ends. A streaming handler itself is also
     /// dropped by its adapter then.
     async fn enqueue(&self, item: T) -> Result<(), SendError> {
-        let Some(charging) = &self.charging else {
-            let queued = Queued {
-                item: Ok(item),
-                charge: None,
-            };
-            return self.tx.send(queued).await.map_err(|_| self.ended());
-        };
-        let slot = self.tx.reserve().await.map_err(|_| self.ended())?;
-        let bytes = charging.bytes(&item);
-        let charge = match charging.budget.try_charge(bytes) {
-            Some(charge) => charge,
-            None => tokio::select! {
-                biased;
-                charge = charging.budget.charge(bytes) => charge,
-                () = self.tx.closed() => return Err(self.ended()),
-            },
-        };
+        let bytes = self
+            .charging
+            .as_ref()
+            .map_or(0, |charging| charging.bytes(&item));
+        let (slot, charge) = self.room(bytes).await?;
         slot.send(Queued {
             item: Ok(item),
-            charge: Some(charge),
+            charge,
         });
         Ok(())
+    }
+
+    /// Waits for a slot in the buffer, then for `bytes` of the connection's budget (when
+    /// the sink is charged), failing once the call has ended.
+    async fn room(&self, bytes: usize) -> Result<Room<'_, T>, SendError> {
+        let slot = self.tx.reserve().await.map_err(|_| self.ended())?;
+        let Some(charging) = &self.charging else {
+            return Ok((slot, None));
+        };
+        let charge = self.charge(&charging.budget, bytes).await?;
+        Ok((slot, Some(charge)))
+    }
+
+    /// `bytes` of the connection's budget, waiting for them unless the call ends first.
+    async fn charge(
+        &self,
+        budget: &CallBudget,
+        bytes: usize,
+    ) -> Result<OwnedSemaphorePermit, SendError> {
+        if let Some(charge) = budget.try_charge(bytes) {
+            return Ok(charge);
+        }
+        tokio::select! {
+            biased;
+            charge = budget.charge(bytes) => Ok(charge),
+            () = self.tx.closed() => Err(self.ended()),
+        }
+    }
+
+    /// Waits for room for one response of about `size` encoded bytes, before building it.
+    ///
+    /// [`send`](Self::send) waits with the response already built, so a handler parked on
+    /// a slow client holds one response beside those buffered; with large responses and
+    /// many streams that one can weigh more than the buffers. Reserving first keeps it
+    /// unbuilt until there is room for it. Fails, like `send`, once the call has ended.
+    pub async fn reserve(&self, size: usize) -> Result<SendPermit<'_, T>, SendError> {
+        self.check()?;
+        self.ctx.response().release_initial();
+        let bytes = size + MESSAGE_HEADER + std::mem::size_of::<Queued<T>>();
+        let (slot, charge) = self.room(bytes).await?;
+        Ok(SendPermit {
+            sink: self,
+            slot,
+            charge,
+        })
     }
 
     /// Buffers `item` if there is room for it now; gives it back otherwise.

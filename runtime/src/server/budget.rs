@@ -74,6 +74,11 @@ impl CallBudget {
         }
     }
 
+    /// What a message of `size` bytes still needs beside the `held` bytes charged for it.
+    pub(crate) fn shortfall(&self, held: usize, size: usize) -> usize {
+        (self.clamp(size) as usize).saturating_sub(held)
+    }
+
     fn clamp(&self, size: usize) -> u32 {
         u32::try_from(size)
             .unwrap_or(u32::MAX)
