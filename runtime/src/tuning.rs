@@ -84,7 +84,9 @@ pub struct Tuning {
     /// opens every stream and reads none pins at most
     /// `connection_send_budget + 2 * max_send_buffer * max_concurrent_streams` bytes of
     /// response data on the server (plus each stream's fixed bookkeeping). A message larger
-    /// than the whole budget is charged the whole budget and sent alone.
+    /// than the whole budget is charged the whole budget, so it is admitted alone, and it
+    /// holds its charge until its last piece is out: such messages add at most one
+    /// message's excess over the budget to the bound.
     ///
     /// Fairness: waiting senders are served in arrival order, so a stream whose client
     /// reads is held back only while the connection's other streams hold the budget; a

@@ -661,10 +661,16 @@ impl Charged {
 
     /// Hands hyper the first piece of `data`, which carries messages charged `charge`,
     /// keeping the rest for the next poll.
+    ///
+    /// The charge goes with the pieces in proportion to their length: a message charged
+    /// less than its length (one larger than the whole budget) keeps holding its share of
+    /// the budget until its last piece is out, so no second one is admitted meanwhile.
     fn hand(&mut self, mut data: Bytes, charge: usize) -> Frame<Bytes> {
         if data.len() > self.piece {
+            let share = charge as u128 * self.piece as u128 / data.len() as u128;
             self.rest = data.split_off(self.piece);
-            self.handed = charge.min(self.piece);
+            // At most `charge`, as `piece < data.len()`.
+            self.handed = usize::try_from(share).unwrap_or(charge);
             self.rest_charge = charge - self.handed;
         } else {
             self.handed = charge;

@@ -16,10 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 
-const STREAMS: usize = 32;
-const EVENTS: usize = 48;
-const EVENT_DATA: usize = 64 * 1024;
-const BUDGET: usize = 1024 * 1024;
+const MIB: usize = 1024 * 1024;
 /// What the kernel may hold between the server and a peer that does not read: the
 /// server's send buffer (at most `tcp_wmem`'s 4 MiB default) and the proxy's receive
 /// buffer, set small below.
@@ -27,11 +24,61 @@ const KERNEL_SLACK: usize = 8 * 1024 * 1024;
 /// A receive buffer small enough that the kernel holds little for the stalled client.
 const PROXY_RECV_BUFFER: u32 = 64 * 1024;
 
-/// ListEvents sends `EVENTS` events of `EVENT_DATA` bytes, counting what its sink accepted
-/// and any send that failed.
+/// What a test runs: `streams` ListEvents calls of `events` events of `data` bytes each, on
+/// one connection with a send budget of `budget` bytes.
+#[derive(Clone, Copy)]
+struct Load {
+    streams: usize,
+    events: usize,
+    data: usize,
+    budget: usize,
+    /// Whether the handler reserves room before building each event.
+    reserve: bool,
+}
+
+/// ListEvents sends the load's events, counting what its sink accepted and any send that
+/// failed.
 struct Feed {
+    load: Load,
     accepted: watch::Sender<usize>,
     failed: watch::Sender<usize>,
+}
+
+impl Feed {
+    /// Sends `event`, after reserving room for it when the load says so.
+    async fn send(
+        &self,
+        sink: &ResponseSink<pb::Event>,
+        event: pb::Event,
+    ) -> Result<(), tonic::Status> {
+        let len = event.encoded_len();
+        let sent = if self.load.reserve {
+            match sink.reserve(len).await {
+                Ok(permit) => permit.send(event).await,
+                Err(err) => Err(err),
+            }
+        } else {
+            sink.send(event).await
+        };
+        match sent {
+            Ok(()) => {
+                self.accepted.send_modify(|n| *n += len);
+                Ok(())
+            }
+            Err(err) => {
+                self.failed.send_modify(|n| *n += 1);
+                Err(err.into())
+            }
+        }
+    }
+}
+
+fn event(i: usize, data: usize) -> pb::Event {
+    pb::Event {
+        id: i.to_string(),
+        r#type: "load".into(),
+        data: vec![i as u8; data],
+    }
 }
 
 impl StreamingExamplesHandler for Feed {
@@ -41,18 +88,8 @@ impl StreamingExamplesHandler for Feed {
         _request: pb::EventFilter,
         sink: ResponseSink<pb::Event>,
     ) -> Result<(), tonic::Status> {
-        for i in 0..EVENTS {
-            let event = pb::Event {
-                id: i.to_string(),
-                r#type: "load".into(),
-                data: vec![i as u8; EVENT_DATA],
-            };
-            let len = event.encoded_len();
-            if let Err(err) = sink.send(event).await {
-                self.failed.send_modify(|n| *n += 1);
-                return Err(err.into());
-            }
-            self.accepted.send_modify(|n| *n += len);
+        for i in 0..self.load.events {
+            self.send(&sink, event(i, self.load.data)).await?;
         }
         Ok(())
     }
@@ -115,11 +152,49 @@ async fn drain(response: h2::client::ResponseFuture) -> (usize, Option<String>) 
 
 #[tokio::test]
 async fn a_client_that_reads_nothing_pins_at_most_the_budget_then_everything_flows() {
+    pin_then_flow(Load {
+        streams: 32,
+        events: 48,
+        data: 64 * 1024,
+        budget: MIB,
+        reserve: false,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn producers_that_reserve_room_first_are_bounded_alike() {
+    pin_then_flow(Load {
+        streams: 32,
+        events: 48,
+        data: 64 * 1024,
+        budget: MIB,
+        reserve: true,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn messages_larger_than_the_whole_budget_are_sent_one_at_a_time() {
+    pin_then_flow(Load {
+        streams: 4,
+        events: 6,
+        data: MIB,
+        budget: 256 * 1024,
+        reserve: false,
+    })
+    .await;
+}
+
+/// Runs `load` against a client that reads nothing until the server has stopped
+/// producing, checks what the server accepted against the bound, then reads everything.
+async fn pin_then_flow(load: Load) {
     let tuning = Tuning {
-        connection_send_budget: BUDGET,
+        connection_send_budget: load.budget,
         ..Tuning::BALANCED
     };
     let feed = Arc::new(Feed {
+        load,
         accepted: watch::Sender::new(0),
         failed: watch::Sender::new(0),
     });
@@ -140,7 +215,7 @@ async fn a_client_that_reads_nothing_pins_at_most_the_budget_then_everything_flo
         .expect("HTTP/2 handshake");
     tokio::spawn(connection);
     let filter = Bytes::from_static(&[0, 0, 0, 0, 0]);
-    let responses: Vec<_> = (0..STREAMS)
+    let responses: Vec<_> = (0..load.streams)
         .map(|_| {
             let request =
                 http::Request::post("http://127.0.0.1/streaming.StreamingExamples/ListEvents")
@@ -156,8 +231,10 @@ async fn a_client_that_reads_nothing_pins_at_most_the_budget_then_everything_flo
         .collect();
 
     let pinned = within("the server to stop producing", settled(&feed.accepted)).await;
-    let bound = BUDGET + 2 * tuning.max_send_buffer * STREAMS + KERNEL_SLACK;
-    let unbounded = STREAMS * EVENTS * EVENT_DATA;
+    // A message larger than the budget is charged the budget, so one such may be
+    // accepted beyond it.
+    let bound = load.budget + load.data + 2 * tuning.max_send_buffer * load.streams + KERNEL_SLACK;
+    let unbounded = load.streams * load.events * load.data;
     assert!(
         pinned <= bound,
         "{pinned} bytes accepted with nothing read, bound {bound} (all of it: {unbounded})"
@@ -169,17 +246,12 @@ async fn a_client_that_reads_nothing_pins_at_most_the_budget_then_everything_flo
         .into_iter()
         .map(|r| tokio::spawn(drain(r)))
         .collect();
-    let event_len = pb::Event {
-        id: "0".into(),
-        r#type: "load".into(),
-        data: vec![0; EVENT_DATA],
-    }
-    .encoded_len();
+    let expected: usize = (0..load.events)
+        .map(|i| 5 + event(i, load.data).encoded_len())
+        .sum();
     for drain in drains {
         let (bytes, status) = within("a stream to finish", drain).await.unwrap();
-        assert_eq!(status.as_deref(), Some("0"));
-        // Ids of 1 or 2 digits: the events are one byte longer from the tenth on.
-        assert_eq!(bytes, EVENTS * (5 + event_len) + (EVENTS - 10));
+        assert_eq!((bytes, status.as_deref()), (expected, Some("0")));
     }
     assert_eq!(*feed.failed.borrow(), 0);
 }
