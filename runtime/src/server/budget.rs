@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The bytes one connection's calls may hold for its client.
 #[derive(Debug)]
@@ -57,10 +57,9 @@ impl CallBudget {
 
     /// `size` bytes, or the whole budget for a message larger than that, taken now if free.
     pub(crate) fn try_charge(&self, size: usize) -> Option<OwnedSemaphorePermit> {
-        match Arc::clone(&self.budget.bytes).try_acquire_many_owned(self.clamp(size)) {
-            Ok(permit) => Some(permit),
-            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => None,
-        }
+        Arc::clone(&self.budget.bytes)
+            .try_acquire_many_owned(self.clamp(size))
+            .ok()
     }
 
     /// As [`try_charge`](Self::try_charge), waiting for the bytes. Callers are served in
