@@ -665,8 +665,10 @@ impl Charged {
     /// The charge goes with the pieces in proportion to their length: a message charged
     /// less than its length (one larger than the whole budget) keeps holding its share of
     /// the budget until its last piece is out, so no second one is admitted meanwhile.
+    /// A chunk that carries no charge (a unary answer, a plain service's stream) goes
+    /// whole, as before.
     fn hand(&mut self, mut data: Bytes, charge: usize) -> Frame<Bytes> {
-        if data.len() > self.piece {
+        if charge > 0 && data.len() > self.piece {
             let share = charge as u128 * self.piece as u128 / data.len() as u128;
             self.rest = data.split_off(self.piece);
             // At most `charge`, as `piece < data.len()`.
