@@ -44,17 +44,26 @@ impl AsyncRead for PatternReader {
     }
 }
 
-/// How many events `EventFilter.after` asks for (`None`: endless).
+/// How many events `EventFilter.after` asks for, the number before any `/` (`None`: endless).
 pub fn event_limit(after: &str) -> Option<u64> {
-    after.parse().ok()
+    after.split('/').next().and_then(|limit| limit.parse().ok())
 }
 
-/// The fields of event `i`, the same for both stacks.
-pub fn event_fields(i: u64) -> (String, String, Vec<u8>) {
+/// Payload bytes of each event a ListEvents request asks for: the number after a `/` in
+/// its `after` field (`"/65536"`: endless, 64 KiB events), [`EVENT_PAYLOAD`] without one.
+pub fn event_payload(after: &str) -> usize {
+    after
+        .split_once('/')
+        .and_then(|(_, payload)| payload.parse().ok())
+        .unwrap_or(EVENT_PAYLOAD)
+}
+
+/// The fields of event `i` with `payload` bytes of data, the same for both stacks.
+pub fn event_fields(i: u64, payload: usize) -> (String, String, Vec<u8>) {
     (
         i.to_string(),
         "tick".to_owned(),
-        vec![(i % 251) as u8; EVENT_PAYLOAD],
+        vec![(i % 251) as u8; payload],
     )
 }
 

@@ -17,8 +17,8 @@ pub struct BenchHandler {
     pub feed: Arc<FeedStats>,
 }
 
-fn event(i: u64) -> pb::Event {
-    let (id, r#type, data) = common::event_fields(i);
+fn event(i: u64, payload: usize) -> pb::Event {
+    let (id, r#type, data) = common::event_fields(i, payload);
     pb::Event { id, r#type, data }
 }
 
@@ -42,13 +42,15 @@ impl StreamingExamplesHandler for BenchHandler {
         sink: ResponseSink<pb::Event>,
     ) -> Result<(), Status> {
         let limit = common::event_limit(&request.after);
+        let payload = common::event_payload(&request.after);
         let _guard = self.feed.start();
         let feed = Arc::clone(&self.feed);
         ctx.on_end(move |_| feed.mark_ended());
         let mut i = 0;
         while limit.is_none_or(|limit| i < limit) {
             self.feed.count_one();
-            sink.send(event(i)).await?;
+            // Room first: a producer parked on a client that does not read holds no event.
+            sink.reserve(payload).await?.send(event(i, payload)).await?;
             i += 1;
         }
         Ok(())

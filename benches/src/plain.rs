@@ -65,8 +65,8 @@ impl<S> Drop for Observed<S> {
     }
 }
 
-fn event(i: u64) -> pb::Event {
-    let (id, r#type, data) = common::event_fields(i);
+fn event(i: u64, payload: usize) -> pb::Event {
+    let (id, r#type, data) = common::event_fields(i, payload);
     pb::Event { id, r#type, data }
 }
 
@@ -91,7 +91,8 @@ impl StreamingExamples for PlainServer {
         &self,
         request: Request<pb::EventFilter>,
     ) -> Result<Response<Self::ListEventsStream>, Status> {
-        let limit = common::event_limit(&request.into_inner().after);
+        let after = request.into_inner().after;
+        let (limit, payload) = (common::event_limit(&after), common::event_payload(&after));
         let (tx, rx) = mpsc::channel(CHANNEL);
         let guard = self.feed.start();
         let feed = Arc::clone(&self.feed);
@@ -100,7 +101,7 @@ impl StreamingExamples for PlainServer {
             let mut i = 0;
             while limit.is_none_or(|limit| i < limit) {
                 feed.count_one();
-                if tx.send(Ok(event(i))).await.is_err() {
+                if tx.send(Ok(event(i, payload))).await.is_err() {
                     break; // the client went away
                 }
                 i += 1;

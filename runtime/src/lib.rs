@@ -115,7 +115,7 @@ mod tuning;
 pub use call::{
     CallConfig, CallContext, Chunk, ChunkReader, Compression, DEFAULT_CHUNK_SIZE, Encoding,
     EndReason, GRPC_TIMEOUT_HEADER, InboundLimits, LateMetadata, RequestStream, ResponseSink,
-    SendError, parse_grpc_timeout,
+    SendError, SendPermit, parse_grpc_timeout,
 };
 #[cfg(feature = "client-cli")]
 pub use client::cli as client_cli;

@@ -77,10 +77,32 @@ pub struct Tuning {
     /// (grpc-go's `MaxConnectionAgeGrace`); `None` lets them finish however long they take.
     pub max_connection_age_grace: Option<Duration>,
     /// Server: most response bytes hyper queues per stream beyond what the client's
-    /// flow-control window lets it send. With the sink's buffer this bounds what a client
-    /// that does not read can pin per stream; times `max_concurrent_streams`, per
-    /// connection.
+    /// flow-control window lets it send; also the largest piece of a response body handed
+    /// to hyper at once (see [`connection_send_budget`](Self::connection_send_budget)).
     pub max_send_buffer: usize,
+    /// Server: most bytes of streamed responses one connection's calls hold for their
+    /// client, together: messages buffered in the calls' sinks, being encoded, and handed
+    /// to hyper.
+    ///
+    /// A sink takes a message's charge (its encoded length, plus its slot in the buffer)
+    /// from this budget before buffering it, and waits while the budget is spent, exactly
+    /// as it waits for room in its own buffer; cancelling the call gives its charges back at
+    /// once. A message is handed to hyper in pieces of at most `max_send_buffer` bytes, and
+    /// a piece's charge is given back when hyper asks for the next one, which it does only
+    /// once h2 has fewer than `max_send_buffer` bytes of the stream left. So a client that
+    /// opens every stream and reads none pins at most
+    /// `connection_send_budget + 2 * max_send_buffer * max_concurrent_streams` bytes of
+    /// response data on the server (plus each stream's fixed bookkeeping). A message larger
+    /// than the whole budget is charged the whole budget, so it is admitted alone, and it
+    /// holds its charge until its last piece is out: such messages add at most one
+    /// message's excess over the budget to the bound.
+    ///
+    /// Fairness: waiting senders are served in arrival order, so a stream whose client
+    /// reads is held back only while the connection's other streams hold the budget; a
+    /// client starving its own streams by leaving some unread starves only itself. Plain
+    /// tower services served beside the generated ones (health, reflection) are not
+    /// charged.
+    pub connection_send_budget: usize,
     /// Server: largest request metadata (header list, counted as HTTP/2 does) accepted;
     /// beyond it a call fails with `RESOURCE_EXHAUSTED`.
     pub max_metadata_size: usize,
@@ -124,11 +146,12 @@ impl Tuning {
     ///   calls open on the old connection finish, however long a stream runs, because a
     ///   stream the server cuts is a failed call for its client; a service whose long
     ///   streams must move too sets `max_connection_age_grace` (shutdown still ends them).
-    /// - 64 KiB send buffer per stream (hyper's default: 400 KiB), one 64 KiB frame: with
-    ///   the sink's 128 messages and the encoder's chunk, a client that grants huge windows
-    ///   and never reads pins about 165 KiB a stream (benchmark case 8; 686 KiB with plain
-    ///   tonic), so at most about 165 MiB per connection at 1,024 streams. Small-event
-    ///   streaming measured no slower than with 400 KiB.
+    /// - 16 KiB send buffer per stream (hyper's default: 400 KiB) and a 16 MiB send budget
+    ///   per connection: a client that grants huge windows and never reads pins at most
+    ///   16 MiB + 2 x 16 KiB x 1,024 streams = 48 MiB of response data per connection,
+    ///   whatever the message size (benchmark case 8; without the budget, 165 KiB a stream
+    ///   for 64-byte events, 686 KiB with plain tonic, and 128 messages a stream for large
+    ///   ones). 16 MiB lets one stream keep 256 messages of 64 KiB in flight.
     /// - 16 KiB of request metadata (as hyper so far), answered `RESOURCE_EXHAUSTED`
     ///   beyond, not with a bare HTTP 431.
     /// - 16 MiB messages: 4x gRPC's 4 MiB default, for fat unary answers; streams should
@@ -152,7 +175,8 @@ impl Tuning {
         idle_timeout: Some(Duration::from_secs(300)),
         max_connection_age: Some(Duration::from_secs(30 * 60)),
         max_connection_age_grace: None,
-        max_send_buffer: 64 * KIB as usize,
+        max_send_buffer: 16 * KIB as usize,
+        connection_send_budget: 16 * MIB as usize,
         max_metadata_size: 16 * KIB as usize,
     };
 

@@ -1,9 +1,12 @@
 //! Case 8: one connection opens N endless server streams, grants the largest flow-control
-//! windows HTTP/2 allows and never reads the socket: the memory it pins in the server.
+//! windows HTTP/2 allows and never reads the socket: the memory it pins in the server, with
+//! 64-byte, 64 KiB and 1 MiB events. The generated servers bound it by their connection's
+//! send budget whatever the event size; plain tonic, which buffers 128 events a stream, is
+//! measured with 64-byte events only (with 1 MiB ones it would pin 128 MiB a stream).
 
 use super::Error;
 use crate::report::{Pairing, Report, Row};
-use crate::servers::ServerProcess;
+use crate::servers::{Kind, ServerProcess};
 use crate::{Plan, sys};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -17,10 +20,17 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 const SETTLED_SAMPLES: usize = 10;
 /// Longest a run waits for the memory to settle.
 const MAX_SAMPLES: usize = 300;
+/// Event payload sizes, in bytes, with their names.
+const EVENT_SIZES: [(usize, &str); 3] = [
+    (crate::common::EVENT_PAYLOAD, "64 B"),
+    (64 * 1024, "64 KiB"),
+    (1024 * 1024, "1 MiB"),
+];
 
-/// Opens `streams` endless ListEvents calls on one connection with windows of 2^31 - 1
-/// bytes, written as raw HTTP/2 frames; the returned socket is never read.
-async fn pin(addr: SocketAddr, streams: u32) -> Result<TcpStream, Error> {
+/// Opens `streams` endless ListEvents calls of `payload`-byte events on one connection with
+/// windows of 2^31 - 1 bytes, written as raw HTTP/2 frames; the returned socket is never
+/// read.
+async fn pin(addr: SocketAddr, streams: u32, payload: usize) -> Result<TcpStream, Error> {
     const MAX_WINDOW: u32 = (1 << 31) - 1;
     let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
     // SETTINGS: ENABLE_PUSH 0, INITIAL_WINDOW_SIZE max.
@@ -47,8 +57,7 @@ async fn pin(addr: SocketAddr, streams: u32) -> Result<TcpStream, Error> {
         headers.push(value.len() as u8);
         headers.extend_from_slice(value.as_bytes());
     }
-    // An empty EventFilter: the endless feed.
-    let message = [0u8; 5];
+    let message = endless_feed(payload);
     for i in 0..streams {
         let stream_id = 2 * i + 1;
         frame(&mut out, 0x1, 0x4, stream_id, &headers); // HEADERS, END_HEADERS
@@ -57,6 +66,19 @@ async fn pin(addr: SocketAddr, streams: u32) -> Result<TcpStream, Error> {
     let mut tcp = TcpStream::connect(addr).await?;
     tcp.write_all(&out).await?;
     Ok(tcp)
+}
+
+/// The gRPC message of an EventFilter asking for an endless feed of `payload`-byte events
+/// (see [`event_payload`](crate::common::event_payload)).
+fn endless_feed(payload: usize) -> Vec<u8> {
+    let after = format!("/{payload}");
+    // Field 1, length-delimited; the value is under 128 bytes, so its length is one byte.
+    let mut filter = vec![0x0a, after.len() as u8];
+    filter.extend_from_slice(after.as_bytes());
+    let mut message = vec![0];
+    message.extend_from_slice(&(filter.len() as u32).to_be_bytes());
+    message.extend_from_slice(&filter);
+    message
 }
 
 fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream_id: u32, payload: &[u8]) {
@@ -88,11 +110,31 @@ async fn settled_rss(pid: u32) -> u64 {
     high
 }
 
-/// Runs the case: for every subject, a fresh server process measured idle (the reference)
-/// and then with one connection holding `plan.pinned_streams` streams it never reads.
+/// Runs the case: for every event size and subject, a fresh server process measured idle
+/// (the reference) and then with one connection holding `plan.pinned_streams` streams it
+/// never reads.
 pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
+    for (payload, size) in EVENT_SIZES {
+        let subjects: Vec<_> = super::FEED_SUBJECTS
+            .iter()
+            .filter(|(_, kind)| {
+                payload == crate::common::EVENT_PAYLOAD || !matches!(kind, Kind::Plain(_))
+            })
+            .collect();
+        run_size(plan, report, &subjects, payload, size).await?;
+    }
+    Ok(())
+}
+
+/// The case for `payload`-byte events (`size` names it).
+async fn run_size(
+    plan: &Plan,
+    report: &mut Report,
+    subjects: &[&(&str, Kind)],
+    payload: usize,
+    size: &str,
+) -> Result<(), Error> {
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let subjects = super::FEED_SUBJECTS;
     let streams = plan.pinned_streams;
     let mut idle = vec![Vec::new(); subjects.len()];
     let mut pinned = vec![Vec::new(); subjects.len()];
@@ -101,7 +143,7 @@ pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
             let kind = &subjects[subject].1;
             let process = ServerProcess::spawn(std::slice::from_ref(kind), ip, None)?;
             let before = settled_rss(process.pid()).await;
-            let connection = pin(process.addr(kind), streams).await?;
+            let connection = pin(process.addr(kind), streams, payload).await?;
             let after = settled_rss(process.pid()).await;
             drop(connection);
             idle[subject].push(before as f64 / 1024.0);
@@ -112,7 +154,7 @@ pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
         report.push(
             Row::new(
                 CASE,
-                &format!("server RSS, MiB, with {streams} streams never read"),
+                &format!("server RSS, MiB, {streams} streams of {size} events never read"),
                 name,
                 pinned[subject].clone(),
             )
@@ -122,16 +164,24 @@ pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
                 Pairing::PerRun,
             ),
         );
-        let per_stream: Vec<f64> = pinned[subject]
-            .iter()
-            .zip(&idle[subject])
-            .map(|(p, i)| (p - i) * 1024.0 / f64::from(streams))
-            .collect();
+        let growth = |scale: f64| -> Vec<f64> {
+            pinned[subject]
+                .iter()
+                .zip(&idle[subject])
+                .map(|(p, i)| (p - i) * scale)
+                .collect()
+        };
         report.push(Row::new(
             CASE,
-            "memory pinned per stream, KiB",
+            &format!("memory pinned by the connection, MiB, {size} events"),
             name,
-            per_stream,
+            growth(1.0),
+        ));
+        report.push(Row::new(
+            CASE,
+            &format!("memory pinned per stream, KiB, {size} events"),
+            name,
+            growth(1024.0 / f64::from(streams)),
         ));
     }
     Ok(())

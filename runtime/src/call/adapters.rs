@@ -125,12 +125,12 @@ pub async fn server_streaming<Req, Res, Fut>(
     handler: impl FnOnce(CallContext, Req, ResponseSink<Res>) -> Fut,
 ) -> Result<Response<ResponseStream<Res>>, Status>
 where
-    Res: Send + 'static,
+    Res: prost::Message + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
     let (ctx, message) = begin(method, config, request);
     admit(&ctx, config, true)?;
-    let out = outbound(&ctx, config.buffer);
+    let out = outbound(&ctx, config.buffer, <Res as prost::Message>::encoded_len);
     let handler = handler(ctx.clone(), message, out.sink.clone());
     Ok(streaming_response(ctx, handler, out).await)
 }
@@ -146,13 +146,13 @@ pub async fn bidi_streaming<Req, Res, Fut>(
 ) -> Result<Response<ResponseStream<Res>>, Status>
 where
     Req: prost::Message,
-    Res: Send + 'static,
+    Res: prost::Message + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
     let (ctx, streaming) = begin(method, config, request);
     admit(&ctx, config, false)?;
     let requests = RequestStream::new(streaming, config.limits, ctx.clone());
-    let out = outbound(&ctx, config.buffer);
+    let out = outbound(&ctx, config.buffer, <Res as prost::Message>::encoded_len);
     let handler = handler(ctx.clone(), requests, out.sink.clone());
     Ok(streaming_response(ctx, handler, out).await)
 }

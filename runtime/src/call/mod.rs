@@ -25,4 +25,4 @@ pub use context::{CallContext, EndReason};
 pub use deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 pub use inbound::{InboundLimits, RequestStream};
 pub use metadata::LateMetadata;
-pub use sink::{ResponseSink, ResponseStream, SendError};
+pub use sink::{ResponseSink, ResponseStream, SendError, SendPermit};

@@ -2,13 +2,48 @@
 //! handler writes to, and the response body stream tonic reads from.
 
 use crate::call::context::{CallContext, EndReason};
+use crate::server::budget::CallBudget;
 use futures_util::Stream;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tonic::Status;
+
+/// A buffered response and its charge on the connection's budget, given back when it is
+/// dropped unsent.
+struct Queued<T> {
+    item: Result<T, Status>,
+    charge: Option<OwnedSemaphorePermit>,
+}
+
+/// The gRPC message header before every encoded message.
+const MESSAGE_HEADER: usize = 5;
+
+/// How a sink charges its messages to its connection's budget.
+struct Charging<T> {
+    budget: Arc<CallBudget>,
+    /// A message's encoded length.
+    size: fn(&T) -> usize,
+}
+
+impl<T> Clone for Charging<T> {
+    fn clone(&self) -> Self {
+        Charging {
+            budget: Arc::clone(&self.budget),
+            size: self.size,
+        }
+    }
+}
+
+impl<T> Charging<T> {
+    /// What `item` holds while buffered: its encoded bytes and its slot in the buffer.
+    fn bytes(&self, item: &T) -> usize {
+        (self.size)(item) + MESSAGE_HEADER + std::mem::size_of::<Queued<T>>()
+    }
+}
 
 /// Where a streaming handler sends its responses.
 ///
@@ -17,9 +52,15 @@ use tonic::Status;
 /// client instead of filling memory. Every send fails as soon as the call has ended
 /// (client cancelled or disconnected, deadline passed), so `sink.send(item).await?` is all a
 /// handler needs to stop promptly.
+///
+/// Under [`Tuning::server`](crate::Tuning::server), what the sink buffers also counts
+/// against its connection's
+/// [`connection_send_budget`](crate::Tuning::connection_send_budget): `send` waits for the
+/// budget as it waits for room in the buffer.
 pub struct ResponseSink<T> {
-    tx: mpsc::Sender<Result<T, Status>>,
+    tx: mpsc::Sender<Queued<T>>,
     ctx: CallContext,
+    charging: Option<Charging<T>>,
 }
 
 impl<T> Clone for ResponseSink<T> {
@@ -27,6 +68,7 @@ impl<T> Clone for ResponseSink<T> {
         ResponseSink {
             tx: self.tx.clone(),
             ctx: self.ctx.clone(),
+            charging: self.charging.clone(),
         }
     }
 }
@@ -38,6 +80,45 @@ impl<T> fmt::Debug for ResponseSink<T> {
             .field("active", &self.is_active())
             .field("capacity", &self.tx.capacity())
             .finish()
+    }
+}
+
+/// A slot in the buffer and the connection's budget, taken by [`ResponseSink::reserve`].
+pub struct SendPermit<'a, T> {
+    sink: &'a ResponseSink<T>,
+    slot: mpsc::Permit<'a, Queued<T>>,
+    charge: Option<OwnedSemaphorePermit>,
+}
+
+/// A slot in a sink's buffer and the message's charge.
+type Room<'a, T> = (mpsc::Permit<'a, Queued<T>>, Option<OwnedSemaphorePermit>);
+
+impl<T> fmt::Debug for SendPermit<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendPermit")
+            .field("method", &self.sink.ctx.method())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> SendPermit<'_, T> {
+    /// Sends `item` in the room reserved for it. A response larger than the size reserved
+    /// first waits for the rest of its charge; dropping the permit unused gives the room
+    /// back.
+    pub async fn send(mut self, item: T) -> Result<(), SendError> {
+        if let (Some(charging), Some(charge)) = (&self.sink.charging, &mut self.charge) {
+            let more = charging
+                .budget
+                .shortfall(charge.num_permits(), charging.bytes(&item));
+            if more > 0 {
+                charge.merge(self.sink.charge(&charging.budget, more).await?);
+            }
+        }
+        self.slot.send(Queued {
+            item: Ok(item),
+            charge: self.charge,
+        });
+        Ok(())
     }
 }
 
@@ -100,11 +181,95 @@ impl<T> ResponseSink<T> {
         {
             return self.send_timed(item, &body.meter).await;
         }
-        // The receiver lives exactly as long as the response body: hyper drops the body when
-        // the client resets or disconnects, and the body closes it on a deadline, so a send
-        // waiting for room fails the moment the call ends. A streaming handler itself is
-        // also dropped by its adapter then.
-        self.tx.send(Ok(item)).await.map_err(|_| self.ended())
+        self.enqueue(item).await
+    }
+
+    /// Buffers `item` once there is room for it, in the buffer and in the connection's
+    /// budget.
+    ///
+    /// The receiver lives exactly as long as the response body: hyper drops the body when
+    /// the client resets or disconnects, and the body closes it on a deadline, so a send
+    /// waiting for room fails the moment the call ends. A streaming handler itself is also
+    /// dropped by its adapter then.
+    async fn enqueue(&self, item: T) -> Result<(), SendError> {
+        let bytes = self
+            .charging
+            .as_ref()
+            .map_or(0, |charging| charging.bytes(&item));
+        let (slot, charge) = self.room(bytes).await?;
+        slot.send(Queued {
+            item: Ok(item),
+            charge,
+        });
+        Ok(())
+    }
+
+    /// Waits for a slot in the buffer, then for `bytes` of the connection's budget (when
+    /// the sink is charged), failing once the call has ended.
+    async fn room(&self, bytes: usize) -> Result<Room<'_, T>, SendError> {
+        let slot = self.tx.reserve().await.map_err(|_| self.ended())?;
+        let Some(charging) = &self.charging else {
+            return Ok((slot, None));
+        };
+        let charge = self.charge(&charging.budget, bytes).await?;
+        Ok((slot, Some(charge)))
+    }
+
+    /// `bytes` of the connection's budget, waiting for them unless the call ends first.
+    async fn charge(
+        &self,
+        budget: &CallBudget,
+        bytes: usize,
+    ) -> Result<OwnedSemaphorePermit, SendError> {
+        if let Some(charge) = budget.try_charge(bytes) {
+            return Ok(charge);
+        }
+        tokio::select! {
+            biased;
+            charge = budget.charge(bytes) => Ok(charge),
+            () = self.tx.closed() => Err(self.ended()),
+        }
+    }
+
+    /// Waits for room for one response of about `size` encoded bytes, before building it.
+    ///
+    /// [`send`](Self::send) waits with the response already built, so a handler parked on
+    /// a slow client holds one response beside those buffered; with large responses and
+    /// many streams that one can weigh more than the buffers. Reserving first keeps it
+    /// unbuilt until there is room for it. Fails, like `send`, once the call has ended.
+    pub async fn reserve(&self, size: usize) -> Result<SendPermit<'_, T>, SendError> {
+        self.check()?;
+        self.ctx.response().release_initial();
+        let bytes = size + MESSAGE_HEADER + std::mem::size_of::<Queued<T>>();
+        let (slot, charge) = self.room(bytes).await?;
+        Ok(SendPermit {
+            sink: self,
+            slot,
+            charge,
+        })
+    }
+
+    /// Buffers `item` if there is room for it now; gives it back otherwise.
+    #[cfg(feature = "metrics")]
+    fn try_enqueue(&self, item: T) -> Result<(), mpsc::error::TrySendError<T>> {
+        use tokio::sync::mpsc::error::TrySendError;
+        let slot = match self.tx.try_reserve() {
+            Ok(slot) => slot,
+            Err(TrySendError::Full(())) => return Err(TrySendError::Full(item)),
+            Err(TrySendError::Closed(())) => return Err(TrySendError::Closed(item)),
+        };
+        let charge = match &self.charging {
+            None => None,
+            Some(charging) => match charging.budget.try_charge(charging.bytes(&item)) {
+                Some(charge) => Some(charge),
+                None => return Err(TrySendError::Full(item)),
+            },
+        };
+        slot.send(Queued {
+            item: Ok(item),
+            charge,
+        });
+        Ok(())
     }
 
     /// As `send`, adding the time spent waiting for room to the call's metrics.
@@ -115,17 +280,14 @@ impl<T> ResponseSink<T> {
         meter: &crate::metrics::server::CallMeter,
     ) -> Result<(), SendError> {
         use tokio::sync::mpsc::error::TrySendError;
-        match self.tx.try_reserve() {
-            Ok(permit) => {
-                permit.send(Ok(item));
-                Ok(())
-            }
-            Err(TrySendError::Closed(())) => Err(self.ended()),
-            Err(TrySendError::Full(())) => {
+        match self.try_enqueue(item) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Closed(_)) => Err(self.ended()),
+            Err(TrySendError::Full(item)) => {
                 let waiting = tokio::time::Instant::now();
-                let sent = self.tx.send(Ok(item)).await;
+                let sent = self.enqueue(item).await;
                 meter.waited(waiting.elapsed());
-                sent.map_err(|_| self.ended())
+                sent
             }
         }
     }
@@ -159,7 +321,7 @@ impl<T> ResponseSink<T> {
         tokio::select! {
             biased;
             () = self.ctx.cancelled() => {}
-            _ = self.tx.send(Err(status)) => {}
+            _ = self.tx.send(Queued { item: Err(status), charge: None }) => {}
         }
     }
 
@@ -188,7 +350,10 @@ impl<T> ResponseSink<T> {
 /// Dropping it (hyper does so when the client resets the stream or disconnects) ends the
 /// call, which stops the handler.
 pub struct ResponseStream<T> {
-    rx: mpsc::Receiver<Result<T, Status>>,
+    rx: mpsc::Receiver<Queued<T>>,
+    /// The call's account with its connection's budget, where the charges of the messages
+    /// it yields go.
+    budget: Option<Arc<CallBudget>>,
     abort: Option<oneshot::Receiver<Status>>,
     /// Ends the call in [`Drop`], before `rx` closes (see there).
     end: CallContext,
@@ -219,7 +384,12 @@ impl<T> Stream for ResponseStream<T> {
         if let Some(status) = self.take_abort(None) {
             return Poll::Ready(Some(Err(status)));
         }
-        match self.rx.poll_recv(cx) {
+        let polled = match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(queued)) => Poll::Ready(Some(self.take(queued))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        };
+        match polled {
             Poll::Pending => match self.take_abort(Some(cx)) {
                 Some(status) => Poll::Ready(Some(Err(status))),
                 None => Poll::Pending,
@@ -241,6 +411,15 @@ impl<T> Stream for ResponseStream<T> {
 }
 
 impl<T> ResponseStream<T> {
+    /// The item the encoder takes; its charge stays held, in the call's account, until the
+    /// encoded bytes are handed to hyper.
+    fn take(&self, queued: Queued<T>) -> Result<T, Status> {
+        if let (Some(charge), Some(budget)) = (queued.charge, &self.budget) {
+            budget.encoding(charge);
+        }
+        queued.item
+    }
+
     /// The abort status, if one was sent; with `cx`, registers for the wake-up otherwise.
     /// Taking it closes the channel and discards what is buffered: the call ends now.
     fn take_abort(&mut self, cx: Option<&mut Context<'_>>) -> Option<Status> {
@@ -281,16 +460,22 @@ pub(crate) struct Outbound<T> {
     pub(crate) abort: oneshot::Sender<Status>,
 }
 
-pub(crate) fn outbound<T>(ctx: &CallContext, buffer: usize) -> Outbound<T> {
+/// The ends of a streaming response for the call `ctx`, buffering `buffer` messages. When
+/// the call's connection has a budget, messages are charged to it for their encoded
+/// length, `size`.
+pub(crate) fn outbound<T>(ctx: &CallContext, buffer: usize, size: fn(&T) -> usize) -> Outbound<T> {
     let (tx, rx) = mpsc::channel(buffer.max(1));
     let (abort_tx, abort_rx) = oneshot::channel();
+    let budget = ctx.body().and_then(|body| body.budget.clone());
     Outbound {
         sink: ResponseSink {
             tx,
             ctx: ctx.clone(),
+            charging: budget.clone().map(|budget| Charging { budget, size }),
         },
         stream: ResponseStream {
             rx,
+            budget,
             abort: Some(abort_rx),
             end: ctx.clone(),
         },

@@ -4,6 +4,7 @@
 use crate::call::context::EndReason;
 use crate::call::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 use crate::call::metadata::{ResponseMetadata, append};
+use crate::server::budget::CallBudget;
 use crate::server::wrapping::{ready_when_inner_is, wrapping_layer};
 use http_body::{Body as _, Frame, SizeHint};
 use pin_project_lite::pin_project;
@@ -107,6 +108,8 @@ pub(crate) struct BodyState {
     /// The call's metrics (recording nothing unless the server has metrics).
     #[cfg(feature = "metrics")]
     pub(crate) meter: crate::metrics::server::CallMeter,
+    /// The call's account with its connection's send budget, under the runtime's server.
+    pub(crate) budget: Option<Arc<CallBudget>>,
 }
 
 impl Default for BodyState {
@@ -121,6 +124,7 @@ impl Default for BodyState {
             response: Arc::new(ResponseMetadata::new()),
             #[cfg(feature = "metrics")]
             meter: crate::metrics::server::CallMeter::default(),
+            budget: None,
         }
     }
 }
@@ -223,6 +227,7 @@ where
             span: call_span(&request, timeout),
             #[cfg(feature = "metrics")]
             meter: crate::metrics::server::CallMeter::new(self.metrics.clone()),
+            budget: request.extensions().get::<Arc<CallBudget>>().cloned(),
             ..BodyState::default()
         });
         let (mut parts, body) = request.into_parts();

@@ -10,6 +10,7 @@
 //! own `Server` too. [`StreamService`](trait@StreamService) serves one handler in one call.
 
 pub(crate) mod auth;
+pub(crate) mod budget;
 pub(crate) mod call_layer;
 mod gate;
 mod overload;

@@ -5,13 +5,16 @@
 //! streams on shutdown; serving the routes here does all four (see [`TunedRouter`]).
 
 use crate::server::auth::{Auth, AuthLayer};
+use crate::server::budget::{Budget, CallBudget};
 use crate::server::gate::Gated;
 use crate::server::overload::{self, Activity, Entry, Open, Registry};
 use crate::server::shutdown::{self, Shutdown};
 use crate::server::status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
 use crate::server::tls::{PeerIdentity, ServerTls};
 use crate::tuning::Tuning;
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use http_body::Frame;
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -21,7 +24,7 @@ use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
@@ -89,7 +92,8 @@ struct Options {
 ///   and closes it once its streams are done or [`Tuning::max_connection_age_grace`] is
 ///   over;
 /// - bounds what one stream queues for a client that does not read
-///   ([`Tuning::max_send_buffer`]);
+///   ([`Tuning::max_send_buffer`]), and what all the streams of one connection hold
+///   together ([`Tuning::connection_send_budget`]);
 /// - rejects requests that are not gRPC (HTTP 415) and answers oversized metadata with
 ///   `RESOURCE_EXHAUSTED` (see [`RequestGuard`]);
 /// - on shutdown ([`TunedRouter::serve_with_shutdown`]) ends open streams, of every
@@ -291,6 +295,9 @@ impl TunedRouter {
                 info: (),
                 peer: None,
                 activity: None,
+                send_budget: self.tuning.connection_send_budget,
+                piece: self.tuning.max_send_buffer.max(1),
+                budget: None,
             },
             tls: self.options.tls,
             handshake_timeout: self.tuning.handshake_timeout,
@@ -652,6 +659,12 @@ struct ConnService<C> {
     peer: Option<PeerIdentity>,
     /// The connection's open streams (none in the template the connections copy).
     activity: Option<Arc<Activity>>,
+    /// Bytes of streamed responses the connection's calls may hold, together.
+    send_budget: usize,
+    /// Most bytes of a response body handed to hyper at once.
+    piece: usize,
+    /// The connection's budget of `send_budget` bytes (none in the template).
+    budget: Option<Arc<Budget>>,
 }
 
 impl ConnService<()> {
@@ -669,34 +682,121 @@ impl ConnService<()> {
             info,
             peer,
             activity,
+            send_budget: self.send_budget,
+            piece: self.piece,
+            budget: Some(Budget::new(self.send_budget)),
         }
     }
 }
 
-/// A response body that ends at shutdown if it is a stream, and keeps its stream counted
-/// as open (with an idle timeout) until hyper drops it.
+/// A response body that ends at shutdown if it is a stream, keeps its stream counted as
+/// open (with an idle timeout) until hyper drops it, and gives its call's charges back to
+/// the connection's budget as hyper takes the bytes.
 struct Tracked {
     body: shutdown::ResponseBody,
     _open: Option<Open>,
+    charged: Option<Charged>,
+}
+
+/// What a response body has handed to hyper and holds of its connection's budget (see
+/// [`Tuning::connection_send_budget`]).
+struct Charged {
+    call: Arc<CallBudget>,
+    /// Most bytes handed to hyper at once.
+    piece: usize,
+    /// The charge of the piece hyper has: given back when hyper asks for the next, by which
+    /// time h2 has buffered it and has fewer than `max_send_buffer` bytes of the stream left.
+    handed: usize,
+    /// What is left of a chunk larger than a piece, and its charge.
+    rest: Bytes,
+    rest_charge: usize,
+}
+
+impl Charged {
+    fn new(call: Arc<CallBudget>, piece: usize) -> Self {
+        Charged {
+            call,
+            piece,
+            handed: 0,
+            rest: Bytes::new(),
+            rest_charge: 0,
+        }
+    }
+
+    /// Hands hyper the first piece of `data`, which carries messages charged `charge`,
+    /// keeping the rest for the next poll.
+    ///
+    /// The charge goes with the pieces in proportion to their length: a message charged
+    /// less than its length (one larger than the whole budget) keeps holding its share of
+    /// the budget until its last piece is out, so no second one is admitted meanwhile.
+    /// A chunk that carries no charge (a unary answer, a plain service's stream) goes
+    /// whole, as before.
+    fn hand(&mut self, mut data: Bytes, charge: usize) -> Frame<Bytes> {
+        if charge > 0 && data.len() > self.piece {
+            let share = charge as u128 * self.piece as u128 / data.len() as u128;
+            self.rest = data.split_off(self.piece);
+            // At most `charge`, as `piece < data.len()`.
+            self.handed = usize::try_from(share).unwrap_or(charge);
+            self.rest_charge = charge - self.handed;
+        } else {
+            self.handed = charge;
+        }
+        Frame::data(data)
+    }
+
+    fn hand_rest(&mut self) -> Frame<Bytes> {
+        let rest = std::mem::take(&mut self.rest);
+        let charge = std::mem::take(&mut self.rest_charge);
+        self.hand(rest, charge)
+    }
+}
+
+impl Drop for Charged {
+    /// The call is over or cancelled: whatever it still held goes back at once.
+    fn drop(&mut self) {
+        self.call
+            .release(self.handed + self.rest_charge + self.call.take_encoded());
+    }
 }
 
 impl http_body::Body for Tracked {
-    type Data = bytes::Bytes;
+    type Data = Bytes;
     type Error = tonic::Status;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let Some(charged) = this.charged.as_mut() else {
+            return Pin::new(&mut this.body).poll_frame(cx);
+        };
+        charged.call.release(std::mem::take(&mut charged.handed));
+        if !charged.rest.is_empty() {
+            return Poll::Ready(Some(Ok(charged.hand_rest())));
+        }
+        let polled = ready!(Pin::new(&mut this.body).poll_frame(cx));
+        Poll::Ready(polled.map(|frame| {
+            frame.map(|frame| match frame.into_data() {
+                // The chunk carries every message the encoder took since the last one.
+                Ok(data) => charged.hand(data, charged.call.take_encoded()),
+                Err(frame) => frame,
+            })
+        }))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.charged
+            .as_ref()
+            .is_none_or(|charged| charged.rest.is_empty())
+            && self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
+        match &self.charged {
+            Some(charged) if !charged.rest.is_empty() => http_body::SizeHint::default(),
+            _ => self.body.size_hint(),
+        }
     }
 }
 
@@ -716,6 +816,7 @@ impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Inc
             let rejection = rejection.map(|body| Tracked {
                 body: watch.response(body),
                 _open: None,
+                charged: None,
             });
             return Box::pin(std::future::ready(Ok(rejection)));
         }
@@ -725,6 +826,11 @@ impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Inc
             extensions.insert(peer.clone());
         }
         extensions.insert(self.shutdown.clone());
+        let charged = self.budget.as_ref().map(|budget| {
+            let call = CallBudget::new(budget);
+            extensions.insert(Arc::clone(&call));
+            Charged::new(call, self.piece)
+        });
         let mut routes = self.routes.clone();
         let open = self.activity.as_ref().map(Activity::open);
         // `CallLayer` reads tonic's body type, as it does under tonic's own server.
@@ -741,6 +847,7 @@ impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Inc
             Ok(response?.map(|body| Tracked {
                 body: watch.response(body),
                 _open: open,
+                charged,
             }))
         })
     }

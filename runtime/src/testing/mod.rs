@@ -362,7 +362,8 @@ pub fn response_sink<T>(
     ctx: &CallContext,
     buffer: usize,
 ) -> (ResponseSink<T>, ResponseCollector<T>) {
-    let out = outbound(ctx, buffer);
+    // A sink under test has no connection, so no budget to charge.
+    let out = outbound(ctx, buffer, |_| 0);
     (out.sink, ResponseCollector { stream: out.stream })
 }
 
