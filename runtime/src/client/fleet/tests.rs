@@ -453,6 +453,41 @@ async fn a_refused_stream_is_retried_transparently_on_another_replica() {
     assert_eq!(*pool.failed.lock().unwrap(), [Reach::Unprocessed; 4]);
 }
 
+/// A streaming request whose messages are still being produced when its first replica
+/// refuses it goes to the other with every message, those sent before the refusal (kept by
+/// the replay) and those after.
+#[tokio::test]
+async fn a_refused_streaming_request_is_replayed_with_every_message() {
+    let (refusing, refused) = refusing_server("127.0.0.3").await;
+    let server = Server::start("127.0.0.2", Behaviour::FailFirst(0)).await;
+    let retrying = Retrying::new(Pool::new(&[refusing, server.addr]), RetryBudget::DEFAULT);
+    let (messages, source) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Status>>(4);
+    let body = Body::new(http_body_util::StreamBody::new(
+        tokio_stream::wrappers::ReceiverStream::new(source),
+    ));
+    let send =
+        |text: &'static str| messages.send(Ok(Frame::data(Bytes::from_static(text.as_bytes()))));
+    send("first ").await.unwrap();
+    // No policy: only a transparent retry can save it.
+    let call = tokio::spawn(retrying.call(request(body, None, None)));
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while refused.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the first replica refused the stream");
+    send("second ").await.unwrap();
+    send("third").await.unwrap();
+    drop(send);
+    drop(messages);
+    let response = call.await.unwrap().expect("retried on the other replica");
+    assert_eq!(outcome(response).await.0, Code::Ok);
+    let calls = server.seen.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].1, Bytes::from_static(b"first second third"));
+}
+
 #[tokio::test]
 async fn a_refused_stream_is_retried_once_then_fails_with_the_attempts_named() {
     let (refusing, refused) = refusing_server("127.0.0.3").await;
