@@ -479,7 +479,6 @@ async fn a_refused_streaming_request_is_replayed_with_every_message() {
     .expect("the first replica refused the stream");
     send("second ").await.unwrap();
     send("third").await.unwrap();
-    drop(send);
     drop(messages);
     let response = call.await.unwrap().expect("retried on the other replica");
     assert_eq!(outcome(response).await.0, Code::Ok);
