@@ -44,11 +44,15 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 /// [`CallLayer`](crate::CallLayer): tonic's timer started earlier, so ours is shortened by
 /// [`TONIC_TIMER_MARGIN`].
 pub(crate) fn header_timeout(metadata: &MetadataMap) -> Option<Duration> {
-    metadata
+    request_timeout(metadata.as_ref()).map(|t| t.saturating_sub(TONIC_TIMER_MARGIN))
+}
+
+/// The timeout a request's `grpc-timeout` header carries, if it has a valid one.
+pub(crate) fn request_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
         .get(GRPC_TIMEOUT_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_grpc_timeout)
-        .map(|t| t.saturating_sub(TONIC_TIMER_MARGIN))
 }
 
 /// How long before its deadline a client's reset still counts as the client's own deadline

@@ -11,7 +11,7 @@
 use super::classify::{NotSent, chain, describe};
 use super::retry::{Attempt, Attempts};
 use super::{BoxError, FleetError, Resolve};
-use crate::call::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
+use crate::call::deadline::request_timeout;
 use crate::client::ClientTls;
 use crate::tuning::Tuning;
 use std::collections::HashMap;
@@ -250,11 +250,7 @@ impl Shared {
     /// How long an attempt waits for a connected replica: the connect timeout, or what is
     /// left of the call's `grpc-timeout` if that is sooner.
     fn wait_limit(&self, request: &http::Request<Body>) -> Duration {
-        let deadline = request
-            .headers()
-            .get(GRPC_TIMEOUT_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(parse_grpc_timeout);
+        let deadline = request_timeout(request.headers());
         let connect = self.config.tuning.connect_timeout;
         deadline.map_or(connect, |deadline| deadline.min(connect))
     }
@@ -592,17 +588,8 @@ impl Backoff {
             .saturating_mul(1 << self.failures.min(8))
             .min(BACKOFF_MAX);
         self.failures += 1;
-        base.mul_f64(0.8 + 0.4 * random_unit())
+        base.mul_f64(0.8 + 0.4 * fastrand::f64())
     }
-}
-
-/// A number in `[0, 1)`, different on every call: std's hasher keys are random.
-fn random_unit() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let bits = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
