@@ -4,7 +4,7 @@
 use super::BoxError;
 use super::classify::{self, Reach, describe};
 use super::replay::Replay;
-use crate::call::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
+use crate::call::deadline::{GRPC_TIMEOUT_HEADER, request_timeout};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -279,12 +279,8 @@ impl<A: Attempts> Call<A> {
     fn new(attempts: A, throttle: Arc<Throttle>, request: http::Request<Body>) -> Self {
         let (head, body) = request.into_parts();
         let policy = head.extensions.get::<RetryPolicy>().copied();
-        let deadline = head
-            .headers
-            .get(GRPC_TIMEOUT_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_grpc_timeout)
-            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let deadline =
+            request_timeout(&head.headers).and_then(|timeout| Instant::now().checked_add(timeout));
         Call {
             attempts,
             throttle,
@@ -302,7 +298,12 @@ impl<A: Attempts> Call<A> {
 
     async fn run(mut self) -> Result<http::Response<Body>, BoxError> {
         loop {
-            let attempt = self.attempts.attempt(self.request(), self.last);
+            let Some(request) = self.request() else {
+                // The backoff ended at the deadline (a timer fires late on a busy machine):
+                // no attempt starts after it.
+                return Err(self.deadline_passed(&"no time left for another attempt"));
+            };
+            let attempt = self.attempts.attempt(request, self.last);
             let attempt = match self.deadline {
                 Some(at) => match tokio::time::timeout_at(at, attempt).await {
                     Ok(attempt) => attempt,
@@ -329,16 +330,24 @@ impl<A: Attempts> Call<A> {
     }
 
     /// The next attempt's request: the same head, `grpc-timeout` set to what is left of
-    /// the deadline, and the body from its start.
-    fn request(&self) -> http::Request<Body> {
+    /// the deadline, and the body from its start; `None` for a retry once the deadline has
+    /// passed.
+    fn request(&self) -> Option<http::Request<Body>> {
         let mut head = self.head.clone();
         if self.sent > 0
-            && let Some(left) = self.deadline.map(|at| at - Instant::now())
-            && let Ok(value) = http::HeaderValue::try_from(grpc_timeout(left))
+            && let Some(at) = self.deadline
         {
-            head.headers.insert(GRPC_TIMEOUT_HEADER, value);
+            let left = at
+                .checked_duration_since(Instant::now())
+                .filter(|l| !l.is_zero())?;
+            if let Ok(value) = http::HeaderValue::try_from(grpc_timeout(left)) {
+                head.headers.insert(GRPC_TIMEOUT_HEADER, value);
+            }
         }
-        http::Request::from_parts(head, Body::new(self.replay.body()))
+        Some(http::Request::from_parts(
+            head,
+            Body::new(self.replay.body()),
+        ))
     }
 
     fn judge(&mut self, attempt: Attempt) -> Next {

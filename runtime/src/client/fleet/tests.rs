@@ -148,6 +148,8 @@ struct Pool {
     next: Arc<AtomicUsize>,
     sent: Arc<AtomicUsize>,
     failed: Arc<Mutex<Vec<Reach>>>,
+    /// Each attempt's `grpc-timeout`, as the retry loop sent it.
+    timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
 }
 
 impl Pool {
@@ -164,6 +166,7 @@ impl Pool {
             next: Arc::default(),
             sent: Arc::default(),
             failed: Arc::default(),
+            timeouts: Arc::default(),
         }
     }
 
@@ -192,6 +195,8 @@ impl Attempts for Pool {
         async move {
             let (addr, mut channel) = pool.pick(avoid);
             pool.sent.fetch_add(1, Ordering::Relaxed);
+            let timeout = crate::call::deadline::request_timeout(request.headers());
+            pool.timeouts.lock().unwrap().push(timeout);
             let ready = futures_util::future::poll_fn(|cx| channel.poll_ready(cx)).await;
             let result = match ready {
                 Err(error) => Err(Box::new(NotSent(Box::new(error))) as _),
@@ -321,13 +326,12 @@ async fn no_attempt_starts_after_the_deadline() {
         2.0,
         &[Code::Unavailable],
     );
-    let retrying = Retrying::new(Pool::new(&[server.addr]), PLENTY);
+    let pool = Pool::new(&[server.addr]);
+    let retrying = Retrying::new(pool.clone(), PLENTY);
     let timeout = Duration::from_millis(250);
     let mut calls = Vec::new();
-    let mut last_start = Instant::now();
     for _ in 0..20 {
         let call = retrying.call(request(Body::empty(), Some(policy), Some(timeout)));
-        last_start = Instant::now();
         calls.push(tokio::spawn(async move {
             let start = Instant::now();
             let code = match call.await {
@@ -346,10 +350,16 @@ async fn no_attempt_starts_after_the_deadline() {
         );
         assert!(took < timeout + Duration::from_millis(200), "{took:?}");
     }
-    let arrivals = server.seen.calls.lock().unwrap().clone();
-    assert!(arrivals.len() > 20, "some calls were retried");
-    for (arrived, _) in arrivals {
-        assert!(arrived <= last_start + timeout);
+    assert!(server.seen.count() > 20, "some calls were retried");
+    // Every attempt, retries included, left with time before its call's deadline: what
+    // was left of it, never nothing (an attempt after the deadline would carry none).
+    let timeouts = pool.timeouts.lock().unwrap().clone();
+    assert_eq!(timeouts.len(), pool.sent());
+    for left in timeouts {
+        assert!(
+            left.is_some_and(|left| !left.is_zero() && left <= timeout),
+            "{left:?}"
+        );
     }
 }
 
