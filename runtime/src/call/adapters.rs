@@ -6,7 +6,7 @@ use crate::call::context::{CallContext, Caller, EndReason};
 use crate::call::deadline::{CallDeadline, header_timeout};
 use crate::call::inbound::{InboundLimits, RequestStream};
 use crate::call::metadata::merge_into_status;
-use crate::call::sink::{Outbound, ResponseSink, ResponseStream, outbound};
+use crate::call::sink::{Outbound, ResponseSink, ResponseStream, encoded_outbound};
 use crate::server::call_layer::CallStart;
 use futures_util::FutureExt;
 use futures_util::future::{AbortHandle, Abortable};
@@ -14,7 +14,6 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -130,7 +129,7 @@ where
 {
     let (ctx, message) = begin(method, config, request);
     admit(&ctx, config, true)?;
-    let out = outbound(&ctx, config.buffer, <Res as prost::Message>::encoded_len);
+    let out = encoded_outbound(&ctx, config.buffer, config.compression.send.is_some());
     let handler = handler(ctx.clone(), message, out.sink.clone());
     Ok(streaming_response(ctx, handler, out).await)
 }
@@ -152,7 +151,7 @@ where
     let (ctx, streaming) = begin(method, config, request);
     admit(&ctx, config, false)?;
     let requests = RequestStream::new(streaming, config.limits, ctx.clone());
-    let out = outbound(&ctx, config.buffer, <Res as prost::Message>::encoded_len);
+    let out = encoded_outbound(&ctx, config.buffer, config.compression.send.is_some());
     let handler = handler(ctx.clone(), requests, out.sink.clone());
     Ok(streaming_response(ctx, handler, out).await)
 }
@@ -300,7 +299,7 @@ fn spawn_streaming<Res: Send + 'static>(
         let Ok(outcome) = outcome else {
             // A server shutting down tells the client (who is still there) why.
             if ctx.end_reason() == Some(EndReason::ServerShutdown) {
-                abort_with(abort, crate::server::shutdown::unavailable());
+                abort.abort(crate::server::shutdown::unavailable());
             }
             return;
         };
@@ -310,18 +309,18 @@ fn spawn_streaming<Res: Send + 'static>(
             // stream: the client learns why it ended. A failed handler's own status would not
             // go out either, as the call has ended.
             Ok(_) if ctx.end_reason() == Some(EndReason::ServerShutdown) => {
-                abort_with(abort, crate::server::shutdown::unavailable());
+                abort.abort(crate::server::shutdown::unavailable());
             }
             Ok(Ok(())) => ctx.finish(&Ok::<(), Status>(())),
             Ok(Err(mut status)) => {
                 let reason = Err::<(), _>(status.clone());
                 merge_into_status(&mut status, ctx.response().take_trailing());
-                // After the status went out: `finish_with` stops waiting once the call ends.
-                sink.finish_with(status).await;
+                // The status goes after everything the handler sent before it.
+                sink.finish_with(status);
                 ctx.finish(&reason);
             }
             // The deadline or the panic guard already ended the call with its reason.
-            Err(aborted) => abort_with(abort, aborted),
+            Err(aborted) => abort.abort(aborted),
         }
     };
     // The handler's own events belong to its call's span.
@@ -329,11 +328,6 @@ fn spawn_streaming<Res: Send + 'static>(
     let task = tracing::Instrument::instrument(task, ctx_span);
     tokio::spawn(task);
     stream
-}
-
-fn abort_with(abort: oneshot::Sender<Status>, status: Status) {
-    // The body may already be gone with the client; nobody is left to tell then.
-    let _ = abort.send(status);
 }
 
 /// Runs `handler` under the call's deadline and catches its panic. The outer error is the

@@ -10,6 +10,7 @@
 //! call only.
 
 pub(crate) mod adapters;
+pub(crate) mod batch;
 pub(crate) mod chunk;
 mod compression;
 pub(crate) mod context;

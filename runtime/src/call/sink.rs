@@ -1,49 +1,15 @@
 //! The outbound half of server-streaming and bidirectional calls: a bounded sink the
 //! handler writes to, and the response body stream tonic reads from.
 
+use crate::call::batch::{Encoder, MESSAGE_HEADER, Outgoing, Refused, Shared};
 use crate::call::context::{CallContext, EndReason};
 use crate::server::budget::CallBudget;
 use futures_util::Stream;
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
-use tonic::Status;
-
-/// A buffered response and its charge on the connection's budget, given back when it is
-/// dropped unsent.
-struct Queued<T> {
-    item: Result<T, Status>,
-    charge: Option<OwnedSemaphorePermit>,
-}
-
-/// The gRPC message header before every encoded message.
-const MESSAGE_HEADER: usize = 5;
-
-/// How a sink charges its messages to its connection's budget.
-struct Charging<T> {
-    budget: Arc<CallBudget>,
-    /// A message's encoded length.
-    size: fn(&T) -> usize,
-}
-
-impl<T> Clone for Charging<T> {
-    fn clone(&self) -> Self {
-        Charging {
-            budget: Arc::clone(&self.budget),
-            size: self.size,
-        }
-    }
-}
-
-impl<T> Charging<T> {
-    /// What `item` holds while buffered: its encoded bytes and its slot in the buffer.
-    fn bytes(&self, item: &T) -> usize {
-        (self.size)(item) + MESSAGE_HEADER + std::mem::size_of::<Queued<T>>()
-    }
-}
+use tonic::{Code, Status};
 
 /// Where a streaming handler sends its responses.
 ///
@@ -53,23 +19,34 @@ impl<T> Charging<T> {
 /// (client cancelled or disconnected, deadline passed), so `sink.send(item).await?` is all a
 /// handler needs to stop promptly.
 ///
-/// Under [`Tuning::server`](crate::Tuning::server), what the sink buffers also counts
-/// against its connection's
+/// Under the runtime's server ([`Tuning::server`](crate::Tuning::server)), `send` encodes
+/// the response in the handler's task, into a buffer the response body takes whole: the
+/// network side is woken once per batch, not once per response, and a lone response goes
+/// out at once. What the sink buffers also counts against its connection's
 /// [`connection_send_budget`](crate::Tuning::connection_send_budget): `send` waits for the
 /// budget as it waits for room in the buffer.
 pub struct ResponseSink<T> {
-    tx: mpsc::Sender<Queued<T>>,
+    shared: Arc<Shared<T>>,
     ctx: CallContext,
-    charging: Option<Charging<T>>,
+    /// A response's encoded length.
+    size: fn(&T) -> usize,
 }
 
 impl<T> Clone for ResponseSink<T> {
     fn clone(&self) -> Self {
+        self.shared.add_sender();
         ResponseSink {
-            tx: self.tx.clone(),
+            shared: Arc::clone(&self.shared),
             ctx: self.ctx.clone(),
-            charging: self.charging.clone(),
+            size: self.size,
         }
+    }
+}
+
+impl<T> Drop for ResponseSink<T> {
+    /// The last sink dropped ends the stream after what it buffered.
+    fn drop(&mut self) {
+        self.shared.drop_sender();
     }
 }
 
@@ -78,20 +55,17 @@ impl<T> fmt::Debug for ResponseSink<T> {
         f.debug_struct("ResponseSink")
             .field("method", &self.ctx.method())
             .field("active", &self.is_active())
-            .field("capacity", &self.tx.capacity())
+            .field("capacity", &self.capacity())
             .finish()
     }
 }
 
-/// A slot in the buffer and the connection's budget, taken by [`ResponseSink::reserve`].
+/// A place in the buffer and the connection's budget, taken by [`ResponseSink::reserve`].
 pub struct SendPermit<'a, T> {
     sink: &'a ResponseSink<T>,
-    slot: mpsc::Permit<'a, Queued<T>>,
-    charge: Option<OwnedSemaphorePermit>,
+    /// The budget held, `None` once sent.
+    charge: Option<usize>,
 }
-
-/// A slot in a sink's buffer and the message's charge.
-type Room<'a, T> = (mpsc::Permit<'a, Queued<T>>, Option<OwnedSemaphorePermit>);
 
 impl<T> fmt::Debug for SendPermit<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -106,19 +80,26 @@ impl<T> SendPermit<'_, T> {
     /// first waits for the rest of its charge; dropping the permit unused gives the room
     /// back.
     pub async fn send(mut self, item: T) -> Result<(), SendError> {
-        if let (Some(charging), Some(charge)) = (&self.sink.charging, &mut self.charge) {
-            let more = charging
-                .budget
-                .shortfall(charge.num_permits(), charging.bytes(&item));
+        let sink = self.sink;
+        let len = (sink.size)(&item);
+        let mut charge = self.charge.unwrap_or(0);
+        if let Some(budget) = &sink.shared.budget {
+            let more = budget.shortfall(charge, sink.charge_of(len));
             if more > 0 {
-                charge.merge(self.sink.charge(&charging.budget, more).await?);
+                charge += sink.charge(budget, more).await?;
             }
         }
-        self.slot.send(Queued {
-            item: Ok(item),
-            charge: self.charge,
-        });
-        Ok(())
+        self.charge = None;
+        sink.push(item, len, charge)
+    }
+}
+
+impl<T> Drop for SendPermit<'_, T> {
+    /// Unused: its place and charge go back.
+    fn drop(&mut self) {
+        if let Some(charge) = self.charge {
+            self.sink.shared.unplace(charge);
+        }
     }
 }
 
@@ -175,59 +156,98 @@ impl<T> ResponseSink<T> {
         // The first response takes the headers with it, even from a handler that goes on
         // working in the same poll (a loop under `block_in_place`, say).
         self.ctx.response().release_initial();
+        let len = (self.size)(&item);
+        let bytes = self.charge_of(len);
+        let charge = match self.try_room(bytes)? {
+            Some(charge) => charge,
+            None => self.wait_room(bytes).await?,
+        };
+        self.push(item, len, charge)
+    }
+
+    /// Buffers `item`, `len` bytes encoded, in the place and `charge` taken for it.
+    fn push(&self, item: T, len: usize, charge: usize) -> Result<(), SendError> {
+        match self.shared.push(item, len, charge) {
+            Ok(()) => Ok(()),
+            Err(Refused::Over) => Err(self.ended()),
+            Err(Refused::Oversize(len)) => Err(self.oversize(len)),
+        }
+    }
+
+    /// What a response of `len` encoded bytes holds while buffered: its bytes, and when it
+    /// is buffered as itself, its place in the queue.
+    fn charge_of(&self, len: usize) -> usize {
+        let place = if self.shared.encodes() {
+            0
+        } else {
+            std::mem::size_of::<T>()
+        };
+        len + MESSAGE_HEADER + place
+    }
+
+    /// A place in the buffer and `bytes` of the budget if both are free now; `None` when
+    /// one is not.
+    fn try_room(&self, bytes: usize) -> Result<Option<usize>, SendError> {
+        match self.shared.try_place() {
+            Err(()) => return Err(self.ended()),
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+        }
+        let Some(budget) = &self.shared.budget else {
+            return Ok(Some(0));
+        };
+        match budget.try_charge(bytes) {
+            Some(charge) => Ok(Some(charge)),
+            None => {
+                self.shared.unplace(0);
+                Ok(None)
+            }
+        }
+    }
+
+    /// As [`room`](Self::room), adding the time spent waiting to the call's metrics.
+    async fn wait_room(&self, bytes: usize) -> Result<usize, SendError> {
         #[cfg(feature = "metrics")]
         if let Some(body) = self.ctx.body()
             && body.meter.is_on()
         {
-            return self.send_timed(item, &body.meter).await;
+            let waiting = tokio::time::Instant::now();
+            let room = self.room(bytes).await;
+            body.meter.waited(waiting.elapsed());
+            return room;
         }
-        self.enqueue(item).await
+        self.room(bytes).await
     }
 
-    /// Buffers `item` once there is room for it, in the buffer and in the connection's
-    /// budget.
+    /// Waits for a place in the buffer, then for `bytes` of the connection's budget (when
+    /// the sink is charged), failing once the call has ended; returns the charge taken.
     ///
-    /// The receiver lives exactly as long as the response body: hyper drops the body when
-    /// the client resets or disconnects, and the body closes it on a deadline, so a send
-    /// waiting for room fails the moment the call ends. A streaming handler itself is also
-    /// dropped by its adapter then.
-    async fn enqueue(&self, item: T) -> Result<(), SendError> {
-        let bytes = self
-            .charging
-            .as_ref()
-            .map_or(0, |charging| charging.bytes(&item));
-        let (slot, charge) = self.room(bytes).await?;
-        slot.send(Queued {
-            item: Ok(item),
-            charge,
-        });
-        Ok(())
-    }
-
-    /// Waits for a slot in the buffer, then for `bytes` of the connection's budget (when
-    /// the sink is charged), failing once the call has ended.
-    async fn room(&self, bytes: usize) -> Result<Room<'_, T>, SendError> {
-        let slot = self.tx.reserve().await.map_err(|_| self.ended())?;
-        let Some(charging) = &self.charging else {
-            return Ok((slot, None));
+    /// The buffer closes exactly when the response body goes: hyper drops the body when
+    /// the client resets or disconnects, and the body ends on a deadline, so a send waiting
+    /// for room fails the moment the call ends.
+    async fn room(&self, bytes: usize) -> Result<usize, SendError> {
+        self.shared.place().await.map_err(|()| self.ended())?;
+        let Some(budget) = &self.shared.budget else {
+            return Ok(0);
         };
-        let charge = self.charge(&charging.budget, bytes).await?;
-        Ok((slot, Some(charge)))
+        match self.charge(budget, bytes).await {
+            Ok(charge) => Ok(charge),
+            Err(err) => {
+                self.shared.unplace(0);
+                Err(err)
+            }
+        }
     }
 
     /// `bytes` of the connection's budget, waiting for them unless the call ends first.
-    async fn charge(
-        &self,
-        budget: &CallBudget,
-        bytes: usize,
-    ) -> Result<OwnedSemaphorePermit, SendError> {
+    async fn charge(&self, budget: &CallBudget, bytes: usize) -> Result<usize, SendError> {
         if let Some(charge) = budget.try_charge(bytes) {
             return Ok(charge);
         }
         tokio::select! {
             biased;
             charge = budget.charge(bytes) => Ok(charge),
-            () = self.tx.closed() => Err(self.ended()),
+            () = self.ctx.cancelled() => Err(self.ended()),
         }
     }
 
@@ -240,69 +260,22 @@ impl<T> ResponseSink<T> {
     pub async fn reserve(&self, size: usize) -> Result<SendPermit<'_, T>, SendError> {
         self.check()?;
         self.ctx.response().release_initial();
-        let bytes = size + MESSAGE_HEADER + std::mem::size_of::<Queued<T>>();
-        let (slot, charge) = self.room(bytes).await?;
+        let charge = self.wait_room(self.charge_of(size)).await?;
         Ok(SendPermit {
             sink: self,
-            slot,
-            charge,
+            charge: Some(charge),
         })
-    }
-
-    /// Buffers `item` if there is room for it now; gives it back otherwise.
-    #[cfg(feature = "metrics")]
-    fn try_enqueue(&self, item: T) -> Result<(), mpsc::error::TrySendError<T>> {
-        use tokio::sync::mpsc::error::TrySendError;
-        let slot = match self.tx.try_reserve() {
-            Ok(slot) => slot,
-            Err(TrySendError::Full(())) => return Err(TrySendError::Full(item)),
-            Err(TrySendError::Closed(())) => return Err(TrySendError::Closed(item)),
-        };
-        let charge = match &self.charging {
-            None => None,
-            Some(charging) => match charging.budget.try_charge(charging.bytes(&item)) {
-                Some(charge) => Some(charge),
-                None => return Err(TrySendError::Full(item)),
-            },
-        };
-        slot.send(Queued {
-            item: Ok(item),
-            charge,
-        });
-        Ok(())
-    }
-
-    /// As `send`, adding the time spent waiting for room to the call's metrics.
-    #[cfg(feature = "metrics")]
-    async fn send_timed(
-        &self,
-        item: T,
-        meter: &crate::metrics::server::CallMeter,
-    ) -> Result<(), SendError> {
-        use tokio::sync::mpsc::error::TrySendError;
-        match self.try_enqueue(item) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Closed(_)) => Err(self.ended()),
-            Err(TrySendError::Full(item)) => {
-                let waiting = tokio::time::Instant::now();
-                let sent = self.enqueue(item).await;
-                meter.waited(waiting.elapsed());
-                sent
-            }
-        }
     }
 
     /// `true` while the client can still receive; the guide's `context.is_active()`.
     pub fn is_active(&self) -> bool {
-        self.ctx.is_active() && !self.tx.is_closed()
+        self.ctx.is_active() && !self.shared.is_gone()
     }
 
     /// Resolves once the call has ended, for use in `tokio::select!`.
     pub async fn cancelled(&self) {
-        tokio::select! {
-            () = self.ctx.cancelled() => {}
-            () = self.tx.closed() => {}
-        }
+        // The body ends the call when it goes, so the context covers both.
+        self.ctx.cancelled().await;
     }
 
     /// The call this sink belongs to.
@@ -312,17 +285,12 @@ impl<T> ResponseSink<T> {
 
     /// How many more items fit in the buffer right now without waiting.
     pub fn capacity(&self) -> usize {
-        self.tx.capacity()
+        self.shared.capacity()
     }
 
-    /// Sends the handler's final error after everything it sent before, waiting for room
-    /// like any item, unless the call ends first.
-    pub(crate) async fn finish_with(self, status: Status) {
-        tokio::select! {
-            biased;
-            () = self.ctx.cancelled() => {}
-            _ = self.tx.send(Queued { item: Err(status), charge: None }) => {}
-        }
+    /// Ends the stream with the handler's final error, after everything it sent before.
+    pub(crate) fn finish_with(&self, status: Status) {
+        self.shared.close_with(status);
     }
 
     fn check(&self) -> Result<(), SendError> {
@@ -341,6 +309,18 @@ impl<T> ResponseSink<T> {
             reason: self.ctx.end_reason().unwrap_or(EndReason::ClientGone),
         }
     }
+
+    /// A response longer than the call may send ends the call with `RESOURCE_EXHAUSTED`,
+    /// after what was sent before it, as a request over the limit does.
+    fn oversize(&self, len: usize) -> SendError {
+        let status = Status::resource_exhausted(format!(
+            "{} tried to send a response of {len} bytes, over the message size limit",
+            self.ctx.method()
+        ));
+        self.shared.close_with(status);
+        self.ctx.end(EndReason::Failed(Code::ResourceExhausted));
+        self.ended()
+    }
 }
 
 /// The response body of a streaming call, as tonic's server trait wants it.
@@ -349,13 +329,12 @@ impl<T> ResponseSink<T> {
 /// handler panic ends the stream at once with its status, ahead of anything still buffered.
 /// Dropping it (hyper does so when the client resets the stream or disconnects) ends the
 /// call, which stops the handler.
+///
+/// Under the runtime's server the responses are already encoded, and the server's body
+/// takes them from the sink's buffer directly; this stream then yields only the end.
 pub struct ResponseStream<T> {
-    rx: mpsc::Receiver<Queued<T>>,
-    /// The call's account with its connection's budget, where the charges of the messages
-    /// it yields go.
-    budget: Option<Arc<CallBudget>>,
-    abort: Option<oneshot::Receiver<Status>>,
-    /// Ends the call in [`Drop`], before `rx` closes (see there).
+    shared: Arc<Shared<T>>,
+    /// Ends the call in [`Drop`], before the buffer closes (see there).
     end: CallContext,
 }
 
@@ -366,6 +345,7 @@ impl<T> Drop for ResponseStream<T> {
     /// call also aborts the handler, so it is usually dropped without being woken at all.
     fn drop(&mut self) {
         self.end.end_by_client();
+        self.shared.body_gone();
     }
 }
 
@@ -378,107 +358,94 @@ impl<T> fmt::Debug for ResponseStream<T> {
 impl<T> Stream for ResponseStream<T> {
     type Item = Result<T, Status>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        // An abort goes ahead of buffered items. Checking for one is an atomic load; the
-        // waker is registered with it only when there is nothing else to wait for.
-        if let Some(status) = self.take_abort(None) {
-            return Poll::Ready(Some(Err(status)));
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = self.shared.poll_item(cx);
+        if let Poll::Ready(Some(Err(status))) = &polled {
+            // The handler's error or the runtime's abort, its last item: the call ends with
+            // it now, before tonic sends it and hyper drops this body (which would end the
+            // call as a client that left, ahead of the handler's task recording the
+            // failure). An abort already ended the call, whose first reason stands.
+            self.end.finish(&Err::<(), _>(status.clone()));
         }
-        let polled = match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(queued)) => Poll::Ready(Some(self.take(queued))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        };
-        match polled {
-            Poll::Pending => match self.take_abort(Some(cx)) {
-                Some(status) => Poll::Ready(Some(Err(status))),
-                None => Poll::Pending,
-            },
-            // The handler's task sends its abort before it drops its sink, but the check
-            // above may have run before the abort and this one after the close: without a
-            // second look a shutdown would end the stream with OK.
-            Poll::Ready(None) => Poll::Ready(self.take_abort(None).map(Err)),
-            Poll::Ready(Some(Err(status))) => {
-                // The handler's error, its last item: the call ends with it now, before
-                // tonic sends it and hyper drops this body (which would end the call as a
-                // client that left, ahead of the handler's task recording the failure).
-                self.end.finish(&Err::<(), _>(status.clone()));
-                Poll::Ready(Some(Err(status)))
-            }
-            ready => ready,
-        }
+        polled
     }
 }
 
-impl<T> ResponseStream<T> {
-    /// The item the encoder takes; its charge stays held, in the call's account, until the
-    /// encoded bytes are handed to hyper.
-    fn take(&self, queued: Queued<T>) -> Result<T, Status> {
-        if let (Some(charge), Some(budget)) = (queued.charge, &self.budget) {
-            budget.encoding(charge);
-        }
-        queued.item
-    }
-
-    /// The abort status, if one was sent; with `cx`, registers for the wake-up otherwise.
-    /// Taking it closes the channel and discards what is buffered: the call ends now.
-    fn take_abort(&mut self, cx: Option<&mut Context<'_>>) -> Option<Status> {
-        let abort = self.abort.as_mut()?;
-        let taken = match cx {
-            None => abort
-                .try_recv()
-                .map_err(|err| err == oneshot::error::TryRecvError::Closed),
-            Some(cx) => match Pin::new(abort).poll(cx) {
-                Poll::Ready(Ok(status)) => Ok(status),
-                Poll::Ready(Err(_)) => Err(true),
-                Poll::Pending => Err(false),
-            },
-        };
-        match taken {
-            Ok(status) => {
-                self.abort = None;
-                self.rx.close();
-                while self.rx.try_recv().is_ok() {}
-                Some(status)
-            }
-            Err(closed) => {
-                if closed {
-                    // The handler finished without aborting: nothing more to watch.
-                    self.abort = None;
-                }
-                None
-            }
-        }
-    }
-}
-
-/// The three ends of one streaming response: the handler's sink, the body for tonic, and
-/// the sender that aborts the body with a status.
+/// The ends of one streaming response: the handler's sink, the body for tonic, and the
+/// handle that aborts the body with a status.
 pub(crate) struct Outbound<T> {
     pub(crate) sink: ResponseSink<T>,
     pub(crate) stream: ResponseStream<T>,
-    pub(crate) abort: oneshot::Sender<Status>,
+    pub(crate) abort: Abort<T>,
 }
 
-/// The ends of a streaming response for the call `ctx`, buffering `buffer` messages. When
-/// the call's connection has a budget, messages are charged to it for their encoded
-/// length, `size`.
-pub(crate) fn outbound<T>(ctx: &CallContext, buffer: usize, size: fn(&T) -> usize) -> Outbound<T> {
-    let (tx, rx) = mpsc::channel(buffer.max(1));
-    let (abort_tx, abort_rx) = oneshot::channel();
+/// Ends a streaming response with a status at once, ahead of what is buffered.
+pub(crate) struct Abort<T>(Arc<Shared<T>>);
+
+impl<T> Abort<T> {
+    pub(crate) fn abort(self, status: Status) {
+        self.0.abort(status);
+    }
+}
+
+/// The ends of a streaming response for the call `ctx`, buffering `buffer` messages as
+/// themselves (tonic encodes them); `size` is a message's encoded length, charged to the
+/// call's connection budget when it has one.
+pub(crate) fn outbound<T>(
+    ctx: &CallContext,
+    buffer: usize,
+    size: fn(&T) -> usize,
+) -> Outbound<T> {
     let budget = ctx.body().and_then(|body| body.budget.clone());
+    ends(ctx, Shared::new(buffer, None, budget), size)
+}
+
+/// As [`outbound`] for a protobuf message, encoded in the sink when the body can take the
+/// bytes: under the runtime's server (which knows the message size limit and takes the
+/// bytes), for responses sent uncompressed.
+pub(crate) fn encoded_outbound<T: prost::Message + Send + 'static>(
+    ctx: &CallContext,
+    buffer: usize,
+    compressed: bool,
+) -> Outbound<T> {
+    let size = <T as prost::Message>::encoded_len;
+    let Some((body, budget)) = ctx
+        .body()
+        .and_then(|body| Some((body, body.budget.clone()?)))
+        .filter(|_| !compressed)
+    else {
+        return outbound(ctx, buffer, size);
+    };
+    let encoding = Encoder {
+        encode: encode::<T>,
+        max_message: budget.max_message(),
+    };
+    let shared = Shared::new(buffer, Some(encoding), Some(budget));
+    body.send_encoded(Arc::clone(&shared) as Arc<dyn Outgoing>);
+    ends(ctx, shared, size)
+}
+
+fn encode<T: prost::Message>(message: &T, buf: &mut bytes::BytesMut) {
+    // A `BytesMut` grows as needed: encoding into it cannot run out of room.
+    let _ = message.encode(buf);
+}
+
+fn ends<T>(
+    ctx: &CallContext,
+    shared: Arc<Shared<T>>,
+    size: fn(&T) -> usize,
+) -> Outbound<T> {
+    let abort = Abort(Arc::clone(&shared));
     Outbound {
         sink: ResponseSink {
-            tx,
+            shared: Arc::clone(&shared),
             ctx: ctx.clone(),
-            charging: budget.clone().map(|budget| Charging { budget, size }),
+            size,
         },
         stream: ResponseStream {
-            rx,
-            budget,
-            abort: Some(abort_rx),
+            shared,
             end: ctx.clone(),
         },
-        abort: abort_tx,
+        abort,
     }
 }

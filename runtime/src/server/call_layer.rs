@@ -1,6 +1,7 @@
 //! A server layer that starts each call's clock when its headers arrive and records how its
 //! request body ends.
 
+use crate::call::batch::{EncodedBody, Outgoing};
 use crate::call::context::EndReason;
 use crate::call::deadline::{GRPC_TIMEOUT_HEADER, parse_grpc_timeout};
 use crate::call::metadata::{ResponseMetadata, append};
@@ -110,6 +111,9 @@ pub(crate) struct BodyState {
     pub(crate) meter: crate::metrics::server::CallMeter,
     /// The call's account with its connection's send budget, under the runtime's server.
     pub(crate) budget: Option<Arc<CallBudget>>,
+    /// The buffer of responses the call's sink encodes, which the response body takes
+    /// ahead of tonic's body (whose stream then carries only the end).
+    encoded: OnceLock<Arc<dyn Outgoing>>,
 }
 
 impl Default for BodyState {
@@ -125,6 +129,7 @@ impl Default for BodyState {
             #[cfg(feature = "metrics")]
             meter: crate::metrics::server::CallMeter::default(),
             budget: None,
+            encoded: OnceLock::new(),
         }
     }
 }
@@ -178,6 +183,11 @@ impl BodyState {
     /// The response metadata of the call.
     pub(crate) fn response(&self) -> &Arc<ResponseMetadata> {
         &self.response
+    }
+
+    /// The response body takes the call's responses, already encoded, from `outgoing`.
+    pub(crate) fn send_encoded(&self, outgoing: Arc<dyn Outgoing>) {
+        let _ = self.encoded.set(outgoing);
     }
 
     /// Records that the client finished sending (`END_STREAM`).
@@ -417,11 +427,17 @@ where
                 }
                 // A trailers-only answer (an error before any response) already carries the
                 // handler's trailers: the adapter put them in the status.
+                let encoded = summary.as_ref().and_then(|s| s.state.encoded.get().cloned());
                 response.map(|body| {
-                    Body::new(CountedBody {
-                        inner: body,
-                        summary,
-                    })
+                    let inner = match encoded {
+                        Some(outgoing) => Body::new(EncodedBody {
+                            outgoing,
+                            inner: body,
+                            drained: false,
+                        }),
+                        None => body,
+                    };
+                    Body::new(CountedBody { inner, summary })
                 })
             }));
         }

@@ -296,6 +296,7 @@ impl TunedRouter {
                 peer: None,
                 activity: None,
                 send_budget: self.tuning.connection_send_budget,
+                max_message: self.tuning.max_message_size,
                 piece: self.tuning.max_send_buffer.max(1),
                 budget: None,
             },
@@ -661,6 +662,8 @@ struct ConnService<C> {
     activity: Option<Arc<Activity>>,
     /// Bytes of streamed responses the connection's calls may hold, together.
     send_budget: usize,
+    /// The largest response message the connection's calls may send.
+    max_message: usize,
     /// Most bytes of a response body handed to hyper at once.
     piece: usize,
     /// The connection's budget of `send_budget` bytes (none in the template).
@@ -683,8 +686,9 @@ impl ConnService<()> {
             peer,
             activity,
             send_budget: self.send_budget,
+            max_message: self.max_message,
             piece: self.piece,
-            budget: Some(Budget::new(self.send_budget)),
+            budget: Some(Budget::new(self.send_budget, self.max_message)),
         }
     }
 }

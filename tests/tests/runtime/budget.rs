@@ -175,6 +175,18 @@ async fn producers_that_reserve_room_first_are_bounded_alike() {
 }
 
 #[tokio::test]
+async fn small_events_batched_together_are_bounded_in_bytes_alike() {
+    pin_then_flow(Load {
+        streams: 16,
+        events: 12_000,
+        data: 64,
+        budget: 256 * 1024,
+        reserve: false,
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn messages_larger_than_the_whole_budget_are_sent_one_at_a_time() {
     pin_then_flow(Load {
         streams: 4,

@@ -33,6 +33,7 @@ macro_rules! through_both_fronts {
 use through_both_fronts;
 
 mod auth;
+mod batching;
 mod budget;
 mod calls;
 mod handler_kit;
