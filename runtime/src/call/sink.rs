@@ -426,8 +426,9 @@ pub(crate) fn encoded_outbound<T: prost::Message + Send + 'static>(
 }
 
 fn encode<T: prost::Message>(message: &T, buf: &mut bytes::BytesMut) {
-    // A `BytesMut` grows as needed: encoding into it cannot run out of room.
-    let _ = message.encode(buf);
+    // The length is in the header already and the room reserved: `encode` would compute
+    // the length a second time only to check the room a `BytesMut` has anyway.
+    message.encode_raw(buf);
 }
 
 fn ends<T>(
