@@ -11,7 +11,7 @@
 //! buffered and follows it to hyper (see [`crate::server::budget`]).
 
 use crate::server::budget::CallBudget;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,10 +28,13 @@ pub(crate) const MESSAGE_HEADER: usize = 5;
 /// grow into a large allocation.
 const OWN_CHUNK: usize = 16 * 1024;
 
+/// The least room a new batch starts with.
+const MIN_BATCH: usize = 256;
+
 /// How a call's messages are written for the wire, when the body takes bytes.
 pub(crate) struct Encoder<T> {
     /// Writes a message's protobuf encoding (`encoded_len` bytes) at the end of the buffer.
-    pub(crate) encode: fn(&T, &mut BytesMut),
+    pub(crate) encode: fn(&T, &mut Vec<u8>),
     /// The largest encoded message the call may send.
     pub(crate) max_message: usize,
 }
@@ -56,8 +59,11 @@ struct State<T> {
     items: VecDeque<Item<T>>,
     /// Encoded messages cut off before a message that went in its own chunk, in order.
     chunks: VecDeque<Chunk>,
-    /// Encoded messages after the last chunk.
-    tail: BytesMut,
+    /// Encoded messages after the last chunk. A `Vec`, not a `BytesMut`: each batch goes
+    /// to hyper in an allocation of its own, cut to its length, so a short batch waiting
+    /// in h2's queue for a client that does not read holds its own bytes and no more (a
+    /// `BytesMut` split off a larger buffer keeps all of it alive).
+    tail: Vec<u8>,
     tail_messages: usize,
     tail_charge: usize,
     /// Sinks alive; the last one dropped ends the stream after what is buffered.
@@ -85,8 +91,14 @@ impl<T> State<T> {
     }
 
     fn cut_tail(&mut self) -> Chunk {
+        // The next batch starts with room for one like this one, so it rarely grows.
+        let next = Vec::with_capacity(self.tail.len().max(MIN_BATCH));
+        let mut batch = std::mem::replace(&mut self.tail, next);
+        // Giving back the unused end of an allocation (at most half of it, as it doubled
+        // when it grew) frees it in place, without a copy.
+        batch.shrink_to_fit();
         Chunk {
-            bytes: self.tail.split().freeze(),
+            bytes: Bytes::from(batch),
             messages: std::mem::take(&mut self.tail_messages),
             charge: std::mem::take(&mut self.tail_charge),
         }
@@ -143,7 +155,7 @@ impl<T> Shared<T> {
             state: Mutex::new(State {
                 items: VecDeque::new(),
                 chunks: VecDeque::new(),
-                tail: BytesMut::new(),
+                tail: Vec::new(),
                 tail_messages: 0,
                 tail_charge: 0,
                 senders: 1,
@@ -217,10 +229,10 @@ impl<T> Shared<T> {
             None => self.push_item(message, charge),
             Some(encoding) if len > encoding.max_message => Err(Refused::Oversize(len)),
             Some(encoding) if len >= OWN_CHUNK => {
-                let mut own = BytesMut::with_capacity(MESSAGE_HEADER + len);
+                let mut own = Vec::with_capacity(MESSAGE_HEADER + len);
                 frame(encoding, &message, len, &mut own);
                 drop(message);
-                self.push_chunk(own.freeze(), charge)
+                self.push_chunk(Bytes::from(own), charge)
             }
             Some(encoding) => self.push_encoded(encoding, &message, len, charge),
         };
@@ -360,7 +372,7 @@ impl<T> Shared<T> {
 }
 
 /// Writes `message` (`len` bytes encoded) after its uncompressed gRPC header.
-fn frame<T>(encoding: &Encoder<T>, message: &T, len: usize, buf: &mut BytesMut) {
+fn frame<T>(encoding: &Encoder<T>, message: &T, len: usize, buf: &mut Vec<u8>) {
     buf.reserve(MESSAGE_HEADER + len);
     buf.put_u8(0);
     // `len` is at most `max_message`, which fits the header's 32 bits.

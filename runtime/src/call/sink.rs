@@ -86,7 +86,10 @@ impl<T> SendPermit<'_, T> {
         if let Some(budget) = &sink.shared.budget {
             let more = budget.shortfall(charge, sink.charge_of(len));
             if more > 0 {
-                charge += sink.charge(budget, more).await?;
+                charge += match budget.try_charge(more) {
+                    Some(more) => more,
+                    None => sink.charge(budget, more).await?,
+                };
             }
         }
         self.charge = None;
@@ -230,6 +233,9 @@ impl<T> ResponseSink<T> {
         let Some(budget) = &self.shared.budget else {
             return Ok(0);
         };
+        if let Some(charge) = budget.try_charge(bytes) {
+            return Ok(charge);
+        }
         match self.charge(budget, bytes).await {
             Ok(charge) => Ok(charge),
             Err(err) => {
@@ -241,9 +247,6 @@ impl<T> ResponseSink<T> {
 
     /// `bytes` of the connection's budget, waiting for them unless the call ends first.
     async fn charge(&self, budget: &CallBudget, bytes: usize) -> Result<usize, SendError> {
-        if let Some(charge) = budget.try_charge(bytes) {
-            return Ok(charge);
-        }
         tokio::select! {
             biased;
             charge = budget.charge(bytes) => Ok(charge),
@@ -260,7 +263,11 @@ impl<T> ResponseSink<T> {
     pub async fn reserve(&self, size: usize) -> Result<SendPermit<'_, T>, SendError> {
         self.check()?;
         self.ctx.response().release_initial();
-        let charge = self.wait_room(self.charge_of(size)).await?;
+        let bytes = self.charge_of(size);
+        let charge = match self.try_room(bytes)? {
+            Some(charge) => charge,
+            None => self.wait_room(bytes).await?,
+        };
         Ok(SendPermit {
             sink: self,
             charge: Some(charge),
@@ -425,9 +432,9 @@ pub(crate) fn encoded_outbound<T: prost::Message + Send + 'static>(
     ends(ctx, shared, size)
 }
 
-fn encode<T: prost::Message>(message: &T, buf: &mut bytes::BytesMut) {
+fn encode<T: prost::Message>(message: &T, buf: &mut Vec<u8>) {
     // The length is in the header already and the room reserved: `encode` would compute
-    // the length a second time only to check the room a `BytesMut` has anyway.
+    // the length a second time only to check the room a `Vec` has anyway.
     message.encode_raw(buf);
 }
 
