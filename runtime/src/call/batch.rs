@@ -172,7 +172,9 @@ impl<T> Shared<T> {
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // Nothing panics while holding the lock, but a poisoned buffer is still consistent.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// `true` when messages are encoded in the sink.

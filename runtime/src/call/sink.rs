@@ -398,11 +398,7 @@ impl<T> Abort<T> {
 /// The ends of a streaming response for the call `ctx`, buffering `buffer` messages as
 /// themselves (tonic encodes them); `size` is a message's encoded length, charged to the
 /// call's connection budget when it has one.
-pub(crate) fn outbound<T>(
-    ctx: &CallContext,
-    buffer: usize,
-    size: fn(&T) -> usize,
-) -> Outbound<T> {
+pub(crate) fn outbound<T>(ctx: &CallContext, buffer: usize, size: fn(&T) -> usize) -> Outbound<T> {
     let budget = ctx.body().and_then(|body| body.budget.clone());
     ends(ctx, Shared::new(buffer, None, budget), size)
 }
@@ -438,11 +434,7 @@ fn encode<T: prost::Message>(message: &T, buf: &mut Vec<u8>) {
     message.encode_raw(buf);
 }
 
-fn ends<T>(
-    ctx: &CallContext,
-    shared: Arc<Shared<T>>,
-    size: fn(&T) -> usize,
-) -> Outbound<T> {
+fn ends<T>(ctx: &CallContext, shared: Arc<Shared<T>>, size: fn(&T) -> usize) -> Outbound<T> {
     let abort = Abort(Arc::clone(&shared));
     Outbound {
         sink: ResponseSink {

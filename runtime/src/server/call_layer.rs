@@ -427,7 +427,9 @@ where
                 }
                 // A trailers-only answer (an error before any response) already carries the
                 // handler's trailers: the adapter put them in the status.
-                let encoded = summary.as_ref().and_then(|s| s.state.encoded.get().cloned());
+                let encoded = summary
+                    .as_ref()
+                    .and_then(|s| s.state.encoded.get().cloned());
                 response.map(|body| {
                     let inner = match encoded {
                         Some(outgoing) => Body::new(EncodedBody {

@@ -69,9 +69,10 @@ impl StreamingExamplesHandler for OnRequest {
         let mut asked = self.asked.subscribe();
         let mut sent = 0;
         loop {
-            let wanted = *asked.wait_for(|n| *n > sent).await.map_err(|_| {
-                Status::internal("the test is gone")
-            })?;
+            let wanted = *asked
+                .wait_for(|n| *n > sent)
+                .await
+                .map_err(|_| Status::internal("the test is gone"))?;
             while sent < wanted {
                 sent += 1;
                 sink.send(sized_event(sent)).await?;
