@@ -84,8 +84,9 @@ pub struct Tuning {
     /// client, together: messages buffered in the calls' sinks, being encoded, and handed
     /// to hyper.
     ///
-    /// A sink takes a message's charge (its encoded length, plus its slot in the buffer)
-    /// from this budget before buffering it, and waits while the budget is spent, exactly
+    /// A sink takes a message's charge (its encoded length with its gRPC header, plus its
+    /// slot in the buffer when the message is buffered unencoded) from this budget before
+    /// buffering it, and waits while the budget is spent, exactly
     /// as it waits for room in its own buffer; cancelling the call gives its charges back at
     /// once. A message is handed to hyper in pieces of at most `max_send_buffer` bytes, and
     /// a piece's charge is given back when hyper asks for the next one, which it does only
