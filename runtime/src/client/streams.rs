@@ -113,48 +113,56 @@ impl<T> Responses<T> {
     }
 
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
-        loop {
-            match &mut self.state {
-                State::Starting(task) => {
-                    let started = ready!(Pin::new(task).poll(cx));
-                    self.state = match started {
-                        Ok(Ok(response)) => {
-                            let (headers, streaming, _) = response.into_parts();
-                            self.headers = Some(headers);
-                            State::Open(Box::new(streaming))
-                        }
-                        Ok(Err(status)) => {
-                            self.state = State::Done;
-                            return Poll::Ready(Err(client_status(status)));
-                        }
-                        Err(join) => {
-                            self.state = State::Done;
-                            return Poll::Ready(Err(Status::cancelled(format!(
-                                "the call's task ended: {join}"
-                            ))));
-                        }
-                    };
-                }
-                State::Open(streaming) => {
-                    let next = ready!(Pin::new(streaming.as_mut()).poll_next(cx))
-                        .transpose()
-                        .map_err(client_status);
-                    if matches!(next, Ok(None)) {
-                        // The stream read its trailers to learn the status: they are at
-                        // hand, the future resolves at once.
-                        let trailers = std::pin::pin!(streaming.trailers()).poll(cx);
-                        if let Poll::Ready(Ok(trailers)) = trailers {
-                            self.trailers = Some(trailers.unwrap_or_default());
-                        }
-                    }
-                    if !matches!(next, Ok(Some(_))) {
-                        self.state = State::Done;
-                    }
-                    return Poll::Ready(next);
-                }
-                State::Done => return Poll::Ready(Ok(None)),
-            }
+        // The path of every message, kept apart from starting and ending so that it stays
+        // a match and tonic's poll.
+        if let State::Open(streaming) = &mut self.state {
+            return match ready!(Pin::new(streaming.as_mut()).poll_next(cx)) {
+                Some(Ok(message)) => Poll::Ready(Ok(Some(message))),
+                Some(Err(status)) => Poll::Ready(self.end(Some(status), cx)),
+                None => Poll::Ready(self.end(None, cx)),
+            };
         }
+        self.poll_start(cx)
+    }
+
+    /// Waits for a bidirectional call to start, then reads its first message.
+    #[cold]
+    fn poll_start(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+        let State::Starting(task) = &mut self.state else {
+            return Poll::Ready(Ok(None));
+        };
+        let started = ready!(Pin::new(task).poll(cx));
+        self.state = State::Done;
+        match started {
+            Ok(Ok(response)) => {
+                let (headers, streaming, _) = response.into_parts();
+                self.headers = Some(headers);
+                self.state = State::Open(Box::new(streaming));
+                self.poll_message(cx)
+            }
+            Ok(Err(status)) => Poll::Ready(Err(client_status(status))),
+            Err(join) => Poll::Ready(Err(Status::cancelled(format!(
+                "the call's task ended: {join}"
+            )))),
+        }
+    }
+
+    /// Ends the open stream with its `error`, or with `OK` keeping its trailers.
+    #[cold]
+    fn end(&mut self, error: Option<Status>, cx: &mut Context<'_>) -> Result<Option<T>, Status> {
+        let State::Open(mut streaming) = std::mem::replace(&mut self.state, State::Done) else {
+            return Ok(None);
+        };
+        if let Some(status) = error {
+            return Err(client_status(status));
+        }
+        // The stream read its trailers to learn the status: they are at hand, the future
+        // resolves at once.
+        let trailers = std::pin::pin!(streaming.trailers()).poll(cx);
+        if let Poll::Ready(Ok(trailers)) = trailers {
+            self.trailers = Some(trailers.unwrap_or_default());
+        }
+        Ok(None)
     }
 }
 
@@ -232,15 +240,35 @@ impl<T> Stream for OutgoingRequests<T> {
     type Item = T;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let Some(closed) = self.closed.as_mut() else {
-            return Poll::Ready(None);
-        };
-        if Pin::new(closed).poll(cx).is_ready() {
-            // Done for good: a completed oneshot must not be polled again.
-            self.closed = None;
+        // A request goes out only while the responses are held: checking costs one atomic
+        // load. The waker is registered with the watch only when there is nothing to send,
+        // the one time it must be.
+        if self.responses_dropped(None) {
             return Poll::Ready(None);
         }
-        Pin::new(&mut self.rx).poll_next(cx)
+        match Pin::new(&mut self.rx).poll_next(cx) {
+            Poll::Pending if self.responses_dropped(Some(cx)) => Poll::Ready(None),
+            polled => polled,
+        }
+    }
+}
+
+impl<T> OutgoingRequests<T> {
+    /// Whether the [`Responses`] were dropped; with `cx`, registers for the wake-up too.
+    fn responses_dropped(&mut self, cx: Option<&mut Context<'_>>) -> bool {
+        let Some(closed) = self.closed.as_mut() else {
+            return true;
+        };
+        let dropped = match cx {
+            // Nothing is ever sent on the watch: it only closes.
+            None => !matches!(closed.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
+            Some(cx) => Pin::new(closed).poll(cx).is_ready(),
+        };
+        if dropped {
+            // Done for good: a completed oneshot must not be polled again.
+            self.closed = None;
+        }
+        dropped
     }
 }
 
