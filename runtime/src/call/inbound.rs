@@ -2,14 +2,15 @@
 //! limits on bytes, message count and idle time, and byte counters.
 
 use crate::call::context::{CallContext, EndReason};
-use crate::call::idle::IdleLimit;
 use crate::server::call_layer::{BodyEnd, BodyState};
 use futures_util::Stream;
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
+use tokio::time::{Instant, Sleep};
 use tonic::{Code, Status, Streaming};
 
 /// Limits applied to everything a client sends on one call.
@@ -23,11 +24,6 @@ pub struct InboundLimits {
     /// Most messages accepted on the call (`RESOURCE_EXHAUSTED` beyond).
     pub max_messages: Option<u64>,
     /// Longest wait for the next message (`DEADLINE_EXCEEDED` beyond).
-    ///
-    /// Never enforced early; late by at most an eighth of the limit and at most 1 s (a 60 s
-    /// limit trips 60 to 61 s after the last message), when the machine is not starved. One
-    /// thread of the process, `rust-stream-idle`, watches every stream's limit, so a
-    /// message costs no timer and the limit follows the real clock, not tokio's paused one.
     pub idle_timeout: Option<Duration>,
 }
 
@@ -73,9 +69,10 @@ pub struct RequestStream<T> {
     ctx: CallContext,
     bytes: u64,
     messages: u64,
-    /// The idle limit's watch, off tokio's timer wheel: a message costs one store, a wait
-    /// one waker registration (see `call::idle`).
-    idle: Option<IdleLimit>,
+    idle: Option<Pin<Box<Sleep>>>,
+    /// When the last message arrived. The idle timer is re-armed from it only when it
+    /// fires, so a message costs a clock read instead of a timer-wheel update.
+    last_message: Instant,
     failed: Option<Status>,
     /// How the request body ended, when something recorded it (the server's `CallLayer`,
     /// a test's [`RequestSender`](crate::testing::RequestSender)).
@@ -125,7 +122,7 @@ impl<T: prost::Message> RequestStream<T> {
         ctx: CallContext,
         body: Option<Arc<BodyState>>,
     ) -> Self {
-        let idle = limits.idle_timeout.map(IdleLimit::start);
+        let idle = limits.idle_timeout.map(|t| Box::pin(tokio::time::sleep(t)));
         RequestStream {
             inner: Some(inner),
             limits,
@@ -133,6 +130,7 @@ impl<T: prost::Message> RequestStream<T> {
             bytes: 0,
             messages: 0,
             idle,
+            last_message: Instant::now(),
             failed: None,
             body,
             error_yielded: false,
@@ -191,11 +189,18 @@ impl<T: prost::Message> RequestStream<T> {
                 }
             },
             Poll::Pending => {
-                let (Some(idle), Some(timeout)) = (&self.idle, self.limits.idle_timeout) else {
+                let (Some(idle), Some(timeout)) = (self.idle.as_mut(), self.limits.idle_timeout)
+                else {
                     return Poll::Pending;
                 };
-                if !idle.poll_tripped(self.messages, cx) {
-                    return Poll::Pending;
+                loop {
+                    ready!(idle.as_mut().poll(cx));
+                    let due = self.last_message + timeout;
+                    if due <= Instant::now() {
+                        break;
+                    }
+                    // Messages came since the timer was armed: wait from the last one.
+                    idle.as_mut().reset(due);
                 }
                 self.ctx.note_inbound_failure(EndReason::IdleTimeout);
                 Err(Status::deadline_exceeded(format!(
@@ -229,8 +234,8 @@ impl<T: prost::Message> RequestStream<T> {
                 "upload exceeds the limit of {max} bytes"
             )));
         }
-        if let Some(idle) = &self.idle {
-            idle.message(self.messages);
+        if self.idle.is_some() {
+            self.last_message = Instant::now();
         }
         Ok(message)
     }

@@ -14,7 +14,6 @@ pub(crate) mod chunk;
 mod compression;
 pub(crate) mod context;
 pub(crate) mod deadline;
-mod idle;
 pub(crate) mod inbound;
 pub(crate) mod metadata;
 pub(crate) mod sink;
