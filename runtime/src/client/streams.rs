@@ -3,12 +3,14 @@
 
 use super::glue::client_status;
 use futures_util::Stream;
+use futures_util::task::AtomicWaker;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use tokio::sync::mpsc;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataMap;
@@ -27,7 +29,7 @@ pub struct Responses<T> {
     trailers: Option<MetadataMap>,
     /// For bidi calls: dropped with the responses, it ends the request stream, so the call
     /// is reset rather than left half-open.
-    _close_requests: Option<oneshot::Sender<()>>,
+    _close_requests: Option<CloseOnDrop>,
 }
 
 enum State<T> {
@@ -225,9 +227,8 @@ impl<T> Requests<T> {
 /// [`Responses`] are dropped (which then resets the call).
 pub struct OutgoingRequests<T> {
     rx: ReceiverStream<T>,
-    /// Resolves when the [`Responses`] are dropped. A oneshot costs an atomic load per poll,
-    /// where a cancellation token would take a lock on every request sent.
-    closed: Option<oneshot::Receiver<()>>,
+    /// Set when the [`Responses`] are dropped.
+    held: Arc<Held>,
 }
 
 impl<T> fmt::Debug for OutgoingRequests<T> {
@@ -240,35 +241,48 @@ impl<T> Stream for OutgoingRequests<T> {
     type Item = T;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        // A request goes out only while the responses are held: checking costs one atomic
-        // load. The waker is registered with the watch only when there is nothing to send,
-        // the one time it must be.
-        if self.responses_dropped(None) {
+        // A request goes out only while the responses are held. The waker is registered
+        // with the watch only when there is nothing to send, the one time it must be.
+        if self.held.dropped() {
             return Poll::Ready(None);
         }
         match Pin::new(&mut self.rx).poll_next(cx) {
-            Poll::Pending if self.responses_dropped(Some(cx)) => Poll::Ready(None),
+            Poll::Pending => {
+                self.held.task.register(cx.waker());
+                // Checked again after registering: a drop in between would not wake us.
+                if self.held.dropped() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            }
             polled => polled,
         }
     }
 }
 
-impl<T> OutgoingRequests<T> {
-    /// Whether the [`Responses`] were dropped; with `cx`, registers for the wake-up too.
-    fn responses_dropped(&mut self, cx: Option<&mut Context<'_>>) -> bool {
-        let Some(closed) = self.closed.as_mut() else {
-            return true;
-        };
-        let dropped = match cx {
-            // Nothing is ever sent on the watch: it only closes.
-            None => !matches!(closed.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
-            Some(cx) => Pin::new(closed).poll(cx).is_ready(),
-        };
-        if dropped {
-            // Done for good: a completed oneshot must not be polled again.
-            self.closed = None;
-        }
-        dropped
+/// Whether the [`Responses`] of a bidirectional call are still held: set when they are
+/// dropped, which wakes the request stream. An atomic flag and a waker, where a oneshot
+/// would cost its cooperative-budget bookkeeping on every poll of the request stream.
+#[derive(Debug, Default)]
+struct Held {
+    dropped: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Held {
+    fn dropped(&self) -> bool {
+        self.dropped.load(Ordering::Acquire)
+    }
+}
+
+/// Held by the [`Responses`]: dropping them ends the request stream.
+#[derive(Debug)]
+struct CloseOnDrop(Arc<Held>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.dropped.store(true, Ordering::Release);
+        self.0.task.wake();
     }
 }
 
@@ -289,10 +303,10 @@ where
     Fut: Future<Output = Result<Response<Streaming<Res>>, Status>> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(buffer.max(1));
-    let (close, closed) = oneshot::channel();
+    let held = Arc::new(Held::default());
     let outgoing = OutgoingRequests {
         rx: ReceiverStream::new(rx),
-        closed: Some(closed),
+        held: Arc::clone(&held),
     };
     let task = tokio::spawn(start(outgoing));
     (
@@ -301,7 +315,7 @@ where
             state: State::Starting(task),
             headers: None,
             trailers: None,
-            _close_requests: Some(close),
+            _close_requests: Some(CloseOnDrop(held)),
         },
     )
 }
