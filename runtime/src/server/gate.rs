@@ -141,6 +141,53 @@ mod tests {
         assert_eq!(polls.load(Ordering::SeqCst), 2);
     }
 
+    #[test]
+    fn a_wake_up_reaches_the_task_that_polled_last_and_every_later_one() {
+        let ready = Arc::new(AtomicBool::new(false));
+        let inner_waker = Arc::new(std::sync::Mutex::new(None));
+        let mut gated = Gated::new(Probe {
+            polls: Arc::new(AtomicUsize::new(0)),
+            ready: Arc::clone(&ready),
+            waker: Arc::clone(&inner_waker),
+        });
+        let mut gated = Pin::new(&mut gated);
+        let (first, second) = (Arc::new(Flag::default()), Arc::new(Flag::default()));
+        for task in [&first, &second] {
+            let waker = Waker::from(Arc::clone(task));
+            assert!(
+                gated
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+        }
+        // A spurious wake-up: the inner future stays pending and must be able to wake again.
+        inner_waker.lock().unwrap().take().unwrap().wake();
+        assert!(second.0.load(Ordering::SeqCst) && !first.0.load(Ordering::SeqCst));
+        let third = Arc::new(Flag::default());
+        let waker = Waker::from(Arc::clone(&third));
+        for _ in 0..3 {
+            assert!(
+                gated
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+        }
+        ready.store(true, Ordering::SeqCst);
+        inner_waker.lock().unwrap().take().unwrap().wake();
+        assert!(
+            third.0.load(Ordering::SeqCst),
+            "the later task was not woken"
+        );
+        assert!(
+            gated
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready()
+        );
+    }
+
     #[derive(Default)]
     struct Flag(AtomicBool);
 
