@@ -3,12 +3,14 @@
 
 use super::glue::client_status;
 use futures_util::Stream;
+use futures_util::task::AtomicWaker;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use tokio::sync::mpsc;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataMap;
@@ -27,7 +29,7 @@ pub struct Responses<T> {
     trailers: Option<MetadataMap>,
     /// For bidi calls: dropped with the responses, it ends the request stream, so the call
     /// is reset rather than left half-open.
-    _close_requests: Option<oneshot::Sender<()>>,
+    _close_requests: Option<CloseOnDrop>,
 }
 
 enum State<T> {
@@ -113,48 +115,56 @@ impl<T> Responses<T> {
     }
 
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
-        loop {
-            match &mut self.state {
-                State::Starting(task) => {
-                    let started = ready!(Pin::new(task).poll(cx));
-                    self.state = match started {
-                        Ok(Ok(response)) => {
-                            let (headers, streaming, _) = response.into_parts();
-                            self.headers = Some(headers);
-                            State::Open(Box::new(streaming))
-                        }
-                        Ok(Err(status)) => {
-                            self.state = State::Done;
-                            return Poll::Ready(Err(client_status(status)));
-                        }
-                        Err(join) => {
-                            self.state = State::Done;
-                            return Poll::Ready(Err(Status::cancelled(format!(
-                                "the call's task ended: {join}"
-                            ))));
-                        }
-                    };
-                }
-                State::Open(streaming) => {
-                    let next = ready!(Pin::new(streaming.as_mut()).poll_next(cx))
-                        .transpose()
-                        .map_err(client_status);
-                    if matches!(next, Ok(None)) {
-                        // The stream read its trailers to learn the status: they are at
-                        // hand, the future resolves at once.
-                        let trailers = std::pin::pin!(streaming.trailers()).poll(cx);
-                        if let Poll::Ready(Ok(trailers)) = trailers {
-                            self.trailers = Some(trailers.unwrap_or_default());
-                        }
-                    }
-                    if !matches!(next, Ok(Some(_))) {
-                        self.state = State::Done;
-                    }
-                    return Poll::Ready(next);
-                }
-                State::Done => return Poll::Ready(Ok(None)),
-            }
+        // The path of every message, kept apart from starting and ending so that it stays
+        // a match and tonic's poll.
+        if let State::Open(streaming) = &mut self.state {
+            return match ready!(Pin::new(streaming.as_mut()).poll_next(cx)) {
+                Some(Ok(message)) => Poll::Ready(Ok(Some(message))),
+                Some(Err(status)) => Poll::Ready(self.end(Some(status), cx)),
+                None => Poll::Ready(self.end(None, cx)),
+            };
         }
+        self.poll_start(cx)
+    }
+
+    /// Waits for a bidirectional call to start, then reads its first message.
+    #[cold]
+    fn poll_start(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+        let State::Starting(task) = &mut self.state else {
+            return Poll::Ready(Ok(None));
+        };
+        let started = ready!(Pin::new(task).poll(cx));
+        self.state = State::Done;
+        match started {
+            Ok(Ok(response)) => {
+                let (headers, streaming, _) = response.into_parts();
+                self.headers = Some(headers);
+                self.state = State::Open(Box::new(streaming));
+                self.poll_message(cx)
+            }
+            Ok(Err(status)) => Poll::Ready(Err(client_status(status))),
+            Err(join) => Poll::Ready(Err(Status::cancelled(format!(
+                "the call's task ended: {join}"
+            )))),
+        }
+    }
+
+    /// Ends the open stream with its `error`, or with `OK` keeping its trailers.
+    #[cold]
+    fn end(&mut self, error: Option<Status>, cx: &mut Context<'_>) -> Result<Option<T>, Status> {
+        let State::Open(mut streaming) = std::mem::replace(&mut self.state, State::Done) else {
+            return Ok(None);
+        };
+        if let Some(status) = error {
+            return Err(client_status(status));
+        }
+        // The stream read its trailers to learn the status: they are at hand, the future
+        // resolves at once.
+        let trailers = std::pin::pin!(streaming.trailers()).poll(cx);
+        if let Poll::Ready(Ok(trailers)) = trailers {
+            self.trailers = Some(trailers.unwrap_or_default());
+        }
+        Ok(None)
     }
 }
 
@@ -217,9 +227,8 @@ impl<T> Requests<T> {
 /// [`Responses`] are dropped (which then resets the call).
 pub struct OutgoingRequests<T> {
     rx: ReceiverStream<T>,
-    /// Resolves when the [`Responses`] are dropped. A oneshot costs an atomic load per poll,
-    /// where a cancellation token would take a lock on every request sent.
-    closed: Option<oneshot::Receiver<()>>,
+    /// Set when the [`Responses`] are dropped.
+    held: Arc<Held>,
 }
 
 impl<T> fmt::Debug for OutgoingRequests<T> {
@@ -232,15 +241,48 @@ impl<T> Stream for OutgoingRequests<T> {
     type Item = T;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let Some(closed) = self.closed.as_mut() else {
-            return Poll::Ready(None);
-        };
-        if Pin::new(closed).poll(cx).is_ready() {
-            // Done for good: a completed oneshot must not be polled again.
-            self.closed = None;
+        // A request goes out only while the responses are held. The waker is registered
+        // with the watch only when there is nothing to send, the one time it must be.
+        if self.held.dropped() {
             return Poll::Ready(None);
         }
-        Pin::new(&mut self.rx).poll_next(cx)
+        match Pin::new(&mut self.rx).poll_next(cx) {
+            Poll::Pending => {
+                self.held.task.register(cx.waker());
+                // Checked again after registering: a drop in between would not wake us.
+                if self.held.dropped() {
+                    return Poll::Ready(None);
+                }
+                Poll::Pending
+            }
+            polled => polled,
+        }
+    }
+}
+
+/// Whether the [`Responses`] of a bidirectional call are still held: set when they are
+/// dropped, which wakes the request stream. An atomic flag and a waker, where a oneshot
+/// would cost its cooperative-budget bookkeeping on every poll of the request stream.
+#[derive(Debug, Default)]
+struct Held {
+    dropped: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Held {
+    fn dropped(&self) -> bool {
+        self.dropped.load(Ordering::Acquire)
+    }
+}
+
+/// Held by the [`Responses`]: dropping them ends the request stream.
+#[derive(Debug)]
+struct CloseOnDrop(Arc<Held>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.dropped.store(true, Ordering::Release);
+        self.0.task.wake();
     }
 }
 
@@ -261,10 +303,10 @@ where
     Fut: Future<Output = Result<Response<Streaming<Res>>, Status>> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(buffer.max(1));
-    let (close, closed) = oneshot::channel();
+    let held = Arc::new(Held::default());
     let outgoing = OutgoingRequests {
         rx: ReceiverStream::new(rx),
-        closed: Some(closed),
+        held: Arc::clone(&held),
     };
     let task = tokio::spawn(start(outgoing));
     (
@@ -273,7 +315,7 @@ where
             state: State::Starting(task),
             headers: None,
             trailers: None,
-            _close_requests: Some(close),
+            _close_requests: Some(CloseOnDrop(held)),
         },
     )
 }

@@ -249,6 +249,8 @@ where
                 inner: body,
                 state: Arc::clone(&state),
                 framing: Framing::default(),
+                messages: 0,
+                bytes: 0,
             })
         };
         parts.extensions.insert(CallStart {
@@ -500,6 +502,10 @@ struct TrackedBody {
     inner: Body,
     state: Arc<BodyState>,
     framing: Framing,
+    /// The counts, kept here and published to `state` with plain stores: this body is
+    /// their only writer, so a frame costs no locked read-modify-write.
+    messages: u64,
+    bytes: u64,
 }
 
 impl http_body::Body for TrackedBody {
@@ -519,11 +525,11 @@ impl http_body::Body for TrackedBody {
                 if let Some(data) = frame.data_ref() {
                     let started = this.framing.feed(data);
                     if started > 0 {
-                        this.state.messages.fetch_add(started, Ordering::Relaxed);
+                        this.messages += started;
+                        this.state.messages.store(this.messages, Ordering::Relaxed);
                     }
-                    this.state
-                        .bytes
-                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    this.bytes += data.len() as u64;
+                    this.state.bytes.store(this.bytes, Ordering::Relaxed);
                 }
             }
             Some(Err(_)) => this.state.set_end(ABANDONED),
