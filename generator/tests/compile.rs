@@ -10,6 +10,8 @@ use support::corpus_crate::{self, Tier};
 #[test]
 fn generated_code_and_skeletons_pass_clippy_in_editions_2021_and_2024_and_rustdoc() {
     let krate = support::persistent_crate("full");
+    // One edition after the other: clippy on this crate peaks near 12 GB of memory, and two
+    // runs side by side were killed for it on a 24 GB machine.
     for edition in ["2021", "2024"] {
         corpus_crate::write(&krate, edition, Tier::Full);
         corpus_crate::cargo(

@@ -91,7 +91,8 @@ fn built_crate() -> &'static Path {
                  rust-stream = {{ path = {runtime:?} }}\n\
                  tonic = {{ version = \"0.14\", default-features = false, features = [\"transport\", \"codegen\", \"router\", \"server\", \"channel\"] }}\n\
                  tonic-prost = \"0.14\"\nprost = \"0.14\"\n\
-                 tokio = {{ version = \"1\", features = [\"macros\", \"rt-multi-thread\", \"net\", \"sync\"] }}\n",
+                 tokio = {{ version = \"1\", features = [\"macros\", \"rt-multi-thread\", \"net\", \"sync\"] }}\n\n\
+                 [lints.rust]\nwarnings = \"deny\"\n",
                 runtime = runtime.display().to_string(),
             ),
         )
@@ -107,7 +108,10 @@ fn built_crate() -> &'static Path {
                 .env_remove("CARGO_ENCODED_RUSTFLAGS")
                 .envs(env.iter().copied()));
         };
-        cargo(&["build", "--quiet", "--offline", "--bins"], &[("RUSTFLAGS", "-D warnings")]);
+        // Warnings are denied by the manifest's `[lints]`, which reach this crate only:
+        // `RUSTFLAGS` would reach every dependency too, and cargo would compile them all again
+        // instead of reusing those the other nested builds compiled in this target directory.
+        cargo(&["build", "--quiet", "--offline", "--bins"], &[]);
         cargo(
             &["clippy", "--quiet", "--offline", "--all-targets", "--", "-D", "warnings"],
             &[],

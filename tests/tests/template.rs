@@ -10,8 +10,11 @@
 //! proto then grows (a service, an RPC) and shrinks (an RPC), with one `rust-stream sync`
 //! each, in both codegen styles.
 //!
-//! Every generated crate builds into one target directory (`target/template-crates`), so
-//! the dependencies compile once for all of them.
+//! Every generated crate builds into the target directory the other nested builds share
+//! (`target/generator-compile`), with the workspace's lock file: the dependencies compile
+//! once for all of them, and those whose features are the same as in the generator's compile
+//! corpus, the derive crates and the benchmarks' case 9 (tokio, h2, prost, rustls, the
+//! generator) are not compiled again.
 
 use rust_stream_build::scaffold::{Files, Scaffold};
 use rust_stream_build::service_crate::{self, new::template_paths};
@@ -373,8 +376,9 @@ fn outside_bodies(text: &str) -> Vec<&str> {
 // Generating and building
 // ---------------------------------------------------------------------------------------------
 
+/// The target directory shared with the other nested builds (see the module docs).
 fn target_dir() -> PathBuf {
-    workspace().join("target").join("template-crates")
+    workspace().join("target").join("generator-compile")
 }
 
 /// The `rust-stream` CLI, run in this process (the binary prints what this returns, and
