@@ -235,11 +235,13 @@ where
             state.set_end(FINISHED);
             body
         } else {
-            Body::new(TrackedBody {
+            let tracked = Body::new(TrackedBody {
                 inner: body,
                 state: Arc::clone(&state),
                 framing: Framing::default(),
-            })
+            });
+            // A client-streaming adapter may take the body back from tonic.
+            crate::call::frames::lend(tracked, &mut parts.extensions)
         };
         parts.extensions.insert(CallStart {
             start,

@@ -4,6 +4,7 @@
 //! finish the HTTP/2 handshake, nor bounds hyper's per-stream send buffer, nor ends open
 //! streams on shutdown; serving the routes here does all four (see [`TunedRouter`]).
 
+use crate::call::frames::MessageLimit;
 use crate::server::auth::{Auth, AuthLayer};
 use crate::server::budget::{Budget, CallBudget};
 use crate::server::gate::Gated;
@@ -298,6 +299,7 @@ impl TunedRouter {
                 send_budget: self.tuning.connection_send_budget,
                 piece: self.tuning.max_send_buffer.max(1),
                 budget: None,
+                max_message_size: self.tuning.max_message_size,
             },
             tls: self.options.tls,
             handshake_timeout: self.tuning.handshake_timeout,
@@ -665,6 +667,8 @@ struct ConnService<C> {
     piece: usize,
     /// The connection's budget of `send_budget` bytes (none in the template).
     budget: Option<Arc<Budget>>,
+    /// The largest request message, for the adapters that decode DATA frames themselves.
+    max_message_size: usize,
 }
 
 impl ConnService<()> {
@@ -685,6 +689,7 @@ impl ConnService<()> {
             send_budget: self.send_budget,
             piece: self.piece,
             budget: Some(Budget::new(self.send_budget)),
+            max_message_size: self.max_message_size,
         }
     }
 }
@@ -826,6 +831,7 @@ impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Inc
             extensions.insert(peer.clone());
         }
         extensions.insert(self.shutdown.clone());
+        extensions.insert(MessageLimit(self.max_message_size));
         let charged = self.budget.as_ref().map(|budget| {
             let call = CallBudget::new(budget);
             extensions.insert(Arc::clone(&call));
