@@ -107,8 +107,9 @@ pub(crate) struct Messages {
     /// The prefix of the next message, when it spans frames.
     prefix: [u8; PREFIX],
     prefix_len: usize,
-    /// The message being assembled because it spans frames, and its length.
-    partial: Option<(BytesMut, usize)>,
+    /// The message being gathered, as slices of the frames it spans, and the bytes it
+    /// still lacks.
+    partial: Option<(Pieces, usize)>,
 }
 
 impl Messages {
@@ -123,12 +124,12 @@ impl Messages {
         }
     }
 
-    /// The next message's bytes, `None` at the end of the body, or why the body is not a
-    /// valid stream of messages.
+    /// The next message, `None` at the end of the body, or why the body is not a valid
+    /// stream of messages.
     pub(crate) fn poll_message(
         &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Bytes, Status>>> {
+    ) -> Poll<Option<Result<Pieces, Status>>> {
         loop {
             match self.cut() {
                 Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
@@ -149,7 +150,7 @@ impl Messages {
     }
 
     /// The end of the body: clean between messages, an error within one.
-    fn end(&self) -> Option<Result<Bytes, Status>> {
+    fn end(&self) -> Option<Result<Pieces, Status>> {
         if self.prefix_len == 0 && self.partial.is_none() && self.pending.is_empty() {
             return None;
         }
@@ -159,27 +160,26 @@ impl Messages {
     }
 
     /// The next whole message from what has arrived, consuming `pending`; `None` when more
-    /// frames are needed.
-    fn cut(&mut self) -> Result<Option<Bytes>, Status> {
+    /// frames are needed. Its bytes stay slices of the frames they came in.
+    fn cut(&mut self) -> Result<Option<Pieces>, Status> {
         if self.partial.is_none() {
             let Some(len) = self.read_prefix()? else {
                 return Ok(None);
             };
-            if self.pending.len() >= len {
-                // The common case: the message lies within the frame, no copy.
-                return Ok(Some(self.pending.split_to(len)));
-            }
-            self.partial = Some((BytesMut::with_capacity(len), len));
+            self.partial = Some((Pieces::default(), len));
         }
-        let Some((buf, len)) = self.partial.as_mut() else {
+        let Some((pieces, missing)) = self.partial.as_mut() else {
             return Ok(None);
         };
-        let take = (*len - buf.len()).min(self.pending.len());
-        buf.put(self.pending.split_to(take));
-        if buf.len() < *len {
+        let take = (*missing).min(self.pending.len());
+        if take > 0 {
+            pieces.push(self.pending.split_to(take));
+            *missing -= take;
+        }
+        if *missing > 0 {
             return Ok(None);
         }
-        Ok(self.partial.take().map(|(buf, _)| buf.freeze()))
+        Ok(self.partial.take().map(|(pieces, _)| pieces))
     }
 
     /// The length of the next message once its whole prefix has arrived, checked against
@@ -227,10 +227,81 @@ fn check_prefix(flag: u8, len: u32, limit: usize) -> Result<usize, Status> {
     Ok(len)
 }
 
-/// Decodes one message with prost from its own bytes: `bytes` fields mapped to `Bytes`
-/// become slices of them.
-pub(crate) fn decode<T: prost::Message + Default>(message: Bytes) -> Result<T, Status> {
+/// Decodes one message with prost from the frame slices it arrived in: a `bytes` field
+/// mapped to `Bytes` that lies within one slice becomes a slice of it too.
+pub(crate) fn decode<T: prost::Message + Default>(message: Pieces) -> Result<T, Status> {
     T::decode(message).map_err(|err| Status::internal(err.to_string()))
+}
+
+/// One message as the slices of the DATA frames it arrived in, read as one buffer.
+///
+/// `copy_to_bytes`, which prost calls for a `bytes` field, returns a slice of a frame when
+/// the field lies within one and copies only when it spans frames.
+#[derive(Debug, Default)]
+pub(crate) struct Pieces {
+    pieces: std::collections::VecDeque<Bytes>,
+    remaining: usize,
+}
+
+impl Pieces {
+    fn push(&mut self, piece: Bytes) {
+        self.remaining += piece.len();
+        self.pieces.push_back(piece);
+    }
+}
+
+impl Buf for Pieces {
+    fn remaining(&self) -> usize {
+        self.remaining
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.pieces.front().map_or(&[], |piece| piece)
+    }
+
+    fn advance(&mut self, mut cnt: usize) {
+        assert!(cnt <= self.remaining, "advance past the end of a message");
+        self.remaining -= cnt;
+        while cnt > 0 {
+            let Some(front) = self.pieces.front_mut() else {
+                return;
+            };
+            let step = cnt.min(front.len());
+            front.advance(step);
+            cnt -= step;
+            if front.is_empty() {
+                self.pieces.pop_front();
+            }
+        }
+        self.drop_empty();
+    }
+
+    fn copy_to_bytes(&mut self, len: usize) -> Bytes {
+        self.drop_empty();
+        match self.pieces.front_mut() {
+            Some(front) if front.len() >= len => {
+                let bytes = front.split_to(len);
+                self.remaining -= len;
+                self.drop_empty();
+                bytes
+            }
+            // The field spans frames: assemble it (one copy).
+            _ => {
+                let mut bytes = BytesMut::with_capacity(len);
+                bytes.put(self.take(len));
+                bytes.freeze()
+            }
+        }
+    }
+}
+
+impl Pieces {
+    /// Keeps `chunk()` non-empty while bytes remain, as `Buf` requires.
+    fn drop_empty(&mut self) {
+        while self.pieces.front().is_some_and(Bytes::is_empty) {
+            self.pieces.pop_front();
+        }
+    }
 }
 
 /// How a chunk type's payload field starts on the wire: its key (field number and wire
@@ -412,7 +483,7 @@ mod tests {
     }
 
     /// Every message of `frames`, up to the end or the first error.
-    fn read_all(frames: Vec<Bytes>, limit: usize) -> Result<Vec<Bytes>, Status> {
+    fn read_all(frames: Vec<Bytes>, limit: usize) -> Result<Vec<Pieces>, Status> {
         let mut messages = Messages::new(body(frames), limit);
         let mut cx = Context::from_waker(Waker::noop());
         let mut out = Vec::new();
@@ -434,7 +505,7 @@ mod tests {
         ]
     }
 
-    fn decoded(messages: Vec<Bytes>) -> Vec<Piece> {
+    fn decoded(messages: Vec<Pieces>) -> Vec<Piece> {
         messages
             .into_iter()
             .map(|m| decode::<Piece>(m).expect("a valid message"))
@@ -490,6 +561,19 @@ mod tests {
         let start = frame.as_ptr() as usize;
         let at = piece.data.as_ptr() as usize;
         assert!(at > start && at + piece.data.len() == start + frame.len());
+    }
+
+    /// Where the runtime's client puts the frame boundary: after the headers.
+    #[test]
+    fn a_payload_in_a_frame_of_its_own_is_a_slice_of_it() {
+        let data = payload(64 * 1024);
+        let (head, rest) = encode_chunk(&ChunkKey::of::<Piece>(), Piece::from_bytes(data));
+        let rest = rest.unwrap();
+        let frame = Bytes::copy_from_slice(&rest);
+        let messages = read_all(vec![head, frame.clone()], usize::MAX).unwrap();
+        let piece = decoded(messages).remove(0);
+        assert_eq!(piece.data.as_ptr(), frame.as_ptr());
+        assert_eq!(piece.data, rest);
     }
 
     #[test]

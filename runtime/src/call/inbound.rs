@@ -2,9 +2,8 @@
 //! limits on bytes, message count and idle time, and byte counters.
 
 use crate::call::context::{CallContext, EndReason};
-use crate::call::frames::Messages;
+use crate::call::frames::{Messages, Pieces};
 use crate::server::call_layer::{BodyEnd, BodyState};
-use bytes::Bytes;
 use futures_util::Stream;
 use std::fmt;
 use std::future::Future;
@@ -102,7 +101,7 @@ pub(crate) enum Source<T> {
     Tonic(Streaming<T>),
     Local(Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>),
     /// Read straight from the DATA frames (see `call::frames`), decoded by `decode`.
-    Frames(Messages, fn(Bytes) -> Result<T, Status>),
+    Frames(Messages, fn(Pieces) -> Result<T, Status>),
 }
 
 impl<T> Source<T> {
