@@ -27,5 +27,6 @@ pub use tokio::io::AsyncRead;
 pub use tokio_stream::once;
 pub use {prost, tokio, tonic};
 
-/// A boxed, sendable stream, as upload helpers hand to tonic clients.
-pub type BoxStream<T> = std::pin::Pin<Box<dyn futures_util::Stream<Item = T> + Send>>;
+/// The chunk stream upload helpers hand to the generated call (the name generated files
+/// use for it).
+pub type BoxStream<T> = crate::client::UploadChunks<T>;

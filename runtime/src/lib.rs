@@ -123,7 +123,7 @@ pub use client::{
     BoxError, ClientChannel, ClientFuture, ClientTls, DEFAULT_RE_RESOLVE_INTERVAL, DnsResolver,
     Fleet, FleetChannel, FleetError, FleetFuture, ManualResolver, OutgoingRequests, Progress,
     Reply, Requests, Resolve, ResolveFuture, Responses, RetryBudget, RetryPolicy, StaticResolver,
-    Target, TargetError, UploadError, bidi, code_name, status_line, upload,
+    Target, TargetError, UploadChunks, UploadError, bidi, code_name, status_line, upload,
 };
 #[cfg(feature = "metrics")]
 pub use metrics::{MeteredChannel, MeteredFuture, Metrics};

@@ -83,6 +83,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut tuning = TUNING;
+    if let Some(max) = args.max_message_bytes {
+        // Client-streaming requests are decoded by the runtime from the DATA frames, under
+        // the server's tuning; the tonic service's limit covers the other patterns.
+        tuning.max_message_size = max;
+    }
     if let Some(age) = args.max_connection_age {
         tuning.max_connection_age = Some(age);
     }

@@ -4,7 +4,8 @@
 use crate::call::compression::Compression;
 use crate::call::context::{CallContext, Caller, EndReason};
 use crate::call::deadline::{CallDeadline, header_timeout};
-use crate::call::inbound::{InboundLimits, RequestStream};
+use crate::call::frames;
+use crate::call::inbound::{InboundLimits, RequestStream, Source};
 use crate::call::metadata::merge_into_status;
 use crate::call::sink::{Outbound, ResponseSink, ResponseStream, encoded_outbound};
 use crate::server::call_layer::CallStart;
@@ -98,16 +99,27 @@ where
 pub async fn client_streaming<Req, Res, Fut>(
     method: &'static str,
     config: &CallConfig,
-    request: Request<Streaming<Req>>,
+    mut request: Request<Streaming<Req>>,
     handler: impl FnOnce(CallContext, RequestStream<Req>) -> Fut,
 ) -> Result<Response<Res>, Status>
 where
-    Req: prost::Message,
+    Req: prost::Message + Default,
     Fut: Future<Output = Result<Res, Status>>,
 {
+    // Uncompressed requests are read from their DATA frames directly, without tonic's
+    // decode buffer (see `call::frames`); tonic's stream is then dropped unread.
+    let frames = frames::take_messages(&mut request);
     let (ctx, streaming) = begin(method, config, request);
     admit(&ctx, config, false)?;
-    let requests = RequestStream::new(streaming, config.limits, ctx.clone());
+    let requests = match frames {
+        Some(messages) => RequestStream::from_source(
+            Source::Frames(messages, frames::decode::<Req>),
+            config.limits,
+            ctx.clone(),
+            ctx.body_state(),
+        ),
+        None => RequestStream::new(streaming, config.limits, ctx.clone()),
+    };
     respond_once(ctx.clone(), config, handler(ctx, requests)).await
 }
 

@@ -2,6 +2,7 @@
 //! limits on bytes, message count and idle time, and byte counters.
 
 use crate::call::context::{CallContext, EndReason};
+use crate::call::frames::{Messages, Pieces};
 use crate::server::call_layer::{BodyEnd, BodyState};
 use futures_util::Stream;
 use std::fmt;
@@ -99,6 +100,8 @@ impl<T> fmt::Debug for RequestStream<T> {
 pub(crate) enum Source<T> {
     Tonic(Streaming<T>),
     Local(Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>),
+    /// Read straight from the DATA frames (see `call::frames`), decoded by `decode`.
+    Frames(Messages, fn(Pieces) -> Result<T, Status>),
 }
 
 impl<T> Source<T> {
@@ -106,6 +109,9 @@ impl<T> Source<T> {
         match self {
             Source::Tonic(streaming) => Pin::new(streaming).poll_next(cx),
             Source::Local(stream) => stream.as_mut().poll_next(cx),
+            Source::Frames(messages, decode) => messages
+                .poll_message(cx)
+                .map(|message| message.map(|bytes| bytes.and_then(*decode))),
         }
     }
 }

@@ -15,6 +15,7 @@ pub(crate) mod chunk;
 mod compression;
 pub(crate) mod context;
 pub(crate) mod deadline;
+pub(crate) mod frames;
 pub(crate) mod inbound;
 pub(crate) mod metadata;
 pub(crate) mod sink;

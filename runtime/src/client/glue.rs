@@ -87,7 +87,7 @@ pub fn client_status(status: Status) -> Status {
 pub async fn open_call<Req, Res, S>(
     mut grpc: tonic::client::Grpc<super::ClientChannel>,
     path: &'static str,
-    request: tonic::Request<S>,
+    mut request: tonic::Request<S>,
 ) -> Result<tonic::Response<tonic::Streaming<Res>>, Status>
 where
     S: Stream<Item = Req> + Send + 'static,
@@ -97,6 +97,12 @@ where
     grpc.ready()
         .await
         .map_err(|err| client_status(Status::unavailable(format!("the channel failed: {err}"))))?;
+    // An upload's chunks may skip tonic's encoder: the channel decides (see `upload`).
+    let stream: &mut dyn std::any::Any = request.get_mut();
+    if let Some(chunks) = stream.downcast_mut::<super::upload::UploadChunks<Req>>() {
+        let handoff = chunks.handoff();
+        request.extensions_mut().insert(handoff);
+    }
     let codec = tonic_prost::ProstCodec::<Req, Res>::default();
     let path = http::uri::PathAndQuery::from_static(path);
     grpc.streaming(request, path, codec)

@@ -18,7 +18,7 @@ pub(crate) mod glue;
 mod status_text;
 mod streams;
 mod tls;
-mod upload;
+pub(crate) mod upload;
 
 pub use channel::{ClientChannel, ClientFuture};
 pub use fleet::{
@@ -29,4 +29,4 @@ pub use fleet::{
 pub use status_text::{code_name, status_line};
 pub use streams::{OutgoingRequests, Reply, Requests, Responses, bidi};
 pub use tls::ClientTls;
-pub use upload::{Progress, UploadError, upload};
+pub use upload::{Progress, UploadChunks, UploadError, upload};

@@ -245,13 +245,15 @@ where
             state.set_end(FINISHED);
             body
         } else {
-            Body::new(TrackedBody {
+            let tracked = Body::new(TrackedBody {
                 inner: body,
                 state: Arc::clone(&state),
                 framing: Framing::default(),
                 messages: 0,
                 bytes: 0,
-            })
+            });
+            // A client-streaming adapter may take the body back from tonic.
+            crate::call::frames::lend(tracked, &mut parts.extensions)
         };
         parts.extensions.insert(CallStart {
             start,

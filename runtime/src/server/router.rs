@@ -4,6 +4,7 @@
 //! finish the HTTP/2 handshake, nor bounds hyper's per-stream send buffer, nor ends open
 //! streams on shutdown; serving the routes here does all four (see [`TunedRouter`]).
 
+use crate::call::frames::MessageLimit;
 use crate::server::auth::{Auth, AuthLayer};
 use crate::server::budget::{Budget, CallBudget};
 use crate::server::gate::Gated;
@@ -296,9 +297,9 @@ impl TunedRouter {
                 peer: None,
                 activity: None,
                 send_budget: self.tuning.connection_send_budget,
-                max_message: self.tuning.max_message_size,
                 piece: self.tuning.max_send_buffer.max(1),
                 budget: None,
+                max_message_size: self.tuning.max_message_size,
             },
             tls: self.options.tls,
             handshake_timeout: self.tuning.handshake_timeout,
@@ -662,12 +663,13 @@ struct ConnService<C> {
     activity: Option<Arc<Activity>>,
     /// Bytes of streamed responses the connection's calls may hold, together.
     send_budget: usize,
-    /// The largest response message the connection's calls may send.
-    max_message: usize,
     /// Most bytes of a response body handed to hyper at once.
     piece: usize,
     /// The connection's budget of `send_budget` bytes (none in the template).
     budget: Option<Arc<Budget>>,
+    /// The largest message in either direction: a response the connection's calls may send,
+    /// and a request the adapters that decode DATA frames themselves accept.
+    max_message_size: usize,
 }
 
 impl ConnService<()> {
@@ -686,9 +688,9 @@ impl ConnService<()> {
             peer,
             activity,
             send_budget: self.send_budget,
-            max_message: self.max_message,
             piece: self.piece,
-            budget: Some(Budget::new(self.send_budget, self.max_message)),
+            budget: Some(Budget::new(self.send_budget, self.max_message_size)),
+            max_message_size: self.max_message_size,
         }
     }
 }
@@ -830,6 +832,7 @@ impl<C: Clone + Send + Sync + 'static> hyper::service::Service<http::Request<Inc
             extensions.insert(peer.clone());
         }
         extensions.insert(self.shutdown.clone());
+        extensions.insert(MessageLimit(self.max_message_size));
         let charged = self.budget.as_ref().map(|budget| {
             let call = CallBudget::new(budget);
             extensions.insert(Arc::clone(&call));

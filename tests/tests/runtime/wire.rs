@@ -567,6 +567,63 @@ async fn an_oversized_message_gets_resource_exhausted_and_the_server_goes_on(fro
     assert_eq!(user_name(&mut client, "42").await, "Ada Lovelace");
 }
 
+/// The upload helper sends chunks without tonic's encoder, so no client-side limit stops
+/// a chunk over the server's message size: the server's own check answers.
+async fn an_upload_chunk_over_the_message_size_gets_resource_exhausted(front: Front) {
+    let (guide, _dir) = guide();
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
+    let mut client = server.client().await;
+    let too_big = Tuning::BALANCED.max_message_size + 1;
+    let data = std::io::Cursor::new(vec![1u8; too_big]);
+    let err = within(
+        "the upload",
+        client.upload_chunks_from(data, too_big, |_| {}),
+    )
+    .await
+    .unwrap_err();
+    let UploadError::Status(status) = err else {
+        panic!("expected a status, got {err}");
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(user_name(&mut client, "42").await, "Ada Lovelace");
+}
+
+/// With request compression on, the chunks go through tonic's encoder (compressed) and the
+/// server decodes them through tonic (decompressed): the upload arrives byte-exact.
+#[tokio::test]
+async fn a_compressed_upload_takes_tonics_path_both_ways_and_arrives_byte_exact() {
+    use rust_stream::{Compression, Encoding};
+    use rust_stream_examples::adapter::{StreamingExamplesConfig, StreamingExamplesService};
+    let config = CallConfig::DEFAULT.with_compression(Compression {
+        accept: &[Encoding::Gzip],
+        send: None,
+    });
+    let service = StreamingExamplesService::from_arc(Arc::new(HashingReader)).with_config(
+        StreamingExamplesConfig {
+            get_user: config,
+            list_events: config,
+            upload_chunks: config,
+            chat: config,
+        },
+    );
+    let tonic_server = service
+        .into_server()
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let server =
+        rust_stream_tests::serve_router(Tuning::BALANCED.server().add_service(tonic_server)).await;
+    let client = server.client().await.with_compression(Encoding::Gzip);
+    let data = pseudo_random(2 * 65536 + 99, 11);
+    let digest = Sha256::digest(&data);
+    let expected = u64::from_be_bytes(digest[..8].try_into().unwrap()) ^ data.len() as u64;
+    let result = within(
+        "the upload",
+        client.upload_chunks_from(std::io::Cursor::new(data), 65536, |_| {}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.bytes_received, expected);
+}
+
 // ---------------------------------------------------------------- unary and bad input
 
 /// The name `GetUser` answers for `id`: how a test shows the server still serves.
@@ -984,6 +1041,7 @@ super::through_both_fronts!(
     tokio the_async_read_bridge_yields_the_exact_bytes,
     tokio a_failed_source_resets_the_upload_and_the_server_keeps_nothing,
     tokio an_oversized_message_gets_resource_exhausted_and_the_server_goes_on,
+    tokio an_upload_chunk_over_the_message_size_gets_resource_exhausted,
     tokio get_user_answers_the_demo_user_and_not_found,
     tokio a_panicking_handler_fails_its_call_with_internal_and_the_server_goes_on,
     tokio unimplemented_methods_answer_unimplemented,

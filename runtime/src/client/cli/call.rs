@@ -208,7 +208,7 @@ impl<'a> Call<'a> {
         let grpc = &mut self.grpc;
         let headers = self.headers;
         let timeout = self.timeout;
-        let uploaded = crate::upload(
+        let uploaded = crate::client::upload::upload_stream(
             source,
             chunk_size,
             move |progress| shown.set_position(progress.bytes),
