@@ -116,15 +116,20 @@ pub fn worker(tool: &str, fds: &Path, out: &Path) -> Result<String, Error> {
             .build_server(true)
             .compile_fds(FileDescriptorSet::decode(bytes.as_slice())?)?,
         "rust-stream" => {
-            // The same entry point as the build API and the plugin: descriptors -> model ->
-            // prost messages, tonic client and server, stream layer, formatted.
+            // The build API's entry point: descriptors -> model -> prost messages, tonic
+            // client and server, stream layer, formatted, each file written as soon as it is
+            // formatted.
             let descriptors =
                 rust_stream_build::Descriptors::from_file_descriptor_set(&bytes, &[])?;
-            let files =
-                rust_stream_build::generate(&descriptors, &rust_stream_build::Params::default())?;
-            for file in files {
-                std::fs::write(out.join(&file.name), file.content)?;
-            }
+            let params = rust_stream_build::Params::default();
+            rust_stream_build::generate_each(&descriptors, &params, |file| {
+                std::fs::write(out.join(&file.name), file.content).map_err(|err| {
+                    rust_stream_build::Error::new(
+                        rust_stream_build::DiagnosticKind::Io,
+                        format!("writing {}: {err}", file.name),
+                    )
+                })
+            })?;
         }
         other => return Err(format!("unknown tool {other}").into()),
     }
