@@ -7,6 +7,7 @@
 //! cargo run --release -p rust-stream-benches -- --only cancel --only events
 //! cargo run --release -p rust-stream-benches -- profile-upload --subject plain --mib 64
 //! cargo run --release -p rust-stream-benches -- prepare    # case 9's dependencies, built once
+//! cargo run --release -p rust-stream-benches -- codegen-set --out set.binpb  # case 7's input
 //! ```
 //!
 //! `serve` and `codegen-worker` are internal subcommands: the harness runs its own binary as
@@ -101,6 +102,19 @@ enum Command {
     /// dependencies of case 9's crates (of the smoke mode's crates with `--smoke`). The
     /// smoke test runs `--smoke prepare` before its timed run.
     Prepare,
+    /// Writes case 7's synthetic FileDescriptorSet, for profiling a generator on it with
+    /// `codegen-worker` (see `benches/PROFILE.md`).
+    CodegenSet {
+        /// Services in the set.
+        #[arg(long, default_value_t = 1_500)]
+        services: usize,
+        /// Methods per service.
+        #[arg(long, default_value_t = 8)]
+        methods: usize,
+        /// Where to write the encoded set.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Internal: run one code generator over a FileDescriptorSet and print its wall time
     /// and peak memory.
     CodegenWorker {
@@ -241,6 +255,20 @@ fn main() -> ExitCode {
                 }
                 Err(err) => {
                     eprintln!("codegen-worker: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::CodegenSet {
+            services,
+            methods,
+            out,
+        }) => {
+            let set = cases::codegen::synthetic(services, methods);
+            match std::fs::write(&out, prost::Message::encode_to_vec(&set)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("codegen-set: {}: {err}", out.display());
                     ExitCode::FAILURE
                 }
             }

@@ -8,14 +8,14 @@
 //! `editions` (editions files lowered to proto2 or proto3), `index` (the descriptors indexed
 //! once), `check` (what prost-build and tonic-build assume), [`model`] (every name decided, every
 //! clash resolved; read by the front ends, built only here), `validate` (what renaming cannot fix), `emit` (formatted files
-//! ([`generate`]) or tokens ([`generate_tokens`])). Shared by all: `error`, `ident` (naming
+//! ([`generate`], [`generate_each`]) or tokens ([`generate_tokens`])). Shared by all: `error`, `ident` (naming
 //! rules) and [`options`]. The front ends, in `frontends`, take their users' input and run
 //! the stages: the protoc plugin `protoc-gen-rust-stream` ([`plugin`]), [`Builder`] for
 //! `build.rs` (protoc-free, protox), the `rust-stream` CLI (feature `bin`: `generate`,
 //! `inspect`, `scaffold`, `new`), [`scaffold`] (handler skeletons) and `service_crate` (the
 //! CLI's and the template's service crates).
 //!
-//! The public API is the façade: [`Builder`]; [`generate`], [`generate_tokens`] and
+//! The public API is the façade: [`Builder`]; [`generate`], [`generate_each`], [`generate_tokens`] and
 //! [`model_of`] on [`Descriptors`]; [`Params`] and [`parameters`]; [`Diagnostic`],
 //! [`DiagnosticKind`], [`Error`] and [`Location`]; [`scaffold::Scaffold`]; the plugin's
 //! [`plugin::respond`]. Items marked hidden serve rust-stream's own derive, CLI and tests.
@@ -71,7 +71,7 @@ pub use frontends::builder::Builder;
 pub use load::Descriptors;
 pub use model::Model;
 pub use options::{Parameter, Params, parameters};
-pub use pipeline::{generate, generate_tokens, model_of};
+pub use pipeline::{generate, generate_each, generate_tokens, model_of};
 // What the derive (`rust-stream-macros`) expands to, beside `generate_tokens`.
 #[doc(hidden)]
 pub use emit::{PackageTokens, nest_modules, root_items};

@@ -21,12 +21,29 @@ use crate::validate;
 /// Generates every file for `descriptors`: the model, then prost-build and tonic (unless
 /// `stream_only`), then the stream layer, formatted.
 pub fn generate(descriptors: &Descriptors, params: &Params) -> Result<Vec<GeneratedFile>, Error> {
+    let mut files = Vec::new();
+    generate_each(descriptors, params, |file| {
+        files.push(file);
+        Ok(())
+    })?;
+    Ok(files)
+}
+
+/// Generates every file [`generate`] does and gives each to `each` as soon as it is
+/// formatted, in the same order, instead of holding them all: what a caller that writes the
+/// files wants, as it then holds one file at a time. Stops at the first error, the
+/// generator's or `each`'s; the files given before it stay given.
+pub fn generate_each(
+    descriptors: &Descriptors,
+    params: &Params,
+    each: impl FnMut(GeneratedFile) -> Result<(), Error> + Send,
+) -> Result<(), Error> {
     let loaded = load::for_generation(descriptors);
     let lowered = editions::lower(&loaded);
     let index = Index::new(&lowered);
     let (checked, model) = validated_model(&index, params)?;
     checked.for_output()?;
-    emit::files(&model, index.descriptors(), params)
+    emit::each_file(&model, index.descriptors(), params, each)
 }
 
 /// Generates the code for `descriptors` as tokens, one entry per package with code, without
@@ -58,17 +75,19 @@ pub fn model_of(descriptors: &Descriptors, params: &Params) -> Result<(Model, De
 /// Packages are parsed and formatted independently, on up to as many threads as the
 /// machine has cores (at most 8); the output does not depend on the number
 /// of threads.
+/// Each file is given to `each` as [`generate_each`] gives them.
 #[cfg(feature = "bin")]
 pub(crate) fn generate_from_model(
     model: &Model,
     descriptors: &Descriptors,
     params: &Params,
-) -> Result<Vec<GeneratedFile>, Error> {
+    each: impl FnMut(GeneratedFile) -> Result<(), Error> + Send,
+) -> Result<(), Error> {
     let index = Index::new(descriptors);
     check::check(&index, params)
         .map_err(refused)?
         .for_output()?;
-    emit::files(model, descriptors, params)
+    emit::each_file(model, descriptors, params, each)
 }
 
 /// The stages between the index and emission: check, model, validate. The model's and the

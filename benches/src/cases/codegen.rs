@@ -15,6 +15,10 @@ use std::process::Command;
 use std::time::Instant;
 
 const CASE: &str = "7. Code generation";
+/// The generators compared (the worker's `--tool`): the subject, then its reference.
+const TOOLS: [&str; 2] = ["rust-stream", "tonic"];
+/// How the rows name them.
+const NAMES: [&str; 2] = ["rust-stream-build", "tonic-prost-build"];
 /// Services per synthetic file.
 const SERVICES_PER_FILE: usize = 15;
 
@@ -112,15 +116,20 @@ pub fn worker(tool: &str, fds: &Path, out: &Path) -> Result<String, Error> {
             .build_server(true)
             .compile_fds(FileDescriptorSet::decode(bytes.as_slice())?)?,
         "rust-stream" => {
-            // The same entry point as the build API and the plugin: descriptors -> model ->
-            // prost messages, tonic client and server, stream layer, formatted.
+            // The build API's entry point: descriptors -> model -> prost messages, tonic
+            // client and server, stream layer, formatted, each file written as soon as it is
+            // formatted.
             let descriptors =
                 rust_stream_build::Descriptors::from_file_descriptor_set(&bytes, &[])?;
-            let files =
-                rust_stream_build::generate(&descriptors, &rust_stream_build::Params::default())?;
-            for file in files {
-                std::fs::write(out.join(&file.name), file.content)?;
-            }
+            let params = rust_stream_build::Params::default();
+            rust_stream_build::generate_each(&descriptors, &params, |file| {
+                std::fs::write(out.join(&file.name), file.content).map_err(|err| {
+                    rust_stream_build::Error::new(
+                        rust_stream_build::DiagnosticKind::Io,
+                        format!("writing {}: {err}", file.name),
+                    )
+                })
+            })?;
         }
         other => return Err(format!("unknown tool {other}").into()),
     }
@@ -131,9 +140,38 @@ pub fn worker(tool: &str, fds: &Path, out: &Path) -> Result<String, Error> {
     ))
 }
 
-/// Runs `tool` in a child process; (wall ms, peak KiB).
-fn measure(tool: &str, fds: &Path, out: &Path) -> Result<(f64, f64), Error> {
-    let output = Command::new(std::env::current_exe()?)
+/// The cores a child may run on: the machine's (the generators decide how many threads to
+/// use), or one, pinned with `taskset` (the generators see one core and use one thread).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cores {
+    All,
+    One,
+}
+
+impl Cores {
+    /// How the rows name it.
+    fn label(self) -> &'static str {
+        match self {
+            Cores::All => "all cores",
+            Cores::One => "one core",
+        }
+    }
+}
+
+/// Runs `tool` in a child process on `cores`; (wall ms, peak KiB).
+fn measure(tool: &str, fds: &Path, out: &Path, cores: Cores) -> Result<(f64, f64), Error> {
+    let exe = std::env::current_exe()?;
+    let mut command = match cores {
+        Cores::All => Command::new(&exe),
+        Cores::One => {
+            // The first core of the machine: affinity is inherited by the worker, and
+            // `available_parallelism` reads it, so both generators see one core.
+            let mut taskset = Command::new("taskset");
+            taskset.args(["--cpu-list", "0"]).arg(&exe);
+            taskset
+        }
+    };
+    let output = command
         .arg("codegen-worker")
         .arg("--tool")
         .arg(tool)
@@ -159,72 +197,68 @@ fn measure(tool: &str, fds: &Path, out: &Path) -> Result<(f64, f64), Error> {
     }
 }
 
-/// Runs the case.
+/// Each tool's wall times (s) and peak resident sets (MiB) on some cores, run by run.
+#[derive(Default)]
+struct Figures {
+    wall: [Vec<f64>; 2],
+    peak: [Vec<f64>; 2],
+}
+
+/// Runs the case: every repetition runs both tools on all cores and then on one, each pair
+/// back to back with the order alternating, so every figure has its reference from the same
+/// moment.
 pub async fn run(plan: &Plan, report: &mut Report) -> Result<(), Error> {
     let (services, methods) = (plan.codegen_services, plan.codegen_methods);
     let dir = tempfile::tempdir()?;
     let fds = dir.path().join("set.binpb");
     std::fs::write(&fds, synthetic(services, methods).encode_to_vec())?;
-    let tools = ["rust-stream", "tonic"];
-    let mut wall = [Vec::new(), Vec::new()];
-    let mut peak = [Vec::new(), Vec::new()];
+    let mut runs = vec![(Cores::All, Figures::default())];
+    if Command::new("taskset").arg("--version").output().is_ok() {
+        runs.push((Cores::One, Figures::default()));
+    } else {
+        report.note("7: taskset not found; the one-core rows are left out".to_owned());
+    }
     let mut ours_missing = None;
     for rep in 0..plan.reps {
-        for t in order(rep, tools.len()) {
-            if t == 0 && ours_missing.is_some() {
-                continue;
-            }
-            let out = dir.path().join(format!("{}-{rep}", tools[t]));
-            let fds = fds.clone();
-            let tool = tools[t];
-            let measured = tokio::task::spawn_blocking(move || {
-                measure(tool, &fds, &out).map_err(|e| e.to_string())
-            })
-            .await?;
-            match measured {
-                Ok((ms, kib)) => {
-                    wall[t].push(ms / 1e3);
-                    peak[t].push(kib / 1024.0);
+        for (cores, figures) in &mut runs {
+            for t in order(rep, TOOLS.len()) {
+                if t == 0 && ours_missing.is_some() {
+                    continue;
                 }
-                Err(err) if t == 0 => ours_missing = Some(err),
-                Err(err) => return Err(err.into()),
+                let out = dir.path().join(format!("{}-{rep}-{cores:?}", TOOLS[t]));
+                let (fds, tool, cores) = (fds.clone(), TOOLS[t], *cores);
+                let measured = tokio::task::spawn_blocking(move || {
+                    measure(tool, &fds, &out, cores).map_err(|e| e.to_string())
+                })
+                .await?;
+                match measured {
+                    Ok((ms, kib)) => {
+                        figures.wall[t].push(ms / 1e3);
+                        figures.peak[t].push(kib / 1024.0);
+                    }
+                    Err(err) if t == 0 => ours_missing = Some(err),
+                    Err(err) => return Err(err.into()),
+                }
             }
         }
     }
     let size = format!("{services} services, {} methods", services * methods);
-    if let Some(err) = ours_missing {
+    if let Some(err) = &ours_missing {
         report.note(format!("7: rust-stream-build not measured (gap): {err}"));
-        report.push(Row::new(
-            CASE,
-            &format!("wall time, s ({size})"),
-            "tonic-prost-build",
-            wall[1].clone(),
-        ));
-        report.push(Row::new(
-            CASE,
-            &format!("peak RSS, MiB ({size})"),
-            "tonic-prost-build",
-            peak[1].clone(),
-        ));
-    } else {
-        report.push(
-            Row::new(
-                CASE,
-                &format!("wall time, s ({size})"),
-                "rust-stream-build",
-                wall[0].clone(),
-            )
-            .against("tonic-prost-build", wall[1].clone(), Pairing::PerRun),
-        );
-        report.push(
-            Row::new(
-                CASE,
-                &format!("peak RSS, MiB ({size})"),
-                "rust-stream-build",
-                peak[0].clone(),
-            )
-            .against("tonic-prost-build", peak[1].clone(), Pairing::PerRun),
-        );
+    }
+    for (cores, figures) in runs {
+        let measures = [
+            ("wall time, s", figures.wall),
+            ("peak RSS, MiB", figures.peak),
+        ];
+        for (what, [ours, theirs]) in measures {
+            let measure = format!("{what}, {} ({size})", cores.label());
+            report.push(if ours_missing.is_some() {
+                Row::new(CASE, &measure, NAMES[1], theirs)
+            } else {
+                Row::new(CASE, &measure, NAMES[0], ours).against(NAMES[1], theirs, Pairing::PerRun)
+            });
+        }
     }
     Ok(())
 }

@@ -127,7 +127,9 @@ pub const METHOD: &str = "## How each case is measured
   (zero when memory is bounded).
 - 7. Code generation: a synthetic FileDescriptorSet (one file per 15 services, 8 methods per
   service, two of each streaming pattern, a request and a response message per method),
-  each generator run in a fresh child process: wall time and peak resident set (VmHWM).
+  each generator run in a fresh child process: wall time and peak resident set (VmHWM), on all
+  the machine's cores and pinned to one core (`taskset --cpu-list 0`; both generators then see
+  one core), each pair back to back in the same repetition.
 - 8. Non-reading client: each server in a fresh child process, its resident set (VmRSS) taken
   once it stopped growing (no 1% rise for 1 s), idle (the reference) and then with one
   connection that opened N endless ListEvents streams in raw HTTP/2 frames, granted windows of

@@ -185,9 +185,9 @@ fn escape_text(text: &str, out: &mut String) {
                 out.push(c);
             }
             '<' if !escaped => {
-                let rest: String = chars[i + 1..].iter().collect();
-                if (rest.starts_with("http://") || rest.starts_with("https://"))
-                    && rest.contains('>')
+                let rest = &chars[i + 1..];
+                if (starts_with(rest, "http://") || starts_with(rest, "https://"))
+                    && rest.contains(&'>')
                 {
                     out.push('<');
                 } else {
@@ -197,15 +197,16 @@ fn escape_text(text: &str, out: &mut String) {
             // A URL is left alone in `<...>` and as the target of a link kept above; after
             // any other `(` (a link split over lines, `\](` escaped) it is bare.
             'h' if !escaped && (i == 0 || (chars[i - 1] != '<' && link_target != Some(i - 1))) => {
-                let rest: String = chars[i..].iter().collect();
-                if rest.starts_with("http://") || rest.starts_with("https://") {
+                let rest = &chars[i..];
+                if starts_with(rest, "http://") || starts_with(rest, "https://") {
                     let len = rest
-                        .find(|c: char| c.is_whitespace() || c == ')' || c == '>')
+                        .iter()
+                        .position(|&c| c.is_whitespace() || c == ')' || c == '>')
                         .unwrap_or(rest.len());
                     out.push('<');
-                    out.push_str(&rest[..len]);
+                    out.extend(&rest[..len]);
                     out.push('>');
-                    i += rest[..len].chars().count();
+                    i += len;
                     continue;
                 }
                 out.push(c);
@@ -214,6 +215,12 @@ fn escape_text(text: &str, out: &mut String) {
         }
         i += 1;
     }
+}
+
+/// Whether `chars` starts with `prefix`.
+fn starts_with(chars: &[char], prefix: &str) -> bool {
+    let mut chars = chars.iter();
+    prefix.chars().all(|p| chars.next() == Some(&p))
 }
 
 /// Rewrites the doc attributes of every item in a file.
@@ -241,8 +248,8 @@ fn fix(attrs: &mut [Attribute]) {
     let lines: Vec<String> = docs.iter().map(|(_, s)| s.clone()).collect();
     let mut fixed = sanitize(&lines);
     // An unclosed fence got a closing line: put it on the last doc attribute.
-    if fixed.len() > lines.len() {
-        let extra = fixed.split_off(lines.len());
+    if fixed.len() > docs.len() {
+        let extra = fixed.split_off(docs.len());
         if let Some(last) = fixed.last_mut() {
             for line in extra {
                 last.push('\n');
@@ -250,7 +257,13 @@ fn fix(attrs: &mut [Attribute]) {
             }
         }
     }
-    for ((index, _), text) in docs.iter().zip(fixed) {
+    for ((index, old), text) in docs.iter().zip(fixed) {
+        // Most lines need no escape: their literal stays as it was written, which prints as
+        // the same `///` line (prettyplease prints the literal itself only for a line
+        // with a newline or starting with `/`, written anew as before).
+        if *old == text && !text.contains('\n') && !text.starts_with('/') {
+            continue;
+        }
         if let Meta::NameValue(nv) = &mut attrs[*index].meta
             && let Expr::Lit(ExprLit {
                 lit: Lit::Str(s), ..

@@ -14,50 +14,13 @@
 //! service name's suffixes (`Handler`, `Service`, `Config`, `StreamClient`).
 
 use crate::emit::stream::Paths;
-use crate::error::{DiagnosticKind, Error};
 use crate::model::Service;
 use proc_macro2::TokenStream;
-use quote::{ToTokens, format_ident, quote};
+use quote::{format_ident, quote};
 
-/// Adds the harness of `service` to its stream layer, `stream` (what `stream::service`
-/// emitted for it).
-pub fn within_stream_module(
-    stream: TokenStream,
-    service: &Service,
-    paths: &Paths,
-) -> Result<TokenStream, Error> {
-    let mut file = syn::parse2::<syn::File>(stream).map_err(|err| internal(service, &err))?;
-    let module = file.items.iter_mut().find_map(|item| match item {
-        syn::Item::Mod(module) if module.ident == service.stream_module => module.content.as_mut(),
-        _ => None,
-    });
-    let Some((_, items)) = module else {
-        return Err(Error::new(
-            DiagnosticKind::Internal,
-            format!(
-                "the stream layer of `{}` has no module `{}`",
-                service.full_name, service.stream_module
-            ),
-        ));
-    };
-    let harness =
-        syn::parse2::<syn::File>(harness(service, paths)).map_err(|err| internal(service, &err))?;
-    items.extend(harness.items);
-    Ok(file.into_token_stream())
-}
-
-fn internal(service: &Service, err: &syn::Error) -> Error {
-    Error::new(
-        DiagnosticKind::Internal,
-        format!(
-            "the test harness of `{}` does not parse: {err}",
-            service.full_name
-        ),
-    )
-}
-
-/// The harness items: the guard and the two functions that start a server.
-fn harness(service: &Service, paths: &Paths) -> TokenStream {
+/// The harness items of `service`: the guard and the two functions that start a server,
+/// for the end of its stream module.
+pub fn items(service: &Service, paths: &Paths) -> TokenStream {
     let guard = guard(&paths.codegen);
     let starters = starters(service, &paths.codegen);
     quote!(#guard #starters)

@@ -501,8 +501,9 @@ fn allow_deprecated(service: &Service) -> Option<TokenStream> {
         .then(|| quote!(#[allow(deprecated)]))
 }
 
-/// Emits the `<service>_stream` module.
-pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
+/// Emits the `<service>_stream` module, with `extra` (the test harness, or nothing) as its
+/// last items: added as tokens, so the module is parsed once.
+pub fn service(service: &Service, paths: &Paths, extra: TokenStream) -> Result<TokenStream, Error> {
     let rt = &paths.codegen;
     let module = format_ident!("{}", service.stream_module);
     let handler = &service.handler_trait;
@@ -546,6 +547,7 @@ pub fn service(service: &Service, paths: &Paths) -> Result<TokenStream, Error> {
 
             #server
             #client
+            #extra
         }
     })
 }

@@ -118,6 +118,16 @@ impl Builder {
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
     ) -> Result<Vec<GeneratedFile>, Error> {
+        let descriptors = self.descriptors(protos, includes)?;
+        crate::generate(&descriptors, &self.params)
+    }
+
+    /// The descriptors of `protos` and their imports, noting the inputs for cargo.
+    fn descriptors(
+        &self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<Descriptors, Error> {
         self.params.check()?;
         let descriptors = match &self.protoc {
             Some(protoc) => Descriptors::compile_with_protoc(protoc, protos, includes)?,
@@ -132,10 +142,11 @@ impl Builder {
                 println!("cargo:rerun-if-changed={}", include.as_ref().display());
             }
         }
-        crate::generate(&descriptors, &self.params)
+        Ok(descriptors)
     }
 
-    /// Generates and writes the files (only those whose content changed).
+    /// Generates and writes the files (only those whose content changed), each as soon as
+    /// it is formatted.
     pub fn compile(
         &self,
         protos: &[impl AsRef<Path>],
@@ -152,10 +163,10 @@ impl Builder {
                     )
                 })?,
         };
-        for file in self.generate(protos, includes)? {
-            write_if_changed(&out_dir.join(&file.name), &file.content)?;
-        }
-        Ok(())
+        let descriptors = self.descriptors(protos, includes)?;
+        crate::generate_each(&descriptors, &self.params, |file| {
+            write_if_changed(&out_dir.join(&file.name), &file.content)
+        })
     }
 }
 

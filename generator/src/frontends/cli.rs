@@ -273,11 +273,10 @@ pub fn run(cli: Cli) -> Result<String, Error> {
         Command::Generate { input, out } => {
             let (descriptors, params) = input.load()?;
             let (model, descriptors) = crate::model_of(&descriptors, &params)?;
-            let files = crate::pipeline::generate_from_model(&model, &descriptors, &params)?;
             // What was generated, then where it went: the table `inspect` prints.
             let mut report = inspect_table(&model);
             report.push('\n');
-            for file in files {
+            crate::pipeline::generate_from_model(&model, &descriptors, &params, |file| {
                 let path = out.join(&file.name);
                 write_if_changed(&path, &file.content)?;
                 report.push_str(&format!(
@@ -285,7 +284,8 @@ pub fn run(cli: Cli) -> Result<String, Error> {
                     path.display(),
                     file.content.lines().count()
                 ));
-            }
+                Ok(())
+            })?;
             Ok(report)
         }
         Command::Inspect { input, json } => {
