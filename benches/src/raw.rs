@@ -4,7 +4,7 @@
 //! into a 64 KiB buffer, discarding them, and answers with the count it read, so a transfer
 //! ends exactly like an upload call: when the client has the server's answer.
 
-use crate::common::{CHUNK_SIZE, PATTERN};
+use crate::common::{CHUNK_SIZE, PATTERN, PatternReader};
 use std::io;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,13 +41,27 @@ pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
-/// Sends `len` bytes and returns the count the server acknowledged.
-pub async fn upload(stream: &mut TcpStream, len: u64) -> io::Result<u64> {
+/// Sends `len` bytes and returns the count the server acknowledged. With a `source`, each
+/// 64 KiB write is first read from it, as an upload of a file must; without one, every write
+/// comes from one static buffer: the link's bare limit.
+pub async fn upload(
+    stream: &mut TcpStream,
+    len: u64,
+    mut source: Option<PatternReader>,
+) -> io::Result<u64> {
     stream.write_u64(len).await?;
+    let mut buf = vec![0u8; CHUNK_SIZE];
     let mut left = len;
     while left > 0 {
         let n = left.min(CHUNK_SIZE as u64) as usize;
-        stream.write_all(&PATTERN[..n]).await?;
+        let bytes = match source.as_mut() {
+            Some(reader) => {
+                reader.read_exact(&mut buf[..n]).await?;
+                &buf[..n]
+            }
+            None => &PATTERN[..n],
+        };
+        stream.write_all(bytes).await?;
         left -= n as u64;
     }
     stream.flush().await?;

@@ -104,7 +104,9 @@ pub const METHOD: &str = "## How each case is measured
   transfer, timed from the call's start to its response. Plain: tonic defaults, a reader task
   copies 64 KiB chunks into `Vec<u8>` messages. Generated: the service's `TUNING` (BALANCED) on
   both sides and `upload_chunks_from` over the same in-memory reader. Raw TCP: the same bytes in
-  64 KiB writes on a bare socket, ended by the server's 8-byte answer.
+  64 KiB writes on a bare socket, ended by the server's 8-byte answer, once from one static
+  buffer (the link's limit) and once with each write first read from the same reader as the
+  uploads (the copy a file upload cannot skip).
 - 2. Upload over a long link: the server runs in a child process (in a network namespace when
   it can be created, see the note), the client connects through the harness's delay proxy
   (`benches/src/proxy.rs`), which delivers every byte a fixed one-way delay after it arrived,
