@@ -490,16 +490,7 @@ async fn the_async_read_bridge_yields_the_exact_bytes(front: Front) {
         .serve(Arc::new(HashingReader), CallConfig::DEFAULT)
         .await;
     let client = server.client().await;
-    let data = pseudo_random(3 * 65536 + 123, 7);
-    let digest = Sha256::digest(&data);
-    let expected = u64::from_be_bytes(digest[..8].try_into().unwrap()) ^ data.len() as u64;
-    let result = within(
-        "the upload",
-        client.upload_chunks_from(std::io::Cursor::new(data), 65536, |_| {}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(result.bytes_received, expected);
+    upload_arrives_exact(&client, pseudo_random(3 * 65536 + 123, 7)).await;
 }
 
 /// A reader that fails after `good` bytes.
@@ -612,7 +603,12 @@ async fn a_compressed_upload_takes_tonics_path_both_ways_and_arrives_byte_exact(
     let server =
         rust_stream_tests::serve_router(Tuning::BALANCED.server().add_service(tonic_server)).await;
     let client = server.client().await.with_compression(Encoding::Gzip);
-    let data = pseudo_random(2 * 65536 + 99, 11);
+    upload_arrives_exact(&client, pseudo_random(2 * 65536 + 99, 11)).await;
+}
+
+/// Uploads `data` in 64 KiB chunks to a `HashingReader` server and checks that the digest it
+/// answers is that of `data`: every byte arrived, in order.
+async fn upload_arrives_exact(client: &StreamingExamplesStreamClient, data: Vec<u8>) {
     let digest = Sha256::digest(&data);
     let expected = u64::from_be_bytes(digest[..8].try_into().unwrap()) ^ data.len() as u64;
     let result = within(
