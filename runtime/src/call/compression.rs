@@ -5,6 +5,10 @@ use tonic::Status;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataMap, MetadataValue};
 
+/// The header naming a message's compression. A request carrying it keeps tonic's codec
+/// path: the direct upload body and the frame decoder cannot compress or decompress.
+pub(crate) const GRPC_ENCODING: &str = "grpc-encoding";
+
 /// A message encoding gRPC names in `grpc-encoding`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Encoding {
@@ -60,7 +64,7 @@ impl Compression {
 
     /// Checks a request's `grpc-encoding` against [`Compression::accept`].
     pub(crate) fn check_request(&self, metadata: &MetadataMap) -> Result<(), Status> {
-        let Some(value) = metadata.get("grpc-encoding") else {
+        let Some(value) = metadata.get(GRPC_ENCODING) else {
             return Ok(());
         };
         let name = value.to_str().unwrap_or("");

@@ -11,6 +11,7 @@
 //! and length, and the payload's own `Bytes`, byte for byte what prost would write.
 
 use crate::call::chunk::Chunk;
+use crate::call::compression::GRPC_ENCODING;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body::Body as _;
 use std::pin::Pin;
@@ -22,9 +23,6 @@ type Body = tonic::body::Body;
 
 /// The 1-byte compression flag and the 4-byte length before every gRPC message.
 const PREFIX: usize = 5;
-
-/// The header naming a request's compression; its presence keeps the request on tonic's path.
-const GRPC_ENCODING: &str = "grpc-encoding";
 
 /// The largest request message the server accepts, which the connection puts in every
 /// request's extensions for the direct decoder to enforce.

@@ -12,7 +12,7 @@
 pub(crate) mod adapters;
 pub(crate) mod batch;
 pub(crate) mod chunk;
-mod compression;
+pub(crate) mod compression;
 pub(crate) mod context;
 pub(crate) mod deadline;
 pub(crate) mod frames;

@@ -2,6 +2,7 @@
 //! size) with progress, and an upload that fails cleanly when the source does.
 
 use crate::call::chunk::Chunk;
+use crate::call::compression::GRPC_ENCODING;
 use crate::call::frames::{ChunkKey, encode_chunk};
 use bytes::BytesMut;
 use futures_util::Stream;
@@ -244,7 +245,7 @@ pub(crate) fn send_directly(request: &mut http::Request<tonic::body::Body>) {
     let Some(handoff) = request.extensions_mut().remove::<UploadHandoff>() else {
         return;
     };
-    if request.headers().contains_key("grpc-encoding") {
+    if request.headers().contains_key(GRPC_ENCODING) {
         return;
     }
     if let Some(body) = handoff.0.take_body() {
