@@ -12,10 +12,10 @@
 
 use crate::call::chunk::Chunk;
 use crate::call::compression::GRPC_ENCODING;
+use crate::call::handoff::Handoff;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body::Body as _;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use tonic::Status;
 
@@ -33,7 +33,7 @@ pub(crate) struct MessageLimit(pub(crate) usize);
 /// it. Lives in the request's extensions.
 #[derive(Clone)]
 pub(crate) struct BodyHandoff {
-    slot: Arc<Mutex<Option<Body>>>,
+    slot: Handoff<Body>,
     limit: usize,
 }
 
@@ -44,9 +44,9 @@ pub(crate) fn lend(body: Body, extensions: &mut http::Extensions) -> Body {
     let Some(&MessageLimit(limit)) = extensions.get::<MessageLimit>() else {
         return body;
     };
-    let slot = Arc::new(Mutex::new(Some(body)));
+    let slot = Handoff::new(body);
     extensions.insert(BodyHandoff {
-        slot: Arc::clone(&slot),
+        slot: slot.clone(),
         limit,
     });
     Body::new(Lent {
@@ -62,18 +62,14 @@ pub(crate) fn take_messages<M>(request: &mut tonic::Request<M>) -> Option<Messag
         return None;
     }
     let handoff = request.extensions_mut().remove::<BodyHandoff>()?;
-    let body = lock(&handoff.slot).take()?;
+    let body = handoff.slot.take()?;
     Some(Messages::new(body, handoff.limit))
-}
-
-fn lock<T>(slot: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// tonic's view of a lent body: on its first poll it takes the body out of the slot (one
 /// lock a call, none a frame); a body the adapter took back reads as empty.
 struct Lent {
-    slot: Option<Arc<Mutex<Option<Body>>>>,
+    slot: Option<Handoff<Body>>,
     body: Option<Body>,
 }
 
@@ -87,7 +83,7 @@ impl http_body::Body for Lent {
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
         let this = &mut *self;
         if let Some(slot) = this.slot.take() {
-            this.body = lock(&slot).take();
+            this.body = slot.take();
         }
         match this.body.as_mut() {
             Some(body) => Pin::new(body).poll_frame(cx),

@@ -16,6 +16,7 @@ pub(crate) mod compression;
 pub(crate) mod context;
 pub(crate) mod deadline;
 pub(crate) mod frames;
+pub(crate) mod handoff;
 pub(crate) mod inbound;
 pub(crate) mod metadata;
 pub(crate) mod sink;

@@ -4,13 +4,14 @@
 use crate::call::chunk::Chunk;
 use crate::call::compression::GRPC_ENCODING;
 use crate::call::frames::{ChunkKey, encode_chunk};
+use crate::call::handoff::Handoff;
 use bytes::BytesMut;
 use futures_util::Stream;
 use http_body::Frame;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tonic::Status;
@@ -162,7 +163,7 @@ struct ChunkSource<R, P> {
 /// client's channel send them without tonic's encoder (see [`upload`]). Whichever reads
 /// the source first, the stream or that direct body, has it to itself.
 pub struct UploadChunks<T> {
-    source: Arc<Mutex<Option<ChunkStream<T>>>>,
+    source: Handoff<ChunkStream<T>>,
     taken: Option<ChunkStream<T>>,
     handoff: UploadHandoff,
 }
@@ -177,8 +178,8 @@ impl<T> std::fmt::Debug for UploadChunks<T> {
 
 impl<T: Chunk + prost::Message + 'static> UploadChunks<T> {
     fn new(chunks: ChunkStream<T>) -> Self {
-        let source = Arc::new(Mutex::new(Some(chunks)));
-        let handoff = UploadHandoff(Arc::new(Arc::clone(&source)));
+        let source = Handoff::new(chunks);
+        let handoff = UploadHandoff(Arc::new(source.clone()));
         UploadChunks {
             source,
             taken: None,
@@ -200,7 +201,7 @@ impl<T> Stream for UploadChunks<T> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
         if this.taken.is_none() {
-            match take(&this.source) {
+            match this.source.take() {
                 Some(chunks) => this.taken = Some(chunks),
                 // The direct body has the source: this stream carries nothing.
                 None => return Poll::Ready(None),
@@ -213,10 +214,6 @@ impl<T> Stream for UploadChunks<T> {
     }
 }
 
-fn take<T>(source: &Mutex<Option<T>>) -> Option<T> {
-    source.lock().unwrap_or_else(PoisonError::into_inner).take()
-}
-
 /// An upload's source, handed to the channel in the request's extensions so it can send
 /// the chunks as a [`ChunkBody`] in place of tonic's encoded body.
 #[derive(Clone)]
@@ -227,9 +224,9 @@ trait TakeBody: Send + Sync {
     fn take_body(&self) -> Option<tonic::body::Body>;
 }
 
-impl<T: Chunk + prost::Message + 'static> TakeBody for Arc<Mutex<Option<ChunkStream<T>>>> {
+impl<T: Chunk + prost::Message + 'static> TakeBody for Handoff<ChunkStream<T>> {
     fn take_body(&self) -> Option<tonic::body::Body> {
-        let chunks = take(self)?;
+        let chunks = self.take()?;
         Some(tonic::body::Body::new(ChunkBody {
             chunks,
             key: ChunkKey::of::<T>(),

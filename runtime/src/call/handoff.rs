@@ -1,0 +1,40 @@
+//! A value that two parties may each claim, of which the first to claim it gets it: the
+//! request body the server lends tonic and a client-streaming adapter may take back, and an
+//! upload's chunks that either tonic's stream or the channel's direct body sends.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// A value held for whichever clone of this handle takes it first.
+pub(crate) struct Handoff<T>(Arc<Mutex<Option<T>>>);
+
+impl<T> Handoff<T> {
+    /// Holds `value` until it is taken.
+    pub(crate) fn new(value: T) -> Self {
+        Handoff(Arc::new(Mutex::new(Some(value))))
+    }
+
+    /// The value, if no clone took it yet (one lock).
+    pub(crate) fn take(&self) -> Option<T> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+// Not derived: a handle is cloned whatever `T` is.
+impl<T> Clone for Handoff<T> {
+    fn clone(&self) -> Self {
+        Handoff(Arc::clone(&self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Handoff;
+
+    #[test]
+    fn only_the_first_taker_gets_the_value() {
+        let handoff = Handoff::new(7);
+        let other = handoff.clone();
+        assert_eq!(other.take(), Some(7));
+        assert_eq!(handoff.take(), None);
+    }
+}
