@@ -352,17 +352,18 @@ pub(crate) fn encode_chunk<T: Chunk + prost::Message>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use http_body::Frame;
     use prost::Message as _;
     use std::task::Waker;
 
-    /// The guide's chunk: one `bytes` field, mapped to `Bytes`.
+    /// The guide's chunk: one `bytes` field, mapped to `Bytes` (the client's upload tests
+    /// send it too).
     #[derive(Clone, PartialEq, prost::Message)]
-    struct Piece {
+    pub(crate) struct Piece {
         #[prost(bytes = "bytes", tag = "1")]
-        data: Bytes,
+        pub(crate) data: Bytes,
     }
 
     /// A payload field with explicit presence: an empty payload is still written.

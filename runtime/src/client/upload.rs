@@ -283,23 +283,9 @@ impl<T: Chunk + prost::Message> http_body::Body for ChunkBody<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::frames::tests::Piece;
     use bytes::Bytes;
     use http_body_util::BodyExt;
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct Piece {
-        #[prost(bytes = "bytes", tag = "1")]
-        data: Bytes,
-    }
-
-    impl Chunk for Piece {
-        fn from_bytes(data: Bytes) -> Self {
-            Piece { data }
-        }
-        fn into_bytes(self) -> Bytes {
-            self.data
-        }
-    }
 
     /// A request as tonic hands it to the channel: its encoded body (here a marker) and the
     /// upload's handoff, which `open_call` adds.
