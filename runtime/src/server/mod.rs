@@ -17,6 +17,7 @@ mod overload;
 mod router;
 mod service;
 pub(crate) mod shutdown;
+mod socket;
 pub(crate) mod status_layer;
 pub(crate) mod tls;
 mod wrapping;

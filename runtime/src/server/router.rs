@@ -10,6 +10,7 @@ use crate::server::budget::{Budget, CallBudget};
 use crate::server::gate::Gated;
 use crate::server::overload::{self, Activity, Entry, Open, Registry};
 use crate::server::shutdown::{self, Shutdown};
+use crate::server::socket::{self, Prefixed, read_handshake};
 use crate::server::status_layer::{GrpcStatusLayer, GrpcStatusService, RequestGuard};
 use crate::server::tls::{PeerIdentity, ServerTls};
 use crate::tuning::Tuning;
@@ -27,7 +28,7 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -472,6 +473,7 @@ impl Connections {
 
     /// Serves HTTP/2 on `io` once its client's preface arrived (by `deadline`), until
     /// shutdown, idleness or age sends it a GOAWAY; `goaway` is dropped once that is written.
+    /// The socket is then closed without losing the last writes.
     async fn serve_http2<IO, C>(
         self,
         mut io: IO,
@@ -484,10 +486,6 @@ impl Connections {
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         C: Clone + Send + Sync + 'static,
     {
-        let activity = Arc::clone(entry.activity());
-        let service = self
-            .service
-            .for_connection(info, peer, Some(Arc::clone(&activity)));
         let handshake = tokio::time::timeout_at(deadline, read_handshake(&mut io));
         let prefix = tokio::select! {
             read = handshake => match read {
@@ -498,12 +496,28 @@ impl Connections {
             () = self.draining.cancelled() => return,
         };
         entry.handshake_done();
-        let io = TokioIo::new(Prefixed {
-            prefix,
-            read: 0,
-            io,
-        });
-        let mut connection = pin!(self.http2.serve_connection(io, service));
+        let service = self
+            .service
+            .for_connection(info, peer, Some(Arc::clone(entry.activity())));
+        let replayed = Prefixed::new(prefix, &mut io);
+        self.drive_http2(replayed, service, entry.activity(), goaway)
+            .await;
+        socket::close_lingering(io, socket::LINGER).await;
+    }
+
+    /// Runs hyper's HTTP/2 server on `io` until it ends, or until shutdown, idleness or age
+    /// sends a GOAWAY and the streams still open finish (within the age's grace).
+    async fn drive_http2<IO, C>(
+        &self,
+        io: Prefixed<&mut IO>,
+        service: ConnService<C>,
+        activity: &Activity,
+        goaway: GoawayPending,
+    ) where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        C: Clone + Send + Sync + 'static,
+    {
+        let mut connection = pin!(self.http2.serve_connection(TokioIo::new(io), service));
         let idle = async {
             match self.idle_timeout {
                 Some(timeout) => activity.idle_for(timeout).await,
@@ -550,101 +564,6 @@ fn jittered(age: Duration) -> Duration {
         .finish();
     let unit = random as f64 / u64::MAX as f64;
     age.mul_f64(0.9 + 0.2 * unit)
-}
-
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const FRAME_HEADER_LEN: usize = 9;
-const SETTINGS_FRAME: u8 = 0x4;
-/// More than any real first `SETTINGS` frame (6 bytes per setting).
-const MAX_SETTINGS_PAYLOAD: usize = 1024;
-
-/// Reads the client's HTTP/2 preface and first frame (which must be `SETTINGS`): the
-/// handshake a slow or idle client must finish within the handshake timeout.
-///
-/// Returns what it read, for hyper to parse again. Bytes that cannot be a preface are
-/// returned at once: hyper rejects them without waiting for more.
-async fn read_handshake(io: &mut (impl AsyncRead + Unpin)) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(128);
-    let head = PREFACE.len() + FRAME_HEADER_LEN;
-    while buf.len() < head {
-        if io.read_buf(&mut buf).await? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let n = buf.len().min(PREFACE.len());
-        if buf[..n] != PREFACE[..n] {
-            return Ok(buf);
-        }
-    }
-    let frame = &buf[PREFACE.len()..];
-    let len = usize::from(frame[0]) << 16 | usize::from(frame[1]) << 8 | usize::from(frame[2]);
-    if frame[3] != SETTINGS_FRAME || len > MAX_SETTINGS_PAYLOAD {
-        return Ok(buf);
-    }
-    while buf.len() < head + len {
-        if io.read_buf(&mut buf).await? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-    }
-    Ok(buf)
-}
-
-/// A connection whose first bytes were already read: replays them, then reads on.
-struct Prefixed<IO> {
-    prefix: Vec<u8>,
-    read: usize,
-    io: IO,
-}
-
-impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        if this.read < this.prefix.len() {
-            let rest = &this.prefix[this.read..];
-            let n = rest.len().min(buf.remaining());
-            buf.put_slice(&rest[..n]);
-            this.read += n;
-            if this.read == this.prefix.len() {
-                this.prefix = Vec::new();
-                this.read = 0;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.io).poll_read(cx, buf)
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> AsyncWrite for Prefixed<IO> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
 }
 
 /// The service one connection's requests go to: the guard, then tonic's routes.
@@ -888,22 +807,6 @@ fn raise_fd_limit() {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn handshake_reads_preface_and_settings_and_stops_early_on_garbage() {
-        let settings = [0, 0, 6, SETTINGS_FRAME, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100];
-        let mut good = PREFACE.to_vec();
-        good.extend_from_slice(&settings);
-        good.extend_from_slice(b"more");
-        let read = read_handshake(&mut &good[..]).await.unwrap();
-        assert!(read.starts_with(&good[..PREFACE.len() + settings.len()]));
-
-        let garbage = b"GET / HTTP/1.1\r\n";
-        assert_eq!(read_handshake(&mut &garbage[..]).await.unwrap(), garbage);
-
-        let half = &PREFACE[..10];
-        assert!(read_handshake(&mut &half[..]).await.is_err());
-    }
-
     #[test]
     fn ages_are_jittered_within_ten_percent() {
         let age = Duration::from_secs(1800);
@@ -915,18 +818,5 @@ mod tests {
             );
         }
         assert!(ages.iter().any(|drawn| *drawn != ages[0]), "no jitter");
-    }
-
-    #[tokio::test]
-    async fn prefixed_replays_what_was_read_then_reads_on() {
-        let mut io = Prefixed {
-            prefix: b"abc".to_vec(),
-            read: 0,
-            io: &b"def"[..],
-        };
-        let mut all = Vec::new();
-        // AsyncWrite is not needed to read; read through the AsyncRead impl.
-        io.read_to_end(&mut all).await.unwrap();
-        assert_eq!(all, b"abcdef");
     }
 }
