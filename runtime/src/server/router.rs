@@ -530,14 +530,21 @@ impl Connections {
                 None => std::future::pending().await,
             }
         };
-        // The watchers are gated: the connection wakes this task for every frame, and
-        // they only need a poll when they themselves were woken.
+        // What ends the connection, and the grace its streams then get.
+        let ending = async {
+            tokio::select! {
+                biased;
+                () = self.draining.cancelled() => None,
+                () = idle => None,
+                () = aged => self.max_age_grace,
+            }
+        };
+        // The watchers are gated, together: the connection wakes this task for every
+        // frame, and they only need a poll when one of them was woken.
         let grace = tokio::select! {
             biased;
             _ = connection.as_mut() => return,
-            () = Gated::new(self.draining.cancelled()) => None,
-            () = Gated::new(idle) => None,
-            () = Gated::new(aged) => self.max_age_grace,
+            grace = Gated::new(ending) => grace,
         };
         // GOAWAY: streams still open finish, new ones go to a new connection. One poll
         // writes it (unless the socket's buffer is full) before shutdown ends any stream.
