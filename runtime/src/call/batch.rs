@@ -496,31 +496,39 @@ mod tests {
         (state.tail.capacity(), state.tail.as_ptr())
     }
 
+    /// Places and buffers `n` messages of `len` bytes.
+    fn push(shared: &Shared<Vec<u8>>, n: usize, len: usize) {
+        for _ in 0..n {
+            assert!(shared.try_place().unwrap());
+            shared.push(vec![7; len], len, 0).map_err(|_| ()).unwrap();
+        }
+    }
+
+    /// The batch the body takes next.
+    fn take(shared: &Shared<Vec<u8>>) -> Bytes {
+        let cx = &mut Context::from_waker(std::task::Waker::noop());
+        match shared.poll_data(cx) {
+            Poll::Ready(Some(batch)) => batch,
+            _ => panic!("no batch"),
+        }
+    }
+
     /// A short batch leaves as an exact copy and the tail keeps its allocation; a long one
     /// leaves in the tail's own allocation, and the next tail is new.
     #[test]
     fn short_batches_are_copied_out_and_long_ones_handed_over() {
         let shared = Shared::new(1024, Some(encoded_bytes()), None);
-        let cx = &mut Context::from_waker(std::task::Waker::noop());
         for _ in 0..3 {
-            assert!(shared.try_place().unwrap());
-            shared.push(vec![7; 100], 100, 0).map_err(|_| ()).unwrap();
-            let (capacity, at) = tail_of(&shared);
-            let Poll::Ready(Some(batch)) = shared.poll_data(cx) else {
-                panic!("no batch");
-            };
+            push(&shared, 1, 100);
+            let tail = tail_of(&shared);
+            let batch = take(&shared);
             assert_eq!(batch.len(), MESSAGE_HEADER + 100);
-            assert_ne!(batch.as_ptr(), at, "a short batch was handed over");
-            assert_eq!(tail_of(&shared), (capacity, at), "the tail was not kept");
+            assert_ne!(batch.as_ptr(), tail.1, "a short batch was handed over");
+            assert_eq!(tail_of(&shared), tail, "the tail was not kept");
         }
-        for _ in 0..2 {
-            assert!(shared.try_place().unwrap());
-            shared.push(vec![7; 4000], 4000, 0).map_err(|_| ()).unwrap();
-        }
+        push(&shared, 2, 4000);
         let (_, at) = tail_of(&shared);
-        let Poll::Ready(Some(batch)) = shared.poll_data(cx) else {
-            panic!("no batch");
-        };
+        let batch = take(&shared);
         assert_eq!(batch.len(), 2 * (MESSAGE_HEADER + 4000));
         assert_eq!(batch.as_ptr(), at, "a long batch was copied");
         assert_ne!(tail_of(&shared).1, at);
