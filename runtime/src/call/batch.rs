@@ -10,8 +10,9 @@
 //! and every message's charge on its connection's send budget is taken before it is
 //! buffered and follows it to hyper (see [`crate::server::budget`]).
 
+use crate::call::frames::{PREFIX, put_prefix};
 use crate::server::budget::CallBudget;
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,9 +20,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use tokio::sync::Semaphore;
 use tonic::Status;
-
-/// The gRPC message header before every encoded message.
-pub(crate) const MESSAGE_HEADER: usize = 5;
 
 /// Messages at least this long are encoded outside the buffer's lock into a chunk of their
 /// own, exactly sized, so the body never waits on a long copy and a small batch does not
@@ -253,7 +251,7 @@ impl<T> Shared<T> {
             None => self.push_item(message, charge),
             Some(encoding) if len > encoding.max_message => Err(Refused::Oversize(len)),
             Some(encoding) if len >= OWN_CHUNK => {
-                let mut own = Vec::with_capacity(MESSAGE_HEADER + len);
+                let mut own = Vec::with_capacity(PREFIX + len);
                 frame(encoding, &message, len, &mut own);
                 drop(message);
                 self.push_chunk(Bytes::from(own), charge)
@@ -397,10 +395,9 @@ impl<T> Shared<T> {
 
 /// Writes `message` (`len` bytes encoded) after its uncompressed gRPC header.
 fn frame<T>(encoding: &Encoder<T>, message: &T, len: usize, buf: &mut Vec<u8>) {
-    buf.reserve(MESSAGE_HEADER + len);
-    buf.put_u8(0);
-    // `len` is at most `max_message`, which fits the header's 32 bits.
-    buf.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
+    buf.reserve(PREFIX + len);
+    // `len` is at most `max_message`, which fits the prefix's 32 bits.
+    put_prefix(buf, len);
     (encoding.encode)(message, buf);
 }
 
@@ -522,14 +519,14 @@ mod tests {
             push(&shared, 1, 100);
             let tail = tail_of(&shared);
             let batch = take(&shared);
-            assert_eq!(batch.len(), MESSAGE_HEADER + 100);
+            assert_eq!(batch.len(), PREFIX + 100);
             assert_ne!(batch.as_ptr(), tail.1, "a short batch was handed over");
             assert_eq!(tail_of(&shared), tail, "the tail was not kept");
         }
         push(&shared, 2, 4000);
         let (_, at) = tail_of(&shared);
         let batch = take(&shared);
-        assert_eq!(batch.len(), 2 * (MESSAGE_HEADER + 4000));
+        assert_eq!(batch.len(), 2 * (PREFIX + 4000));
         assert_eq!(batch.as_ptr(), at, "a long batch was copied");
         assert_ne!(tail_of(&shared).1, at);
     }

@@ -22,7 +22,40 @@ use tonic::Status;
 type Body = tonic::body::Body;
 
 /// The 1-byte compression flag and the 4-byte length before every gRPC message.
-const PREFIX: usize = 5;
+pub(crate) const PREFIX: usize = 5;
+
+/// Writes the prefix of an uncompressed message of `len` bytes.
+pub(crate) fn put_prefix(buf: &mut impl BufMut, len: usize) {
+    buf.put_u8(0);
+    // Senders refuse a message too long for the prefix first (`fits_prefix`).
+    buf.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
+}
+
+/// Whether a message of `len` encoded bytes can be sent: its prefix announces at most
+/// 4 GiB. (A limit on what a peer accepts is the peer's to enforce: a server answers
+/// `RESOURCE_EXHAUSTED`.)
+pub(crate) fn fits_prefix(len: usize) -> Result<(), Status> {
+    if u32::try_from(len).is_err() {
+        return Err(Status::resource_exhausted(format!(
+            "Cannot send a message of more than 4 GiB: found {len} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Appends `message` to `buf` as one uncompressed gRPC message, byte for byte what tonic's
+/// encoder writes.
+pub(crate) fn put_message<T: prost::Message>(
+    buf: &mut BytesMut,
+    message: &T,
+) -> Result<(), Status> {
+    let len = message.encoded_len();
+    fits_prefix(len)?;
+    buf.reserve(PREFIX + len);
+    put_prefix(buf, len);
+    message.encode_raw(buf);
+    Ok(())
+}
 
 /// The largest request message the server accepts, which the connection puts in every
 /// request's extensions for the direct decoder to enforce.
@@ -332,8 +365,7 @@ pub(crate) fn encode_chunk<T: Chunk + prost::Message>(
             if n > 0 && len == key.len() + prost::encoding::encoded_len_varint(n as u64) + n =>
         {
             let mut head = BytesMut::with_capacity(PREFIX + len - n);
-            head.put_u8(0);
-            head.put_u32(len as u32);
+            put_prefix(&mut head, len);
             head.put_slice(key);
             prost::encoding::encode_varint(n as u64, &mut head);
             (head.freeze(), Some(payload))
@@ -342,8 +374,7 @@ pub(crate) fn encode_chunk<T: Chunk + prost::Message>(
         _ => {
             let message = T::from_bytes(payload);
             let mut buf = BytesMut::with_capacity(PREFIX + len);
-            buf.put_u8(0);
-            buf.put_u32(len as u32);
+            put_prefix(&mut buf, len);
             // The buffer was sized for the message, so encoding cannot run out of room.
             let _ = message.encode(&mut buf);
             (buf.freeze(), None)
@@ -455,6 +486,19 @@ pub(crate) mod tests {
                 assert_eq!(rest.as_ptr(), data.as_ptr(), "{n} bytes");
             }
         }
+    }
+
+    #[test]
+    fn a_message_is_framed_as_tonic_frames_it_up_to_what_a_prefix_can_announce() {
+        let message = Piece {
+            data: Bytes::from_static(b"abc"),
+        };
+        let mut buf = BytesMut::new();
+        put_message(&mut buf, &message).unwrap();
+        assert_eq!(&buf[..], b"\0\0\0\0\x05\x0a\x03abc");
+        assert!(fits_prefix(u32::MAX as usize).is_ok());
+        let refused = fits_prefix(u32::MAX as usize + 1).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
     }
 
     #[test]

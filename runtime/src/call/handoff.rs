@@ -1,6 +1,6 @@
 //! A value that two parties may each claim, of which the first to claim it gets it: the
-//! request body the server lends tonic and a client-streaming adapter may take back, and an
-//! upload's chunks that either tonic's stream or the channel's direct body sends.
+//! request body the server lends tonic and a client-streaming adapter may take back, and a
+//! client's request stream that either tonic's encoder or the channel's own body sends.
 
 use std::sync::{Arc, Mutex, PoisonError};
 

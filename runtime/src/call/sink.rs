@@ -1,8 +1,9 @@
 //! The outbound half of server-streaming and bidirectional calls: a bounded sink the
 //! handler writes to, and the response body stream tonic reads from.
 
-use crate::call::batch::{Encoder, MESSAGE_HEADER, Outgoing, Refused, Shared};
+use crate::call::batch::{Encoder, Outgoing, Refused, Shared};
 use crate::call::context::{CallContext, EndReason};
+use crate::call::frames::PREFIX;
 use crate::server::budget::CallBudget;
 use futures_util::Stream;
 use std::fmt;
@@ -185,7 +186,7 @@ impl<T> ResponseSink<T> {
         } else {
             std::mem::size_of::<T>()
         };
-        len + MESSAGE_HEADER + place
+        len + PREFIX + place
     }
 
     /// A place in the buffer and `bytes` of the budget if both are free now; `None` when

@@ -88,7 +88,7 @@ impl Service<http::Request<Body>> for ClientChannel {
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        super::upload::send_directly(&mut request);
+        super::direct::send_directly(&mut request);
         let inner = match &mut self.inner {
             Inner::Plain(channel) => FutureInner::Plain(channel.call(request)),
             Inner::Fleet(channel) => FutureInner::Fleet(channel.call(request)),

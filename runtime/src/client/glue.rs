@@ -45,9 +45,14 @@ pub fn with_retry<T>(
     request
 }
 
-/// A tonic client for `channel` with a stream client's settings: `max_message_size` both
-/// ways, requests compressed with `compression` (if any), and compressed responses accepted
-/// in every encoding the runtime decodes.
+/// A tonic client for `channel` with a stream client's settings: responses up to
+/// `max_message_size`, requests compressed with `compression` (if any), and compressed
+/// responses accepted in every encoding the runtime decodes.
+///
+/// Requests are not limited here: the server judges them and answers one over its limit
+/// `RESOURCE_EXHAUSTED`, where tonic's encoder, refusing it, can only reset the call (the
+/// caller would see `INTERNAL`). Most request streams skip that encoder anyway (see
+/// `client::direct`).
 pub fn client_grpc(
     channel: super::ClientChannel,
     max_message_size: usize,
@@ -55,7 +60,7 @@ pub fn client_grpc(
 ) -> tonic::client::Grpc<super::ClientChannel> {
     let mut grpc = tonic::client::Grpc::new(channel)
         .max_decoding_message_size(max_message_size)
-        .max_encoding_message_size(max_message_size)
+        .max_encoding_message_size(usize::MAX)
         .accept_compressed(crate::Encoding::Gzip.tonic())
         .accept_compressed(crate::Encoding::Zstd.tonic());
     if let Some(encoding) = compression {
@@ -97,12 +102,35 @@ where
     grpc.ready()
         .await
         .map_err(|err| client_status(Status::unavailable(format!("the channel failed: {err}"))))?;
-    // An upload's chunks may skip tonic's encoder: the channel decides (see `upload`).
+    // The request stream may skip tonic's encoder: the channel decides (`client::direct`).
     let stream: &mut dyn std::any::Any = request.get_mut();
     if let Some(chunks) = stream.downcast_mut::<super::upload::UploadChunks<Req>>() {
-        let handoff = chunks.handoff();
-        request.extensions_mut().insert(handoff);
+        let direct = chunks.direct_body();
+        request.extensions_mut().insert(direct);
+        return streaming(grpc, path, request).await;
     }
+    let (metadata, mut extensions, stream) = request.into_parts();
+    let (lent, direct) = super::direct::lend(Box::pin(stream));
+    extensions.insert(direct);
+    streaming(
+        grpc,
+        path,
+        tonic::Request::from_parts(metadata, extensions, lent),
+    )
+    .await
+}
+
+/// The call itself, once `request` carries what lets the channel send it directly.
+async fn streaming<Req, Res, S>(
+    mut grpc: tonic::client::Grpc<super::ClientChannel>,
+    path: &'static str,
+    request: tonic::Request<S>,
+) -> Result<tonic::Response<tonic::Streaming<Res>>, Status>
+where
+    S: Stream<Item = Req> + Send + 'static,
+    Req: prost::Message + Send + Sync + 'static,
+    Res: prost::Message + Default + Send + Sync + 'static,
+{
     let codec = tonic_prost::ProstCodec::<Req, Res>::default();
     let path = http::uri::PathAndQuery::from_static(path);
     grpc.streaming(request, path, codec)

@@ -13,6 +13,7 @@
 mod channel;
 #[cfg(feature = "client-cli")]
 pub mod cli;
+mod direct;
 mod fleet;
 pub(crate) mod glue;
 mod status_text;

@@ -2,17 +2,13 @@
 //! size) with progress, and an upload that fails cleanly when the source does.
 
 use crate::call::chunk::Chunk;
-use crate::call::compression::GRPC_ENCODING;
-use crate::call::frames::{ChunkKey, encode_chunk};
-use crate::call::handoff::Handoff;
+use crate::client::direct::{BoxStream, DirectBody, Lent, lend_chunks};
 use bytes::BytesMut;
 use futures_util::Stream;
-use http_body::Frame;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tonic::Status;
 
@@ -163,12 +159,11 @@ struct ChunkSource<R, P> {
 /// client's channel send them without tonic's encoder (see [`upload`]). Whichever reads
 /// the source first, the stream or that direct body, has it to itself.
 pub struct UploadChunks<T> {
-    source: Handoff<ChunkStream<T>>,
-    taken: Option<ChunkStream<T>>,
-    handoff: UploadHandoff,
+    lent: Lent<T>,
+    direct: DirectBody,
 }
 
-pub(crate) type ChunkStream<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
+pub(crate) type ChunkStream<T> = BoxStream<T>;
 
 impl<T> std::fmt::Debug for UploadChunks<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -178,20 +173,15 @@ impl<T> std::fmt::Debug for UploadChunks<T> {
 
 impl<T: Chunk + prost::Message + 'static> UploadChunks<T> {
     fn new(chunks: ChunkStream<T>) -> Self {
-        let source = Handoff::new(chunks);
-        let handoff = UploadHandoff(Arc::new(source.clone()));
-        UploadChunks {
-            source,
-            taken: None,
-            handoff,
-        }
+        let (lent, direct) = lend_chunks(chunks);
+        UploadChunks { lent, direct }
     }
 }
 
 impl<T> UploadChunks<T> {
     /// What lets the channel send these chunks directly, for the request's extensions.
-    pub(crate) fn handoff(&self) -> UploadHandoff {
-        self.handoff.clone()
+    pub(crate) fn direct_body(&self) -> DirectBody {
+        self.direct.clone()
     }
 }
 
@@ -199,133 +189,6 @@ impl<T> Stream for UploadChunks<T> {
     type Item = T;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let this = &mut *self;
-        if this.taken.is_none() {
-            match this.source.take() {
-                Some(chunks) => this.taken = Some(chunks),
-                // The direct body has the source: this stream carries nothing.
-                None => return Poll::Ready(None),
-            }
-        }
-        match this.taken.as_mut() {
-            Some(chunks) => chunks.as_mut().poll_next(cx),
-            None => Poll::Ready(None),
-        }
-    }
-}
-
-/// An upload's source, handed to the channel in the request's extensions so it can send
-/// the chunks as a [`ChunkBody`] in place of tonic's encoded body.
-#[derive(Clone)]
-pub(crate) struct UploadHandoff(Arc<dyn TakeBody>);
-
-/// The type-erased side of [`UploadHandoff`]: the channel knows no message type.
-trait TakeBody: Send + Sync {
-    fn take_body(&self) -> Option<tonic::body::Body>;
-}
-
-impl<T: Chunk + prost::Message + 'static> TakeBody for Handoff<ChunkStream<T>> {
-    fn take_body(&self) -> Option<tonic::body::Body> {
-        let chunks = self.take()?;
-        Some(tonic::body::Body::new(ChunkBody {
-            chunks,
-            key: ChunkKey::of::<T>(),
-            payload: None,
-        }))
-    }
-}
-
-/// Sends an upload directly when the request allows: replaces tonic's body with a
-/// [`ChunkBody`] unless the request is compressed (then the chunks must go through tonic's
-/// encoder, which compresses them).
-pub(crate) fn send_directly(request: &mut http::Request<tonic::body::Body>) {
-    let Some(handoff) = request.extensions_mut().remove::<UploadHandoff>() else {
-        return;
-    };
-    if request.headers().contains_key(GRPC_ENCODING) {
-        return;
-    }
-    if let Some(body) = handoff.0.take_body() {
-        *request.body_mut() = body;
-    }
-}
-
-/// A request body of chunks, each sent as two frames: its gRPC and protobuf headers, then
-/// the payload's `Bytes` as they came from the source.
-struct ChunkBody<T> {
-    chunks: ChunkStream<T>,
-    key: ChunkKey,
-    /// The payload of the chunk whose headers went out last.
-    payload: Option<bytes::Bytes>,
-}
-
-impl<T: Chunk + prost::Message> http_body::Body for ChunkBody<T> {
-    type Data = bytes::Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<bytes::Bytes>, Status>>> {
-        let this = &mut *self;
-        if let Some(payload) = this.payload.take() {
-            return Poll::Ready(Some(Ok(Frame::data(payload))));
-        }
-        let Some(chunk) = ready!(this.chunks.as_mut().poll_next(cx)) else {
-            return Poll::Ready(None);
-        };
-        let (head, payload) = encode_chunk(&this.key, chunk);
-        this.payload = payload;
-        Poll::Ready(Some(Ok(Frame::data(head))))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::call::frames::tests::Piece;
-    use bytes::Bytes;
-    use http_body_util::BodyExt;
-
-    /// A request as tonic hands it to the channel: its encoded body (here a marker) and the
-    /// upload's handoff, which `open_call` adds.
-    fn request(encoding: Option<&str>) -> (http::Request<tonic::body::Body>, UploadChunks<Piece>) {
-        let chunks = UploadChunks::new(Box::pin(futures_util::stream::iter([Piece {
-            data: Bytes::from_static(b"abc"),
-        }])));
-        let marker = http_body_util::Full::new(Bytes::from_static(b"tonic's body"));
-        let mut request = http::Request::new(tonic::body::Body::new(
-            marker.map_err(|never| match never {}),
-        ));
-        request.extensions_mut().insert(chunks.handoff());
-        if let Some(encoding) = encoding {
-            request
-                .headers_mut()
-                .insert("grpc-encoding", encoding.parse().unwrap());
-        }
-        (request, chunks)
-    }
-
-    async fn body_bytes(request: http::Request<tonic::body::Body>) -> Vec<u8> {
-        let collected = request.into_body().collect().await.unwrap();
-        collected.to_bytes().to_vec()
-    }
-
-    #[tokio::test]
-    async fn an_uncompressed_upload_is_sent_as_headers_and_payload() {
-        let (mut request, mut chunks) = request(None);
-        send_directly(&mut request);
-        assert_eq!(body_bytes(request).await, b"\0\0\0\0\x05\x0a\x03abc");
-        // The body took the source: tonic's stream, dropped unread in practice, is empty.
-        assert!(futures_util::StreamExt::next(&mut chunks).await.is_none());
-    }
-
-    #[tokio::test]
-    async fn a_compressed_upload_keeps_tonics_body_and_stream() {
-        let (mut request, mut chunks) = request(Some("gzip"));
-        send_directly(&mut request);
-        assert_eq!(body_bytes(request).await, b"tonic's body");
-        let first = futures_util::StreamExt::next(&mut chunks).await;
-        assert_eq!(first.map(|p| p.data), Some(Bytes::from_static(b"abc")));
+        Pin::new(&mut self.lent).poll_next(cx)
     }
 }

@@ -558,6 +558,46 @@ async fn an_oversized_message_gets_resource_exhausted_and_the_server_goes_on(fro
     assert_eq!(user_name(&mut client, "42").await, "Ada Lovelace");
 }
 
+/// The generated client sends every request stream without tonic's encoder, so a request
+/// over the server's message size is answered by the server in every pattern:
+/// `RESOURCE_EXHAUSTED`, and the server goes on.
+async fn an_oversized_request_in_any_pattern_gets_resource_exhausted(front: Front) {
+    let (guide, _dir) = guide();
+    let server = front.serve(guide, CallConfig::DEFAULT).await;
+    let mut client = server.client().await;
+    let huge = "x".repeat(Tuning::BALANCED.max_message_size);
+
+    let request = pb::UserRequest { id: huge.clone() };
+    let unary = within("GetUser", client.get_user(request)).await;
+    assert_eq!(unary.unwrap_err().code(), Code::ResourceExhausted);
+
+    let filter = pb::EventFilter {
+        after: huge.clone(),
+    };
+    let streamed = match within("ListEvents", client.list_events(filter)).await {
+        Err(status) => status,
+        Ok(mut events) => within("the events", events.message()).await.unwrap_err(),
+    };
+    assert_eq!(streamed.code(), Code::ResourceExhausted, "{streamed:?}");
+
+    let (requests, mut replies) = client.chat();
+    let message = pb::Message {
+        text: huge,
+        user: "me".into(),
+    };
+    // The send may already fail if the server answered first; the answer is what counts.
+    let _ = requests.send(message).await;
+    let chatted = loop {
+        match within("the chat", replies.message()).await {
+            Ok(Some(_greeting)) => continue,
+            Ok(None) => panic!("the chat ended OK"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(chatted.code(), Code::ResourceExhausted, "{chatted:?}");
+    assert_eq!(user_name(&mut client, "42").await, "Ada Lovelace");
+}
+
 /// The upload helper sends chunks without tonic's encoder, so no client-side limit stops
 /// a chunk over the server's message size: the server's own check answers.
 async fn an_upload_chunk_over_the_message_size_gets_resource_exhausted(front: Front) {
@@ -583,27 +623,55 @@ async fn an_upload_chunk_over_the_message_size_gets_resource_exhausted(front: Fr
 /// server decodes them through tonic (decompressed): the upload arrives byte-exact.
 #[tokio::test]
 async fn a_compressed_upload_takes_tonics_path_both_ways_and_arrives_byte_exact() {
+    let (client, _server) = gzip_client_and_server(Arc::new(HashingReader)).await;
+    upload_arrives_exact(&client, pseudo_random(2 * 65536 + 99, 11)).await;
+}
+
+/// A compressed request takes tonic's encoder, which the client lets send what the server
+/// will judge: a chunk over the message size is answered `RESOURCE_EXHAUSTED` when the
+/// server decompresses it, as an uncompressed one is.
+#[tokio::test]
+async fn a_compressed_chunk_over_the_message_size_gets_resource_exhausted() {
+    let (guide, _dir) = guide();
+    let (client, _server) = gzip_client_and_server(guide).await;
+    let too_big = Tuning::BALANCED.max_message_size + 1;
+    let data = std::io::Cursor::new(vec![1u8; too_big]);
+    let err = within(
+        "the upload",
+        client.upload_chunks_from(data, too_big, |_| {}),
+    )
+    .await
+    .unwrap_err();
+    let UploadError::Status(status) = err else {
+        panic!("expected a status, got {err}");
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+}
+
+/// A server of `handler` that accepts gzip, and a client that compresses every request.
+async fn gzip_client_and_server(
+    handler: Arc<impl StreamingExamplesHandler>,
+) -> (StreamingExamplesStreamClient, rust_stream_tests::TestServer) {
     use rust_stream::{Compression, Encoding};
     use rust_stream_examples::adapter::{StreamingExamplesConfig, StreamingExamplesService};
     let config = CallConfig::DEFAULT.with_compression(Compression {
         accept: &[Encoding::Gzip],
         send: None,
     });
-    let service = StreamingExamplesService::from_arc(Arc::new(HashingReader)).with_config(
-        StreamingExamplesConfig {
+    let service =
+        StreamingExamplesService::from_arc(handler).with_config(StreamingExamplesConfig {
             get_user: config,
             list_events: config,
             upload_chunks: config,
             chat: config,
-        },
-    );
+        });
     let tonic_server = service
         .into_server()
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
     let server =
         rust_stream_tests::serve_router(Tuning::BALANCED.server().add_service(tonic_server)).await;
     let client = server.client().await.with_compression(Encoding::Gzip);
-    upload_arrives_exact(&client, pseudo_random(2 * 65536 + 99, 11)).await;
+    (client, server)
 }
 
 /// Uploads `data` in 64 KiB chunks to a `HashingReader` server and checks that the digest it
@@ -1038,6 +1106,7 @@ super::through_both_fronts!(
     tokio a_failed_source_resets_the_upload_and_the_server_keeps_nothing,
     tokio an_oversized_message_gets_resource_exhausted_and_the_server_goes_on,
     tokio an_upload_chunk_over_the_message_size_gets_resource_exhausted,
+    tokio an_oversized_request_in_any_pattern_gets_resource_exhausted,
     tokio get_user_answers_the_demo_user_and_not_found,
     tokio a_panicking_handler_fails_its_call_with_internal_and_the_server_goes_on,
     tokio unimplemented_methods_answer_unimplemented,
