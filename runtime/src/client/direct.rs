@@ -97,28 +97,26 @@ impl<T: prost::Message + 'static> TakeBody for MessageSource<T> {
 pub(crate) fn lend_chunks<T: Chunk + prost::Message + 'static>(
     chunks: BoxStream<T>,
 ) -> (Lent<T>, DirectBody) {
-    let source = Handoff::new(chunks);
-    let body = DirectBody(Arc::new(ChunkSource(source.clone())));
-    (
-        Lent {
-            source,
-            taken: None,
-        },
-        body,
-    )
+    lend_as(chunks, |source| Arc::new(ChunkSource(source)))
 }
 
 /// Lends a request stream of `messages`: tonic's side, and the channel's.
 pub(crate) fn lend<T: prost::Message + 'static>(messages: BoxStream<T>) -> (Lent<T>, DirectBody) {
-    let source = Handoff::new(messages);
-    let body = DirectBody(Arc::new(MessageSource(source.clone())));
-    (
-        Lent {
-            source,
-            taken: None,
-        },
-        body,
-    )
+    lend_as(messages, |source| Arc::new(MessageSource(source)))
+}
+
+/// Lends `stream` to tonic and to the channel, which frames it as `body` says.
+fn lend_as<T>(
+    stream: BoxStream<T>,
+    body: impl FnOnce(Handoff<BoxStream<T>>) -> Arc<dyn TakeBody>,
+) -> (Lent<T>, DirectBody) {
+    let source = Handoff::new(stream);
+    let direct = DirectBody(body(source.clone()));
+    let lent = Lent {
+        source,
+        taken: None,
+    };
+    (lent, direct)
 }
 
 /// Sends a lent request stream directly when the request allows: replaces tonic's body
