@@ -12,7 +12,7 @@
 
 use crate::call::chunk::Chunk;
 use crate::call::compression::GRPC_ENCODING;
-use crate::call::handoff::Handoff;
+use crate::call::handoff::{Claim, Handoff};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body::Body as _;
 use std::pin::Pin;
@@ -82,10 +82,7 @@ pub(crate) fn lend(body: Body, extensions: &mut http::Extensions) -> Body {
         slot: slot.clone(),
         limit,
     });
-    Body::new(Lent {
-        slot: Some(slot),
-        body: None,
-    })
+    Body::new(Lent(Claim::new(slot)))
 }
 
 /// The request's messages read directly from its DATA frames, when the request is not
@@ -101,10 +98,7 @@ pub(crate) fn take_messages<M>(request: &mut tonic::Request<M>) -> Option<Messag
 
 /// tonic's view of a lent body: on its first poll it takes the body out of the slot (one
 /// lock a call, none a frame); a body the adapter took back reads as empty.
-struct Lent {
-    slot: Option<Handoff<Body>>,
-    body: Option<Body>,
-}
+struct Lent(Claim<Body>);
 
 impl http_body::Body for Lent {
     type Data = Bytes;
@@ -114,11 +108,7 @@ impl http_body::Body for Lent {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
-        let this = &mut *self;
-        if let Some(slot) = this.slot.take() {
-            this.body = slot.take();
-        }
-        match this.body.as_mut() {
+        match self.0.get() {
             Some(body) => Pin::new(body).poll_frame(cx),
             None => Poll::Ready(None),
         }
@@ -352,12 +342,13 @@ impl ChunkKey {
 
 /// `chunk` as a gRPC message: its prefix and field header, and the payload as a second
 /// piece when it can be sent as it is (`None` when the first piece holds the whole message,
-/// as prost encoded it).
+/// as prost encoded it). Refused when a prefix cannot announce it.
 pub(crate) fn encode_chunk<T: Chunk + prost::Message>(
     key: &ChunkKey,
     chunk: T,
-) -> (Bytes, Option<Bytes>) {
+) -> Result<(Bytes, Option<Bytes>), Status> {
     let len = chunk.encoded_len();
+    fits_prefix(len)?;
     let payload = chunk.into_bytes();
     let n = payload.len();
     match &key.0 {
@@ -368,7 +359,7 @@ pub(crate) fn encode_chunk<T: Chunk + prost::Message>(
             put_prefix(&mut head, len);
             head.put_slice(key);
             prost::encoding::encode_varint(n as u64, &mut head);
-            (head.freeze(), Some(payload))
+            Ok((head.freeze(), Some(payload)))
         }
         // Anything else (an empty payload, a type with more to encode) goes through prost.
         _ => {
@@ -377,7 +368,7 @@ pub(crate) fn encode_chunk<T: Chunk + prost::Message>(
             put_prefix(&mut buf, len);
             // The buffer was sized for the message, so encoding cannot run out of room.
             let _ = message.encode(&mut buf);
-            (buf.freeze(), None)
+            Ok((buf.freeze(), None))
         }
     }
 }
@@ -467,7 +458,7 @@ pub(crate) mod tests {
     }
 
     fn our_wire<T: Chunk + prost::Message>(data: &Bytes) -> (Vec<u8>, Option<Bytes>) {
-        let (head, rest) = encode_chunk(&ChunkKey::of::<T>(), T::from_bytes(data.clone()));
+        let (head, rest) = encode_chunk(&ChunkKey::of::<T>(), T::from_bytes(data.clone())).unwrap();
         let mut wire = head.to_vec();
         wire.extend_from_slice(rest.as_deref().unwrap_or_default());
         (wire, rest)
@@ -606,7 +597,7 @@ pub(crate) mod tests {
     #[test]
     fn a_payload_in_a_frame_of_its_own_is_a_slice_of_it() {
         let data = payload(64 * 1024);
-        let (head, rest) = encode_chunk(&ChunkKey::of::<Piece>(), Piece::from_bytes(data));
+        let (head, rest) = encode_chunk(&ChunkKey::of::<Piece>(), Piece::from_bytes(data)).unwrap();
         let rest = rest.unwrap();
         let frame = Bytes::copy_from_slice(&rest);
         let messages = read_all(vec![head, frame.clone()], usize::MAX).unwrap();

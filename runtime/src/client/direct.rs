@@ -16,8 +16,8 @@
 
 use crate::call::chunk::Chunk;
 use crate::call::compression::GRPC_ENCODING;
-use crate::call::frames::{ChunkKey, encode_chunk, fits_prefix, put_message};
-use crate::call::handoff::Handoff;
+use crate::call::frames::{ChunkKey, encode_chunk, put_message};
+use crate::call::handoff::{Claim, Handoff};
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use http_body::Frame;
@@ -36,20 +36,13 @@ const BATCH_BYTES: usize = 32 * 1024;
 
 /// A request stream as tonic receives it: it reads the source, unless the channel took the
 /// source first (then it is empty). One lock a call, on the first poll; none a message.
-pub(crate) struct Lent<T> {
-    source: Handoff<BoxStream<T>>,
-    taken: Option<BoxStream<T>>,
-}
+pub(crate) struct Lent<T>(Claim<BoxStream<T>>);
 
 impl<T> Stream for Lent<T> {
     type Item = T;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let this = &mut *self;
-        if this.taken.is_none() {
-            this.taken = this.source.take();
-        }
-        match this.taken.as_mut() {
+        match self.0.get() {
             Some(stream) => stream.as_mut().poll_next(cx),
             // The channel's body has the source.
             None => Poll::Ready(None),
@@ -112,11 +105,7 @@ fn lend_as<T>(
 ) -> (Lent<T>, DirectBody) {
     let source = Handoff::new(stream);
     let direct = DirectBody(body(source.clone()));
-    let lent = Lent {
-        source,
-        taken: None,
-    };
-    (lent, direct)
+    (Lent(Claim::new(source)), direct)
 }
 
 /// Sends a lent request stream directly when the request allows: replaces tonic's body
@@ -158,10 +147,10 @@ impl<T: Chunk + prost::Message> http_body::Body for ChunkBody<T> {
         let Some(chunk) = ready!(this.chunks.as_mut().poll_next(cx)) else {
             return Poll::Ready(None);
         };
-        if let Err(status) = fits_prefix(chunk.encoded_len()) {
-            return Poll::Ready(Some(Err(status)));
-        }
-        let (head, payload) = encode_chunk(&this.key, chunk);
+        let (head, payload) = match encode_chunk(&this.key, chunk) {
+            Ok(encoded) => encoded,
+            Err(status) => return Poll::Ready(Some(Err(status))),
+        };
         this.payload = payload;
         Poll::Ready(Some(Ok(Frame::data(head))))
     }

@@ -99,7 +99,7 @@ pub(crate) async fn upload_stream<R, T, Res, F, Fut>(
 where
     R: AsyncRead + Send + Unpin + 'static,
     T: Chunk + Send + 'static,
-    F: FnOnce(ChunkStream<T>) -> Fut,
+    F: FnOnce(BoxStream<T>) -> Fut,
     Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
 {
     let chunk_size = chunk_size.max(1);
@@ -163,8 +163,6 @@ pub struct UploadChunks<T> {
     direct: DirectBody,
 }
 
-pub(crate) type ChunkStream<T> = BoxStream<T>;
-
 impl<T> std::fmt::Debug for UploadChunks<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UploadChunks").finish_non_exhaustive()
@@ -172,7 +170,7 @@ impl<T> std::fmt::Debug for UploadChunks<T> {
 }
 
 impl<T: Chunk + prost::Message + 'static> UploadChunks<T> {
-    fn new(chunks: ChunkStream<T>) -> Self {
+    fn new(chunks: BoxStream<T>) -> Self {
         let (lent, direct) = lend_chunks(chunks);
         UploadChunks { lent, direct }
     }
