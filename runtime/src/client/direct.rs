@@ -1,13 +1,11 @@
 //! Request bodies the channel sends without tonic's encoder.
 //!
-//! tonic's client sends a request stream through its encoder: a fused stream, an encoding
-//! buffer and a chunk cut from it for every poll (about 1,800 instructions a round trip of
-//! a ping-pong). A generated client lends its request stream to the channel instead
-//! ([`lend`]): unless the request is compressed, the channel takes the stream before tonic
-//! reads it and sends a body that frames each message itself, an upload's chunks as their
-//! headers and their payload's own `Bytes` ([`ChunkBody`]), any other message as prost
-//! encodes it ([`MessageBody`]). The bytes on the wire are tonic's. A compressed request
-//! keeps tonic's path: tonic compresses it.
+//! A generated client lends its request stream to the channel ([`lend`]): unless the
+//! request is compressed, the channel takes the stream before tonic's encoder reads it and
+//! sends a body that frames each message itself, an upload's chunks as their headers and
+//! their payload's own `Bytes`, uncopied ([`ChunkBody`]), any other message as prost encodes
+//! it ([`MessageBody`], which costs what tonic's encoder does). The bytes on the wire are
+//! tonic's. A compressed request keeps tonic's path: tonic compresses it.
 //!
 //! The client's own message size limit is not applied to a body sent this way: a message
 //! over the server's limit is answered `RESOURCE_EXHAUSTED` by the server, where a body
